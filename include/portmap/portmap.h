@@ -1,0 +1,291 @@
+/*
+ * libportmap: open ports on the local router (PCP, NAT-PMP, UPnP-IGD).
+ *
+ * Threading model, in one paragraph: every client owns one engine thread.
+ * The engine does all network I/O, retransmissions and lease refreshes, and
+ * it is the only thread that ever calls your callbacks (mapping callbacks
+ * and the log callback). All public functions are thread-safe unless a
+ * comment says otherwise; they take the client's lock, change state, wake
+ * the engine and return. Blocking functions (portmap_discover,
+ * portmap_external_ip, portmap_mapping_wait, portmap_release_port and
+ * portmap_mapping_release with a timeout) always honour their timeout.
+ *
+ * From inside a callback you may call every function except the blocking
+ * ones with a non-zero timeout and portmap_close(): those return
+ * PORTMAP_ERR_WOULD_DEADLOCK instead of waiting on the thread that is
+ * running your callback.
+ */
+#ifndef PORTMAP_PORTMAP_H
+#define PORTMAP_PORTMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "portmap/common.h"
+#include "portmap/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Error codes. The numbers are part of the ABI: they are never reused or
+ * renumbered, new codes are appended. Functions return 0 on success and one
+ * of these (as a positive int) on failure.
+ */
+typedef enum portmap_error {
+    PORTMAP_OK = 0,
+    PORTMAP_ERR_INVALID_ARGUMENT = 1, /* a parameter is out of range or NULL */
+    PORTMAP_ERR_NO_MEMORY = 2,
+    PORTMAP_ERR_NO_GATEWAY = 3,    /* no default gateway, or none answered any protocol */
+    PORTMAP_ERR_TIMEOUT = 4,       /* the gateway did not answer in time */
+    PORTMAP_ERR_CANCELLED = 5,     /* the client was closed while the call was pending */
+    PORTMAP_ERR_REFUSED = 6,       /* the gateway refused the request (see the log) */
+    PORTMAP_ERR_NOT_AUTHORIZED = 7,/* the gateway does not allow this mapping */
+    PORTMAP_ERR_NO_RESOURCES = 8,  /* the gateway has no port or table room left */
+    PORTMAP_ERR_UNSUPPORTED = 9,   /* the gateway does not speak the requested protocol */
+    PORTMAP_ERR_NETWORK = 10,      /* the gateway reported a network failure */
+    PORTMAP_ERR_SYSTEM = 11,       /* a local OS call failed (socket, thread, file) */
+    PORTMAP_ERR_BAD_STATE = 12,    /* the object is in a state that does not allow this */
+    PORTMAP_ERR_PROTOCOL = 13,     /* the gateway sent a malformed or inconsistent reply */
+    PORTMAP_ERR_WOULD_DEADLOCK = 14,/* a blocking call was made from a callback */
+    PORTMAP_ERR_NOT_FOUND = 15,    /* no such mapping */
+    PORTMAP_ERR_PORT_IN_USE = 16,  /* the external port is taken by another mapping */
+} portmap_error;
+
+/* A short English description of an error code; never NULL. Thread-safe. */
+PORTMAP_API const char *portmap_strerror(int err);
+
+/* Mapping methods (wire protocols). */
+typedef enum portmap_method {
+    PORTMAP_METHOD_AUTO = 0, /* in preferences: use the default order */
+    PORTMAP_METHOD_PCP = 1,
+    PORTMAP_METHOD_NATPMP = 2,
+    PORTMAP_METHOD_UPNP = 3,
+} portmap_method;
+#define PORTMAP_METHOD_COUNT 4
+
+/* "pcp", "natpmp", "upnp", "auto"; NULL for an unknown value. */
+PORTMAP_API const char *portmap_method_name(portmap_method m);
+
+/* Transport protocols, with their IANA numbers. */
+typedef enum portmap_transport {
+    PORTMAP_TCP = 6,
+    PORTMAP_UDP = 17,
+} portmap_transport;
+
+typedef enum portmap_log_level {
+    PORTMAP_LOG_ERROR = 0,
+    PORTMAP_LOG_WARNING = 1,
+    PORTMAP_LOG_INFO = 2,
+    PORTMAP_LOG_DEBUG = 3,
+} portmap_log_level;
+
+/*
+ * Log callback. Called from the engine thread or from the thread inside a
+ * public call, with no library lock held; msg is valid only during the call.
+ * It must not call portmap_close().
+ */
+typedef void (*portmap_log_callback)(void *user, portmap_log_level level, const char *msg);
+
+/*
+ * Client settings. Always start from portmap_default_settings(); the
+ * reserved bytes must stay zero so that future fields keep their defaults.
+ */
+typedef struct portmap_settings {
+    /* Protocols to use, most preferred first, ended by AUTO (0). All zero
+     * means the default order: PCP, NAT-PMP, then UPnP-IGD. */
+    portmap_method methods[PORTMAP_METHOD_COUNT];
+    /* Lease in seconds for requests that do not give one. Default 7200.
+     * The library never asks for a permanent mapping on its own. */
+    uint32_t default_lifetime;
+    /* Default bound in milliseconds for discovery and for the first reply
+     * to a request. Default 10000. */
+    int timeout_ms;
+    /* IPv4 address of the gateway to use instead of the routing table's
+     * default gateway, or NULL. Copied by portmap_open(). */
+    const char *gateway;
+    /* Non-zero: portmap_close() releases every mapping still held (bounded
+     * by close_timeout_ms). Default 1. */
+    int release_on_close;
+    int close_timeout_ms; /* default 2000 */
+    /* Directory for the journal of held mappings, or NULL for the default:
+     * $PORTMAP_STATE_DIR, else /run/portmap for root, else
+     * $XDG_RUNTIME_DIR/portmap, else /tmp/portmap-UID. Copied. */
+    const char *state_dir;
+    portmap_log_callback log_callback; /* NULL: no logging */
+    void *log_user;
+    portmap_log_level log_level;       /* default PORTMAP_LOG_WARNING */
+    uint8_t reserved[64];
+} portmap_settings;
+
+/* Fill s with defaults. */
+PORTMAP_API void portmap_default_settings(portmap_settings *s);
+
+typedef struct portmap_client portmap_client;
+typedef struct portmap_mapping portmap_mapping;
+
+/* Library version, e.g. "0.1.0", and the API number PORTMAP_API_VERSION
+ * the library was built with. */
+PORTMAP_API const char *portmap_version(void);
+PORTMAP_API unsigned portmap_version_api(void);
+
+/*
+ * Create a client and start its engine thread. No network traffic is sent
+ * until a discovery or a request asks for it. On success *out owns the
+ * client; free it with portmap_close().
+ */
+PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s);
+
+/*
+ * Close a client: release its mappings if release_on_close is set (waiting
+ * at most close_timeout_ms for the router), fail every pending blocking call
+ * and mapping with PORTMAP_ERR_CANCELLED, join the engine thread, free every
+ * mapping handle of the client, free the client and set *c to NULL.
+ * Safe with requests in flight in other threads. Not allowed from inside a
+ * callback (returns PORTMAP_ERR_WOULD_DEADLOCK). NULL or *c == NULL is a no-op.
+ */
+PORTMAP_API int portmap_close(portmap_client **c);
+
+/* Bits of portmap_discovery.methods. */
+#define PORTMAP_HAVE(m) (1u << (m))
+
+typedef struct portmap_discovery {
+    char gateway[PORTMAP_ADDRSTRLEN];
+    char local_address[PORTMAP_ADDRSTRLEN];
+    char external_address[PORTMAP_ADDRSTRLEN]; /* "" when no protocol told */
+    unsigned methods;          /* PORTMAP_HAVE(method) for each that answered */
+    portmap_method preferred;  /* what a request with method AUTO will use */
+    int pcp_version;           /* 2 when PCP answered, else 0 */
+    uint8_t reserved[64];
+} portmap_discovery;
+
+#define PORTMAP_DISCOVER_FRESH 1u /* ignore the cached result, probe again */
+
+/*
+ * Find the gateway and local address from the routing table and probe the
+ * gateway for every allowed protocol at the same time. Blocks at most
+ * timeout_ms (<= 0: the client's timeout). The result is cached until the
+ * gateway or the local address changes, or a protocol stops answering.
+ * Returns PORTMAP_ERR_NO_GATEWAY when there is no default route or nothing
+ * answered; out is filled as far as known in every case.
+ */
+PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsigned flags,
+                                 int timeout_ms);
+
+/*
+ * Ask the gateway for its external IPv4 address now (NAT-PMP opcode 0, or
+ * a short-lived PCP mapping that is deleted again). Writes a NUL-terminated
+ * string into buf (at least PORTMAP_ADDRSTRLEN bytes). Blocks <= timeout_ms.
+ */
+PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, int timeout_ms);
+
+typedef enum portmap_state {
+    PORTMAP_STATE_PENDING = 0,   /* first request under way */
+    PORTMAP_STATE_MAPPED = 1,    /* the router holds the mapping */
+    PORTMAP_STATE_LOST = 2,      /* the router stopped answering or lost it; retrying */
+    PORTMAP_STATE_FAILED = 3,    /* gave up; last_error says why */
+    PORTMAP_STATE_RELEASING = 4,
+    PORTMAP_STATE_RELEASED = 5,
+} portmap_state;
+
+typedef enum portmap_event {
+    PORTMAP_EVENT_MAPPED = 1,    /* first success */
+    PORTMAP_EVENT_CHANGED = 2,   /* external address or port changed */
+    PORTMAP_EVENT_LOST = 3,      /* was mapped, now lost; the library keeps retrying */
+    PORTMAP_EVENT_RESTORED = 4,  /* mapped again after LOST or a router reset */
+    PORTMAP_EVENT_FAILED = 5,    /* gave up; no more events but RELEASED */
+    PORTMAP_EVENT_RELEASED = 6,  /* released (or the client closed); the last event */
+} portmap_event;
+
+/* "pending", "mapped", ...; NULL for an unknown value. */
+PORTMAP_API const char *portmap_state_name(portmap_state s);
+PORTMAP_API const char *portmap_event_name(portmap_event e);
+
+typedef struct portmap_mapping_info {
+    portmap_state state;
+    portmap_method method;      /* AUTO while not yet decided */
+    portmap_transport protocol;
+    uint16_t internal_port;
+    uint16_t external_port;     /* assigned by the router; 0 until mapped */
+    char internal_address[PORTMAP_ADDRSTRLEN];
+    char external_address[PORTMAP_ADDRSTRLEN];
+    uint32_t lifetime;          /* seconds granted by the router */
+    int64_t refresh_in_ms;      /* until the next renewal, -1 if none due */
+    int64_t expires_in_ms;      /* until the lease runs out, -1 if not mapped */
+    portmap_error last_error;   /* why the last attempt failed, or PORTMAP_OK */
+    uint32_t renewals;          /* successful renewals so far */
+    uint8_t reserved[64];
+} portmap_mapping_info;
+
+/*
+ * Mapping callback. Called on the client's engine thread with no lock held;
+ * info is a snapshot valid during the call, m stays valid during the call
+ * even after RELEASED. See the top of this file for what may be called
+ * from inside.
+ */
+typedef void (*portmap_mapping_callback)(portmap_mapping *m, portmap_event ev,
+                                         const portmap_mapping_info *info, void *user);
+
+typedef struct portmap_request {
+    portmap_transport protocol;
+    uint16_t internal_port;     /* 1-65535 */
+    uint16_t external_port;     /* suggestion; 0 = any (the router may still choose) */
+    uint32_t lifetime;          /* seconds; 0 = the client's default_lifetime */
+    const char *description;    /* copied; NULL = "libportmap" */
+    portmap_method method;      /* AUTO = the client's preference order */
+    int timeout_ms;             /* bound on the first success; <= 0: client's timeout */
+    portmap_mapping_callback callback; /* may be NULL */
+    void *user;
+    uint8_t reserved[64];
+} portmap_request;
+
+/* Fill r with defaults (all zero but protocol = UDP). */
+PORTMAP_API void portmap_request_init(portmap_request *r);
+
+/*
+ * Ask for a mapping. Returns at once with a handle in *out; the work goes
+ * on in the engine thread and the callback reports the outcome. The
+ * handle is owned by the caller until portmap_mapping_release() or
+ * portmap_close().
+ */
+PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request *r,
+                                        portmap_mapping **out);
+
+/*
+ * Block until the mapping leaves PENDING or timeout_ms passes (<= 0: wait
+ * up to the request's own timeout). Returns PORTMAP_OK when mapped, the
+ * mapping's error when it failed, PORTMAP_ERR_TIMEOUT otherwise. info may
+ * be NULL.
+ */
+PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap_mapping_info *info);
+
+/* Copy the current state. Never blocks on the network. */
+PORTMAP_API int portmap_mapping_get_info(portmap_mapping *m, portmap_mapping_info *info);
+
+/* Renew now instead of at the scheduled time. Asynchronous. */
+PORTMAP_API int portmap_mapping_renew(portmap_mapping *m);
+
+/*
+ * Release the mapping on the router, drop the caller's handle and set *m
+ * to NULL. With timeout_ms > 0, block until the router confirmed (or the
+ * timeout passed: PORTMAP_ERR_TIMEOUT, the release goes on in the
+ * background); with 0, return at once. The callback gets RELEASED.
+ */
+PORTMAP_API int portmap_mapping_release(portmap_mapping **m, int timeout_ms);
+
+/*
+ * Release a mapping of this host that this client does not hold, e.g. one
+ * left by `portmap-cli request --once`: looks the mapping up in the journal
+ * (for the PCP nonce), asks the router to delete it and removes it from the
+ * journal. method AUTO tries the method recorded in the journal, else
+ * every allowed method. Blocks at most timeout_ms.
+ */
+PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
+                                     uint16_t internal_port, portmap_method method, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PORTMAP_PORTMAP_H */

@@ -1,0 +1,678 @@
+/*
+ * Public entry points. Each takes the client lock, does its small piece
+ * of work (or waits on the condition variable with a deadline) and wakes
+ * the engine; the engine thread does the network work.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PM_DEFAULT_LIFETIME 7200
+#define PM_DEFAULT_TIMEOUT_MS 10000
+#define PM_DEFAULT_CLOSE_TIMEOUT_MS 2000
+
+PORTMAP_API const char *portmap_version(void)
+{
+    return PORTMAP_VERSION_STRING;
+}
+
+PORTMAP_API unsigned portmap_version_api(void)
+{
+    return PORTMAP_API_VERSION;
+}
+
+PORTMAP_API void portmap_default_settings(portmap_settings *s)
+{
+    if (!s)
+        return;
+    memset(s, 0, sizeof(*s));
+    s->default_lifetime = PM_DEFAULT_LIFETIME;
+    s->timeout_ms = PM_DEFAULT_TIMEOUT_MS;
+    s->release_on_close = 1;
+    s->close_timeout_ms = PM_DEFAULT_CLOSE_TIMEOUT_MS;
+    s->log_level = PORTMAP_LOG_WARNING;
+}
+
+PORTMAP_API void portmap_request_init(portmap_request *r)
+{
+    if (!r)
+        return;
+    memset(r, 0, sizeof(*r));
+    r->protocol = PORTMAP_UDP;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+static int set_order(portmap_client *c, const portmap_method *methods)
+{
+    static const portmap_method def[] = { PORTMAP_METHOD_PCP, PORTMAP_METHOD_NATPMP,
+                                          PORTMAP_METHOD_UPNP };
+    unsigned seen = 0;
+
+    c->n_order = 0;
+    for (unsigned i = 0; i < PORTMAP_METHOD_COUNT && methods[i] != PORTMAP_METHOD_AUTO; i++) {
+        portmap_method m = methods[i];
+        if ((unsigned)m >= PORTMAP_METHOD_COUNT || (seen & (1u << m)))
+            return -1;
+        seen |= 1u << m;
+        c->order[c->n_order++] = m;
+    }
+    if (c->n_order == 0) {
+        memcpy(c->order, def, sizeof(def));
+        c->n_order = PM_ARRAY_SIZE(def);
+    }
+    return 0;
+}
+
+static int validate_settings(const portmap_settings *s)
+{
+    struct in_addr a;
+
+    if (!all_zero(s->reserved, sizeof(s->reserved)))
+        return -1;
+    if (s->timeout_ms < 0 || s->close_timeout_ms < 0 || s->log_level > PORTMAP_LOG_DEBUG)
+        return -1;
+    if (s->gateway && inet_pton(AF_INET, s->gateway, &a) != 1)
+        return -1;
+    return 0;
+}
+
+static void free_client(portmap_client *c)
+{
+    portmap_mapping *m = c->mappings;
+    while (m) {
+        portmap_mapping *next = m->next;
+        free(m->op_data);
+        free(m);
+        m = next;
+    }
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    if (c->nl_fd >= 0)
+        close(c->nl_fd);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c->events);
+    free(c->pfds);
+    free(c->gateway_override);
+    free(c->state_dir);
+    free(c);
+}
+
+static int init_cond(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc;
+}
+
+PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
+{
+    portmap_settings defaults;
+    portmap_client *c;
+
+    if (!out)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!s) {
+        portmap_default_settings(&defaults);
+        s = &defaults;
+    }
+    if (validate_settings(s) != 0)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return PORTMAP_ERR_NO_MEMORY;
+    c->s = *s;
+    c->wake_fd = -1;
+    c->nl_fd = -1;
+    if (!c->s.default_lifetime)
+        c->s.default_lifetime = PM_DEFAULT_LIFETIME;
+    if (!c->s.timeout_ms)
+        c->s.timeout_ms = PM_DEFAULT_TIMEOUT_MS;
+    c->s.gateway = NULL;
+    c->s.state_dir = NULL;
+    if (set_order(c, s->methods) != 0) {
+        free(c);
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    init_cond(&c->cond);
+    c->gateway_override = s->gateway ? strdup(s->gateway) : NULL;
+    c->state_dir = s->state_dir ? strdup(s->state_dir) : pm_journal_default_dir();
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    c->nl_fd = pm_route_netlink_open(); /* optional: without it we re-read on demand */
+    if (pm_random_bytes(c->rng_state, sizeof(c->rng_state)) != 0)
+        c->rng_state[0] = (uint64_t)pm_now_ms() | 1;
+    c->rng_state[1] |= 1;
+    c->probe_deadline = 0;
+    if ((s->gateway && !c->gateway_override) || !c->state_dir || c->wake_fd < 0) {
+        free_client(c);
+        return c->wake_fd < 0 ? PORTMAP_ERR_SYSTEM : PORTMAP_ERR_NO_MEMORY;
+    }
+    if (pthread_create(&c->thread, NULL, pm_engine_main, c) != 0) {
+        free_client(c);
+        return PORTMAP_ERR_SYSTEM;
+    }
+    c->thread_started = 1;
+    *out = c;
+    return PORTMAP_OK;
+}
+
+/* Absolute CLOCK_MONOTONIC time timeout_ms from now, for cond waits. */
+static struct timespec abs_deadline(int64_t deadline_ms)
+{
+    struct timespec ts = { .tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000 };
+    return ts;
+}
+
+/* Wait for a change or the deadline. Returns 0 on timeout. Lock held. */
+static int wait_until(portmap_client *c, int64_t deadline)
+{
+    struct timespec ts;
+    if (pm_now_ms() >= deadline)
+        return 0;
+    ts = abs_deadline(deadline);
+    pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+    return pm_now_ms() < deadline;
+}
+
+static void waiter_enter(portmap_client *c)
+{
+    c->waiters++;
+}
+
+static void waiter_leave(portmap_client *c)
+{
+    if (--c->waiters == 0)
+        pthread_cond_broadcast(&c->cond);
+}
+
+static int start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
+{
+    int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
+                    (m->state == PORTMAP_STATE_PENDING && m->op != PM_OP_NONE);
+
+    if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
+        return 0;
+    if (!on_router) {
+        pm_mapping_stop_op(c, m);
+        if (m->state == PORTMAP_STATE_PENDING) {
+            m->last_error = PORTMAP_ERR_CANCELLED;
+            m->state = PORTMAP_STATE_FAILED;
+            pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
+        }
+        m->state = PORTMAP_STATE_RELEASED;
+        m->release_done = 1;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
+        return 1;
+    }
+    if (m->state == PORTMAP_STATE_PENDING)
+        m->method = m->op_method;
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = deadline;
+    m->op_method = m->method;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+    return 1;
+}
+
+static void wait_released(portmap_client *c, int64_t deadline)
+{
+    for (;;) {
+        int busy = 0;
+        for (portmap_mapping *m = c->mappings; m; m = m->next)
+            busy |= m->state == PORTMAP_STATE_RELEASING;
+        if (!busy || c->closed || !wait_until(c, deadline))
+            return;
+    }
+}
+
+PORTMAP_API int portmap_close(portmap_client **pc)
+{
+    portmap_client *c;
+    int64_t now;
+
+    if (!pc || !*pc)
+        return PORTMAP_OK;
+    c = *pc;
+    pthread_mutex_lock(&c->lock);
+    if (pm_engine_on_thread(c)) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    now = pm_now_ms();
+    if (c->s.release_on_close) {
+        int64_t deadline = now + c->s.close_timeout_ms;
+        int started = 0;
+        for (portmap_mapping *m = c->mappings; m; m = m->next)
+            if (!m->internal || m->state != PORTMAP_STATE_RELEASED)
+                started |= start_release(c, m, deadline, now);
+        if (started) {
+            pm_engine_wake(c);
+            wait_released(c, deadline);
+        }
+    } else {
+        /* Mappings left on the router are marked as nobody's, so a later
+         * cleanup may take them (and `portmap-cli release` can). */
+        pm_journal_detach_pid(c->state_dir, (long)getpid());
+    }
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->cond);
+    pm_engine_wake(c);
+    pthread_mutex_unlock(&c->lock);
+
+    /* Joined without the lock: the engine delivers its last callbacks. */
+    pthread_join(c->thread, NULL);
+
+    pthread_mutex_lock(&c->lock);
+    while (c->waiters > 0)
+        pthread_cond_wait(&c->cond, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+    free_client(c);
+    *pc = NULL;
+    return PORTMAP_OK;
+}
+
+static int resolve_timeout(portmap_client *c, int timeout_ms)
+{
+    return timeout_ms > 0 ? timeout_ms : c->s.timeout_ms;
+}
+
+static void fill_discovery(portmap_client *c, portmap_discovery *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c->route_ok) {
+        pm_addr_str(c->gateway, out->gateway, sizeof(out->gateway));
+        pm_addr_str(c->local, out->local_address, sizeof(out->local_address));
+    }
+    if (c->ext_addr)
+        pm_addr_str(c->ext_addr, out->external_address, sizeof(out->external_address));
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        if (c->avail[i] == PM_AVAIL_YES)
+            out->methods |= PORTMAP_HAVE(i);
+    for (unsigned i = 0; i < c->n_order; i++) {
+        if (c->avail[c->order[i]] == PM_AVAIL_YES) {
+            out->preferred = c->order[i];
+            break;
+        }
+    }
+    out->pcp_version = c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES ? c->pcp_version : 0;
+}
+
+/* Probe and wait; lock held. */
+static int discover_locked(portmap_client *c, unsigned flags, int64_t deadline)
+{
+    int64_t now = pm_now_ms();
+
+    if (pm_engine_refresh_route(c, now) != 0)
+        return PORTMAP_ERR_NO_GATEWAY;
+    pm_engine_probe_all(c, now, deadline, (flags & PORTMAP_DISCOVER_FRESH) != 0);
+    pm_engine_wake(c);
+    while (!pm_engine_all_probes_done(c) && !c->stopping && !c->closed)
+        if (!wait_until(c, deadline))
+            break;
+    if (c->stopping || c->closed)
+        return PORTMAP_ERR_CANCELLED;
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        if (c->avail[i] == PM_AVAIL_YES)
+            return PORTMAP_OK;
+    return pm_engine_all_probes_done(c) ? PORTMAP_ERR_NO_GATEWAY : PORTMAP_ERR_TIMEOUT;
+}
+
+PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsigned flags,
+                                 int timeout_ms)
+{
+    int rc;
+
+    if (!c || !out)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&c->lock);
+    if (pm_engine_on_thread(c)) {
+        fill_discovery(c, out);
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    waiter_enter(c);
+    rc = discover_locked(c, flags, pm_now_ms() + resolve_timeout(c, timeout_ms));
+    fill_discovery(c, out);
+    waiter_leave(c);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+static portmap_mapping *new_mapping(portmap_client *c, const portmap_request *r, int64_t now)
+{
+    portmap_mapping *m = calloc(1, sizeof(*m));
+
+    if (!m)
+        return NULL;
+    if (pm_random_bytes(m->nonce, sizeof(m->nonce)) != 0) {
+        free(m);
+        return NULL;
+    }
+    m->c = c;
+    m->refs = 2; /* the caller's handle and the client's list */
+    m->proto = r->protocol;
+    m->internal_port = r->internal_port;
+    m->want_ext_port = r->external_port;
+    m->want_lifetime = r->lifetime ? r->lifetime : c->s.default_lifetime;
+    m->forced = r->method;
+    snprintf(m->desc, sizeof(m->desc), "%s", r->description ? r->description : "libportmap");
+    m->first_deadline = now + resolve_timeout(c, r->timeout_ms);
+    m->cb = r->callback;
+    m->user = r->user;
+    m->state = PORTMAP_STATE_PENDING;
+    m->method = PORTMAP_METHOD_AUTO;
+    m->expires_at = m->refresh_at = m->retry_at = PM_NEVER;
+    m->next = c->mappings;
+    c->mappings = m;
+    return m;
+}
+
+static int method_allowed(portmap_client *c, portmap_method m)
+{
+    if (m == PORTMAP_METHOD_AUTO)
+        return 1;
+    if ((unsigned)m >= PORTMAP_METHOD_COUNT)
+        return 0;
+    return 1;
+}
+
+PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request *r,
+                                        portmap_mapping **out)
+{
+    portmap_mapping *m;
+
+    if (out)
+        *out = NULL;
+    if (!c || !r || !out || r->internal_port == 0 ||
+        (r->protocol != PORTMAP_TCP && r->protocol != PORTMAP_UDP) ||
+        !method_allowed(c, r->method) || !all_zero(r->reserved, sizeof(r->reserved)))
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&c->lock);
+    if (c->stopping) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_CANCELLED;
+    }
+    for (portmap_mapping *o = c->mappings; o; o = o->next) {
+        if (!o->handle_dropped && o->proto == r->protocol && o->internal_port == r->internal_port &&
+            o->state != PORTMAP_STATE_FAILED && o->state != PORTMAP_STATE_RELEASED &&
+            o->state != PORTMAP_STATE_RELEASING) {
+            /* Two handles for one router entry would release each other's. */
+            pthread_mutex_unlock(&c->lock);
+            return PORTMAP_ERR_BAD_STATE;
+        }
+    }
+    m = new_mapping(c, r, pm_now_ms());
+    if (!m) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_NO_MEMORY;
+    }
+    pm_engine_wake(c);
+    pthread_mutex_unlock(&c->lock);
+    *out = m;
+    return PORTMAP_OK;
+}
+
+PORTMAP_API int portmap_mapping_get_info(portmap_mapping *m, portmap_mapping_info *info)
+{
+    if (!m || !info)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&m->c->lock);
+    pm_mapping_fill_info(m, pm_now_ms(), info);
+    pthread_mutex_unlock(&m->c->lock);
+    return PORTMAP_OK;
+}
+
+PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap_mapping_info *info)
+{
+    portmap_client *c;
+    int64_t deadline;
+    int rc;
+
+    if (!m)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    c = m->c;
+    pthread_mutex_lock(&c->lock);
+    deadline = timeout_ms > 0 ? pm_now_ms() + timeout_ms : m->first_deadline + 100;
+    if (m->state == PORTMAP_STATE_PENDING && pm_engine_on_thread(c)) {
+        rc = PORTMAP_ERR_WOULD_DEADLOCK;
+        goto out;
+    }
+    waiter_enter(c);
+    pm_mapping_ref(m);
+    while (m->state == PORTMAP_STATE_PENDING && !c->stopping && !c->closed)
+        if (!wait_until(c, deadline))
+            break;
+    switch (m->state) {
+    case PORTMAP_STATE_MAPPED:
+        rc = PORTMAP_OK;
+        break;
+    case PORTMAP_STATE_PENDING:
+        rc = c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_TIMEOUT;
+        break;
+    case PORTMAP_STATE_LOST:
+        rc = m->last_error ? m->last_error : PORTMAP_ERR_TIMEOUT;
+        break;
+    default:
+        rc = m->last_error ? m->last_error : PORTMAP_ERR_CANCELLED;
+        break;
+    }
+    pm_mapping_unref(m);
+    waiter_leave(c);
+out:
+    if (info && rc != PORTMAP_ERR_WOULD_DEADLOCK)
+        pm_mapping_fill_info(m, pm_now_ms(), info);
+    else if (info)
+        pm_mapping_fill_info(m, pm_now_ms(), info);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+PORTMAP_API int portmap_mapping_renew(portmap_mapping *m)
+{
+    portmap_client *c;
+    int rc = PORTMAP_OK;
+
+    if (!m)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    c = m->c;
+    pthread_mutex_lock(&c->lock);
+    if (m->handle_dropped) {
+        rc = PORTMAP_ERR_BAD_STATE;
+    } else if (m->state == PORTMAP_STATE_MAPPED) {
+        if (m->op == PM_OP_NONE)
+            m->refresh_at = pm_now_ms();
+    } else if (m->state == PORTMAP_STATE_LOST) {
+        if (m->op == PM_OP_NONE)
+            m->retry_at = pm_now_ms();
+    } else if (m->state != PORTMAP_STATE_PENDING) {
+        rc = PORTMAP_ERR_BAD_STATE;
+    }
+    pm_engine_wake(c);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+PORTMAP_API int portmap_mapping_release(portmap_mapping **pm, int timeout_ms)
+{
+    portmap_mapping *m;
+    portmap_client *c;
+    int64_t now, deadline;
+    int rc = PORTMAP_OK;
+
+    if (!pm || !*pm)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    m = *pm;
+    c = m->c;
+    pthread_mutex_lock(&c->lock);
+    if (m->handle_dropped) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_BAD_STATE;
+    }
+    if (timeout_ms > 0 && pm_engine_on_thread(c)) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    *pm = NULL;
+    m->handle_dropped = 1;
+    now = pm_now_ms();
+    /* Even a fire-and-forget release is bounded. */
+    deadline = now + (timeout_ms > 0 ? timeout_ms : c->s.timeout_ms);
+    start_release(c, m, deadline, now);
+    pm_engine_wake(c);
+    if (timeout_ms > 0) {
+        waiter_enter(c);
+        while (!m->release_done && !c->stopping && !c->closed)
+            if (!wait_until(c, deadline))
+                break;
+        if (!m->release_done)
+            rc = c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_TIMEOUT;
+        else
+            rc = m->release_err;
+        waiter_leave(c);
+    }
+    pm_mapping_unref(m); /* the caller's handle */
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, int timeout_ms)
+{
+    int64_t start, deadline;
+    int rc;
+
+    if (!c || !buf || len < 8)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    buf[0] = '\0';
+    pthread_mutex_lock(&c->lock);
+    if (pm_engine_on_thread(c)) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    waiter_enter(c);
+    start = pm_now_ms();
+    deadline = start + resolve_timeout(c, timeout_ms);
+    /* A fresh probe: NAT-PMP's opcode 0 tells the address directly. */
+    rc = discover_locked(c, PORTMAP_DISCOVER_FRESH, deadline);
+    if (rc == PORTMAP_OK && c->ext_addr_at < start) {
+        /* Only PCP answered: learn the address from a short mapping of
+         * the discard port that is deleted at once. */
+        portmap_request r;
+        portmap_mapping *m;
+        portmap_request_init(&r);
+        r.internal_port = 9;
+        r.lifetime = 30;
+        r.method = PORTMAP_METHOD_PCP;
+        r.timeout_ms = (int)PM_MAX(1, deadline - pm_now_ms());
+        m = new_mapping(c, &r, pm_now_ms());
+        if (!m) {
+            rc = PORTMAP_ERR_NO_MEMORY;
+        } else {
+            m->internal = 1;
+            pm_engine_wake(c);
+            while (m->state == PORTMAP_STATE_PENDING && !c->stopping)
+                if (!wait_until(c, deadline))
+                    break;
+            rc = m->state == PORTMAP_STATE_MAPPED ? PORTMAP_OK
+                 : m->last_error                ? m->last_error
+                                                : PORTMAP_ERR_TIMEOUT;
+            m->handle_dropped = 1;
+            start_release(c, m, pm_now_ms() + c->s.close_timeout_ms, pm_now_ms());
+            pm_engine_wake(c);
+            pm_mapping_unref(m);
+        }
+    }
+    if (rc == PORTMAP_OK && c->ext_addr)
+        pm_addr_str(c->ext_addr, buf, len);
+    else if (rc == PORTMAP_OK)
+        rc = PORTMAP_ERR_PROTOCOL;
+    waiter_leave(c);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
+                                     uint16_t internal_port, portmap_method method, int timeout_ms)
+{
+    pm_journal_entry e;
+    portmap_mapping *m;
+    portmap_request r;
+    int64_t deadline;
+    int found, rc;
+
+    if (!c || internal_port == 0 || (protocol != PORTMAP_TCP && protocol != PORTMAP_UDP) ||
+        (unsigned)method >= PORTMAP_METHOD_COUNT)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&c->lock);
+    if (pm_engine_on_thread(c)) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    waiter_enter(c);
+    deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
+    rc = discover_locked(c, 0, deadline);
+    if (rc != PORTMAP_OK)
+        goto out;
+    found = pm_journal_find(c->state_dir, protocol, internal_port, c->local, &e) == 0;
+    if (method == PORTMAP_METHOD_AUTO && found)
+        method = e.method;
+    if (method == PORTMAP_METHOD_AUTO) {
+        portmap_discovery d;
+        fill_discovery(c, &d);
+        method = d.preferred;
+    }
+    portmap_request_init(&r);
+    r.protocol = protocol;
+    r.internal_port = internal_port;
+    r.method = method;
+    m = new_mapping(c, &r, pm_now_ms());
+    if (!m) {
+        rc = PORTMAP_ERR_NO_MEMORY;
+        goto out;
+    }
+    /* Pretend we hold it, with the journal's nonce, and delete it. */
+    m->internal = 1;
+    m->handle_dropped = 1;
+    m->method = m->op_method = method;
+    m->local_addr = c->local;
+    if (found && e.method == method) {
+        memcpy(m->nonce, e.nonce, sizeof(m->nonce));
+        m->ext_port = e.external_port;
+    }
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = deadline;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, pm_now_ms());
+    pm_engine_wake(c);
+    while (!m->release_done && !c->stopping)
+        if (!wait_until(c, deadline))
+            break;
+    rc = !m->release_done ? PORTMAP_ERR_TIMEOUT : m->release_err;
+    pm_mapping_unref(m);
+    if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found)
+        pm_journal_remove(c->state_dir, protocol, internal_port, c->local);
+    if (rc == PORTMAP_OK && !found && method == PORTMAP_METHOD_PCP)
+        PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
+out:
+    waiter_leave(c);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}

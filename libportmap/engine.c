@@ -1,0 +1,374 @@
+/*
+ * The engine thread: one per client. It sleeps in poll() until a socket
+ * is readable, a timer is due or a public call wakes it, so holding many
+ * mappings costs no wake-ups between their deadlines.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const pm_backend *backends[PORTMAP_METHOD_COUNT] = {
+    [PORTMAP_METHOD_PCP] = &pm_backend_pcp,
+    [PORTMAP_METHOD_NATPMP] = &pm_backend_natpmp,
+};
+
+/* Unit tests put a scripted backend in place of a real one. */
+void pm_backend_replace(portmap_method m, const pm_backend *b)
+{
+    if ((unsigned)m < PORTMAP_METHOD_COUNT)
+        backends[m] = b;
+}
+
+const pm_backend *pm_backend_get(portmap_method m)
+{
+    if ((unsigned)m >= PORTMAP_METHOD_COUNT)
+        return NULL;
+    return backends[m];
+}
+
+int pm_engine_on_thread(portmap_client *c)
+{
+    return c->thread_started && pthread_equal(pthread_self(), c->thread);
+}
+
+void pm_engine_wake(portmap_client *c)
+{
+    uint64_t one = 1;
+    ssize_t n = write(c->wake_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN means a wake-up is already pending */
+}
+
+void pm_engine_queue_event(portmap_client *c, portmap_mapping *m, portmap_event ev)
+{
+    pm_event *e;
+
+    if (c->n_events == c->cap_events) {
+        size_t cap = c->cap_events ? c->cap_events * 2 : 16;
+        pm_event *n = realloc(c->events, cap * sizeof(*n));
+        if (!n) {
+            PM_ERR(c, "out of memory: dropped a %s event", portmap_event_name(ev));
+            return;
+        }
+        c->events = n;
+        c->cap_events = cap;
+    }
+    e = &c->events[c->n_events++];
+    e->m = m;
+    e->ev = ev;
+    pm_mapping_ref(m);
+    pm_mapping_fill_info(m, pm_now_ms(), &e->info);
+    pthread_cond_broadcast(&c->cond);
+}
+
+/* Callbacks run without the lock, so they may call back into the API.
+ * The queue is detached first: events queued by those calls wait for the
+ * next round. */
+static void deliver_events(portmap_client *c)
+{
+    while (c->n_events) {
+        pm_event *evs = c->events;
+        size_t n = c->n_events;
+
+        c->events = NULL;
+        c->n_events = c->cap_events = 0;
+        pthread_mutex_unlock(&c->lock);
+        for (size_t i = 0; i < n; i++) {
+            if (evs[i].m->cb)
+                evs[i].m->cb(evs[i].m, evs[i].ev, &evs[i].info, evs[i].m->user);
+        }
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < n; i++)
+            pm_mapping_unref(evs[i].m);
+        free(evs);
+    }
+}
+
+int pm_engine_all_probes_done(portmap_client *c)
+{
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        if (c->avail[i] == PM_AVAIL_PROBING)
+            return 0;
+    return 1;
+}
+
+static void forget_gateway(portmap_client *c, int64_t now)
+{
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
+        const pm_backend *b = backends[i];
+        if (b)
+            b->reset(c);
+        c->avail[i] = PM_AVAIL_UNKNOWN;
+        memset(&c->epoch[i], 0, sizeof(c->epoch[i]));
+    }
+    c->ext_addr = 0;
+    c->ext_addr_at = 0;
+    c->pcp_version = 0;
+    /* Mappings made through the old gateway are gone for us: map again. */
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        if (m->state != PORTMAP_STATE_MAPPED && m->state != PORTMAP_STATE_LOST)
+            continue;
+        pm_mapping_stop_op(c, m);
+        m->state = PORTMAP_STATE_LOST;
+        m->retry_at = now;
+        if (!m->lost_reported) {
+            m->lost_reported = 1;
+            pm_engine_queue_event(c, m, PORTMAP_EVENT_LOST);
+        }
+    }
+}
+
+int pm_engine_refresh_route(portmap_client *c, int64_t now)
+{
+    uint32_t gw = 0, local = 0;
+    int ok;
+
+    c->route_dirty = 0;
+    if (c->gateway_override) {
+        struct in_addr a;
+        ok = inet_pton(AF_INET, c->gateway_override, &a) == 1;
+        gw = a.s_addr;
+    } else {
+        ok = pm_route_default(&gw, NULL, 0) == 0;
+    }
+    ok = ok && pm_route_local_for(gw, &local) == 0;
+    if (!ok) {
+        if (c->route_ok)
+            PM_WARN(c, "the default route is gone");
+        c->route_ok = 0;
+        return -1;
+    }
+    if (c->route_ok && (gw != c->gateway || local != c->local)) {
+        char a[PORTMAP_ADDRSTRLEN], b[PORTMAP_ADDRSTRLEN];
+        pm_addr_str(gw, a, sizeof(a));
+        pm_addr_str(local, b, sizeof(b));
+        PM_INFO(c, "network changed: gateway %s, local address %s; discovering again", a, b);
+        c->gateway = gw;
+        c->local = local;
+        forget_gateway(c, now);
+    }
+    c->gateway = gw;
+    c->local = local;
+    c->route_ok = 1;
+    return 0;
+}
+
+void pm_engine_probe_all(portmap_client *c, int64_t now, int64_t deadline, int fresh)
+{
+    int started = 0;
+
+    for (unsigned i = 0; i < c->n_order; i++) {
+        portmap_method meth = c->order[i];
+        const pm_backend *b = backends[meth];
+        if (!b) {
+            c->avail[meth] = PM_AVAIL_NO;
+            continue;
+        }
+        if (c->avail[meth] == PM_AVAIL_PROBING ||
+            (!fresh && c->avail[meth] != PM_AVAIL_UNKNOWN))
+            continue;
+        c->avail[meth] = PM_AVAIL_PROBING;
+        c->probe_started[meth] = now;
+        started = 1;
+        if (b->probe(c, now) != 0)
+            c->avail[meth] = PM_AVAIL_NO;
+    }
+    if (started || deadline > c->probe_deadline)
+        c->probe_deadline = started ? deadline : PM_MAX(c->probe_deadline, deadline);
+}
+
+void pm_engine_probe_done(portmap_client *c, portmap_method method, pm_avail result,
+                          uint32_t ext_addr, int64_t now)
+{
+    if (c->avail[method] != result)
+        PM_DEBUG(c, "%s %s after %lld ms", portmap_method_name(method),
+                 result == PM_AVAIL_YES ? "answered" : "is not available",
+                 (long long)(now - c->probe_started[method]));
+    c->avail[method] = result;
+    if (ext_addr) {
+        c->ext_addr = ext_addr;
+        c->ext_addr_at = now;
+    }
+    if (result != PM_AVAIL_NO)
+        goto out;
+    /* Pending mappings that were trying this protocol move on. */
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        if (m->state == PORTMAP_STATE_PENDING && m->op != PM_OP_NONE && m->op_method == method) {
+            pm_mapping_stop_op(c, m);
+            if (m->forced)
+                m->last_error = PORTMAP_ERR_UNSUPPORTED;
+        }
+    }
+out:
+    pthread_cond_broadcast(&c->cond);
+}
+
+void pm_engine_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
+{
+    if (r->err == PORTMAP_OK && c->avail[m->op_method] != PM_AVAIL_YES)
+        pm_engine_probe_done(c, m->op_method, PM_AVAIL_YES, 0, now);
+    pm_mapping_on_result(c, m, r, now);
+    pthread_cond_broadcast(&c->cond);
+}
+
+/* A router that lost its state (reboot) answers with a young epoch:
+ * every mapping made through that protocol is gone and is made again. */
+void pm_engine_server_epoch(portmap_client *c, portmap_method method, uint32_t epoch, int64_t now)
+{
+    int ok = method == PORTMAP_METHOD_PCP ? pm_epoch_check_pcp(&c->epoch[method], epoch, now)
+                                          : pm_epoch_check_natpmp(&c->epoch[method], epoch, now);
+    if (ok)
+        return;
+    PM_WARN(c, "%s: the router's epoch went back to %u s: it lost its mappings; mapping again",
+            portmap_method_name(method), epoch);
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        if (m->method != method || m->state != PORTMAP_STATE_MAPPED)
+            continue;
+        /* The reply under way may be the renewal that re-created the
+         * mapping; it is kept, only scheduled ones are hurried. */
+        if (m->op != PM_OP_NONE)
+            continue;
+        m->state = PORTMAP_STATE_LOST;
+        m->retry_at = now;
+        m->lost_reported = 1;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_LOST);
+    }
+}
+
+static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_backend)
+{
+    size_t need = 2, n = 0;
+
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
+        if (backends[i])
+            need += backends[i]->count_pollfds(c);
+    if (need > c->cap_pfds) {
+        struct pollfd *p = realloc(c->pfds, need * sizeof(*p));
+        if (!p) {
+            need = c->cap_pfds; /* run with what we have; retried next round */
+        } else {
+            c->pfds = p;
+            c->cap_pfds = need;
+        }
+    }
+    c->pfds[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
+    c->pfds[n++] = (struct pollfd){ .fd = c->nl_fd, .events = POLLIN };
+    *first_backend = n;
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
+        if (!backends[i])
+            continue;
+        n += backends[i]->add_pollfds(c, c->pfds + n, c->cap_pfds - n, deadline);
+    }
+    return n;
+}
+
+static void dispatch_backends(portmap_client *c, size_t first, size_t n, int64_t now)
+{
+    /* Each backend finds its own descriptors in the set: it added them in
+     * order, and the count it adds is stable while the lock is held. */
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
+        if (backends[i])
+            backends[i]->dispatch(c, c->pfds + first, n - first, now);
+    }
+}
+
+static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
+{
+    portmap_mapping *m = c->mappings;
+
+    if (c->route_dirty)
+        pm_engine_refresh_route(c, now);
+    if (!pm_engine_all_probes_done(c)) {
+        if (now >= c->probe_deadline) {
+            for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+                if (c->avail[i] == PM_AVAIL_PROBING)
+                    pm_engine_probe_done(c, (portmap_method)i, PM_AVAIL_NO, 0, now);
+        } else {
+            *deadline = PM_MIN(*deadline, c->probe_deadline);
+        }
+    }
+    while (m) {
+        /* Hold the next one: servicing may unlink the current one. */
+        portmap_mapping *next = m->next;
+        if (next)
+            pm_mapping_ref(next);
+        pm_mapping_service(c, m, now, deadline);
+        if (m->state == PORTMAP_STATE_RELEASED ||
+            (m->state == PORTMAP_STATE_FAILED && m->handle_dropped))
+            pm_mapping_unlink(c, m);
+        if (next)
+            pm_mapping_unref(next);
+        m = next;
+    }
+}
+
+static void drain_wake(portmap_client *c)
+{
+    uint64_t v;
+    ssize_t n = read(c->wake_fd, &v, sizeof(v));
+    (void)n;
+}
+
+static void cancel_everything(portmap_client *c)
+{
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        pm_mapping_stop_op(c, m);
+        if (m->state == PORTMAP_STATE_RELEASED)
+            continue;
+        if (m->state == PORTMAP_STATE_PENDING) {
+            m->last_error = PORTMAP_ERR_CANCELLED;
+            m->state = PORTMAP_STATE_FAILED;
+            pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
+        }
+        m->state = PORTMAP_STATE_RELEASED;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
+    }
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
+        if (backends[i])
+            backends[i]->reset(c);
+}
+
+void *pm_engine_main(void *arg)
+{
+    portmap_client *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        int64_t now = pm_now_ms();
+        int64_t deadline = PM_NEVER;
+        size_t first, n;
+        int timeout;
+
+        service_all(c, now, &deadline);
+        deliver_events(c);
+        if (c->stopping)
+            break;
+        n = build_pollset(c, &deadline, &first);
+        pthread_cond_broadcast(&c->cond);
+        now = pm_now_ms();
+        if (deadline == PM_NEVER)
+            timeout = -1;
+        else
+            timeout = (int)PM_MIN(PM_MAX(deadline - now, 0), 600000);
+        pthread_mutex_unlock(&c->lock);
+        if (poll(c->pfds, n, timeout) < 0 && errno != EINTR)
+            usleep(10000); /* poll failing means a bad fd: do not spin */
+        pthread_mutex_lock(&c->lock);
+        if (c->pfds[0].revents)
+            drain_wake(c);
+        if (c->nl_fd >= 0 && c->pfds[1].revents && pm_route_netlink_drain(c->nl_fd))
+            c->route_dirty = 1;
+        dispatch_backends(c, first, n, pm_now_ms());
+        deliver_events(c);
+    }
+    cancel_everything(c);
+    deliver_events(c);
+    c->closed = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}

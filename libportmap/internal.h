@@ -1,0 +1,247 @@
+/*
+ * Internal definitions shared by the library's modules. Nothing here is
+ * exported; the `pm_` prefix marks internal symbols, `portmap_` public ones.
+ */
+#ifndef PM_INTERNAL_H
+#define PM_INTERNAL_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "portmap/portmap.h"
+
+#include "epoch.h"
+#include "pcp_wire.h"
+#include "retx.h"
+
+#define PM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PM_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PM_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define PM_NEVER INT64_MAX
+
+/* What a client knows about one protocol at the current gateway. */
+typedef enum pm_avail {
+    PM_AVAIL_UNKNOWN = 0,
+    PM_AVAIL_PROBING,
+    PM_AVAIL_YES,
+    PM_AVAIL_NO,
+} pm_avail;
+
+/* What a mapping's exchange with the router is doing. */
+typedef enum pm_op {
+    PM_OP_NONE = 0,
+    PM_OP_MAP,      /* create or renew */
+    PM_OP_DELETE,   /* lifetime 0 */
+} pm_op;
+
+/* Outcome of one exchange, reported by a backend. */
+typedef struct pm_result {
+    portmap_error err;
+    uint32_t ext_addr;        /* network byte order, 0 unknown */
+    uint16_t ext_port;
+    uint32_t lifetime;        /* granted, or for errors the retry hint (s) */
+    int protocol_gone;        /* the gateway does not speak this protocol */
+    const char *detail;       /* static text for the log, may be NULL */
+} pm_result;
+
+struct portmap_mapping {
+    portmap_client *c;
+    struct portmap_mapping *next;
+    int refs;                 /* caller handle + engine list + waiters */
+    int handle_dropped;       /* the caller released or the client closed */
+    int internal;             /* made by the library itself (external-ip probe) */
+
+    /* the request */
+    portmap_transport proto;
+    uint16_t internal_port;
+    uint16_t want_ext_port;
+    uint32_t want_lifetime;
+    portmap_method forced;    /* AUTO: pick from discovery */
+    char desc[64];
+    int64_t first_deadline;   /* the first success must come before this */
+    portmap_mapping_callback cb;
+    void *user;
+
+    /* state */
+    portmap_state state;
+    portmap_method method;
+    uint32_t local_addr;      /* network byte order, at the time of mapping */
+    uint32_t ext_addr;
+    uint16_t ext_port;
+    uint32_t lifetime;
+    int64_t expires_at;       /* monotonic ms; PM_NEVER when not mapped */
+    int64_t refresh_at;       /* next renewal; PM_NEVER when none */
+    int64_t retry_at;         /* next attempt after a failure; PM_NEVER none */
+    int64_t backoff_ms;
+    int lost_reported;
+    portmap_error last_error;
+    uint32_t renewals;
+    int ever_mapped;
+    int journaled;
+
+    /* the exchange under way */
+    pm_op op;
+    portmap_method op_method;
+    int64_t op_deadline;
+    int64_t op_started;
+    uint32_t op_lifetime;
+    pm_retx retx;
+    uint8_t nonce[PM_PCP_NONCE_LEN];
+    void *op_data;            /* backend-owned per-exchange data */
+    int release_done;         /* the delete finished (ok or not) */
+    portmap_error release_err;
+};
+
+typedef struct pm_event {
+    portmap_mapping *m;       /* holds a reference */
+    portmap_event ev;
+    portmap_mapping_info info;
+} pm_event;
+
+typedef struct pm_backend pm_backend;
+
+struct portmap_client {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;      /* any state change: waiters re-check */
+    pthread_t thread;
+    int thread_started;
+    int wake_fd;              /* eventfd: wakes the engine's poll() */
+    int nl_fd;                /* netlink route socket, -1 if none */
+    int stopping;
+    int closed;               /* engine has exited */
+    int waiters;              /* threads blocked in a public call */
+
+    portmap_settings s;
+    char *gateway_override;
+    char *state_dir;
+    portmap_method order[PORTMAP_METHOD_COUNT];
+    unsigned n_order;
+
+    /* the network as last seen */
+    int route_ok;
+    uint32_t gateway;         /* network byte order */
+    uint32_t local;
+    int route_dirty;          /* netlink said something changed */
+
+    /* discovery */
+    pm_avail avail[PORTMAP_METHOD_COUNT];
+    int64_t probe_started[PORTMAP_METHOD_COUNT];
+    int64_t probe_deadline;
+    uint32_t ext_addr;
+    int64_t ext_addr_at;      /* when ext_addr was learned; 0 never */
+    int pcp_version;
+    pm_epoch epoch[PORTMAP_METHOD_COUNT];
+    unsigned probe_gen;       /* bumped per fresh probe */
+    int need_ext_addr;        /* an external-ip call waits for an answer */
+
+    portmap_mapping *mappings;
+
+    /* events queued under the lock, delivered without it */
+    pm_event *events;
+    size_t n_events, cap_events;
+
+    /* backend private state */
+    void *pcp;
+    void *natpmp;
+
+    /* the engine's poll set */
+    struct pollfd *pfds;
+    size_t cap_pfds;
+
+    uint64_t rng_state[2];    /* for jitter only; nonces come from getrandom */
+};
+
+struct pm_backend {
+    portmap_method method;
+    const char *name;
+    /* Send the first datagram of m's exchange (m->op, m->op_lifetime). */
+    int (*start)(portmap_client *c, portmap_mapping *m, int64_t now);
+    /* Forget m's exchange (done, timed out or cancelled). */
+    void (*stop)(portmap_client *c, portmap_mapping *m);
+    /* Probe the gateway for this protocol. */
+    int (*probe)(portmap_client *c, int64_t now);
+    /* Append poll entries; lower *deadline to the next timer. */
+    size_t (*add_pollfds)(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline);
+    /* Count of poll entries add_pollfds may add (for sizing). */
+    size_t (*count_pollfds)(portmap_client *c);
+    /* Handle readiness of its entries and timers due at now. */
+    void (*dispatch)(portmap_client *c, struct pollfd *fds, size_t n, int64_t now);
+    /* The gateway changed or the client closes: drop sockets and state. */
+    void (*reset)(portmap_client *c);
+};
+
+extern const pm_backend pm_backend_pcp;
+extern const pm_backend pm_backend_natpmp;
+const pm_backend *pm_backend_get(portmap_method m);
+void pm_backend_replace(portmap_method m, const pm_backend *b); /* tests only */
+
+/* clock.c / util */
+int64_t pm_now_ms(void);
+int pm_random_bytes(void *buf, size_t len);
+double pm_rand_unit(void *client); /* pm_rand_fn over client->rng_state */
+void pm_addr_str(uint32_t addr_be, char *buf, size_t len);
+int pm_addr_is_private(uint32_t addr_be); /* RFC 1918, CGN, loopback, link-local, 0 */
+
+/* log.c */
+void pm_log(portmap_client *c, portmap_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define PM_ERR(c, ...) pm_log(c, PORTMAP_LOG_ERROR, __VA_ARGS__)
+#define PM_WARN(c, ...) pm_log(c, PORTMAP_LOG_WARNING, __VA_ARGS__)
+#define PM_INFO(c, ...) pm_log(c, PORTMAP_LOG_INFO, __VA_ARGS__)
+#define PM_DEBUG(c, ...) pm_log(c, PORTMAP_LOG_DEBUG, __VA_ARGS__)
+
+/* route.c: default IPv4 gateway and our address towards it */
+int pm_route_default(uint32_t *gateway, char *ifname, size_t ifname_len);
+int pm_route_local_for(uint32_t gateway, uint32_t *local);
+int pm_route_netlink_open(void);
+int pm_route_netlink_drain(int fd); /* 1 when an address/route message was seen */
+
+/* engine.c: called with the lock held */
+void pm_engine_wake(portmap_client *c);
+void *pm_engine_main(void *arg);
+int pm_engine_refresh_route(portmap_client *c, int64_t now);
+void pm_engine_probe_all(portmap_client *c, int64_t now, int64_t deadline, int fresh);
+void pm_engine_probe_done(portmap_client *c, portmap_method method, pm_avail result,
+                          uint32_t ext_addr, int64_t now);
+void pm_engine_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now);
+void pm_engine_server_epoch(portmap_client *c, portmap_method method, uint32_t epoch, int64_t now);
+void pm_engine_queue_event(portmap_client *c, portmap_mapping *m, portmap_event ev);
+int pm_engine_on_thread(portmap_client *c);
+int pm_engine_all_probes_done(portmap_client *c);
+
+/* mapping.c: the per-mapping state machine, called with the lock held */
+void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info);
+void pm_mapping_ref(portmap_mapping *m);
+void pm_mapping_unref(portmap_mapping *m); /* frees at zero; lock held */
+int64_t pm_mapping_refresh_delay_ms(portmap_method method, uint32_t lifetime, double unit_rand);
+void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline);
+void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now);
+void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now);
+void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_t now);
+void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
+void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
+
+/* journal.c: mappings this host holds, across processes */
+typedef struct pm_journal_entry {
+    portmap_method method;
+    portmap_transport proto;
+    uint16_t internal_port;
+    uint16_t external_port;
+    uint32_t gateway;
+    uint32_t local;
+    uint8_t nonce[PM_PCP_NONCE_LEN];
+    long pid;                 /* 0: detached (left to expire) */
+    unsigned long long start_time; /* the pid's start time, clock ticks */
+    int64_t expires_unix;
+} pm_journal_entry;
+
+int pm_journal_put(const char *dir, const pm_journal_entry *e);
+int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port,
+                      uint32_t local);
+int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
+                    uint32_t local, pm_journal_entry *out);
+int pm_journal_detach_pid(const char *dir, long pid);
+char *pm_journal_default_dir(void);
+
+#endif /* PM_INTERNAL_H */

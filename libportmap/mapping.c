@@ -1,0 +1,437 @@
+/*
+ * The per-mapping state machine. Every function here runs with the
+ * client's lock held and takes the time as an argument, so the unit tests
+ * drive it with a fake clock.
+ *
+ *   PENDING --ok--> MAPPED --renew ok--> MAPPED (CHANGED if the router moved it)
+ *      |              |  \--expired without reply / router reset--> LOST --ok--> MAPPED (RESTORED)
+ *      +--refused/timeout--> FAILED
+ *   any --release--> RELEASING --> RELEASED
+ */
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* A lost mapping is retried sooner than RFC 6887's 1024 s cap: the user
+ * wants the port back as soon as the router answers again. */
+static const pm_retx_params retx_lost = { 1000, 30000, 0, 0 };
+
+#define PM_BACKOFF_MIN_MS 1000
+#define PM_BACKOFF_MAX_MS 60000
+
+void pm_mapping_ref(portmap_mapping *m)
+{
+    m->refs++;
+}
+
+void pm_mapping_unref(portmap_mapping *m)
+{
+    if (--m->refs > 0)
+        return;
+    free(m->op_data);
+    free(m);
+}
+
+int64_t pm_mapping_refresh_delay_ms(portmap_method method, uint32_t lifetime, double unit_rand)
+{
+    int64_t life_ms = (int64_t)lifetime * 1000;
+    if (method == PORTMAP_METHOD_PCP) /* RFC 6887 11.2.1: between 1/2 and 5/8 */
+        return life_ms / 2 + (int64_t)((double)(life_ms / 8) * unit_rand);
+    return life_ms / 2; /* RFC 6886 3.3 and UPnP leases: at half */
+}
+
+void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->state = m->state;
+    info->method = m->state == PORTMAP_STATE_PENDING && !m->ever_mapped ? m->op_method : m->method;
+    info->protocol = m->proto;
+    info->internal_port = m->internal_port;
+    info->external_port = m->ext_port;
+    if (m->local_addr)
+        pm_addr_str(m->local_addr, info->internal_address, sizeof(info->internal_address));
+    if (m->ext_addr)
+        pm_addr_str(m->ext_addr, info->external_address, sizeof(info->external_address));
+    info->lifetime = m->lifetime;
+    info->refresh_in_ms = -1;
+    info->expires_in_ms = -1;
+    if (m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST) {
+        int64_t next = m->op != PM_OP_NONE ? now : m->refresh_at;
+        if (m->state == PORTMAP_STATE_LOST)
+            next = m->op != PM_OP_NONE ? m->retx.next_ms : m->retry_at;
+        info->refresh_in_ms = next == PM_NEVER ? -1 : PM_MAX(0, next - now);
+        if (m->expires_at != PM_NEVER)
+            info->expires_in_ms = PM_MAX(0, m->expires_at - now);
+    }
+    info->last_error = m->last_error;
+    info->renewals = m->renewals;
+}
+
+void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
+{
+    if (m->op == PM_OP_NONE)
+        return;
+    const pm_backend *b = pm_backend_get(m->op_method);
+    if (b)
+        b->stop(c, m);
+    m->op = PM_OP_NONE;
+}
+
+static void journal_update(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pm_journal_entry e = {
+        .method = m->method,
+        .proto = m->proto,
+        .internal_port = m->internal_port,
+        .external_port = m->ext_port,
+        .gateway = c->gateway,
+        .local = m->local_addr,
+        .pid = (long)getpid(),
+    };
+    if (m->internal)
+        return;
+    memcpy(e.nonce, m->nonce, sizeof(e.nonce));
+    e.expires_unix = (int64_t)time(NULL) + (m->expires_at - now) / 1000;
+    if (pm_journal_put(c->state_dir, &e) == 0)
+        m->journaled = 1;
+    else
+        PM_DEBUG(c, "journal: cannot record mapping of port %u in %s", m->internal_port, c->state_dir);
+}
+
+static void journal_drop(portmap_client *c, portmap_mapping *m)
+{
+    if (!m->journaled)
+        return;
+    pm_journal_remove(c->state_dir, m->proto, m->internal_port, m->local_addr);
+    m->journaled = 0;
+}
+
+static void set_failed(portmap_client *c, portmap_mapping *m, portmap_error err)
+{
+    pm_mapping_stop_op(c, m);
+    m->state = PORTMAP_STATE_FAILED;
+    m->last_error = err;
+    m->refresh_at = m->retry_at = PM_NEVER;
+    journal_drop(c, m);
+    PM_WARN(c, "mapping %s/%u failed: %s", m->proto == PORTMAP_TCP ? "tcp" : "udp",
+            m->internal_port, portmap_strerror(err));
+    pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
+}
+
+void pm_mapping_unlink(portmap_client *c, portmap_mapping *m)
+{
+    for (portmap_mapping **pp = &c->mappings; *pp; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            m->next = NULL;
+            pm_mapping_unref(m); /* the list's reference */
+            return;
+        }
+    }
+}
+
+static void set_released(portmap_client *c, portmap_mapping *m, portmap_error err)
+{
+    pm_mapping_stop_op(c, m);
+    m->state = PORTMAP_STATE_RELEASED;
+    m->release_done = 1;
+    m->release_err = err;
+    m->refresh_at = m->retry_at = m->expires_at = PM_NEVER;
+    journal_drop(c, m);
+    pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
+}
+
+void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_t now)
+{
+    const pm_retx_params *p = &pm_retx_fast;
+    const pm_backend *b;
+
+    pm_mapping_stop_op(c, m);
+    m->op = op;
+    m->op_started = now;
+    m->op_lifetime = op == PM_OP_DELETE ? 0 : m->want_lifetime;
+    if (m->state == PORTMAP_STATE_PENDING) {
+        m->op_deadline = m->first_deadline;
+    } else if (m->state == PORTMAP_STATE_MAPPED) {
+        p = &pm_retx_rfc6887;
+        m->op_deadline = m->expires_at;
+    } else if (m->state == PORTMAP_STATE_LOST) {
+        p = &retx_lost;
+        m->op_deadline = PM_NEVER;
+    }
+    /* RELEASING: the caller set op_deadline before calling. */
+    pm_retx_start(&m->retx, p, now, pm_rand_unit, c);
+    if (m->op_deadline != PM_NEVER) {
+        m->retx.p.mrd_ms = PM_MAX(1, m->op_deadline - now);
+    }
+    b = pm_backend_get(m->op_method);
+    if (!b || b->start(c, m, now) != 0) {
+        /* Could not even send (no socket, no route): the retransmission
+         * timer retries; the deadline still bounds it. */
+        PM_DEBUG(c, "%s: first send for port %u failed; will retry", b ? b->name : "?",
+                 m->internal_port);
+    }
+}
+
+/* Choose the protocol for a mapping without one. Returns AUTO to wait. */
+static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t now, int *all_no)
+{
+    portmap_method only[1];
+    const portmap_method *order = c->order;
+    unsigned n = c->n_order;
+    portmap_method candidate = PORTMAP_METHOD_AUTO;
+
+    if (m->forced != PORTMAP_METHOD_AUTO) {
+        only[0] = m->forced;
+        order = only;
+        n = 1;
+    }
+    *all_no = 1;
+    for (unsigned i = 0; i < n; i++) {
+        portmap_method meth = order[i];
+        pm_avail a = c->avail[meth];
+        if (a == PM_AVAIL_NO)
+            continue;
+        *all_no = 0;
+        if (a == PM_AVAIL_YES)
+            return meth; /* earlier ones are past their grace or gone */
+        if (candidate == PORTMAP_METHOD_AUTO) {
+            candidate = meth;
+            /* A preferred protocol that is still silent after a second
+             * gives way to a later one that already answered. */
+            if (a == PM_AVAIL_PROBING && now - c->probe_started[meth] < 1000)
+                return meth;
+        }
+    }
+    return candidate;
+}
+
+static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    int all_no;
+    portmap_method meth;
+
+    if (m->op != PM_OP_NONE) {
+        if (now >= m->op_deadline)
+            pm_mapping_on_timeout(c, m, now);
+        else
+            *deadline = PM_MIN(*deadline, m->op_deadline);
+        return;
+    }
+    if (now >= m->first_deadline) {
+        int answered = 0;
+        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+            answered |= c->avail[i] == PM_AVAIL_YES;
+        set_failed(c, m, m->last_error ? m->last_error
+                         : answered ? PORTMAP_ERR_TIMEOUT : PORTMAP_ERR_NO_GATEWAY);
+        return;
+    }
+    if (m->retry_at != PM_NEVER && now < m->retry_at) {
+        *deadline = PM_MIN(*deadline, PM_MIN(m->retry_at, m->first_deadline));
+        return;
+    }
+    if (!c->route_ok)
+        pm_engine_refresh_route(c, now);
+    if (!c->route_ok) {
+        set_failed(c, m, PORTMAP_ERR_NO_GATEWAY);
+        return;
+    }
+    /* Probe whatever nobody has asked yet; the mapping's own request goes
+     * out at the same time, so a fresh client maps in one round trip. */
+    pm_engine_probe_all(c, now, m->first_deadline, 0);
+    meth = pick_method(c, m, now, &all_no);
+    if (all_no) {
+        set_failed(c, m, m->last_error ? m->last_error
+                         : m->forced ? PORTMAP_ERR_UNSUPPORTED : PORTMAP_ERR_NO_GATEWAY);
+        return;
+    }
+    if (meth == PORTMAP_METHOD_AUTO) {
+        *deadline = PM_MIN(*deadline, PM_MIN(now + 100, m->first_deadline));
+        return;
+    }
+    m->op_method = meth;
+    m->local_addr = c->local;
+    m->retry_at = PM_NEVER;
+    pm_mapping_start_op(c, m, PM_OP_MAP, now);
+}
+
+void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    switch (m->state) {
+    case PORTMAP_STATE_PENDING:
+        service_pending(c, m, now, deadline);
+        break;
+    case PORTMAP_STATE_MAPPED:
+        if (m->op == PM_OP_NONE && now >= m->refresh_at) {
+            m->op_method = m->method;
+            pm_mapping_start_op(c, m, PM_OP_MAP, now);
+        }
+        if (m->op != PM_OP_NONE && now >= m->expires_at) {
+            pm_mapping_on_timeout(c, m, now);
+            break;
+        }
+        *deadline = PM_MIN(*deadline, m->op != PM_OP_NONE ? m->expires_at : m->refresh_at);
+        break;
+    case PORTMAP_STATE_LOST:
+        if (m->op == PM_OP_NONE) {
+            if (now >= m->retry_at) {
+                m->op_method = m->method;
+                pm_mapping_start_op(c, m, PM_OP_MAP, now);
+            } else {
+                *deadline = PM_MIN(*deadline, m->retry_at);
+            }
+        }
+        break;
+    case PORTMAP_STATE_RELEASING:
+        if (m->op == PM_OP_NONE || now >= m->op_deadline)
+            set_released(c, m, m->op == PM_OP_NONE ? PORTMAP_OK : PORTMAP_ERR_TIMEOUT);
+        else
+            *deadline = PM_MIN(*deadline, m->op_deadline);
+        break;
+    case PORTMAP_STATE_FAILED:
+    case PORTMAP_STATE_RELEASED:
+        break;
+    }
+}
+
+static int retryable(portmap_error e)
+{
+    return e == PORTMAP_ERR_NO_RESOURCES || e == PORTMAP_ERR_NETWORK;
+}
+
+static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
+{
+    portmap_state prev = m->state;
+    int moved = m->ever_mapped && (m->ext_addr != r->ext_addr || m->ext_port != r->ext_port);
+
+    m->method = m->op_method;
+    m->ext_addr = r->ext_addr;
+    m->ext_port = r->ext_port;
+    m->lifetime = r->lifetime;
+    m->expires_at = now + (int64_t)r->lifetime * 1000;
+    m->refresh_at = now + pm_mapping_refresh_delay_ms(m->method, r->lifetime, pm_rand_unit(c));
+    m->retry_at = PM_NEVER;
+    m->backoff_ms = 0;
+    m->last_error = PORTMAP_OK;
+    m->state = PORTMAP_STATE_MAPPED;
+    if (r->ext_addr)
+        c->ext_addr = r->ext_addr;
+    /* The journal names the mapping, not its lease: plain renewals do not
+     * rewrite it. */
+    if (!m->journaled || moved)
+        journal_update(c, m, now);
+
+    if (prev == PORTMAP_STATE_PENDING && !m->ever_mapped) {
+        m->ever_mapped = 1;
+        PM_INFO(c, "mapped %s/%u -> external port %u via %s, lifetime %u s",
+                m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, m->ext_port,
+                portmap_method_name(m->method), m->lifetime);
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_MAPPED);
+        return;
+    }
+    if (prev == PORTMAP_STATE_LOST) {
+        m->lost_reported = 0;
+        PM_INFO(c, "mapping of port %u restored", m->internal_port);
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_RESTORED);
+    }
+    if (moved) {
+        PM_INFO(c, "mapping of port %u moved to external port %u", m->internal_port, m->ext_port);
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_CHANGED);
+    }
+    if (prev == PORTMAP_STATE_MAPPED)
+        m->renewals++;
+}
+
+static void schedule_retry(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
+{
+    int64_t hint = (int64_t)PM_MIN(r->lifetime, 3600u) * 1000;
+
+    m->backoff_ms = m->backoff_ms ? PM_MIN(m->backoff_ms * 2, PM_BACKOFF_MAX_MS) : PM_BACKOFF_MIN_MS;
+    m->retry_at = now + PM_MAX(m->backoff_ms, hint);
+    if (m->state == PORTMAP_STATE_PENDING && m->retry_at >= m->first_deadline) {
+        set_failed(c, m, r->err);
+        return;
+    }
+    if (m->state == PORTMAP_STATE_MAPPED)
+        m->refresh_at = m->retry_at;
+}
+
+void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
+{
+    pm_op op = m->op;
+
+    pm_mapping_stop_op(c, m);
+    if (op == PM_OP_DELETE) {
+        if (r->err)
+            PM_WARN(c, "release of port %u: %s%s%s", m->internal_port, portmap_strerror(r->err),
+                    r->detail ? ": " : "", r->detail ? r->detail : "");
+        set_released(c, m, r->err);
+        return;
+    }
+    if (m->state == PORTMAP_STATE_RELEASING) /* a late MAP reply */
+        return;
+    if (r->err == PORTMAP_OK) {
+        on_success(c, m, r, now);
+        return;
+    }
+    m->last_error = r->err;
+    PM_INFO(c, "%s refused port %u: %s%s%s", portmap_method_name(m->op_method), m->internal_port,
+            portmap_strerror(r->err), r->detail ? " (" : "", r->detail ? r->detail : "");
+    if (r->protocol_gone) {
+        if (c->avail[m->op_method] != PM_AVAIL_NO)
+            c->avail[m->op_method] = PM_AVAIL_NO;
+        if (m->state == PORTMAP_STATE_PENDING) {
+            m->last_error = PORTMAP_OK; /* let the next protocol decide */
+            if (m->forced)
+                set_failed(c, m, PORTMAP_ERR_UNSUPPORTED);
+            return;
+        }
+    }
+    if (retryable(r->err) || r->protocol_gone) {
+        schedule_retry(c, m, r, now);
+        return;
+    }
+    /* PORT_IN_USE on a renewal: the router gave our port away; ask again
+     * for any port rather than lose the service. */
+    if (r->err == PORTMAP_ERR_PORT_IN_USE && m->state != PORTMAP_STATE_PENDING) {
+        m->ext_port = 0;
+        schedule_retry(c, m, r, now);
+        return;
+    }
+    set_failed(c, m, r->err);
+}
+
+void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    switch (m->state) {
+    case PORTMAP_STATE_PENDING:
+        pm_mapping_stop_op(c, m);
+        set_failed(c, m, m->last_error ? m->last_error
+                         : c->avail[m->op_method] == PM_AVAIL_YES ? PORTMAP_ERR_TIMEOUT
+                         : PORTMAP_ERR_NO_GATEWAY);
+        break;
+    case PORTMAP_STATE_MAPPED:
+        /* The lease ran out while renewals went unanswered. */
+        m->state = PORTMAP_STATE_LOST;
+        m->last_error = PORTMAP_ERR_TIMEOUT;
+        m->expires_at = PM_NEVER;
+        if (!m->lost_reported) {
+            m->lost_reported = 1;
+            PM_WARN(c, "mapping of port %u lost: the router stopped answering; retrying",
+                    m->internal_port);
+            pm_engine_queue_event(c, m, PORTMAP_EVENT_LOST);
+        }
+        m->op_method = m->method;
+        pm_mapping_start_op(c, m, PM_OP_MAP, now);
+        break;
+    case PORTMAP_STATE_RELEASING:
+        set_released(c, m, PORTMAP_ERR_TIMEOUT);
+        break;
+    default:
+        pm_mapping_stop_op(c, m);
+        break;
+    }
+}

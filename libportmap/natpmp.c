@@ -1,0 +1,354 @@
+/*
+ * NAT-PMP client backend (RFC 6886) over libnatpmp.
+ *
+ * libnatpmp keeps one pending request per natpmp_t, so every exchange
+ * gets its own natpmp_t (and its own UDP socket, connected to the
+ * gateway, on a fresh ephemeral port: a spoofer must guess the port too).
+ * Before libnatpmp reads a reply we peek at it and validate it with
+ * pm_natpmp_decode(): the Debian libnatpmp neither checks the length nor
+ * that a mapping reply answers the pending request, and it keeps
+ * retransmitting after an error reply.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <natpmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "natpmp_wire.h"
+
+typedef struct pmp_xchg {
+    natpmp_t n;
+    int open;
+    uint8_t opcode;          /* 0 = public address, 1 = udp, 2 = tcp */
+    uint16_t internal_port;
+    int64_t retry_at;        /* monotonic time of libnatpmp's next resend */
+} pmp_xchg;
+
+typedef struct pmp_state {
+    pmp_xchg probe;
+    unsigned long dropped;
+} pmp_state;
+
+static pmp_state *state(portmap_client *c)
+{
+    if (!c->natpmp)
+        c->natpmp = calloc(1, sizeof(pmp_state));
+    return c->natpmp;
+}
+
+static void xchg_close(pmp_xchg *x)
+{
+    if (x->open)
+        closenatpmp(&x->n);
+    x->open = 0;
+}
+
+/* libnatpmp times its resends with gettimeofday(); convert to our clock. */
+static void note_retry(pmp_xchg *x, int64_t now)
+{
+    struct timeval tv;
+    if (getnatpmprequesttimeout(&x->n, &tv) == 0)
+        x->retry_at = now + PM_MAX(0, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    else
+        x->retry_at = PM_NEVER;
+}
+
+static int xchg_open(portmap_client *c, pmp_xchg *x)
+{
+    xchg_close(x);
+    if (initnatpmp(&x->n, 1, c->gateway) != 0)
+        return -1;
+    x->open = 1;
+    return 0;
+}
+
+static int pmp_start(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pmp_xchg *x = m->op_data;
+    uint16_t ext = m->ext_port ? m->ext_port : m->want_ext_port;
+
+    if (!x) {
+        x = calloc(1, sizeof(*x));
+        if (!x)
+            return -1;
+        m->op_data = x;
+    }
+    if (xchg_open(c, x) != 0)
+        return -1;
+    x->opcode = m->proto == PORTMAP_UDP ? NATPMP_PROTOCOL_UDP : NATPMP_PROTOCOL_TCP;
+    x->internal_port = m->internal_port;
+    /* RFC 6886 3.4: a delete names the internal port, external port 0. */
+    if (m->op == PM_OP_DELETE)
+        ext = 0;
+    if (sendnewportmappingrequest(&x->n, x->opcode, m->internal_port, ext, m->op_lifetime) < 0) {
+        note_retry(x, now);
+        return -1;
+    }
+    note_retry(x, now);
+    return 0;
+}
+
+static void pmp_stop(portmap_client *c, portmap_mapping *m)
+{
+    pmp_xchg *x = m->op_data;
+    (void)c;
+    if (x)
+        xchg_close(x);
+    free(x);
+    m->op_data = NULL;
+}
+
+static int pmp_probe(portmap_client *c, int64_t now)
+{
+    pmp_state *st = state(c);
+
+    if (!st || xchg_open(c, &st->probe) != 0)
+        return -1;
+    st->probe.opcode = 0;
+    sendpublicaddressrequest(&st->probe.n);
+    note_retry(&st->probe, now);
+    return 0;
+}
+
+static int pmp_op_active(const portmap_mapping *m)
+{
+    return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_NATPMP && m->op_data &&
+           ((pmp_xchg *)m->op_data)->open;
+}
+
+static size_t pmp_count(portmap_client *c)
+{
+    size_t n = 1;
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        n += pmp_op_active(m);
+    return n;
+}
+
+static size_t add_one(pmp_xchg *x, struct pollfd *fds, size_t i, size_t max, int64_t *deadline)
+{
+    if (!x->open || i >= max)
+        return 0;
+    fds[i] = (struct pollfd){ .fd = x->n.s, .events = POLLIN };
+    *deadline = PM_MIN(*deadline, x->retry_at);
+    return 1;
+}
+
+static size_t pmp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline)
+{
+    pmp_state *st = c->natpmp;
+    size_t n = 0;
+
+    if (st)
+        n += add_one(&st->probe, fds, n, max, deadline);
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        if (pmp_op_active(m))
+            n += add_one(m->op_data, fds, n, max, deadline);
+    return n;
+}
+
+static portmap_error map_result(uint16_t code, int *gone)
+{
+    *gone = 0;
+    switch (code) {
+    case 0: return PORTMAP_OK;
+    case 1: /* unsupported version */
+    case 5: /* unsupported opcode */
+        *gone = 1;
+        return PORTMAP_ERR_UNSUPPORTED;
+    case 2: return PORTMAP_ERR_NOT_AUTHORIZED;
+    case 3: return PORTMAP_ERR_NETWORK;
+    case 4: return PORTMAP_ERR_NO_RESOURCES;
+    default: return PORTMAP_ERR_REFUSED;
+    }
+}
+
+/* Outcome of looking at the socket. */
+enum { RX_NONE, RX_REPLY, RX_REFUSED };
+
+/*
+ * Peek at the next datagram; discard it if it is malformed or answers
+ * another request. On RX_REPLY *rep holds the validated reply, which is
+ * still queued for libnatpmp to read (success) or already consumed (error
+ * replies, which libnatpmp would answer by resending).
+ */
+static int next_reply(portmap_client *c, pmp_state *st, pmp_xchg *x, pm_natpmp_reply *rep)
+{
+    for (int i = 0; i < 16; i++) {
+        uint8_t buf[1104];
+        ssize_t n = recv(x->n.s, buf, sizeof(buf), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == ECONNREFUSED) {
+                recv(x->n.s, buf, sizeof(buf), MSG_DONTWAIT); /* clears the error */
+                return RX_REFUSED;
+            }
+            return RX_NONE;
+        }
+        if (pm_natpmp_decode(buf, (size_t)PM_MIN((size_t)n, sizeof(buf)), rep) == PM_NATPMP_OK &&
+            (size_t)n <= sizeof(buf) && rep->opcode == x->opcode &&
+            (rep->result != 0 || x->opcode == 0 || rep->internal_port == x->internal_port)) {
+            if (rep->result != 0) {
+                recv(x->n.s, buf, sizeof(buf), MSG_DONTWAIT);
+                x->n.has_pending_request = 0;
+            }
+            return RX_REPLY;
+        }
+        recv(x->n.s, buf, sizeof(buf), MSG_DONTWAIT);
+        if (st)
+            st->dropped++;
+        PM_DEBUG(c, "natpmp: dropped a malformed or unrelated reply (%zd bytes)", n);
+    }
+    return RX_NONE;
+}
+
+/* Let libnatpmp read a validated success reply, or resend when due.
+ * Returns 1 when the exchange is finished with *resp, 0 while pending,
+ * -1 when libnatpmp gave up (no answer after its retries). */
+static int lib_step(pmp_xchg *x, natpmpresp_t *resp, int64_t now)
+{
+    int r = readnatpmpresponseorretry(&x->n, resp);
+    if (r == 0)
+        return 1;
+    note_retry(x, now);
+    return r == NATPMP_TRYAGAIN ? 0 : -1;
+}
+
+static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t now)
+{
+    pmp_xchg *x = &st->probe;
+    pm_natpmp_reply rep;
+    natpmpresp_t resp;
+    int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
+    int gone;
+
+    if (rx == RX_REFUSED) {
+        xchg_close(x);
+        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
+        return;
+    }
+    if (rx == RX_REPLY) {
+        pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, now);
+        if (rep.result != 0) {
+            xchg_close(x);
+            map_result(rep.result, &gone);
+            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0, now);
+            return;
+        }
+    }
+    if (rx == RX_NONE && now < x->retry_at)
+        return;
+    switch (lib_step(x, &resp, now)) {
+    case 1:
+        xchg_close(x);
+        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES,
+                             resp.pnu.publicaddress.addr.s_addr, now);
+        break;
+    case -1:
+        xchg_close(x);
+        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
+        break;
+    }
+}
+
+static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, int readable,
+                         int64_t now)
+{
+    pmp_xchg *x = m->op_data;
+    pm_natpmp_reply rep;
+    natpmpresp_t resp;
+    pm_result r = { 0 };
+    int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
+
+    if (rx == RX_REFUSED) {
+        if (m->state == PORTMAP_STATE_PENDING) {
+            r.err = PORTMAP_ERR_UNSUPPORTED;
+            r.protocol_gone = 1;
+            r.detail = "port 5351 unreachable";
+            pm_engine_map_done(c, m, &r, now);
+        }
+        return; /* held mappings: the router may be restarting; keep trying */
+    }
+    if (rx == RX_REPLY) {
+        pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, now);
+        if (rep.result != 0) {
+            r.err = map_result(rep.result, &r.protocol_gone);
+            r.detail = "NAT-PMP result code";
+            pm_engine_map_done(c, m, &r, now);
+            return;
+        }
+    }
+    if (rx == RX_NONE && now < x->retry_at)
+        return;
+    switch (lib_step(x, &resp, now)) {
+    case 1:
+        r.ext_addr = c->ext_addr;
+        r.ext_port = resp.pnu.newportmapping.mappedpublicport;
+        r.lifetime = resp.pnu.newportmapping.lifetime;
+        if (m->op == PM_OP_MAP && (r.ext_port == 0 || r.lifetime == 0)) {
+            r.err = PORTMAP_ERR_PROTOCOL;
+            r.detail = "success reply with port or lifetime 0";
+        }
+        pm_engine_map_done(c, m, &r, now);
+        break;
+    case -1:
+        /* libnatpmp's nine tries are spent; start over while the
+         * mapping's own deadline allows. */
+        if (pmp_start(c, m, now) != 0)
+            x->retry_at = now + 1000;
+        break;
+    }
+}
+
+static int find_revents(struct pollfd *fds, size_t n, int fd)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i].fd == fd)
+            return fds[i].revents;
+    return 0;
+}
+
+static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
+{
+    pmp_state *st = c->natpmp;
+    portmap_mapping *m, *next;
+
+    if (st && st->probe.open)
+        probe_step(c, st, find_revents(fds, n, st->probe.n.s) != 0, now);
+    for (m = c->mappings; m; m = next) {
+        next = m->next;
+        if (!pmp_op_active(m))
+            continue;
+        if (next)
+            pm_mapping_ref(next);
+        mapping_step(c, st, m, find_revents(fds, n, ((pmp_xchg *)m->op_data)->n.s) != 0, now);
+        if (next)
+            pm_mapping_unref(next);
+    }
+}
+
+static void pmp_reset(portmap_client *c)
+{
+    pmp_state *st = c->natpmp;
+
+    if (!st)
+        return;
+    xchg_close(&st->probe);
+    free(st);
+    c->natpmp = NULL;
+}
+
+const pm_backend pm_backend_natpmp = {
+    .method = PORTMAP_METHOD_NATPMP,
+    .name = "natpmp",
+    .start = pmp_start,
+    .stop = pmp_stop,
+    .probe = pmp_probe,
+    .add_pollfds = pmp_add_pollfds,
+    .count_pollfds = pmp_count,
+    .dispatch = pmp_dispatch,
+    .reset = pmp_reset,
+};

@@ -1,0 +1,338 @@
+/*
+ * PCP client backend (RFC 6887), IPv4. One UDP socket per client,
+ * connected to gateway:5351: the kernel then drops datagrams from any
+ * other source, and an ICMP port-unreachable arrives as ECONNREFUSED,
+ * which tells us at once that the gateway has no PCP server.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+typedef struct pcp_state {
+    int fd;
+    uint32_t gw;
+    int probing;
+    pm_retx probe_retx;
+    unsigned long dropped;   /* replies that matched nothing or were malformed */
+} pcp_state;
+
+static pcp_state *state(portmap_client *c)
+{
+    if (!c->pcp) {
+        pcp_state *st = calloc(1, sizeof(*st));
+        if (!st)
+            return NULL;
+        st->fd = -1;
+        c->pcp = st;
+    }
+    return c->pcp;
+}
+
+static int ensure_socket(portmap_client *c, pcp_state *st)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PM_PCP_PORT) };
+
+    if (st->fd >= 0 && st->gw == c->gateway)
+        return 0;
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (st->fd < 0)
+        return -1;
+    sa.sin_addr.s_addr = c->gateway;
+    if (connect(st->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(st->fd);
+        st->fd = -1;
+        return -1;
+    }
+    st->gw = c->gateway;
+    return 0;
+}
+
+static int send_request(portmap_client *c, pcp_state *st, const pm_pcp_request *req)
+{
+    uint8_t buf[PM_PCP_MAX_MSG];
+    size_t len = pm_pcp_encode_request(req, buf, sizeof(buf));
+
+    if (!len || ensure_socket(c, st) != 0)
+        return -1;
+    if (send(st->fd, buf, len, 0) < 0) {
+        /* ECONNREFUSED here reports an ICMP error for an earlier send;
+         * the reader handles it, the datagram is retried by the timer. */
+        return -1;
+    }
+    return 0;
+}
+
+static void build_map(portmap_client *c, const portmap_mapping *m, pm_pcp_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->opcode = PM_PCP_OP_MAP;
+    req->lifetime = m->op_lifetime;
+    pm_pcp_addr_from_ipv4(req->client_addr, m->local_addr ? m->local_addr : c->local);
+    memcpy(req->nonce, m->nonce, sizeof(req->nonce));
+    req->protocol = (uint8_t)m->proto;
+    req->internal_port = m->internal_port;
+    /* Renewals and deletes name what we hold; first requests suggest. */
+    req->external_port = m->ext_port ? m->ext_port : m->want_ext_port;
+    pm_pcp_addr_from_ipv4(req->external_addr, m->ext_addr);
+}
+
+static int pcp_start(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pcp_state *st = state(c);
+    pm_pcp_request req;
+
+    (void)now;
+    if (!st)
+        return -1;
+    build_map(c, m, &req);
+    return send_request(c, st, &req);
+}
+
+static void pcp_stop(portmap_client *c, portmap_mapping *m)
+{
+    (void)c;
+    (void)m; /* nothing per exchange: the nonce stays with the mapping */
+}
+
+static int pcp_probe(portmap_client *c, int64_t now)
+{
+    pcp_state *st = state(c);
+    pm_pcp_request req = { .opcode = PM_PCP_OP_ANNOUNCE };
+
+    if (!st)
+        return -1;
+    pm_pcp_addr_from_ipv4(req.client_addr, c->local);
+    st->probing = 1;
+    pm_retx_start(&st->probe_retx, &pm_retx_fast, now, pm_rand_unit, c);
+    if (send_request(c, st, &req) != 0)
+        PM_DEBUG(c, "pcp: probe send failed: %s", strerror(errno));
+    return 0;
+}
+
+static size_t pcp_count(portmap_client *c)
+{
+    (void)c;
+    return 1;
+}
+
+static int pcp_op_active(const portmap_mapping *m)
+{
+    return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_PCP;
+}
+
+static size_t pcp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline)
+{
+    pcp_state *st = c->pcp;
+
+    if (!st || max < 1)
+        return 0;
+    if (st->probing && c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
+        *deadline = PM_MIN(*deadline, st->probe_retx.next_ms);
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        if (pcp_op_active(m))
+            *deadline = PM_MIN(*deadline, m->retx.next_ms);
+    fds[0] = (struct pollfd){ .fd = st->fd, .events = POLLIN };
+    return 1;
+}
+
+static portmap_error map_result_code(unsigned code, int *gone)
+{
+    *gone = 0;
+    switch (code) {
+    case PM_PCP_SUCCESS: return PORTMAP_OK;
+    case PM_PCP_NOT_AUTHORIZED: return PORTMAP_ERR_NOT_AUTHORIZED;
+    case PM_PCP_NETWORK_FAILURE: return PORTMAP_ERR_NETWORK;
+    case PM_PCP_NO_RESOURCES:
+    case PM_PCP_USER_EX_QUOTA: return PORTMAP_ERR_NO_RESOURCES;
+    case PM_PCP_CANNOT_PROVIDE_EXTERNAL: return PORTMAP_ERR_PORT_IN_USE;
+    case PM_PCP_UNSUPP_PROTOCOL: return PORTMAP_ERR_UNSUPPORTED;
+    case PM_PCP_MALFORMED_REQUEST:
+    case PM_PCP_MALFORMED_OPTION: return PORTMAP_ERR_PROTOCOL;
+    case PM_PCP_UNSUPP_VERSION:
+    case PM_PCP_UNSUPP_OPCODE:
+        *gone = 1;
+        return PORTMAP_ERR_UNSUPPORTED;
+    default: return PORTMAP_ERR_REFUSED;
+    }
+}
+
+/* PCP is not spoken here at all (ICMP unreachable or a version answer). */
+static void pcp_gone(portmap_client *c, pcp_state *st, int64_t now, const char *why)
+{
+    pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1, .detail = why };
+
+    st->probing = 0;
+    if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
+        pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, now);
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        /* Held mappings keep trying: a refusal while the router restarts
+         * must not make us give them up. */
+        if (pcp_op_active(m) && m->state == PORTMAP_STATE_PENDING)
+            pm_engine_map_done(c, m, &r, now);
+    }
+}
+
+static portmap_mapping *find_mapping(portmap_client *c, const pm_pcp_response *rsp)
+{
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        if (pcp_op_active(m) && memcmp(m->nonce, rsp->nonce, PM_PCP_NONCE_LEN) == 0 &&
+            rsp->protocol == (uint8_t)m->proto && rsp->internal_port == m->internal_port)
+            return m;
+    }
+    return NULL;
+}
+
+static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *rsp, int64_t now)
+{
+    portmap_mapping *m;
+    pm_result r = { 0 };
+
+    if (!rsp->has_map) {
+        st->dropped++;
+        PM_DEBUG(c, "pcp: dropped a short %s reply", pm_pcp_result_name(rsp->result));
+        return;
+    }
+    m = find_mapping(c, rsp);
+    if (!m) {
+        st->dropped++;
+        PM_DEBUG(c, "pcp: dropped a MAP reply matching no request (port %u)", rsp->internal_port);
+        return;
+    }
+    r.err = map_result_code(rsp->result, &r.protocol_gone);
+    r.lifetime = rsp->lifetime;
+    r.detail = pm_pcp_result_name(rsp->result);
+    if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
+        if (!pm_pcp_addr_is_ipv4(rsp->external_addr) || rsp->external_port == 0 ||
+            rsp->lifetime == 0) {
+            st->dropped++;
+            PM_WARN(c, "pcp: ignored an inconsistent success reply for port %u", m->internal_port);
+            return;
+        }
+        r.ext_addr = pm_pcp_addr_to_ipv4(rsp->external_addr);
+        r.ext_port = rsp->external_port;
+    }
+    pm_engine_map_done(c, m, &r, now);
+}
+
+static void handle_datagram(portmap_client *c, pcp_state *st, const uint8_t *buf, size_t len,
+                            int64_t now)
+{
+    pm_pcp_response rsp;
+    pm_pcp_decode_status s = pm_pcp_decode_response(buf, len, &rsp);
+
+    if (s == PM_PCP_DECODE_VERSION) {
+        /* RFC 6887 9: a NAT-PMP server answers version 2 with version 0. */
+        c->pcp_version = 0;
+        pcp_gone(c, st, now, rsp.version == 0 ? "the gateway speaks only NAT-PMP"
+                                              : "the gateway speaks another PCP version");
+        return;
+    }
+    if (s != PM_PCP_DECODE_OK) {
+        st->dropped++;
+        PM_DEBUG(c, "pcp: dropped a malformed reply (%zu bytes, status %d)", len, (int)s);
+        return;
+    }
+    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, now);
+    c->pcp_version = PM_PCP_VERSION;
+    if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
+        st->probing = 0;
+        if (c->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
+            pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_YES, 0, now);
+        return;
+    }
+    if (rsp.opcode == PM_PCP_OP_MAP) {
+        handle_map(c, st, &rsp, now);
+        return;
+    }
+    st->dropped++;
+}
+
+static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
+{
+    /* Bounded: a flood cannot keep the engine here forever. */
+    for (int i = 0; i < 64 && st->fd >= 0; i++) {
+        uint8_t buf[PM_PCP_MAX_MSG + 4];
+        ssize_t n = recv(st->fd, buf, sizeof(buf), MSG_TRUNC);
+        if (n < 0) {
+            if (errno == ECONNREFUSED)
+                pcp_gone(c, st, now, "the gateway refused PCP (port 5351 unreachable)");
+            else if (errno != EAGAIN && errno != EINTR)
+                PM_DEBUG(c, "pcp: recv: %s", strerror(errno));
+            if (errno != ECONNREFUSED)
+                return;
+            continue;
+        }
+        if ((size_t)n > PM_PCP_MAX_MSG) {
+            st->dropped++;
+            PM_DEBUG(c, "pcp: dropped an oversized reply (%zd bytes)", n);
+            continue;
+        }
+        handle_datagram(c, st, buf, (size_t)n, now);
+    }
+}
+
+static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
+{
+    if (st->probing && c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING &&
+        now >= st->probe_retx.next_ms) {
+        pm_pcp_request req = { .opcode = PM_PCP_OP_ANNOUNCE };
+        pm_pcp_addr_from_ipv4(req.client_addr, c->local);
+        pm_retx_advance(&st->probe_retx, now, pm_rand_unit, c);
+        send_request(c, st, &req);
+    }
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        pm_pcp_request req;
+        if (!pcp_op_active(m) || now < m->retx.next_ms)
+            continue;
+        if (!pm_retx_advance(&m->retx, now, pm_rand_unit, c))
+            continue; /* exhausted: the mapping's deadline ends it */
+        build_map(c, m, &req);
+        send_request(c, st, &req);
+    }
+}
+
+static void pcp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
+{
+    pcp_state *st = c->pcp;
+
+    if (!st)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i].fd == st->fd && st->fd >= 0 && fds[i].revents) {
+            read_socket(c, st, now);
+            break;
+        }
+    }
+    run_timers(c, st, now);
+}
+
+static void pcp_reset(portmap_client *c)
+{
+    pcp_state *st = c->pcp;
+
+    if (!st)
+        return;
+    if (st->fd >= 0)
+        close(st->fd);
+    free(st);
+    c->pcp = NULL;
+}
+
+const pm_backend pm_backend_pcp = {
+    .method = PORTMAP_METHOD_PCP,
+    .name = "pcp",
+    .start = pcp_start,
+    .stop = pcp_stop,
+    .probe = pcp_probe,
+    .add_pollfds = pcp_add_pollfds,
+    .count_pollfds = pcp_count,
+    .dispatch = pcp_dispatch,
+    .reset = pcp_reset,
+};

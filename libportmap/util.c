@@ -1,0 +1,143 @@
+/*
+ * Small shared helpers: time, randomness, addresses, logging, names.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "internal.h"
+
+int64_t pm_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pm_random_bytes(void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* xorshift128+: only for retransmission jitter and refresh spreading,
+ * where predictability does no harm; seeded from getrandom. */
+double pm_rand_unit(void *ctx)
+{
+    portmap_client *c = ctx;
+    uint64_t s1 = c->rng_state[0];
+    const uint64_t s0 = c->rng_state[1];
+    c->rng_state[0] = s0;
+    s1 ^= s1 << 23;
+    c->rng_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return (double)((c->rng_state[1] + s0) >> 11) / 9007199254740992.0;
+}
+
+void pm_addr_str(uint32_t addr_be, char *buf, size_t len)
+{
+    struct in_addr a = { .s_addr = addr_be };
+    if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len) && len)
+        buf[0] = '\0';
+}
+
+int pm_addr_is_private(uint32_t addr_be)
+{
+    uint32_t a = ntohl(addr_be);
+    return a == 0 ||
+           (a >> 24) == 10 ||
+           (a >> 24) == 127 ||
+           (a >> 20) == (172u << 4 | 1) ||          /* 172.16/12 */
+           (a >> 16) == (192u << 8 | 168) ||        /* 192.168/16 */
+           (a >> 22) == (100u << 2 | 1) ||          /* 100.64/10 */
+           (a >> 16) == (169u << 8 | 254);          /* 169.254/16 */
+}
+
+void pm_log(portmap_client *c, portmap_log_level lvl, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (!c || !c->s.log_callback || lvl > c->s.log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->s.log_callback(c->s.log_user, lvl, msg);
+}
+
+PORTMAP_API const char *portmap_strerror(int err)
+{
+    static const char *const msgs[] = {
+        [PORTMAP_OK] = "success",
+        [PORTMAP_ERR_INVALID_ARGUMENT] = "invalid argument",
+        [PORTMAP_ERR_NO_MEMORY] = "out of memory",
+        [PORTMAP_ERR_NO_GATEWAY] = "no gateway found or none answered",
+        [PORTMAP_ERR_TIMEOUT] = "the gateway did not answer in time",
+        [PORTMAP_ERR_CANCELLED] = "cancelled",
+        [PORTMAP_ERR_REFUSED] = "the gateway refused the request",
+        [PORTMAP_ERR_NOT_AUTHORIZED] = "the gateway does not authorize this mapping",
+        [PORTMAP_ERR_NO_RESOURCES] = "the gateway is out of resources",
+        [PORTMAP_ERR_UNSUPPORTED] = "the gateway does not support this protocol",
+        [PORTMAP_ERR_NETWORK] = "the gateway reported a network failure",
+        [PORTMAP_ERR_SYSTEM] = "a system call failed",
+        [PORTMAP_ERR_BAD_STATE] = "not allowed in the current state",
+        [PORTMAP_ERR_PROTOCOL] = "malformed reply from the gateway",
+        [PORTMAP_ERR_WOULD_DEADLOCK] = "blocking call from inside a callback",
+        [PORTMAP_ERR_NOT_FOUND] = "no such mapping",
+        [PORTMAP_ERR_PORT_IN_USE] = "the external port is already in use",
+    };
+    if (err < 0 || (size_t)err >= PM_ARRAY_SIZE(msgs) || !msgs[err])
+        return "unknown error";
+    return msgs[err];
+}
+
+PORTMAP_API const char *portmap_method_name(portmap_method m)
+{
+    switch (m) {
+    case PORTMAP_METHOD_AUTO: return "auto";
+    case PORTMAP_METHOD_PCP: return "pcp";
+    case PORTMAP_METHOD_NATPMP: return "natpmp";
+    case PORTMAP_METHOD_UPNP: return "upnp";
+    }
+    return NULL;
+}
+
+PORTMAP_API const char *portmap_state_name(portmap_state s)
+{
+    switch (s) {
+    case PORTMAP_STATE_PENDING: return "pending";
+    case PORTMAP_STATE_MAPPED: return "mapped";
+    case PORTMAP_STATE_LOST: return "lost";
+    case PORTMAP_STATE_FAILED: return "failed";
+    case PORTMAP_STATE_RELEASING: return "releasing";
+    case PORTMAP_STATE_RELEASED: return "released";
+    }
+    return NULL;
+}
+
+PORTMAP_API const char *portmap_event_name(portmap_event e)
+{
+    switch (e) {
+    case PORTMAP_EVENT_MAPPED: return "mapped";
+    case PORTMAP_EVENT_CHANGED: return "changed";
+    case PORTMAP_EVENT_LOST: return "lost";
+    case PORTMAP_EVENT_RESTORED: return "restored";
+    case PORTMAP_EVENT_FAILED: return "failed";
+    case PORTMAP_EVENT_RELEASED: return "released";
+    }
+    return NULL;
+}

@@ -1,0 +1,344 @@
+/*
+ * Suite: the mapping state machine (libportmap/mapping.c with engine.c's
+ * event queue), driven with an explicit clock and a scripted backend that
+ * records what would be sent instead of sending it.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "internal.h"
+
+static int starts, probes;
+static pm_op last_op;
+static uint32_t last_lifetime;
+
+static int fake_start(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    starts++;
+    last_op = m->op;
+    last_lifetime = m->op_lifetime;
+    return 0;
+}
+static void fake_stop(portmap_client *c, portmap_mapping *m) {}
+static int fake_probe(portmap_client *c, int64_t now)
+{
+    probes++;
+    return 0;
+}
+static size_t fake_add(portmap_client *c, struct pollfd *f, size_t max, int64_t *d) { return 0; }
+static size_t fake_count(portmap_client *c) { return 0; }
+static void fake_dispatch(portmap_client *c, struct pollfd *f, size_t n, int64_t now) {}
+static void fake_reset(portmap_client *c) {}
+
+static const pm_backend fake = {
+    .method = PORTMAP_METHOD_PCP, .name = "fake", .start = fake_start, .stop = fake_stop,
+    .probe = fake_probe, .add_pollfds = fake_add, .count_pollfds = fake_count,
+    .dispatch = fake_dispatch, .reset = fake_reset,
+};
+
+static portmap_client *c;
+static char dir[64];
+
+static void setup(void)
+{
+    c = calloc(1, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    strcpy(dir, "/tmp/pm-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    c->state_dir = dir;
+    c->order[0] = PORTMAP_METHOD_PCP;
+    c->order[1] = PORTMAP_METHOD_NATPMP;
+    c->n_order = 2;
+    c->route_ok = 1;
+    inet_pton(AF_INET, "10.77.0.1", &c->gateway);
+    inet_pton(AF_INET, "10.77.0.2", &c->local);
+    c->rng_state[0] = 1;
+    c->rng_state[1] = 2;
+    c->s.default_lifetime = 7200;
+    pm_backend_replace(PORTMAP_METHOD_PCP, &fake);
+    pm_backend_replace(PORTMAP_METHOD_NATPMP, &fake);
+    starts = probes = 0;
+}
+
+static void drop_events(void)
+{
+    for (size_t i = 0; i < c->n_events; i++)
+        pm_mapping_unref(c->events[i].m);
+    c->n_events = 0;
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    drop_events();
+    free(c->events);
+    while (c->mappings)
+        pm_mapping_unlink(c, c->mappings);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(c);
+}
+
+static portmap_mapping *add_mapping(int64_t now, int64_t timeout)
+{
+    portmap_mapping *m = calloc(1, sizeof(*m));
+    m->c = c;
+    m->refs = 1; /* the list's */
+    m->proto = PORTMAP_UDP;
+    m->internal_port = 27015;
+    m->want_lifetime = 60;
+    m->first_deadline = now + timeout;
+    m->state = PORTMAP_STATE_PENDING;
+    m->expires_at = m->refresh_at = m->retry_at = PM_NEVER;
+    m->next = c->mappings;
+    c->mappings = m;
+    return m;
+}
+
+static int count_events(portmap_event ev)
+{
+    int n = 0;
+    for (size_t i = 0; i < c->n_events; i++)
+        n += c->events[i].ev == ev;
+    return n;
+}
+
+static void reply_ok(portmap_mapping *m, uint16_t port, uint32_t lifetime, int64_t now)
+{
+    pm_result r = { .err = PORTMAP_OK, .ext_port = port, .lifetime = lifetime };
+    inet_pton(AF_INET, "11.77.0.1", &r.ext_addr);
+    pm_engine_map_done(c, m, &r, now);
+}
+
+static void service(portmap_mapping *m, int64_t now)
+{
+    int64_t d = PM_NEVER;
+    pm_mapping_service(c, m, now, &d);
+}
+
+START_TEST(first_request_goes_out_with_the_probe)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    service(m, 0);
+    /* One round trip: the MAP goes out while PCP and NAT-PMP are probed. */
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(probes, 2);
+    ck_assert_int_eq(last_op, PM_OP_MAP);
+    ck_assert_uint_eq(last_lifetime, 60);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+}
+END_TEST
+
+START_TEST(success_maps_and_schedules_refresh)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    service(m, 0);
+    reply_ok(m, 27015, 60, 20);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_MAPPED), 1);
+    ck_assert_int_eq(c->avail[PORTMAP_METHOD_PCP], PM_AVAIL_YES);
+    /* PCP: renew between 1/2 and 5/8 of the lifetime */
+    ck_assert_int_ge(m->refresh_at, 20 + 30000);
+    ck_assert_int_le(m->refresh_at, 20 + 37500);
+    ck_assert_int_eq(m->expires_at, 20 + 60000);
+    ck_assert_int_eq(pm_mapping_refresh_delay_ms(PORTMAP_METHOD_NATPMP, 60, 0.9), 30000);
+    ck_assert_int_eq(pm_mapping_refresh_delay_ms(PORTMAP_METHOD_PCP, 64, 0.0), 32000);
+    ck_assert_int_eq(pm_mapping_refresh_delay_ms(PORTMAP_METHOD_PCP, 64, 1.0), 40000);
+    /* renewal happens at refresh_at, no earlier */
+    starts = 0;
+    service(m, m->refresh_at - 1);
+    ck_assert_int_eq(starts, 0);
+    service(m, m->refresh_at);
+    ck_assert_int_eq(starts, 1);
+    reply_ok(m, 27015, 60, 40000);
+    ck_assert_uint_eq(m->renewals, 1);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_CHANGED), 0);
+}
+END_TEST
+
+START_TEST(changed_port_is_reported)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    service(m, 0);
+    reply_ok(m, 27015, 60, 0);
+    service(m, m->refresh_at);
+    reply_ok(m, 40000, 60, 35000);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_CHANGED), 1);
+    ck_assert_uint_eq(m->ext_port, 40000);
+}
+END_TEST
+
+START_TEST(unanswered_renewal_means_lost_once_then_restored)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    service(m, 0);
+    reply_ok(m, 27015, 60, 0);
+    service(m, m->refresh_at);
+    ck_assert_int_eq(m->op, PM_OP_MAP);
+    service(m, 60000); /* expired with no reply */
+    ck_assert_int_eq(m->state, PORTMAP_STATE_LOST);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
+    for (int64_t t = 61000; t < 200000; t += 1000)
+        service(m, t);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
+    reply_ok(m, 27015, 60, 200000);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_RESTORED), 1);
+}
+END_TEST
+
+START_TEST(refusal_fails_with_its_code)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result r = { .err = PORTMAP_ERR_NOT_AUTHORIZED };
+    service(m, 0);
+    pm_engine_map_done(c, m, &r, 10);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(m->last_error, PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_FAILED), 1);
+}
+END_TEST
+
+START_TEST(no_resources_is_retried_until_the_deadline)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES, .lifetime = 2 };
+    service(m, 0);
+    pm_engine_map_done(c, m, &r, 10);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
+    ck_assert_int_eq(m->retry_at, 2010); /* the server's hint beats the 1 s backoff */
+    starts = 0;
+    service(m, 2009);
+    ck_assert_int_eq(starts, 0);
+    service(m, 2010);
+    ck_assert_int_eq(starts, 1);
+    r.lifetime = 30; /* retry after the deadline: give up now */
+    pm_engine_map_done(c, m, &r, 2020);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(m->last_error, PORTMAP_ERR_NO_RESOURCES);
+}
+END_TEST
+
+START_TEST(silence_is_no_gateway)
+{
+    portmap_mapping *m = add_mapping(0, 3000);
+    service(m, 0);
+    service(m, 3000);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(m->last_error, PORTMAP_ERR_NO_GATEWAY);
+}
+END_TEST
+
+START_TEST(unsupported_protocol_falls_back)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    pm_engine_map_done(c, m, &r, 5);
+    ck_assert_int_eq(c->avail[PORTMAP_METHOD_PCP], PM_AVAIL_NO);
+    service(m, 5);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
+    reply_ok(m, 27015, 60, 10);
+    ck_assert_int_eq(m->method, PORTMAP_METHOD_NATPMP);
+}
+END_TEST
+
+START_TEST(preferred_protocol_silent_gives_way)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    service(m, 0);
+    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 10);
+    pm_mapping_stop_op(c, m); /* as if the PCP attempt was abandoned */
+    service(m, 500);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP); /* still within the grace */
+    pm_mapping_stop_op(c, m);
+    service(m, 1001);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
+}
+END_TEST
+
+START_TEST(epoch_reset_remaps)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    service(m, 0);
+    reply_ok(m, 27015, 600, 0);
+    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, 1000, 0);
+    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, 1100, 100000);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
+    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, 2, 110000); /* router rebooted */
+    ck_assert_int_eq(m->state, PORTMAP_STATE_LOST);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
+    starts = 0;
+    service(m, 110000);
+    ck_assert_int_eq(starts, 1);
+    reply_ok(m, 27015, 600, 110010);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_RESTORED), 1);
+}
+END_TEST
+
+START_TEST(release_sends_lifetime_zero)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result ok = { .err = PORTMAP_OK };
+    service(m, 0);
+    reply_ok(m, 27015, 60, 0);
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = 2000;
+    m->op_method = m->method;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, 100);
+    ck_assert_int_eq(last_op, PM_OP_DELETE);
+    ck_assert_uint_eq(last_lifetime, 0);
+    pm_engine_map_done(c, m, &ok, 150);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_RELEASED);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_RELEASED), 1);
+}
+END_TEST
+
+START_TEST(journal_records_and_forgets)
+{
+    pm_journal_entry e;
+    portmap_mapping *m = add_mapping(0, 10000);
+    service(m, 0);
+    reply_ok(m, 27016, 60, 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+    ck_assert_uint_eq(e.external_port, 27016);
+    ck_assert_mem_eq(e.nonce, m->nonce, sizeof(e.nonce));
+    ck_assert_int_eq(e.pid, getpid());
+    ck_assert_int_eq(pm_journal_detach_pid(dir, getpid()), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+    ck_assert_int_eq(e.pid, 0);
+    ck_assert_int_eq(pm_journal_remove(dir, PORTMAP_UDP, 27015, c->local), 0);
+    ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+}
+END_TEST
+
+static Suite *mapping_suite(void)
+{
+    Suite *s = suite_create("mapping");
+    TCase *tc = tcase_create("state_machine");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, first_request_goes_out_with_the_probe);
+    tcase_add_test(tc, success_maps_and_schedules_refresh);
+    tcase_add_test(tc, changed_port_is_reported);
+    tcase_add_test(tc, unanswered_renewal_means_lost_once_then_restored);
+    tcase_add_test(tc, refusal_fails_with_its_code);
+    tcase_add_test(tc, no_resources_is_retried_until_the_deadline);
+    tcase_add_test(tc, silence_is_no_gateway);
+    tcase_add_test(tc, unsupported_protocol_falls_back);
+    tcase_add_test(tc, preferred_protocol_silent_gives_way);
+    tcase_add_test(tc, epoch_reset_remaps);
+    tcase_add_test(tc, release_sends_lifetime_zero);
+    tcase_add_test(tc, journal_records_and_forgets);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+PM_CHECK_MAIN(mapping_suite)

@@ -1,0 +1,454 @@
+/*
+ * portmap-cli: map a port on the local router from a shell.
+ *
+ * Exit codes: 0 ok, 1 negative answer, 2 usage, 3 no gateway, 4 the router
+ * refused, 5 timeout, 6 other error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <portmap/portmap.h>
+
+enum { EX_OK = 0, EX_NEGATIVE = 1, EX_USAGE_ = 2, EX_NOGW = 3, EX_REFUSED = 4, EX_TIMEOUT = 5,
+       EX_OTHER = 6 };
+
+typedef struct options {
+    portmap_method method;
+    uint32_t lifetime;
+    uint16_t external_port;
+    const char *gateway;
+    const char *description;
+    int timeout_s;
+    int once;
+    int json;
+    int verbose;
+} options;
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static int json_mode;
+
+static void usage(FILE *f)
+{
+    fputs("usage: portmap-cli [OPTIONS] COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  request PORT PROTO   map PORT (tcp|udp) and keep it until SIGINT/SIGTERM\n"
+          "  release PORT PROTO   release this host's mapping of PORT\n"
+          "  discover             show the gateway and which protocols answer\n"
+          "  external-ip          print the router's external address\n"
+          "\n"
+          "options:\n"
+          "  --protocol pcp|natpmp|auto   protocol to use (default auto)\n"
+          "  --lifetime SECONDS           lease to ask for (default 7200)\n"
+          "  --external-port N            external port to suggest\n"
+          "  --description TEXT           description stored on the router\n"
+          "  --gateway ADDR               gateway to use instead of the default route's\n"
+          "  --timeout SECONDS            give up after this long (default 10)\n"
+          "  --once                       map, print and exit; the mapping expires by itself\n"
+          "  --json                       one JSON object per line\n"
+          "  -v, --verbose                show the library's log on stderr\n"
+          "  -h, --help                   this text\n"
+          "  --version                    print the version\n",
+          f);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+static const char *proto_name(portmap_transport p)
+{
+    return p == PORTMAP_TCP ? "tcp" : "udp";
+}
+
+static void print_event(const char *event, const portmap_mapping_info *i)
+{
+    pthread_mutex_lock(&out_lock);
+    if (json_mode) {
+        printf("{\"event\":\"%s\",\"protocol\":\"%s\",\"internal_port\":%u,", event,
+               proto_name(i->protocol), i->internal_port);
+        printf("\"internal_address\":");
+        json_string(stdout, i->internal_address);
+        printf(",\"external_address\":");
+        json_string(stdout, i->external_address);
+        printf(",\"external_port\":%u,\"method\":\"%s\",\"lifetime\":%u", i->external_port,
+               portmap_method_name(i->method) ? portmap_method_name(i->method) : "auto",
+               i->lifetime);
+        if (i->last_error)
+            printf(",\"error\":\"%s\"", portmap_strerror(i->last_error));
+        printf("}\n");
+    } else {
+        printf("%s %s %u -> %s:%u via %s, lifetime %u s", event, proto_name(i->protocol),
+               i->internal_port, i->external_address[0] ? i->external_address : "?",
+               i->external_port, portmap_method_name(i->method), i->lifetime);
+        if (i->last_error)
+            printf(" (%s)", portmap_strerror(i->last_error));
+        printf("\n");
+    }
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+}
+
+/* Engine thread: print what changes after the first mapping. */
+static void on_event(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
+                     void *user)
+{
+    (void)m;
+    (void)user;
+    if (ev == PORTMAP_EVENT_MAPPED || ev == PORTMAP_EVENT_RELEASED || ev == PORTMAP_EVENT_FAILED)
+        return; /* main() prints these itself, in order */
+    print_event(portmap_event_name(ev), info);
+}
+
+static void on_log(void *user, portmap_log_level level, const char *msg)
+{
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+    (void)user;
+    pthread_mutex_lock(&out_lock);
+    fprintf(stderr, "portmap: %s: %s\n", names[level], msg);
+    pthread_mutex_unlock(&out_lock);
+}
+
+static int fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&out_lock);
+    fputs("portmap-cli: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    pthread_mutex_unlock(&out_lock);
+    return code;
+}
+
+static int exit_code_for(int err)
+{
+    switch (err) {
+    case PORTMAP_OK: return EX_OK;
+    case PORTMAP_ERR_NO_GATEWAY:
+    case PORTMAP_ERR_UNSUPPORTED: return EX_NOGW;
+    case PORTMAP_ERR_REFUSED:
+    case PORTMAP_ERR_NOT_AUTHORIZED:
+    case PORTMAP_ERR_NO_RESOURCES:
+    case PORTMAP_ERR_PORT_IN_USE: return EX_REFUSED;
+    case PORTMAP_ERR_TIMEOUT: return EX_TIMEOUT;
+    case PORTMAP_ERR_NOT_FOUND: return EX_NEGATIVE;
+    default: return EX_OTHER;
+    }
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int parse_proto(const char *s, portmap_transport *out)
+{
+    if (!strcmp(s, "udp"))
+        *out = PORTMAP_UDP;
+    else if (!strcmp(s, "tcp"))
+        *out = PORTMAP_TCP;
+    else
+        return -1;
+    return 0;
+}
+
+static const char *methods_tried(portmap_method m)
+{
+    switch (m) {
+    case PORTMAP_METHOD_PCP: return "PCP";
+    case PORTMAP_METHOD_NATPMP: return "NAT-PMP";
+    case PORTMAP_METHOD_UPNP: return "UPnP-IGD";
+    default: return "PCP or NAT-PMP";
+    }
+}
+
+/* Explain a failure: what was tried, where, and for how long. */
+static int explain(portmap_client *c, const options *o, int err)
+{
+    portmap_discovery d;
+    portmap_discover(c, &d, 0, 1);
+    if (err == PORTMAP_ERR_NO_GATEWAY && !d.gateway[0])
+        return fail(EX_NOGW, "no default gateway in the routing table; use --gateway ADDR");
+    if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_TIMEOUT || err == PORTMAP_ERR_UNSUPPORTED)
+        return fail(exit_code_for(err), "no gateway answered %s at %s within %d s (%s)",
+                    methods_tried(o->method), d.gateway, o->timeout_s, portmap_strerror(err));
+    return fail(exit_code_for(err), "the gateway %s said no: %s", d.gateway, portmap_strerror(err));
+}
+
+static int open_client(const options *o, portmap_client **c, int release_on_close)
+{
+    portmap_settings s;
+    int rc;
+
+    portmap_default_settings(&s);
+    s.timeout_ms = o->timeout_s * 1000;
+    s.gateway = o->gateway;
+    s.release_on_close = release_on_close;
+    s.close_timeout_ms = 3000;
+    if (o->method != PORTMAP_METHOD_AUTO)
+        s.methods[0] = o->method;
+    if (o->lifetime)
+        s.default_lifetime = o->lifetime;
+    s.log_callback = on_log;
+    s.log_level = o->verbose ? PORTMAP_LOG_DEBUG : PORTMAP_LOG_ERROR;
+    rc = portmap_open(c, &s);
+    if (rc)
+        return fail(exit_code_for(rc), "cannot start: %s", portmap_strerror(rc));
+    return 0;
+}
+
+static int wait_for_signal(void)
+{
+    sigset_t set;
+    int sig = 0;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigwait(&set, &sig);
+    return sig;
+}
+
+static int cmd_request(const options *o, uint16_t port, portmap_transport proto)
+{
+    portmap_client *c = NULL;
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_request r;
+    int rc;
+
+    if ((rc = open_client(o, &c, !o->once)) != 0)
+        return rc;
+    portmap_request_init(&r);
+    r.protocol = proto;
+    r.internal_port = port;
+    r.external_port = o->external_port;
+    r.lifetime = o->lifetime;
+    r.description = o->description;
+    r.method = o->method;
+    r.callback = on_event;
+    rc = portmap_request_mapping(c, &r, &m);
+    if (rc == PORTMAP_OK)
+        rc = portmap_mapping_wait(m, 0, &info);
+    if (rc != PORTMAP_OK) {
+        rc = explain(c, o, rc);
+        portmap_close(&c);
+        return rc;
+    }
+    print_event("mapped", &info);
+    if (o->once) {
+        portmap_close(&c); /* release_on_close is off: the lease runs out by itself */
+        return EX_OK;
+    }
+    wait_for_signal();
+    rc = portmap_mapping_release(&m, o->timeout_s * 1000);
+    info.state = PORTMAP_STATE_RELEASED;
+    info.last_error = rc;
+    print_event("released", &info);
+    portmap_close(&c);
+    if (rc)
+        return fail(exit_code_for(rc), "release: %s", portmap_strerror(rc));
+    return EX_OK;
+}
+
+static int cmd_release(const options *o, uint16_t port, portmap_transport proto)
+{
+    portmap_client *c = NULL;
+    int rc;
+
+    if ((rc = open_client(o, &c, 1)) != 0)
+        return rc;
+    rc = portmap_release_port(c, proto, port, o->method, o->timeout_s * 1000);
+    if (rc == PORTMAP_OK) {
+        pthread_mutex_lock(&out_lock);
+        if (json_mode)
+            printf("{\"event\":\"released\",\"protocol\":\"%s\",\"internal_port\":%u}\n",
+                   proto_name(proto), port);
+        else
+            printf("released %s %u\n", proto_name(proto), port);
+        pthread_mutex_unlock(&out_lock);
+    } else {
+        rc = rc == PORTMAP_ERR_NO_GATEWAY || rc == PORTMAP_ERR_TIMEOUT ? explain(c, o, rc)
+             : fail(exit_code_for(rc), "release of %s %u: %s", proto_name(proto), port,
+                    portmap_strerror(rc));
+    }
+    portmap_close(&c);
+    return rc;
+}
+
+static int cmd_discover(const options *o)
+{
+    portmap_client *c = NULL;
+    portmap_discovery d;
+    int rc;
+
+    if ((rc = open_client(o, &c, 1)) != 0)
+        return rc;
+    rc = portmap_discover(c, &d, PORTMAP_DISCOVER_FRESH, o->timeout_s * 1000);
+    if (rc == PORTMAP_OK || d.gateway[0]) {
+        if (json_mode)
+            printf("{\"gateway\":\"%s\",\"local_address\":\"%s\",\"external_address\":\"%s\","
+                   "\"pcp\":%s,\"natpmp\":%s,\"upnp\":%s,\"preferred\":\"%s\"}\n",
+                   d.gateway, d.local_address, d.external_address,
+                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP) ? "true" : "false",
+                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP) ? "true" : "false",
+                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP) ? "true" : "false",
+                   rc == PORTMAP_OK ? portmap_method_name(d.preferred) : "none");
+        else
+            printf("gateway %s\nlocal address %s\nexternal address %s\npcp %s\nnatpmp %s\n",
+                   d.gateway, d.local_address, d.external_address[0] ? d.external_address : "?",
+                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP) ? "yes" : "no",
+                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP) ? "yes" : "no");
+    }
+    if (rc != PORTMAP_OK)
+        rc = explain(c, o, rc);
+    portmap_close(&c);
+    return rc;
+}
+
+static int cmd_external_ip(const options *o)
+{
+    portmap_client *c = NULL;
+    char addr[PORTMAP_ADDRSTRLEN];
+    int rc;
+
+    if ((rc = open_client(o, &c, 1)) != 0)
+        return rc;
+    rc = portmap_external_ip(c, addr, sizeof(addr), o->timeout_s * 1000);
+    if (rc == PORTMAP_OK)
+        printf(json_mode ? "{\"external_address\":\"%s\"}\n" : "%s\n", addr);
+    else
+        rc = explain(c, o, rc);
+    portmap_close(&c);
+    return rc;
+}
+
+static int parse_method(const char *s, portmap_method *m)
+{
+    if (!strcmp(s, "auto"))
+        *m = PORTMAP_METHOD_AUTO;
+    else if (!strcmp(s, "pcp"))
+        *m = PORTMAP_METHOD_PCP;
+    else if (!strcmp(s, "natpmp") || !strcmp(s, "nat-pmp"))
+        *m = PORTMAP_METHOD_NATPMP;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_uint(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return errno || *end || *out < min || *out > max ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "protocol", required_argument, NULL, 'p' },
+        { "lifetime", required_argument, NULL, 'l' },
+        { "external-port", required_argument, NULL, 'e' },
+        { "gateway", required_argument, NULL, 'g' },
+        { "timeout", required_argument, NULL, 't' },
+        { "description", required_argument, NULL, 'd' },
+        { "once", no_argument, NULL, 'o' },
+        { "json", no_argument, NULL, 'j' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    options o = { .timeout_s = 10 };
+    sigset_t set;
+    long v;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'p':
+            if (parse_method(optarg, &o.method))
+                return fail(EX_USAGE_, "--protocol takes pcp, natpmp or auto, not '%s'", optarg);
+            break;
+        case 'l':
+            if (parse_uint(optarg, 1, 0x7fffffff, &v))
+                return fail(EX_USAGE_, "--lifetime takes seconds > 0, not '%s'", optarg);
+            o.lifetime = (uint32_t)v;
+            break;
+        case 'e':
+            if (parse_port(optarg, &o.external_port))
+                return fail(EX_USAGE_, "--external-port takes 1-65535, not '%s'", optarg);
+            break;
+        case 'g': o.gateway = optarg; break;
+        case 'd': o.description = optarg; break;
+        case 't':
+            if (parse_uint(optarg, 1, 3600, &v))
+                return fail(EX_USAGE_, "--timeout takes 1-3600 seconds, not '%s'", optarg);
+            o.timeout_s = (int)v;
+            break;
+        case 'o': o.once = 1; break;
+        case 'j': o.json = 1; break;
+        case 'v': o.verbose = 1; break;
+        case 'h': usage(stdout); return EX_OK;
+        case 'V': printf("portmap-cli %s\n", portmap_version()); return EX_OK;
+        default: usage(stderr); return EX_USAGE_;
+        }
+    }
+    json_mode = o.json;
+    if (optind >= argc) {
+        usage(stderr);
+        return EX_USAGE_;
+    }
+    /* Signals are taken by sigwait() in the main thread only; the
+     * library's thread inherits this mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    const char *cmd = argv[optind];
+    int nargs = argc - optind - 1;
+    char **args = argv + optind + 1;
+    if (!strcmp(cmd, "request") || !strcmp(cmd, "release")) {
+        uint16_t port;
+        portmap_transport proto;
+        if (nargs != 2 || parse_port(args[0], &port) || parse_proto(args[1], &proto))
+            return fail(EX_USAGE_, "usage: portmap-cli %s PORT tcp|udp [options]", cmd);
+        if (cmd[2] == 'q')
+            return cmd_request(&o, port, proto);
+        return cmd_release(&o, port, proto);
+    }
+    if (!strcmp(cmd, "discover") && nargs == 0)
+        return cmd_discover(&o);
+    if (!strcmp(cmd, "external-ip") && nargs == 0)
+        return cmd_external_ip(&o);
+    usage(stderr);
+    return EX_USAGE_;
+}
