@@ -391,7 +391,7 @@ int main(int argc, char **argv)
     long v;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "+vh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'p':
             if (parse_method(optarg, &o.method))

@@ -1,0 +1,36 @@
+#!/bin/bash
+# Install what libportmap needs to build and test on Debian 12, and build it.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    build-essential meson ninja-build pkg-config check
+    libnatpmp-dev libminiupnpc-dev
+    miniupnpd-nftables miniupnpc natpmpc nftables iproute2 binutils
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: missing packages (${missing[*]}); run as root" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}" >&2
+    apt-get update -qq
+    # miniupnpd's package asks debconf questions otherwise.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The Debian package may start a miniupnpd of its own on the host; the lab
+# runs its own inside a namespace, so a stray host daemon is stopped.
+if command -v systemctl >/dev/null && systemctl is-active --quiet miniupnpd 2>/dev/null; then
+    systemctl disable --now miniupnpd >/dev/null 2>&1 || true
+fi
+
+if [ ! -f build/build.ninja ]; then
+    meson setup build >/dev/null
+fi
+ninja -C build >/dev/null
+echo "setup: built into ./build" >&2

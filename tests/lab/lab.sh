@@ -1,0 +1,538 @@
+#!/usr/bin/env bash
+# libportmap test lab: three network namespaces and a real miniupnpd router.
+#
+#   <P>-lan  lan0 10.77.0.2/24, default route via 10.77.0.1
+#   <P>-rtr  lan0 10.77.0.1/24, wan0 11.77.0.1/24, ip_forward=1, miniupnpd
+#   <P>-wan  wan0 11.77.0.2/24, no route to 10.77.0.0/24
+#
+# The veth pairs are created directly inside the lab namespaces, so the host's
+# own network namespace is never touched (apart from `ip netns add/del`), and
+# there is no link or route from the lab to the host network.
+#
+#: Usage: lab.sh up [--profile full|upnp-only|igdv1|pmp-only|none]
+#:        lab.sh down
+#:        lab.sh router-stop [--kill]
+#:        lab.sh router-start [--profile P]
+#:        lab.sh router-restart [--keep-leases]
+#:        lab.sh rules                  (prints "PROTO EXTPORT INTIP INTPORT")
+#:        lab.sh has-rule tcp|udp EXTPORT
+#:        lab.sh loss PERCENT           (0 removes the loss rule)
+#:        lab.sh exec lan|rtr|wan CMD...
+#:        lab.sh log
+#:
+#: Profiles: full (UPnP IGDv2 + NAT-PMP + PCP, default), upnp-only,
+#:   igdv1 (UPnP only, force_igd_desc_v1), pmp-only (NAT-PMP + PCP), none
+#:   (namespaces and nftables, no miniupnpd).
+#:
+#: Environment: LAB_PREFIX (namespace prefix, default pm), LAB_STATE_DIR
+#:   (default /run/portmap-lab/$LAB_PREFIX), LAB_HTTP_PORT (5000),
+#:   LAB_MIN_LIFETIME (1), LAB_MAX_LIFETIME (86400), LAB_SYSTEM_UPTIME (yes;
+#:   with yes the PCP/NAT-PMP epoch is the host uptime and does NOT drop when
+#:   the router restarts, use no to get an epoch that restarts at 0).  The
+#:   values given to `up` are remembered for router-start/router-restart.
+set -euo pipefail
+
+LAB_PREFIX=${LAB_PREFIX:-pm}
+case $LAB_PREFIX in
+'' | *[!A-Za-z0-9_-]*)
+	echo "lab.sh: invalid LAB_PREFIX '$LAB_PREFIX'" >&2
+	exit 2
+	;;
+esac
+STATE_DIR=${LAB_STATE_DIR:-/run/portmap-lab/$LAB_PREFIX}
+SETTINGS=$STATE_DIR/settings
+# Settings given to `up` are remembered for the other subcommands; the
+# environment overrides them.
+s_http=5000 s_min=1 s_max=86400 s_uptime=yes
+if [ "${1:-}" != up ] && [ -f "$SETTINGS" ]; then
+	read -r s_http s_min s_max s_uptime <"$SETTINGS" || true
+fi
+HTTP_PORT=${LAB_HTTP_PORT:-$s_http}
+MIN_LIFETIME=${LAB_MIN_LIFETIME:-$s_min}
+MAX_LIFETIME=${LAB_MAX_LIFETIME:-$s_max}
+SYSTEM_UPTIME=${LAB_SYSTEM_UPTIME:-$s_uptime}
+MINIUPNPD=${LAB_MINIUPNPD:-/usr/sbin/miniupnpd}
+for v in "$HTTP_PORT" "$MIN_LIFETIME" "$MAX_LIFETIME"; do
+	if ! [[ $v =~ ^[0-9]{1,9}$ ]]; then
+		echo "lab.sh: bad numeric setting '$v'" >&2
+		exit 2
+	fi
+done
+case $SYSTEM_UPTIME in
+yes | no) ;;
+*)
+	echo "lab.sh: LAB_SYSTEM_UPTIME must be yes or no" >&2
+	exit 2
+	;;
+esac
+READY_TIMEOUT=10 # seconds
+
+NS_LAN=$LAB_PREFIX-lan
+NS_RTR=$LAB_PREFIX-rtr
+NS_WAN=$LAB_PREFIX-wan
+
+LAN_NET=10.77.0.0/24
+LAN_RTR_IP=10.77.0.1
+LAN_HOST_IP=10.77.0.2
+WAN_RTR_IP=11.77.0.1
+WAN_HOST_IP=11.77.0.2
+
+CONF=$STATE_DIR/miniupnpd.conf
+PIDFILE=$STATE_DIR/miniupnpd.pid     # written by this script
+MUPIDFILE=$STATE_DIR/miniupnpd.d.pid # passed to miniupnpd -P
+LEASES=$STATE_DIR/miniupnpd.leases
+LOG=$STATE_DIR/miniupnpd.log
+PROFILE_FILE=$STATE_DIR/profile
+
+die() {
+	echo "lab.sh: $*" >&2
+	exit 1
+}
+
+usage() {
+	sed -n 's/^#: \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+ns_exists() {
+	[ -e "/run/netns/$1" ]
+}
+
+# nsx NS CMD... : run CMD in namespace NS
+nsx() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+check_profile() {
+	case $1 in
+	full | upnp-only | igdv1 | pmp-only | none) ;;
+	*) die "unknown profile '$1' (full, upnp-only, igdv1, pmp-only, none)" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- namespaces
+
+build_namespaces() {
+	local ns
+	for ns in "$NS_LAN" "$NS_RTR" "$NS_WAN"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+	done
+
+	# veth pairs are created inside the lab namespaces, never in the host's.
+	ip -n "$NS_LAN" link add lan0 type veth peer name lan0 netns "$NS_RTR"
+	ip -n "$NS_WAN" link add wan0 type veth peer name wan0 netns "$NS_RTR"
+
+	ip -n "$NS_LAN" addr add "$LAN_HOST_IP/24" dev lan0
+	ip -n "$NS_LAN" link set lan0 up
+	ip -n "$NS_LAN" route add default via "$LAN_RTR_IP" dev lan0
+
+	ip -n "$NS_RTR" addr add "$LAN_RTR_IP/24" dev lan0
+	ip -n "$NS_RTR" addr add "$WAN_RTR_IP/24" dev wan0
+	ip -n "$NS_RTR" link set lan0 up
+	ip -n "$NS_RTR" link set wan0 up
+	nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
+
+	ip -n "$NS_WAN" addr add "$WAN_HOST_IP/24" dev wan0
+	ip -n "$NS_WAN" link set wan0 up
+}
+
+setup_nft() {
+	nsx "$NS_RTR" nft -f - <<'EOF'
+table inet filter {
+	chain forward {
+		type filter hook forward priority 0; policy drop;
+		ct state established,related accept
+		iifname "lan0" accept
+		jump miniupnpd
+	}
+	chain prerouting {
+		type nat hook prerouting priority -100; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority 100; policy accept;
+		jump postrouting_miniupnpd
+		oifname "wan0" masquerade
+	}
+	chain miniupnpd {
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+}
+EOF
+}
+
+flush_miniupnpd_chains() {
+	local c
+	for c in miniupnpd prerouting_miniupnpd postrouting_miniupnpd; do
+		nsx "$NS_RTR" nft flush chain inet filter "$c"
+	done
+}
+
+kill_ns_processes() {
+	local ns=$1 pids pid i
+	ns_exists "$ns" || return 0
+	pids=$(ip netns pids "$ns" 2>/dev/null || true)
+	[ -n "$pids" ] || return 0
+	for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+	for ((i = 0; i < 30; i++)); do
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		[ -n "$pids" ] || return 0
+		sleep 0.1
+	done
+	for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+
+lab_down() {
+	local ns
+	router_stop KILL
+	for ns in "$NS_LAN" "$NS_RTR" "$NS_WAN"; do
+		kill_ns_processes "$ns"
+		if ns_exists "$ns"; then
+			ip netns del "$ns"
+		fi
+	done
+	rm -rf -- "$STATE_DIR"
+}
+
+# ---------------------------------------------------------------- miniupnpd
+
+write_config() {
+	local profile=$1 natpmp=yes upnp=yes igdv1=no
+	case $profile in
+	full) ;;
+	upnp-only) natpmp=no ;;
+	igdv1)
+		natpmp=no
+		igdv1=yes
+		;;
+	pmp-only) upnp=no ;;
+	esac
+	cat >"$CONF" <<EOF
+# generated by tests/lab/lab.sh (profile $profile)
+ext_ifname=wan0
+listening_ip=lan0
+http_port=$HTTP_PORT
+enable_natpmp=$natpmp
+enable_upnp=$upnp
+force_igd_desc_v1=$igdv1
+secure_mode=yes
+system_uptime=$SYSTEM_UPTIME
+notify_interval=60
+clean_ruleset_interval=600
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+serial=12345678
+model_number=1
+friendly_name=portmap-lab
+lease_file=$LEASES
+min_lifetime=$MIN_LIFETIME
+max_lifetime=$MAX_LIFETIME
+allow 1-65535 $LAN_NET 1-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+}
+
+# alive PID: the process exists and is not a zombie (the lab's miniupnpd is
+# re-parented to init, which may take a while to reap it).
+alive() {
+	local st
+	st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+router_pid() {
+	local pid
+	[ -f "$PIDFILE" ] || return 1
+	pid=$(cat "$PIDFILE")
+	[ -n "$pid" ] || return 1
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = miniupnpd ] || return 1
+	alive "$pid" || return 1
+	echo "$pid"
+}
+
+# router_stop [TERM|KILL]: TERM is a graceful shutdown (miniupnpd 2.3.1 exits
+# within ~50 ms and leaves its nft rules and lease file in place); KILL is a
+# power cut.
+router_stop() {
+	local sig=${1:-TERM} pid i
+	if pid=$(router_pid); then
+		kill -"$sig" "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			alive "$pid" || break
+			sleep 0.05
+		done
+		if alive "$pid"; then
+			kill -KILL "$pid" 2>/dev/null || true
+			for ((i = 0; i < 40; i++)); do
+				alive "$pid" || break
+				sleep 0.05
+			done
+		fi
+	fi
+	rm -f -- "$PIDFILE" "$MUPIDFILE"
+}
+
+# is_bound PROTO(u|t) PORT : is something listening on PORT in the router ns
+is_bound() {
+	[ -n "$(nsx "$NS_RTR" ss -Hln"$1" "sport = :$2" 2>/dev/null)" ]
+}
+
+now_us() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo "$((10#$t))"
+}
+
+wait_ready() {
+	local profile=$1 pid="" deadline
+	deadline=$(($(now_us) + READY_TIMEOUT * 1000000))
+	while [ "$(now_us)" -lt "$deadline" ]; do
+		if ! pid=$(router_pid); then
+			echo "lab.sh: miniupnpd exited; log tail:" >&2
+			tail -n 30 "$LOG" >&2 || true
+			return 1
+		fi
+		case $profile in
+		full | pmp-only) is_bound u 5351 || { sleep 0.1 && continue; } ;;
+		esac
+		case $profile in
+		full | upnp-only | igdv1) is_bound t "$HTTP_PORT" || { sleep 0.1 && continue; } ;;
+		esac
+		return 0
+	done
+	echo "lab.sh: miniupnpd (pid $pid) not ready after $READY_TIMEOUT s; log tail:" >&2
+	tail -n 30 "$LOG" >&2 || true
+	return 1
+}
+
+router_start() {
+	local profile=$1 pid
+	check_profile "$profile"
+	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
+	mkdir -p -- "$STATE_DIR"
+	echo "$profile" >"$PROFILE_FILE"
+	[ "$profile" = none ] && return 0
+	router_pid >/dev/null && die "miniupnpd is already running"
+	write_config "$profile"
+	touch "$LEASES"
+	{
+		echo "=== $(date '+%F %T') starting miniupnpd (profile $profile)"
+	} >>"$LOG"
+	# setsid: detach from the caller's process group/terminal; no fork here
+	# because a background job of a non-interactive shell is never a group
+	# leader, so $! is the pid of miniupnpd itself (ip netns exec execs too).
+	setsid ip netns exec "$NS_RTR" "$MINIUPNPD" -d -f "$CONF" -P "$MUPIDFILE" \
+		</dev/null >>"$LOG" 2>&1 &
+	pid=$!
+	echo "$pid" >"$PIDFILE"
+	# wait until exec has happened so that router_pid() recognises it
+	local i
+	for ((i = 0; i < 20; i++)); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = miniupnpd ] && break
+		alive "$pid" || break
+		sleep 0.05
+	done
+	if ! wait_ready "$profile"; then
+		router_stop
+		return 1
+	fi
+}
+
+current_profile() {
+	if [ -f "$PROFILE_FILE" ]; then cat "$PROFILE_FILE"; else echo full; fi
+}
+
+# ---------------------------------------------------------------- rules
+
+# Print "PROTO EXTPORT INTERNAL_IP INTERNAL_PORT" for each DNAT rule.
+# miniupnpd 2.3.1 writes rules that nft 1.0.6 lists as e.g.
+#   iif "wan0" @nh,72,8 0x11 th dport 27015 dnat ip to 10.77.0.2:27015
+# but other spellings (meta l4proto udp, udp dport 27015, @th,16,16 0x6987,
+# dnat to ...) are accepted as well.
+list_rules() {
+	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
+	nsx "$NS_RTR" nft -a list chain inet filter prerouting_miniupnpd |
+		awk '
+		function num(s,   v, i, c) {
+			if (s !~ /^0x[0-9a-fA-F]+$/) return s + 0
+			v = 0
+			for (i = 3; i <= length(s); i++) {
+				c = index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+				v = v * 16 + c
+			}
+			return v
+		}
+		/dnat/ {
+			proto = ""; eport = ""; iip = ""; iport = ""
+			n = split($0, w, /[ \t]+/)
+			for (i = 1; i <= n; i++) {
+				if (w[i] == "@nh,72,8" && i < n) {
+					v = num(w[i + 1])
+					if (v == 6) proto = "tcp"; else if (v == 17) proto = "udp"
+				} else if ((w[i] == "l4proto" || w[i] == "protocol") && i < n) {
+					if (w[i + 1] ~ /^(tcp|udp)$/) proto = w[i + 1]
+					else if (num(w[i + 1]) == 6) proto = "tcp"
+					else if (num(w[i + 1]) == 17) proto = "udp"
+				} else if ((w[i] == "tcp" || w[i] == "udp") && w[i + 1] == "dport") {
+					proto = w[i]; eport = num(w[i + 2])
+				} else if (w[i] == "th" && w[i + 1] == "dport") {
+					eport = num(w[i + 2])
+				} else if (w[i] == "@th,16,16" && i < n) {
+					eport = num(w[i + 1])
+				} else if (w[i] == "to" && i < n && w[i + 1] ~ /^[0-9.]+(:[0-9]+)?$/) {
+					split(w[i + 1], a, ":"); iip = a[1]; iport = a[2]
+				}
+			}
+			if (iport == "") iport = eport
+			if (proto != "" && eport != "" && iip != "")
+				print proto, eport, iip, iport
+		}'
+}
+
+has_rule() {
+	local proto=$1 eport=$2
+	case $proto in
+	tcp | udp | TCP | UDP) proto=${proto,,} ;;
+	*)
+		echo "lab.sh: has-rule: protocol must be tcp or udp" >&2
+		exit 2
+		;;
+	esac
+	if ! [[ $eport =~ ^[0-9]+$ ]]; then
+		echo "lab.sh: has-rule: bad port '$eport'" >&2
+		exit 2
+	fi
+	list_rules | awk -v p="$proto" -v e="$eport" '
+		$1 == p && $2 == e + 0 { found = 1 } END { exit !found }'
+}
+
+set_loss() {
+	local pct=$1
+	if ! [[ $pct =~ ^[0-9]+$ ]] || [ "$pct" -gt 100 ]; then
+		die "loss: PERCENT must be 0..100"
+	fi
+	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
+	if nsx "$NS_RTR" nft list table inet lab >/dev/null 2>&1; then
+		nsx "$NS_RTR" nft delete table inet lab
+	fi
+	[ "$pct" -eq 0 ] && return 0
+	local match="numgen random mod 100 < $pct "
+	[ "$pct" -eq 100 ] && match=""
+	nsx "$NS_RTR" nft -f - <<EOF
+table inet lab {
+	chain input {
+		type filter hook input priority -10; policy accept;
+		iifname "lan0" ${match}drop
+	}
+}
+EOF
+}
+
+# ---------------------------------------------------------------- main
+
+[ $# -ge 1 ] || usage
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+cmd=$1
+shift
+
+parse_profile_opt() {
+	PROFILE=$1
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--profile)
+			[ $# -ge 2 ] || die "--profile needs an argument"
+			PROFILE=$2
+			shift 2
+			;;
+		--profile=*)
+			PROFILE=${1#--profile=}
+			shift
+			;;
+		*) die "unknown option '$1'" ;;
+		esac
+	done
+	check_profile "$PROFILE"
+}
+
+case $cmd in
+up)
+	parse_profile_opt full "$@"
+	lab_down
+	mkdir -p -- "$STATE_DIR"
+	echo "$HTTP_PORT $MIN_LIFETIME $MAX_LIFETIME $SYSTEM_UPTIME" >"$SETTINGS"
+	if ! { build_namespaces && setup_nft; }; then
+		lab_down
+		die "failed to build the lab"
+	fi
+	if ! router_start "$PROFILE"; then
+		exit 1
+	fi
+	;;
+down)
+	[ $# -eq 0 ] || usage
+	lab_down
+	;;
+router-stop)
+	case ${1:-} in
+	'') router_stop TERM ;;
+	--kill) router_stop KILL ;;
+	*) usage ;;
+	esac
+	;;
+router-start)
+	parse_profile_opt "$(current_profile)" "$@"
+	router_start "$PROFILE"
+	;;
+router-restart)
+	keep=no
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--keep-leases) keep=yes ;;
+		*) die "unknown option '$1'" ;;
+		esac
+		shift
+	done
+	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
+	profile=$(current_profile)
+	router_stop KILL
+	flush_miniupnpd_chains
+	[ "$keep" = yes ] || rm -f -- "$LEASES"
+	router_start "$profile"
+	;;
+rules)
+	[ $# -eq 0 ] || usage
+	list_rules
+	;;
+has-rule)
+	[ $# -eq 2 ] || usage
+	has_rule "$1" "$2"
+	;;
+loss)
+	[ $# -eq 1 ] || usage
+	set_loss "$1"
+	;;
+exec)
+	[ $# -ge 2 ] || usage
+	case $1 in
+	lan) ns=$NS_LAN ;;
+	rtr) ns=$NS_RTR ;;
+	wan) ns=$NS_WAN ;;
+	*) die "exec: namespace must be lan, rtr or wan" ;;
+	esac
+	shift
+	ns_exists "$ns" || die "lab is not up (no namespace $ns)"
+	exec ip netns exec "$ns" "$@"
+	;;
+log)
+	[ $# -eq 0 ] || usage
+	[ -f "$LOG" ] || die "no log ($LOG)"
+	cat -- "$LOG"
+	;;
+-h | --help | help) usage ;;
+*) usage ;;
+esac

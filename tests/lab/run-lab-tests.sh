@@ -1,0 +1,32 @@
+#!/bin/bash
+# Bring up the lab router, run a test program inside the LAN namespace,
+# tear the lab down. Needs root; outside CI a non-root run is skipped
+# (exit 77), in CI (CI=true) it fails instead.
+# usage: run-lab-tests.sh PROFILE TEST_BINARY LAB_PROBE PORTMAP_CLI
+set -euo pipefail
+profile=$1 test_bin=$2 probe=$3 cli=$4
+here=$(cd "$(dirname "$0")" && pwd)
+lab="$here/lab.sh"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "lab tests need root (network namespaces)" >&2
+    [ "${CI:-}" = true ] && exit 1
+    exit 77
+fi
+for tool in miniupnpd nft ip; do
+    if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
+        echo "lab tests need $tool: run scripts/setup.sh" >&2
+        exit 1
+    fi
+done
+
+trap '"$lab" down' EXIT
+# A real router reboot restarts its epoch; system_uptime=yes would hide it.
+LAB_SYSTEM_UPTIME=no "$lab" up --profile "$profile"
+rc=0
+ip netns exec pm-lan env LAB="$lab" LAB_PROBE="$probe" PORTMAP_CLI="$cli" "$test_bin" || rc=$?
+if [ "$rc" != 0 ]; then
+    echo "--- miniupnpd log (tail) ---" >&2
+    "$lab" log 2>/dev/null | tail -40 >&2 || true
+fi
+exit "$rc"

@@ -1,0 +1,440 @@
+/*
+ * Suite: lab integration. Runs inside the lab's LAN namespace (see
+ * tests/lab/run-lab-tests.sh) against a real miniupnpd in the router
+ * namespace. Each test checks what the router really did: the DNAT rule
+ * in nft, and a WAN host reaching a service on this host through it.
+ *
+ * Environment: LAB (path of lab.sh), LAB_PROBE (lab-probe), PORTMAP_CLI.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <portmap/portmap.h>
+
+#include "check_main.h"
+
+#define WAN_ADDR "11.77.0.1"
+
+static const char *lab, *probe, *cli;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int has_rule(const char *proto, unsigned port)
+{
+    return run("'%s' has-rule %s %u", lab, proto, port) == 0;
+}
+
+static void on_log(void *user, portmap_log_level level, const char *msg)
+{
+    fprintf(stderr, "  [portmap %d] %s\n", level, msg);
+}
+
+static portmap_client *open_client(portmap_method only, int timeout_ms)
+{
+    portmap_settings s;
+    portmap_client *c = NULL;
+
+    portmap_default_settings(&s);
+    if (only)
+        s.methods[0] = only;
+    s.timeout_ms = timeout_ms;
+    s.log_callback = on_log;
+    s.log_level = PORTMAP_LOG_INFO;
+    ck_assert_int_eq(portmap_open(&c, &s), PORTMAP_OK);
+    return c;
+}
+
+/* An echo service on this (LAN) host for the WAN host to reach. */
+typedef struct echo {
+    int fd;
+    int tcp;
+    pthread_t th;
+} echo;
+
+static void *echo_main(void *arg)
+{
+    echo *e = arg;
+    char buf[256];
+    struct pollfd p = { .fd = e->fd, .events = POLLIN };
+
+    while (poll(&p, 1, 15000) > 0) {
+        if (e->tcp) {
+            int s = accept(e->fd, NULL, NULL);
+            ssize_t n;
+            if (s < 0)
+                break;
+            n = recv(s, buf, sizeof(buf), 0);
+            if (n > 0)
+                send(s, buf, (size_t)n, MSG_NOSIGNAL);
+            close(s);
+        } else {
+            struct sockaddr_storage from;
+            socklen_t fl = sizeof(from);
+            ssize_t n = recvfrom(e->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+            if (n > 0)
+                sendto(e->fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+        }
+    }
+    return NULL;
+}
+
+static void echo_start(echo *e, int tcp, unsigned port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    int one = 1;
+
+    e->tcp = tcp;
+    e->fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    ck_assert_int_ge(e->fd, 0);
+    setsockopt(e->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ck_assert_int_eq(bind(e->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    if (tcp)
+        ck_assert_int_eq(listen(e->fd, 4), 0);
+    ck_assert_int_eq(pthread_create(&e->th, NULL, echo_main, e), 0);
+}
+
+static void echo_stop(echo *e)
+{
+    shutdown(e->fd, SHUT_RDWR);
+    close(e->fd);
+    pthread_cancel(e->th);
+    pthread_join(e->th, NULL);
+}
+
+static int wan_reaches(const char *proto, unsigned ext_port)
+{
+    return run("ip netns exec pm-wan '%s' send %s " WAN_ADDR " %u hello-%u --timeout 3", probe, proto,
+               ext_port, ext_port) == 0;
+}
+
+/* Map, check the rule and reachability from the WAN, release, check gone. */
+static void map_and_check(portmap_method method, portmap_transport proto, unsigned port)
+{
+    const char *pname = proto == PORTMAP_TCP ? "tcp" : "udp";
+    portmap_client *c = open_client(method, 5000);
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_request r;
+    echo e;
+
+    echo_start(&e, proto == PORTMAP_TCP, port);
+    portmap_request_init(&r);
+    r.protocol = proto;
+    r.internal_port = (uint16_t)port;
+    r.lifetime = 600;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(info.method, method);
+    ck_assert_str_eq(info.external_address, WAN_ADDR);
+    ck_assert_uint_ne(info.external_port, 0);
+    ck_assert_uint_gt(info.lifetime, 0);
+    ck_assert_msg(has_rule(pname, info.external_port), "no DNAT rule for %s %u", pname,
+                  info.external_port);
+    ck_assert_msg(wan_reaches(pname, info.external_port), "WAN host cannot reach %s %u", pname,
+                  info.external_port);
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(!has_rule(pname, info.external_port), "rule still there after release");
+    ck_assert_msg(!wan_reaches(pname, info.external_port), "still reachable after release");
+    echo_stop(&e);
+    portmap_close(&c);
+    ck_assert_ptr_null(c);
+}
+
+START_TEST(pcp_udp) { map_and_check(PORTMAP_METHOD_PCP, PORTMAP_UDP, 27015); }
+END_TEST
+START_TEST(pcp_tcp) { map_and_check(PORTMAP_METHOD_PCP, PORTMAP_TCP, 27016); }
+END_TEST
+START_TEST(natpmp_udp) { map_and_check(PORTMAP_METHOD_NATPMP, PORTMAP_UDP, 27017); }
+END_TEST
+START_TEST(natpmp_tcp) { map_and_check(PORTMAP_METHOD_NATPMP, PORTMAP_TCP, 27018); }
+END_TEST
+
+START_TEST(discover_prefers_pcp)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_AUTO, 5000);
+    portmap_discovery d;
+    char ip[PORTMAP_ADDRSTRLEN];
+
+    ck_assert_int_eq(portmap_discover(c, &d, 0, 5000), PORTMAP_OK);
+    ck_assert_str_eq(d.gateway, "10.77.0.1");
+    ck_assert_str_eq(d.local_address, "10.77.0.2");
+    ck_assert_str_eq(d.external_address, WAN_ADDR);
+    ck_assert(d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP));
+    ck_assert(d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP));
+    ck_assert_int_eq(d.preferred, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(d.pcp_version, 2);
+    ck_assert_int_eq(portmap_external_ip(c, ip, sizeof(ip), 5000), PORTMAP_OK);
+    ck_assert_str_eq(ip, WAN_ADDR);
+    portmap_close(&c);
+}
+END_TEST
+
+START_TEST(external_ip_over_pcp_only)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_PCP, 5000);
+    char ip[PORTMAP_ADDRSTRLEN];
+
+    ck_assert_int_eq(portmap_external_ip(c, ip, sizeof(ip), 5000), PORTMAP_OK);
+    ck_assert_str_eq(ip, WAN_ADDR);
+    portmap_close(&c);
+    /* the probe mapping of the discard port was deleted again */
+    ck_assert(!has_rule("udp", 9));
+}
+END_TEST
+
+/* A router reboot (chains flushed, leases gone) while a mapping is held:
+ * the library must put the mapping back by itself. */
+static void survive_reboot(portmap_method method, unsigned port)
+{
+    portmap_client *c = open_client(method, 5000);
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_request r;
+    int64_t t0;
+
+    portmap_request_init(&r);
+    r.internal_port = (uint16_t)port;
+    r.lifetime = 20;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+    ck_assert(has_rule("udp", info.external_port));
+    ck_assert_int_eq(run("'%s' router-restart", lab), 0);
+    ck_assert_msg(!has_rule("udp", info.external_port), "restart did not flush the rules");
+    t0 = now_ms();
+    /* A renewal is due within 5/8 of the 20 s lease at most. */
+    while (!has_rule("udp", info.external_port) && now_ms() - t0 < 20000)
+        usleep(200000);
+    ck_assert_msg(has_rule("udp", info.external_port), "mapping not restored after reboot");
+    fprintf(stderr, "  restored %u s after the reboot\n", (unsigned)((now_ms() - t0) / 1000));
+    ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    ck_assert(!has_rule("udp", info.external_port));
+    portmap_close(&c);
+}
+
+START_TEST(pcp_router_reboot) { survive_reboot(PORTMAP_METHOD_PCP, 27020); }
+END_TEST
+START_TEST(natpmp_router_reboot) { survive_reboot(PORTMAP_METHOD_NATPMP, 27021); }
+END_TEST
+
+START_TEST(close_releases_everything)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_AUTO, 5000);
+    portmap_mapping *m[3];
+    portmap_request r;
+
+    for (int i = 0; i < 3; i++) {
+        portmap_request_init(&r);
+        r.protocol = i == 1 ? PORTMAP_TCP : PORTMAP_UDP;
+        r.internal_port = (uint16_t)(27030 + i);
+        ck_assert_int_eq(portmap_request_mapping(c, &r, &m[i]), PORTMAP_OK);
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(portmap_mapping_wait(m[i], 5000, NULL), PORTMAP_OK);
+    ck_assert(has_rule("tcp", 27031));
+    portmap_close(&c); /* release_on_close defaults to on */
+    ck_assert(!has_rule("udp", 27030));
+    ck_assert(!has_rule("tcp", 27031));
+    ck_assert(!has_rule("udp", 27032));
+}
+END_TEST
+
+START_TEST(no_gateway_fails_within_timeout)
+{
+    portmap_settings s;
+    portmap_client *c = NULL;
+    portmap_mapping *m = NULL;
+    portmap_request r;
+    int64_t t0 = now_ms();
+    int rc;
+
+    portmap_default_settings(&s);
+    s.gateway = "10.77.0.99"; /* on the lab LAN, nobody there */
+    s.timeout_ms = 2000;
+    ck_assert_int_eq(portmap_open(&c, &s), PORTMAP_OK);
+    portmap_request_init(&r);
+    r.internal_port = 27040;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    rc = portmap_mapping_wait(m, 0, NULL);
+    ck_assert_int_eq(rc, PORTMAP_ERR_NO_GATEWAY);
+    ck_assert_int_lt(now_ms() - t0, 2600);
+    portmap_close(&c);
+}
+END_TEST
+
+/* Run the CLI, return its exit code and its first line of output. */
+static int cli_run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cli_run(char *out, size_t len, const char *fmt, ...)
+{
+    char cmd[1024], args[512];
+    va_list ap;
+    FILE *p;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "'%s' %s", cli, args);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = '\0';
+    if (!fgets(out, (int)len, p))
+        out[0] = '\0';
+    st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void cli_once_then_release(const char *method, unsigned port)
+{
+    char line[1024], want[64];
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request %u udp --protocol %s --once --json", port,
+                             method), 0);
+    ck_assert_msg(strstr(line, "\"event\":\"mapped\""), "unexpected output: %s", line);
+    snprintf(want, sizeof(want), "\"method\":\"%s\"", method);
+    ck_assert_msg(strstr(line, want), "unexpected output: %s", line);
+    ck_assert_msg(strstr(line, "\"external_address\":\"" WAN_ADDR "\""), "output: %s", line);
+    snprintf(want, sizeof(want), "\"internal_port\":%u", port);
+    ck_assert_msg(strstr(line, want), "unexpected output: %s", line);
+    ck_assert(strstr(line, "\"lifetime\":"));
+    ck_assert(strstr(line, "\"external_port\":"));
+    ck_assert_msg(has_rule("udp", port), "--once left no rule");
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release %u udp", port), 0);
+    ck_assert_msg(!has_rule("udp", port), "release left the rule");
+}
+
+START_TEST(cli_pcp_once) { cli_once_then_release("pcp", 27050); }
+END_TEST
+START_TEST(cli_natpmp_once) { cli_once_then_release("natpmp", 27051); }
+END_TEST
+
+START_TEST(cli_holds_until_sigint)
+{
+    char cmd[512], line[1024];
+    int fds[2];
+    pid_t pid;
+    FILE *f;
+    int st;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", "27052", "tcp", "--json", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    ck_assert_msg(strstr(line, "\"event\":\"mapped\""), "output: %s", line);
+    ck_assert(has_rule("tcp", 27052));
+    kill(pid, SIGINT);
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    ck_assert_msg(strstr(line, "\"event\":\"released\""), "output: %s", line);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert(!has_rule("tcp", 27052));
+    fclose(f);
+    (void)cmd;
+}
+END_TEST
+
+START_TEST(cli_no_gateway_error)
+{
+    char cmd[512], line[1024];
+    int64_t t0 = now_ms();
+    FILE *p;
+    int st;
+
+    snprintf(cmd, sizeof(cmd), "'%s' request 27053 udp --gateway 10.77.0.99 --timeout 2 2>&1", cli);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+    st = pclose(p);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+    ck_assert_msg(strstr(line, "no gateway answered") && strstr(line, "10.77.0.99"), "%s", line);
+    ck_assert_int_lt(now_ms() - t0, 3000);
+}
+END_TEST
+
+static Suite *lab_suite(void)
+{
+    Suite *s = suite_create("lab");
+    TCase *tc = tcase_create("full_router");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, pcp_udp);
+    tcase_add_test(tc, pcp_tcp);
+    tcase_add_test(tc, natpmp_udp);
+    tcase_add_test(tc, natpmp_tcp);
+    tcase_add_test(tc, discover_prefers_pcp);
+    tcase_add_test(tc, external_ip_over_pcp_only);
+    tcase_add_test(tc, close_releases_everything);
+    tcase_add_test(tc, no_gateway_fails_within_timeout);
+    tcase_add_test(tc, cli_pcp_once);
+    tcase_add_test(tc, cli_natpmp_once);
+    tcase_add_test(tc, cli_holds_until_sigint);
+    tcase_add_test(tc, cli_no_gateway_error);
+    tcase_add_test(tc, pcp_router_reboot);
+    tcase_add_test(tc, natpmp_router_reboot);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+    char dir[] = "/tmp/pm-lab-state-XXXXXX";
+
+    lab = getenv("LAB");
+    probe = getenv("LAB_PROBE");
+    cli = getenv("PORTMAP_CLI");
+    if (!lab || !probe || !cli) {
+        fprintf(stderr, "test_lab: set LAB, LAB_PROBE and PORTMAP_CLI (run tests/lab/run-lab-tests.sh)\n");
+        return 2;
+    }
+    /* The library and the CLI share this journal. */
+    if (!mkdtemp(dir))
+        return 2;
+    setenv("PORTMAP_STATE_DIR", dir, 1);
+    sr = srunner_create(lab_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    run("rm -rf '%s'", dir);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
