@@ -213,20 +213,30 @@ static int start_release(portmap_client *c, portmap_mapping *m, int64_t deadline
 
     if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
         return 0;
+    if (m->state == PORTMAP_STATE_PENDING) {
+        /* The request is cancelled; what the router may already hold for
+         * it is still deleted below. */
+        portmap_method tried = m->op_method;
+        int in_flight = m->op != PM_OP_NONE;
+        pm_mapping_stop_op(c, m);
+        m->last_error = PORTMAP_ERR_CANCELLED;
+        m->state = PORTMAP_STATE_FAILED;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
+        if (in_flight) {
+            m->state = PORTMAP_STATE_RELEASING;
+            m->op_deadline = deadline;
+            m->method = m->op_method = tried;
+            pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+            return 1;
+        }
+    }
     if (!on_router) {
         pm_mapping_stop_op(c, m);
-        if (m->state == PORTMAP_STATE_PENDING) {
-            m->last_error = PORTMAP_ERR_CANCELLED;
-            m->state = PORTMAP_STATE_FAILED;
-            pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
-        }
         m->state = PORTMAP_STATE_RELEASED;
         m->release_done = 1;
         pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
         return 1;
     }
-    if (m->state == PORTMAP_STATE_PENDING)
-        m->method = m->op_method;
     m->state = PORTMAP_STATE_RELEASING;
     m->op_deadline = deadline;
     m->op_method = m->method;
@@ -453,7 +463,8 @@ PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap
     c = m->c;
     pthread_mutex_lock(&c->lock);
     deadline = timeout_ms > 0 ? pm_now_ms() + timeout_ms : m->first_deadline + 100;
-    if (m->state == PORTMAP_STATE_PENDING && pm_engine_on_thread(c)) {
+    /* Refused even when it would not block now: the rule stays simple. */
+    if (pm_engine_on_thread(c)) {
         rc = PORTMAP_ERR_WOULD_DEADLOCK;
         goto out;
     }
@@ -479,9 +490,7 @@ PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap
     pm_mapping_unref(m);
     waiter_leave(c);
 out:
-    if (info && rc != PORTMAP_ERR_WOULD_DEADLOCK)
-        pm_mapping_fill_info(m, pm_now_ms(), info);
-    else if (info)
+    if (info)
         pm_mapping_fill_info(m, pm_now_ms(), info);
     pthread_mutex_unlock(&c->lock);
     return rc;

@@ -10,10 +10,11 @@
  * portmap_external_ip, portmap_mapping_wait, portmap_release_port and
  * portmap_mapping_release with a timeout) always honour their timeout.
  *
- * From inside a callback you may call every function except the blocking
- * ones with a non-zero timeout and portmap_close(): those return
- * PORTMAP_ERR_WOULD_DEADLOCK instead of waiting on the thread that is
- * running your callback.
+ * From inside a callback you may call every function except portmap_close()
+ * and the blocking ones (portmap_discover, portmap_external_ip,
+ * portmap_mapping_wait, portmap_release_port, and portmap_mapping_release
+ * with a timeout): those return PORTMAP_ERR_WOULD_DEADLOCK at once instead
+ * of waiting on the thread that is running your callback.
  */
 #ifndef PORTMAP_PORTMAP_H
 #define PORTMAP_PORTMAP_H

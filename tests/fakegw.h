@@ -1,0 +1,41 @@
+/*
+ * A scriptable PCP / NAT-PMP gateway for tests: a UDP server on
+ * 127.0.0.1:5351 that hands every datagram to a test-supplied handler,
+ * which answers with fakegw_reply() (or not at all). Also a second socket
+ * on 127.0.0.2:5351 for replies that must come from the wrong source.
+ */
+#ifndef FAKEGW_H
+#define FAKEGW_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fakegw fakegw;
+typedef void (*fakegw_handler)(fakegw *g, const uint8_t *req, size_t len, void *user);
+
+struct fakegw {
+    int fd, spoof_fd, stop_fd;
+    pthread_t th;
+    fakegw_handler handler;
+    void *user;
+    struct sockaddr_in peer;   /* the client of the datagram being handled */
+    uint32_t epoch;
+    int pcp_requests, natpmp_requests;
+};
+
+int fakegw_start(fakegw *g, fakegw_handler h, void *user);
+void fakegw_stop(fakegw *g);
+void fakegw_reply(fakegw *g, const uint8_t *buf, size_t len);
+void fakegw_reply_spoofed(fakegw *g, const uint8_t *buf, size_t len);
+
+/* Build a PCP MAP reply answering req (60 bytes); returns the length. */
+size_t fakegw_pcp_map_reply(uint8_t *out, const uint8_t *req, uint8_t result, uint32_t lifetime,
+                            uint32_t epoch, uint16_t ext_port, const char *ext_addr);
+/* NAT-PMP replies: public address (12 bytes) and mapping (16 bytes). */
+size_t fakegw_pmp_addr_reply(uint8_t *out, uint16_t result, uint32_t epoch, const char *addr);
+size_t fakegw_pmp_map_reply(uint8_t *out, const uint8_t *req, uint16_t result, uint32_t epoch,
+                            uint16_t ext_port, uint32_t lifetime);
+
+#endif
