@@ -22,7 +22,8 @@ static fakegw gw;
 static int scenario;
 static int map_count;
 
-enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED };
+enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR };
+static int addr_requests;
 
 static int64_t now_ms(void)
 {
@@ -35,6 +36,9 @@ static void answer_natpmp(fakegw *g, const uint8_t *req, size_t len)
 {
     uint8_t out[16];
     if (req[1] == 0) {
+        /* the slow router loses the first address request */
+        if (scenario == S_PMP_SLOW_ADDR && addr_requests++ == 0)
+            return;
         fakegw_reply(g, out, fakegw_pmp_addr_reply(out, 0, g->epoch, "198.51.100.7"));
     } else if (len >= 12) {
         uint16_t iport = (uint16_t)((req[4] << 8) | req[5]);
@@ -55,7 +59,7 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         answer_natpmp(g, req, len);
         return;
     }
-    if (scenario == S_PMP_ONLY || scenario == S_PMP_REFUSED) {
+    if (scenario == S_PMP_ONLY || scenario == S_PMP_REFUSED || scenario == S_PMP_SLOW_ADDR) {
         /* a NAT-PMP server's answer to any other version */
         uint8_t v0[8] = { 0, (uint8_t)(0x80 | req[1]), 0, 1, 0, 0, 0x03, 0xe8 };
         fakegw_reply(g, v0, sizeof(v0));
@@ -149,6 +153,7 @@ static void start(int s)
 
     scenario = s;
     map_count = 0;
+    addr_requests = 0;
     n_events = 0;
     inner_wait_rc = inner_info_rc = -1;
     ck_assert_msg(fakegw_start(&gw, handler, NULL) == 0, "cannot bind 127.0.0.1:5351");
@@ -279,6 +284,21 @@ START_TEST(natpmp_refusal)
 }
 END_TEST
 
+/* The mapping reply beats the address reply: "mapped" still carries the
+ * external address. */
+START_TEST(natpmp_mapped_waits_for_the_address)
+{
+    portmap_mapping_info info;
+    start(S_PMP_SLOW_ADDR);
+    portmap_mapping *m = request(7008);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_NATPMP);
+    ck_assert_str_eq(info.external_address, "198.51.100.7");
+    ck_assert_int_ge(addr_requests, 2);
+    finish();
+}
+END_TEST
+
 static void *blocked_waiter(void *arg)
 {
     portmap_mapping *m = arg;
@@ -319,6 +339,7 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, renewal_reports_a_changed_port);
     tcase_add_test(tc, silence_fails_within_the_timeout);
     tcase_add_test(tc, natpmp_refusal);
+    tcase_add_test(tc, natpmp_mapped_waits_for_the_address);
     tcase_add_test(tc, close_with_requests_in_flight);
     suite_add_tcase(s, tc);
     return s;
