@@ -297,8 +297,10 @@ static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
         if (next)
             pm_mapping_ref(next);
         pm_mapping_service(c, m, now, deadline);
-        if (m->state == PORTMAP_STATE_RELEASED ||
-            (m->state == PORTMAP_STATE_FAILED && m->handle_dropped))
+        /* Finished mappings stay listed while the caller holds the handle,
+         * so portmap_close() can free every handle. */
+        if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
+            m->handle_dropped)
             pm_mapping_unlink(c, m);
         if (next)
             pm_mapping_unref(next);
