@@ -347,15 +347,8 @@ static Suite *fakegw_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
     /* Root: a private network namespace with only loopback in it. */
     if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0 && system("ip link set lo up") != 0)
         fprintf(stderr, "fakegw: could not bring up loopback in the private namespace\n");
-    sr = srunner_create(fakegw_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pm_check_run(fakegw_suite());
 }

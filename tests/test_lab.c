@@ -416,9 +416,8 @@ static Suite *lab_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
     char dir[] = "/tmp/pm-lab-state-XXXXXX";
+    int rc;
 
     lab = getenv("LAB");
     probe = getenv("LAB_PROBE");
@@ -431,10 +430,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     setenv("PORTMAP_STATE_DIR", dir, 1);
-    sr = srunner_create(lab_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    rc = pm_check_run(lab_suite());
     run("rm -rf '%s'", dir);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }
