@@ -325,6 +325,11 @@ static void fill_discovery(portmap_client *c, portmap_discovery *out)
         }
     }
     out->pcp_version = c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES ? c->pcp_version : 0;
+    if (c->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_YES) {
+        out->upnp_version = c->upnp_version;
+        snprintf(out->upnp_service, sizeof(out->upnp_service), "%s", c->upnp_service);
+    }
+    out->double_nat = c->double_nat;
 }
 
 /* Probe and wait; lock held. */
@@ -336,7 +341,9 @@ static int discover_locked(portmap_client *c, unsigned flags, int64_t deadline)
         return PORTMAP_ERR_NO_GATEWAY;
     pm_engine_probe_all(c, now, deadline, (flags & PORTMAP_DISCOVER_FRESH) != 0);
     pm_engine_wake(c);
-    while (!pm_engine_all_probes_done(c) && !c->stopping && !c->closed)
+    /* Also wait for an external-address query under way (UPnP asks for it
+     * after the description), still within the deadline. */
+    while ((!pm_engine_all_probes_done(c) || c->ext_pending) && !c->stopping && !c->closed)
         if (!wait_until(c, deadline))
             break;
     if (c->stopping || c->closed)

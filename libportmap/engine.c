@@ -15,6 +15,7 @@
 static const pm_backend *backends[PORTMAP_METHOD_COUNT] = {
     [PORTMAP_METHOD_PCP] = &pm_backend_pcp,
     [PORTMAP_METHOD_NATPMP] = &pm_backend_natpmp,
+    [PORTMAP_METHOD_UPNP] = &pm_backend_upnp,
 };
 
 /* Unit tests put a scripted backend in place of a real one. */
@@ -107,6 +108,7 @@ static void forget_gateway(portmap_client *c, int64_t now)
     }
     c->ext_addr = 0;
     c->ext_addr_at = 0;
+    c->double_nat = 0;
     c->pcp_version = 0;
     /* Mappings made through the old gateway are gone for us: map again. */
     for (portmap_mapping *m = c->mappings; m; m = m->next) {
@@ -188,10 +190,13 @@ void pm_engine_probe_done(portmap_client *c, portmap_method method, pm_avail res
         PM_DEBUG(c, "%s %s after %lld ms", portmap_method_name(method),
                  result == PM_AVAIL_YES ? "answered" : "is not available",
                  (long long)(now - c->probe_started[method]));
+    if (result == PM_AVAIL_YES && c->avail[method] == PM_AVAIL_PROBING)
+        c->probe_rtt[method] = now - c->probe_started[method];
     c->avail[method] = result;
     if (ext_addr) {
         c->ext_addr = ext_addr;
         c->ext_addr_at = now;
+        c->double_nat = pm_addr_is_private(ext_addr);
     }
     if (result != PM_AVAIL_NO)
         goto out;

@@ -42,6 +42,7 @@ typedef struct pm_result {
     uint16_t ext_port;
     uint32_t lifetime;        /* granted, or for errors the retry hint (s) */
     int protocol_gone;        /* the gateway does not speak this protocol */
+    int permanent;            /* granted without a lease; we own its deletion */
     const char *detail;       /* static text for the log, may be NULL */
 } pm_result;
 
@@ -89,6 +90,8 @@ struct portmap_mapping {
     pm_retx retx;
     uint8_t nonce[PM_PCP_NONCE_LEN];
     void *op_data;            /* backend-owned per-exchange data */
+    int permanent;            /* the router only took lease 0 (UPnP 725/402) */
+    int verify_owner;         /* delete only if the router says it is ours */
     int release_done;         /* the delete finished (ok or not) */
     portmap_error release_err;
 };
@@ -127,13 +130,17 @@ struct portmap_client {
     /* discovery */
     pm_avail avail[PORTMAP_METHOD_COUNT];
     int64_t probe_started[PORTMAP_METHOD_COUNT];
+    int64_t probe_rtt[PORTMAP_METHOD_COUNT];   /* how long its answer took */
     int64_t probe_deadline;
     uint32_t ext_addr;
     int64_t ext_addr_at;      /* when ext_addr was learned; 0 never */
     int pcp_version;
+    int double_nat;           /* the external address is private or CGN */
+    int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
+    char upnp_service[48];    /* e.g. "WANIPConnection:2" */
     pm_epoch epoch[PORTMAP_METHOD_COUNT];
     unsigned probe_gen;       /* bumped per fresh probe */
-    int need_ext_addr;        /* an external-ip call waits for an answer */
+    int ext_pending;          /* an external-address query is under way */
 
     portmap_mapping *mappings;
 
@@ -144,6 +151,7 @@ struct portmap_client {
     /* backend private state */
     void *pcp;
     void *natpmp;
+    void *upnp;
 
     /* the engine's poll set */
     struct pollfd *pfds;
@@ -173,6 +181,7 @@ struct pm_backend {
 
 extern const pm_backend pm_backend_pcp;
 extern const pm_backend pm_backend_natpmp;
+extern const pm_backend pm_backend_upnp;
 const pm_backend *pm_backend_get(portmap_method m);
 void pm_backend_replace(portmap_method m, const pm_backend *b); /* tests only */
 

@@ -68,6 +68,8 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
     }
     info->last_error = m->last_error;
     info->renewals = m->renewals;
+    info->permanent = m->permanent;
+    info->double_nat = m->ext_addr ? pm_addr_is_private(m->ext_addr) : 0;
 }
 
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
@@ -157,7 +159,9 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
         m->op_deadline = m->first_deadline;
     } else if (m->state == PORTMAP_STATE_MAPPED) {
         p = &pm_retx_rfc6887;
-        m->op_deadline = m->expires_at;
+        /* a permanent entry's check gets one refresh period */
+        m->op_deadline = m->expires_at != PM_NEVER ? m->expires_at
+                         : now + (int64_t)m->want_lifetime * 500;
     } else if (m->state == PORTMAP_STATE_LOST) {
         p = &retx_lost;
         m->op_deadline = PM_NEVER;
@@ -196,15 +200,17 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
         if (a == PM_AVAIL_NO)
             continue;
         *all_no = 0;
-        if (a == PM_AVAIL_YES)
-            return meth; /* earlier ones are past their grace or gone */
-        if (candidate == PORTMAP_METHOD_AUTO) {
-            candidate = meth;
-            /* A preferred protocol that is still silent after a second
-             * gives way to a later one that already answered. */
-            if (a == PM_AVAIL_PROBING && now - c->probe_started[meth] < 1000)
+        if (a == PM_AVAIL_YES) {
+            /* A preferred protocol still silent gives way to this one once
+             * it has had twice the time this one took to answer (50 ms to
+             * 1 s): the same router answers its protocols alike. */
+            int64_t grace = PM_MIN(PM_MAX(2 * c->probe_rtt[meth], 50), 1000);
+            if (candidate == PORTMAP_METHOD_AUTO || now - c->probe_started[candidate] >= grace)
                 return meth;
+            return candidate;
         }
+        if (candidate == PORTMAP_METHOD_AUTO)
+            candidate = meth;
     }
     return candidate;
 }
@@ -269,11 +275,11 @@ void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int6
             m->op_method = m->method;
             pm_mapping_start_op(c, m, PM_OP_MAP, now);
         }
-        if (m->op != PM_OP_NONE && now >= m->expires_at) {
+        if (m->op != PM_OP_NONE && now >= m->op_deadline) {
             pm_mapping_on_timeout(c, m, now);
             break;
         }
-        *deadline = PM_MIN(*deadline, m->op != PM_OP_NONE ? m->expires_at : m->refresh_at);
+        *deadline = PM_MIN(*deadline, m->op != PM_OP_NONE ? m->op_deadline : m->refresh_at);
         break;
     case PORTMAP_STATE_LOST:
         if (m->op == PM_OP_NONE) {
@@ -310,8 +316,11 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
     m->method = m->op_method;
     m->ext_addr = r->ext_addr;
     m->ext_port = r->ext_port;
-    m->lifetime = r->lifetime;
-    m->expires_at = now + (int64_t)r->lifetime * 1000;
+    m->permanent = r->permanent;
+    m->lifetime = r->permanent ? 0 : r->lifetime;
+    /* A permanent entry never expires by itself; it is checked as often as
+     * a lease of the requested length would be renewed. */
+    m->expires_at = r->permanent ? PM_NEVER : now + (int64_t)r->lifetime * 1000;
     m->refresh_at = now + pm_mapping_refresh_delay_ms(m->method, r->lifetime, pm_rand_unit(c));
     m->retry_at = PM_NEVER;
     m->backoff_ms = 0;

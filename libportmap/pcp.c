@@ -19,6 +19,7 @@ typedef struct pcp_state {
     int probing;
     pm_retx probe_retx;
     unsigned long dropped;   /* replies that matched nothing or were malformed */
+    int refused;             /* send() reported the gateway's ICMP unreachable */
 } pcp_state;
 
 static pcp_state *state(portmap_client *c)
@@ -62,8 +63,10 @@ static int send_request(portmap_client *c, pcp_state *st, const pm_pcp_request *
     if (!len || ensure_socket(c, st) != 0)
         return -1;
     if (send(st->fd, buf, len, 0) < 0) {
-        /* ECONNREFUSED here reports an ICMP error for an earlier send;
-         * the reader handles it, the datagram is retried by the timer. */
+        /* ECONNREFUSED reports the ICMP error of an earlier datagram and
+         * consumes it: remember it for the dispatcher, which runs next. */
+        if (errno == ECONNREFUSED)
+            st->refused = 1;
         return -1;
     }
     return 0;
@@ -138,6 +141,8 @@ static size_t pcp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max,
     for (portmap_mapping *m = c->mappings; m; m = m->next)
         if (pcp_op_active(m))
             *deadline = PM_MIN(*deadline, m->retx.next_ms);
+    if (st->refused)
+        *deadline = 0; /* handle it at once */
     fds[0] = (struct pollfd){ .fd = st->fd, .events = POLLIN };
     return 1;
 }
@@ -304,6 +309,10 @@ static void pcp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_
 
     if (!st)
         return;
+    if (st->refused) {
+        st->refused = 0;
+        pcp_gone(c, st, now, "the gateway refused PCP (port 5351 unreachable)");
+    }
     for (size_t i = 0; i < n; i++) {
         if (fds[i].fd == st->fd && st->fd >= 0 && fds[i].revents) {
             read_socket(c, st, now);

@@ -194,6 +194,8 @@ START_TEST(discover_prefers_pcp)
     ck_assert_str_eq(d.external_address, WAN_ADDR);
     ck_assert(d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP));
     ck_assert(d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP));
+    ck_assert(d.methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP));
+    ck_assert_int_eq(d.upnp_version, 2);
     ck_assert_int_eq(d.preferred, PORTMAP_METHOD_PCP);
     ck_assert_int_eq(d.pcp_version, 2);
     ck_assert_int_eq(portmap_external_ip(c, ip, sizeof(ip), 5000), PORTMAP_OK);
@@ -391,6 +393,94 @@ START_TEST(cli_no_gateway_error)
 }
 END_TEST
 
+/* ---- UPnP-only routers (profiles upnp-only and igdv1) ---- */
+
+static int igd_version(void)
+{
+    const char *p = getenv("LAB_PROFILE");
+    return p && !strcmp(p, "igdv1") ? 1 : 2;
+}
+
+START_TEST(upnp_udp) { map_and_check(PORTMAP_METHOD_UPNP, PORTMAP_UDP, 27060); }
+END_TEST
+START_TEST(upnp_tcp) { map_and_check(PORTMAP_METHOD_UPNP, PORTMAP_TCP, 27061); }
+END_TEST
+
+START_TEST(auto_uses_upnp)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_AUTO, 5000);
+    portmap_discovery d;
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_request r;
+    char svc[48];
+
+    ck_assert_int_eq(portmap_discover(c, &d, 0, 5000), PORTMAP_OK);
+    ck_assert_uint_eq(d.methods, PORTMAP_HAVE(PORTMAP_METHOD_UPNP));
+    ck_assert_int_eq(d.preferred, PORTMAP_METHOD_UPNP);
+    ck_assert_int_eq(d.upnp_version, igd_version());
+    snprintf(svc, sizeof(svc), "WANIPConnection:%d", igd_version());
+    ck_assert_str_eq(d.upnp_service, svc);
+    ck_assert_str_eq(d.external_address, WAN_ADDR);
+    ck_assert_int_eq(d.double_nat, 0);
+    portmap_request_init(&r);
+    r.internal_port = 27062;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_UPNP);
+    ck_assert_str_eq(info.external_address, WAN_ADDR);
+    ck_assert(has_rule("udp", info.external_port));
+    portmap_close(&c);
+    ck_assert(!has_rule("udp", info.external_port));
+}
+END_TEST
+
+START_TEST(upnp_lease_is_refreshed)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_UPNP, 5000);
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_request r;
+
+    portmap_request_init(&r);
+    r.internal_port = 27063;
+    r.lifetime = 4; /* renewed at 2 s */
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.lifetime, 4);
+    ck_assert_int_eq(info.permanent, 0);
+    usleep(5500000);
+    ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_uint_ge(info.renewals, 2);
+    ck_assert(has_rule("udp", 27063)); /* past the first lease: renewed */
+    portmap_close(&c);
+    ck_assert(!has_rule("udp", 27063));
+}
+END_TEST
+
+START_TEST(upnp_router_reboot) { survive_reboot(PORTMAP_METHOD_UPNP, 27064); }
+END_TEST
+START_TEST(cli_upnp_once) { cli_once_then_release("upnp", 27065); }
+END_TEST
+
+static Suite *upnp_suite(void)
+{
+    Suite *s = suite_create("lab_upnp");
+    TCase *tc = tcase_create("upnp_router");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, upnp_udp);
+    tcase_add_test(tc, upnp_tcp);
+    tcase_add_test(tc, auto_uses_upnp);
+    tcase_add_test(tc, upnp_lease_is_refreshed);
+    tcase_add_test(tc, upnp_router_reboot);
+    tcase_add_test(tc, cli_upnp_once);
+    tcase_add_test(tc, close_releases_everything);
+    tcase_add_test(tc, no_gateway_fails_within_timeout);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 static Suite *lab_suite(void)
 {
     Suite *s = suite_create("lab");
@@ -406,6 +496,8 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, no_gateway_fails_within_timeout);
     tcase_add_test(tc, cli_pcp_once);
     tcase_add_test(tc, cli_natpmp_once);
+    tcase_add_test(tc, cli_upnp_once);
+    tcase_add_test(tc, upnp_udp);
     tcase_add_test(tc, cli_holds_until_sigint);
     tcase_add_test(tc, cli_no_gateway_error);
     tcase_add_test(tc, pcp_router_reboot);
@@ -430,7 +522,11 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     setenv("PORTMAP_STATE_DIR", dir, 1);
-    rc = pm_check_run(lab_suite());
+    {
+        const char *profile = getenv("LAB_PROFILE");
+        int upnp_only = profile && (!strcmp(profile, "upnp-only") || !strcmp(profile, "igdv1"));
+        rc = pm_check_run(upnp_only ? upnp_suite() : lab_suite());
+    }
     run("rm -rf '%s'", dir);
     return rc;
 }

@@ -257,10 +257,11 @@ START_TEST(preferred_protocol_silent_gives_way)
     service(m, 0);
     pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 10);
     pm_mapping_stop_op(c, m); /* as if the PCP attempt was abandoned */
-    service(m, 500);
+    /* NAT-PMP answered in 10 ms: PCP gets max(2 x 10, 50) ms */
+    service(m, 40);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP); /* still within the grace */
     pm_mapping_stop_op(c, m);
-    service(m, 1001);
+    service(m, 50);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
 }
 END_TEST

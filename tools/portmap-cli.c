@@ -45,7 +45,7 @@ static void usage(FILE *f)
           "  external-ip          print the router's external address\n"
           "\n"
           "options:\n"
-          "  --protocol pcp|natpmp|auto   protocol to use (default auto)\n"
+          "  --protocol pcp|natpmp|upnp|auto  protocol to use (default auto)\n"
           "  --lifetime SECONDS           lease to ask for (default 7200)\n"
           "  --external-port N            external port to suggest\n"
           "  --description TEXT           description stored on the router\n"
@@ -185,7 +185,7 @@ static const char *methods_tried(portmap_method m)
     case PORTMAP_METHOD_PCP: return "PCP";
     case PORTMAP_METHOD_NATPMP: return "NAT-PMP";
     case PORTMAP_METHOD_UPNP: return "UPnP-IGD";
-    default: return "PCP or NAT-PMP";
+    default: return "PCP, NAT-PMP or UPnP";
     }
 }
 
@@ -312,19 +312,32 @@ static int cmd_discover(const options *o)
         return rc;
     rc = portmap_discover(c, &d, PORTMAP_DISCOVER_FRESH, o->timeout_s * 1000);
     if (rc == PORTMAP_OK || d.gateway[0]) {
-        if (json_mode)
+        const char *nat = d.double_nat ? "double_nat" : "nat";
+        int pcp = (d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP)) != 0;
+        int pmp = (d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP)) != 0;
+        int upnp = (d.methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP)) != 0;
+        if (d.external_address[0] && !strcmp(d.external_address, d.local_address))
+            nat = "direct";
+        if (json_mode) {
             printf("{\"gateway\":\"%s\",\"local_address\":\"%s\",\"external_address\":\"%s\","
-                   "\"pcp\":%s,\"natpmp\":%s,\"upnp\":%s,\"preferred\":\"%s\"}\n",
-                   d.gateway, d.local_address, d.external_address,
-                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP) ? "true" : "false",
-                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP) ? "true" : "false",
-                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP) ? "true" : "false",
-                   rc == PORTMAP_OK ? portmap_method_name(d.preferred) : "none");
-        else
-            printf("gateway %s\nlocal address %s\nexternal address %s\npcp %s\nnatpmp %s\n",
-                   d.gateway, d.local_address, d.external_address[0] ? d.external_address : "?",
-                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP) ? "yes" : "no",
-                   d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP) ? "yes" : "no");
+                   "\"pcp\":%s,\"natpmp\":%s,\"upnp\":%s,\"upnp_version\":%d,"
+                   "\"upnp_service\":\"%s\",\"nat\":\"%s\",\"preferred\":\"%s\"}\n",
+                   d.gateway, d.local_address, d.external_address, pcp ? "true" : "false",
+                   pmp ? "true" : "false", upnp ? "true" : "false", d.upnp_version,
+                   d.upnp_service, nat, rc == PORTMAP_OK ? portmap_method_name(d.preferred) : "none");
+        } else {
+            printf("gateway %s\nlocal address %s\nexternal address %s\n", d.gateway,
+                   d.local_address, d.external_address[0] ? d.external_address : "?");
+            printf("pcp %s\nnatpmp %s\n", pcp ? "yes" : "no", pmp ? "yes" : "no");
+            if (upnp)
+                printf("upnp yes (IGD v%d, %s)\n", d.upnp_version, d.upnp_service);
+            else
+                printf("upnp no\n");
+            printf("verdict: %s\n", !strcmp(nat, "double_nat")
+                                         ? "behind double NAT / carrier-grade NAT: the router's own "
+                                           "address is not public"
+                                     : !strcmp(nat, "direct") ? "direct" : "behind NAT");
+        }
     }
     if (rc != PORTMAP_OK)
         rc = explain(c, o, rc);
@@ -357,6 +370,8 @@ static int parse_method(const char *s, portmap_method *m)
         *m = PORTMAP_METHOD_PCP;
     else if (!strcmp(s, "natpmp") || !strcmp(s, "nat-pmp"))
         *m = PORTMAP_METHOD_NATPMP;
+    else if (!strcmp(s, "upnp"))
+        *m = PORTMAP_METHOD_UPNP;
     else
         return -1;
     return 0;
@@ -395,7 +410,7 @@ int main(int argc, char **argv)
         switch (ch) {
         case 'p':
             if (parse_method(optarg, &o.method))
-                return fail(EX_USAGE_, "--protocol takes pcp, natpmp or auto, not '%s'", optarg);
+                return fail(EX_USAGE_, "--protocol takes pcp, natpmp, upnp or auto, not '%s'", optarg);
             break;
         case 'l':
             if (parse_uint(optarg, 1, 0x7fffffff, &v))

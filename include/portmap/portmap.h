@@ -158,6 +158,13 @@ typedef struct portmap_discovery {
     unsigned methods;          /* PORTMAP_HAVE(method) for each that answered */
     portmap_method preferred;  /* what a request with method AUTO will use */
     int pcp_version;           /* 2 when PCP answered, else 0 */
+    int upnp_version;          /* IGD service version 1 or 2 when UPnP answered */
+    char upnp_service[48];     /* e.g. "WANIPConnection:2", "WANPPPConnection:1" */
+    /* Non-zero when the router's own external address is private, in
+     * 100.64.0.0/10 or 0.0.0.0: it is itself behind NAT (double NAT or
+     * carrier-grade NAT) and a mapping on it alone does not make a port
+     * reachable from the Internet. */
+    int double_nat;
     uint8_t reserved[64];
 } portmap_discovery;
 
@@ -216,6 +223,11 @@ typedef struct portmap_mapping_info {
     int64_t expires_in_ms;      /* until the lease runs out, -1 if not mapped */
     portmap_error last_error;   /* why the last attempt failed, or PORTMAP_OK */
     uint32_t renewals;          /* successful renewals so far */
+    /* The router only accepted a permanent mapping (UPnP error 725/402):
+     * lifetime is 0, the library checks it at each refresh and deletes it
+     * on release and close. */
+    int permanent;
+    int double_nat;             /* see portmap_discovery.double_nat */
     uint8_t reserved[64];
 } portmap_mapping_info;
 

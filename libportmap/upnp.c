@@ -1,0 +1,737 @@
+/*
+ * UPnP-IGD client backend (WANIPConnection v1/v2, WANPPPConnection).
+ *
+ * miniupnpc parses the device description (parserootdesc, GetUPNPUrls)
+ * and SOAP replies (ParseNameValue). The exchanges themselves run here,
+ * non-blocking inside the engine's poll loop, because miniupnpc's calls
+ * block with no overall deadline: a router that drips a byte a second
+ * would hold a thread for as long as it liked.
+ *
+ * Safety: SSDP answers count only from the gateway's address; LOCATION and
+ * the control URL must point at the gateway; answers read per search, the
+ * description and SOAP replies are capped; every exchange has a deadline.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <miniupnpc/igd_desc_parse.h>
+#include <miniupnpc/miniupnpc.h>
+#include <miniupnpc/upnperrors.h>
+#include <miniupnpc/upnpreplyparse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "internal.h"
+#include "upnp_wire.h"
+
+#if !defined(MINIUPNPC_API_VERSION) || MINIUPNPC_API_VERSION < 10
+#error "miniupnpc API 10 or newer is needed (GetUPNPUrls with a scope id)"
+#endif
+
+#define SSDP_PORT 1900
+#define SSDP_MAX_ANSWERS 64            /* per search */
+#define DESC_MAX_BYTES (128 * 1024)    /* real descriptions are under 10 KiB */
+#define SOAP_MAX_BYTES (64 * 1024)
+#define HTTP_MAX_MS 5000               /* any one HTTP exchange */
+#define HOLD_FOR_ADDR_MS 2000
+#define MAX_CONFLICT_TRIES 8
+
+typedef struct upnp_state {
+    int ssdp_fd;
+    int searching;
+    pm_retx ssdp_retx;
+    int answers;
+    pm_http desc;
+    char location[256];
+    int have_igd;
+    uint32_t ctl_addr;
+    uint16_t ctl_port;
+    char ctl_path[256];
+    char service[MINIUPNPC_URL_MAXSIZE];
+    pm_http extip;
+    unsigned long dropped;
+} upnp_state;
+
+enum xstep { X_WAIT_IGD, X_ADD, X_ADD_ANY, X_CHECK, X_DELETE, X_OWNER };
+
+typedef struct upnp_xchg {
+    pm_http h;
+    enum xstep step;
+    uint16_t try_port;
+    uint32_t lease;
+    unsigned conflicts;
+    int tried_lease0, tried_same_port;
+    int64_t retry_at;          /* after a failed exchange; PM_NEVER none */
+    int held;
+    int64_t held_until;
+    pm_result result;
+} upnp_xchg;
+
+static upnp_state *state(portmap_client *c)
+{
+    if (!c->upnp) {
+        upnp_state *st = calloc(1, sizeof(*st));
+        if (!st)
+            return NULL;
+        st->ssdp_fd = -1;
+        st->desc.fd = -1;
+        st->extip.fd = -1;
+        c->upnp = st;
+    }
+    return c->upnp;
+}
+
+static const char *proto_str(portmap_transport p)
+{
+    return p == PORTMAP_TCP ? "TCP" : "UDP";
+}
+
+/* ---- SOAP ---- */
+
+static int soap_start(portmap_client *c, upnp_state *st, pm_http *h, const char *action,
+                      const pm_soap_arg *args, size_t n, int64_t now, int64_t deadline)
+{
+    char host[PORTMAP_ADDRSTRLEN], req[6144];
+    size_t len;
+
+    pm_addr_str(st->ctl_addr, host, sizeof(host));
+    len = pm_soap_request(req, sizeof(req), host, st->ctl_port, st->ctl_path, st->service, action,
+                          args, n);
+    if (!len)
+        return -1;
+    return pm_http_start(h, st->ctl_addr, st->ctl_port, req, len, SOAP_MAX_BYTES,
+                         PM_MIN(deadline, now + HTTP_MAX_MS));
+}
+
+/* UPnP error code of a failed SOAP reply, 0 for success, -1 when the
+ * exchange itself failed. Values named in want are copied out. */
+static int soap_result(pm_http *h, const char *want, char *out, size_t out_len)
+{
+    struct NameValueParserData pd;
+    int code = 0;
+
+    if (h->state != PM_HTTPC_DONE)
+        return -1;
+    memset(&pd, 0, sizeof(pd));
+    ParseNameValue(h->resp.body, (int)h->resp.body_len, &pd);
+    if (h->resp.status != 200) {
+        const char *v = GetValueFromNameValueList(&pd, "errorCode");
+        code = v ? atoi(v) : h->resp.status;
+        if (code <= 0)
+            code = 501;
+    } else if (want && out) {
+        const char *v = GetValueFromNameValueList(&pd, want);
+        snprintf(out, out_len, "%s", v ? v : "");
+    }
+    ClearNameValueList(&pd);
+    return code;
+}
+
+/* ---- discovery ---- */
+
+static int ssdp_open(portmap_client *c, upnp_state *st)
+{
+    struct sockaddr_in me = { .sin_family = AF_INET };
+    struct in_addr ifaddr = { .s_addr = c->local };
+    unsigned char ttl = 2, loop = 0;
+
+    if (st->ssdp_fd >= 0)
+        return 0;
+    st->ssdp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (st->ssdp_fd < 0)
+        return -1;
+    me.sin_addr.s_addr = c->local;
+    if (bind(st->ssdp_fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+        close(st->ssdp_fd);
+        st->ssdp_fd = -1;
+        return -1;
+    }
+    /* Multicast leaves only through the interface that holds our address. */
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof(ifaddr));
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
+    return 0;
+}
+
+static void ssdp_send(portmap_client *c, upnp_state *st)
+{
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) };
+    char gw[PORTMAP_ADDRSTRLEN], msg[512];
+    int loopback = (ntohl(c->gateway) >> 24) == 127;
+
+    pm_addr_str(c->gateway, gw, sizeof(gw));
+    for (int v = 2; v >= 1; v--) {
+        size_t n = pm_ssdp_msearch(msg, sizeof(msg), gw, v);
+        to.sin_addr.s_addr = c->gateway;
+        sendto(st->ssdp_fd, msg, n, 0, (struct sockaddr *)&to, sizeof(to));
+        if (loopback)
+            continue; /* a test gateway on loopback: nothing to multicast to */
+        n = pm_ssdp_msearch(msg, sizeof(msg), "239.255.255.250", v);
+        inet_pton(AF_INET, "239.255.255.250", &to.sin_addr);
+        sendto(st->ssdp_fd, msg, n, 0, (struct sockaddr *)&to, sizeof(to));
+    }
+}
+
+static int upnp_probe(portmap_client *c, int64_t now)
+{
+    upnp_state *st = state(c);
+
+    if (!st || ssdp_open(c, st) != 0)
+        return -1;
+    st->have_igd = 0;
+    st->answers = 0;
+    st->searching = 1;
+    pm_http_reset(&st->desc);
+    pm_http_reset(&st->extip);
+    pm_retx_start(&st->ssdp_retx, &pm_retx_fast, now, pm_rand_unit, c);
+    ssdp_send(c, st);
+    return 0;
+}
+
+static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a,
+                              int64_t now)
+{
+    uint32_t host;
+    uint16_t port;
+    char path[256], hosts[PORTMAP_ADDRSTRLEN], req[512];
+    size_t n;
+
+    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 || host != c->gateway) {
+        st->dropped++;
+        PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway", a->location);
+        return;
+    }
+    pm_addr_str(host, hosts, sizeof(hosts));
+    n = pm_http_get(req, sizeof(req), hosts, port, path);
+    snprintf(st->location, sizeof(st->location), "%s", a->location);
+    if (!n || pm_http_start(&st->desc, host, port, req, n, DESC_MAX_BYTES,
+                            PM_MIN(now + HTTP_MAX_MS, PM_MAX(c->probe_deadline, now + 1))) != 0)
+        PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
+}
+
+static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
+{
+    for (int i = 0; i < 16; i++) {
+        char buf[2048];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        pm_ssdp_answer a;
+        ssize_t n = recvfrom(st->ssdp_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+
+        if (n < 0)
+            return;
+        if (!st->searching || ++st->answers > SSDP_MAX_ANSWERS)
+            continue; /* drained, not looked at */
+        if (from.sin_addr.s_addr != c->gateway) {
+            st->dropped++;
+            PM_DEBUG(c, "upnp: dropped an SSDP answer from a host that is not the gateway");
+            continue;
+        }
+        buf[n] = '\0';
+        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || a.is_notify) {
+            st->dropped++;
+            continue;
+        }
+        if (!pm_http_active(&st->desc) && !st->have_igd)
+            start_description(c, st, &a, now);
+    }
+}
+
+static void start_waiting_mappings(portmap_client *c, int64_t now);
+
+static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
+{
+    if (soap_start(c, st, &st->extip, "GetExternalIPAddress", NULL, 0, now, now + HTTP_MAX_MS) != 0)
+        PM_DEBUG(c, "upnp: GetExternalIPAddress could not start");
+    else
+        c->ext_pending = 1;
+}
+
+static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
+{
+    struct IGDdatas data;
+    struct UPNPUrls urls;
+    const char *svc, *colon;
+
+    if (st->desc.state != PM_HTTPC_DONE || st->desc.resp.status != 200) {
+        PM_DEBUG(c, "upnp: description fetch failed: %s",
+                 st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "HTTP error");
+        return; /* a later SSDP answer may do better; the probe deadline ends it */
+    }
+    memset(&data, 0, sizeof(data));
+    memset(&urls, 0, sizeof(urls));
+    parserootdesc(st->desc.resp.body, (int)st->desc.resp.body_len, &data);
+    if (!data.first.servicetype[0] || !data.first.controlurl[0]) {
+        PM_WARN(c, "upnp: %s describes no WANIPConnection or WANPPPConnection", st->location);
+        pm_http_reset(&st->desc);
+        return;
+    }
+    GetUPNPUrls(&urls, &data, st->location, 0);
+    if (!urls.controlURL || pm_url_parse(urls.controlURL, &st->ctl_addr, &st->ctl_port, st->ctl_path,
+                                         sizeof(st->ctl_path)) != 0 || st->ctl_addr != c->gateway) {
+        PM_WARN(c, "upnp: the control URL %.80s is not on the gateway; ignored",
+                urls.controlURL ? urls.controlURL : "(none)");
+        FreeUPNPUrls(&urls);
+        pm_http_reset(&st->desc);
+        return;
+    }
+    FreeUPNPUrls(&urls);
+    snprintf(st->service, sizeof(st->service), "%s", data.first.servicetype);
+    svc = strstr(st->service, ":service:");
+    snprintf(c->upnp_service, sizeof(c->upnp_service), "%.47s", svc ? svc + 9 : st->service);
+    colon = strrchr(st->service, ':');
+    c->upnp_version = colon && colon[1] == '2' ? 2 : 1;
+    st->have_igd = 1;
+    st->searching = 0;
+    pm_http_reset(&st->desc);
+    PM_DEBUG(c, "upnp: IGD %s at %s", c->upnp_service, st->location);
+    pm_engine_probe_done(c, PORTMAP_METHOD_UPNP, PM_AVAIL_YES, 0, now);
+    start_extip(c, st, now);
+    start_waiting_mappings(c, now);
+}
+
+static void finish_extip(portmap_client *c, upnp_state *st, int64_t now)
+{
+    char addr[64];
+    struct in_addr a;
+    int code = soap_result(&st->extip, "NewExternalIPAddress", addr, sizeof(addr));
+
+    c->ext_pending = 0;
+    pthread_cond_broadcast(&c->cond);
+    if (code != 0) {
+        PM_DEBUG(c, "upnp: GetExternalIPAddress failed (%d)", code);
+        pm_http_reset(&st->extip);
+        return;
+    }
+    pm_http_reset(&st->extip);
+    /* 0.0.0.0 (not connected) is kept as "known but useless": the verdict
+     * double NAT comes from it, and nobody waits for it any longer. */
+    if (inet_pton(AF_INET, addr, &a) != 1)
+        a.s_addr = 0;
+    c->ext_addr = a.s_addr ? a.s_addr : c->ext_addr;
+    c->ext_addr_at = now;
+    c->double_nat = pm_addr_is_private(a.s_addr);
+    pthread_cond_broadcast(&c->cond);
+}
+
+/* ---- mappings ---- */
+
+/* A port derived from our address and the internal port, so a restarted
+ * program asks for the same one again after a conflict. */
+static uint16_t alt_port(uint32_t local, uint16_t internal, unsigned attempt)
+{
+    uint32_t h = 2166136261u;
+    uint8_t b[8];
+    memcpy(b, &local, 4);
+    b[4] = (uint8_t)(internal >> 8);
+    b[5] = (uint8_t)internal;
+    b[6] = (uint8_t)attempt;
+    b[7] = 0x5a;
+    for (size_t i = 0; i < sizeof(b); i++)
+        h = (h ^ b[i]) * 16777619u;
+    return (uint16_t)(1024 + h % (65535 - 1024));
+}
+
+static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    upnp_state *st = c->upnp;
+    upnp_xchg *x = m->op_data;
+    char ext[8], in[8], lease[16], client[PORTMAP_ADDRSTRLEN];
+    int64_t deadline = m->op_deadline == PM_NEVER ? now + HTTP_MAX_MS : m->op_deadline;
+    pm_soap_arg a[8];
+    const char *action;
+    size_t n = 0;
+
+    if (!st || !st->have_igd) {
+        x->step = X_WAIT_IGD;
+        return 0;
+    }
+    snprintf(ext, sizeof(ext), "%u", x->try_port);
+    snprintf(in, sizeof(in), "%u", m->internal_port);
+    snprintf(lease, sizeof(lease), "%u", x->lease);
+    pm_addr_str(m->local_addr ? m->local_addr : c->local, client, sizeof(client));
+    a[n++] = (pm_soap_arg){ "NewRemoteHost", "" };
+    a[n++] = (pm_soap_arg){ "NewExternalPort", ext };
+    a[n++] = (pm_soap_arg){ "NewProtocol", proto_str(m->proto) };
+    switch (x->step) {
+    case X_ADD:
+    case X_ADD_ANY:
+        a[n++] = (pm_soap_arg){ "NewInternalPort", in };
+        a[n++] = (pm_soap_arg){ "NewInternalClient", client };
+        a[n++] = (pm_soap_arg){ "NewEnabled", "1" };
+        a[n++] = (pm_soap_arg){ "NewPortMappingDescription", m->desc };
+        a[n++] = (pm_soap_arg){ "NewLeaseDuration", lease };
+        action = x->step == X_ADD_ANY ? "AddAnyPortMapping" : "AddPortMapping";
+        break;
+    case X_DELETE:
+        action = "DeletePortMapping";
+        break;
+    default: /* X_CHECK, X_OWNER */
+        action = "GetSpecificPortMappingEntry";
+        break;
+    }
+    if (soap_start(c, st, &x->h, action, a, n, now, deadline) != 0) {
+        x->retry_at = now + 1000;
+        return -1;
+    }
+    x->retry_at = PM_NEVER;
+    return 0;
+}
+
+static void first_step(portmap_client *c, portmap_mapping *m)
+{
+    upnp_xchg *x = m->op_data;
+
+    x->lease = m->permanent ? 0 : m->want_lifetime;
+    if (m->op == PM_OP_DELETE) {
+        x->try_port = m->ext_port ? m->ext_port : m->internal_port;
+        x->step = m->verify_owner ? X_OWNER : X_DELETE;
+    } else if (m->state == PORTMAP_STATE_MAPPED && m->permanent) {
+        x->try_port = m->ext_port;
+        x->step = X_CHECK; /* a permanent entry: check it is still there */
+    } else if (m->ext_port) {
+        x->try_port = m->ext_port; /* renew what we hold */
+        x->step = X_ADD;
+    } else {
+        /* Never external port 0: IGDv2 picks one for us, v1 gets ours. */
+        x->try_port = m->want_ext_port ? m->want_ext_port : m->internal_port;
+        x->step = c->upnp_version == 2 && !m->want_ext_port ? X_ADD_ANY : X_ADD;
+    }
+}
+
+static int upnp_start(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+
+    if (!x) {
+        x = calloc(1, sizeof(*x));
+        if (!x)
+            return -1;
+        x->h.fd = -1;
+        m->op_data = x;
+    }
+    pm_http_reset(&x->h);
+    x->held = 0;
+    x->conflicts = 0;
+    x->tried_lease0 = x->tried_same_port = 0;
+    first_step(c, m);
+    return send_step(c, m, now);
+}
+
+static void upnp_stop(portmap_client *c, portmap_mapping *m)
+{
+    upnp_xchg *x = m->op_data;
+    (void)c;
+    if (x)
+        pm_http_reset(&x->h);
+    free(x);
+    m->op_data = NULL;
+}
+
+static void start_waiting_mappings(portmap_client *c, int64_t now)
+{
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        upnp_xchg *x = m->op_data;
+        if (m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && x && x->step == X_WAIT_IGD) {
+            first_step(c, m);
+            send_step(c, m, now);
+        }
+    }
+}
+
+static void done(portmap_client *c, portmap_mapping *m, portmap_error err, const char *detail,
+                 int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    pm_result r = { .err = err, .detail = detail };
+
+    if (err == PORTMAP_OK && m->op == PM_OP_MAP) {
+        r.ext_port = x->try_port;
+        r.lifetime = x->lease ? x->lease : m->want_lifetime;
+        r.permanent = x->lease == 0;
+        r.ext_addr = c->ext_addr;
+        if (!c->ext_addr_at) {
+            /* Mapped, but the address to give to peers is not known yet
+             * (GetExternalIPAddress runs alongside): hold, bounded. */
+            x->held = 1;
+            x->held_until = now + HOLD_FOR_ADDR_MS;
+            x->result = r;
+            return;
+        }
+    }
+    pm_engine_map_done(c, m, &r, now);
+}
+
+static portmap_error map_upnp_error(int code, int *retry_later)
+{
+    *retry_later = 0;
+    switch (code) {
+    case 606: return PORTMAP_ERR_NOT_AUTHORIZED;
+    case 718:
+    case 729: return PORTMAP_ERR_PORT_IN_USE;
+    case 728: *retry_later = 1; return PORTMAP_ERR_NO_RESOURCES;
+    case 501: *retry_later = 1; return PORTMAP_ERR_REFUSED;
+    default: return PORTMAP_ERR_REFUSED;
+    }
+}
+
+static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    int later;
+    portmap_error err;
+    static char detail[96];
+
+    if ((code == 725 || code == 402) && x->lease && !x->tried_lease0) {
+        PM_WARN(c, "upnp: the router answered error %d (%s) to a %u s lease: "
+                   "retrying with a permanent one, released on exit",
+                code, strupnperror(code) ? strupnperror(code) : "?", x->lease);
+        x->tried_lease0 = 1;
+        x->lease = 0;
+        m->permanent = 1;
+        send_step(c, m, now);
+        return;
+    }
+    if (code == 401 && x->step == X_ADD_ANY) { /* no AddAnyPortMapping after all */
+        x->step = X_ADD;
+        send_step(c, m, now);
+        return;
+    }
+    if ((code == 718 || code == 729) && m->state == PORTMAP_STATE_PENDING &&
+        x->conflicts < MAX_CONFLICT_TRIES) {
+        x->try_port = alt_port(m->local_addr, m->internal_port, x->conflicts++);
+        x->step = X_ADD;
+        PM_INFO(c, "upnp: external port taken (error %d); trying %u", code, x->try_port);
+        send_step(c, m, now);
+        return;
+    }
+    if (code == 724 && !x->tried_same_port) {
+        x->tried_same_port = 1;
+        x->try_port = m->internal_port;
+        x->step = X_ADD;
+        send_step(c, m, now);
+        return;
+    }
+    err = map_upnp_error(code, &later);
+    snprintf(detail, sizeof(detail), "UPnP error %d: %s", code,
+             strupnperror(code) ? strupnperror(code) : "unknown");
+    PM_WARN(c, "upnp: port %u: %s", m->internal_port, detail);
+    if (later) {
+        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES, .detail = detail };
+        pm_engine_map_done(c, m, &r, now);
+        return;
+    }
+    done(c, m, err, detail, now);
+}
+
+static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    char value[64] = "";
+    int code;
+
+    if (x->h.state == PM_HTTPC_FAILED) {
+        PM_DEBUG(c, "upnp: exchange for port %u failed: %s", m->internal_port, x->h.why);
+        pm_http_reset(&x->h);
+        x->retry_at = now + 1000; /* within the op's own deadline */
+        return;
+    }
+    code = soap_result(&x->h, x->step == X_ADD_ANY ? "NewReservedPort"
+                              : x->step == X_OWNER  ? "NewInternalClient" : NULL,
+                       value, sizeof(value));
+    pm_http_reset(&x->h);
+    switch (x->step) {
+    case X_ADD_ANY:
+        if (code == 0) {
+            long p = strtol(value, NULL, 10);
+            if (p <= 0 || p > 65535) {
+                done(c, m, PORTMAP_ERR_PROTOCOL, "AddAnyPortMapping returned no port", now);
+                return;
+            }
+            x->try_port = (uint16_t)p;
+        }
+        /* fall through */
+    case X_ADD:
+        if (code == 0)
+            done(c, m, PORTMAP_OK, NULL, now);
+        else
+            handle_add_error(c, m, code, now);
+        break;
+    case X_CHECK:
+        if (code == 0) {
+            done(c, m, PORTMAP_OK, NULL, now);
+        } else { /* 714: the router lost our permanent entry: add it again */
+            PM_INFO(c, "upnp: the router lost port %u (error %d); adding it again", x->try_port, code);
+            x->step = X_ADD;
+            send_step(c, m, now);
+        }
+        break;
+    case X_OWNER: {
+        char mine[PORTMAP_ADDRSTRLEN];
+        pm_addr_str(m->local_addr ? m->local_addr : c->local, mine, sizeof(mine));
+        if (code == 714) {
+            done(c, m, PORTMAP_ERR_NOT_FOUND, "no such mapping on the router", now);
+        } else if (code != 0 || strcmp(value, mine) != 0) {
+            done(c, m, PORTMAP_ERR_NOT_AUTHORIZED, "the mapping belongs to another host", now);
+        } else {
+            x->step = X_DELETE;
+            send_step(c, m, now);
+        }
+        break;
+    }
+    case X_DELETE:
+        /* 714: already gone, which is what we wanted */
+        done(c, m, code == 0 || code == 714 ? PORTMAP_OK : PORTMAP_ERR_REFUSED,
+             code ? "DeletePortMapping failed" : NULL, now);
+        break;
+    default:
+        break;
+    }
+}
+
+static void step_mapping(portmap_client *c, portmap_mapping *m, short revents, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+
+    if (x->held) {
+        if (c->ext_addr_at || now >= x->held_until) {
+            pm_result r = x->result;
+            r.ext_addr = c->ext_addr;
+            pm_engine_map_done(c, m, &r, now);
+        }
+        return;
+    }
+    if (x->step == X_WAIT_IGD)
+        return;
+    if (!pm_http_active(&x->h)) {
+        if (x->retry_at != PM_NEVER && now >= x->retry_at)
+            send_step(c, m, now);
+        return;
+    }
+    if (pm_http_step(&x->h, revents, now))
+        handle_reply(c, m, now);
+}
+
+/* ---- poll plumbing ---- */
+
+static int op_active(const portmap_mapping *m)
+{
+    return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && m->op_data;
+}
+
+static size_t upnp_count(portmap_client *c)
+{
+    size_t n = 3;
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        n += op_active(m);
+    return n;
+}
+
+static size_t add_http(pm_http *h, struct pollfd *fds, size_t i, size_t max, int64_t *deadline)
+{
+    if (!pm_http_active(h) || i >= max)
+        return 0;
+    fds[i] = (struct pollfd){ .fd = h->fd, .events = pm_http_events(h) };
+    *deadline = PM_MIN(*deadline, h->deadline);
+    return 1;
+}
+
+static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline)
+{
+    upnp_state *st = c->upnp;
+    size_t n = 0;
+
+    if (!st)
+        return 0;
+    if (st->ssdp_fd >= 0 && n < max) {
+        fds[n++] = (struct pollfd){ .fd = st->ssdp_fd, .events = POLLIN };
+        if (st->searching && c->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING)
+            *deadline = PM_MIN(*deadline, st->ssdp_retx.next_ms);
+    }
+    n += add_http(&st->desc, fds, n, max, deadline);
+    n += add_http(&st->extip, fds, n, max, deadline);
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        upnp_xchg *x;
+        if (!op_active(m))
+            continue;
+        x = m->op_data;
+        if (x->held)
+            *deadline = PM_MIN(*deadline, x->held_until);
+        else if (!pm_http_active(&x->h) && x->retry_at != PM_NEVER)
+            *deadline = PM_MIN(*deadline, x->retry_at);
+        n += add_http(&x->h, fds, n, max, deadline);
+    }
+    return n;
+}
+
+static short revents_of(struct pollfd *fds, size_t n, int fd)
+{
+    if (fd < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (fds[i].fd == fd)
+            return fds[i].revents;
+    return 0;
+}
+
+static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
+{
+    upnp_state *st = c->upnp;
+    portmap_mapping *m, *next;
+
+    if (!st)
+        return;
+    if (st->ssdp_fd >= 0 && revents_of(fds, n, st->ssdp_fd))
+        read_ssdp(c, st, now);
+    if (st->searching && c->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING &&
+        now >= st->ssdp_retx.next_ms && !pm_http_active(&st->desc)) {
+        pm_retx_advance(&st->ssdp_retx, now, pm_rand_unit, c);
+        ssdp_send(c, st);
+    }
+    if (pm_http_active(&st->desc) && pm_http_step(&st->desc, revents_of(fds, n, st->desc.fd), now))
+        finish_description(c, st, now);
+    if (pm_http_active(&st->extip) && pm_http_step(&st->extip, revents_of(fds, n, st->extip.fd), now))
+        finish_extip(c, st, now);
+    for (m = c->mappings; m; m = next) {
+        next = m->next;
+        if (!op_active(m))
+            continue;
+        if (next)
+            pm_mapping_ref(next);
+        step_mapping(c, m, revents_of(fds, n, ((upnp_xchg *)m->op_data)->h.fd), now);
+        if (next)
+            pm_mapping_unref(next);
+    }
+}
+
+static void upnp_reset(portmap_client *c)
+{
+    upnp_state *st = c->upnp;
+
+    if (!st)
+        return;
+    if (st->ssdp_fd >= 0)
+        close(st->ssdp_fd);
+    pm_http_reset(&st->desc);
+    pm_http_reset(&st->extip);
+    free(st);
+    c->upnp = NULL;
+    c->ext_pending = 0;
+    c->upnp_version = 0;
+    c->upnp_service[0] = '\0';
+}
+
+const pm_backend pm_backend_upnp = {
+    .method = PORTMAP_METHOD_UPNP,
+    .name = "upnp",
+    .start = upnp_start,
+    .stop = upnp_stop,
+    .probe = upnp_probe,
+    .add_pollfds = upnp_add_pollfds,
+    .count_pollfds = upnp_count,
+    .dispatch = upnp_dispatch,
+    .reset = upnp_reset,
+};
