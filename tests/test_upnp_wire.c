@@ -1,0 +1,169 @@
+/* Suite: UPnP wire formats (libportmap/upnp_wire.c): HTTP framing, URLs,
+ * SSDP answers, SOAP requests. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "upnp_wire.h"
+
+static pm_http_status parse(const char *text, int eof, size_t max, pm_http_response *r)
+{
+    static char buf[70000];
+    size_t n = strlen(text);
+    memcpy(buf, text, n + 1);
+    return pm_http_parse(buf, n, eof, max, r);
+}
+
+START_TEST(http_content_length)
+{
+    pm_http_response r;
+    const char *t = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\n\r\nhello";
+    ck_assert_int_eq(parse(t, 0, 100, &r), PM_HTTP_COMPLETE);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, 5);
+    ck_assert_int_eq(memcmp(r.body, "hello", 5), 0);
+    /* every prefix is incomplete, and broken at EOF */
+    for (size_t n = 0; n < strlen(t); n++) {
+        char b[128];
+        memcpy(b, t, n);
+        ck_assert_int_eq(pm_http_parse(b, n, 0, 100, &r), PM_HTTP_INCOMPLETE);
+        ck_assert_int_eq(pm_http_parse(b, n, 1, 100, &r), PM_HTTP_BAD);
+    }
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n", 0, 100, &r),
+                     PM_HTTP_TOO_BIG);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 0, 100, &r), PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 9x\r\n\r\n", 0, 100, &r), PM_HTTP_BAD);
+}
+END_TEST
+
+START_TEST(http_chunked)
+{
+    pm_http_response r;
+    ck_assert_int_eq(parse("HTTP/1.1 500 Internal\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "4\r\nabcd\r\n3;ext=1\r\nefg\r\n0\r\n\r\n", 0, 100, &r),
+                     PM_HTTP_COMPLETE);
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_uint_eq(r.body_len, 7);
+    ck_assert_int_eq(memcmp(r.body, "abcdefg", 7), 0);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab", 0, 100, &r),
+                     PM_HTTP_INCOMPLETE);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab", 1, 100, &r),
+                     PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0, 100, &r),
+                     PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "fffffffff\r\n", 0, 100, &r), PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "ffff\r\n", 0, 100, &r), PM_HTTP_TOO_BIG);
+}
+END_TEST
+
+START_TEST(http_until_close_and_garbage)
+{
+    pm_http_response r;
+    ck_assert_int_eq(parse("HTTP/1.0 200 OK\r\n\r\nbody", 0, 100, &r), PM_HTTP_INCOMPLETE);
+    ck_assert_int_eq(parse("HTTP/1.0 200 OK\r\n\r\nbody", 1, 100, &r), PM_HTTP_COMPLETE);
+    ck_assert_uint_eq(r.body_len, 4);
+    ck_assert_int_eq(parse("SSH-2.0-OpenSSH\r\n\r\n", 0, 100, &r), PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 2x0 OK\r\n\r\n", 0, 100, &r), PM_HTTP_BAD);
+    /* headers that never end */
+    char *big = malloc(PM_HTTP_MAX_HEADER + 100);
+    memset(big, 'a', PM_HTTP_MAX_HEADER + 99);
+    memcpy(big, "HTTP/1.1 200 OK\r\n", 17);
+    ck_assert_int_eq(pm_http_parse(big, PM_HTTP_MAX_HEADER + 99, 0, 100, &r), PM_HTTP_TOO_BIG);
+    free(big);
+}
+END_TEST
+
+START_TEST(urls)
+{
+    uint32_t host;
+    uint16_t port;
+    char path[64];
+    struct in_addr a;
+
+    ck_assert_int_eq(pm_url_parse("http://10.77.0.1:5000/rootDesc.xml", &host, &port, path, sizeof(path)), 0);
+    inet_pton(AF_INET, "10.77.0.1", &a);
+    ck_assert_uint_eq(host, a.s_addr);
+    ck_assert_uint_eq(port, 5000);
+    ck_assert_str_eq(path, "/rootDesc.xml");
+    ck_assert_int_eq(pm_url_parse("http://10.77.0.1", &host, &port, path, sizeof(path)), 0);
+    ck_assert_uint_eq(port, 80);
+    ck_assert_str_eq(path, "/");
+    ck_assert_int_ne(pm_url_parse("https://10.77.0.1/", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_ne(pm_url_parse("http://router.lan/", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_ne(pm_url_parse("http://10.77.0.1:0/", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_ne(pm_url_parse("http://10.77.0.1:70000/", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_ne(pm_url_parse("http://10.77.0.1:/", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_ne(pm_url_parse("http://10.77.0.1/a b", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_ne(pm_url_parse("http://10.77.0.1/a\r\nX: 1", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_ne(pm_url_parse("http://10.77.0.1/0123456789012345678901234567890123456789"
+                                  "0123456789012345678901234567890123456789", &host, &port, path,
+                                  sizeof(path)), 0);
+}
+END_TEST
+
+START_TEST(ssdp_answers)
+{
+    pm_ssdp_answer a;
+    const char *ok = "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
+                     "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+                     "USN: uuid:1::urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+                     "Location: http://10.77.0.1:5000/rootDesc.xml\r\nBOOTID.UPNP.ORG: 7\r\n\r\n";
+    ck_assert_int_eq(pm_ssdp_parse(ok, strlen(ok), &a), 0);
+    ck_assert_int_eq(a.igd_version, 2);
+    ck_assert_str_eq(a.location, "http://10.77.0.1:5000/rootDesc.xml");
+    ck_assert_int_eq(a.bootid, 7);
+    ck_assert_int_eq(a.is_notify, 0);
+    const char *notify = "NOTIFY * HTTP/1.1\r\nNT: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+                         "NTS: ssdp:alive\r\nLOCATION: http://10.77.0.1:5000/d.xml\r\n\r\n";
+    ck_assert_int_eq(pm_ssdp_parse(notify, strlen(notify), &a), 0);
+    ck_assert_int_eq(a.is_notify, 1);
+    ck_assert_int_eq(a.igd_version, 1);
+    const char *other = "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:MediaServer:1\r\n"
+                        "LOCATION: http://10.77.0.1/\r\n\r\n";
+    ck_assert_int_ne(pm_ssdp_parse(other, strlen(other), &a), 0);
+    const char *noloc = "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
+    ck_assert_int_ne(pm_ssdp_parse(noloc, strlen(noloc), &a), 0);
+    for (size_t n = 0; n < strlen(ok) - 60; n++) /* truncations never crash */
+        pm_ssdp_parse(ok, n, &a);
+}
+END_TEST
+
+START_TEST(soap_request_escapes)
+{
+    char buf[8192];
+    pm_soap_arg args[] = { { "NewPortMappingDescription", "<b>&\"x\"" }, { "NewEnabled", "1" } };
+    size_t n = pm_soap_request(buf, sizeof(buf), "10.77.0.1", 5000, "/ctl/IPConn",
+                               "urn:schemas-upnp-org:service:WANIPConnection:2", "AddPortMapping",
+                               args, 2);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_ptr_nonnull(strstr(buf, "POST /ctl/IPConn HTTP/1.1\r\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "SOAPAction: \"urn:schemas-upnp-org:service:WANIPConnection:2#AddPortMapping\""));
+    ck_assert_ptr_nonnull(strstr(buf, "&lt;b&gt;&amp;&quot;x&quot;"));
+    ck_assert_ptr_null(strstr(buf, "<b>"));
+    /* Content-Length matches the body */
+    char *body = strstr(buf, "\r\n\r\n") + 4;
+    long cl = strtol(strstr(buf, "Content-Length: ") + 16, NULL, 10);
+    ck_assert_int_eq(cl, (long)strlen(body));
+    ck_assert_uint_eq(pm_soap_request(buf, 100, "h", 1, "/", "s", "A", args, 2), 0);
+}
+END_TEST
+
+static Suite *upnp_wire_suite(void)
+{
+    Suite *s = suite_create("upnp_wire");
+    TCase *tc = tcase_create("codec");
+    tcase_add_test(tc, http_content_length);
+    tcase_add_test(tc, http_chunked);
+    tcase_add_test(tc, http_until_close_and_garbage);
+    tcase_add_test(tc, urls);
+    tcase_add_test(tc, ssdp_answers);
+    tcase_add_test(tc, soap_request_escapes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+PM_CHECK_MAIN(upnp_wire_suite)
