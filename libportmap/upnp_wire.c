@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strcasestr */
+#endif
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>

@@ -1,0 +1,358 @@
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fakeigd.h"
+
+#define SVC_IP "urn:schemas-upnp-org:service:WANIPConnection:"
+#define SVC_PPP "urn:schemas-upnp-org:service:WANPPPConnection:1"
+
+static int bound(int type, const char *addr, int port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    int one = 1, fd = socket(AF_INET, type, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    inet_pton(AF_INET, addr, &sa.sin_addr);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (type == SOCK_STREAM && listen(fd, 16) < 0)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int version(const fakeigd *g)
+{
+    return g->scenario == IGD_OK_V1 || g->scenario == IGD_718 || g->scenario == IGD_724 ? 1 : 2;
+}
+
+static void answer_ssdp(fakeigd *g, const struct sockaddr_in *to)
+{
+    char msg[512];
+    const char *loc = g->scenario == IGD_LOCATION_ELSEWHERE ? "http://127.0.0.2:5000/rootDesc.xml"
+                                                            : "http://127.0.0.1:5000/rootDesc.xml";
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
+                     "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:%d\r\n"
+                     "USN: uuid:fake::urn:schemas-upnp-org:device:InternetGatewayDevice:%d\r\n"
+                     "EXT:\r\nSERVER: fake UPnP/1.1 fakeigd/1\r\nLOCATION: %s\r\n\r\n",
+                     version(g), version(g), loc);
+    int fd = g->scenario == IGD_SSDP_NOT_GATEWAY ? g->spoof_fd : g->udp_fd;
+    sendto(fd, msg, (size_t)n, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+static int description(fakeigd *g, char *out, size_t cap)
+{
+    const char *svc = g->scenario == IGD_PPP_ONLY ? SVC_PPP : NULL;
+    char svcbuf[80];
+    const char *ctl = g->scenario == IGD_CONTROL_ELSEWHERE ? "http://127.0.0.2:5000/ctl/IPConn"
+                                                           : "/ctl/IPConn";
+    if (!svc) {
+        snprintf(svcbuf, sizeof(svcbuf), SVC_IP "%d", version(g));
+        svc = svcbuf;
+    }
+    return snprintf(out, cap,
+        "<?xml version=\"1.0\"?>\r\n<root xmlns=\"urn:schemas-upnp-org:device-1-0\">"
+        "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
+        "<deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:%d</deviceType>"
+        "<friendlyName>fake</friendlyName><deviceList><device>"
+        "<deviceType>urn:schemas-upnp-org:device:WANDevice:%d</deviceType><serviceList><service>"
+        "<serviceType>urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1</serviceType>"
+        "<serviceId>urn:upnp-org:serviceId:WANCommonIFC1</serviceId>"
+        "<controlURL>/ctl/CmnIfCfg</controlURL><eventSubURL>/evt/CmnIfCfg</eventSubURL>"
+        "<SCPDURL>/WANCfg.xml</SCPDURL></service></serviceList><deviceList><device>"
+        "<deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:%d</deviceType>"
+        "<serviceList><service><serviceType>%s</serviceType>"
+        "<serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><controlURL>%s</controlURL>"
+        "<eventSubURL>/evt/IPConn</eventSubURL><SCPDURL>/WANIPCn.xml</SCPDURL></service>"
+        "</serviceList></device></deviceList></device></deviceList></device></root>\r\n",
+        version(g), version(g), version(g), svc, ctl);
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void reply(int fd, int status, const char *body)
+{
+    char head[256];
+    int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: text/xml\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                     status, status == 200 ? "OK" : "Internal Server Error", strlen(body));
+    send_all(fd, head, (size_t)n);
+    send_all(fd, body, strlen(body));
+}
+
+static void soap_ok(int fd, const char *action, const char *inner)
+{
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+             "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body>"
+             "<u:%sResponse xmlns:u=\"" SVC_IP "1\">%s</u:%sResponse></s:Body></s:Envelope>",
+             action, inner, action);
+    reply(fd, 200, body);
+}
+
+static void soap_err(int fd, int code)
+{
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+             "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><s:Fault>"
+             "<faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail>"
+             "<UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>%d</errorCode>"
+             "<errorDescription>fake</errorDescription></UPnPError></detail></s:Fault></s:Body>"
+             "</s:Envelope>", code);
+    reply(fd, 500, body);
+}
+
+static unsigned xml_uint(const char *body, const char *tag)
+{
+    char open[64];
+    const char *p;
+    snprintf(open, sizeof(open), "<%s>", tag);
+    p = strstr(body, open);
+    return p ? (unsigned)strtoul(p + strlen(open), NULL, 10) : 0;
+}
+
+static void xml_str(const char *body, const char *tag, char *out, size_t cap)
+{
+    char open[64];
+    const char *p, *e;
+    snprintf(open, sizeof(open), "<%s>", tag);
+    out[0] = '\0';
+    p = strstr(body, open);
+    if (!p)
+        return;
+    p += strlen(open);
+    e = strchr(p, '<');
+    if (e && (size_t)(e - p) < cap) {
+        memcpy(out, p, (size_t)(e - p));
+        out[e - p] = '\0';
+    }
+}
+
+static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
+{
+    const char *a = strstr(req, "SOAPAction:");
+    char action[40] = "", inner[256];
+    const char *hash = a ? strchr(a, '#') : NULL;
+    fakeigd_call call = { 0 };
+
+    if (hash)
+        sscanf(hash + 1, "%39[A-Za-z]", action);
+    snprintf(call.action, sizeof(call.action), "%s", action);
+    call.ext_port = xml_uint(body, "NewExternalPort");
+    call.lease = xml_uint(body, "NewLeaseDuration");
+    xml_str(body, "NewInternalClient", call.client, sizeof(call.client));
+    pthread_mutex_lock(&g->lock);
+    if (g->n_calls < FAKEIGD_LOG)
+        g->calls[g->n_calls++] = call;
+    pthread_mutex_unlock(&g->lock);
+
+    if (!strcmp(action, "GetExternalIPAddress")) {
+        snprintf(inner, sizeof(inner), "<NewExternalIPAddress>%s</NewExternalIPAddress>",
+                 g->scenario == IGD_CGN ? "100.64.1.1" : "198.51.100.7");
+        soap_ok(fd, action, inner);
+        return;
+    }
+    if (!strcmp(action, "AddPortMapping") || !strcmp(action, "AddAnyPortMapping")) {
+        int any = action[3] == 'A';
+        if (g->scenario == IGD_BAD_SOAP) {
+            reply(fd, 200, "<<<this is not < xml");
+            return;
+        }
+        if ((g->scenario == IGD_725 || g->scenario == IGD_402) && call.lease != 0) {
+            soap_err(fd, g->scenario == IGD_725 ? 725 : 402);
+            return;
+        }
+        if (g->scenario == IGD_718 && call.ext_port == g->taken_port) {
+            soap_err(fd, 718);
+            return;
+        }
+        if (g->scenario == IGD_724 && call.ext_port != xml_uint(body, "NewInternalPort")) {
+            soap_err(fd, 724);
+            return;
+        }
+        if (any) {
+            snprintf(inner, sizeof(inner), "<NewReservedPort>%u</NewReservedPort>", call.ext_port + 1);
+            soap_ok(fd, action, inner);
+        } else {
+            soap_ok(fd, action, "");
+        }
+        return;
+    }
+    if (!strcmp(action, "DeletePortMapping") || !strcmp(action, "GetSpecificPortMappingEntry")) {
+        snprintf(inner, sizeof(inner), "<NewInternalClient>127.0.0.1</NewInternalClient>");
+        soap_ok(fd, action, action[0] == 'G' ? inner : "");
+        return;
+    }
+    soap_err(fd, 401);
+}
+
+static void *drip(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    const char *head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+    send_all(fd, head, strlen(head));
+    for (int i = 0; i < 200; i++) { /* 1 byte every 100 ms, at most 20 s */
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+            break;
+        usleep(100000);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void serve_http(fakeigd *g, int fd)
+{
+    char req[8192];
+    size_t len = 0;
+    char *body = NULL;
+
+    /* read headers and a Content-Length body, bounded */
+    while (len < sizeof(req) - 1) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ssize_t n;
+        if (poll(&p, 1, 2000) <= 0)
+            break;
+        n = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        req[len] = '\0';
+        body = strstr(req, "\r\n\r\n");
+        if (body) {
+            const char *cl = strstr(req, "Content-Length:");
+            size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
+            if (strlen(body + 4) >= want)
+                break;
+        }
+    }
+    req[len] = '\0';
+    pthread_mutex_lock(&g->lock);
+    g->http_requests++;
+    pthread_mutex_unlock(&g->lock);
+    if (!strncmp(req, "GET ", 4)) {
+        if (g->scenario == IGD_DRIP) {
+            pthread_t th;
+            g->drip_threads++;
+            pthread_create(&th, NULL, drip, (void *)(intptr_t)fd);
+            pthread_detach(th);
+            return;
+        }
+        if (g->scenario == IGD_HUGE_DESC) {
+            char head[128];
+            size_t size = 3 * 1024 * 1024;
+            char *junk = malloc(65536);
+            memset(junk, ' ', 65536);
+            snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", size);
+            send_all(fd, head, strlen(head));
+            for (size_t s = 0; s < size; s += 65536) /* stops when the client hangs up */
+                send_all(fd, junk, 65536);
+            free(junk);
+        } else if (g->scenario == IGD_BAD_XML) {
+            reply(fd, 200, "<root><device><serviceList><service><serviceType>urn:sch");
+        } else {
+            char d[4096];
+            description(g, d, sizeof(d));
+            reply(fd, 200, d);
+        }
+    } else if (body) {
+        handle_soap(g, fd, req, body + 4);
+    }
+    close(fd);
+}
+
+static void *serve(void *arg)
+{
+    fakeigd *g = arg;
+    struct pollfd p[4] = { { .fd = g->udp_fd, .events = POLLIN }, { .fd = g->tcp_fd, .events = POLLIN },
+                           { .fd = g->stop_fd, .events = POLLIN }, { .fd = g->tcp2_fd, .events = POLLIN } };
+
+    while (poll(p, 4, 30000) > 0 && !p[2].revents) {
+        if (p[3].revents) { /* the host that is not the gateway: count, serve */
+            int fd = accept(g->tcp2_fd, NULL, NULL);
+            if (fd >= 0)
+                serve_http(g, fd);
+        }
+        if (p[0].revents) {
+            char buf[1024];
+            struct sockaddr_in from;
+            socklen_t fl = sizeof(from);
+            ssize_t n = recvfrom(g->udp_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+            if (n > 0) {
+                buf[n] = '\0';
+                if (strstr(buf, "M-SEARCH") && strstr(buf, "InternetGatewayDevice"))
+                    answer_ssdp(g, &from);
+            }
+        }
+        if (p[1].revents) {
+            int fd = accept(g->tcp_fd, NULL, NULL);
+            if (fd >= 0)
+                serve_http(g, fd);
+        }
+    }
+    return NULL;
+}
+
+int fakeigd_start(fakeigd *g, int scenario)
+{
+    memset(g, 0, sizeof(*g));
+    g->scenario = scenario;
+    g->taken_port = 7100;
+    pthread_mutex_init(&g->lock, NULL);
+    g->udp_fd = bound(SOCK_DGRAM, "127.0.0.1", 1900);
+    g->spoof_fd = bound(SOCK_DGRAM, "127.0.0.2", 1900);
+    g->tcp_fd = bound(SOCK_STREAM, "127.0.0.1", 5000);
+    g->tcp2_fd = bound(SOCK_STREAM, "127.0.0.2", 5000);
+    g->stop_fd = eventfd(0, 0);
+    if (g->udp_fd < 0 || g->spoof_fd < 0 || g->tcp_fd < 0 || g->tcp2_fd < 0 || g->stop_fd < 0)
+        return -1;
+    return pthread_create(&g->th, NULL, serve, g);
+}
+
+void fakeigd_stop(fakeigd *g)
+{
+    uint64_t one = 1;
+    if (write(g->stop_fd, &one, sizeof(one)) == sizeof(one))
+        pthread_join(g->th, NULL);
+    close(g->udp_fd);
+    close(g->spoof_fd);
+    close(g->tcp_fd);
+    close(g->tcp2_fd);
+    close(g->stop_fd);
+}
+
+int fakeigd_count(fakeigd *g, const char *action)
+{
+    int n = 0;
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < g->n_calls; i++)
+        n += strcmp(g->calls[i].action, action) == 0;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+int fakeigd_http_requests(fakeigd *g)
+{
+    int n;
+    pthread_mutex_lock(&g->lock);
+    n = g->http_requests;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}

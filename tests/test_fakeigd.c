@@ -1,0 +1,249 @@
+/*
+ * Suite: UPnP-IGD router behaviour that miniupnpd will not produce, from a
+ * scriptable fake IGD on loopback (tests/fakeigd.c). As root the suite runs
+ * in a private network namespace.
+ */
+#include <check.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <portmap/portmap.h>
+
+#include "check_main.h"
+#include "fakeigd.h"
+
+static fakeigd igd;
+static portmap_client *client;
+static char dir[64];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start(int scenario, int timeout_ms)
+{
+    portmap_settings s;
+
+    ck_assert_msg(fakeigd_start(&igd, scenario) == 0, "cannot bind the fake IGD's ports");
+    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    portmap_default_settings(&s);
+    s.methods[0] = PORTMAP_METHOD_UPNP;
+    s.gateway = "127.0.0.1";
+    s.timeout_ms = timeout_ms;
+    s.state_dir = dir;
+    s.close_timeout_ms = 1000;
+    ck_assert_int_eq(portmap_open(&client, &s), PORTMAP_OK);
+}
+
+static void finish(void)
+{
+    char cmd[128];
+    portmap_close(&client);
+    fakeigd_stop(&igd);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static int map(uint16_t port, uint16_t ext, portmap_mapping **m, portmap_mapping_info *info)
+{
+    portmap_request r;
+    portmap_request_init(&r);
+    r.internal_port = port;
+    r.external_port = ext;
+    r.lifetime = 600;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, m), PORTMAP_OK);
+    return portmap_mapping_wait(*m, 0, info);
+}
+
+START_TEST(v2_uses_add_any)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    portmap_discovery d;
+    start(IGD_OK_V2, 3000);
+    ck_assert_int_eq(map(7200, 0, &m, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 7201); /* what the router reserved */
+    ck_assert_str_eq(info.external_address, "198.51.100.7");
+    ck_assert_uint_eq(info.lifetime, 600);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddAnyPortMapping"), 1);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPortMapping"), 0);
+    for (int i = 0; i < igd.n_calls; i++)
+        if (!strncmp(igd.calls[i].action, "Add", 3))
+            ck_assert_str_eq(igd.calls[i].client, "127.0.0.1"); /* always our own address */
+    ck_assert_int_eq(portmap_discover(client, &d, 0, 1000), PORTMAP_OK);
+    ck_assert_int_eq(d.upnp_version, 2);
+    ck_assert_int_eq(d.double_nat, 0);
+    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_count(&igd, "DeletePortMapping"), 1);
+    finish();
+}
+END_TEST
+
+START_TEST(v1_never_sends_port_zero)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    start(IGD_OK_V1, 3000);
+    ck_assert_int_eq(map(7202, 0, &m, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 7202);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddAnyPortMapping"), 0);
+    for (int i = 0; i < igd.n_calls; i++)
+        if (!strcmp(igd.calls[i].action, "AddPortMapping"))
+            ck_assert_uint_eq(igd.calls[i].ext_port, 7202); /* never 0 */
+    finish();
+}
+END_TEST
+
+static void only_permanent(int scenario)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    start(scenario, 3000);
+    ck_assert_int_eq(map(7203, 0, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.permanent, 1);
+    ck_assert_uint_eq(info.lifetime, 0);
+    /* asked with a lease once, then once more with lease 0 */
+    ck_assert_int_eq(fakeigd_count(&igd, "AddAnyPortMapping"), 2);
+    ck_assert_uint_eq(igd.calls[igd.n_calls - 1].lease, 0);
+    portmap_close(&client); /* we own its deletion */
+    ck_assert_int_eq(fakeigd_count(&igd, "DeletePortMapping"), 1);
+    finish();
+}
+
+START_TEST(error_725_retries_permanent) { only_permanent(IGD_725); }
+END_TEST
+START_TEST(error_402_retries_permanent) { only_permanent(IGD_402); }
+END_TEST
+
+START_TEST(error_718_picks_a_stable_port)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    unsigned first;
+    start(IGD_718, 3000);
+    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK); /* 7100 is taken */
+    ck_assert_uint_ne(info.external_port, 7100);
+    ck_assert_uint_ge(info.external_port, 1024);
+    first = info.external_port;
+    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
+    /* a restarted program gets the same port again */
+    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, first);
+    finish();
+}
+END_TEST
+
+START_TEST(error_724_uses_the_internal_port)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    start(IGD_724, 3000);
+    ck_assert_int_eq(map(7204, 9999, &m, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 7204);
+    finish();
+}
+END_TEST
+
+static void refused_quietly(int scenario, int expect_http)
+{
+    portmap_mapping *m;
+    int64_t t0 = now_ms();
+    int rc;
+    start(scenario, 2000);
+    rc = map(7205, 0, &m, NULL);
+    ck_assert_int_ne(rc, PORTMAP_OK);
+    ck_assert_int_lt(now_ms() - t0, 2700); /* within the timeout, with slack */
+    if (!expect_http)
+        ck_assert_int_eq(fakeigd_http_requests(&igd), 0);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddAnyPortMapping") + fakeigd_count(&igd, "AddPortMapping"), 0);
+    finish();
+}
+
+START_TEST(ssdp_from_another_host_is_ignored) { refused_quietly(IGD_SSDP_NOT_GATEWAY, 0); }
+END_TEST
+START_TEST(location_elsewhere_is_not_fetched) { refused_quietly(IGD_LOCATION_ELSEWHERE, 0); }
+END_TEST
+START_TEST(control_url_elsewhere_is_refused) { refused_quietly(IGD_CONTROL_ELSEWHERE, 1); }
+END_TEST
+START_TEST(huge_description_is_cut_off) { refused_quietly(IGD_HUGE_DESC, 1); }
+END_TEST
+START_TEST(dripping_router_holds_nothing) { refused_quietly(IGD_DRIP, 1); }
+END_TEST
+START_TEST(malformed_description) { refused_quietly(IGD_BAD_XML, 1); }
+END_TEST
+
+START_TEST(malformed_soap_reply)
+{
+    portmap_mapping *m;
+    start(IGD_BAD_SOAP, 2000);
+    ck_assert_int_eq(map(7206, 0, &m, NULL), PORTMAP_ERR_PROTOCOL);
+    finish();
+}
+END_TEST
+
+START_TEST(ppp_only_device)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    portmap_discovery d;
+    start(IGD_PPP_ONLY, 3000);
+    ck_assert_int_eq(map(7207, 0, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(portmap_discover(client, &d, 0, 1000), PORTMAP_OK);
+    ck_assert_str_eq(d.upnp_service, "WANPPPConnection:1");
+    finish();
+}
+END_TEST
+
+START_TEST(carrier_grade_nat_is_reported)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    portmap_discovery d;
+    start(IGD_CGN, 3000);
+    ck_assert_int_eq(portmap_discover(client, &d, 0, 2000), PORTMAP_OK);
+    ck_assert_str_eq(d.external_address, "100.64.1.1");
+    ck_assert_int_eq(d.double_nat, 1);
+    ck_assert_int_eq(map(7208, 0, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.double_nat, 1);
+    finish();
+}
+END_TEST
+
+static Suite *fakeigd_suite(void)
+{
+    Suite *s = suite_create("fakeigd");
+    TCase *tc = tcase_create("igd_behaviour");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, v2_uses_add_any);
+    tcase_add_test(tc, v1_never_sends_port_zero);
+    tcase_add_test(tc, error_725_retries_permanent);
+    tcase_add_test(tc, error_402_retries_permanent);
+    tcase_add_test(tc, error_718_picks_a_stable_port);
+    tcase_add_test(tc, error_724_uses_the_internal_port);
+    tcase_add_test(tc, ssdp_from_another_host_is_ignored);
+    tcase_add_test(tc, location_elsewhere_is_not_fetched);
+    tcase_add_test(tc, control_url_elsewhere_is_refused);
+    tcase_add_test(tc, huge_description_is_cut_off);
+    tcase_add_test(tc, dripping_router_holds_nothing);
+    tcase_add_test(tc, malformed_description);
+    tcase_add_test(tc, malformed_soap_reply);
+    tcase_add_test(tc, ppp_only_device);
+    tcase_add_test(tc, carrier_grade_nat_is_reported);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0 && system("ip link set lo up") != 0)
+        fprintf(stderr, "fakeigd: could not bring up loopback in the private namespace\n");
+    return pm_check_run(fakeigd_suite());
+}
