@@ -692,3 +692,39 @@ out:
     pthread_mutex_unlock(&c->lock);
     return rc;
 }
+
+PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
+                                        size_t *count, int timeout_ms)
+{
+    pm_upnp_control ctl;
+    int64_t deadline;
+    uint32_t local;
+    int rc;
+
+    if (!c || !out || !count)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    *count = 0;
+    pthread_mutex_lock(&c->lock);
+    if (pm_engine_on_thread(c)) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    waiter_enter(c);
+    deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
+    rc = discover_locked(c, 0, deadline);
+    if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NO_GATEWAY)
+        rc = pm_upnp_get_control(c, &ctl) == 0 ? PORTMAP_OK : PORTMAP_ERR_UNSUPPORTED;
+    local = c->local;
+    waiter_leave(c);
+    pthread_mutex_unlock(&c->lock);
+    if (rc != PORTMAP_OK)
+        return rc;
+    /* The exchanges run here, without the lock: the engine goes on. */
+    return pm_upnp_list(&ctl, local, deadline, out, count);
+}
+
+PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries)
+{
+    free(entries);
+}

@@ -182,6 +182,17 @@ struct pm_backend {
 extern const pm_backend pm_backend_pcp;
 extern const pm_backend pm_backend_natpmp;
 extern const pm_backend pm_backend_upnp;
+
+/* upnp.c: a copy of the IGD's control endpoint, for callers' own threads */
+typedef struct pm_upnp_control {
+    uint32_t addr;
+    uint16_t port;
+    char path[256];
+    char service[128];
+} pm_upnp_control;
+int pm_upnp_get_control(portmap_client *c, pm_upnp_control *out); /* lock held */
+int pm_upnp_list(const pm_upnp_control *ctl, uint32_t local, int64_t deadline,
+                 portmap_router_entry **out, size_t *count);
 const pm_backend *pm_backend_get(portmap_method m);
 void pm_backend_replace(portmap_method m, const pm_backend *b); /* tests only */
 

@@ -735,3 +735,120 @@ const pm_backend pm_backend_upnp = {
     .dispatch = upnp_dispatch,
     .reset = upnp_reset,
 };
+
+/* ---- the router's table, read on the caller's thread ---- */
+
+int pm_upnp_get_control(portmap_client *c, pm_upnp_control *out)
+{
+    upnp_state *st = c->upnp;
+
+    if (!st || !st->have_igd)
+        return -1;
+    out->addr = st->ctl_addr;
+    out->port = st->ctl_port;
+    snprintf(out->path, sizeof(out->path), "%s", st->ctl_path);
+    snprintf(out->service, sizeof(out->service), "%s", st->service);
+    return 0;
+}
+
+/* Run one SOAP exchange to completion with poll(), bounded by deadline. */
+static int soap_blocking(const pm_upnp_control *ctl, pm_http *h, const char *action,
+                         const pm_soap_arg *args, size_t n, int64_t deadline)
+{
+    char host[PORTMAP_ADDRSTRLEN], req[4096];
+    size_t len;
+
+    pm_addr_str(ctl->addr, host, sizeof(host));
+    len = pm_soap_request(req, sizeof(req), host, ctl->port, ctl->path, ctl->service, action, args, n);
+    if (!len || pm_http_start(h, ctl->addr, ctl->port, req, len, SOAP_MAX_BYTES,
+                              PM_MIN(deadline, pm_now_ms() + HTTP_MAX_MS)) != 0)
+        return -1;
+    while (pm_http_active(h)) {
+        struct pollfd p = { .fd = h->fd, .events = pm_http_events(h) };
+        int64_t left = h->deadline - pm_now_ms();
+        if (poll(&p, 1, (int)PM_MAX(0, PM_MIN(left, 1000))) < 0 && errno != EINTR)
+            break;
+        pm_http_step(h, p.revents, pm_now_ms());
+    }
+    return h->state == PM_HTTPC_DONE ? 0 : -1;
+}
+
+static void copy_value(struct NameValueParserData *pd, const char *name, char *out, size_t cap)
+{
+    const char *v = GetValueFromNameValueList(pd, name);
+    snprintf(out, cap, "%s", v ? v : "");
+}
+
+int pm_upnp_list(const pm_upnp_control *ctl, uint32_t local, int64_t deadline,
+                 portmap_router_entry **out, size_t *count)
+{
+    portmap_router_entry *all = NULL;
+    size_t n = 0, cap = 0;
+    char mine[PORTMAP_ADDRSTRLEN];
+    int rc = PORTMAP_OK;
+    pm_http h = { .fd = -1 };
+
+    pm_addr_str(local, mine, sizeof(mine));
+    for (unsigned idx = 0; idx < 4096; idx++) {
+        char index[16], v[64];
+        pm_soap_arg arg = { "NewPortMappingIndex", index };
+        struct NameValueParserData pd;
+        portmap_router_entry *e;
+
+        snprintf(index, sizeof(index), "%u", idx);
+        if (pm_now_ms() >= deadline) {
+            rc = PORTMAP_ERR_TIMEOUT;
+            break;
+        }
+        if (soap_blocking(ctl, &h, "GetGenericPortMappingEntry", &arg, 1, deadline) != 0) {
+            rc = PORTMAP_ERR_TIMEOUT;
+            break;
+        }
+        memset(&pd, 0, sizeof(pd));
+        ParseNameValue(h.resp.body, (int)h.resp.body_len, &pd);
+        if (h.resp.status != 200) {
+            const char *code = GetValueFromNameValueList(&pd, "errorCode");
+            /* 713 SpecifiedArrayIndexInvalid (and 714 on some) ends the table */
+            if (!code || (atoi(code) != 713 && atoi(code) != 714))
+                rc = PORTMAP_ERR_REFUSED;
+            ClearNameValueList(&pd);
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            portmap_router_entry *p = realloc(all, nc * sizeof(*p));
+            if (!p) {
+                ClearNameValueList(&pd);
+                rc = PORTMAP_ERR_NO_MEMORY;
+                break;
+            }
+            all = p;
+            cap = nc;
+        }
+        e = &all[n++];
+        memset(e, 0, sizeof(*e));
+        copy_value(&pd, "NewProtocol", v, sizeof(v));
+        e->protocol = !strcmp(v, "TCP") ? PORTMAP_TCP : PORTMAP_UDP;
+        copy_value(&pd, "NewExternalPort", v, sizeof(v));
+        e->external_port = (uint16_t)strtoul(v, NULL, 10);
+        copy_value(&pd, "NewInternalPort", v, sizeof(v));
+        e->internal_port = (uint16_t)strtoul(v, NULL, 10);
+        copy_value(&pd, "NewInternalClient", e->internal_client, sizeof(e->internal_client));
+        copy_value(&pd, "NewRemoteHost", e->remote_host, sizeof(e->remote_host));
+        copy_value(&pd, "NewPortMappingDescription", e->description, sizeof(e->description));
+        copy_value(&pd, "NewLeaseDuration", v, sizeof(v));
+        e->lease = (uint32_t)strtoul(v, NULL, 10);
+        copy_value(&pd, "NewEnabled", v, sizeof(v));
+        e->enabled = strcmp(v, "0") != 0;
+        e->ours = strcmp(e->internal_client, mine) == 0;
+        ClearNameValueList(&pd);
+    }
+    pm_http_reset(&h);
+    if (rc != PORTMAP_OK) {
+        free(all);
+        return rc;
+    }
+    *out = all;
+    *count = n;
+    return PORTMAP_OK;
+}

@@ -393,6 +393,45 @@ START_TEST(cli_no_gateway_error)
 }
 END_TEST
 
+/* The router's table lists what we mapped, by any protocol, as ours. */
+START_TEST(router_table_lists_ours)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_AUTO, 5000);
+    portmap_mapping *m1 = NULL, *m2 = NULL;
+    portmap_router_entry *e = NULL;
+    portmap_request r;
+    size_t n = 0;
+    int found = 0;
+
+    portmap_request_init(&r);
+    r.internal_port = 27070;
+    r.description = "listed-udp";
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m1), PORTMAP_OK);
+    r.protocol = PORTMAP_TCP;
+    r.internal_port = 27071;
+    r.method = PORTMAP_METHOD_UPNP;
+    r.description = "listed-tcp";
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m2), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m1, 5000, NULL), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m2, 5000, NULL), PORTMAP_OK);
+    ck_assert_int_eq(portmap_router_mappings(c, &e, &n, 5000), PORTMAP_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].internal_port == 27071 && e[i].protocol == PORTMAP_TCP) {
+            ck_assert_str_eq(e[i].internal_client, "10.77.0.2");
+            ck_assert_str_eq(e[i].description, "listed-tcp");
+            ck_assert_int_eq(e[i].ours, 1);
+            ck_assert_uint_gt(e[i].lease, 0);
+            found |= 1;
+        }
+        if (e[i].internal_port == 27070 && e[i].protocol == PORTMAP_UDP)
+            found |= 2;
+    }
+    ck_assert_int_eq(found, 3);
+    portmap_router_entries_free(e);
+    portmap_close(&c);
+}
+END_TEST
+
 /* ---- UPnP-only routers (profiles upnp-only and igdv1) ---- */
 
 static int igd_version(void)
@@ -470,6 +509,7 @@ static Suite *upnp_suite(void)
     TCase *tc = tcase_create("upnp_router");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, upnp_udp);
+    tcase_add_test(tc, router_table_lists_ours);
     tcase_add_test(tc, upnp_tcp);
     tcase_add_test(tc, auto_uses_upnp);
     tcase_add_test(tc, upnp_lease_is_refreshed);
@@ -477,6 +517,7 @@ static Suite *upnp_suite(void)
     tcase_add_test(tc, cli_upnp_once);
     tcase_add_test(tc, close_releases_everything);
     tcase_add_test(tc, no_gateway_fails_within_timeout);
+    tcase_add_test(tc, router_table_lists_ours);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -43,6 +43,7 @@ static void usage(FILE *f)
           "  release PORT PROTO   release this host's mapping of PORT\n"
           "  discover             show the gateway and which protocols answer\n"
           "  external-ip          print the router's external address\n"
+          "  list                 the router's mapping table (UPnP-IGD), ours marked\n"
           "\n"
           "options:\n"
           "  --protocol pcp|natpmp|upnp|auto  protocol to use (default auto)\n"
@@ -362,6 +363,43 @@ static int cmd_external_ip(const options *o)
     return rc;
 }
 
+static int cmd_list(const options *o)
+{
+    portmap_client *c = NULL;
+    portmap_router_entry *e = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = open_client(o, &c, 1)) != 0)
+        return rc;
+    rc = portmap_router_mappings(c, &e, &n, o->timeout_s * 1000);
+    if (rc != PORTMAP_OK) {
+        rc = rc == PORTMAP_ERR_UNSUPPORTED
+                 ? fail(EX_NOGW, "the router offers no UPnP-IGD, which is needed to list its table")
+                 : explain(c, o, rc);
+        portmap_close(&c);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (json_mode) {
+            printf("{\"protocol\":\"%s\",\"external_port\":%u,\"internal_client\":", proto_name(e[i].protocol),
+                   e[i].external_port);
+            json_string(stdout, e[i].internal_client);
+            printf(",\"internal_port\":%u,\"description\":", e[i].internal_port);
+            json_string(stdout, e[i].description);
+            printf(",\"lease\":%u,\"enabled\":%s,\"ours\":%s}\n", e[i].lease,
+                   e[i].enabled ? "true" : "false", e[i].ours ? "true" : "false");
+        } else {
+            printf("%s %5u -> %s:%u  lease %s%u  %s%s\n", proto_name(e[i].protocol), e[i].external_port,
+                   e[i].internal_client, e[i].internal_port, e[i].lease ? "" : "permanent ",
+                   e[i].lease, e[i].description, e[i].ours ? "  (this host)" : "");
+        }
+    }
+    portmap_router_entries_free(e);
+    portmap_close(&c);
+    return EX_OK;
+}
+
 static int parse_method(const char *s, portmap_method *m)
 {
     if (!strcmp(s, "auto"))
@@ -464,6 +502,8 @@ int main(int argc, char **argv)
         return cmd_discover(&o);
     if (!strcmp(cmd, "external-ip") && nargs == 0)
         return cmd_external_ip(&o);
+    if (!strcmp(cmd, "list") && nargs == 0)
+        return cmd_list(&o);
     usage(stderr);
     return EX_USAGE_;
 }

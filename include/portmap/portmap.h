@@ -297,6 +297,32 @@ PORTMAP_API int portmap_mapping_release(portmap_mapping **m, int timeout_ms);
 PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method, int timeout_ms);
 
+/* One entry of the router's own port-mapping table (UPnP-IGD). */
+typedef struct portmap_router_entry {
+    portmap_transport protocol;
+    uint16_t external_port;
+    uint16_t internal_port;
+    char internal_client[PORTMAP_ADDRSTRLEN];
+    char remote_host[PORTMAP_ADDRSTRLEN];  /* "" = any */
+    char description[64];
+    uint32_t lease;            /* seconds left; 0 = permanent */
+    int enabled;
+    int ours;                  /* internal_client is this host's address */
+    uint8_t reserved[32];
+} portmap_router_entry;
+
+/*
+ * Read the router's whole mapping table (UPnP-IGD GetGenericPortMappingEntry
+ * by index until the end, at most 4096 entries). Blocks at most timeout_ms;
+ * the exchanges run on the calling thread, never holding up the engine.
+ * On success *out is an array of *count entries, freed with
+ * portmap_router_entries_free(). PORTMAP_ERR_UNSUPPORTED when the router
+ * offers no UPnP-IGD.
+ */
+PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
+                                        size_t *count, int timeout_ms);
+PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries);
+
 #ifdef __cplusplus
 }
 #endif
