@@ -270,20 +270,17 @@ PORTMAP_API int portmap_close(portmap_client **pc)
     }
     now = pm_now_ms();
     if (c->s.release_on_close) {
-        int64_t deadline = now + c->s.close_timeout_ms;
-        int started = 0;
         for (portmap_mapping *m = c->mappings; m; m = m->next)
-            if (!m->internal || m->state != PORTMAP_STATE_RELEASED)
-                started |= start_release(c, m, deadline, now);
-        if (started) {
-            pm_engine_wake(c);
-            wait_released(c, deadline);
-        }
+            start_release(c, m, now + c->s.close_timeout_ms, now);
     } else {
         /* Mappings left on the router are marked as nobody's, so a later
          * cleanup may take them (and `portmap-cli release` can). */
         pm_journal_detach_pid(c->state_dir, (long)getpid());
     }
+    /* Every release under way finishes first, ours or one started earlier
+     * (e.g. the external-IP probe's), within close_timeout_ms. */
+    pm_engine_wake(c);
+    wait_released(c, now + c->s.close_timeout_ms);
     c->stopping = 1;
     pthread_cond_broadcast(&c->cond);
     pm_engine_wake(c);
