@@ -235,8 +235,11 @@ static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             st->dropped++;
             continue;
         }
-        if (!pm_http_active(&st->desc) && !st->have_igd)
+        if (!pm_http_active(&st->desc) && !st->have_igd) {
+            PM_DEBUG(c, "upnp: IGD v%d answered the search after %lld ms", a.igd_version,
+                     (long long)(now - c->probe_started[PORTMAP_METHOD_UPNP]));
             start_description(c, st, &a, now);
+        }
     }
 }
 

@@ -196,6 +196,10 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
         }
         return;
     }
+    if (!strcmp(action, "GetSpecificPortMappingEntry") && g->scenario == IGD_725) {
+        soap_err(fd, 714); /* the router lost our permanent entry */
+        return;
+    }
     if (!strcmp(action, "DeletePortMapping") || !strcmp(action, "GetSpecificPortMappingEntry")) {
         snprintf(inner, sizeof(inner), "<NewInternalClient>127.0.0.1</NewInternalClient>");
         soap_ok(fd, action, action[0] == 'G' ? inner : "");

@@ -120,6 +120,31 @@ static void only_permanent(int scenario)
 
 START_TEST(error_725_retries_permanent) { only_permanent(IGD_725); }
 END_TEST
+
+/* A permanent entry is checked at each refresh and added again when the
+ * router lost it. */
+START_TEST(lost_permanent_entry_is_added_again)
+{
+    portmap_mapping *m;
+    portmap_request r;
+    portmap_mapping_info info;
+    start(IGD_725, 3000);
+    portmap_request_init(&r);
+    r.internal_port = 7209;
+    r.lifetime = 2; /* checked every second */
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.permanent, 1);
+    for (int i = 0; i < 40 && fakeigd_count(&igd, "AddPortMapping") == 0; i++)
+        usleep(100000);
+    ck_assert_int_ge(fakeigd_count(&igd, "GetSpecificPortMappingEntry"), 1);
+    ck_assert_int_ge(fakeigd_count(&igd, "AddPortMapping"), 1);
+    ck_assert_uint_eq(igd.calls[igd.n_calls - 1].lease, 0); /* still lease 0 */
+    ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    finish();
+}
+END_TEST
 START_TEST(error_402_retries_permanent) { only_permanent(IGD_402); }
 END_TEST
 
@@ -226,6 +251,7 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, v1_never_sends_port_zero);
     tcase_add_test(tc, error_725_retries_permanent);
     tcase_add_test(tc, error_402_retries_permanent);
+    tcase_add_test(tc, lost_permanent_entry_is_added_again);
     tcase_add_test(tc, error_718_picks_a_stable_port);
     tcase_add_test(tc, error_724_uses_the_internal_port);
     tcase_add_test(tc, ssdp_from_another_host_is_ignored);
