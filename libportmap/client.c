@@ -206,6 +206,26 @@ static void waiter_leave(portmap_client *c)
         pthread_cond_broadcast(&c->cond);
 }
 
+/* Start of a blocking public call: lock, refuse on the engine thread
+ * (the callback would wait for itself), count the waiter so close()
+ * keeps the client alive until it has left. */
+static int blocking_enter(portmap_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    if (pm_engine_on_thread(c)) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    waiter_enter(c);
+    return PORTMAP_OK;
+}
+
+static void blocking_leave(portmap_client *c)
+{
+    waiter_leave(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
 static int start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
 {
     int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
@@ -358,17 +378,12 @@ PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsi
 
     if (!c || !out)
         return PORTMAP_ERR_INVALID_ARGUMENT;
-    pthread_mutex_lock(&c->lock);
-    if (pm_engine_on_thread(c)) {
-        fill_discovery(c, out);
-        pthread_mutex_unlock(&c->lock);
-        return PORTMAP_ERR_WOULD_DEADLOCK;
-    }
-    waiter_enter(c);
+    memset(out, 0, sizeof(*out));
+    if ((rc = blocking_enter(c)) != PORTMAP_OK)
+        return rc;
     rc = discover_locked(c, flags, pm_now_ms() + resolve_timeout(c, timeout_ms));
     fill_discovery(c, out);
-    waiter_leave(c);
-    pthread_mutex_unlock(&c->lock);
+    blocking_leave(c);
     return rc;
 }
 
@@ -576,12 +591,8 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
     if (!c || !buf || len < 8)
         return PORTMAP_ERR_INVALID_ARGUMENT;
     buf[0] = '\0';
-    pthread_mutex_lock(&c->lock);
-    if (pm_engine_on_thread(c)) {
-        pthread_mutex_unlock(&c->lock);
-        return PORTMAP_ERR_WOULD_DEADLOCK;
-    }
-    waiter_enter(c);
+    if ((rc = blocking_enter(c)) != PORTMAP_OK)
+        return rc;
     start = pm_now_ms();
     deadline = start + resolve_timeout(c, timeout_ms);
     /* A fresh probe: NAT-PMP's opcode 0 tells the address directly. */
@@ -618,8 +629,7 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
         pm_addr_str(c->ext_addr, buf, len);
     else if (rc == PORTMAP_OK)
         rc = PORTMAP_ERR_PROTOCOL;
-    waiter_leave(c);
-    pthread_mutex_unlock(&c->lock);
+    blocking_leave(c);
     return rc;
 }
 
@@ -635,12 +645,8 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     if (!c || internal_port == 0 || (protocol != PORTMAP_TCP && protocol != PORTMAP_UDP) ||
         (unsigned)method >= PORTMAP_METHOD_COUNT)
         return PORTMAP_ERR_INVALID_ARGUMENT;
-    pthread_mutex_lock(&c->lock);
-    if (pm_engine_on_thread(c)) {
-        pthread_mutex_unlock(&c->lock);
-        return PORTMAP_ERR_WOULD_DEADLOCK;
-    }
-    waiter_enter(c);
+    if ((rc = blocking_enter(c)) != PORTMAP_OK)
+        return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
     rc = discover_locked(c, 0, deadline);
     if (rc != PORTMAP_OK)
@@ -685,8 +691,7 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     if (rc == PORTMAP_OK && !found && method == PORTMAP_METHOD_PCP)
         PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
 out:
-    waiter_leave(c);
-    pthread_mutex_unlock(&c->lock);
+    blocking_leave(c);
     return rc;
 }
 
@@ -702,19 +707,14 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
         return PORTMAP_ERR_INVALID_ARGUMENT;
     *out = NULL;
     *count = 0;
-    pthread_mutex_lock(&c->lock);
-    if (pm_engine_on_thread(c)) {
-        pthread_mutex_unlock(&c->lock);
-        return PORTMAP_ERR_WOULD_DEADLOCK;
-    }
-    waiter_enter(c);
+    if ((rc = blocking_enter(c)) != PORTMAP_OK)
+        return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
     rc = discover_locked(c, 0, deadline);
     if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NO_GATEWAY)
         rc = pm_upnp_get_control(c, &ctl) == 0 ? PORTMAP_OK : PORTMAP_ERR_UNSUPPORTED;
     local = c->local;
-    waiter_leave(c);
-    pthread_mutex_unlock(&c->lock);
+    blocking_leave(c);
     if (rc != PORTMAP_OK)
         return rc;
     /* The exchanges run here, without the lock: the engine goes on. */

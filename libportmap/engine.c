@@ -281,9 +281,43 @@ static void dispatch_backends(portmap_client *c, size_t first, size_t n, int64_t
     }
 }
 
-static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
+void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
+                      void *arg)
 {
     portmap_mapping *m = c->mappings;
+
+    while (m) {
+        /* Hold the next one: fn may unlink the current one. */
+        portmap_mapping *next = m->next;
+        if (next)
+            pm_mapping_ref(next);
+        fn(c, m, arg);
+        if (next)
+            pm_mapping_unref(next);
+        m = next;
+    }
+}
+
+typedef struct service_ctx {
+    int64_t now;
+    int64_t *deadline;
+} service_ctx;
+
+static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
+{
+    service_ctx *s = arg;
+
+    pm_mapping_service(c, m, s->now, s->deadline);
+    /* Finished mappings stay listed while the caller holds the handle,
+     * so portmap_close() can free every handle. */
+    if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
+        m->handle_dropped)
+        pm_mapping_unlink(c, m);
+}
+
+static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
+{
+    service_ctx ctx = { now, deadline };
 
     if (c->route_dirty)
         pm_engine_refresh_route(c, now);
@@ -296,21 +330,7 @@ static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
             *deadline = PM_MIN(*deadline, c->probe_deadline);
         }
     }
-    while (m) {
-        /* Hold the next one: servicing may unlink the current one. */
-        portmap_mapping *next = m->next;
-        if (next)
-            pm_mapping_ref(next);
-        pm_mapping_service(c, m, now, deadline);
-        /* Finished mappings stay listed while the caller holds the handle,
-         * so portmap_close() can free every handle. */
-        if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
-            m->handle_dropped)
-            pm_mapping_unlink(c, m);
-        if (next)
-            pm_mapping_unref(next);
-        m = next;
-    }
+    pm_mappings_each(c, service_one, &ctx);
 }
 
 static void drain_wake(portmap_client *c)

@@ -229,6 +229,16 @@ void pm_engine_server_epoch(portmap_client *c, portmap_method method, uint32_t e
 void pm_engine_queue_event(portmap_client *c, portmap_mapping *m, portmap_event ev);
 int pm_engine_on_thread(portmap_client *c);
 int pm_engine_all_probes_done(portmap_client *c);
+/* What a backend's per-mapping dispatch step needs from the poll round. */
+typedef struct pm_dispatch {
+    struct pollfd *fds;
+    size_t n;
+    int64_t now;
+} pm_dispatch;
+
+/* Call fn for each mapping; fn may unlink or drop the current one. */
+void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
+                      void *arg);
 
 /* mapping.c: the per-mapping state machine, called with the lock held */
 void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info);

@@ -342,23 +342,23 @@ static int find_revents(struct pollfd *fds, size_t n, int fd)
     return 0;
 }
 
+static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)
+{
+    pm_dispatch *d = arg;
+
+    if (pmp_op_active(m))
+        mapping_step(c, c->natpmp, m,
+                     find_revents(d->fds, d->n, ((pmp_xchg *)m->op_data)->n.s) != 0, d->now);
+}
+
 static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
 {
     pmp_state *st = c->natpmp;
-    portmap_mapping *m, *next;
+    pm_dispatch d = { fds, n, now };
 
     if (st && st->probe.open)
         probe_step(c, st, find_revents(fds, n, st->probe.n.s) != 0, now);
-    for (m = c->mappings; m; m = next) {
-        next = m->next;
-        if (!pmp_op_active(m))
-            continue;
-        if (next)
-            pm_mapping_ref(next);
-        mapping_step(c, st, m, find_revents(fds, n, ((pmp_xchg *)m->op_data)->n.s) != 0, now);
-        if (next)
-            pm_mapping_unref(next);
-    }
+    pm_mappings_each(c, dispatch_one, &d);
 }
 
 static void pmp_reset(portmap_client *c)

@@ -680,10 +680,18 @@ static short revents_of(struct pollfd *fds, size_t n, int fd)
     return 0;
 }
 
+static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)
+{
+    pm_dispatch *d = arg;
+
+    if (op_active(m))
+        step_mapping(c, m, revents_of(d->fds, d->n, ((upnp_xchg *)m->op_data)->h.fd), d->now);
+}
+
 static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
 {
     upnp_state *st = c->upnp;
-    portmap_mapping *m, *next;
+    pm_dispatch d = { fds, n, now };
 
     if (!st)
         return;
@@ -698,16 +706,7 @@ static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64
         finish_description(c, st, now);
     if (pm_http_active(&st->extip) && pm_http_step(&st->extip, revents_of(fds, n, st->extip.fd), now))
         finish_extip(c, st, now);
-    for (m = c->mappings; m; m = next) {
-        next = m->next;
-        if (!op_active(m))
-            continue;
-        if (next)
-            pm_mapping_ref(next);
-        step_mapping(c, m, revents_of(fds, n, ((upnp_xchg *)m->op_data)->h.fd), now);
-        if (next)
-            pm_mapping_unref(next);
-    }
+    pm_mappings_each(c, dispatch_one, &d);
 }
 
 static void upnp_reset(portmap_client *c)
