@@ -368,7 +368,9 @@ static int discover_locked(portmap_client *c, unsigned flags, int64_t deadline)
     for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
         if (c->avail[i] == PM_AVAIL_YES)
             return PORTMAP_OK;
-    return pm_engine_all_probes_done(c) ? PORTMAP_ERR_NO_GATEWAY : PORTMAP_ERR_TIMEOUT;
+    /* Nothing answered in time: whether every probe had given up or the
+     * deadline came first, for the caller there is no gateway. */
+    return PORTMAP_ERR_NO_GATEWAY;
 }
 
 PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsigned flags,

@@ -393,6 +393,29 @@ START_TEST(cli_no_gateway_error)
 }
 END_TEST
 
+/* The cached discovery follows the routing table. */
+START_TEST(discovery_follows_the_default_route)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_AUTO, 1500);
+    portmap_discovery d;
+    int rc;
+
+    ck_assert_int_eq(portmap_discover(c, &d, 0, 3000), PORTMAP_OK);
+    ck_assert_str_eq(d.gateway, "10.77.0.1");
+    ck_assert_int_eq(run("ip route replace default via 10.77.0.99"), 0);
+    rc = portmap_discover(c, &d, 0, 1500);
+    /* restore before any assertion can end the test */
+    ck_assert_int_eq(run("ip route replace default via 10.77.0.1"), 0);
+    ck_assert_int_eq(rc, PORTMAP_ERR_NO_GATEWAY);
+    ck_assert_str_eq(d.gateway, "10.77.0.99");
+    ck_assert_uint_eq(d.methods, 0);
+    ck_assert_int_eq(portmap_discover(c, &d, 0, 3000), PORTMAP_OK);
+    ck_assert_str_eq(d.gateway, "10.77.0.1");
+    ck_assert(d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP));
+    portmap_close(&c);
+}
+END_TEST
+
 /* The router's table lists what we mapped, by any protocol, as ours. */
 START_TEST(router_table_lists_ours)
 {
@@ -539,6 +562,7 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, cli_upnp_once);
     tcase_add_test(tc, upnp_udp);
     tcase_add_test(tc, router_table_lists_ours);
+    tcase_add_test(tc, discovery_follows_the_default_route);
     tcase_add_test(tc, cli_holds_until_sigint);
     tcase_add_test(tc, cli_no_gateway_error);
     tcase_add_test(tc, pcp_router_reboot);
