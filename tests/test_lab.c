@@ -376,6 +376,40 @@ START_TEST(cli_holds_until_sigint)
 }
 END_TEST
 
+/* Several ports held together, all released on SIGTERM. */
+START_TEST(cli_holds_several_until_sigterm)
+{
+    char line[1024];
+    int fds[2], st, mapped = 0, released = 0;
+    pid_t pid;
+    FILE *f;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", "27054", "udp", "27055", "tcp", "27056", "udp", "--json",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    while (mapped < 3 && fgets(line, sizeof(line), f))
+        mapped += strstr(line, "\"event\":\"mapped\"") != NULL;
+    ck_assert_int_eq(mapped, 3);
+    ck_assert(has_rule("udp", 27054) && has_rule("tcp", 27055) && has_rule("udp", 27056));
+    kill(pid, SIGTERM);
+    while (fgets(line, sizeof(line), f))
+        released += strstr(line, "\"event\":\"released\"") != NULL;
+    ck_assert_int_eq(released, 3);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert(!has_rule("udp", 27054) && !has_rule("tcp", 27055) && !has_rule("udp", 27056));
+    fclose(f);
+}
+END_TEST
+
 START_TEST(cli_no_gateway_error)
 {
     char cmd[512], line[1024];
@@ -564,6 +598,7 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, router_table_lists_ours);
     tcase_add_test(tc, discovery_follows_the_default_route);
     tcase_add_test(tc, cli_holds_until_sigint);
+    tcase_add_test(tc, cli_holds_several_until_sigterm);
     tcase_add_test(tc, cli_no_gateway_error);
     tcase_add_test(tc, pcp_router_reboot);
     tcase_add_test(tc, natpmp_router_reboot);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <portmap/portmap.h>
 
@@ -34,14 +35,34 @@ typedef struct options {
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static int json_mode;
 
+static const char *const command_help[][2] = {
+    { "request", "usage: portmap-cli request PORT tcp|udp [PORT tcp|udp ...] [options]\n"
+                 "Map the ports on the router and keep them mapped (renewing the leases)\n"
+                 "until SIGINT or SIGTERM, then release them. Events (mapped, changed, lost,\n"
+                 "restored, released) are printed as they happen. With --once, map, print\n"
+                 "and exit: the leases then run out by themselves.\n"
+                 "Options: --protocol, --lifetime, --external-port (one port only),\n"
+                 "--description, --gateway, --timeout, --once, --json, -v.\n" },
+    { "release", "usage: portmap-cli release PORT tcp|udp [--protocol P] [options]\n"
+                 "Release this host's mapping of PORT, e.g. one left by request --once.\n" },
+    { "discover", "usage: portmap-cli discover [--json] [options]\n"
+                  "Show the gateway, the local address, which protocols answered, the\n"
+                  "external address and a verdict: direct, behind NAT, or behind double\n"
+                  "NAT / carrier-grade NAT.\n" },
+    { "external-ip", "usage: portmap-cli external-ip [options]\n"
+                     "Print the router's external address, one line, for scripts.\n" },
+    { "list", "usage: portmap-cli list [--json] [options]\n"
+              "Print the router's mapping table (UPnP-IGD); this host's entries are marked.\n" },
+};
+
 static void usage(FILE *f)
 {
     fputs("usage: portmap-cli [OPTIONS] COMMAND [ARGS]\n"
           "\n"
           "commands:\n"
-          "  request PORT PROTO   map PORT (tcp|udp) and keep it until SIGINT/SIGTERM\n"
+          "  request PORT PROTO [PORT PROTO ...]  map, keep alive until SIGINT/SIGTERM, release\n"
           "  release PORT PROTO   release this host's mapping of PORT\n"
-          "  discover             show the gateway and which protocols answer\n"
+          "  discover             gateway, protocols, external address, NAT verdict\n"
           "  external-ip          print the router's external address\n"
           "  list                 the router's mapping table (UPnP-IGD), ours marked\n"
           "\n"
@@ -55,9 +76,23 @@ static void usage(FILE *f)
           "  --once                       map, print and exit; the mapping expires by itself\n"
           "  --json                       one JSON object per line\n"
           "  -v, --verbose                show the library's log on stderr\n"
-          "  -h, --help                   this text\n"
-          "  --version                    print the version\n",
+          "  -h, --help                   this text; COMMAND --help for one command\n"
+          "  --version                    print the version\n"
+          "\n"
+          "exit codes: 0 ok, 1 negative answer, 2 usage, 3 no gateway answered,\n"
+          "4 the router refused, 5 timeout, 6 other error.\n",
           f);
+}
+
+static void help_for(const char *cmd)
+{
+    for (size_t i = 0; cmd && i < sizeof(command_help) / sizeof(command_help[0]); i++) {
+        if (!strcmp(cmd, command_help[i][0])) {
+            fputs(command_help[i][1], stdout);
+            return;
+        }
+    }
+    usage(stdout);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -236,46 +271,111 @@ static int wait_for_signal(void)
     return sig;
 }
 
-static int cmd_request(const options *o, uint16_t port, portmap_transport proto)
+#define MAX_PAIRS 32
+
+typedef struct pair {
+    uint16_t port;
+    portmap_transport proto;
+} pair;
+
+/* On a terminal, say what is going on while it takes more than a moment;
+ * never on a pipe or a file. */
+static int status_shown;
+
+static void status(const char *text)
+{
+    if (!isatty(STDERR_FILENO) || json_mode)
+        return;
+    pthread_mutex_lock(&out_lock);
+    fprintf(stderr, "\r\033[K%s", text);
+    status_shown = text[0] != '\0';
+    pthread_mutex_unlock(&out_lock);
+}
+
+static const char *probing_text(portmap_method m)
+{
+    switch (m) {
+    case PORTMAP_METHOD_PCP: return "probing PCP...";
+    case PORTMAP_METHOD_NATPMP: return "probing NAT-PMP...";
+    case PORTMAP_METHOD_UPNP: return "probing UPnP...";
+    default: return "probing PCP, NAT-PMP, UPnP...";
+    }
+}
+
+/* Wait for a mapping, showing a status line after 300 ms on a terminal. */
+static int wait_mapped(const options *o, portmap_mapping *m, portmap_mapping_info *info)
+{
+    int waited = 0, rc;
+
+    for (;;) {
+        rc = portmap_mapping_wait(m, 300, info);
+        if (rc != PORTMAP_ERR_TIMEOUT || info->state != PORTMAP_STATE_PENDING)
+            break;
+        waited += 300;
+        if (waited >= o->timeout_s * 1000 + 500)
+            break;
+        status(probing_text(o->method));
+    }
+    if (status_shown)
+        status("");
+    return rc;
+}
+
+static int cmd_request(const options *o, const pair *pairs, int n)
 {
     portmap_client *c = NULL;
-    portmap_mapping *m = NULL;
+    portmap_mapping *m[MAX_PAIRS] = { NULL };
     portmap_mapping_info info;
-    portmap_request r;
-    int rc;
+    int rc, worst = EX_OK;
 
     if ((rc = open_client(o, &c, !o->once)) != 0)
         return rc;
-    portmap_request_init(&r);
-    r.protocol = proto;
-    r.internal_port = port;
-    r.external_port = o->external_port;
-    r.lifetime = o->lifetime;
-    r.description = o->description;
-    r.method = o->method;
-    r.callback = on_event;
-    rc = portmap_request_mapping(c, &r, &m);
-    if (rc == PORTMAP_OK)
-        rc = portmap_mapping_wait(m, 0, &info);
-    if (rc != PORTMAP_OK) {
-        rc = explain(c, o, rc);
-        portmap_close(&c);
-        return rc;
+    for (int i = 0; i < n; i++) {
+        portmap_request r;
+        portmap_request_init(&r);
+        r.protocol = pairs[i].proto;
+        r.internal_port = pairs[i].port;
+        r.external_port = n == 1 ? o->external_port : 0;
+        r.lifetime = o->lifetime;
+        r.description = o->description;
+        r.method = o->method;
+        r.callback = on_event;
+        rc = portmap_request_mapping(c, &r, &m[i]);
+        if (rc != PORTMAP_OK) {
+            portmap_close(&c);
+            return fail(exit_code_for(rc), "%s %u: %s", proto_name(pairs[i].proto), pairs[i].port,
+                        portmap_strerror(rc));
+        }
     }
-    print_event("mapped", &info);
+    /* All requests are under way together; report each as it is made. */
+    for (int i = 0; i < n; i++) {
+        rc = wait_mapped(o, m[i], &info);
+        if (rc != PORTMAP_OK) {
+            rc = explain(c, o, rc);
+            portmap_close(&c); /* releases what did get mapped */
+            return rc;
+        }
+        print_event("mapped", &info);
+    }
     if (o->once) {
-        portmap_close(&c); /* release_on_close is off: the lease runs out by itself */
+        portmap_close(&c); /* release_on_close is off: the leases run out by themselves */
         return EX_OK;
     }
     wait_for_signal();
-    rc = portmap_mapping_release(&m, o->timeout_s * 1000);
-    info.state = PORTMAP_STATE_RELEASED;
-    info.last_error = rc;
-    print_event("released", &info);
+    for (int i = 0; i < n; i++) {
+        portmap_mapping_get_info(m[i], &info);
+        rc = portmap_mapping_release(&m[i], o->timeout_s * 1000);
+        info.state = PORTMAP_STATE_RELEASED;
+        info.last_error = rc;
+        print_event("released", &info);
+        if (rc) {
+            fail(exit_code_for(rc), "release of %s %u: %s", proto_name(info.protocol),
+                 info.internal_port, portmap_strerror(rc));
+            worst = exit_code_for(rc);
+        }
+    }
     portmap_close(&c);
-    if (rc)
-        return fail(exit_code_for(rc), "release: %s", portmap_strerror(rc));
-    return EX_OK;
+    return worst;
 }
 
 static int cmd_release(const options *o, uint16_t port, portmap_transport proto)
@@ -440,6 +540,7 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     options o = { .timeout_s = 10 };
+    int want_help = 0;
     sigset_t set;
     long v;
     int ch;
@@ -469,12 +570,16 @@ int main(int argc, char **argv)
         case 'o': o.once = 1; break;
         case 'j': o.json = 1; break;
         case 'v': o.verbose = 1; break;
-        case 'h': usage(stdout); return EX_OK;
+        case 'h': want_help = 1; break;
         case 'V': printf("portmap-cli %s\n", portmap_version()); return EX_OK;
         default: usage(stderr); return EX_USAGE_;
         }
     }
     json_mode = o.json;
+    if (want_help) {
+        help_for(optind < argc ? argv[optind] : NULL);
+        return EX_OK;
+    }
     if (optind >= argc) {
         usage(stderr);
         return EX_USAGE_;
@@ -489,13 +594,21 @@ int main(int argc, char **argv)
     const char *cmd = argv[optind];
     int nargs = argc - optind - 1;
     char **args = argv + optind + 1;
-    if (!strcmp(cmd, "request") || !strcmp(cmd, "release")) {
+    if (!strcmp(cmd, "request")) {
+        pair pairs[MAX_PAIRS];
+        int n = nargs / 2;
+        if (nargs < 2 || nargs % 2 || n > MAX_PAIRS)
+            return fail(EX_USAGE_, "usage: portmap-cli request PORT tcp|udp [PORT tcp|udp ...] [options]");
+        for (int i = 0; i < n; i++)
+            if (parse_port(args[2 * i], &pairs[i].port) || parse_proto(args[2 * i + 1], &pairs[i].proto))
+                return fail(EX_USAGE_, "'%s %s' is not PORT tcp|udp", args[2 * i], args[2 * i + 1]);
+        return cmd_request(&o, pairs, n);
+    }
+    if (!strcmp(cmd, "release")) {
         uint16_t port;
         portmap_transport proto;
         if (nargs != 2 || parse_port(args[0], &port) || parse_proto(args[1], &proto))
-            return fail(EX_USAGE_, "usage: portmap-cli %s PORT tcp|udp [options]", cmd);
-        if (cmd[2] == 'q')
-            return cmd_request(&o, port, proto);
+            return fail(EX_USAGE_, "usage: portmap-cli release PORT tcp|udp [options]");
         return cmd_release(&o, port, proto);
     }
     if (!strcmp(cmd, "discover") && nargs == 0)
