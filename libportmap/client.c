@@ -635,12 +635,51 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
     return rc;
 }
 
+/*
+ * Delete a router entry this client does not hold, as if it held it:
+ * with the journal's nonce for PCP, the external port for UPnP. With
+ * verify_owner, UPnP asks the router whom the entry maps to first. Lock
+ * held; waits at most until deadline.
+ */
+static int delete_on_router(portmap_client *c, portmap_transport protocol, uint16_t internal_port,
+                            uint16_t external_port, portmap_method method, const uint8_t *nonce,
+                            int verify_owner, int64_t deadline)
+{
+    portmap_request r;
+    portmap_mapping *m;
+    int rc;
+
+    portmap_request_init(&r);
+    r.protocol = protocol;
+    r.internal_port = internal_port;
+    r.method = method;
+    m = new_mapping(c, &r, pm_now_ms());
+    if (!m)
+        return PORTMAP_ERR_NO_MEMORY;
+    m->internal = 1;
+    m->handle_dropped = 1;
+    m->verify_owner = verify_owner;
+    m->method = m->op_method = method;
+    m->local_addr = c->local;
+    m->ext_port = external_port;
+    if (nonce)
+        memcpy(m->nonce, nonce, sizeof(m->nonce));
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = deadline;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, pm_now_ms());
+    pm_engine_wake(c);
+    while (!m->release_done && !c->stopping)
+        if (!wait_until(c, deadline))
+            break;
+    rc = !m->release_done ? PORTMAP_ERR_TIMEOUT : m->release_err;
+    pm_mapping_unref(m); /* the caller's reference; the list's goes when released */
+    return rc;
+}
+
 PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method, int timeout_ms)
 {
     pm_journal_entry e;
-    portmap_mapping *m;
-    portmap_request r;
     int64_t deadline;
     int found, rc;
 
@@ -661,33 +700,8 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
         fill_discovery(c, &d);
         method = d.preferred;
     }
-    portmap_request_init(&r);
-    r.protocol = protocol;
-    r.internal_port = internal_port;
-    r.method = method;
-    m = new_mapping(c, &r, pm_now_ms());
-    if (!m) {
-        rc = PORTMAP_ERR_NO_MEMORY;
-        goto out;
-    }
-    /* Pretend we hold it, with the journal's nonce, and delete it. */
-    m->internal = 1;
-    m->handle_dropped = 1;
-    m->method = m->op_method = method;
-    m->local_addr = c->local;
-    if (found && e.method == method) {
-        memcpy(m->nonce, e.nonce, sizeof(m->nonce));
-        m->ext_port = e.external_port;
-    }
-    m->state = PORTMAP_STATE_RELEASING;
-    m->op_deadline = deadline;
-    pm_mapping_start_op(c, m, PM_OP_DELETE, pm_now_ms());
-    pm_engine_wake(c);
-    while (!m->release_done && !c->stopping)
-        if (!wait_until(c, deadline))
-            break;
-    rc = !m->release_done ? PORTMAP_ERR_TIMEOUT : m->release_err;
-    pm_mapping_unref(m);
+    rc = delete_on_router(c, protocol, internal_port, found && e.method == method ? e.external_port : 0,
+                          method, found && e.method == method ? e.nonce : NULL, 0, deadline);
     if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found)
         pm_journal_remove(c->state_dir, protocol, internal_port, c->local);
     if (rc == PORTMAP_OK && !found && method == PORTMAP_METHOD_PCP)
@@ -720,7 +734,36 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
     if (rc != PORTMAP_OK)
         return rc;
     /* The exchanges run here, without the lock: the engine goes on. */
-    return pm_upnp_list(&ctl, local, deadline, out, count);
+    rc = pm_upnp_list(&ctl, local, deadline, out, count);
+    for (size_t i = 0; rc == PORTMAP_OK && i < *count; i++) {
+        portmap_router_entry *e = &(*out)[i];
+        e->held = e->ours && pm_journal_held(c->state_dir, e->protocol, e->internal_port, local);
+    }
+    return rc;
+}
+
+PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_entry *entry,
+                                      int timeout_ms)
+{
+    int64_t deadline;
+    int rc;
+
+    if (!c || !entry || !entry->external_port ||
+        (entry->protocol != PORTMAP_TCP && entry->protocol != PORTMAP_UDP))
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    if ((rc = blocking_enter(c)) != PORTMAP_OK)
+        return rc;
+    deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
+    rc = discover_locked(c, 0, deadline);
+    if (rc == PORTMAP_OK && c->avail[PORTMAP_METHOD_UPNP] != PM_AVAIL_YES)
+        rc = PORTMAP_ERR_UNSUPPORTED;
+    if (rc == PORTMAP_OK)
+        rc = delete_on_router(c, entry->protocol, entry->internal_port, entry->external_port,
+                              PORTMAP_METHOD_UPNP, NULL, 1, deadline);
+    if (rc == PORTMAP_OK)
+        pm_journal_remove(c->state_dir, entry->protocol, entry->internal_port, c->local);
+    blocking_leave(c);
+    return rc;
 }
 
 PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries)

@@ -272,6 +272,8 @@ int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t interna
 int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
                     uint32_t local, pm_journal_entry *out);
 int pm_journal_detach_pid(const char *dir, long pid);
+/* 1 when a live process (same pid and start time) holds this mapping. */
+int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port, uint32_t local);
 char *pm_journal_default_dir(void);
 
 #endif /* PM_INTERNAL_H */

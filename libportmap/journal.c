@@ -272,3 +272,13 @@ int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_
     free(all);
     return rc;
 }
+
+int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port, uint32_t local)
+{
+    pm_journal_entry e;
+
+    if (pm_journal_find(dir, proto, internal_port, local, &e) != 0 || e.pid <= 0)
+        return 0;
+    /* a recycled pid has another start time */
+    return proc_start_time(e.pid) != 0 && proc_start_time(e.pid) == e.start_time;
+}

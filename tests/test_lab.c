@@ -410,6 +410,51 @@ START_TEST(cli_holds_several_until_sigterm)
 }
 END_TEST
 
+/* audit flags an exposed RDP port and a stale mapping; --prune removes
+ * only the stale one, not the one a running process holds. */
+START_TEST(cli_audit_and_prune)
+{
+    char line[1024], out[8192] = "";
+    int fds[2], st;
+    size_t len = 0;
+    pid_t holder;
+    FILE *f, *p;
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27096 udp --once"), 0);
+    ck_assert_int_eq(pipe(fds), 0);
+    holder = fork();
+    if (holder == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", "3389", "tcp", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f)); /* mapped */
+
+    snprintf(line, sizeof(line), "'%s' audit", cli);
+    p = popen(line, "r");
+    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
+        len = strlen(out);
+    st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "audit must exit 1: %s", out);
+    ck_assert_msg(strstr(out, "tcp 3389") && strstr(out, "RDP"), "no RDP finding: %s", out);
+    ck_assert_msg(strstr(out, "udp 27096") && strstr(out, "stale"), "no stale finding: %s", out);
+    ck_assert_msg(!strstr(out, "3389: stale"), "a held mapping was called stale: %s", out);
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "audit --prune"), 1); /* RDP stays flagged */
+    ck_assert(!has_rule("udp", 27096));
+    ck_assert(has_rule("tcp", 3389));
+
+    kill(holder, SIGTERM);
+    ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+    fclose(f);
+    ck_assert(!has_rule("tcp", 3389));
+    ck_assert_int_eq(cli_run(line, sizeof(line), "audit"), 0);
+}
+END_TEST
+
 START_TEST(cli_no_gateway_error)
 {
     char cmd[512], line[1024];
@@ -599,6 +644,7 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, discovery_follows_the_default_route);
     tcase_add_test(tc, cli_holds_until_sigint);
     tcase_add_test(tc, cli_holds_several_until_sigterm);
+    tcase_add_test(tc, cli_audit_and_prune);
     tcase_add_test(tc, cli_no_gateway_error);
     tcase_add_test(tc, pcp_router_reboot);
     tcase_add_test(tc, natpmp_router_reboot);

@@ -28,6 +28,7 @@ typedef struct options {
     const char *description;
     int timeout_s;
     int once;
+    int prune;
     int json;
     int verbose;
 } options;
@@ -53,6 +54,12 @@ static const char *const command_help[][2] = {
                      "Print the router's external address, one line, for scripts.\n" },
     { "list", "usage: portmap-cli list [--json] [options]\n"
               "Print the router's mapping table (UPnP-IGD); this host's entries are marked.\n" },
+    { "audit", "usage: portmap-cli audit [--prune] [--json] [options]\n"
+               "Read the router's mapping table and flag, one line each with the reason:\n"
+               "mappings to this host that no running process holds (stale), permanent\n"
+               "leases, risky services exposed (telnet, SMB, RDP, VNC, databases, ...),\n"
+               "mappings to other hosts. Exit 0 when nothing is flagged, 1 otherwise.\n"
+               "--prune deletes the stale mappings that belong to this host.\n" },
 };
 
 static void usage(FILE *f)
@@ -65,6 +72,7 @@ static void usage(FILE *f)
           "  discover             gateway, protocols, external address, NAT verdict\n"
           "  external-ip          print the router's external address\n"
           "  list                 the router's mapping table (UPnP-IGD), ours marked\n"
+          "  audit [--prune]      flag stale, permanent, risky and foreign mappings\n"
           "\n"
           "options:\n"
           "  --protocol pcp|natpmp|upnp|auto  protocol to use (default auto)\n"
@@ -500,6 +508,158 @@ static int cmd_list(const options *o)
     return EX_OK;
 }
 
+/* Services that should not face the Internet. Documented in portmap-cli(1). */
+static const struct risky {
+    uint16_t lo, hi;
+    const char *what;
+} risky_ports[] = {
+    { 21, 21, "FTP" },          { 23, 23, "telnet" },          { 135, 135, "MS RPC" },
+    { 137, 139, "NetBIOS/SMB" }, { 445, 445, "SMB" },            { 1433, 1433, "MS SQL" },
+    { 1900, 1900, "SSDP" },     { 2375, 2376, "Docker API" },  { 3306, 3306, "MySQL" },
+    { 3389, 3389, "RDP" },      { 5432, 5432, "PostgreSQL" },  { 5900, 5903, "VNC" },
+    { 5984, 5984, "CouchDB" },  { 6379, 6379, "Redis" },       { 9200, 9200, "Elasticsearch" },
+    { 11211, 11211, "memcached" }, { 27017, 27017, "MongoDB" },
+};
+
+static const char *risky_service(uint16_t port)
+{
+    for (size_t i = 0; i < sizeof(risky_ports) / sizeof(risky_ports[0]); i++)
+        if (port >= risky_ports[i].lo && port <= risky_ports[i].hi)
+            return risky_ports[i].what;
+    return NULL;
+}
+
+/* Is something on this host listening on port (TCP) or bound to it (UDP)? */
+static int locally_bound(portmap_transport proto, uint16_t port)
+{
+    const char *files[2] = { proto == PORTMAP_TCP ? "/proc/net/tcp" : "/proc/net/udp",
+                             proto == PORTMAP_TCP ? "/proc/net/tcp6" : "/proc/net/udp6" };
+    for (int i = 0; i < 2; i++) {
+        char line[512];
+        FILE *f = fopen(files[i], "re");
+        if (!f)
+            continue;
+        while (fgets(line, sizeof(line), f)) {
+            char local[64];
+            unsigned st;
+            char *colon;
+            if (sscanf(line, " %*d: %63s %*s %x", local, &st) != 2)
+                continue;
+            colon = strrchr(local, ':');
+            if (!colon || strtoul(colon + 1, NULL, 16) != port)
+                continue;
+            if (proto == PORTMAP_UDP || st == 0x0A) { /* TCP_LISTEN */
+                fclose(f);
+                return 1;
+            }
+        }
+        fclose(f);
+    }
+    return 0;
+}
+
+typedef struct finding {
+    int stale, permanent, other_host;
+    const char *risky;
+} finding;
+
+static int assess(const portmap_router_entry *e, finding *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->stale = e->ours && !e->held && !locally_bound(e->protocol, e->internal_port);
+    f->permanent = e->lease == 0;
+    f->other_host = !e->ours;
+    f->risky = risky_service(e->external_port) ? risky_service(e->external_port)
+                                               : risky_service(e->internal_port);
+    return f->stale || f->permanent || f->other_host || f->risky;
+}
+
+static void print_finding(const portmap_router_entry *e, const finding *f, const char *pruned)
+{
+    char why[512] = "";
+    size_t n = 0;
+
+    if (f->stale)
+        n += (size_t)snprintf(why + n, sizeof(why) - n, "%sstale: maps to this host but no running "
+                              "process holds it or listens on port %u", n ? "; " : "", e->internal_port);
+    if (f->permanent)
+        n += (size_t)snprintf(why + n, sizeof(why) - n, "%spermanent lease: it never expires",
+                              n ? "; " : "");
+    if (f->risky)
+        n += (size_t)snprintf(why + n, sizeof(why) - n, "%sexposes %s, which should not face the "
+                              "Internet", n ? "; " : "", f->risky);
+    if (f->other_host)
+        n += (size_t)snprintf(why + n, sizeof(why) - n, "%smaps to another host on the LAN (%s)",
+                              n ? "; " : "", e->internal_client);
+    if (json_mode) {
+        printf("{\"protocol\":\"%s\",\"external_port\":%u,\"internal_client\":",
+               proto_name(e->protocol), e->external_port);
+        json_string(stdout, e->internal_client);
+        printf(",\"internal_port\":%u,\"description\":", e->internal_port);
+        json_string(stdout, e->description);
+        printf(",\"lease\":%u,\"ours\":%s,\"stale\":%s,\"permanent\":%s,\"risky\":",
+               e->lease, e->ours ? "true" : "false", f->stale ? "true" : "false",
+               f->permanent ? "true" : "false");
+        if (f->risky)
+            json_string(stdout, f->risky);
+        else
+            printf("null");
+        printf(",\"other_host\":%s,\"reason\":", f->other_host ? "true" : "false");
+        json_string(stdout, why);
+        if (pruned)
+            printf(",\"pruned\":%s", pruned);
+        printf("}\n");
+    } else {
+        printf("%s %u -> %s:%u: %s%s%s\n", proto_name(e->protocol), e->external_port,
+               e->internal_client, e->internal_port, why, pruned ? " -- pruned: " : "",
+               pruned ? pruned : "");
+    }
+}
+
+static int cmd_audit(const options *o, int prune)
+{
+    portmap_client *c = NULL;
+    portmap_router_entry *e = NULL;
+    size_t n = 0, flagged = 0;
+    int rc;
+
+    if ((rc = open_client(o, &c, 1)) != 0)
+        return rc;
+    rc = portmap_router_mappings(c, &e, &n, o->timeout_s * 1000);
+    if (rc != PORTMAP_OK) {
+        rc = rc == PORTMAP_ERR_UNSUPPORTED
+                 ? fail(EX_NOGW, "audit needs the router's mapping table, which only UPnP-IGD "
+                                 "offers, and the router does not speak it")
+                 : explain(c, o, rc);
+        portmap_close(&c);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        finding f;
+        const char *pruned = NULL;
+        if (!assess(&e[i], &f))
+            continue;
+        if (prune && f.stale) {
+            int prc = portmap_router_delete(c, &e[i], o->timeout_s * 1000);
+            pruned = prc == PORTMAP_OK ? "true" : "false";
+            if (prc != PORTMAP_OK)
+                fail(exit_code_for(prc), "could not prune %s %u: %s", proto_name(e[i].protocol),
+                     e[i].external_port, portmap_strerror(prc));
+            else if (!f.permanent && !f.risky && !f.other_host) {
+                print_finding(&e[i], &f, pruned);
+                continue; /* fixed: not counted as still flagged */
+            }
+        }
+        print_finding(&e[i], &f, pruned);
+        flagged++;
+    }
+    if (!json_mode && !flagged)
+        printf("nothing to flag in %zu mapping%s\n", n, n == 1 ? "" : "s");
+    portmap_router_entries_free(e);
+    portmap_close(&c);
+    return flagged ? EX_NEGATIVE : EX_OK;
+}
+
 static int parse_method(const char *s, portmap_method *m)
 {
     if (!strcmp(s, "auto"))
@@ -533,6 +693,7 @@ int main(int argc, char **argv)
         { "timeout", required_argument, NULL, 't' },
         { "description", required_argument, NULL, 'd' },
         { "once", no_argument, NULL, 'o' },
+        { "prune", no_argument, NULL, 'P' },
         { "json", no_argument, NULL, 'j' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -568,6 +729,7 @@ int main(int argc, char **argv)
             o.timeout_s = (int)v;
             break;
         case 'o': o.once = 1; break;
+        case 'P': o.prune = 1; break;
         case 'j': o.json = 1; break;
         case 'v': o.verbose = 1; break;
         case 'h': want_help = 1; break;
@@ -617,6 +779,8 @@ int main(int argc, char **argv)
         return cmd_external_ip(&o);
     if (!strcmp(cmd, "list") && nargs == 0)
         return cmd_list(&o);
+    if (!strcmp(cmd, "audit") && nargs == 0)
+        return cmd_audit(&o, o.prune);
     usage(stderr);
     return EX_USAGE_;
 }

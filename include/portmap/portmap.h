@@ -308,6 +308,9 @@ typedef struct portmap_router_entry {
     uint32_t lease;            /* seconds left; 0 = permanent */
     int enabled;
     int ours;                  /* internal_client is this host's address */
+    /* ours and held by a running process on this host, per the journal
+     * of libportmap's clients (pid and process start time checked) */
+    int held;
     uint8_t reserved[32];
 } portmap_router_entry;
 
@@ -322,6 +325,15 @@ typedef struct portmap_router_entry {
 PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
                                         size_t *count, int timeout_ms);
 PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries);
+
+/*
+ * Delete an entry of the router's table (UPnP-IGD) that maps to this host,
+ * e.g. a stale one found with portmap_router_mappings(). The router is
+ * asked first whom the entry maps to: entries of other hosts are refused
+ * with PORTMAP_ERR_NOT_AUTHORIZED. Blocks at most timeout_ms.
+ */
+PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_entry *entry,
+                                      int timeout_ms);
 
 #ifdef __cplusplus
 }
