@@ -298,6 +298,16 @@ void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_ma
     }
 }
 
+short pm_revents(const pm_dispatch *d, int fd)
+{
+    if (fd < 0)
+        return 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->fds[i].fd == fd)
+            return d->fds[i].revents;
+    return 0;
+}
+
 typedef struct service_ctx {
     int64_t now;
     int64_t *deadline;

@@ -236,6 +236,9 @@ typedef struct pm_dispatch {
     int64_t now;
 } pm_dispatch;
 
+/* revents of fd in this poll round, 0 if it was not polled. */
+short pm_revents(const pm_dispatch *d, int fd);
+
 /* Call fn for each mapping; fn may unlink or drop the current one. */
 void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
                       void *arg);

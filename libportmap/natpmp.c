@@ -334,21 +334,13 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
     }
 }
 
-static int find_revents(struct pollfd *fds, size_t n, int fd)
-{
-    for (size_t i = 0; i < n; i++)
-        if (fds[i].fd == fd)
-            return fds[i].revents;
-    return 0;
-}
-
 static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)
 {
     pm_dispatch *d = arg;
 
     if (pmp_op_active(m))
         mapping_step(c, c->natpmp, m,
-                     find_revents(d->fds, d->n, ((pmp_xchg *)m->op_data)->n.s) != 0, d->now);
+                     pm_revents(d, ((pmp_xchg *)m->op_data)->n.s) != 0, d->now);
 }
 
 static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
@@ -357,7 +349,7 @@ static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_
     pm_dispatch d = { fds, n, now };
 
     if (st && st->probe.open)
-        probe_step(c, st, find_revents(fds, n, st->probe.n.s) != 0, now);
+        probe_step(c, st, pm_revents(&d, st->probe.n.s) != 0, now);
     pm_mappings_each(c, dispatch_one, &d);
 }
 

@@ -670,22 +670,12 @@ static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max
     return n;
 }
 
-static short revents_of(struct pollfd *fds, size_t n, int fd)
-{
-    if (fd < 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (fds[i].fd == fd)
-            return fds[i].revents;
-    return 0;
-}
-
 static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)
 {
     pm_dispatch *d = arg;
 
     if (op_active(m))
-        step_mapping(c, m, revents_of(d->fds, d->n, ((upnp_xchg *)m->op_data)->h.fd), d->now);
+        step_mapping(c, m, pm_revents(d, ((upnp_xchg *)m->op_data)->h.fd), d->now);
 }
 
 static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
@@ -695,16 +685,16 @@ static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64
 
     if (!st)
         return;
-    if (st->ssdp_fd >= 0 && revents_of(fds, n, st->ssdp_fd))
+    if (st->ssdp_fd >= 0 && pm_revents(&d, st->ssdp_fd))
         read_ssdp(c, st, now);
     if (st->searching && c->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING &&
         now >= st->ssdp_retx.next_ms && !pm_http_active(&st->desc)) {
         pm_retx_advance(&st->ssdp_retx, now, pm_rand_unit, c);
         ssdp_send(c, st);
     }
-    if (pm_http_active(&st->desc) && pm_http_step(&st->desc, revents_of(fds, n, st->desc.fd), now))
+    if (pm_http_active(&st->desc) && pm_http_step(&st->desc, pm_revents(&d, st->desc.fd), now))
         finish_description(c, st, now);
-    if (pm_http_active(&st->extip) && pm_http_step(&st->extip, revents_of(fds, n, st->extip.fd), now))
+    if (pm_http_active(&st->extip) && pm_http_step(&st->extip, pm_revents(&d, st->extip.fd), now))
         finish_extip(c, st, now);
     pm_mappings_each(c, dispatch_one, &d);
 }

@@ -471,6 +471,22 @@ static int cmd_external_ip(const options *o)
     return rc;
 }
 
+/* The router's table, or an explained failure (client closed then). */
+static int fetch_table(const options *o, portmap_client **c, portmap_router_entry **e, size_t *n,
+                       const char *why_upnp)
+{
+    int rc;
+
+    if ((rc = open_client(o, c, 1)) != 0)
+        return rc;
+    rc = portmap_router_mappings(*c, e, n, o->timeout_s * 1000);
+    if (rc == PORTMAP_OK)
+        return EX_OK;
+    rc = rc == PORTMAP_ERR_UNSUPPORTED ? fail(EX_NOGW, "%s", why_upnp) : explain(*c, o, rc);
+    portmap_close(c);
+    return rc;
+}
+
 static int cmd_list(const options *o)
 {
     portmap_client *c = NULL;
@@ -478,16 +494,9 @@ static int cmd_list(const options *o)
     size_t n = 0;
     int rc;
 
-    if ((rc = open_client(o, &c, 1)) != 0)
+    if ((rc = fetch_table(o, &c, &e, &n,
+                          "the router offers no UPnP-IGD, which is needed to list its table")))
         return rc;
-    rc = portmap_router_mappings(c, &e, &n, o->timeout_s * 1000);
-    if (rc != PORTMAP_OK) {
-        rc = rc == PORTMAP_ERR_UNSUPPORTED
-                 ? fail(EX_NOGW, "the router offers no UPnP-IGD, which is needed to list its table")
-                 : explain(c, o, rc);
-        portmap_close(&c);
-        return rc;
-    }
     for (size_t i = 0; i < n; i++) {
         if (json_mode) {
             printf("{\"protocol\":\"%s\",\"external_port\":%u,\"internal_client\":", proto_name(e[i].protocol),
@@ -623,17 +632,10 @@ static int cmd_audit(const options *o, int prune)
     size_t n = 0, flagged = 0;
     int rc;
 
-    if ((rc = open_client(o, &c, 1)) != 0)
+    if ((rc = fetch_table(o, &c, &e, &n,
+                          "audit needs the router's mapping table, which only UPnP-IGD offers, "
+                          "and the router does not speak it")))
         return rc;
-    rc = portmap_router_mappings(c, &e, &n, o->timeout_s * 1000);
-    if (rc != PORTMAP_OK) {
-        rc = rc == PORTMAP_ERR_UNSUPPORTED
-                 ? fail(EX_NOGW, "audit needs the router's mapping table, which only UPnP-IGD "
-                                 "offers, and the router does not speak it")
-                 : explain(c, o, rc);
-        portmap_close(&c);
-        return rc;
-    }
     for (size_t i = 0; i < n; i++) {
         finding f;
         const char *pruned = NULL;
