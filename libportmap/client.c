@@ -229,7 +229,7 @@ static void blocking_leave(portmap_client *c)
 static int start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
 {
     int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
-                    (m->state == PORTMAP_STATE_PENDING && m->op != PM_OP_NONE);
+                    (m->state == PORTMAP_STATE_PENDING && (m->op != PM_OP_NONE || m->held));
 
     if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
         return 0;
@@ -237,7 +237,7 @@ static int start_release(portmap_client *c, portmap_mapping *m, int64_t deadline
         /* The request is cancelled; what the router may already hold for
          * it is still deleted below. */
         portmap_method tried = m->op_method;
-        int in_flight = m->op != PM_OP_NONE;
+        int in_flight = m->op != PM_OP_NONE || m->held;
         pm_mapping_stop_op(c, m);
         m->last_error = PORTMAP_ERR_CANCELLED;
         m->state = PORTMAP_STATE_FAILED;

@@ -81,6 +81,13 @@ struct portmap_mapping {
     int ever_mapped;
     int journaled;
 
+    /* A success that came before the client knew its external address:
+     * kept until the address is known, at most PM_HOLD_FOR_ADDR_MS, so
+     * nobody is told "mapped" without the address to give to peers. */
+    int held;
+    int64_t held_until;
+    pm_result held_result;
+
     /* the exchange under way */
     pm_op op;
     portmap_method op_method;

@@ -19,6 +19,7 @@
  * wants the port back as soon as the router answers again. */
 static const pm_retx_params retx_lost = { 1000, 30000, 0, 0 };
 
+#define PM_HOLD_FOR_ADDR_MS 2000
 #define PM_BACKOFF_MIN_MS 1000
 #define PM_BACKOFF_MAX_MS 60000
 
@@ -74,6 +75,7 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
 
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
 {
+    m->held = 0; /* a new exchange or a cancellation supersedes it */
     if (m->op == PM_OP_NONE)
         return;
     const pm_backend *b = pm_backend_get(m->op_method);
@@ -264,8 +266,33 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     pm_mapping_start_op(c, m, PM_OP_MAP, now);
 }
 
+static int ext_addr_known(const portmap_client *c)
+{
+    return c->ext_addr || c->ext_addr_at;
+}
+
+/* Release a held success once the address is known or the hold is over. */
+static int service_held(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    pm_result r;
+
+    if (!m->held)
+        return 0;
+    if (!ext_addr_known(c) && now < m->held_until) {
+        *deadline = PM_MIN(*deadline, m->held_until);
+        return 1;
+    }
+    r = m->held_result;
+    r.ext_addr = c->ext_addr;
+    m->held = 0;
+    pm_mapping_on_result(c, m, &r, now);
+    return 1;
+}
+
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
 {
+    if (service_held(c, m, now, deadline))
+        return;
     switch (m->state) {
     case PORTMAP_STATE_PENDING:
         service_pending(c, m, now, deadline);
@@ -382,6 +409,12 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
     }
     if (m->state == PORTMAP_STATE_RELEASING) /* a late MAP reply */
         return;
+    if (r->err == PORTMAP_OK && op == PM_OP_MAP && !r->ext_addr && !ext_addr_known(c)) {
+        m->held = 1;
+        m->held_until = now + PM_HOLD_FOR_ADDR_MS;
+        m->held_result = *r;
+        return;
+    }
     if (r->err == PORTMAP_OK) {
         on_success(c, m, r, now);
         return;

@@ -27,15 +27,7 @@ typedef struct pmp_xchg {
     uint8_t opcode;          /* 0 = public address, 1 = udp, 2 = tcp */
     uint16_t internal_port;
     int64_t retry_at;        /* monotonic time of libnatpmp's next resend */
-    /* A mapping reply that came before the external address (opcode 0):
-     * held until the address is known, at most PMP_HOLD_MS, so nobody is
-     * told "mapped" without the address to give to peers. */
-    int held;
-    int64_t held_until;
-    pm_result result;
 } pmp_xchg;
-
-#define PMP_HOLD_MS 2000
 
 typedef struct pmp_state {
     pmp_xchg probe;
@@ -123,15 +115,6 @@ static int pmp_probe(portmap_client *c, int64_t now)
     return 0;
 }
 
-static void finish_held(portmap_client *c, portmap_mapping *m, int64_t now)
-{
-    pmp_xchg *x = m->op_data;
-    pm_result r = x->result;
-
-    r.ext_addr = c->ext_addr;
-    pm_engine_map_done(c, m, &r, now);
-}
-
 static int pmp_op_active(const portmap_mapping *m)
 {
     return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_NATPMP && m->op_data &&
@@ -151,7 +134,7 @@ static size_t add_one(pmp_xchg *x, struct pollfd *fds, size_t i, size_t max, int
     if (!x->open || i >= max)
         return 0;
     fds[i] = (struct pollfd){ .fd = x->n.s, .events = POLLIN };
-    *deadline = PM_MIN(*deadline, x->held ? x->held_until : x->retry_at);
+    *deadline = PM_MIN(*deadline, x->retry_at);
     return 1;
 }
 
@@ -278,14 +261,7 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
     pm_natpmp_reply rep;
     natpmpresp_t resp;
     pm_result r = { 0 };
-    int rx;
-
-    if (x->held) {
-        if (c->ext_addr || now >= x->held_until)
-            finish_held(c, m, now);
-        return;
-    }
-    rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
+    int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
     if (rx == RX_REFUSED) {
         if (m->state == PORTMAP_STATE_PENDING) {
             r.err = PORTMAP_ERR_UNSUPPORTED;
@@ -315,14 +291,10 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
             r.err = PORTMAP_ERR_PROTOCOL;
             r.detail = "success reply with port or lifetime 0";
         }
-        if (r.err == PORTMAP_OK && m->op == PM_OP_MAP && !c->ext_addr) {
-            x->held = 1;
-            x->held_until = now + PMP_HOLD_MS;
-            x->result = r;
-            if (!st || !st->probe.open)
-                pmp_probe(c, now);
-            break;
-        }
+        /* The engine holds a success without the address until it is
+         * known; make sure opcode 0 is being asked. */
+        if (r.err == PORTMAP_OK && !c->ext_addr && !c->ext_addr_at && (!st || !st->probe.open))
+            pmp_probe(c, now);
         pm_engine_map_done(c, m, &r, now);
         break;
     case -1:

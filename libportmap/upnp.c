@@ -36,7 +36,6 @@
 #define DESC_MAX_BYTES (128 * 1024)    /* real descriptions are under 10 KiB */
 #define SOAP_MAX_BYTES (64 * 1024)
 #define HTTP_MAX_MS 5000               /* any one HTTP exchange */
-#define HOLD_FOR_ADDR_MS 2000
 #define MAX_CONFLICT_TRIES 8
 
 typedef struct upnp_state {
@@ -65,9 +64,6 @@ typedef struct upnp_xchg {
     unsigned conflicts;
     int tried_lease0, tried_same_port;
     int64_t retry_at;          /* after a failed exchange; PM_NEVER none */
-    int held;
-    int64_t held_until;
-    pm_result result;
 } upnp_xchg;
 
 static upnp_state *state(portmap_client *c)
@@ -417,7 +413,6 @@ static int upnp_start(portmap_client *c, portmap_mapping *m, int64_t now)
         m->op_data = x;
     }
     pm_http_reset(&x->h);
-    x->held = 0;
     x->conflicts = 0;
     x->tried_lease0 = x->tried_same_port = 0;
     first_step(c, m);
@@ -455,15 +450,9 @@ static void done(portmap_client *c, portmap_mapping *m, portmap_error err, const
         r.ext_port = x->try_port;
         r.lifetime = x->lease ? x->lease : m->want_lifetime;
         r.permanent = x->lease == 0;
+        /* 0 while GetExternalIPAddress, run alongside, has not answered:
+         * the engine then holds "mapped" until it has */
         r.ext_addr = c->ext_addr;
-        if (!c->ext_addr_at) {
-            /* Mapped, but the address to give to peers is not known yet
-             * (GetExternalIPAddress runs alongside): hold, bounded. */
-            x->held = 1;
-            x->held_until = now + HOLD_FOR_ADDR_MS;
-            x->result = r;
-            return;
-        }
     }
     pm_engine_map_done(c, m, &r, now);
 }
@@ -599,14 +588,6 @@ static void step_mapping(portmap_client *c, portmap_mapping *m, short revents, i
 {
     upnp_xchg *x = m->op_data;
 
-    if (x->held) {
-        if (c->ext_addr_at || now >= x->held_until) {
-            pm_result r = x->result;
-            r.ext_addr = c->ext_addr;
-            pm_engine_map_done(c, m, &r, now);
-        }
-        return;
-    }
     if (x->step == X_WAIT_IGD)
         return;
     if (!pm_http_active(&x->h)) {
@@ -661,9 +642,7 @@ static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max
         if (!op_active(m))
             continue;
         x = m->op_data;
-        if (x->held)
-            *deadline = PM_MIN(*deadline, x->held_until);
-        else if (!pm_http_active(&x->h) && x->retry_at != PM_NEVER)
+        if (!pm_http_active(&x->h) && x->retry_at != PM_NEVER)
             *deadline = PM_MIN(*deadline, x->retry_at);
         n += add_http(&x->h, fds, n, max, deadline);
     }

@@ -303,6 +303,40 @@ START_TEST(release_sends_lifetime_zero)
 }
 END_TEST
 
+/* A success before the external address is known is held, bounded. */
+START_TEST(success_waits_for_the_address)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 60 };
+    service(m, 0);
+    pm_engine_map_done(c, m, &r, 10);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_MAPPED), 0);
+    starts = 0;
+    service(m, 500); /* held: no new request goes out */
+    ck_assert_int_eq(starts, 0);
+    inet_pton(AF_INET, "11.77.0.1", &c->ext_addr);
+    service(m, 600);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
+    ck_assert_uint_eq(m->ext_addr, c->ext_addr);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_MAPPED), 1);
+}
+END_TEST
+
+START_TEST(address_hold_is_bounded)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 60 };
+    service(m, 0);
+    pm_engine_map_done(c, m, &r, 10);
+    service(m, 2009);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
+    service(m, 2010);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
+    ck_assert_uint_eq(m->ext_addr, 0);
+}
+END_TEST
+
 START_TEST(journal_records_and_forgets)
 {
     pm_journal_entry e;
@@ -337,6 +371,8 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, preferred_protocol_silent_gives_way);
     tcase_add_test(tc, epoch_reset_remaps);
     tcase_add_test(tc, release_sends_lifetime_zero);
+    tcase_add_test(tc, success_waits_for_the_address);
+    tcase_add_test(tc, address_hold_is_bounded);
     tcase_add_test(tc, journal_records_and_forgets);
     suite_add_tcase(s, tc);
     return s;
