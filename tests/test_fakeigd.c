@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <portmap/portmap.h>
@@ -119,6 +120,36 @@ static void only_permanent(int scenario)
 }
 
 START_TEST(error_725_retries_permanent) { only_permanent(IGD_725); }
+END_TEST
+
+/* The person at the shell is told, without -v, that the router forced a
+ * permanent entry and that --once will not let it expire. */
+START_TEST(cli_explains_725)
+{
+    char cmd[512], out[4096] = "";
+    size_t len = 0;
+    FILE *p;
+    int st;
+
+    ck_assert_msg(fakeigd_start(&igd, IGD_725) == 0, "cannot bind the fake IGD's ports");
+    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "PORTMAP_STATE_DIR=%s '%s' request 7211 tcp --once --protocol upnp "
+             "--gateway 127.0.0.1 --timeout 3 2>&1", dir, PORTMAP_CLI);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
+        len = strlen(out);
+    st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d: %s", st, out);
+    ck_assert_msg(strstr(out, "mapped tcp 7211"), "%s", out);
+    ck_assert_msg(strstr(out, "UPnP error 725") && strstr(out, "only accepts permanent") &&
+                      strstr(out, "will NOT expire") && strstr(out, "release 7211 tcp"),
+                  "no explanation: %s", out);
+    fakeigd_stop(&igd);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
 END_TEST
 
 /* A permanent entry is checked at each refresh and added again when the
@@ -250,6 +281,7 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, v2_uses_add_any);
     tcase_add_test(tc, v1_never_sends_port_zero);
     tcase_add_test(tc, error_725_retries_permanent);
+    tcase_add_test(tc, cli_explains_725);
     tcase_add_test(tc, error_402_retries_permanent);
     tcase_add_test(tc, lost_permanent_entry_is_added_again);
     tcase_add_test(tc, error_718_picks_a_stable_port);

@@ -472,6 +472,101 @@ START_TEST(cli_no_gateway_error)
 }
 END_TEST
 
+/* check: open only when a connection to the external address comes back
+ * to a listener here through the router; closed when nothing listens or
+ * when the router has no mapping (a local listener alone is not enough). */
+static void cli_check(const char *proto, unsigned port)
+{
+    int tcp = !strcmp(proto, "tcp"), rc;
+    char line[1024];
+    echo e;
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request %u %s --once", port, proto), 0);
+    echo_start(&e, tcp, port);
+    rc = cli_run(line, sizeof(line), "check %u %s --json", port, proto);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, line);
+    ck_assert_msg(strstr(line, "\"state\":\"open\"") && strstr(line, "\"mapping\":true") &&
+                      strstr(line, "\"listening\":true") &&
+                      strstr(line, "\"reached_this_host\":true"),
+                  "not open: %s", line);
+    echo_stop(&e);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "check %u %s", port, proto), 1);
+    ck_assert_msg(!strncmp(line, "port ", 5) && strstr(line, " is closed at " WAN_ADDR) &&
+                      strstr(line, "nothing on this host"),
+                  "not closed: %s", line);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release %u %s", port, proto), 0);
+
+    echo_start(&e, tcp, port); /* listening, but no mapping */
+    ck_assert_int_eq(cli_run(line, sizeof(line), "check %u %s --json", port, proto), 1);
+    ck_assert_msg(strstr(line, "\"state\":\"closed\"") && strstr(line, "\"mapping\":false"),
+                  "no mapping, yet: %s", line);
+    echo_stop(&e);
+}
+
+START_TEST(cli_check_tcp) { cli_check("tcp", 27097); }
+END_TEST
+START_TEST(cli_check_udp) { cli_check("udp", 27098); }
+END_TEST
+
+/* Another LAN host's mapping is flagged and never pruned. The other host is
+ * a second address on this namespace's link, used only while upnpc (the
+ * reference client) talks to the router from it, since secure_mode lets a
+ * host map only to itself. */
+static int as_other_host(const char *upnpc_args)
+{
+    int rc;
+    if (run("ip addr add 10.77.0.3/24 dev lan0 && ip route replace 10.77.0.1/32 dev lan0 src 10.77.0.3"))
+        return -1;
+    rc = run("upnpc -u http://10.77.0.1:5000/rootDesc.xml %s >/dev/null 2>&1", upnpc_args);
+    run("ip route del 10.77.0.1/32 dev lan0; ip addr del 10.77.0.3/24 dev lan0");
+    return rc;
+}
+
+START_TEST(cli_audit_other_host)
+{
+    char line[1024], out[8192] = "";
+    size_t len = 0;
+    FILE *p;
+    int st;
+
+    ck_assert_int_eq(as_other_host("-e other-host -a 10.77.0.3 27091 27091 tcp 600"), 0);
+    ck_assert(has_rule("tcp", 27091));
+    snprintf(line, sizeof(line), "'%s' audit --prune --json", cli);
+    p = popen(line, "r");
+    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
+        len = strlen(out);
+    st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "audit must exit 1: %s", out);
+    ck_assert_msg(strstr(out, "\"internal_client\":\"10.77.0.3\"") &&
+                      strstr(out, "\"other_host\":true") && strstr(out, "another host"),
+                  "no other-host finding: %s", out);
+    ck_assert_msg(has_rule("tcp", 27091), "--prune removed another host's mapping");
+    ck_assert_int_eq(as_other_host("-d 27091 tcp"), 0);
+    ck_assert(!has_rule("tcp", 27091));
+}
+END_TEST
+
+/* The router's daemon is down: every command fails within its timeout. */
+START_TEST(cli_router_down_error)
+{
+    char cmd[512], line[1024];
+    int64_t t0;
+    FILE *p;
+    int st;
+
+    ck_assert_int_eq(run("'%s' router-stop", lab), 0);
+    t0 = now_ms();
+    snprintf(cmd, sizeof(cmd), "'%s' request 27099 udp --timeout 2 2>&1", cli);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
+    st = pclose(p);
+    ck_assert_int_lt(now_ms() - t0, 3000);
+    ck_assert_int_eq(run("'%s' router-start", lab), 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3, "exit %d: %s", WEXITSTATUS(st), line);
+    ck_assert_msg(strstr(line, "no gateway answered") && strstr(line, "10.77.0.1"), "%s", line);
+}
+END_TEST
+
 /* The cached discovery follows the routing table. */
 START_TEST(discovery_follows_the_default_route)
 {
@@ -646,6 +741,10 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, cli_holds_several_until_sigterm);
     tcase_add_test(tc, cli_audit_and_prune);
     tcase_add_test(tc, cli_no_gateway_error);
+    tcase_add_test(tc, cli_check_tcp);
+    tcase_add_test(tc, cli_check_udp);
+    tcase_add_test(tc, cli_audit_other_host);
+    tcase_add_test(tc, cli_router_down_error);
     tcase_add_test(tc, pcp_router_reboot);
     tcase_add_test(tc, natpmp_router_reboot);
     suite_add_tcase(s, tc);

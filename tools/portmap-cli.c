@@ -17,24 +17,10 @@
 
 #include <portmap/portmap.h>
 
-enum { EX_OK = 0, EX_NEGATIVE = 1, EX_USAGE_ = 2, EX_NOGW = 3, EX_REFUSED = 4, EX_TIMEOUT = 5,
-       EX_OTHER = 6 };
+#include "cli.h"
 
-typedef struct options {
-    portmap_method method;
-    uint32_t lifetime;
-    uint16_t external_port;
-    const char *gateway;
-    const char *description;
-    int timeout_s;
-    int once;
-    int prune;
-    int json;
-    int verbose;
-} options;
-
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-static int json_mode;
+pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+int json_mode;
 
 static const char *const command_help[][2] = {
     { "request", "usage: portmap-cli request PORT tcp|udp [PORT tcp|udp ...] [options]\n"
@@ -60,6 +46,12 @@ static const char *const command_help[][2] = {
                "leases, risky services exposed (telnet, SMB, RDP, VNC, databases, ...),\n"
                "mappings to other hosts. Exit 0 when nothing is flagged, 1 otherwise.\n"
                "--prune deletes the stale mappings that belong to this host.\n" },
+    { "check", "usage: portmap-cli check PORT tcp|udp [--external-port N] [--json] [options]\n"
+               "Is PORT really open? Shows whether the router has a mapping for it\n"
+               "(UPnP-IGD table), whether a process on this host listens on it (TCP) or\n"
+               "is bound to it (UDP), and connects to the external address to see whether\n"
+               "the connection comes back to this host through the router (NAT loopback).\n"
+               "Verdict: open, closed or filtered, with the reason. Exit 0 when open.\n" },
 };
 
 static void usage(FILE *f)
@@ -73,6 +65,7 @@ static void usage(FILE *f)
           "  external-ip          print the router's external address\n"
           "  list                 the router's mapping table (UPnP-IGD), ours marked\n"
           "  audit [--prune]      flag stale, permanent, risky and foreign mappings\n"
+          "  check PORT PROTO     is the port open: mapping, listener, loopback connection\n"
           "\n"
           "options:\n"
           "  --protocol pcp|natpmp|upnp|auto  protocol to use (default auto)\n"
@@ -103,7 +96,7 @@ static void help_for(const char *cmd)
     usage(stdout);
 }
 
-static void json_string(FILE *f, const char *s)
+void json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -118,7 +111,7 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static const char *proto_name(portmap_transport p)
+const char *proto_name(portmap_transport p)
 {
     return p == PORTMAP_TCP ? "tcp" : "udp";
 }
@@ -136,6 +129,8 @@ static void print_event(const char *event, const portmap_mapping_info *i)
         printf(",\"external_port\":%u,\"method\":\"%s\",\"lifetime\":%u", i->external_port,
                portmap_method_name(i->method) ? portmap_method_name(i->method) : "auto",
                i->lifetime);
+        if (i->permanent)
+            printf(",\"permanent\":true");
         if (i->last_error)
             printf(",\"error\":\"%s\"", portmap_strerror(i->last_error));
         printf("}\n");
@@ -171,7 +166,7 @@ static void on_log(void *user, portmap_log_level level, const char *msg)
     pthread_mutex_unlock(&out_lock);
 }
 
-static int fail(int code, const char *fmt, ...)
+int fail(int code, const char *fmt, ...)
 {
     va_list ap;
     pthread_mutex_lock(&out_lock);
@@ -184,7 +179,7 @@ static int fail(int code, const char *fmt, ...)
     return code;
 }
 
-static int exit_code_for(int err)
+int exit_code_for(int err)
 {
     switch (err) {
     case PORTMAP_OK: return EX_OK;
@@ -234,19 +229,20 @@ static const char *methods_tried(portmap_method m)
 }
 
 /* Explain a failure: what was tried, where, and for how long. */
-static int explain(portmap_client *c, const options *o, int err)
+int explain(portmap_client *c, const options *o, int err)
 {
     portmap_discovery d;
     portmap_discover(c, &d, 0, 1);
     if (err == PORTMAP_ERR_NO_GATEWAY && !d.gateway[0])
         return fail(EX_NOGW, "no default gateway in the routing table; use --gateway ADDR");
     if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_TIMEOUT || err == PORTMAP_ERR_UNSUPPORTED)
-        return fail(exit_code_for(err), "no gateway answered %s at %s within %d s (%s)",
-                    methods_tried(o->method), d.gateway, o->timeout_s, portmap_strerror(err));
+        return fail(exit_code_for(err), "no gateway answered %s at %s within %d s (%s); is %s "
+                    "enabled on the router?", methods_tried(o->method), d.gateway, o->timeout_s,
+                    portmap_strerror(err), methods_tried(o->method));
     return fail(exit_code_for(err), "the gateway %s said no: %s", d.gateway, portmap_strerror(err));
 }
 
-static int open_client(const options *o, portmap_client **c, int release_on_close)
+int open_client(const options *o, portmap_client **c, int release_on_close)
 {
     portmap_settings s;
     int rc;
@@ -288,9 +284,9 @@ typedef struct pair {
 
 /* On a terminal, say what is going on while it takes more than a moment;
  * never on a pipe or a file. */
-static int status_shown;
+int status_shown;
 
-static void status(const char *text)
+void status(const char *text)
 {
     if (!isatty(STDERR_FILENO) || json_mode)
         return;
@@ -329,6 +325,21 @@ static int wait_mapped(const options *o, portmap_mapping *m, portmap_mapping_inf
     return rc;
 }
 
+/* A router that refuses finite leases leaves a port open for good unless
+ * someone deletes it: say so, and who will. */
+static void note_permanent(const portmap_mapping_info *i, int once)
+{
+    pthread_mutex_lock(&out_lock);
+    fprintf(stderr, "portmap-cli: the router answered UPnP error 725: it only accepts permanent "
+                    "mappings; retried with a permanent one. ");
+    if (once)
+        fprintf(stderr, "It will NOT expire: remove it with 'portmap-cli release %u %s' "
+                        "or 'portmap-cli audit --prune'.\n", i->internal_port, proto_name(i->protocol));
+    else
+        fprintf(stderr, "It is deleted when portmap-cli exits.\n");
+    pthread_mutex_unlock(&out_lock);
+}
+
 static int cmd_request(const options *o, const pair *pairs, int n)
 {
     portmap_client *c = NULL;
@@ -364,6 +375,8 @@ static int cmd_request(const options *o, const pair *pairs, int n)
             return rc;
         }
         print_event("mapped", &info);
+        if (info.permanent)
+            note_permanent(&info, o->once);
     }
     if (o->once) {
         portmap_close(&c); /* release_on_close is off: the leases run out by themselves */
@@ -539,7 +552,7 @@ static const char *risky_service(uint16_t port)
 }
 
 /* Is something on this host listening on port (TCP) or bound to it (UDP)? */
-static int locally_bound(portmap_transport proto, uint16_t port)
+int locally_bound(portmap_transport proto, uint16_t port)
 {
     const char *files[2] = { proto == PORTMAP_TCP ? "/proc/net/tcp" : "/proc/net/udp",
                              proto == PORTMAP_TCP ? "/proc/net/tcp6" : "/proc/net/udp6" };
@@ -774,6 +787,13 @@ int main(int argc, char **argv)
         if (nargs != 2 || parse_port(args[0], &port) || parse_proto(args[1], &proto))
             return fail(EX_USAGE_, "usage: portmap-cli release PORT tcp|udp [options]");
         return cmd_release(&o, port, proto);
+    }
+    if (!strcmp(cmd, "check")) {
+        uint16_t port;
+        portmap_transport proto;
+        if (nargs != 2 || parse_port(args[0], &port) || parse_proto(args[1], &proto))
+            return fail(EX_USAGE_, "usage: portmap-cli check PORT tcp|udp [options]");
+        return cmd_check(&o, port, proto);
     }
     if (!strcmp(cmd, "discover") && nargs == 0)
         return cmd_discover(&o);

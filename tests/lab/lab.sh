@@ -17,6 +17,7 @@
 #:        lab.sh rules                  (prints "PROTO EXTPORT INTIP INTPORT")
 #:        lab.sh has-rule tcp|udp EXTPORT
 #:        lab.sh loss PERCENT           (0 removes the loss rule)
+#:        lab.sh hairpin on|off         (NAT loopback for LAN -> external; on after up)
 #:        lab.sh exec lan|rtr|wan CMD...
 #:        lab.sh log
 #:
@@ -140,7 +141,7 @@ build_namespaces() {
 }
 
 setup_nft() {
-	nsx "$NS_RTR" nft -f - <<'EOF'
+	sed "s/WAN_RTR_IP/$WAN_RTR_IP/g" <<'EOF' | nsx "$NS_RTR" nft -f -
 table inet filter {
 	chain forward {
 		type filter hook forward priority 0; policy drop;
@@ -155,7 +156,7 @@ table inet filter {
 	chain postrouting {
 		type nat hook postrouting priority 100; policy accept;
 		jump postrouting_miniupnpd
-		oifname "wan0" masquerade
+		oifname "wan0" ip daddr != WAN_RTR_IP masquerade
 	}
 	chain miniupnpd {
 	}
@@ -165,6 +166,56 @@ table inet filter {
 	}
 }
 EOF
+}
+
+# NAT loopback ("hairpin"), the way routers that offer it behave: a LAN host
+# connecting to the router's external address reaches the mapped service.
+# miniupnpd's DNAT rules match only packets that enter on wan0, so the router
+# sends such packets out of wan0 un-NATed (policy route, conntrack zone 1),
+# the WAN host turns them straight back (it forwards, no NAT), and on the
+# second pass, in zone 0, they meet miniupnpd's own rules like any packet
+# from the Internet; the answer goes back through zone 0's NAT. The LAN
+# side is SNATed to the router's LAN address as real routers do, so the
+# LAN host never sees a packet from itself.
+HAIRPIN_TABLE=77
+hairpin_on() {
+	hairpin_off
+	nsx "$NS_RTR" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.wan0.rp_filter=0 \
+		net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.lan0.send_redirects=0
+	ip -n "$NS_RTR" route add default via "$WAN_HOST_IP" dev wan0 table $HAIRPIN_TABLE
+	ip -n "$NS_RTR" rule add pref 10 iif lan0 to "$WAN_RTR_IP" lookup $HAIRPIN_TABLE
+	# the local table is consulted after the hairpin rule
+	ip -n "$NS_RTR" rule add pref 20 lookup local
+	ip -n "$NS_RTR" rule del pref 0 lookup local
+	nsx "$NS_WAN" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.wan0.rp_filter=0 net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.wan0.send_redirects=0
+	nsx "$NS_RTR" nft -f - <<EOF
+table ip hairpin {
+	chain loopback_zone {
+		type filter hook prerouting priority raw; policy accept;
+		iifname "lan0" ip daddr $WAN_RTR_IP ct zone set 1
+	}
+	chain loopback_snat {
+		type nat hook postrouting priority 110; policy accept;
+		oifname "lan0" ct status dnat ip saddr $LAN_NET masquerade
+	}
+}
+EOF
+}
+
+hairpin_off() {
+	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
+	if nsx "$NS_RTR" nft list table ip hairpin >/dev/null 2>&1; then
+		nsx "$NS_RTR" nft delete table ip hairpin
+	fi
+	if [ -z "$(ip -n "$NS_RTR" rule show pref 0)" ]; then
+		ip -n "$NS_RTR" rule add pref 0 lookup local
+	fi
+	while ip -n "$NS_RTR" rule del pref 10 2>/dev/null; do :; done
+	while ip -n "$NS_RTR" rule del pref 20 2>/dev/null; do :; done
+	ip -n "$NS_RTR" route flush table $HAIRPIN_TABLE 2>/dev/null || true
+	nsx "$NS_WAN" sysctl -qw net.ipv4.ip_forward=0
 }
 
 flush_miniupnpd_chains() {
@@ -465,7 +516,7 @@ up)
 	lab_down
 	mkdir -p -- "$STATE_DIR"
 	echo "$HTTP_PORT $MIN_LIFETIME $MAX_LIFETIME $SYSTEM_UPTIME" >"$SETTINGS"
-	if ! { build_namespaces && setup_nft; }; then
+	if ! { build_namespaces && setup_nft && hairpin_on; }; then
 		lab_down
 		die "failed to build the lab"
 	fi
@@ -511,6 +562,14 @@ rules)
 has-rule)
 	[ $# -eq 2 ] || usage
 	has_rule "$1" "$2"
+	;;
+hairpin)
+	[ $# -eq 1 ] || usage
+	case $1 in
+	on) hairpin_on ;;
+	off) hairpin_off ;;
+	*) usage ;;
+	esac
 	;;
 loss)
 	[ $# -eq 1 ] || usage
