@@ -546,6 +546,59 @@ START_TEST(cli_audit_other_host)
 }
 END_TEST
 
+/* A whole-output variant of cli_run: every line, for commands that print
+ * several. */
+static int cli_all(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cli_all(char *out, size_t len, const char *fmt, ...)
+{
+    char cmd[1024], args[512];
+    size_t n = 0;
+    va_list ap;
+    FILE *p;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof(cmd), "'%s' %s", cli, args);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = '\0';
+    while (n < len - 1 && fgets(out + n, (int)(len - n), p))
+        n = strlen(out);
+    st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(cli_discover_external_ip_list)
+{
+    char out[8192];
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "discover --json"), 0);
+    ck_assert_msg(strstr(out, "\"gateway\":\"10.77.0.1\"") && strstr(out, "\"local_address\":\"10.77.0.2\"") &&
+                      strstr(out, "\"external_address\":\"" WAN_ADDR "\"") &&
+                      strstr(out, "\"pcp\":true,\"pcp_version\":2,\"natpmp\":true,\"upnp\":true") &&
+                      strstr(out, "\"upnp_version\":2") && strstr(out, "\"nat\":\"nat\""),
+                  "discover: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "discover"), 0);
+    ck_assert_msg(strstr(out, "verdict: behind NAT") && strstr(out, "upnp yes (IGD v2"), "%s", out);
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "external-ip"), 0);
+    ck_assert_str_eq(out, WAN_ADDR "\n");
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "request 27094 tcp --once --protocol upnp --description cli-list"), 0);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "list --json"), 0);
+    ck_assert_msg(strstr(out, "{\"protocol\":\"tcp\",\"external_port\":27094,\"internal_client\":\"10.77.0.2\","
+                              "\"internal_port\":27094,\"description\":\"cli-list\",\"lease\":"),
+                  "list: %s", out);
+    ck_assert_msg(strstr(out, "\"ours\":true}"), "list: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "release 27094 tcp --json"), 0);
+    ck_assert_msg(strstr(out, "\"event\":\"released\""), "release: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "list --json"), 0);
+    ck_assert_msg(!strstr(out, "27094"), "still listed after release: %s", out);
+}
+END_TEST
+
 /* The router's daemon is down: every command fails within its timeout. */
 START_TEST(cli_router_down_error)
 {
@@ -741,6 +794,7 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, cli_holds_several_until_sigterm);
     tcase_add_test(tc, cli_audit_and_prune);
     tcase_add_test(tc, cli_no_gateway_error);
+    tcase_add_test(tc, cli_discover_external_ip_list);
     tcase_add_test(tc, cli_check_tcp);
     tcase_add_test(tc, cli_check_udp);
     tcase_add_test(tc, cli_audit_other_host);

@@ -442,15 +442,19 @@ static int cmd_discover(const options *o)
             nat = "direct";
         if (json_mode) {
             printf("{\"gateway\":\"%s\",\"local_address\":\"%s\",\"external_address\":\"%s\","
-                   "\"pcp\":%s,\"natpmp\":%s,\"upnp\":%s,\"upnp_version\":%d,"
+                   "\"pcp\":%s,\"pcp_version\":%d,\"natpmp\":%s,\"upnp\":%s,\"upnp_version\":%d,"
                    "\"upnp_service\":\"%s\",\"nat\":\"%s\",\"preferred\":\"%s\"}\n",
                    d.gateway, d.local_address, d.external_address, pcp ? "true" : "false",
-                   pmp ? "true" : "false", upnp ? "true" : "false", d.upnp_version,
+                   d.pcp_version, pmp ? "true" : "false", upnp ? "true" : "false", d.upnp_version,
                    d.upnp_service, nat, rc == PORTMAP_OK ? portmap_method_name(d.preferred) : "none");
         } else {
             printf("gateway %s\nlocal address %s\nexternal address %s\n", d.gateway,
                    d.local_address, d.external_address[0] ? d.external_address : "?");
-            printf("pcp %s\nnatpmp %s\n", pcp ? "yes" : "no", pmp ? "yes" : "no");
+            if (pcp)
+                printf("pcp yes (version %d)\n", d.pcp_version);
+            else
+                printf("pcp no\n");
+            printf("natpmp %s\n", pmp ? "yes" : "no");
             if (upnp)
                 printf("upnp yes (IGD v%d, %s)\n", d.upnp_version, d.upnp_service);
             else
