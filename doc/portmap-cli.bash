@@ -6,7 +6,7 @@ _portmap_cli()
     local -a words=("${COMP_WORDS[@]}")
     local cword=$COMP_CWORD
 
-    local commands="request release discover external-ip list audit check"
+    local commands="request release discover external-ip list audit check cleanup"
     local opts="--protocol --lifetime --external-port --description --gateway --timeout
                 --once --prune --json --verbose --help --version"
     case $prev in

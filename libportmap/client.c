@@ -389,7 +389,7 @@ PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsi
     return rc;
 }
 
-static portmap_mapping *new_mapping(portmap_client *c, const portmap_request *r, int64_t now)
+portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int64_t now)
 {
     portmap_mapping *m = calloc(1, sizeof(*m));
 
@@ -452,7 +452,7 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
             return PORTMAP_ERR_BAD_STATE;
         }
     }
-    m = new_mapping(c, r, pm_now_ms());
+    m = pm_mapping_new(c, r, pm_now_ms());
     if (!m) {
         pthread_mutex_unlock(&c->lock);
         return PORTMAP_ERR_NO_MEMORY;
@@ -609,7 +609,7 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
         r.lifetime = 30;
         r.method = PORTMAP_METHOD_PCP;
         r.timeout_ms = (int)PM_MAX(1, deadline - pm_now_ms());
-        m = new_mapping(c, &r, pm_now_ms());
+        m = pm_mapping_new(c, &r, pm_now_ms());
         if (!m) {
             rc = PORTMAP_ERR_NO_MEMORY;
         } else {
@@ -653,7 +653,7 @@ static int delete_on_router(portmap_client *c, portmap_transport protocol, uint1
     r.protocol = protocol;
     r.internal_port = internal_port;
     r.method = method;
-    m = new_mapping(c, &r, pm_now_ms());
+    m = pm_mapping_new(c, &r, pm_now_ms());
     if (!m)
         return PORTMAP_ERR_NO_MEMORY;
     m->internal = 1;
@@ -708,6 +708,47 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
         PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
 out:
     blocking_leave(c);
+    return rc;
+}
+
+PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released)
+{
+    pm_journal_entry e[64];
+    unsigned done = 0;
+    int64_t deadline;
+    int rc;
+
+    if (released)
+        *released = 0;
+    if (!c)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    if ((rc = blocking_enter(c)) != PORTMAP_OK)
+        return rc;
+    deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
+    rc = discover_locked(c, 0, deadline);
+    for (int meth = 1; rc == PORTMAP_OK && meth < PORTMAP_METHOD_COUNT; meth++) {
+        size_t n;
+        if (c->avail[meth] != PM_AVAIL_YES)
+            continue;
+        n = pm_journal_claim_orphans(c->state_dir, c->gateway, c->local, (portmap_method)meth,
+                                     (long)getpid(), e, sizeof(e) / sizeof(e[0]));
+        for (size_t i = 0; i < n; i++) {
+            int drc = delete_on_router(c, e[i].proto, e[i].internal_port, e[i].external_port,
+                                       e[i].method, e[i].nonce, e[i].method == PORTMAP_METHOD_UPNP,
+                                       deadline);
+            if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
+                pm_journal_remove(c->state_dir, e[i].proto, e[i].internal_port, e[i].local);
+                PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
+                        e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
+                done++;
+            } else {
+                rc = drc; /* the entry stays, ours now: detached at close */
+            }
+        }
+    }
+    blocking_leave(c);
+    if (released)
+        *released = done;
     return rc;
 }
 

@@ -109,6 +109,7 @@ static void forget_gateway(portmap_client *c, int64_t now)
     c->ext_addr = 0;
     c->ext_addr_at = 0;
     c->double_nat = 0;
+    c->orphans_claimed = 0;
     c->pcp_version = 0;
     /* Mappings made through the old gateway are gone for us: map again. */
     for (portmap_mapping *m = c->mappings; m; m = m->next) {
@@ -193,6 +194,11 @@ void pm_engine_probe_done(portmap_client *c, portmap_method method, pm_avail res
     if (result == PM_AVAIL_YES && c->avail[method] == PM_AVAIL_PROBING)
         c->probe_rtt[method] = now - c->probe_started[method];
     c->avail[method] = result;
+    if (result == PM_AVAIL_YES && !c->s.keep_orphans &&
+        !(c->orphans_claimed & PORTMAP_HAVE(method))) {
+        c->orphans_claimed |= PORTMAP_HAVE(method);
+        pm_orphans_release(c, method, now);
+    }
     if (ext_addr) {
         c->ext_addr = ext_addr;
         c->ext_addr_at = now;

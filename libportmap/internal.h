@@ -99,6 +99,7 @@ struct portmap_mapping {
     void *op_data;            /* backend-owned per-exchange data */
     int permanent;            /* the router only took lease 0 (UPnP 725/402) */
     int verify_owner;         /* delete only if the router says it is ours */
+    long orphan_of;           /* a dead process's mapping being released: its pid */
     int release_done;         /* the delete finished (ok or not) */
     portmap_error release_err;
 };
@@ -143,6 +144,7 @@ struct portmap_client {
     int64_t ext_addr_at;      /* when ext_addr was learned; 0 never */
     int pcp_version;
     int double_nat;           /* the external address is private or CGN */
+    unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
     int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
     char upnp_service[48];    /* e.g. "WANIPConnection:2" */
     pm_epoch epoch[PORTMAP_METHOD_COUNT];
@@ -262,6 +264,12 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
 
+/* client.c */
+portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int64_t now);
+
+/* orphans.c: mappings that dead processes left on the router */
+void pm_orphans_release(portmap_client *c, portmap_method method, int64_t now);
+
 /* journal.c: mappings this host holds, across processes */
 typedef struct pm_journal_entry {
     portmap_method method;
@@ -282,6 +290,11 @@ int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t interna
 int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
                     uint32_t local, pm_journal_entry *out);
 int pm_journal_detach_pid(const char *dir, long pid);
+/* Take over (for pid) the entries for gateway, local and method whose
+ * process has died; up to max copied to out, the number returned. Drops
+ * expired entries nobody holds on the way. */
+size_t pm_journal_claim_orphans(const char *dir, uint32_t gateway, uint32_t local,
+                                portmap_method method, long pid, pm_journal_entry *out, size_t max);
 /* 1 when a live process (same pid and start time) holds this mapping. */
 int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port, uint32_t local);
 char *pm_journal_default_dir(void);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -53,9 +54,14 @@ static int lock_dir(const char *dir)
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    if (flock(fd, LOCK_EX) < 0) {
-        close(fd);
-        return -1;
+    /* Holders keep the lock for one load and store; a second is plenty,
+     * and a stuck holder must not stall the engine. */
+    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+        if (errno != EWOULDBLOCK || i >= 200) {
+            close(fd);
+            return -1;
+        }
+        usleep(5000);
     }
     return fd;
 }
@@ -271,6 +277,52 @@ int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_
     }
     free(all);
     return rc;
+}
+
+/* The pid holding e is gone, or is another process with a recycled pid. */
+static int owner_dead(const pm_journal_entry *e)
+{
+    unsigned long long st = proc_start_time(e->pid);
+    return e->pid > 0 && (st == 0 || st != e->start_time);
+}
+
+size_t pm_journal_claim_orphans(const char *dir, uint32_t gateway, uint32_t local,
+                                portmap_method method, long pid, pm_journal_entry *out, size_t max)
+{
+    pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
+    int64_t now = (int64_t)time(NULL);
+    unsigned long long my_start = proc_start_time(pid);
+    size_t n, w = 0, got = 0;
+    int lock, changed = 0;
+
+    if (!all)
+        return 0;
+    lock = lock_dir(dir);
+    if (lock < 0)
+        goto out;
+    n = load(dir, all, MAX_ENTRIES);
+    for (size_t i = 0; i < n; i++) {
+        pm_journal_entry *e = &all[i];
+        /* a lease nobody holds that has run out is gone from the router */
+        if (e->pid == 0 && e->expires_unix > 0 && e->expires_unix < now) {
+            changed = 1;
+            continue;
+        }
+        if (got < max && owner_dead(e) && e->gateway == gateway && e->local == local &&
+            e->method == method) {
+            out[got++] = *e;
+            e->pid = pid;
+            e->start_time = my_start;
+            changed = 1;
+        }
+        all[w++] = *e;
+    }
+    if (changed && store(dir, all, w) != 0)
+        got = 0; /* not taken over: leave them to the next client */
+    close(lock);
+out:
+    free(all);
+    return got;
 }
 
 int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port, uint32_t local)

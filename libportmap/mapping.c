@@ -144,7 +144,12 @@ static void set_released(portmap_client *c, portmap_mapping *m, portmap_error er
     m->release_done = 1;
     m->release_err = err;
     m->refresh_at = m->retry_at = m->expires_at = PM_NEVER;
-    journal_drop(c, m);
+    /* an orphan that could not be released stays for the next client */
+    if (!m->orphan_of || !err || err == PORTMAP_ERR_NOT_FOUND)
+        journal_drop(c, m);
+    if (m->orphan_of && (!err || err == PORTMAP_ERR_NOT_FOUND))
+        PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
+                m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, m->orphan_of);
     pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
 }
 

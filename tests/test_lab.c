@@ -599,6 +599,65 @@ START_TEST(cli_discover_external_ip_list)
 }
 END_TEST
 
+/* A holder killed with SIGKILL cannot release; its journal entry can. */
+static void kill_holder(const char *method, unsigned port)
+{
+    char line[1024], portstr[16];
+    int fds[2], st;
+    pid_t pid;
+    FILE *f;
+
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", portstr, "udp", "--protocol", method, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    ck_assert_msg(strstr(line, "mapped udp"), "output: %s", line);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    fclose(f);
+    ck_assert_msg(has_rule("udp", port), "the killed holder's rule should still be there");
+}
+
+START_TEST(cli_cleanup_after_sigkill)
+{
+    char out[1024];
+
+    kill_holder("pcp", 27092);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "cleanup"), 0);
+    ck_assert_str_eq(out, "released 1 mapping left by dead processes\n");
+    ck_assert(!has_rule("udp", 27092));
+    ck_assert_int_eq(cli_all(out, sizeof(out), "cleanup --json"), 0);
+    ck_assert_str_eq(out, "{\"released\":0}\n");
+}
+END_TEST
+
+/* No command needed: the next client to find the router releases it. */
+START_TEST(next_client_releases_what_a_killed_one_left)
+{
+    portmap_client *c;
+    portmap_discovery d;
+    int i;
+
+    kill_holder("upnp", 27093);
+    kill_holder("natpmp", 27089);
+    c = open_client(PORTMAP_METHOD_AUTO, 3000);
+    ck_assert_int_eq(portmap_discover(c, &d, 0, 3000), PORTMAP_OK);
+    for (i = 0; i < 50 && (has_rule("udp", 27093) || has_rule("udp", 27089)); i++)
+        usleep(100000);
+    ck_assert_msg(!has_rule("udp", 27093), "UPnP orphan still mapped");
+    ck_assert_msg(!has_rule("udp", 27089), "NAT-PMP orphan still mapped");
+    portmap_close(&c);
+}
+END_TEST
+
 /* The router's daemon is down: every command fails within its timeout. */
 START_TEST(cli_router_down_error)
 {
@@ -799,6 +858,8 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, cli_check_udp);
     tcase_add_test(tc, cli_audit_other_host);
     tcase_add_test(tc, cli_router_down_error);
+    tcase_add_test(tc, cli_cleanup_after_sigkill);
+    tcase_add_test(tc, next_client_releases_what_a_killed_one_left);
     tcase_add_test(tc, pcp_router_reboot);
     tcase_add_test(tc, natpmp_router_reboot);
     suite_add_tcase(s, tc);

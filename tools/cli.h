@@ -24,6 +24,7 @@ typedef struct options {
     int prune;
     int json;
     int verbose;
+    int keep_orphans;
 } options;
 
 extern pthread_mutex_t out_lock; /* stdout and stderr lines, shared with the engine thread */

@@ -46,6 +46,10 @@ static const char *const command_help[][2] = {
                "leases, risky services exposed (telnet, SMB, RDP, VNC, databases, ...),\n"
                "mappings to other hosts. Exit 0 when nothing is flagged, 1 otherwise.\n"
                "--prune deletes the stale mappings that belong to this host.\n" },
+    { "cleanup", "usage: portmap-cli cleanup [--json] [options]\n"
+                 "Release the mappings that processes which have died (SIGKILL, crash)\n"
+                 "left on the router, as recorded in the journal. Any libportmap client\n"
+                 "does this by itself when it starts; this does it now and reports.\n" },
     { "check", "usage: portmap-cli check PORT tcp|udp [--external-port N] [--json] [options]\n"
                "Is PORT really open? Shows whether the router has a mapping for it\n"
                "(UPnP-IGD table), whether a process on this host listens on it (TCP) or\n"
@@ -65,6 +69,7 @@ static void usage(FILE *f)
           "  external-ip          print the router's external address\n"
           "  list                 the router's mapping table (UPnP-IGD), ours marked\n"
           "  audit [--prune]      flag stale, permanent, risky and foreign mappings\n"
+          "  cleanup              release what dead processes left on the router\n"
           "  check PORT PROTO     is the port open: mapping, listener, loopback connection\n"
           "\n"
           "options:\n"
@@ -258,6 +263,7 @@ int open_client(const options *o, portmap_client **c, int release_on_close)
         s.default_lifetime = o->lifetime;
     s.log_callback = on_log;
     s.log_level = o->verbose ? PORTMAP_LOG_DEBUG : PORTMAP_LOG_ERROR;
+    s.keep_orphans = o->keep_orphans;
     rc = portmap_open(c, &s);
     if (rc)
         return fail(exit_code_for(rc), "cannot start: %s", portmap_strerror(rc));
@@ -501,6 +507,31 @@ static int fetch_table(const options *o, portmap_client **c, portmap_router_entr
         return EX_OK;
     rc = rc == PORTMAP_ERR_UNSUPPORTED ? fail(EX_NOGW, "%s", why_upnp) : explain(*c, o, rc);
     portmap_close(c);
+    return rc;
+}
+
+static int cmd_cleanup(const options *o)
+{
+    options mine = *o;
+    portmap_client *c = NULL;
+    unsigned n = 0;
+    int rc;
+
+    mine.keep_orphans = 1; /* this command does it itself, and counts */
+    if ((rc = open_client(&mine, &c, 1)) != 0)
+        return rc;
+    rc = portmap_cleanup(c, o->timeout_s * 1000, &n);
+    if (rc == PORTMAP_OK || n) {
+        if (json_mode)
+            printf("{\"released\":%u}\n", n);
+        else
+            printf("released %u mapping%s left by dead processes\n", n, n == 1 ? "" : "s");
+    }
+    if (rc != PORTMAP_OK)
+        rc = rc == PORTMAP_ERR_NO_GATEWAY || rc == PORTMAP_ERR_TIMEOUT
+                 ? explain(c, o, rc)
+                 : fail(exit_code_for(rc), "cleanup: %s", portmap_strerror(rc));
+    portmap_close(&c);
     return rc;
 }
 
@@ -803,6 +834,8 @@ int main(int argc, char **argv)
         return cmd_discover(&o);
     if (!strcmp(cmd, "external-ip") && nargs == 0)
         return cmd_external_ip(&o);
+    if (!strcmp(cmd, "cleanup") && nargs == 0)
+        return cmd_cleanup(&o);
     if (!strcmp(cmd, "list") && nargs == 0)
         return cmd_list(&o);
     if (!strcmp(cmd, "audit") && nargs == 0)

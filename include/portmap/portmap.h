@@ -117,7 +117,12 @@ typedef struct portmap_settings {
     portmap_log_callback log_callback; /* NULL: no logging */
     void *log_user;
     portmap_log_level log_level;       /* default PORTMAP_LOG_WARNING */
-    uint8_t reserved[64];
+    /* Zero (the default): once the client has found the router, it releases
+     * the mappings that processes which have since died (SIGKILL, crash)
+     * left there, per the journal in state_dir (pid and start time
+     * checked). Non-zero: leave them, e.g. for portmap_cleanup(). */
+    int keep_orphans;
+    uint8_t reserved[60];
 } portmap_settings;
 
 /* Fill s with defaults. */
@@ -296,6 +301,14 @@ PORTMAP_API int portmap_mapping_release(portmap_mapping **m, int timeout_ms);
  */
 PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method, int timeout_ms);
+
+/*
+ * Release now, and wait for, the mappings on the current router that
+ * processes which have since died left behind (see keep_orphans). Blocks
+ * at most timeout_ms. *released (may be NULL) gets how many went; entries
+ * the router would not release stay in the journal for a later try.
+ */
+PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released);
 
 /* One entry of the router's own port-mapping table (UPnP-IGD). */
 typedef struct portmap_router_entry {

@@ -1,0 +1,59 @@
+/*
+ * Mappings that dead processes left on the router.
+ *
+ * A process killed with SIGKILL cannot release its mappings; the journal
+ * still names them with the dead pid. The next client that finds the same
+ * router through a protocol takes those entries over and releases them in
+ * the background, through the ordinary delete operation, so that an open
+ * port never outlives its owner by more than one client start.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PM_ORPHANS_MAX 64
+
+/* Start the delete of one orphan; the engine finishes it like any release.
+ * The journal entry goes when the router confirms (set_released). */
+static void release_one(portmap_client *c, const pm_journal_entry *e, int64_t now)
+{
+    portmap_request r;
+    portmap_mapping *m;
+
+    portmap_request_init(&r);
+    r.protocol = e->proto;
+    r.internal_port = e->internal_port;
+    r.method = e->method;
+    m = pm_mapping_new(c, &r, now);
+    if (!m)
+        return;
+    m->internal = 1;
+    m->handle_dropped = 1;
+    m->orphan_of = e->pid;
+    m->journaled = 1;
+    /* a UPnP entry may have been reused by another host since: ask first */
+    m->verify_owner = e->method == PORTMAP_METHOD_UPNP;
+    m->method = m->op_method = e->method;
+    m->local_addr = e->local;
+    m->ext_port = e->external_port;
+    memcpy(m->nonce, e->nonce, sizeof(m->nonce));
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = now + (c->s.timeout_ms > 0 ? c->s.timeout_ms : 10000);
+    pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+    pm_mapping_unref(m); /* nobody waits: the client's list keeps it */
+}
+
+/* Engine thread, lock held: method has just answered on this gateway. */
+void pm_orphans_release(portmap_client *c, portmap_method method, int64_t now)
+{
+    pm_journal_entry e[PM_ORPHANS_MAX];
+    size_t n = pm_journal_claim_orphans(c->state_dir, c->gateway, c->local, method,
+                                        (long)getpid(), e, PM_ORPHANS_MAX);
+
+    for (size_t i = 0; i < n; i++) {
+        PM_INFO(c, "%s port %u was left on the router by process %ld, which died: releasing it",
+                e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
+        release_one(c, &e[i], now);
+    }
+}
