@@ -103,6 +103,8 @@ static void free_client(portmap_client *c)
         close(c->wake_fd);
     if (c->nl_fd >= 0)
         close(c->nl_fd);
+    if (c->ann_fd >= 0)
+        close(c->ann_fd);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c->events);
@@ -144,6 +146,7 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
     c->s = *s;
     c->wake_fd = -1;
     c->nl_fd = -1;
+    c->ann_fd = -1;
     if (!c->s.default_lifetime)
         c->s.default_lifetime = PM_DEFAULT_LIFETIME;
     if (!c->s.timeout_ms)
@@ -160,6 +163,7 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
     c->state_dir = s->state_dir ? strdup(s->state_dir) : pm_journal_default_dir();
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     c->nl_fd = pm_route_netlink_open(); /* optional: without it we re-read on demand */
+    c->ann_fd = pm_announce_open();     /* optional: without it, renewals find resets */
     if (pm_random_bytes(c->rng_state, sizeof(c->rng_state)) != 0)
         c->rng_state[0] = (uint64_t)pm_now_ms() | 1;
     c->rng_state[1] |= 1;
@@ -709,6 +713,16 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
 out:
     blocking_leave(c);
     return rc;
+}
+
+PORTMAP_API int portmap_get_counters(portmap_client *c, portmap_counters *out)
+{
+    if (!c || !out)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&c->lock);
+    *out = c->counters;
+    pthread_mutex_unlock(&c->lock);
+    return PORTMAP_OK;
 }
 
 PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released)

@@ -12,6 +12,9 @@
 
 #include "internal.h"
 
+/* a router reset is answered after a random wait of up to this */
+#define PM_RESET_SPREAD_MS 5000
+
 static const pm_backend *backends[PORTMAP_METHOD_COUNT] = {
     [PORTMAP_METHOD_PCP] = &pm_backend_pcp,
     [PORTMAP_METHOD_NATPMP] = &pm_backend_natpmp,
@@ -220,6 +223,7 @@ out:
 
 void pm_engine_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
 {
+    c->counters.responses++;
     if (r->err == PORTMAP_OK && c->avail[m->op_method] != PM_AVAIL_YES)
         pm_engine_probe_done(c, m->op_method, PM_AVAIL_YES, 0, now);
     pm_mapping_on_result(c, m, r, now);
@@ -243,16 +247,19 @@ void pm_engine_server_epoch(portmap_client *c, portmap_method method, uint32_t e
          * mapping; it is kept, only scheduled ones are hurried. */
         if (m->op != PM_OP_NONE)
             continue;
+        /* RFC 6886 3.7: a random 0-5 s wait, so that every host of the
+         * LAN does not come back at the same instant */
         m->state = PORTMAP_STATE_LOST;
-        m->retry_at = now;
+        m->retry_at = now + (int64_t)(pm_rand_unit(c) * PM_RESET_SPREAD_MS);
         m->lost_reported = 1;
+        m->remap_after_reset = 1;
         pm_engine_queue_event(c, m, PORTMAP_EVENT_LOST);
     }
 }
 
 static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_backend)
 {
-    size_t need = 2, n = 0;
+    size_t need = 3, n = 0;
 
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
         if (backends[i])
@@ -268,6 +275,7 @@ static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_
     }
     c->pfds[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
     c->pfds[n++] = (struct pollfd){ .fd = c->nl_fd, .events = POLLIN };
+    c->pfds[n++] = (struct pollfd){ .fd = c->ann_fd, .events = POLLIN };
     *first_backend = n;
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
         if (!backends[i])
@@ -405,6 +413,8 @@ void *pm_engine_main(void *arg)
             drain_wake(c);
         if (c->nl_fd >= 0 && c->pfds[1].revents && pm_route_netlink_drain(c->nl_fd))
             c->route_dirty = 1;
+        if (c->ann_fd >= 0 && c->pfds[2].revents)
+            pm_announce_read(c, pm_now_ms());
         dispatch_backends(c, first, n, pm_now_ms());
         deliver_events(c);
     }

@@ -99,6 +99,7 @@ struct portmap_mapping {
     void *op_data;            /* backend-owned per-exchange data */
     int permanent;            /* the router only took lease 0 (UPnP 725/402) */
     int verify_owner;         /* delete only if the router says it is ours */
+    int remap_after_reset;    /* lost in a router reset: counted when made again */
     long orphan_of;           /* a dead process's mapping being released: its pid */
     int release_done;         /* the delete finished (ok or not) */
     portmap_error release_err;
@@ -144,6 +145,8 @@ struct portmap_client {
     int64_t ext_addr_at;      /* when ext_addr was learned; 0 never */
     int pcp_version;
     int double_nat;           /* the external address is private or CGN */
+    portmap_counters counters;
+    int ann_fd;               /* 224.0.0.1:5350, or -1 */
     unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
     int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
     char upnp_service[48];    /* e.g. "WANIPConnection:2" */
@@ -266,6 +269,10 @@ void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
 
 /* client.c */
 portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int64_t now);
+
+/* announce.c: unsolicited announcements on 224.0.0.1:5350 */
+int pm_announce_open(void);
+void pm_announce_read(portmap_client *c, int64_t now);
 
 /* orphans.c: mappings that dead processes left on the router */
 void pm_orphans_release(portmap_client *c, portmap_method method, int64_t now);

@@ -375,6 +375,9 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
     }
     if (prev == PORTMAP_STATE_LOST) {
         m->lost_reported = 0;
+        if (m->remap_after_reset)
+            c->counters.remaps_after_reset++;
+        m->remap_after_reset = 0;
         PM_INFO(c, "mapping of port %u restored", m->internal_port);
         pm_engine_queue_event(c, m, PORTMAP_EVENT_RESTORED);
     }
@@ -382,8 +385,10 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
         PM_INFO(c, "mapping of port %u moved to external port %u", m->internal_port, m->ext_port);
         pm_engine_queue_event(c, m, PORTMAP_EVENT_CHANGED);
     }
-    if (prev == PORTMAP_STATE_MAPPED)
+    if (prev == PORTMAP_STATE_MAPPED) {
         m->renewals++;
+        c->counters.renewals++;
+    }
 }
 
 static void schedule_retry(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
@@ -404,6 +409,8 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
 {
     pm_op op = m->op;
 
+    if (r->err && (unsigned)r->err < sizeof(c->counters.errors) / sizeof(c->counters.errors[0]))
+        c->counters.errors[r->err]++;
     pm_mapping_stop_op(c, m);
     if (op == PM_OP_DELETE) {
         if (r->err)

@@ -85,6 +85,7 @@ static int pmp_start(portmap_client *c, portmap_mapping *m, int64_t now)
     /* RFC 6886 3.4: a delete names the internal port, external port 0. */
     if (m->op == PM_OP_DELETE)
         ext = 0;
+    c->counters.requests_sent++;
     if (sendnewportmappingrequest(&x->n, x->opcode, m->internal_port, ext, m->op_lifetime) < 0) {
         note_retry(x, now);
         return -1;
@@ -110,6 +111,7 @@ static int pmp_probe(portmap_client *c, int64_t now)
     if (!st || xchg_open(c, &st->probe) != 0)
         return -1;
     st->probe.opcode = 0;
+    c->counters.requests_sent++;
     sendpublicaddressrequest(&st->probe.n);
     note_retry(&st->probe, now);
     return 0;
@@ -200,6 +202,7 @@ static int next_reply(portmap_client *c, pmp_state *st, pmp_xchg *x, pm_natpmp_r
         recv(x->n.s, buf, sizeof(buf), MSG_DONTWAIT);
         if (st)
             st->dropped++;
+        c->counters.dropped_unmatched++;
         PM_DEBUG(c, "natpmp: dropped a malformed or unrelated reply (%zd bytes)", n);
     }
     return RX_NONE;
@@ -208,11 +211,16 @@ static int next_reply(portmap_client *c, pmp_state *st, pmp_xchg *x, pm_natpmp_r
 /* Let libnatpmp read a validated success reply, or resend when due.
  * Returns 1 when the exchange is finished with *resp, 0 while pending,
  * -1 when libnatpmp gave up (no answer after its retries). */
-static int lib_step(pmp_xchg *x, natpmpresp_t *resp, int64_t now)
+static int lib_step(portmap_client *c, pmp_xchg *x, natpmpresp_t *resp, int64_t now)
 {
+    int tries = x->n.try_number;
     int r = readnatpmpresponseorretry(&x->n, resp);
     if (r == 0)
         return 1;
+    if (x->n.try_number > tries) { /* libnatpmp sent it again */
+        c->counters.requests_sent++;
+        c->counters.retransmissions++;
+    }
     note_retry(x, now);
     return r == NATPMP_TRYAGAIN ? 0 : -1;
 }
@@ -241,7 +249,7 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
     }
     if (rx == RX_NONE && now < x->retry_at)
         return;
-    switch (lib_step(x, &resp, now)) {
+    switch (lib_step(c, x, &resp, now)) {
     case 1:
         xchg_close(x);
         pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES,
@@ -282,7 +290,7 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
     }
     if (rx == RX_NONE && now < x->retry_at)
         return;
-    switch (lib_step(x, &resp, now)) {
+    switch (lib_step(c, x, &resp, now)) {
     case 1:
         r.ext_addr = c->ext_addr;
         r.ext_port = resp.pnu.newportmapping.mappedpublicport;

@@ -62,6 +62,7 @@ static int send_request(portmap_client *c, pcp_state *st, const pm_pcp_request *
 
     if (!len || ensure_socket(c, st) != 0)
         return -1;
+    c->counters.requests_sent++;
     if (send(st->fd, buf, len, 0) < 0) {
         /* ECONNREFUSED reports the ICMP error of an earlier datagram and
          * consumes it: remember it for the dispatcher, which runs next. */
@@ -201,12 +202,14 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
 
     if (!rsp->has_map) {
         st->dropped++;
+        c->counters.dropped_malformed++;
         PM_DEBUG(c, "pcp: dropped a short %s reply", pm_pcp_result_name(rsp->result));
         return;
     }
     m = find_mapping(c, rsp);
     if (!m) {
         st->dropped++;
+        c->counters.dropped_unmatched++;
         PM_DEBUG(c, "pcp: dropped a MAP reply matching no request (port %u)", rsp->internal_port);
         return;
     }
@@ -217,6 +220,7 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
         if (!pm_pcp_addr_is_ipv4(rsp->external_addr) || rsp->external_port == 0 ||
             rsp->lifetime == 0) {
             st->dropped++;
+            c->counters.dropped_malformed++;
             PM_WARN(c, "pcp: ignored an inconsistent success reply for port %u", m->internal_port);
             return;
         }
@@ -241,6 +245,7 @@ static void handle_datagram(portmap_client *c, pcp_state *st, const uint8_t *buf
     }
     if (s != PM_PCP_DECODE_OK) {
         st->dropped++;
+        c->counters.dropped_malformed++;
         PM_DEBUG(c, "pcp: dropped a malformed reply (%zu bytes, status %d)", len, (int)s);
         return;
     }
@@ -257,6 +262,7 @@ static void handle_datagram(portmap_client *c, pcp_state *st, const uint8_t *buf
         return;
     }
     st->dropped++;
+    c->counters.dropped_unmatched++;
 }
 
 static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
@@ -276,6 +282,7 @@ static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
         }
         if ((size_t)n > PM_PCP_MAX_MSG) {
             st->dropped++;
+            c->counters.dropped_malformed++;
             PM_DEBUG(c, "pcp: dropped an oversized reply (%zd bytes)", n);
             continue;
         }
@@ -290,6 +297,7 @@ static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
         pm_pcp_request req = { .opcode = PM_PCP_OP_ANNOUNCE };
         pm_pcp_addr_from_ipv4(req.client_addr, c->local);
         pm_retx_advance(&st->probe_retx, now, pm_rand_unit, c);
+        c->counters.retransmissions++;
         send_request(c, st, &req);
     }
     for (portmap_mapping *m = c->mappings; m; m = m->next) {
@@ -299,6 +307,7 @@ static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
         if (!pm_retx_advance(&m->retx, now, pm_rand_unit, c))
             continue; /* exhausted: the mapping's deadline ends it */
         build_map(c, m, &req);
+        c->counters.retransmissions++;
         send_request(c, st, &req);
     }
 }

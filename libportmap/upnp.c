@@ -93,6 +93,7 @@ static int soap_start(portmap_client *c, upnp_state *st, pm_http *h, const char 
     char host[PORTMAP_ADDRSTRLEN], req[6144];
     size_t len;
 
+    c->counters.requests_sent++;
     pm_addr_str(st->ctl_addr, host, sizeof(host));
     len = pm_soap_request(req, sizeof(req), host, st->ctl_port, st->ctl_path, st->service, action,
                           args, n);
@@ -163,6 +164,7 @@ static void ssdp_send(portmap_client *c, upnp_state *st)
         size_t n = pm_ssdp_msearch(msg, sizeof(msg), gw, v);
         to.sin_addr.s_addr = c->gateway;
         sendto(st->ssdp_fd, msg, n, 0, (struct sockaddr *)&to, sizeof(to));
+        c->counters.requests_sent++;
         if (loopback)
             continue; /* a test gateway on loopback: nothing to multicast to */
         n = pm_ssdp_msearch(msg, sizeof(msg), "239.255.255.250", v);
@@ -197,6 +199,7 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
 
     if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 || host != c->gateway) {
         st->dropped++;
+        c->counters.dropped_wrong_source++;
         PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway", a->location);
         return;
     }
@@ -223,12 +226,14 @@ static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             continue; /* drained, not looked at */
         if (from.sin_addr.s_addr != c->gateway) {
             st->dropped++;
+            c->counters.dropped_wrong_source++;
             PM_DEBUG(c, "upnp: dropped an SSDP answer from a host that is not the gateway");
             continue;
         }
         buf[n] = '\0';
         if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || a.is_notify) {
             st->dropped++;
+            c->counters.dropped_malformed++;
             continue;
         }
         if (!pm_http_active(&st->desc) && !st->have_igd) {

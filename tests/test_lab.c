@@ -248,6 +248,47 @@ static void survive_reboot(portmap_method method, unsigned port)
     portmap_close(&c);
 }
 
+/* With leases far from renewal, only the router's announcement when it
+ * comes back (miniupnpd sends a PCP ANNOUNCE to 224.0.0.1:5350) can bring
+ * the mappings back quickly; whatever their protocol, within 10 s. */
+static void announced_reboot(portmap_method method, unsigned port)
+{
+    portmap_client *c = open_client(method, 5000);
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_counters k;
+    portmap_request r;
+    int64_t t0;
+
+    portmap_request_init(&r);
+    r.internal_port = (uint16_t)port;
+    r.lifetime = 7200;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+    ck_assert(has_rule("udp", info.external_port));
+    ck_assert_int_eq(run("'%s' router-restart", lab), 0); /* returns once it answers */
+    t0 = now_ms();
+    ck_assert_msg(!has_rule("udp", info.external_port), "restart did not flush the rules");
+    while (!has_rule("udp", info.external_port) && now_ms() - t0 < 10000)
+        usleep(100000);
+    ck_assert_msg(has_rule("udp", info.external_port), "%s mapping not back within 10 s",
+                  portmap_method_name(method));
+    fprintf(stderr, "  %s: back %lld ms after the router answered again\n",
+            portmap_method_name(method), (long long)(now_ms() - t0));
+    ck_assert_int_eq(portmap_get_counters(c, &k), PORTMAP_OK);
+    ck_assert_uint_ge(k.announcements, 1);
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    ck_assert(!has_rule("udp", info.external_port));
+    portmap_close(&c);
+}
+
+START_TEST(pcp_announced_reboot) { announced_reboot(PORTMAP_METHOD_PCP, 27022); }
+END_TEST
+START_TEST(natpmp_announced_reboot) { announced_reboot(PORTMAP_METHOD_NATPMP, 27023); }
+END_TEST
+START_TEST(upnp_announced_reboot) { announced_reboot(PORTMAP_METHOD_UPNP, 27024); }
+END_TEST
+
 START_TEST(pcp_router_reboot) { survive_reboot(PORTMAP_METHOD_PCP, 27020); }
 END_TEST
 START_TEST(natpmp_router_reboot) { survive_reboot(PORTMAP_METHOD_NATPMP, 27021); }
@@ -862,6 +903,9 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, next_client_releases_what_a_killed_one_left);
     tcase_add_test(tc, pcp_router_reboot);
     tcase_add_test(tc, natpmp_router_reboot);
+    tcase_add_test(tc, pcp_announced_reboot);
+    tcase_add_test(tc, natpmp_announced_reboot);
+    tcase_add_test(tc, upnp_announced_reboot);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -310,6 +310,24 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
  */
 PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released);
 
+/* What a client has done so far, for monitoring and bug reports. */
+typedef struct portmap_counters {
+    uint64_t requests_sent;          /* datagrams and SOAP calls to the router, resends included */
+    uint64_t retransmissions;        /* of those, resends after no answer */
+    uint64_t responses;              /* replies that completed a mapping exchange */
+    uint64_t dropped_wrong_source;   /* replies or announcements not from the gateway */
+    uint64_t dropped_unmatched;      /* well-formed, but answering no request of ours */
+    uint64_t dropped_malformed;      /* truncated, oversized or undecodable */
+    uint64_t renewals;               /* leases renewed */
+    uint64_t remaps_after_reset;     /* mappings made again after the router lost them */
+    uint64_t announcements;          /* unsolicited announcements accepted from the gateway */
+    uint64_t errors[32];             /* failed exchanges by portmap_error code */
+    uint8_t reserved[64];
+} portmap_counters;
+
+/* Copy the client's counters into *out. Thread-safe, never blocks long. */
+PORTMAP_API int portmap_get_counters(portmap_client *c, portmap_counters *out);
+
 /* One entry of the router's own port-mapping table (UPnP-IGD). */
 typedef struct portmap_router_entry {
     portmap_transport protocol;
