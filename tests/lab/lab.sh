@@ -14,6 +14,7 @@
 #:        lab.sh router-stop [--kill]
 #:        lab.sh router-start [--profile P]
 #:        lab.sh router-restart [--keep-leases]
+#:        lab.sh router-crash           (power cut: killed, rules and leases gone; router-start after)
 #:        lab.sh rules                  (prints "PROTO EXTPORT INTIP INTPORT")
 #:        lab.sh has-rule tcp|udp EXTPORT
 #:        lab.sh loss PERCENT           (0 removes the loss rule)
@@ -554,6 +555,13 @@ router-restart)
 	flush_miniupnpd_chains
 	[ "$keep" = yes ] || rm -f -- "$LEASES"
 	router_start "$profile"
+	;;
+router-crash)
+	[ $# -eq 0 ] || usage
+	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
+	router_stop KILL
+	flush_miniupnpd_chains
+	rm -f -- "$LEASES"
 	;;
 rules)
 	[ $# -eq 0 ] || usage
