@@ -8,6 +8,10 @@
  * use, whatever its protocol, is refreshed soon, since one lost datagram
  * must not cost a whole refresh period. Only datagrams from the current
  * gateway's port 5351 count; anything else is dropped and counted.
+ *
+ * A UPnP device says it has restarted with an SSDP NOTIFY carrying a new
+ * BOOTID.UPNP.ORG (UDA 1.1), which miniupnpd sends when it starts; that
+ * too, from the gateway only, starts the same early refresh.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include "internal.h"
 #include "natpmp_wire.h"
 #include "pcp_wire.h"
+#include "upnp_wire.h"
 
 #define PM_ANNOUNCE_PORT 5350
 #define PM_SERVER_PORT 5351
@@ -47,6 +52,27 @@ int pm_announce_open(void)
     /* all-hosts is joined by every interface already; asking again only
      * makes it explicit, and its failure changes nothing */
     setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr));
+    return fd;
+}
+
+int pm_announce_ssdp_open(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(1900) };
+    struct ip_mreqn mr = { .imr_address.s_addr = htonl(INADDR_ANY) };
+    int one = 1, fd;
+
+    sa.sin_addr.s_addr = htonl(0xEFFFFFFA); /* 239.255.255.250 */
+    mr.imr_multiaddr = sa.sin_addr;
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -127,5 +153,30 @@ void pm_announce_read(portmap_client *c, int64_t now)
             continue;
         }
         handle(c, buf, (size_t)n, now);
+    }
+}
+
+/* Engine thread, lock held: an SSDP datagram on the NOTIFY socket. */
+void pm_announce_ssdp_read(portmap_client *c, int64_t now)
+{
+    for (int i = 0; i < 16; i++) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        char buf[2048];
+        pm_ssdp_answer a;
+        ssize_t n = recvfrom(c->notify_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            return;
+        /* searches and notifies of every other device on the LAN land here
+         * too: only the gateway's own NOTIFY is looked at */
+        if (fl != sizeof(from) || !c->gateway || from.sin_addr.s_addr != c->gateway)
+            continue;
+        buf[n] = '\0';
+        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || !a.is_notify)
+            continue;
+        if (pm_upnp_notified(c, &a)) {
+            c->counters.announcements++;
+            check_everything_soon(c, now);
+        }
     }
 }

@@ -105,6 +105,8 @@ static void free_client(portmap_client *c)
         close(c->nl_fd);
     if (c->ann_fd >= 0)
         close(c->ann_fd);
+    if (c->notify_fd >= 0)
+        close(c->notify_fd);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c->events);
@@ -147,6 +149,7 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
     c->wake_fd = -1;
     c->nl_fd = -1;
     c->ann_fd = -1;
+    c->notify_fd = -1;
     if (!c->s.default_lifetime)
         c->s.default_lifetime = PM_DEFAULT_LIFETIME;
     if (!c->s.timeout_ms)
@@ -164,6 +167,7 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     c->nl_fd = pm_route_netlink_open(); /* optional: without it we re-read on demand */
     c->ann_fd = pm_announce_open();     /* optional: without it, renewals find resets */
+    c->notify_fd = pm_announce_ssdp_open();
     if (pm_random_bytes(c->rng_state, sizeof(c->rng_state)) != 0)
         c->rng_state[0] = (uint64_t)pm_now_ms() | 1;
     c->rng_state[1] |= 1;

@@ -259,7 +259,7 @@ void pm_engine_server_epoch(portmap_client *c, portmap_method method, uint32_t e
 
 static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_backend)
 {
-    size_t need = 3, n = 0;
+    size_t need = 4, n = 0;
 
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
         if (backends[i])
@@ -276,6 +276,7 @@ static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_
     c->pfds[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
     c->pfds[n++] = (struct pollfd){ .fd = c->nl_fd, .events = POLLIN };
     c->pfds[n++] = (struct pollfd){ .fd = c->ann_fd, .events = POLLIN };
+    c->pfds[n++] = (struct pollfd){ .fd = c->notify_fd, .events = POLLIN };
     *first_backend = n;
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
         if (!backends[i])
@@ -415,6 +416,8 @@ void *pm_engine_main(void *arg)
             c->route_dirty = 1;
         if (c->ann_fd >= 0 && c->pfds[2].revents)
             pm_announce_read(c, pm_now_ms());
+        if (c->notify_fd >= 0 && c->pfds[3].revents)
+            pm_announce_ssdp_read(c, pm_now_ms());
         dispatch_backends(c, first, n, pm_now_ms());
         deliver_events(c);
     }

@@ -147,6 +147,7 @@ struct portmap_client {
     int double_nat;           /* the external address is private or CGN */
     portmap_counters counters;
     int ann_fd;               /* 224.0.0.1:5350, or -1 */
+    int notify_fd;            /* SSDP NOTIFY on 239.255.255.250:1900, or -1 */
     unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
     int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
     char upnp_service[48];    /* e.g. "WANIPConnection:2" */
@@ -203,6 +204,8 @@ typedef struct pm_upnp_control {
     char service[128];
 } pm_upnp_control;
 int pm_upnp_get_control(portmap_client *c, pm_upnp_control *out); /* lock held */
+struct pm_ssdp_answer;
+int pm_upnp_notified(portmap_client *c, const struct pm_ssdp_answer *a);
 int pm_upnp_list(const pm_upnp_control *ctl, uint32_t local, int64_t deadline,
                  portmap_router_entry **out, size_t *count);
 const pm_backend *pm_backend_get(portmap_method m);
@@ -272,7 +275,9 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
 
 /* announce.c: unsolicited announcements on 224.0.0.1:5350 */
 int pm_announce_open(void);
+int pm_announce_ssdp_open(void);
 void pm_announce_read(portmap_client *c, int64_t now);
+void pm_announce_ssdp_read(portmap_client *c, int64_t now);
 
 /* orphans.c: mappings that dead processes left on the router */
 void pm_orphans_release(portmap_client *c, portmap_method method, int64_t now);

@@ -52,6 +52,7 @@ typedef struct upnp_state {
     char service[MINIUPNPC_URL_MAXSIZE];
     pm_http extip;
     unsigned long dropped;
+    long bootid;               /* BOOTID.UPNP.ORG of the answer we use, -1 none */
 } upnp_state;
 
 enum xstep { X_WAIT_IGD, X_ADD, X_ADD_ANY, X_CHECK, X_DELETE, X_OWNER };
@@ -75,6 +76,7 @@ static upnp_state *state(portmap_client *c)
         st->ssdp_fd = -1;
         st->desc.fd = -1;
         st->extip.fd = -1;
+        st->bootid = -1;
         c->upnp = st;
     }
     return c->upnp;
@@ -239,6 +241,7 @@ static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
         if (!pm_http_active(&st->desc) && !st->have_igd) {
             PM_DEBUG(c, "upnp: IGD v%d answered the search after %lld ms", a.igd_version,
                      (long long)(now - c->probe_started[PORTMAP_METHOD_UPNP]));
+            st->bootid = a.bootid;
             start_description(c, st, &a, now);
         }
     }
@@ -713,6 +716,26 @@ const pm_backend pm_backend_upnp = {
 };
 
 /* ---- the router's table, read on the caller's thread ---- */
+
+/* A NOTIFY from the gateway: 1 when it says the device restarted (a new
+ * BOOTID.UPNP.ORG, or a new description URL), so its table is to be
+ * checked. */
+int pm_upnp_notified(portmap_client *c, const pm_ssdp_answer *a)
+{
+    upnp_state *st = c->upnp;
+    int rebooted;
+
+    if (!st || !st->have_igd || a->byebye)
+        return 0;
+    rebooted = (a->bootid >= 0 && st->bootid >= 0 && a->bootid != st->bootid) ||
+               strcmp(a->location, st->location) != 0;
+    if (rebooted)
+        PM_INFO(c, "upnp: the router restarted (BOOTID %ld -> %ld%s)", st->bootid, a->bootid,
+                strcmp(a->location, st->location) ? ", new description URL" : "");
+    if (a->bootid >= 0)
+        st->bootid = a->bootid;
+    return rebooted;
+}
 
 int pm_upnp_get_control(portmap_client *c, pm_upnp_control *out)
 {

@@ -251,8 +251,9 @@ static void survive_reboot(portmap_method method, unsigned port)
 }
 
 /* With leases far from renewal, only the router's announcement when it
- * comes back (miniupnpd sends a PCP ANNOUNCE to 224.0.0.1:5350) can bring
- * the mappings back quickly; whatever their protocol, within 10 s. */
+ * comes back (miniupnpd sends a PCP ANNOUNCE to 224.0.0.1:5350, and SSDP
+ * NOTIFY with a new BOOTID.UPNP.ORG, the only one on a UPnP-only router)
+ * can bring the mappings back quickly; whatever their protocol, in 10 s. */
 static void announced_reboot(portmap_method method, unsigned port)
 {
     portmap_client *c = open_client(method, 5000);
@@ -1031,6 +1032,7 @@ static Suite *upnp_suite(void)
     tcase_add_test(tc, auto_uses_upnp);
     tcase_add_test(tc, upnp_lease_is_refreshed);
     tcase_add_test(tc, upnp_router_reboot);
+    tcase_add_test(tc, upnp_announced_reboot);
     tcase_add_test(tc, cli_upnp_once);
     tcase_add_test(tc, close_releases_everything);
     tcase_add_test(tc, no_gateway_fails_within_timeout);
