@@ -22,7 +22,8 @@ static fakegw gw;
 static int scenario;
 static int map_count;
 
-enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR };
+enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
+       S_EPOCH_BACK };
 static int addr_requests;
 
 static int64_t now_ms(void)
@@ -100,8 +101,31 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         fakegw_reply(g, bad, 58);
         bad[41] ^= 1;
         fakegw_reply(g, bad, 60);
+        /* oversized: longer than any PCP message may be */
+        {
+            uint8_t big[1200] = { 0 };
+            memcpy(big, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, 1113, "6.6.6.6"));
+            fakegw_reply(g, big, sizeof(big));
+        }
         /* finally the real answer */
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, 2222, "198.51.100.7"));
+        break;
+    }
+    case S_EPOCH_BACK: {
+        /* the third MAP (a renewal of port 7010) finds the router rebooted:
+         * its epoch went from 1000 s back to 5 s */
+        static int64_t t_start, t_reset;
+        uint16_t iport = (uint16_t)((req[40] << 8) | req[41]);
+        uint32_t epoch;
+        if (map_count == 1)
+            t_start = now_ms();
+        if (map_count == 3)
+            t_reset = now_ms();
+        /* a router's epoch advances with time; the reset takes it back */
+        epoch = map_count <= 2 ? 1000 + (uint32_t)((now_ms() - t_start) / 1000)
+                               : 5 + (uint32_t)((now_ms() - t_reset) / 1000);
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, iport == 7010 ? 2 : 600, epoch,
+                                                  (uint16_t)(iport + 1), "198.51.100.7"));
         break;
     }
     case S_CHANGE:
@@ -237,6 +261,13 @@ START_TEST(spoofed_and_malformed_replies_are_dropped)
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
     ck_assert_uint_eq(info.external_port, 2222);
     ck_assert_str_eq(info.external_address, "198.51.100.7");
+    {
+        portmap_counters k;
+        ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+        ck_assert_uint_ge(k.dropped_unmatched, 2); /* wrong nonce, wrong port */
+        ck_assert_uint_ge(k.dropped_malformed, 3); /* truncated, unaligned, oversized */
+        ck_assert_uint_eq(k.responses, 1);
+    }
     finish();
 }
 END_TEST
@@ -257,6 +288,33 @@ START_TEST(renewal_reports_a_changed_port)
     /* the callback's blocking call was refused, the non-blocking one not */
     ck_assert_int_eq(inner_wait_rc, PORTMAP_ERR_WOULD_DEADLOCK);
     ck_assert_int_eq(inner_info_rc, PORTMAP_OK);
+    finish();
+}
+END_TEST
+
+/* The router's epoch goes backwards in a renewal's reply: every other
+ * mapping through it is lost, re-made within the 0-5 s spread, counted. */
+START_TEST(epoch_going_back_remaps)
+{
+    portmap_mapping_info info;
+    portmap_counters k;
+    int64_t t0;
+
+    start(S_EPOCH_BACK);
+    portmap_mapping *a = request(7010);
+    ck_assert_int_eq(portmap_mapping_wait(a, 0, &info), PORTMAP_OK);
+    portmap_mapping *b = request(7011);
+    ck_assert_int_eq(portmap_mapping_wait(b, 0, &info), PORTMAP_OK);
+    t0 = now_ms();
+    while (seen(PORTMAP_EVENT_RESTORED) < 1 && now_ms() - t0 < 9000)
+        usleep(50000);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_LOST), 1);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_RESTORED), 1);
+    ck_assert_int_eq(portmap_mapping_get_info(b, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_eq(k.remaps_after_reset, 1);
+    ck_assert_uint_ge(k.renewals, 1);
     finish();
 }
 END_TEST
@@ -341,6 +399,7 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, spoofed_and_malformed_replies_are_dropped);
     tcase_add_test(tc, renewal_reports_a_changed_port);
     tcase_add_test(tc, silence_fails_within_the_timeout);
+    tcase_add_test(tc, epoch_going_back_remaps);
     tcase_add_test(tc, natpmp_refusal);
     tcase_add_test(tc, natpmp_mapped_waits_for_the_address);
     tcase_add_test(tc, close_with_requests_in_flight);
