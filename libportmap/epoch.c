@@ -3,7 +3,21 @@
  * own elapsed time; all arithmetic is in milliseconds and 64 bits so that
  * a 32-bit epoch near its wrap or a hostile value cannot overflow.
  */
+#include <stdint.h>
+
 #include "epoch.h"
+
+/* Client time elapsed since the last record, never negative, and small
+ * enough that the formulas below cannot overflow (2^50 ms is 35,000 years). */
+static int64_t elapsed_ms(const pm_epoch *e, int64_t now_ms)
+{
+    const int64_t cap = (int64_t)1 << 50;
+    if (now_ms <= e->client_ms)
+        return 0;
+    if (e->client_ms < 0 && now_ms > INT64_MAX + e->client_ms)
+        return cap;
+    return now_ms - e->client_ms > cap ? cap : now_ms - e->client_ms;
+}
 
 static void record(pm_epoch *e, uint32_t server_s, int64_t now_ms)
 {
@@ -18,7 +32,7 @@ int pm_epoch_check_pcp(pm_epoch *e, uint32_t server_s, int64_t now_ms)
 
     if (e->valid) {
         int64_t server_delta = ((int64_t)server_s - (int64_t)e->server_s) * 1000;
-        int64_t client_delta = now_ms - e->client_ms;
+        int64_t client_delta = elapsed_ms(e, now_ms);
 
         /* Going back by up to one second is tolerated: reordering. */
         if (server_delta < -1000)
@@ -36,7 +50,8 @@ int pm_epoch_check_natpmp(pm_epoch *e, uint32_t server_s, int64_t now_ms)
     int ok = 1;
 
     if (e->valid) {
-        int64_t expected = (int64_t)e->server_s * 1000 + (now_ms - e->client_ms) * 7 / 8;
+        int64_t elapsed = elapsed_ms(e, now_ms);
+        int64_t expected = (int64_t)e->server_s * 1000 + elapsed - elapsed / 8; /* 7/8 of it */
         if ((int64_t)server_s * 1000 < expected - 2000)
             ok = 0;
     }

@@ -143,6 +143,7 @@ static void set_released(portmap_client *c, portmap_mapping *m, portmap_error er
     m->state = PORTMAP_STATE_RELEASED;
     m->release_done = 1;
     m->release_err = err;
+    m->last_error = err; /* the RELEASED event tells whether the router confirmed */
     m->refresh_at = m->retry_at = m->expires_at = PM_NEVER;
     /* an orphan that could not be released stays for the next client */
     if (!m->orphan_of || !err || err == PORTMAP_ERR_NOT_FOUND)

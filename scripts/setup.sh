@@ -8,6 +8,7 @@ packages=(
     build-essential meson ninja-build pkg-config check
     libnatpmp-dev libminiupnpc-dev
     miniupnpd-nftables miniupnpc natpmpc nftables iproute2 binutils
+    python3 python3-venv
 )
 missing=()
 for p in "${packages[@]}"; do

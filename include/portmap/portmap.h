@@ -84,8 +84,9 @@ typedef enum portmap_log_level {
 
 /*
  * Log callback. Called from the engine thread or from the thread inside a
- * public call, with no library lock held; msg is valid only during the call.
- * It must not call portmap_close().
+ * public call, possibly with the client's lock held: it must not call any
+ * portmap_* function of the same client (copy msg, which is valid only
+ * during the call, and act on it elsewhere).
  */
 typedef void (*portmap_log_callback)(void *user, portmap_log_level level, const char *msg);
 
@@ -206,9 +207,14 @@ typedef enum portmap_event {
     PORTMAP_EVENT_MAPPED = 1,    /* first success */
     PORTMAP_EVENT_CHANGED = 2,   /* external address or port changed */
     PORTMAP_EVENT_LOST = 3,      /* was mapped, now lost; the library keeps retrying */
-    PORTMAP_EVENT_RESTORED = 4,  /* mapped again after LOST or a router reset */
+    /* mapped again after LOST, e.g. after a router reset; a renewal that
+     * itself re-creates the mapping on a rebooted router reports nothing,
+     * since the mapping was never missing for the caller */
+    PORTMAP_EVENT_RESTORED = 4,
     PORTMAP_EVENT_FAILED = 5,    /* gave up; no more events but RELEASED */
-    PORTMAP_EVENT_RELEASED = 6,  /* released (or the client closed); the last event */
+    /* released (or the client closed); the last event. info.last_error
+     * is PORTMAP_OK when the router confirmed the release, else why not */
+    PORTMAP_EVENT_RELEASED = 6,
 } portmap_event;
 
 /* "pending", "mapped", ...; NULL for an unknown value. */
