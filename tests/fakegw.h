@@ -9,6 +9,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,7 @@ struct fakegw {
     void *user;
     struct sockaddr_in peer;   /* the client of the datagram being handled */
     uint32_t epoch;
-    int pcp_requests, natpmp_requests;
+    atomic_int pcp_requests, natpmp_requests; /* read by the test thread */
 };
 
 int fakegw_start(fakegw *g, fakegw_handler h, void *user);

@@ -277,7 +277,7 @@ class Errors(LabTest):
 
 class Example(LabTest):
     def test_http_example_is_reachable_from_the_wan(self) -> None:
-        example = os.path.join(support.BINDING, "examples", "serve_http.py")
+        example = os.path.join(support.BINDING, "..", "..", "examples", "serve_http.py")
         port = BASE + 80
         with tempfile.TemporaryDirectory() as site:
             with open(os.path.join(site, "index.html"), "w") as f:
