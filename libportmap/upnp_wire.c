@@ -47,8 +47,11 @@ static int header_value(const char *hdr, size_t len, const char *name, char *out
     return -1;
 }
 
-/* Decode chunked framing in place. Returns COMPLETE, INCOMPLETE or BAD. */
-static pm_http_status dechunk(char *body, size_t avail, size_t max_body, size_t *out_len)
+/* Walk the chunked framing of body[0..avail): COMPLETE, INCOMPLETE or
+ * BAD. With compact set, the chunk data is also moved together at body
+ * (never ahead of what is still to be read). */
+static pm_http_status walk_chunks(char *body, size_t avail, size_t max_body, int compact,
+                                  size_t *out_len)
 {
     size_t in = 0, out = 0;
 
@@ -80,7 +83,8 @@ static pm_http_status dechunk(char *body, size_t avail, size_t max_body, size_t 
             return PM_HTTP_TOO_BIG;
         if (avail - in < size + 2)
             return PM_HTTP_INCOMPLETE;
-        memmove(body + out, body + in, (size_t)size);
+        if (compact)
+            memmove(body + out, body + in, (size_t)size);
         out += (size_t)size;
         in += (size_t)size;
         if (body[in] == '\r')
@@ -91,6 +95,18 @@ static pm_http_status dechunk(char *body, size_t avail, size_t max_body, size_t 
             return PM_HTTP_BAD;
         in++;
     }
+}
+
+/* Decode chunked framing. The buffer is only rewritten once the whole
+ * body is there: http.c parses the same, growing buffer again after every
+ * read, and a body compacted early would be read as chunk sizes. */
+static pm_http_status dechunk(char *body, size_t avail, size_t max_body, size_t *out_len)
+{
+    pm_http_status s = walk_chunks(body, avail, max_body, 0, out_len);
+
+    if (s != PM_HTTP_COMPLETE)
+        return s;
+    return walk_chunks(body, avail, max_body, 1, out_len);
 }
 
 pm_http_status pm_http_parse(char *buf, size_t len, int eof, size_t max_body, pm_http_response *out)
