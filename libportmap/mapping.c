@@ -292,7 +292,7 @@ static int service_held(portmap_client *c, portmap_mapping *m, int64_t now, int6
     r.ext_addr = c->ext_addr;
     m->held = 0;
     pm_mapping_on_result(c, m, &r, now);
-    return 1;
+    return 0; /* the state it led to has its own deadline (the refresh) */
 }
 
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
@@ -453,6 +453,15 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
      * for any port rather than lose the service. */
     if (r->err == PORTMAP_ERR_PORT_IN_USE && m->state != PORTMAP_STATE_PENDING) {
         m->ext_port = 0;
+        if (m->state == PORTMAP_STATE_MAPPED) {
+            /* the port is someone else's now: peers cannot reach us */
+            m->state = PORTMAP_STATE_LOST;
+            m->expires_at = PM_NEVER;
+            if (!m->lost_reported) {
+                m->lost_reported = 1;
+                pm_engine_queue_event(c, m, PORTMAP_EVENT_LOST);
+            }
+        }
         schedule_retry(c, m, r, now);
         return;
     }

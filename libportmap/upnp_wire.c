@@ -19,7 +19,9 @@ static const char *find_header_end(const char *buf, size_t len)
     return NULL;
 }
 
-/* Header lines as [start, end) pairs; value of a named header (trimmed). */
+/* Value of a named header (trimmed) into out: 0, -1 when absent, 1 when
+ * it does not fit (out is then ""). A value cut to fit would be read as
+ * something else: a shorter Content-Length, another URL. */
 static int header_value(const char *hdr, size_t len, const char *name, char *out, size_t cap)
 {
     size_t nlen = strlen(name);
@@ -36,8 +38,10 @@ static int header_value(const char *hdr, size_t len, const char *name, char *out
             n = (size_t)(line_end - v);
             while (n && (v[n - 1] == '\r' || v[n - 1] == ' ' || v[n - 1] == '\t'))
                 n--;
-            if (n >= cap)
-                n = cap - 1;
+            if (n >= cap) {
+                out[0] = '\0';
+                return 1;
+            }
             memcpy(out, v, n);
             out[n] = '\0';
             return 0;
@@ -114,6 +118,7 @@ pm_http_status pm_http_parse(char *buf, size_t len, int eof, size_t max_body, pm
     const char *hend = find_header_end(buf, len < PM_HTTP_MAX_HEADER ? len : PM_HTTP_MAX_HEADER);
     char value[64];
     size_t avail;
+    int found;
 
     memset(out, 0, sizeof(*out));
     out->content_length = -1;
@@ -128,11 +133,16 @@ pm_http_status pm_http_parse(char *buf, size_t len, int eof, size_t max_body, pm
         return PM_HTTP_BAD;
     out->status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
     out->header_len = (size_t)(hend - buf);
-    if (header_value(buf, out->header_len, "Transfer-Encoding", value, sizeof(value)) == 0 &&
-        strcasestr(value, "chunked"))
+    found = header_value(buf, out->header_len, "Transfer-Encoding", value, sizeof(value));
+    if (found > 0)
+        return PM_HTTP_BAD; /* framing we cannot tell */
+    if (found == 0 && strcasestr(value, "chunked"))
         out->chunked = 1;
-    if (!out->chunked &&
-        header_value(buf, out->header_len, "Content-Length", value, sizeof(value)) == 0) {
+    found = out->chunked ? -1 : header_value(buf, out->header_len, "Content-Length", value,
+                                              sizeof(value));
+    if (found > 0)
+        return PM_HTTP_BAD;
+    if (found == 0) {
         char *end;
         long long v = strtoll(value, &end, 10);
         if (end == value || *end || v < 0)

@@ -1,0 +1,614 @@
+/*
+ * The mapping state machine (mapping.c and the engine's entry points)
+ * driven by a script of router replies and clock steps, the way
+ * tests/test_mapping.c drives it: scripted backends stand in for the
+ * sockets, and the replies are decoded by the real wire decoders.
+ *
+ * What the backends do between a decoded reply and pm_engine_map_done()
+ * (pcp.c handle_datagram/handle_map, natpmp.c next_reply/mapping_step,
+ * announce.c handle) is static and tied to sockets, so it is repeated
+ * here; keep it in step with those files.
+ *
+ * Input: a sequence of commands, each a byte (mod 8) and its arguments:
+ *   0 tick      u16 step (ms, or s when the top bit is set), then service
+ *   1 pcp       u8 length, datagram
+ *   2 natpmp    u8 target (mapping index, or the probe), u8 length, datagram
+ *   3 upnp      u8 mapping, u8 error, u16 port, u32 lease
+ *   4 probe     u8 method, u8 verdict, u32 external address
+ *   5 release   u8 mapping, u16 deadline (ms from now)
+ *   6 new       u8 flags, u16 internal port, u16 external port, u32 lifetime, u16 timeout
+ *   7 announce  u8 length, datagram (PCP or NAT-PMP on 224.0.0.1:5350)
+ * Mapping 0 (UDP 27015, nonce 01..0c as the lab seeds use) exists from
+ * the start.
+ *
+ * Checked after every command: events follow the documented order (one
+ * MAPPED, LOST and RESTORED alternating, nothing after RELEASED, only
+ * RELEASED after FAILED), each event carries the state it announces, and
+ * a mapping that still needs the engine always has a future deadline or
+ * an exchange under way (otherwise the engine would sleep forever or spin).
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "internal.h"
+#include "natpmp_wire.h"
+#include "pcp_wire.h"
+
+#define MAX_MAPPINGS 4
+#define MAX_COMMANDS 512
+
+/*
+ * KNOWN_BUGS: behaviour of mapping.c this target reports, not fixed
+ * there yet (patches proposed in the fuzzing report). They are let pass
+ * so that fuzzing goes on beyond them; FUZZ_STRICT=1 in the environment
+ * makes them fail, on corpus/mapping/hand-bug-*.
+ *  - service_held(): a held success let through leaves
+ *    pm_mapping_service() without the new state's deadline (its refresh),
+ *    so the engine may sleep past the renewal.
+ *  - PORT_IN_USE on a renewal keeps the mapping MAPPED with external port
+ *    0 (and no event) until a later renewal succeeds, against "0 until
+ *    mapped".
+ */
+static int strict;
+
+static int fake_start(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    return 0;
+}
+static void fake_stop(portmap_client *c, portmap_mapping *m) {}
+static int fake_probe(portmap_client *c, int64_t now)
+{
+    return 0;
+}
+static size_t fake_add(portmap_client *c, struct pollfd *f, size_t max, int64_t *d)
+{
+    return 0;
+}
+static size_t fake_count(portmap_client *c)
+{
+    return 0;
+}
+static void fake_dispatch(portmap_client *c, struct pollfd *f, size_t n, int64_t now) {}
+static void fake_reset(portmap_client *c) {}
+
+#define FAKE(meth, nm)                                                                        \
+    {                                                                                         \
+        .method = meth, .name = nm, .start = fake_start, .stop = fake_stop,                  \
+        .probe = fake_probe, .add_pollfds = fake_add, .count_pollfds = fake_count,           \
+        .dispatch = fake_dispatch, .reset = fake_reset,                                      \
+    }
+static const pm_backend fake_pcp = FAKE(PORTMAP_METHOD_PCP, "pcp");
+static const pm_backend fake_pmp = FAKE(PORTMAP_METHOD_NATPMP, "natpmp");
+static const pm_backend fake_upnp = FAKE(PORTMAP_METHOD_UPNP, "upnp");
+
+/* What the events so far allow next, per mapping. */
+typedef struct track {
+    int mapped, lost, failed, released;
+} track;
+
+typedef struct world {
+    portmap_client *c;
+    portmap_mapping *m[MAX_MAPPINGS];
+    track t[MAX_MAPPINGS];
+    size_t n;
+    int64_t now;
+} world;
+
+static int index_of(const world *w, const portmap_mapping *m)
+{
+    for (size_t i = 0; i < w->n; i++)
+        if (w->m[i] == m)
+            return (int)i;
+    return -1;
+}
+
+static void check_events(world *w)
+{
+    portmap_client *c = w->c;
+
+    for (size_t i = 0; i < c->n_events; i++) {
+        const pm_event *e = &c->events[i];
+        int k = index_of(w, e->m);
+        track *t;
+
+        FUZZ_CHECK(k >= 0);
+        t = &w->t[k];
+        FUZZ_CHECK(!t->released);
+        FUZZ_CHECK(!t->failed || e->ev == PORTMAP_EVENT_RELEASED);
+        switch (e->ev) {
+        case PORTMAP_EVENT_MAPPED:
+            FUZZ_CHECK(!t->mapped && e->info.state == PORTMAP_STATE_MAPPED);
+            t->mapped = 1;
+            break;
+        case PORTMAP_EVENT_CHANGED:
+            FUZZ_CHECK(t->mapped && e->info.state == PORTMAP_STATE_MAPPED);
+            break;
+        case PORTMAP_EVENT_LOST:
+            FUZZ_CHECK(t->mapped && !t->lost && e->info.state == PORTMAP_STATE_LOST);
+            t->lost = 1;
+            break;
+        case PORTMAP_EVENT_RESTORED:
+            FUZZ_CHECK(t->lost && e->info.state == PORTMAP_STATE_MAPPED);
+            t->lost = 0;
+            break;
+        case PORTMAP_EVENT_FAILED:
+            FUZZ_CHECK(e->info.state == PORTMAP_STATE_FAILED);
+            t->failed = 1;
+            break;
+        case PORTMAP_EVENT_RELEASED:
+            FUZZ_CHECK(e->info.state == PORTMAP_STATE_RELEASED);
+            t->released = 1;
+            break;
+        default:
+            FUZZ_CHECK(!"unknown event");
+        }
+        pm_mapping_unref(e->m);
+    }
+    c->n_events = 0;
+}
+
+static void check_mapping(const world *w, const portmap_mapping *m)
+{
+    FUZZ_CHECK(m->state >= PORTMAP_STATE_PENDING && m->state <= PORTMAP_STATE_RELEASED);
+    FUZZ_CHECK(m->op >= PM_OP_NONE && m->op <= PM_OP_DELETE);
+    if (m->op != PM_OP_NONE) {
+        FUZZ_CHECK(m->op_method >= PORTMAP_METHOD_PCP && m->op_method <= PORTMAP_METHOD_UPNP);
+        /* only a lost mapping retries without an end */
+        FUZZ_CHECK(m->state == PORTMAP_STATE_LOST || m->op_deadline != PM_NEVER);
+    }
+    if (m->state == PORTMAP_STATE_MAPPED) {
+        FUZZ_CHECK(m->ever_mapped);
+        /* Known bug (see KNOWN_BUGS): PORT_IN_USE on a renewal leaves the
+         * mapping MAPPED with external port 0 until a renewal succeeds; it
+         * is the only way to port 0 here, as every backend rejects a
+         * success without a port. */
+        FUZZ_CHECK(m->ext_port != 0 || !strict);
+        FUZZ_CHECK(m->permanent || m->expires_at != PM_NEVER);
+        FUZZ_CHECK(m->refresh_at != PM_NEVER);
+    }
+    if (m->state == PORTMAP_STATE_FAILED || m->state == PORTMAP_STATE_RELEASED)
+        FUZZ_CHECK(m->op == PM_OP_NONE && !m->held);
+    (void)w;
+}
+
+/* The engine's service_all(), with the deadline each mapping asks for. */
+static void service(world *w)
+{
+    portmap_client *c = w->c;
+
+    if (!pm_engine_all_probes_done(c) && w->now >= c->probe_deadline)
+        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+            if (c->avail[i] == PM_AVAIL_PROBING)
+                pm_engine_probe_done(c, (portmap_method)i, PM_AVAIL_NO, 0, w->now);
+    for (size_t i = 0; i < w->n; i++) {
+        portmap_mapping *m = w->m[i];
+        int64_t d = PM_NEVER;
+        int was_held = m->held;
+
+        pm_mapping_service(c, m, w->now, &d);
+        if (m->state == PORTMAP_STATE_FAILED || m->state == PORTMAP_STATE_RELEASED ||
+            m->op != PM_OP_NONE)
+            continue; /* done, or the backend's timers run the exchange */
+        /* Known bug (see KNOWN_BUGS): a held success let through by
+         * service_held() leaves the deadline unset. */
+        if (!strict && was_held && !m->held)
+            continue;
+        if (d == PM_NEVER || d <= w->now)
+            fprintf(stderr, "mapping %zu: state %d, deadline %lld at %lld\n", i, m->state,
+                    (long long)d, (long long)w->now);
+        FUZZ_CHECK(d != PM_NEVER && d > w->now);
+    }
+}
+
+static int active_on(const portmap_mapping *m, portmap_method meth)
+{
+    return m->op != PM_OP_NONE && m->op_method == meth;
+}
+
+/* ---- pcp.c ---- */
+
+static portmap_error pcp_code(unsigned code, int *gone)
+{
+    *gone = 0;
+    switch (code) {
+    case PM_PCP_SUCCESS: return PORTMAP_OK;
+    case PM_PCP_NOT_AUTHORIZED: return PORTMAP_ERR_NOT_AUTHORIZED;
+    case PM_PCP_NETWORK_FAILURE: return PORTMAP_ERR_NETWORK;
+    case PM_PCP_NO_RESOURCES:
+    case PM_PCP_USER_EX_QUOTA: return PORTMAP_ERR_NO_RESOURCES;
+    case PM_PCP_CANNOT_PROVIDE_EXTERNAL: return PORTMAP_ERR_PORT_IN_USE;
+    case PM_PCP_UNSUPP_PROTOCOL: return PORTMAP_ERR_UNSUPPORTED;
+    case PM_PCP_MALFORMED_REQUEST:
+    case PM_PCP_MALFORMED_OPTION: return PORTMAP_ERR_PROTOCOL;
+    case PM_PCP_UNSUPP_VERSION:
+    case PM_PCP_UNSUPP_OPCODE:
+        *gone = 1;
+        return PORTMAP_ERR_UNSUPPORTED;
+    default: return PORTMAP_ERR_REFUSED;
+    }
+}
+
+static void pcp_reply(world *w, const uint8_t *buf, size_t len)
+{
+    portmap_client *c = w->c;
+    pm_pcp_response rsp;
+    pm_pcp_decode_status s = pm_pcp_decode_response(buf, len, &rsp);
+    portmap_mapping *m = NULL;
+    pm_result r = { 0 };
+
+    if (s == PM_PCP_DECODE_VERSION) { /* pcp_gone() */
+        pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
+        c->pcp_version = 0;
+        if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
+            pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, w->now);
+        for (size_t i = 0; i < w->n; i++)
+            if (active_on(w->m[i], PORTMAP_METHOD_PCP) && w->m[i]->state == PORTMAP_STATE_PENDING)
+                pm_engine_map_done(c, w->m[i], &gone, w->now);
+        return;
+    }
+    if (s != PM_PCP_DECODE_OK)
+        return;
+    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, w->now);
+    c->pcp_version = PM_PCP_VERSION;
+    if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
+        if (c->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
+            pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_YES, 0, w->now);
+        return;
+    }
+    if (rsp.opcode != PM_PCP_OP_MAP || !rsp.has_map)
+        return;
+    for (size_t i = 0; i < w->n && !m; i++)
+        if (active_on(w->m[i], PORTMAP_METHOD_PCP) &&
+            memcmp(w->m[i]->nonce, rsp.nonce, PM_PCP_NONCE_LEN) == 0 &&
+            rsp.protocol == (uint8_t)w->m[i]->proto && rsp.internal_port == w->m[i]->internal_port)
+            m = w->m[i];
+    if (!m)
+        return;
+    r.err = pcp_code(rsp.result, &r.protocol_gone);
+    r.lifetime = rsp.lifetime;
+    if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
+        if (!pm_pcp_addr_is_ipv4(rsp.external_addr) || rsp.external_port == 0 || rsp.lifetime == 0)
+            return;
+        r.ext_addr = pm_pcp_addr_to_ipv4(rsp.external_addr);
+        r.ext_port = rsp.external_port;
+    }
+    pm_engine_map_done(c, m, &r, w->now);
+}
+
+/* ---- natpmp.c ---- */
+
+static portmap_error pmp_code(uint16_t code, int *gone)
+{
+    *gone = 0;
+    switch (code) {
+    case 0: return PORTMAP_OK;
+    case 1:
+    case 5:
+        *gone = 1;
+        return PORTMAP_ERR_UNSUPPORTED;
+    case 2: return PORTMAP_ERR_NOT_AUTHORIZED;
+    case 3: return PORTMAP_ERR_NETWORK;
+    case 4: return PORTMAP_ERR_NO_RESOURCES;
+    default: return PORTMAP_ERR_REFUSED;
+    }
+}
+
+static void natpmp_reply(world *w, unsigned target, const uint8_t *buf, size_t len)
+{
+    portmap_client *c = w->c;
+    pm_natpmp_reply rep;
+    pm_result r = { 0 };
+    portmap_mapping *m;
+    uint8_t opcode;
+
+    if (pm_natpmp_decode(buf, len, &rep) != PM_NATPMP_OK)
+        return;
+    if (target >= w->n) { /* probe_step(): the public address request */
+        int gone;
+        if (c->avail[PORTMAP_METHOD_NATPMP] != PM_AVAIL_PROBING || rep.opcode != 0)
+            return;
+        pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, w->now);
+        if (rep.result != 0) {
+            pmp_code(rep.result, &gone);
+            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0,
+                                 w->now);
+        } else {
+            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, rep.public_addr, w->now);
+        }
+        return;
+    }
+    m = w->m[target];
+    opcode = m->proto == PORTMAP_UDP ? 1 : 2;
+    if (!active_on(m, PORTMAP_METHOD_NATPMP) || rep.opcode != opcode ||
+        (rep.result == 0 && rep.internal_port != m->internal_port))
+        return; /* next_reply() drops it */
+    pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, w->now);
+    if (rep.result != 0) {
+        r.err = pmp_code(rep.result, &r.protocol_gone);
+        pm_engine_map_done(c, m, &r, w->now);
+        return;
+    }
+    r.ext_addr = c->ext_addr;
+    r.ext_port = rep.external_port;
+    r.lifetime = rep.lifetime;
+    if (m->op == PM_OP_MAP && (r.ext_port == 0 || r.lifetime == 0))
+        r.err = PORTMAP_ERR_PROTOCOL;
+    pm_engine_map_done(c, m, &r, w->now);
+}
+
+/* ---- upnp.c: done() with what an exchange can end in ---- */
+
+static void upnp_result(world *w, portmap_mapping *m, unsigned err, uint16_t port, uint32_t lease)
+{
+    static const portmap_error errs[] = {
+        PORTMAP_OK, PORTMAP_ERR_NOT_AUTHORIZED, PORTMAP_ERR_PORT_IN_USE,
+        PORTMAP_ERR_NO_RESOURCES, PORTMAP_ERR_REFUSED, PORTMAP_ERR_PROTOCOL,
+        PORTMAP_ERR_NOT_FOUND,
+    };
+    pm_result r = { .err = errs[err % PM_ARRAY_SIZE(errs)] };
+
+    if (!active_on(m, PORTMAP_METHOD_UPNP))
+        return;
+    if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
+        r.ext_port = port ? port : m->internal_port; /* upnp.c never asks for port 0 */
+        r.lifetime = lease ? lease : m->want_lifetime;
+        r.permanent = lease == 0;
+        r.ext_addr = w->c->ext_addr;
+    }
+    pm_engine_map_done(w->c, m, &r, w->now);
+}
+
+/* ---- client.c: start_release() ---- */
+
+static void release(world *w, portmap_mapping *m, int64_t deadline)
+{
+    portmap_client *c = w->c;
+    int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
+                    (m->state == PORTMAP_STATE_PENDING && (m->op != PM_OP_NONE || m->held));
+
+    if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
+        return;
+    if (m->state == PORTMAP_STATE_PENDING) {
+        portmap_method tried = m->op_method;
+        int in_flight = m->op != PM_OP_NONE || m->held;
+        pm_mapping_stop_op(c, m);
+        m->last_error = PORTMAP_ERR_CANCELLED;
+        m->state = PORTMAP_STATE_FAILED;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
+        if (in_flight) {
+            m->state = PORTMAP_STATE_RELEASING;
+            m->op_deadline = deadline;
+            m->method = m->op_method = tried;
+            pm_mapping_start_op(c, m, PM_OP_DELETE, w->now);
+            return;
+        }
+    }
+    if (!on_router) {
+        pm_mapping_stop_op(c, m);
+        m->state = PORTMAP_STATE_RELEASED;
+        m->release_done = 1;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
+        return;
+    }
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = deadline;
+    m->op_method = m->method;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, w->now);
+}
+
+/* ---- announce.c: handle() ---- */
+
+static void announce(world *w, const uint8_t *buf, size_t len)
+{
+    portmap_client *c = w->c;
+
+    if (len >= 1 && buf[0] == 2) {
+        pm_pcp_response r;
+        if (pm_pcp_decode_response(buf, len, &r) != PM_PCP_DECODE_OK || r.opcode != 0 ||
+            r.result != 0)
+            return;
+        if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
+            pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, r.epoch, w->now);
+    } else if (len >= 1 && buf[0] == 0) {
+        pm_natpmp_reply r;
+        if (pm_natpmp_decode(buf, len, &r) != PM_NATPMP_OK || r.opcode != 0 || r.result != 0)
+            return;
+        if (c->avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_YES)
+            pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, r.epoch, w->now);
+        if (r.public_addr) {
+            c->ext_addr = r.public_addr;
+            c->ext_addr_at = w->now;
+            c->double_nat = pm_addr_is_private(r.public_addr);
+        }
+    } else {
+        return;
+    }
+    /* check_everything_soon(), without the random spread */
+    for (size_t i = 0; i < w->n; i++) {
+        portmap_mapping *m = w->m[i];
+        if (m->state == PORTMAP_STATE_MAPPED && m->op == PM_OP_NONE && w->now + 1 < m->refresh_at)
+            m->refresh_at = w->now + 1;
+    }
+}
+
+/* ---- setup ---- */
+
+static int add_mapping(world *w, portmap_transport proto, uint16_t port, uint16_t ext,
+                       uint32_t lifetime, portmap_method forced, int timeout_ms)
+{
+    portmap_request r;
+    portmap_mapping *m;
+
+    if (w->n == MAX_MAPPINGS || port == 0)
+        return -1;
+    for (size_t i = 0; i < w->n; i++) /* portmap_request_mapping() refuses a twin */
+        if (w->m[i]->proto == proto && w->m[i]->internal_port == port &&
+            w->m[i]->state != PORTMAP_STATE_FAILED && w->m[i]->state != PORTMAP_STATE_RELEASED &&
+            w->m[i]->state != PORTMAP_STATE_RELEASING)
+            return -1;
+    memset(&r, 0, sizeof(r));
+    r.protocol = proto;
+    r.internal_port = port;
+    r.external_port = ext;
+    r.lifetime = lifetime;
+    r.method = forced;
+    r.timeout_ms = timeout_ms;
+    m = pm_mapping_new(w->c, &r, w->now);
+    if (!m)
+        abort();
+    /* the journal is file I/O and not what is tested here */
+    m->internal = 1;
+    /* fixed nonces, so that replies in the corpus can match them */
+    for (int i = 0; i < PM_PCP_NONCE_LEN; i++)
+        m->nonce[i] = (uint8_t)(i + 1);
+    m->nonce[PM_PCP_NONCE_LEN - 1] = (uint8_t)(PM_PCP_NONCE_LEN + w->n);
+    w->m[w->n] = m;
+    w->t[w->n] = (track){ 0 };
+    w->n++;
+    return 0;
+}
+
+static void setup(world *w)
+{
+    portmap_client *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        abort();
+    memset(w, 0, sizeof(*w));
+    w->c = c;
+    w->now = 1000;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    c->order[0] = PORTMAP_METHOD_PCP;
+    c->order[1] = PORTMAP_METHOD_NATPMP;
+    c->order[2] = PORTMAP_METHOD_UPNP;
+    c->n_order = 3;
+    c->route_ok = 1;
+    inet_pton(AF_INET, "10.77.0.1", &c->gateway);
+    inet_pton(AF_INET, "10.77.0.2", &c->local);
+    c->rng_state[0] = 1;
+    c->rng_state[1] = 2;
+    c->s.default_lifetime = 7200;
+    c->s.timeout_ms = 10000;
+    c->s.keep_orphans = 1; /* orphans live in the journal: file I/O */
+    pm_backend_replace(PORTMAP_METHOD_PCP, &fake_pcp);
+    pm_backend_replace(PORTMAP_METHOD_NATPMP, &fake_pmp);
+    pm_backend_replace(PORTMAP_METHOD_UPNP, &fake_upnp);
+    add_mapping(w, PORTMAP_UDP, 27015, 0, 60, PORTMAP_METHOD_AUTO, 10000);
+}
+
+static void teardown(world *w)
+{
+    portmap_client *c = w->c;
+
+    for (size_t i = 0; i < c->n_events; i++)
+        pm_mapping_unref(c->events[i].m);
+    free(c->events);
+    for (size_t i = 0; i < w->n; i++) {
+        pm_mapping_unlink(c, w->m[i]);
+        pm_mapping_unref(w->m[i]); /* the caller's handle */
+    }
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* FUZZ_TRACE=1 in the environment prints every step of a replay. */
+static void dump(const world *w, unsigned cmd)
+{
+    static const char *const names[] = { "tick", "pcp", "natpmp", "upnp", "probe", "release",
+                                         "new", "announce" };
+
+    fprintf(stderr, "t=%lld %-8s avail pcp %d natpmp %d upnp %d, ext %08x |", (long long)w->now,
+            names[cmd], w->c->avail[1], w->c->avail[2], w->c->avail[3], ntohl(w->c->ext_addr));
+    for (size_t i = 0; i < w->n; i++) {
+        const portmap_mapping *m = w->m[i];
+        fprintf(stderr, " [%zu %s op %d/%d port %u held %d]", i, portmap_state_name(m->state),
+                m->op, m->op_method, m->ext_port, m->held);
+    }
+    for (size_t i = 0; i < w->c->n_events; i++)
+        fprintf(stderr, " ev %s", portmap_event_name(w->c->events[i].ev));
+    fprintf(stderr, "\n");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int trace = -1;
+    fuzz_in in = { data, size };
+    world w;
+    const uint8_t *p;
+    size_t len;
+
+    if (trace < 0) {
+        trace = getenv("FUZZ_TRACE") != NULL;
+        strict = getenv("FUZZ_STRICT") != NULL;
+    }
+    setup(&w);
+    service(&w);
+    check_events(&w);
+    for (int n = 0; n < MAX_COMMANDS && fuzz_left(&in); n++) {
+        unsigned cmd = fuzz_u8(&in) % 8;
+        switch (cmd) {
+        case 0: {
+            uint16_t step = fuzz_u16(&in);
+            w.now += step & 0x8000 ? (int64_t)(step & 0x7fff) * 1000 : step;
+            service(&w);
+            break;
+        }
+        case 1:
+            len = fuzz_bytes(&in, &p, fuzz_u8(&in));
+            pcp_reply(&w, p, len);
+            break;
+        case 2: {
+            unsigned target = fuzz_u8(&in) % (MAX_MAPPINGS + 1);
+            len = fuzz_bytes(&in, &p, fuzz_u8(&in));
+            natpmp_reply(&w, target < w.n ? target : MAX_MAPPINGS, p, len);
+            break;
+        }
+        case 3: {
+            unsigned k = fuzz_u8(&in), err = fuzz_u8(&in);
+            uint16_t port = fuzz_u16(&in);
+            uint32_t lease = fuzz_u32(&in);
+            if (k < w.n)
+                upnp_result(&w, w.m[k], err, port, lease);
+            break;
+        }
+        case 4: {
+            portmap_method meth = (portmap_method)(1 + fuzz_u8(&in) % 3);
+            pm_avail verdict = fuzz_u8(&in) & 1 ? PM_AVAIL_YES : PM_AVAIL_NO;
+            uint32_t ext = fuzz_u32(&in);
+            pm_engine_probe_done(w.c, meth, verdict, verdict == PM_AVAIL_YES ? ext : 0, w.now);
+            break;
+        }
+        case 5: {
+            unsigned k = fuzz_u8(&in);
+            int64_t deadline = w.now + fuzz_u16(&in);
+            if (k < w.n)
+                release(&w, w.m[k], deadline);
+            break;
+        }
+        case 6: {
+            uint8_t flags = fuzz_u8(&in);
+            uint16_t port = fuzz_u16(&in), ext = fuzz_u16(&in);
+            uint32_t life = fuzz_u32(&in);
+            uint16_t timeout = fuzz_u16(&in);
+            add_mapping(&w, flags & 1 ? PORTMAP_TCP : PORTMAP_UDP, port, ext, life,
+                        (portmap_method)((flags >> 1) % PORTMAP_METHOD_COUNT),
+                        timeout ? timeout : 1);
+            break;
+        }
+        case 7:
+            len = fuzz_bytes(&in, &p, fuzz_u8(&in));
+            announce(&w, p, len);
+            break;
+        }
+        if (trace)
+            dump(&w, cmd);
+        check_events(&w);
+        for (size_t i = 0; i < w.n; i++)
+            check_mapping(&w, w.m[i]);
+    }
+    teardown(&w);
+    return 0;
+}
