@@ -498,26 +498,46 @@ START_TEST(no_gateway_fails_within_timeout)
 }
 END_TEST
 
-/* Run the CLI, return its exit code and its first line of output. */
-static int cli_run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int cli_run(char *out, size_t len, const char *fmt, ...)
+/* Run the CLI with printf-style arguments; return its exit code and its
+ * output: the first line only, or with all set every line (up to len). */
+static int cli_vrun(char *out, size_t len, int all, const char *fmt, va_list ap)
 {
     char cmd[1024], args[512];
-    va_list ap;
+    size_t n = 0;
     FILE *p;
     int st;
 
-    va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
     snprintf(cmd, sizeof(cmd), "'%s' %s", cli, args);
     p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     out[0] = '\0';
-    if (!fgets(out, (int)len, p))
-        out[0] = '\0';
+    while (n < len - 1 && fgets(out + n, (int)(len - n), p) && all)
+        n = strlen(out);
     st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int cli_run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cli_run(char *out, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = cli_vrun(out, len, 0, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int cli_all(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cli_all(char *out, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+    va_start(ap, fmt);
+    rc = cli_vrun(out, len, 1, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static void cli_once_then_release(const char *method, unsigned port)
@@ -745,30 +765,6 @@ START_TEST(cli_audit_other_host)
     ck_assert(!has_rule("tcp", 27091));
 }
 END_TEST
-
-/* A whole-output variant of cli_run: every line, for commands that print
- * several. */
-static int cli_all(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int cli_all(char *out, size_t len, const char *fmt, ...)
-{
-    char cmd[1024], args[512];
-    size_t n = 0;
-    va_list ap;
-    FILE *p;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof(cmd), "'%s' %s", cli, args);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    out[0] = '\0';
-    while (n < len - 1 && fgets(out + n, (int)(len - n), p))
-        n = strlen(out);
-    st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 START_TEST(cli_discover_external_ip_list)
 {
