@@ -135,7 +135,7 @@ static void echo_stop(echo *e)
 
 static int wan_reaches(const char *proto, unsigned ext_port)
 {
-    return run("ip netns exec pm-wan '%s' send %s " WAN_ADDR " %u hello-%u --timeout 3", probe, proto,
+    return run("ip netns exec ${LAB_PREFIX:-pm}-wan '%s' send %s " WAN_ADDR " %u hello-%u --timeout 3", probe, proto,
                ext_port, ext_port) == 0;
 }
 
@@ -337,7 +337,7 @@ static void address_change(portmap_method method, unsigned port)
     portmap_mapping_info info;
     int64_t t0;
 
-    ck_assert_int_eq(run("ip netns exec pm-rtr sh -c 'ip addr del " WAN_ADDR "/24 dev wan0 && "
+    ck_assert_int_eq(run("ip netns exec ${LAB_PREFIX:-pm}-rtr sh -c 'ip addr del " WAN_ADDR "/24 dev wan0 && "
                          "ip addr add 11.77.0.9/24 dev wan0'"), 0);
     t0 = now_ms();
     while (events(PORTMAP_EVENT_CHANGED) < 1 && now_ms() - t0 < 10000)
@@ -345,7 +345,7 @@ static void address_change(portmap_method method, unsigned port)
     fprintf(stderr, "  %s: address change seen after %lld ms\n", portmap_method_name(method),
             (long long)(now_ms() - t0));
     ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
-    run("ip netns exec pm-rtr sh -c 'ip addr del 11.77.0.9/24 dev wan0; ip addr add " WAN_ADDR
+    run("ip netns exec ${LAB_PREFIX:-pm}-rtr sh -c 'ip addr del 11.77.0.9/24 dev wan0; ip addr add " WAN_ADDR
         "/24 dev wan0'");
     ck_assert_msg(events(PORTMAP_EVENT_CHANGED) >= 1, "no CHANGED event within 10 s");
     ck_assert_str_eq(info.external_address, "11.77.0.9");

@@ -24,7 +24,7 @@ trap '"$lab" down' EXIT
 # A real router reboot restarts its epoch; system_uptime=yes would hide it.
 LAB_SYSTEM_UPTIME=no "$lab" up --profile "$profile"
 rc=0
-ip netns exec pm-lan env LAB_PROFILE="$profile" LAB="$lab" LAB_PROBE="$probe" PORTMAP_CLI="$cli" "$test_bin" || rc=$?
+ip netns exec "${LAB_PREFIX:-pm}-lan" env LAB_PROFILE="$profile" LAB="$lab" LAB_PROBE="$probe" PORTMAP_CLI="$cli" "$test_bin" || rc=$?
 if [ "$rc" != 0 ]; then
     echo "--- miniupnpd log (tail) ---" >&2
     "$lab" log 2>/dev/null | tail -40 >&2 || true
