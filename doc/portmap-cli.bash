@@ -7,14 +7,14 @@ _portmap_cli()
     local cword=$COMP_CWORD
 
     local commands="request release discover external-ip list audit check cleanup"
-    local opts="--protocol --lifetime --external-port --description --gateway --timeout
+    local opts="--protocol --lifetime --external-port --description --allow --gateway --timeout
                 --once --prune --json --verbose --help --version"
     case $prev in
     --protocol)
         COMPREPLY=($(compgen -W "auto pcp natpmp upnp" -- "$cur"))
         return
         ;;
-    --lifetime | --external-port | --description | --gateway | --timeout)
+    --lifetime | --external-port | --description | --allow | --gateway | --timeout)
         return
         ;;
     esac
@@ -25,7 +25,7 @@ _portmap_cli()
     local i cmd="" nargs=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-        --protocol | --lifetime | --external-port | --description | --gateway | --timeout)
+        --protocol | --lifetime | --external-port | --description | --allow | --gateway | --timeout)
             ((i++))
             ;;
         -*) ;;

@@ -96,7 +96,7 @@ static int from_gateway(const portmap_client *c, const struct sockaddr_in *from)
            ntohs(from->sin_port) == PM_SERVER_PORT;
 }
 
-static void handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now)
+void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now)
 {
     if (len >= 1 && buf[0] == 2) {
         pm_pcp_response r;
@@ -152,7 +152,7 @@ void pm_announce_read(portmap_client *c, int64_t now)
                      PM_SERVER_PORT);
             continue;
         }
-        handle(c, buf, (size_t)n, now);
+        pm_announce_handle(c, buf, (size_t)n, now);
     }
 }
 

@@ -415,6 +415,9 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
     m->want_lifetime = r->lifetime ? r->lifetime : c->s.default_lifetime;
     m->forced = r->method;
     snprintf(m->desc, sizeof(m->desc), "%s", r->description ? r->description : "libportmap");
+    /* checked by portmap_request_mapping(); internal callers pass it as read */
+    if (pm_allow_parse(r->allow, &m->allow_addr, &m->allow_prefix) != 0)
+        m->allow_addr = m->allow_prefix = 0;
     m->first_deadline = now + resolve_timeout(c, r->timeout_ms);
     m->cb = r->callback;
     m->user = r->user;
@@ -439,13 +442,18 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
                                         portmap_mapping **out)
 {
     portmap_mapping *m;
+    uint32_t allow_addr;
+    uint8_t allow_prefix;
 
     if (out)
         *out = NULL;
     if (!c || !r || !out || r->internal_port == 0 ||
         (r->protocol != PORTMAP_TCP && r->protocol != PORTMAP_UDP) ||
-        !method_allowed(c, r->method) || !all_zero(r->reserved, sizeof(r->reserved)))
+        !method_allowed(c, r->method) || !all_zero(r->reserved, sizeof(r->reserved)) ||
+        pm_allow_parse(r->allow, &allow_addr, &allow_prefix) != 0)
         return PORTMAP_ERR_INVALID_ARGUMENT;
+    if (r->method != PORTMAP_METHOD_AUTO && !pm_method_can_allow(r->method, allow_prefix))
+        return PORTMAP_ERR_UNSUPPORTED;
     pthread_mutex_lock(&c->lock);
     if (c->stopping) {
         pthread_mutex_unlock(&c->lock);
@@ -649,9 +657,10 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
  * verify_owner, UPnP asks the router whom the entry maps to first. Lock
  * held; waits at most until deadline.
  */
+/* allow: the entry's remote restriction, which UPnP needs to name it */
 static int delete_on_router(portmap_client *c, portmap_transport protocol, uint16_t internal_port,
                             uint16_t external_port, portmap_method method, const uint8_t *nonce,
-                            int verify_owner, int64_t deadline)
+                            const char *allow, int verify_owner, int64_t deadline)
 {
     portmap_request r;
     portmap_mapping *m;
@@ -661,6 +670,7 @@ static int delete_on_router(portmap_client *c, portmap_transport protocol, uint1
     r.protocol = protocol;
     r.internal_port = internal_port;
     r.method = method;
+    r.allow = allow;
     m = pm_mapping_new(c, &r, pm_now_ms());
     if (!m)
         return PORTMAP_ERR_NO_MEMORY;
@@ -708,8 +718,14 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
         fill_discovery(c, &d);
         method = d.preferred;
     }
-    rc = delete_on_router(c, protocol, internal_port, found && e.method == method ? e.external_port : 0,
-                          method, found && e.method == method ? e.nonce : NULL, 0, deadline);
+    if (found && e.method == method) {
+        char allow[PORTMAP_ADDRSTRLEN + 4];
+        pm_allow_str(e.allow_addr, e.allow_prefix, allow, sizeof(allow));
+        rc = delete_on_router(c, protocol, internal_port, e.external_port, method, e.nonce, allow,
+                              0, deadline);
+    } else {
+        rc = delete_on_router(c, protocol, internal_port, 0, method, NULL, NULL, 0, deadline);
+    }
     if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found)
         pm_journal_remove(c->state_dir, protocol, internal_port, c->local);
     if (rc == PORTMAP_OK && !found && method == PORTMAP_METHOD_PCP)
@@ -751,9 +767,12 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
         n = pm_journal_claim_orphans(c->state_dir, c->gateway, c->local, (portmap_method)meth,
                                      (long)getpid(), e, sizeof(e) / sizeof(e[0]));
         for (size_t i = 0; i < n; i++) {
-            int drc = delete_on_router(c, e[i].proto, e[i].internal_port, e[i].external_port,
-                                       e[i].method, e[i].nonce, e[i].method == PORTMAP_METHOD_UPNP,
-                                       deadline);
+            char allow[PORTMAP_ADDRSTRLEN + 4];
+            int drc;
+            pm_allow_str(e[i].allow_addr, e[i].allow_prefix, allow, sizeof(allow));
+            drc = delete_on_router(c, e[i].proto, e[i].internal_port, e[i].external_port,
+                                   e[i].method, e[i].nonce, allow,
+                                   e[i].method == PORTMAP_METHOD_UPNP, deadline);
             if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
                 pm_journal_remove(c->state_dir, e[i].proto, e[i].internal_port, e[i].local);
                 PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
@@ -818,7 +837,7 @@ PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_en
         rc = PORTMAP_ERR_UNSUPPORTED;
     if (rc == PORTMAP_OK)
         rc = delete_on_router(c, entry->protocol, entry->internal_port, entry->external_port,
-                              PORTMAP_METHOD_UPNP, NULL, 1, deadline);
+                              PORTMAP_METHOD_UPNP, NULL, entry->remote_host, 1, deadline);
     if (rc == PORTMAP_OK)
         pm_journal_remove(c->state_dir, entry->protocol, entry->internal_port, c->local);
     blocking_leave(c);

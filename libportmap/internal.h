@@ -12,6 +12,7 @@
 #include "portmap/portmap.h"
 
 #include "epoch.h"
+#include "natpmp_wire.h"
 #include "pcp_wire.h"
 #include "retx.h"
 
@@ -60,6 +61,9 @@ struct portmap_mapping {
     uint32_t want_lifetime;
     portmap_method forced;    /* AUTO: pick from discovery */
     char desc[64];
+    uint32_t allow_addr;      /* network order; with allow_prefix 0: anyone */
+    uint8_t allow_prefix;     /* 0-32 */
+    int cannot_allow;         /* a protocol was passed over for allow */
     int64_t first_deadline;   /* the first success must come before this */
     portmap_mapping_callback cb;
     void *user;
@@ -193,6 +197,14 @@ struct pm_backend {
 };
 
 extern const pm_backend pm_backend_pcp;
+
+/* What the backends do with a datagram already received and checked for
+ * its source: no I/O of their own, so tests and fuzzers drive them. */
+void pm_pcp_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now);
+/* A NAT-PMP reply already matched to the pending request (opcode and port) */
+void pm_natpmp_probe_reply(portmap_client *c, const pm_natpmp_reply *rep, int64_t now);
+void pm_natpmp_mapping_reply(portmap_client *c, portmap_mapping *m,
+                             const pm_natpmp_reply *rep, int64_t now);
 extern const pm_backend pm_backend_natpmp;
 extern const pm_backend pm_backend_upnp;
 
@@ -216,6 +228,13 @@ int64_t pm_now_ms(void);
 int pm_random_bytes(void *buf, size_t len);
 double pm_rand_unit(void *client); /* pm_rand_fn over client->rng_state */
 void pm_addr_str(uint32_t addr_be, char *buf, size_t len);
+/* "A.B.C.D" or "A.B.C.D/N" with no bits set past N; NULL or "" gives
+ * prefix 0 (anyone). Returns 0, or -1 when malformed. */
+int pm_allow_parse(const char *s, uint32_t *addr_be, uint8_t *prefix);
+/* "A.B.C.D" for a /32, "A.B.C.D/N" otherwise, "" for anyone. */
+void pm_allow_str(uint32_t addr_be, uint8_t prefix, char *buf, size_t len);
+/* Whether method can restrict the remote side to a /prefix (0: no need). */
+int pm_method_can_allow(portmap_method method, uint8_t prefix);
 int pm_addr_is_private(uint32_t addr_be); /* RFC 1918, CGN, loopback, link-local, 0 */
 
 /* log.c */
@@ -277,6 +296,8 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
 int pm_announce_open(void);
 int pm_announce_ssdp_open(void);
 void pm_announce_read(portmap_client *c, int64_t now);
+/* One datagram from the gateway to 224.0.0.1:5350, source already checked. */
+void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now);
 void pm_announce_ssdp_read(portmap_client *c, int64_t now);
 
 /* orphans.c: mappings that dead processes left on the router */
@@ -294,6 +315,8 @@ typedef struct pm_journal_entry {
     long pid;                 /* 0: detached (left to expire) */
     unsigned long long start_time; /* the pid's start time, clock ticks */
     int64_t expires_unix;
+    uint32_t allow_addr;      /* the remote restriction, needed to delete it */
+    uint8_t allow_prefix;
 } pm_journal_entry;
 
 int pm_journal_put(const char *dir, const pm_journal_entry *e);

@@ -89,12 +89,17 @@ static int hex_decode(const char *in, uint8_t *out, size_t n)
 
 static int parse_line(const char *line, pm_journal_entry *e)
 {
-    char gw[32], local[32], nonce[2 * PM_PCP_NONCE_LEN + 1];
+    char gw[32], local[32], nonce[2 * PM_PCP_NONCE_LEN + 1], allow[40] = "-";
     unsigned method, proto, iport, eport;
     struct in_addr a;
+    int n = sscanf(line, "v1 %u %u %u %u %31s %31s %24s %ld %llu %" SCNd64 " %39s", &method, &proto,
+                   &iport, &eport, gw, local, nonce, &e->pid, &e->start_time, &e->expires_unix,
+                   allow);
 
-    if (sscanf(line, "v1 %u %u %u %u %31s %31s %24s %ld %llu %" SCNd64, &method, &proto, &iport,
-               &eport, gw, local, nonce, &e->pid, &e->start_time, &e->expires_unix) != 10)
+    /* the remote restriction came later: older lines have 10 fields */
+    if (n != 10 && n != 11)
+        return -1;
+    if (pm_allow_parse(strcmp(allow, "-") ? allow : NULL, &e->allow_addr, &e->allow_prefix) != 0)
         return -1;
     if (method >= PORTMAP_METHOD_COUNT || iport > 65535 || eport > 65535 ||
         (proto != PORTMAP_TCP && proto != PORTMAP_UDP))
@@ -115,12 +120,14 @@ static int parse_line(const char *line, pm_journal_entry *e)
 static void format_line(FILE *f, const pm_journal_entry *e)
 {
     char gw[PORTMAP_ADDRSTRLEN], local[PORTMAP_ADDRSTRLEN], nonce[2 * PM_PCP_NONCE_LEN + 1];
+    char allow[PORTMAP_ADDRSTRLEN + 4];
     pm_addr_str(e->gateway, gw, sizeof(gw));
     pm_addr_str(e->local, local, sizeof(local));
     hex_encode(e->nonce, PM_PCP_NONCE_LEN, nonce);
-    fprintf(f, "v1 %u %u %u %u %s %s %s %ld %llu %" PRId64 "\n", (unsigned)e->method,
+    pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
+    fprintf(f, "v1 %u %u %u %u %s %s %s %ld %llu %" PRId64 " %s\n", (unsigned)e->method,
             (unsigned)e->proto, e->internal_port, e->external_port, gw, local, nonce, e->pid,
-            e->start_time, e->expires_unix);
+            e->start_time, e->expires_unix, allow[0] ? allow : "-");
 }
 
 static size_t load(const char *dir, pm_journal_entry *out, size_t max)

@@ -94,6 +94,8 @@ static void journal_update(portmap_client *c, portmap_mapping *m, int64_t now)
         .gateway = c->gateway,
         .local = m->local_addr,
         .pid = (long)getpid(),
+        .allow_addr = m->allow_addr,
+        .allow_prefix = m->allow_prefix,
     };
     if (m->internal)
         return;
@@ -207,6 +209,14 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
         pm_avail a = c->avail[meth];
         if (a == PM_AVAIL_NO)
             continue;
+        if (!pm_method_can_allow(meth, m->allow_prefix)) {
+            /* open to everyone is not what was asked: never this one */
+            if (!m->cannot_allow)
+                PM_WARN(c, "port %u: %s cannot restrict who connects as asked; not using it",
+                        m->internal_port, portmap_method_name(meth));
+            m->cannot_allow = 1;
+            continue;
+        }
         *all_no = 0;
         if (a == PM_AVAIL_YES) {
             /* A preferred protocol still silent gives way to this one once
@@ -236,11 +246,17 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         return;
     }
     if (now >= m->first_deadline) {
-        int answered = 0;
-        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        int answered = 0, usable = 0;
+        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
             answered |= c->avail[i] == PM_AVAIL_YES;
-        set_failed(c, m, m->last_error ? m->last_error
-                         : answered ? PORTMAP_ERR_TIMEOUT : PORTMAP_ERR_NO_GATEWAY);
+            usable |= c->avail[i] == PM_AVAIL_YES &&
+                      pm_method_can_allow((portmap_method)i, m->allow_prefix);
+        }
+        /* the router answered only in protocols that cannot honour allow */
+        set_failed(c, m, m->last_error        ? m->last_error
+                         : answered && !usable ? PORTMAP_ERR_UNSUPPORTED
+                         : answered            ? PORTMAP_ERR_TIMEOUT
+                                               : PORTMAP_ERR_NO_GATEWAY);
         return;
     }
     if (m->retry_at != PM_NEVER && now < m->retry_at) {
@@ -259,7 +275,8 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     meth = pick_method(c, m, now, &all_no);
     if (all_no) {
         set_failed(c, m, m->last_error ? m->last_error
-                         : m->forced ? PORTMAP_ERR_UNSUPPORTED : PORTMAP_ERR_NO_GATEWAY);
+                         : m->forced || m->cannot_allow ? PORTMAP_ERR_UNSUPPORTED
+                                                        : PORTMAP_ERR_NO_GATEWAY);
         return;
     }
     if (meth == PORTMAP_METHOD_AUTO) {

@@ -4,10 +4,10 @@
  * libnatpmp keeps one pending request per natpmp_t, so every exchange
  * gets its own natpmp_t (and its own UDP socket, connected to the
  * gateway, on a fresh ephemeral port: a spoofer must guess the port too).
- * Before libnatpmp reads a reply we peek at it and validate it with
- * pm_natpmp_decode(): the Debian libnatpmp neither checks the length nor
- * that a mapping reply answers the pending request, and it keeps
- * retransmitting after an error reply.
+ * libnatpmp builds and resends the requests; the replies we read and
+ * validate ourselves with pm_natpmp_decode(): the Debian libnatpmp neither
+ * checks the length nor that a mapping reply answers the pending request,
+ * and it keeps retransmitting after an error reply.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,33 +173,24 @@ static portmap_error map_result(uint16_t code, int *gone)
 enum { RX_NONE, RX_REPLY, RX_REFUSED };
 
 /*
- * Peek at the next datagram; discard it if it is malformed or answers
- * another request. On RX_REPLY *rep holds the validated reply, which is
- * still queued for libnatpmp to read (success) or already consumed (error
- * replies, which libnatpmp would answer by resending).
+ * Read datagrams until one is a valid reply to x's request; discard the
+ * malformed and the unrelated. On RX_REPLY *rep holds it and the exchange
+ * is over for libnatpmp too (it would otherwise resend after an error
+ * reply).
  */
 static int next_reply(portmap_client *c, pmp_state *st, pmp_xchg *x, pm_natpmp_reply *rep)
 {
     for (int i = 0; i < 16; i++) {
         uint8_t buf[1104];
-        ssize_t n = recv(x->n.s, buf, sizeof(buf), MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == ECONNREFUSED) {
-                recv(x->n.s, buf, sizeof(buf), MSG_DONTWAIT); /* clears the error */
-                return RX_REFUSED;
-            }
-            return RX_NONE;
-        }
-        if (pm_natpmp_decode(buf, (size_t)PM_MIN((size_t)n, sizeof(buf)), rep) == PM_NATPMP_OK &&
-            (size_t)n <= sizeof(buf) && rep->opcode == x->opcode &&
+        ssize_t n = recv(x->n.s, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0)
+            return errno == ECONNREFUSED ? RX_REFUSED : RX_NONE;
+        if ((size_t)n <= sizeof(buf) && pm_natpmp_decode(buf, (size_t)n, rep) == PM_NATPMP_OK &&
+            rep->opcode == x->opcode &&
             (rep->result != 0 || x->opcode == 0 || rep->internal_port == x->internal_port)) {
-            if (rep->result != 0) {
-                recv(x->n.s, buf, sizeof(buf), MSG_DONTWAIT);
-                x->n.has_pending_request = 0;
-            }
+            x->n.has_pending_request = 0;
             return RX_REPLY;
         }
-        recv(x->n.s, buf, sizeof(buf), MSG_DONTWAIT);
         if (st)
             st->dropped++;
         c->counters.dropped_unmatched++;
@@ -208,9 +199,60 @@ static int next_reply(portmap_client *c, pmp_state *st, pmp_xchg *x, pm_natpmp_r
     return RX_NONE;
 }
 
-/* Let libnatpmp read a validated success reply, or resend when due.
- * Returns 1 when the exchange is finished with *resp, 0 while pending,
- * -1 when libnatpmp gave up (no answer after its retries). */
+void pm_natpmp_probe_reply(portmap_client *c, const pm_natpmp_reply *rep, int64_t now)
+{
+    int gone;
+
+    pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep->epoch, now);
+    if (rep->result != 0) {
+        map_result(rep->result, &gone);
+        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0, now);
+        return;
+    }
+    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, rep->public_addr, now);
+}
+
+void pm_natpmp_mapping_reply(portmap_client *c, portmap_mapping *m, const pm_natpmp_reply *rep,
+                             int64_t now)
+{
+    pm_result r = { 0 };
+
+    pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep->epoch, now);
+    if (rep->result != 0) {
+        r.err = map_result(rep->result, &r.protocol_gone);
+        r.detail = "NAT-PMP result code";
+    } else {
+        r.ext_addr = c->ext_addr;
+        r.ext_port = rep->external_port;
+        r.lifetime = rep->lifetime;
+        if (m->op == PM_OP_MAP && (r.ext_port == 0 || r.lifetime == 0)) {
+            r.err = PORTMAP_ERR_PROTOCOL;
+            r.detail = "success reply with port or lifetime 0";
+        }
+    }
+    pm_engine_map_done(c, m, &r, now);
+}
+
+/* libnatpmp read a reply itself (one that came between our read and its
+ * own): take it as if we had read it. */
+static void from_lib(const pmp_xchg *x, const natpmpresp_t *resp, pm_natpmp_reply *rep)
+{
+    memset(rep, 0, sizeof(*rep));
+    rep->opcode = x->opcode;
+    rep->result = resp->resultcode;
+    rep->epoch = resp->epoch;
+    if (x->opcode == 0) {
+        rep->public_addr = resp->pnu.publicaddress.addr.s_addr;
+    } else {
+        rep->internal_port = resp->pnu.newportmapping.privateport;
+        rep->external_port = resp->pnu.newportmapping.mappedpublicport;
+        rep->lifetime = resp->pnu.newportmapping.lifetime;
+    }
+}
+
+/* Resend when due (libnatpmp's timing). Returns 1 when libnatpmp read a
+ * reply after all (into *resp), 0 while pending, -1 when it gave up (no
+ * answer after its retries). */
 static int lib_step(portmap_client *c, pmp_xchg *x, natpmpresp_t *resp, int64_t now)
 {
     int tries = x->n.try_number;
@@ -231,35 +273,27 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
     pm_natpmp_reply rep;
     natpmpresp_t resp;
     int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
-    int gone;
 
     if (rx == RX_REFUSED) {
         xchg_close(x);
         pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
         return;
     }
-    if (rx == RX_REPLY) {
-        pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, now);
-        if (rep.result != 0) {
-            xchg_close(x);
-            map_result(rep.result, &gone);
-            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0, now);
-            return;
-        }
-    }
     if (rx == RX_NONE && now < x->retry_at)
         return;
-    switch (lib_step(c, x, &resp, now)) {
-    case 1:
-        xchg_close(x);
-        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES,
-                             resp.pnu.publicaddress.addr.s_addr, now);
-        break;
-    case -1:
-        xchg_close(x);
-        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
-        break;
+    if (rx == RX_NONE) {
+        int lr = lib_step(c, x, &resp, now);
+        if (lr == 0)
+            return;
+        if (lr < 0) {
+            xchg_close(x);
+            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
+            return;
+        }
+        from_lib(x, &resp, &rep);
     }
+    xchg_close(x);
+    pm_natpmp_probe_reply(c, &rep, now);
 }
 
 static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, int readable,
@@ -268,50 +302,36 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
     pmp_xchg *x = m->op_data;
     pm_natpmp_reply rep;
     natpmpresp_t resp;
-    pm_result r = { 0 };
     int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
+
     if (rx == RX_REFUSED) {
         if (m->state == PORTMAP_STATE_PENDING) {
-            r.err = PORTMAP_ERR_UNSUPPORTED;
-            r.protocol_gone = 1;
-            r.detail = "port 5351 unreachable";
+            pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1,
+                            .detail = "port 5351 unreachable" };
             pm_engine_map_done(c, m, &r, now);
         }
         return; /* held mappings: the router may be restarting; keep trying */
     }
-    if (rx == RX_REPLY) {
-        pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, now);
-        if (rep.result != 0) {
-            r.err = map_result(rep.result, &r.protocol_gone);
-            r.detail = "NAT-PMP result code";
-            pm_engine_map_done(c, m, &r, now);
-            return;
-        }
-    }
     if (rx == RX_NONE && now < x->retry_at)
         return;
-    switch (lib_step(c, x, &resp, now)) {
-    case 1:
-        r.ext_addr = c->ext_addr;
-        r.ext_port = resp.pnu.newportmapping.mappedpublicport;
-        r.lifetime = resp.pnu.newportmapping.lifetime;
-        if (m->op == PM_OP_MAP && (r.ext_port == 0 || r.lifetime == 0)) {
-            r.err = PORTMAP_ERR_PROTOCOL;
-            r.detail = "success reply with port or lifetime 0";
+    if (rx == RX_NONE) {
+        switch (lib_step(c, x, &resp, now)) {
+        case 0:
+            return;
+        case -1:
+            /* libnatpmp's nine tries are spent; start over while the
+             * mapping's own deadline allows. */
+            if (pmp_start(c, m, now) != 0)
+                x->retry_at = now + 1000;
+            return;
         }
-        /* The engine holds a success without the address until it is
-         * known; make sure opcode 0 is being asked. */
-        if (r.err == PORTMAP_OK && !c->ext_addr && !c->ext_addr_at && (!st || !st->probe.open))
-            pmp_probe(c, now);
-        pm_engine_map_done(c, m, &r, now);
-        break;
-    case -1:
-        /* libnatpmp's nine tries are spent; start over while the
-         * mapping's own deadline allows. */
-        if (pmp_start(c, m, now) != 0)
-            x->retry_at = now + 1000;
-        break;
+        from_lib(x, &resp, &rep);
     }
+    /* The engine holds a success without the address until it is known;
+     * make sure opcode 0 is being asked. */
+    if (rep.result == 0 && !c->ext_addr && !c->ext_addr_at && (!st || !st->probe.open))
+        pmp_probe(c, now);
+    pm_natpmp_mapping_reply(c, m, &rep, now);
 }
 
 static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)

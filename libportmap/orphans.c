@@ -37,6 +37,8 @@ static void release_one(portmap_client *c, const pm_journal_entry *e, int64_t no
     m->method = m->op_method = e->method;
     m->local_addr = e->local;
     m->ext_port = e->external_port;
+    m->allow_addr = e->allow_addr;
+    m->allow_prefix = e->allow_prefix;
     memcpy(m->nonce, e->nonce, sizeof(m->nonce));
     m->state = PORTMAP_STATE_RELEASING;
     m->op_deadline = now + (c->s.timeout_ms > 0 ? c->s.timeout_ms : 10000);

@@ -85,6 +85,14 @@ static void build_map(portmap_client *c, const portmap_mapping *m, pm_pcp_reques
     /* Renewals and deletes name what we hold; first requests suggest. */
     req->external_port = m->ext_port ? m->ext_port : m->want_ext_port;
     pm_pcp_addr_from_ipv4(req->external_addr, m->ext_addr);
+    /* Sent with every renewal too: a MAP without FILTER would drop it
+     * (RFC 6887 13.3). The prefix counts on the IPv4-mapped form. */
+    if (m->allow_prefix) {
+        req->n_filters = 1;
+        req->filters[0].prefix_len = (uint8_t)(96 + m->allow_prefix);
+        req->filters[0].remote_port = 0;
+        pm_pcp_addr_from_ipv4(req->filters[0].remote_addr, m->allow_addr);
+    }
 }
 
 static int pcp_start(portmap_client *c, portmap_mapping *m, int64_t now)
@@ -227,14 +235,21 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
         r.ext_addr = pm_pcp_addr_to_ipv4(rsp->external_addr);
         r.ext_port = rsp->external_port;
     }
+    /* RFC 6887 13.3: a server that applies a FILTER returns it */
+    if (m->allow_prefix && r.err == PORTMAP_OK && rsp->n_filters == 0)
+        PM_WARN(c, "pcp: the router did not confirm the FILTER for port %u: it may let anyone "
+                   "connect", m->internal_port);
     pm_engine_map_done(c, m, &r, now);
 }
 
-static void handle_datagram(portmap_client *c, pcp_state *st, const uint8_t *buf, size_t len,
-                            int64_t now)
+void pm_pcp_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now)
 {
+    pcp_state *st = state(c);
     pm_pcp_response rsp;
     pm_pcp_decode_status s = pm_pcp_decode_response(buf, len, &rsp);
+
+    if (!st) /* never from read_socket(), which has the state */
+        return;
 
     if (s == PM_PCP_DECODE_VERSION) {
         /* RFC 6887 9: a NAT-PMP server answers version 2 with version 0. */
@@ -286,7 +301,7 @@ static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
             PM_DEBUG(c, "pcp: dropped an oversized reply (%zd bytes)", n);
             continue;
         }
-        handle_datagram(c, st, buf, (size_t)n, now);
+        pm_pcp_handle(c, buf, (size_t)n, now);
     }
 }
 

@@ -1,8 +1,8 @@
 /*
  * UPnP-IGD client backend (WANIPConnection v1/v2, WANPPPConnection).
  *
- * miniupnpc parses the device description (parserootdesc, GetUPNPUrls)
- * and SOAP replies (ParseNameValue). The exchanges themselves run here,
+ * miniupnpc parses the device description and SOAP replies, behind the
+ * pure functions of upnp_reply.c. The exchanges themselves run here,
  * non-blocking inside the engine's poll loop, because miniupnpc's calls
  * block with no overall deadline: a router that drips a byte a second
  * would hold a thread for as long as it liked.
@@ -13,10 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <miniupnpc/igd_desc_parse.h>
-#include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnperrors.h>
-#include <miniupnpc/upnpreplyparse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +22,11 @@
 
 #include "http.h"
 #include "internal.h"
+#include "upnp_reply.h"
 #include "upnp_wire.h"
-
-#if !defined(MINIUPNPC_API_VERSION) || MINIUPNPC_API_VERSION < 10
-#error "miniupnpc API 10 or newer is needed (GetUPNPUrls with a scope id)"
-#endif
 
 #define SSDP_PORT 1900
 #define SSDP_MAX_ANSWERS 64            /* per search */
-#define DESC_MAX_BYTES (128 * 1024)    /* real descriptions are under 10 KiB */
-#define SOAP_MAX_BYTES (64 * 1024)
 #define HTTP_MAX_MS 5000               /* any one HTTP exchange */
 #define MAX_CONFLICT_TRIES 8
 
@@ -49,7 +41,7 @@ typedef struct upnp_state {
     uint32_t ctl_addr;
     uint16_t ctl_port;
     char ctl_path[256];
-    char service[MINIUPNPC_URL_MAXSIZE];
+    char service[sizeof(((pm_igd_desc *)0)->service)];
     pm_http extip;
     unsigned long dropped;
     long bootid;               /* BOOTID.UPNP.ORG of the answer we use, -1 none */
@@ -101,7 +93,7 @@ static int soap_start(portmap_client *c, upnp_state *st, pm_http *h, const char 
                           args, n);
     if (!len)
         return -1;
-    return pm_http_start(h, st->ctl_addr, st->ctl_port, req, len, SOAP_MAX_BYTES,
+    return pm_http_start(h, st->ctl_addr, st->ctl_port, req, len, PM_UPNP_SOAP_MAX,
                          PM_MIN(deadline, now + HTTP_MAX_MS));
 }
 
@@ -109,24 +101,9 @@ static int soap_start(portmap_client *c, upnp_state *st, pm_http *h, const char 
  * exchange itself failed. Values named in want are copied out. */
 static int soap_result(pm_http *h, const char *want, char *out, size_t out_len)
 {
-    struct NameValueParserData pd;
-    int code = 0;
-
     if (h->state != PM_HTTPC_DONE)
         return -1;
-    memset(&pd, 0, sizeof(pd));
-    ParseNameValue(h->resp.body, (int)h->resp.body_len, &pd);
-    if (h->resp.status != 200) {
-        const char *v = GetValueFromNameValueList(&pd, "errorCode");
-        code = v ? atoi(v) : h->resp.status;
-        if (code <= 0)
-            code = 501;
-    } else if (want && out) {
-        const char *v = GetValueFromNameValueList(&pd, want);
-        snprintf(out, out_len, "%s", v ? v : "");
-    }
-    ClearNameValueList(&pd);
-    return code;
+    return pm_soap_result(h->resp.body, h->resp.body_len, h->resp.status, want, out, out_len);
 }
 
 /* ---- discovery ---- */
@@ -208,7 +185,7 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
     pm_addr_str(host, hosts, sizeof(hosts));
     n = pm_http_get(req, sizeof(req), hosts, port, path);
     snprintf(st->location, sizeof(st->location), "%s", a->location);
-    if (!n || pm_http_start(&st->desc, host, port, req, n, DESC_MAX_BYTES,
+    if (!n || pm_http_start(&st->desc, host, port, req, n, PM_UPNP_DESC_MAX,
                             PM_MIN(now + HTTP_MAX_MS, PM_MAX(c->probe_deadline, now + 1))) != 0)
         PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
 }
@@ -259,38 +236,31 @@ static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
 
 static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
 {
-    struct IGDdatas data;
-    struct UPNPUrls urls;
-    const char *svc, *colon;
+    pm_igd_desc d;
 
     if (st->desc.state != PM_HTTPC_DONE || st->desc.resp.status != 200) {
         PM_DEBUG(c, "upnp: description fetch failed: %s",
                  st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "HTTP error");
         return; /* a later SSDP answer may do better; the probe deadline ends it */
     }
-    memset(&data, 0, sizeof(data));
-    memset(&urls, 0, sizeof(urls));
-    parserootdesc(st->desc.resp.body, (int)st->desc.resp.body_len, &data);
-    if (!data.first.servicetype[0] || !data.first.controlurl[0]) {
+    if (pm_upnp_desc_parse(st->desc.resp.body, st->desc.resp.body_len, st->location, &d) ==
+        PM_DESC_NO_SERVICE) {
         PM_WARN(c, "upnp: %s describes no WANIPConnection or WANPPPConnection", st->location);
         pm_http_reset(&st->desc);
         return;
     }
-    GetUPNPUrls(&urls, &data, st->location, 0);
-    if (!urls.controlURL || pm_url_parse(urls.controlURL, &st->ctl_addr, &st->ctl_port, st->ctl_path,
-                                         sizeof(st->ctl_path)) != 0 || st->ctl_addr != c->gateway) {
-        PM_WARN(c, "upnp: the control URL %.80s is not on the gateway; ignored",
-                urls.controlURL ? urls.controlURL : "(none)");
-        FreeUPNPUrls(&urls);
+    /* a bad URL leaves ctl_addr 0, never the gateway */
+    if (d.ctl_addr != c->gateway) {
+        PM_WARN(c, "upnp: the control URL %s is not on the gateway; ignored", d.control_url);
         pm_http_reset(&st->desc);
         return;
     }
-    FreeUPNPUrls(&urls);
-    snprintf(st->service, sizeof(st->service), "%s", data.first.servicetype);
-    svc = strstr(st->service, ":service:");
-    snprintf(c->upnp_service, sizeof(c->upnp_service), "%.47s", svc ? svc + 9 : st->service);
-    colon = strrchr(st->service, ':');
-    c->upnp_version = colon && colon[1] == '2' ? 2 : 1;
+    st->ctl_addr = d.ctl_addr;
+    st->ctl_port = d.ctl_port;
+    snprintf(st->ctl_path, sizeof(st->ctl_path), "%s", d.ctl_path);
+    snprintf(st->service, sizeof(st->service), "%s", d.service);
+    snprintf(c->upnp_service, sizeof(c->upnp_service), "%s", d.service_name);
+    c->upnp_version = d.version;
     st->have_igd = 1;
     st->searching = 0;
     pm_http_reset(&st->desc);
@@ -346,7 +316,7 @@ static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
 {
     upnp_state *st = c->upnp;
     upnp_xchg *x = m->op_data;
-    char ext[8], in[8], lease[16], client[PORTMAP_ADDRSTRLEN];
+    char ext[8], in[8], lease[16], client[PORTMAP_ADDRSTRLEN], remote[PORTMAP_ADDRSTRLEN + 4];
     int64_t deadline = m->op_deadline == PM_NEVER ? now + HTTP_MAX_MS : m->op_deadline;
     pm_soap_arg a[8];
     const char *action;
@@ -360,7 +330,9 @@ static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
     snprintf(in, sizeof(in), "%u", m->internal_port);
     snprintf(lease, sizeof(lease), "%u", x->lease);
     pm_addr_str(m->local_addr ? m->local_addr : c->local, client, sizeof(client));
-    a[n++] = (pm_soap_arg){ "NewRemoteHost", "" };
+    /* one host (a /32) or anyone: pick_method() sees to it */
+    pm_allow_str(m->allow_addr, m->allow_prefix, remote, sizeof(remote));
+    a[n++] = (pm_soap_arg){ "NewRemoteHost", remote };
     a[n++] = (pm_soap_arg){ "NewExternalPort", ext };
     a[n++] = (pm_soap_arg){ "NewProtocol", proto_str(m->proto) };
     switch (x->step) {
@@ -470,6 +442,7 @@ static portmap_error map_upnp_error(int code, int *retry_later)
     *retry_later = 0;
     switch (code) {
     case 606: return PORTMAP_ERR_NOT_AUTHORIZED;
+    case 726: return PORTMAP_ERR_UNSUPPORTED; /* RemoteHostOnlySupportsWildcard */
     case 718:
     case 729: return PORTMAP_ERR_PORT_IN_USE;
     case 728: *retry_later = 1; return PORTMAP_ERR_NO_RESOURCES;
@@ -546,12 +519,12 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
     switch (x->step) {
     case X_ADD_ANY:
         if (code == 0) {
-            long p = strtol(value, NULL, 10);
-            if (p <= 0 || p > 65535) {
+            uint16_t p = pm_upnp_port(value);
+            if (!p) {
                 done(c, m, PORTMAP_ERR_PROTOCOL, "AddAnyPortMapping returned no port", now);
                 return;
             }
-            x->try_port = (uint16_t)p;
+            x->try_port = p;
         }
         /* fall through */
     case X_ADD:
@@ -759,7 +732,7 @@ static int soap_blocking(const pm_upnp_control *ctl, pm_http *h, const char *act
 
     pm_addr_str(ctl->addr, host, sizeof(host));
     len = pm_soap_request(req, sizeof(req), host, ctl->port, ctl->path, ctl->service, action, args, n);
-    if (!len || pm_http_start(h, ctl->addr, ctl->port, req, len, SOAP_MAX_BYTES,
+    if (!len || pm_http_start(h, ctl->addr, ctl->port, req, len, PM_UPNP_SOAP_MAX,
                               PM_MIN(deadline, pm_now_ms() + HTTP_MAX_MS)) != 0)
         return -1;
     while (pm_http_active(h)) {
@@ -770,12 +743,6 @@ static int soap_blocking(const pm_upnp_control *ctl, pm_http *h, const char *act
         pm_http_step(h, p.revents, pm_now_ms());
     }
     return h->state == PM_HTTPC_DONE ? 0 : -1;
-}
-
-static void copy_value(struct NameValueParserData *pd, const char *name, char *out, size_t cap)
-{
-    const char *v = GetValueFromNameValueList(pd, name);
-    snprintf(out, cap, "%s", v ? v : "");
 }
 
 int pm_upnp_list(const pm_upnp_control *ctl, uint32_t local, int64_t deadline,
@@ -789,10 +756,9 @@ int pm_upnp_list(const pm_upnp_control *ctl, uint32_t local, int64_t deadline,
 
     pm_addr_str(local, mine, sizeof(mine));
     for (unsigned idx = 0; idx < 4096; idx++) {
-        char index[16], v[64];
+        char index[16];
         pm_soap_arg arg = { "NewPortMappingIndex", index };
-        struct NameValueParserData pd;
-        portmap_router_entry *e;
+        int code;
 
         snprintf(index, sizeof(index), "%u", idx);
         if (pm_now_ms() >= deadline) {
@@ -803,44 +769,24 @@ int pm_upnp_list(const pm_upnp_control *ctl, uint32_t local, int64_t deadline,
             rc = PORTMAP_ERR_TIMEOUT;
             break;
         }
-        memset(&pd, 0, sizeof(pd));
-        ParseNameValue(h.resp.body, (int)h.resp.body_len, &pd);
-        if (h.resp.status != 200) {
-            const char *code = GetValueFromNameValueList(&pd, "errorCode");
-            /* 713 SpecifiedArrayIndexInvalid (and 714 on some) ends the table */
-            if (!code || (atoi(code) != 713 && atoi(code) != 714))
-                rc = PORTMAP_ERR_REFUSED;
-            ClearNameValueList(&pd);
-            break;
-        }
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 16;
             portmap_router_entry *p = realloc(all, nc * sizeof(*p));
             if (!p) {
-                ClearNameValueList(&pd);
                 rc = PORTMAP_ERR_NO_MEMORY;
                 break;
             }
             all = p;
             cap = nc;
         }
-        e = &all[n++];
-        memset(e, 0, sizeof(*e));
-        copy_value(&pd, "NewProtocol", v, sizeof(v));
-        e->protocol = !strcmp(v, "TCP") ? PORTMAP_TCP : PORTMAP_UDP;
-        copy_value(&pd, "NewExternalPort", v, sizeof(v));
-        e->external_port = (uint16_t)strtoul(v, NULL, 10);
-        copy_value(&pd, "NewInternalPort", v, sizeof(v));
-        e->internal_port = (uint16_t)strtoul(v, NULL, 10);
-        copy_value(&pd, "NewInternalClient", e->internal_client, sizeof(e->internal_client));
-        copy_value(&pd, "NewRemoteHost", e->remote_host, sizeof(e->remote_host));
-        copy_value(&pd, "NewPortMappingDescription", e->description, sizeof(e->description));
-        copy_value(&pd, "NewLeaseDuration", v, sizeof(v));
-        e->lease = (uint32_t)strtoul(v, NULL, 10);
-        copy_value(&pd, "NewEnabled", v, sizeof(v));
-        e->enabled = strcmp(v, "0") != 0;
-        e->ours = strcmp(e->internal_client, mine) == 0;
-        ClearNameValueList(&pd);
+        code = pm_upnp_entry_parse(h.resp.body, h.resp.body_len, h.resp.status, mine, &all[n]);
+        if (code != 0) {
+            /* 713 SpecifiedArrayIndexInvalid (and 714 on some) ends the table */
+            if (code != 713 && code != 714)
+                rc = PORTMAP_ERR_REFUSED;
+            break;
+        }
+        n++;
     }
     pm_http_reset(&h);
     if (rc != PORTMAP_OK) {

@@ -143,10 +143,12 @@ pm_http_status pm_http_parse(char *buf, size_t len, int eof, size_t max_body, pm
     if (found > 0)
         return PM_HTTP_BAD;
     if (found == 0) {
-        char *end;
-        long long v = strtoll(value, &end, 10);
-        if (end == value || *end || v < 0)
+        /* 1*DIGIT (RFC 9110 8.6): no sign, no blanks, no overflow */
+        size_t digits = strspn(value, "0123456789");
+        long long v;
+        if (digits == 0 || value[digits] || digits > 18)
             return PM_HTTP_BAD;
+        v = strtoll(value, NULL, 10);
         out->content_length = v;
         if ((unsigned long long)v > max_body)
             return PM_HTTP_TOO_BIG;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -52,6 +53,69 @@ void pm_addr_str(uint32_t addr_be, char *buf, size_t len)
     struct in_addr a = { .s_addr = addr_be };
     if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len) && len)
         buf[0] = '\0';
+}
+
+int pm_allow_parse(const char *s, uint32_t *addr_be, uint8_t *prefix)
+{
+    char host[INET_ADDRSTRLEN];
+    const char *slash;
+    struct in_addr a;
+    unsigned long n = 32;
+    size_t hlen;
+
+    *addr_be = 0;
+    *prefix = 0;
+    if (!s || !*s)
+        return 0;
+    slash = strchr(s, '/');
+    hlen = slash ? (size_t)(slash - s) : strlen(s);
+    if (hlen == 0 || hlen >= sizeof(host))
+        return -1;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return -1;
+    if (slash) {
+        char *end;
+        if (slash[1] < '0' || slash[1] > '9')
+            return -1;
+        n = strtoul(slash + 1, &end, 10);
+        if (*end || n < 1 || n > 32)
+            return -1;
+    }
+    /* "10.0.0.5/24" is more likely a typo than a wish for the network:
+     * refuse it rather than guess. */
+    if (n < 32 && (ntohl(a.s_addr) & (0xffffffffu >> n)))
+        return -1;
+    *addr_be = a.s_addr;
+    *prefix = (uint8_t)n;
+    return 0;
+}
+
+void pm_allow_str(uint32_t addr_be, uint8_t prefix, char *buf, size_t len)
+{
+    char a[INET_ADDRSTRLEN];
+
+    if (!prefix) {
+        if (len)
+            buf[0] = '\0';
+        return;
+    }
+    pm_addr_str(addr_be, a, sizeof(a));
+    if (prefix == 32)
+        snprintf(buf, len, "%s", a);
+    else
+        snprintf(buf, len, "%s/%u", a, prefix);
+}
+
+int pm_method_can_allow(portmap_method method, uint8_t prefix)
+{
+    switch (method) {
+    case PORTMAP_METHOD_PCP: return 1;
+    case PORTMAP_METHOD_UPNP: return prefix == 0 || prefix == 32; /* NewRemoteHost: one host */
+    case PORTMAP_METHOD_NATPMP: return prefix == 0;
+    default: return prefix == 0;
+    }
 }
 
 int pm_addr_is_private(uint32_t addr_be)

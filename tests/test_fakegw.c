@@ -23,8 +23,11 @@ static int scenario;
 static int map_count;
 
 enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
-       S_EPOCH_BACK };
+       S_EPOCH_BACK, S_FILTER };
 static int addr_requests;
+static int pmp_maps;              /* NAT-PMP mapping requests seen */
+static uint8_t last_map[128];     /* the last PCP MAP request, for S_FILTER */
+static size_t last_map_len;
 
 static int64_t now_ms(void)
 {
@@ -42,6 +45,7 @@ static void answer_natpmp(fakegw *g, const uint8_t *req, size_t len)
             return;
         fakegw_reply(g, out, fakegw_pmp_addr_reply(out, 0, g->epoch, "198.51.100.7"));
     } else if (len >= 12) {
+        pmp_maps++;
         uint16_t iport = (uint16_t)((req[4] << 8) | req[5]);
         uint16_t result = scenario == S_PMP_REFUSED ? 2 : 0;
         fakegw_reply(g, out, fakegw_pmp_map_reply(out, req, result, g->epoch,
@@ -128,6 +132,19 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
                                                   (uint16_t)(iport + 1), "198.51.100.7"));
         break;
     }
+    case S_FILTER: {
+        /* a server that applies the FILTER returns it (RFC 6887 13.3) */
+        uint8_t echo[128];
+        size_t n = fakegw_pcp_map_reply(echo, req, 0, 600, g->epoch, 4242, "198.51.100.7");
+        last_map_len = len < sizeof(last_map) ? len : sizeof(last_map);
+        memcpy(last_map, req, last_map_len);
+        if (len > 60 && len - 60 <= sizeof(echo) - n) {
+            memcpy(echo + n, req + 60, len - 60);
+            n += len - 60;
+        }
+        fakegw_reply(g, echo, n);
+        break;
+    }
     case S_CHANGE:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 2, g->epoch,
                                                   (uint16_t)(map_count == 1 ? 5000 : 5001),
@@ -178,6 +195,8 @@ static void start(int s)
     scenario = s;
     map_count = 0;
     addr_requests = 0;
+    pmp_maps = 0;
+    last_map_len = 0;
     n_events = 0;
     inner_wait_rc = inner_info_rc = -1;
     ck_assert_msg(fakegw_start(&gw, handler, NULL) == 0, "cannot bind 127.0.0.1:5351");
@@ -206,6 +225,67 @@ static portmap_mapping *request(uint16_t port)
     ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_OK);
     return m;
 }
+
+static portmap_mapping *request_allow(uint16_t port, const char *allow, portmap_method method,
+                                     int *rc)
+{
+    portmap_request r;
+    portmap_mapping *m = NULL;
+    portmap_request_init(&r);
+    r.internal_port = port;
+    r.allow = allow;
+    r.method = method;
+    *rc = portmap_request_mapping(client, &r, &m);
+    return m;
+}
+
+START_TEST(allow_goes_out_as_a_pcp_filter)
+{
+    static const uint8_t mapped_net[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 0 };
+    portmap_mapping_info info;
+    int rc;
+    start(S_FILTER);
+    portmap_mapping *m = request_allow(7020, "198.51.100.0/24", PORTMAP_METHOD_AUTO, &rc);
+    ck_assert_int_eq(rc, PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 4242);
+    /* header 24 + MAP 36 + one FILTER option of 4 + 20 */
+    ck_assert_uint_eq(last_map_len, 84);
+    ck_assert_uint_eq(last_map[60], 3);                   /* FILTER */
+    ck_assert_uint_eq((last_map[62] << 8) | last_map[63], 20);
+    ck_assert_uint_eq(last_map[65], 96 + 24);             /* prefix on the mapped form */
+    ck_assert_uint_eq((last_map[66] << 8) | last_map[67], 0); /* any remote port */
+    ck_assert_mem_eq(last_map + 68, mapped_net, 16);
+    /* host bits set, a bad prefix: refused before anything is sent */
+    ck_assert_ptr_null(request_allow(7021, "198.51.100.7/24", PORTMAP_METHOD_AUTO, &rc));
+    ck_assert_int_eq(rc, PORTMAP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(request_allow(7021, "198.51.100.0/40", PORTMAP_METHOD_AUTO, &rc));
+    ck_assert_int_eq(rc, PORTMAP_ERR_INVALID_ARGUMENT);
+    finish();
+}
+END_TEST
+
+START_TEST(allow_is_refused_where_only_natpmp_answers)
+{
+    portmap_mapping_info info;
+    int rc;
+    start(S_PMP_ONLY);
+    /* asked for NAT-PMP by name: refused at once */
+    ck_assert_ptr_null(request_allow(7022, "198.51.100.7", PORTMAP_METHOD_NATPMP, &rc));
+    ck_assert_int_eq(rc, PORTMAP_ERR_UNSUPPORTED);
+    /* auto: PCP is not spoken, NAT-PMP cannot restrict: fails, nothing mapped */
+    portmap_mapping *m = request_allow(7023, "198.51.100.7", PORTMAP_METHOD_AUTO, &rc);
+    ck_assert_int_eq(rc, PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_ERR_UNSUPPORTED);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(pmp_maps, 0);
+    /* the same request without allow is mapped through NAT-PMP */
+    m = request_allow(7024, NULL, PORTMAP_METHOD_AUTO, &rc);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_NATPMP);
+    finish();
+}
+END_TEST
 
 START_TEST(not_authorized_is_a_clear_error)
 {
@@ -397,6 +477,8 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, no_resources_is_retried);
     tcase_add_test(tc, natpmp_only_server_gets_natpmp);
     tcase_add_test(tc, spoofed_and_malformed_replies_are_dropped);
+    tcase_add_test(tc, allow_goes_out_as_a_pcp_filter);
+    tcase_add_test(tc, allow_is_refused_where_only_natpmp_answers);
     tcase_add_test(tc, renewal_reports_a_changed_port);
     tcase_add_test(tc, silence_fails_within_the_timeout);
     tcase_add_test(tc, epoch_going_back_remaps);

@@ -174,6 +174,46 @@ static void map_and_check(portmap_method method, portmap_transport proto, unsign
     ck_assert_ptr_null(c);
 }
 
+/* allow: with the WAN host as the one allowed it gets through; with
+ * another address in its place it does not, though the mapping is there.
+ * Reachability is the only honest check: miniupnpd 2.3.1 applies the
+ * remote host in its filter rule but lists it as "" in its table. (UPnP
+ * only: it confirms a PCP FILTER but its nftables rules do not apply it;
+ * the FILTER on the wire is checked in test_fakegw.) */
+static void allow_check(portmap_method method, unsigned port)
+{
+    static const char *const allowed[] = { "11.77.0.2", "11.77.0.99" };
+    portmap_client *c = open_client(method, 5000);
+    echo e;
+
+    echo_start(&e, 1, port);
+    for (int i = 0; i < 2; i++) {
+        portmap_mapping *m = NULL;
+        portmap_mapping_info info;
+        portmap_request r;
+
+        portmap_request_init(&r);
+        r.protocol = PORTMAP_TCP;
+        r.internal_port = (uint16_t)port;
+        r.lifetime = 600;
+        r.allow = allowed[i];
+        ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+        ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+        ck_assert(has_rule("tcp", info.external_port));
+        ck_assert_msg(wan_reaches("tcp", info.external_port) == (i == 0),
+                      "allow %s: the WAN host 11.77.0.2 %s", allowed[i],
+                      i == 0 ? "cannot connect" : "connects all the same");
+        /* the release names the remote host, or the router keeps the entry */
+        ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+        ck_assert_msg(!has_rule("tcp", info.external_port), "rule left after release");
+    }
+    echo_stop(&e);
+    portmap_close(&c);
+}
+
+START_TEST(upnp_allow_is_enforced) { allow_check(PORTMAP_METHOD_UPNP, 27120); }
+END_TEST
+
 START_TEST(pcp_udp) { map_and_check(PORTMAP_METHOD_PCP, PORTMAP_UDP, 27015); }
 END_TEST
 START_TEST(pcp_tcp) { map_and_check(PORTMAP_METHOD_PCP, PORTMAP_TCP, 27016); }
@@ -675,6 +715,20 @@ START_TEST(cli_audit_and_prune)
 }
 END_TEST
 
+START_TEST(cli_allow_needs_a_protocol_that_can)
+{
+    char out[1024];
+    int rc = cli_run(out, sizeof(out), "request 27121 tcp --protocol natpmp --allow 11.77.0.2 --once 2>&1");
+
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(out, "--allow") && strstr(out, "NAT-PMP"), "%s", out);
+    ck_assert(!has_rule("tcp", 27121));
+    rc = cli_run(out, sizeof(out), "request 27121 tcp --allow 11.77.0.5/24 --once 2>&1");
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strstr(out, "--allow"), "%s", out);
+}
+END_TEST
+
 START_TEST(cli_no_gateway_error)
 {
     char cmd[512], line[1024];
@@ -1023,6 +1077,7 @@ static Suite *upnp_suite(void)
     tcase_add_test(tc, close_releases_everything);
     tcase_add_test(tc, no_gateway_fails_within_timeout);
     tcase_add_test(tc, router_table_lists_ours);
+    tcase_add_test(tc, upnp_allow_is_enforced);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1045,11 +1100,13 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, cli_upnp_once);
     tcase_add_test(tc, upnp_udp);
     tcase_add_test(tc, router_table_lists_ours);
+    tcase_add_test(tc, upnp_allow_is_enforced);
     tcase_add_test(tc, discovery_follows_the_default_route);
     tcase_add_test(tc, cli_holds_until_sigint);
     tcase_add_test(tc, cli_holds_several_until_sigterm);
     tcase_add_test(tc, cli_audit_and_prune);
     tcase_add_test(tc, cli_no_gateway_error);
+    tcase_add_test(tc, cli_allow_needs_a_protocol_that_can);
     tcase_add_test(tc, cli_discover_external_ip_list);
     tcase_add_test(tc, cli_check_tcp);
     tcase_add_test(tc, cli_check_udp);

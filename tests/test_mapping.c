@@ -355,6 +355,66 @@ START_TEST(journal_records_and_forgets)
 }
 END_TEST
 
+START_TEST(allow_is_parsed_strictly)
+{
+    uint32_t a;
+    uint8_t n;
+    char text[32];
+    static const char *const bad[] = { "11.77.0.5/24", "11.77.0.0/33", "11.77.0.0/0", "11.77.0.0/",
+                                       "/24", "host.example", "11.77.0.0/+8", "11.77.0.0/8x", "::1" };
+
+    ck_assert_int_eq(pm_allow_parse(NULL, &a, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(pm_allow_parse("", &a, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(pm_allow_parse("198.51.100.7", &a, &n), 0);
+    ck_assert_uint_eq(n, 32);
+    pm_allow_str(a, n, text, sizeof(text));
+    ck_assert_str_eq(text, "198.51.100.7");
+    ck_assert_int_eq(pm_allow_parse("198.51.100.0/24", &a, &n), 0);
+    ck_assert_uint_eq(n, 24);
+    pm_allow_str(a, n, text, sizeof(text));
+    ck_assert_str_eq(text, "198.51.100.0/24");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(pm_allow_parse(bad[i], &a, &n) != 0, "'%s' accepted", bad[i]);
+}
+END_TEST
+
+START_TEST(allow_never_falls_back_to_natpmp)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
+
+    ck_assert_int_eq(pm_allow_parse("198.51.100.7", &m->allow_addr, &m->allow_prefix), 0);
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    /* PCP is not there; NAT-PMP is, but cannot restrict who connects */
+    pm_engine_map_done(c, m, &gone, 5);
+    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 5);
+    service(m, 5);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(m->last_error, PORTMAP_ERR_UNSUPPORTED);
+    ck_assert_int_eq(starts, 1); /* nothing was ever asked of NAT-PMP */
+    ck_assert(pm_method_can_allow(PORTMAP_METHOD_UPNP, 32));
+    ck_assert(!pm_method_can_allow(PORTMAP_METHOD_UPNP, 24));
+    ck_assert(pm_method_can_allow(PORTMAP_METHOD_PCP, 24));
+}
+END_TEST
+
+START_TEST(journal_keeps_the_restriction)
+{
+    pm_journal_entry e;
+    portmap_mapping *m = add_mapping(0, 10000);
+
+    ck_assert_int_eq(pm_allow_parse("198.51.100.0/24", &m->allow_addr, &m->allow_prefix), 0);
+    service(m, 0);
+    reply_ok(m, 27015, 60, 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+    ck_assert_uint_eq(e.allow_addr, m->allow_addr);
+    ck_assert_uint_eq(e.allow_prefix, 24);
+}
+END_TEST
+
 static Suite *mapping_suite(void)
 {
     Suite *s = suite_create("mapping");
@@ -374,6 +434,9 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, success_waits_for_the_address);
     tcase_add_test(tc, address_hold_is_bounded);
     tcase_add_test(tc, journal_records_and_forgets);
+    tcase_add_test(tc, allow_is_parsed_strictly);
+    tcase_add_test(tc, allow_never_falls_back_to_natpmp);
+    tcase_add_test(tc, journal_keeps_the_restriction);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -92,6 +92,13 @@ START_TEST(http_until_close_and_garbage)
     ck_assert_uint_eq(r.body_len, 4);
     ck_assert_int_eq(parse("SSH-2.0-OpenSSH\r\n\r\n", 0, 100, &r), PM_HTTP_BAD);
     ck_assert_int_eq(parse("HTTP/1.1 2x0 OK\r\n\r\n", 0, 100, &r), PM_HTTP_BAD);
+    /* Content-Length is digits only: a sign or junk makes the framing unknowable */
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nab", 0, 100, &r), PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\nab", 0, 100, &r), PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", 0,
+                           100, &r), PM_HTTP_BAD);
+    ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 2 \r\n\r\nab", 0, 100, &r),
+                     PM_HTTP_COMPLETE);
     /* headers that never end */
     char *big = malloc(PM_HTTP_MAX_HEADER + 100);
     memset(big, 'a', PM_HTTP_MAX_HEADER + 99);

@@ -19,6 +19,7 @@ typedef struct options {
     uint16_t external_port;
     const char *gateway;
     const char *description;
+    const char *allow;
     int timeout_s;
     int once;
     int prune;

@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 negative answer, 2 usage, 3 no gateway, 4 the router
  * refused, 5 timeout, 6 other error.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -28,8 +29,10 @@ static const char *const command_help[][2] = {
                  "until SIGINT or SIGTERM, then release them. Events (mapped, changed, lost,\n"
                  "restored, released) are printed as they happen. With --once, map, print\n"
                  "and exit: the leases then run out by themselves.\n"
+                 "With --allow ADDR[/PREFIX] only that host or network may connect (PCP,\n"
+                 "or UPnP-IGD for one host; never falls back to open-to-all).\n"
                  "Options: --protocol, --lifetime, --external-port (one port only),\n"
-                 "--description, --gateway, --timeout, --once, --json, -v.\n" },
+                 "--description, --allow, --gateway, --timeout, --once, --json, -v.\n" },
     { "release", "usage: portmap-cli release PORT tcp|udp [--protocol P] [options]\n"
                  "Release this host's mapping of PORT, e.g. one left by request --once.\n" },
     { "discover", "usage: portmap-cli discover [--json] [options]\n"
@@ -77,6 +80,7 @@ static void usage(FILE *f)
           "  --lifetime SECONDS           lease to ask for (default 7200)\n"
           "  --external-port N            external port to suggest\n"
           "  --description TEXT           description stored on the router\n"
+          "  --allow ADDR[/PREFIX]        only this remote host or network may connect\n"
           "  --gateway ADDR               gateway to use instead of the default route's\n"
           "  --timeout SECONDS            give up after this long (default 10)\n"
           "  --once                       map, print and exit; the mapping expires by itself\n"
@@ -238,6 +242,13 @@ int explain(portmap_client *c, const options *o, int err)
 {
     portmap_discovery d;
     portmap_discover(c, &d, 0, 1);
+    if (err == PORTMAP_ERR_UNSUPPORTED && o->allow && d.methods)
+        return fail(exit_code_for(err), "the gateway %s cannot restrict who connects to %s: "
+                    "--allow needs PCP (any ADDR/PREFIX) or UPnP-IGD (one host); it offers %s%s%s. "
+                    "Nothing was mapped; without --allow the port is open to everyone",
+                    d.gateway, o->allow, d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP) ? "PCP " : "",
+                    d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP) ? "NAT-PMP " : "",
+                    d.methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP) ? "UPnP-IGD" : "");
     if (err == PORTMAP_ERR_NO_GATEWAY && !d.gateway[0])
         return fail(EX_NOGW, "no default gateway in the routing table; use --gateway ADDR");
     if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_TIMEOUT || err == PORTMAP_ERR_UNSUPPORTED)
@@ -363,9 +374,17 @@ static int cmd_request(const options *o, const pair *pairs, int n)
         r.external_port = n == 1 ? o->external_port : 0;
         r.lifetime = o->lifetime;
         r.description = o->description;
+        r.allow = o->allow;
         r.method = o->method;
         r.callback = on_event;
         rc = portmap_request_mapping(c, &r, &m[i]);
+        if (rc == PORTMAP_ERR_UNSUPPORTED && o->allow) {
+            portmap_close(&c);
+            return fail(exit_code_for(rc), "%s %u: --allow %s cannot be honoured by %s, which "
+                        "cannot restrict who connects (PCP can; UPnP-IGD for one host)",
+                        proto_name(pairs[i].proto), pairs[i].port, o->allow,
+                        o->method == PORTMAP_METHOD_NATPMP ? "NAT-PMP" : "UPnP-IGD");
+        }
         if (rc != PORTMAP_OK) {
             portmap_close(&c);
             return fail(exit_code_for(rc), "%s %u: %s", proto_name(pairs[i].proto), pairs[i].port,
@@ -733,6 +752,24 @@ static int parse_uint(const char *s, long min, long max, long *out)
     return errno || *end || *out < min || *out > max ? -1 : 0;
 }
 
+/* The library checks it again; this is for a message that names --allow. */
+static int valid_allow(const char *s)
+{
+    char host[INET_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    struct in_addr a;
+    long bits = 32;
+
+    if (n == 0 || n >= sizeof(host))
+        return 0;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    if (inet_pton(AF_INET, host, &a) != 1 || (slash && parse_uint(slash + 1, 1, 32, &bits)))
+        return 0;
+    return bits == 32 || (ntohl(a.s_addr) & (0xffffffffu >> bits)) == 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -742,6 +779,7 @@ int main(int argc, char **argv)
         { "gateway", required_argument, NULL, 'g' },
         { "timeout", required_argument, NULL, 't' },
         { "description", required_argument, NULL, 'd' },
+        { "allow", required_argument, NULL, 'a' },
         { "once", no_argument, NULL, 'o' },
         { "prune", no_argument, NULL, 'P' },
         { "json", no_argument, NULL, 'j' },
@@ -773,6 +811,12 @@ int main(int argc, char **argv)
             break;
         case 'g': o.gateway = optarg; break;
         case 'd': o.description = optarg; break;
+        case 'a':
+            if (!valid_allow(optarg))
+                return fail(EX_USAGE_, "--allow takes an IPv4 ADDR or ADDR/PREFIX with no host "
+                            "bits set (e.g. 198.51.100.0/24), not '%s'", optarg);
+            o.allow = optarg;
+            break;
         case 't':
             if (parse_uint(optarg, 1, 3600, &v))
                 return fail(EX_USAGE_, "--timeout takes 1-3600 seconds, not '%s'", optarg);

@@ -261,7 +261,17 @@ typedef struct portmap_request {
     int timeout_ms;             /* bound on the first success; <= 0: client's timeout */
     portmap_mapping_callback callback; /* may be NULL */
     void *user;
-    uint8_t reserved[64];
+    /*
+     * Who may connect: "ADDR" (one host) or "ADDR/PREFIX" (a network),
+     * IPv4; NULL or "" = anyone. Copied. PCP passes it as a FILTER
+     * option, UPnP-IGD as NewRemoteHost (one host only, so a PREFIX under
+     * 32 rules UPnP out); NAT-PMP cannot restrict at all. A protocol that
+     * cannot honour it is never used for this mapping: rather than open
+     * the port to everyone, the request fails with
+     * PORTMAP_ERR_UNSUPPORTED (since API 0.2).
+     */
+    const char *allow;
+    uint8_t reserved[56];
 } portmap_request;
 
 /* Fill r with defaults (all zero but protocol = UDP). */

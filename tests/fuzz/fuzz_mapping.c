@@ -4,10 +4,10 @@
  * tests/test_mapping.c drives it: scripted backends stand in for the
  * sockets, and the replies are decoded by the real wire decoders.
  *
- * What the backends do between a decoded reply and pm_engine_map_done()
- * (pcp.c handle_datagram/handle_map, natpmp.c next_reply/mapping_step,
- * announce.c handle) is static and tied to sockets, so it is repeated
- * here; keep it in step with those files.
+ * Datagrams go through the backends' own handlers (pm_pcp_handle,
+ * pm_natpmp_probe_reply / pm_natpmp_mapping_reply after natpmp.c's
+ * matching, pm_announce_handle); UPnP exchanges end in the outcomes
+ * upnp.c's done() can produce.
  *
  * Input: a sequence of commands, each a byte (mod 8) and its arguments:
  *   0 tick      u16 step (ms, or s when the top bit is set), then service
@@ -37,20 +37,6 @@
 
 #define MAX_MAPPINGS 4
 #define MAX_COMMANDS 512
-
-/*
- * KNOWN_BUGS: behaviour of mapping.c this target reports, not fixed
- * there yet (patches proposed in the fuzzing report). They are let pass
- * so that fuzzing goes on beyond them; FUZZ_STRICT=1 in the environment
- * makes them fail, on corpus/mapping/hand-bug-*.
- *  - service_held(): a held success let through leaves
- *    pm_mapping_service() without the new state's deadline (its refresh),
- *    so the engine may sleep past the renewal.
- *  - PORT_IN_USE on a renewal keeps the mapping MAPPED with external port
- *    0 (and no event) until a later renewal succeeds, against "0 until
- *    mapped".
- */
-static int strict;
 
 static int fake_start(portmap_client *c, portmap_mapping *m, int64_t now)
 {
@@ -159,11 +145,9 @@ static void check_mapping(const world *w, const portmap_mapping *m)
     }
     if (m->state == PORTMAP_STATE_MAPPED) {
         FUZZ_CHECK(m->ever_mapped);
-        /* Known bug (see KNOWN_BUGS): PORT_IN_USE on a renewal leaves the
-         * mapping MAPPED with external port 0 until a renewal succeeds; it
-         * is the only way to port 0 here, as every backend rejects a
-         * success without a port. */
-        FUZZ_CHECK(m->ext_port != 0 || !strict);
+        /* every backend rejects a success without a port, and a port
+         * lost on renewal makes the mapping LOST */
+        FUZZ_CHECK(m->ext_port != 0);
         FUZZ_CHECK(m->permanent || m->expires_at != PM_NEVER);
         FUZZ_CHECK(m->refresh_at != PM_NEVER);
     }
@@ -184,16 +168,11 @@ static void service(world *w)
     for (size_t i = 0; i < w->n; i++) {
         portmap_mapping *m = w->m[i];
         int64_t d = PM_NEVER;
-        int was_held = m->held;
 
         pm_mapping_service(c, m, w->now, &d);
         if (m->state == PORTMAP_STATE_FAILED || m->state == PORTMAP_STATE_RELEASED ||
             m->op != PM_OP_NONE)
             continue; /* done, or the backend's timers run the exchange */
-        /* Known bug (see KNOWN_BUGS): a held success let through by
-         * service_held() leaves the deadline unset. */
-        if (!strict && was_held && !m->held)
-            continue;
         if (d == PM_NEVER || d <= w->now)
             fprintf(stderr, "mapping %zu: state %d, deadline %lld at %lld\n", i, m->state,
                     (long long)d, (long long)w->now);
@@ -206,135 +185,32 @@ static int active_on(const portmap_mapping *m, portmap_method meth)
     return m->op != PM_OP_NONE && m->op_method == meth;
 }
 
-/* ---- pcp.c ---- */
-
-static portmap_error pcp_code(unsigned code, int *gone)
-{
-    *gone = 0;
-    switch (code) {
-    case PM_PCP_SUCCESS: return PORTMAP_OK;
-    case PM_PCP_NOT_AUTHORIZED: return PORTMAP_ERR_NOT_AUTHORIZED;
-    case PM_PCP_NETWORK_FAILURE: return PORTMAP_ERR_NETWORK;
-    case PM_PCP_NO_RESOURCES:
-    case PM_PCP_USER_EX_QUOTA: return PORTMAP_ERR_NO_RESOURCES;
-    case PM_PCP_CANNOT_PROVIDE_EXTERNAL: return PORTMAP_ERR_PORT_IN_USE;
-    case PM_PCP_UNSUPP_PROTOCOL: return PORTMAP_ERR_UNSUPPORTED;
-    case PM_PCP_MALFORMED_REQUEST:
-    case PM_PCP_MALFORMED_OPTION: return PORTMAP_ERR_PROTOCOL;
-    case PM_PCP_UNSUPP_VERSION:
-    case PM_PCP_UNSUPP_OPCODE:
-        *gone = 1;
-        return PORTMAP_ERR_UNSUPPORTED;
-    default: return PORTMAP_ERR_REFUSED;
-    }
-}
+/* ---- pcp.c and natpmp.c: what follows a datagram from the gateway ---- */
 
 static void pcp_reply(world *w, const uint8_t *buf, size_t len)
 {
-    portmap_client *c = w->c;
-    pm_pcp_response rsp;
-    pm_pcp_decode_status s = pm_pcp_decode_response(buf, len, &rsp);
-    portmap_mapping *m = NULL;
-    pm_result r = { 0 };
-
-    if (s == PM_PCP_DECODE_VERSION) { /* pcp_gone() */
-        pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
-        c->pcp_version = 0;
-        if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
-            pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, w->now);
-        for (size_t i = 0; i < w->n; i++)
-            if (active_on(w->m[i], PORTMAP_METHOD_PCP) && w->m[i]->state == PORTMAP_STATE_PENDING)
-                pm_engine_map_done(c, w->m[i], &gone, w->now);
-        return;
-    }
-    if (s != PM_PCP_DECODE_OK)
-        return;
-    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, w->now);
-    c->pcp_version = PM_PCP_VERSION;
-    if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
-        if (c->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
-            pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_YES, 0, w->now);
-        return;
-    }
-    if (rsp.opcode != PM_PCP_OP_MAP || !rsp.has_map)
-        return;
-    for (size_t i = 0; i < w->n && !m; i++)
-        if (active_on(w->m[i], PORTMAP_METHOD_PCP) &&
-            memcmp(w->m[i]->nonce, rsp.nonce, PM_PCP_NONCE_LEN) == 0 &&
-            rsp.protocol == (uint8_t)w->m[i]->proto && rsp.internal_port == w->m[i]->internal_port)
-            m = w->m[i];
-    if (!m)
-        return;
-    r.err = pcp_code(rsp.result, &r.protocol_gone);
-    r.lifetime = rsp.lifetime;
-    if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
-        if (!pm_pcp_addr_is_ipv4(rsp.external_addr) || rsp.external_port == 0 || rsp.lifetime == 0)
-            return;
-        r.ext_addr = pm_pcp_addr_to_ipv4(rsp.external_addr);
-        r.ext_port = rsp.external_port;
-    }
-    pm_engine_map_done(c, m, &r, w->now);
+    pm_pcp_handle(w->c, buf, len, w->now);
 }
 
-/* ---- natpmp.c ---- */
-
-static portmap_error pmp_code(uint16_t code, int *gone)
-{
-    *gone = 0;
-    switch (code) {
-    case 0: return PORTMAP_OK;
-    case 1:
-    case 5:
-        *gone = 1;
-        return PORTMAP_ERR_UNSUPPORTED;
-    case 2: return PORTMAP_ERR_NOT_AUTHORIZED;
-    case 3: return PORTMAP_ERR_NETWORK;
-    case 4: return PORTMAP_ERR_NO_RESOURCES;
-    default: return PORTMAP_ERR_REFUSED;
-    }
-}
-
+/* natpmp.c next_reply(): a reply counts for the exchange it answers */
 static void natpmp_reply(world *w, unsigned target, const uint8_t *buf, size_t len)
 {
     portmap_client *c = w->c;
     pm_natpmp_reply rep;
-    pm_result r = { 0 };
     portmap_mapping *m;
-    uint8_t opcode;
 
     if (pm_natpmp_decode(buf, len, &rep) != PM_NATPMP_OK)
         return;
-    if (target >= w->n) { /* probe_step(): the public address request */
-        int gone;
-        if (c->avail[PORTMAP_METHOD_NATPMP] != PM_AVAIL_PROBING || rep.opcode != 0)
-            return;
-        pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, w->now);
-        if (rep.result != 0) {
-            pmp_code(rep.result, &gone);
-            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0,
-                                 w->now);
-        } else {
-            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, rep.public_addr, w->now);
-        }
+    if (target >= w->n) { /* the public address request */
+        if (c->avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_PROBING && rep.opcode == 0)
+            pm_natpmp_probe_reply(c, &rep, w->now);
         return;
     }
     m = w->m[target];
-    opcode = m->proto == PORTMAP_UDP ? 1 : 2;
-    if (!active_on(m, PORTMAP_METHOD_NATPMP) || rep.opcode != opcode ||
+    if (!active_on(m, PORTMAP_METHOD_NATPMP) || rep.opcode != (m->proto == PORTMAP_UDP ? 1 : 2) ||
         (rep.result == 0 && rep.internal_port != m->internal_port))
-        return; /* next_reply() drops it */
-    pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep.epoch, w->now);
-    if (rep.result != 0) {
-        r.err = pmp_code(rep.result, &r.protocol_gone);
-        pm_engine_map_done(c, m, &r, w->now);
         return;
-    }
-    r.ext_addr = c->ext_addr;
-    r.ext_port = rep.external_port;
-    r.lifetime = rep.lifetime;
-    if (m->op == PM_OP_MAP && (r.ext_port == 0 || r.lifetime == 0))
-        r.err = PORTMAP_ERR_PROTOCOL;
-    pm_engine_map_done(c, m, &r, w->now);
+    pm_natpmp_mapping_reply(c, m, &rep, w->now);
 }
 
 /* ---- upnp.c: done() with what an exchange can end in ---- */
@@ -397,39 +273,11 @@ static void release(world *w, portmap_mapping *m, int64_t deadline)
     pm_mapping_start_op(c, m, PM_OP_DELETE, w->now);
 }
 
-/* ---- announce.c: handle() ---- */
+/* ---- announce.c ---- */
 
 static void announce(world *w, const uint8_t *buf, size_t len)
 {
-    portmap_client *c = w->c;
-
-    if (len >= 1 && buf[0] == 2) {
-        pm_pcp_response r;
-        if (pm_pcp_decode_response(buf, len, &r) != PM_PCP_DECODE_OK || r.opcode != 0 ||
-            r.result != 0)
-            return;
-        if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
-            pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, r.epoch, w->now);
-    } else if (len >= 1 && buf[0] == 0) {
-        pm_natpmp_reply r;
-        if (pm_natpmp_decode(buf, len, &r) != PM_NATPMP_OK || r.opcode != 0 || r.result != 0)
-            return;
-        if (c->avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_YES)
-            pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, r.epoch, w->now);
-        if (r.public_addr) {
-            c->ext_addr = r.public_addr;
-            c->ext_addr_at = w->now;
-            c->double_nat = pm_addr_is_private(r.public_addr);
-        }
-    } else {
-        return;
-    }
-    /* check_everything_soon(), without the random spread */
-    for (size_t i = 0; i < w->n; i++) {
-        portmap_mapping *m = w->m[i];
-        if (m->state == PORTMAP_STATE_MAPPED && m->op == PM_OP_NONE && w->now + 1 < m->refresh_at)
-            m->refresh_at = w->now + 1;
-    }
+    pm_announce_handle(w->c, buf, len, w->now);
 }
 
 /* ---- setup ---- */
@@ -511,6 +359,7 @@ static void teardown(world *w)
     }
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
+    free(c->pcp); /* pm_pcp_handle()'s state; no socket was opened */
     free(c);
 }
 
@@ -542,7 +391,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (trace < 0) {
         trace = getenv("FUZZ_TRACE") != NULL;
-        strict = getenv("FUZZ_STRICT") != NULL;
     }
     setup(&w);
     service(&w);

@@ -378,11 +378,11 @@ mapping = {
     "announce": pcp_cmd(lab_map) + ann_cmd(lab_announce) + tick(10) + ann_cmd(lab_public) +
     tick(10),
     "timeout": tick(seconds=11),
-    # known mapping.c bugs (fuzz_mapping.c KNOWN_BUGS), failing with FUZZ_STRICT=1:
-    # a held UPnP success is let through without a deadline for its refresh
+    # regressions of two mapping.c bugs this target found:
+    # a held UPnP success was let through without a deadline for its refresh
     "bug-held-deadline": probe_cmd(1, False) + probe_cmd(2, False) + probe_cmd(3, True) + tick(10) +
     upnp_cmd(0, 0, 27015, 3600) + tick(2000),
-    # the router gives the port away at the renewal: MAPPED with port 0
+    # the router gives the port away at the renewal: was MAPPED with port 0
     "bug-renewal-port-in-use": pcp_cmd(lab_map) + tick(seconds=80) +
     pcp_cmd(pcp_map(result=11, lifetime=0, epoch=127)),
 }

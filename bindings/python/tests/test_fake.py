@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ipaddress
 import logging
 import threading
 import time
@@ -171,6 +172,22 @@ class Errors(FakeGatewayTest):
         c = self.client()
         with self.assertRaises(portmap.UnsupportedError):
             c.request(40134, "udp", protocol="pcp", timeout=1)
+
+    def test_allow_is_never_dropped_for_natpmp(self) -> None:
+        # NAT-PMP cannot restrict who connects: no mapping rather than one
+        # open to everyone
+        c = self.client(timeout=1)
+        with self.assertRaises(portmap.UnsupportedError):
+            c.request(40135, "udp", allow="198.51.100.0/24")
+        with self.assertRaises(portmap.UnsupportedError):
+            c.request(40136, "udp", allow=ipaddress.ip_address("198.51.100.9"), protocol="natpmp")
+        self.assertNotIn((UDP, 40135), self.fake.mappings)
+        self.assertNotIn((UDP, 40136), self.fake.mappings)
+        for bad in ("198.51.100.9/24", "0.0.0.0/0", "2001:db8::1", "host.example"):
+            with self.assertRaises(portmap.InvalidArgumentError):
+                c.request(40137, "udp", allow=bad)
+        with self.assertRaises(TypeError):
+            c.request(40137, "udp", allow=42)
 
 
 class Callbacks(FakeGatewayTest):

@@ -121,7 +121,8 @@ class Request(Structure):
         ("timeout_ms", c_int),
         ("callback", MAPPING_CALLBACK),
         ("user", c_void_p),
-        ("reserved", c_uint8 * 64),
+        ("allow", c_char_p),
+        ("reserved", c_uint8 * 56),
     ]
 
 

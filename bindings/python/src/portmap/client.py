@@ -205,6 +205,23 @@ def _text_arg(value: Any, name: str, limit: Optional[int] = None) -> Optional[by
     return raw
 
 
+def _allow_arg(value: Any) -> bytes:
+    """An IPv4 host or network, as the C library takes it ("A.B.C.D[/N]")."""
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv4Network)):
+        net = ipaddress.IPv4Network(value)
+    elif isinstance(value, str):
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as e:
+            raise _invalid(f"allow must be an IPv4 address or network: {e}") from None
+    else:
+        raise TypeError(f"allow must be a str or an ipaddress IPv4 object, not {type(value).__name__}")
+    if net.prefixlen == 0:
+        raise _invalid("allow=0.0.0.0/0 restricts nothing: use allow=None")
+    text = str(net.network_address) if net.prefixlen == 32 else str(net)
+    return text.encode("ascii")
+
+
 def _c_level(level: Any) -> LogLevel:
     if level is None:
         eff = log.getEffectiveLevel()
@@ -1076,6 +1093,7 @@ class Client:
         protocol: MethodLike = "auto",
         timeout: Optional[float] = None,
         wait: bool = True,
+        allow: Any = None,
     ) -> Mapping:
         """Map ``port`` (on this host) through the router.
 
@@ -1095,6 +1113,12 @@ class Client:
             wait: False returns the pending Mapping at once (see
                 ``Mapping.wait()``); True waits, which is not allowed
                 inside a callback.
+            allow: only this remote host or IPv4 network may connect:
+                ``"198.51.100.7"``, ``"198.51.100.0/24"`` or an
+                ``ipaddress`` address or network; None for anyone. PCP
+                and UPnP (one host) can restrict, NAT-PMP cannot: when no
+                protocol the router speaks can, UnsupportedError is raised
+                and nothing is mapped.
 
         Returns the Mapping once the router holds it. Raises a PortmapError
         subclass when it failed: NoGatewayError, GatewayTimeoutError,
@@ -1105,7 +1129,7 @@ class Client:
                 ErrorCode.WOULD_DEADLOCK, "request(wait=True) inside a callback: use wait=False"
             )
         mapping = self._start_request(
-            port, transport, external_port, lifetime, description, protocol, timeout
+            port, transport, external_port, lifetime, description, protocol, timeout, allow
         )
         if not wait:
             return mapping
@@ -1125,12 +1149,13 @@ class Client:
         description: Optional[str] = None,
         protocol: MethodLike = "auto",
         timeout: Optional[float] = None,
+        allow: Any = None,
     ) -> Mapping:
         """``request()`` for asyncio: the same arguments, awaited without
         blocking the event loop. Cancelling the task drops the request."""
         loop = asyncio.get_running_loop()
         mapping = self._start_request(
-            port, transport, external_port, lifetime, description, protocol, timeout
+            port, transport, external_port, lifetime, description, protocol, timeout, allow
         )
         fut: "asyncio.Future[None]" = loop.create_future()
         mapping._add_waiter(loop, fut)
@@ -1153,6 +1178,7 @@ class Client:
         description: Any,
         protocol: Any,
         timeout: Any,
+        allow: Any,
     ) -> Mapping:
         port = _int_arg(port, "port", 1, 65535)
         proto = _parse_enum(Transport, transport, "transport")
@@ -1169,6 +1195,8 @@ class Client:
         if desc is not None:
             r.description = desc
         r.method = int(method)
+        if allow is not None:
+            r.allow = _allow_arg(allow)
         timeout_s = self._timeout_s
         if timeout is not None:
             r.timeout_ms = _ms(timeout, "timeout")
