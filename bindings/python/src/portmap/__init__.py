@@ -30,6 +30,7 @@ from .client import (
     MappingInfo,
     RouterEntry,
 )
+from . import errors as _errors
 from .errors import (
     BadStateError,
     ClientClosedError,
@@ -67,22 +68,9 @@ __all__ = [
     "Method",
     "State",
     "Transport",
-    "PortmapError",
-    "InvalidArgumentError",
-    "NoGatewayError",
-    "GatewayTimeoutError",
-    "ClientClosedError",
-    "RefusedError",
-    "NotAuthorizedError",
-    "NoResourcesError",
-    "PortInUseError",
-    "UnsupportedError",
-    "BadStateError",
-    "WouldDeadlockError",
-    "NotFoundError",
     "API_MAJOR",
     "API_MINOR",
-]
+] + _errors.__all__  # the exception classes, listed once in errors.py
 
 
 def library_version() -> str:
