@@ -7,14 +7,19 @@
  * and the log callback). All public functions are thread-safe unless a
  * comment says otherwise; they take the client's lock, change state, wake
  * the engine and return. Blocking functions (portmap_discover,
- * portmap_external_ip, portmap_mapping_wait, portmap_release_port and
+ * portmap_external_ip, portmap_mapping_wait, portmap_release_port,
+ * portmap_cleanup, portmap_router_mappings, portmap_router_delete and
  * portmap_mapping_release with a timeout) always honour their timeout.
  *
  * From inside a callback you may call every function except portmap_close()
  * and the blocking ones (portmap_discover, portmap_external_ip,
- * portmap_mapping_wait, portmap_release_port, and portmap_mapping_release
- * with a timeout): those return PORTMAP_ERR_WOULD_DEADLOCK at once instead
- * of waiting on the thread that is running your callback.
+ * portmap_mapping_wait, portmap_release_port, portmap_cleanup,
+ * portmap_router_mappings, portmap_router_delete, and
+ * portmap_mapping_release with a timeout): those return
+ * PORTMAP_ERR_WOULD_DEADLOCK at once instead of waiting on the thread that
+ * is running your callback.
+ *
+ * Reference: man 3 libportmap (doc/man3), one page per function.
  */
 #ifndef PORTMAP_PORTMAP_H
 #define PORTMAP_PORTMAP_H
