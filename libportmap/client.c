@@ -173,8 +173,9 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
     c->rng_state[1] |= 1;
     c->probe_deadline = 0;
     if ((s->gateway && !c->gateway_override) || !c->state_dir || c->wake_fd < 0) {
-        free_client(c);
-        return c->wake_fd < 0 ? PORTMAP_ERR_SYSTEM : PORTMAP_ERR_NO_MEMORY;
+        int rc = c->wake_fd < 0 ? PORTMAP_ERR_SYSTEM : PORTMAP_ERR_NO_MEMORY;
+        free_client(c); /* c is gone: the verdict is taken first */
+        return rc;
     }
     if (pthread_create(&c->thread, NULL, pm_engine_main, c) != 0) {
         free_client(c);
