@@ -227,6 +227,10 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
         r.ext_addr = pm_pcp_addr_to_ipv4(rsp->external_addr);
         r.ext_port = rsp->external_port;
     }
+    /* Only now does the reply speak for the router: its source address
+     * proves nothing on a LAN where anyone can forge the gateway's, the
+     * nonce of our request does. */
+    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp->epoch, now);
     pm_engine_map_done(c, m, &r, now);
 }
 
@@ -249,9 +253,9 @@ static void handle_datagram(portmap_client *c, pcp_state *st, const uint8_t *buf
         PM_DEBUG(c, "pcp: dropped a malformed reply (%zu bytes, status %d)", len, (int)s);
         return;
     }
-    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, now);
     c->pcp_version = PM_PCP_VERSION;
     if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
+        pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, now);
         st->probing = 0;
         if (c->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
             pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_YES, 0, now);
