@@ -102,6 +102,8 @@ int pm_engine_all_probes_done(portmap_client *c)
 
 static void forget_gateway(portmap_client *c, int64_t now)
 {
+    int remap = 0;
+
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
         const pm_backend *b = backends[i];
         if (b)
@@ -114,18 +116,12 @@ static void forget_gateway(portmap_client *c, int64_t now)
     c->double_nat = 0;
     c->orphans_claimed = 0;
     c->pcp_version = 0;
-    /* Mappings made through the old gateway are gone for us: map again. */
-    for (portmap_mapping *m = c->mappings; m; m = m->next) {
-        if (m->state != PORTMAP_STATE_MAPPED && m->state != PORTMAP_STATE_LOST)
-            continue;
-        pm_mapping_stop_op(c, m);
-        m->state = PORTMAP_STATE_LOST;
-        m->retry_at = now;
-        if (!m->lost_reported) {
-            m->lost_reported = 1;
-            pm_engine_queue_event(c, m, PORTMAP_EVENT_LOST);
-        }
-    }
+    /* Mappings made through the old gateway are gone for us: they are
+     * made again once the new one has said what it speaks. */
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        remap |= pm_mapping_network_changed(c, m, now);
+    if (remap)
+        pm_engine_probe_all(c, now, now + c->s.timeout_ms, 0);
 }
 
 int pm_engine_refresh_route(portmap_client *c, int64_t now)
@@ -148,7 +144,10 @@ int pm_engine_refresh_route(portmap_client *c, int64_t now)
         c->route_ok = 0;
         return -1;
     }
-    if (c->route_ok && (gw != c->gateway || local != c->local)) {
+    /* Compared with the last network that worked, not only while the
+     * route stays: a host that moves loses its route (link down) before
+     * it gets the new one. */
+    if (c->gateway && (gw != c->gateway || local != c->local)) {
         char a[PORTMAP_ADDRSTRLEN], b[PORTMAP_ADDRSTRLEN];
         pm_addr_str(gw, a, sizeof(a));
         pm_addr_str(local, b, sizeof(b));
@@ -156,6 +155,11 @@ int pm_engine_refresh_route(portmap_client *c, int64_t now)
         c->gateway = gw;
         c->local = local;
         forget_gateway(c, now);
+        /* The SSDP group was joined on the old route's interface, which
+         * may be gone, and the membership with it. */
+        if (c->notify_fd >= 0)
+            close(c->notify_fd);
+        c->notify_fd = pm_announce_ssdp_open();
     }
     c->gateway = gw;
     c->local = local;

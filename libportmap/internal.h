@@ -104,6 +104,7 @@ struct portmap_mapping {
     int permanent;            /* the router only took lease 0 (UPnP 725/402) */
     int verify_owner;         /* delete only if the router says it is ours */
     int remap_after_reset;    /* lost in a router reset: counted when made again */
+    int rediscover;           /* lost to a change of network: choose the protocol again */
     long orphan_of;           /* a dead process's mapping being released: its pid */
     int release_done;         /* the delete finished (ok or not) */
     portmap_error release_err;
@@ -288,6 +289,8 @@ void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now);
 void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_t now);
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
+/* The gateway or our address changed; 1 when m is to be made again. */
+int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now);
 
 /* client.c */
 portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int64_t now);

@@ -312,6 +312,54 @@ static int service_held(portmap_client *c, portmap_mapping *m, int64_t now, int6
     return 0; /* the state it led to has its own deadline (the refresh) */
 }
 
+/* After a change of network, a mapping of no protocol in particular waits
+ * for the new gateway's answers and takes what it prefers, which need not
+ * be what the old one spoke. 0 while waiting. */
+static int rediscovered(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    portmap_method meth;
+    int all_no;
+
+    if (!m->forced && !pm_engine_all_probes_done(c)) {
+        *deadline = PM_MIN(*deadline, c->probe_deadline);
+        return 0;
+    }
+    m->rediscover = 0;
+    meth = pick_method(c, m, now, &all_no);
+    if (!all_no && meth != PORTMAP_METHOD_AUTO)
+        m->op_method = meth;
+    return 1;
+}
+
+int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    switch (m->state) {
+    case PORTMAP_STATE_PENDING:
+        /* asked of the old gateway from the old address: picked again */
+        pm_mapping_stop_op(c, m);
+        return 1;
+    case PORTMAP_STATE_MAPPED:
+    case PORTMAP_STATE_LOST:
+        pm_mapping_stop_op(c, m);
+        m->state = PORTMAP_STATE_LOST;
+        m->expires_at = PM_NEVER;
+        m->retry_at = now;
+        m->backoff_ms = 0;
+        m->local_addr = c->local;
+        m->rediscover = 1;
+        /* Recorded again once made: an entry under the old address stays
+         * for a client on that network to release once we are gone. */
+        m->journaled = 0;
+        if (!m->lost_reported) {
+            m->lost_reported = 1;
+            pm_engine_queue_event(c, m, PORTMAP_EVENT_LOST);
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
 {
     if (service_held(c, m, now, deadline))
@@ -332,14 +380,16 @@ void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int6
         *deadline = PM_MIN(*deadline, m->op != PM_OP_NONE ? m->op_deadline : m->refresh_at);
         break;
     case PORTMAP_STATE_LOST:
-        if (m->op == PM_OP_NONE) {
-            if (now >= m->retry_at) {
-                m->op_method = m->method;
-                pm_mapping_start_op(c, m, PM_OP_MAP, now);
-            } else {
-                *deadline = PM_MIN(*deadline, m->retry_at);
-            }
+        if (m->op != PM_OP_NONE)
+            break;
+        if (now < m->retry_at) {
+            *deadline = PM_MIN(*deadline, m->retry_at);
+            break;
         }
+        m->op_method = m->method;
+        if (m->rediscover && !rediscovered(c, m, now, deadline))
+            break;
+        pm_mapping_start_op(c, m, PM_OP_MAP, now);
         break;
     case PORTMAP_STATE_RELEASING:
         if (m->op == PM_OP_NONE || now >= m->op_deadline)

@@ -239,6 +239,10 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     if (m->allow_prefix && r.err == PORTMAP_OK && rsp->n_filters == 0)
         PM_WARN(c, "pcp: the router did not confirm the FILTER for port %u: it may let anyone "
                    "connect", m->internal_port);
+    /* Only now does the reply speak for the router: its source address
+     * proves nothing on a LAN where anyone can forge the gateway's, the
+     * nonce of our request does. */
+    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp->epoch, now);
     pm_engine_map_done(c, m, &r, now);
 }
 
@@ -264,9 +268,9 @@ void pm_pcp_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t no
         PM_DEBUG(c, "pcp: dropped a malformed reply (%zu bytes, status %d)", len, (int)s);
         return;
     }
-    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, now);
     c->pcp_version = PM_PCP_VERSION;
     if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
+        pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, now);
         st->probing = 0;
         if (c->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
             pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_YES, 0, now);

@@ -23,7 +23,7 @@ static int scenario;
 static int map_count;
 
 enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
-       S_EPOCH_BACK, S_FILTER };
+       S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH };
 static int addr_requests;
 static int pmp_maps;              /* NAT-PMP mapping requests seen */
 static uint8_t last_map[128];     /* the last PCP MAP request, for S_FILTER */
@@ -145,6 +145,18 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         fakegw_reply(g, echo, n);
         break;
     }
+    case S_FORGED_EPOCH:
+        /* before the second mapping's answer, one with a wrong nonce and
+         * the epoch of a router that has just restarted */
+        if (map_count == 2) {
+            uint8_t bad[64];
+            fakegw_pcp_map_reply(bad, req, 0, 600, 5, 1111, "6.6.6.6");
+            bad[24] ^= 0xff;
+            fakegw_reply(g, bad, 60);
+        }
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch,
+                                                  (uint16_t)(6000 + map_count), "198.51.100.7"));
+        break;
     case S_CHANGE:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 2, g->epoch,
                                                   (uint16_t)(map_count == 1 ? 5000 : 5001),
@@ -399,6 +411,30 @@ START_TEST(epoch_going_back_remaps)
 }
 END_TEST
 
+/* A reply with a wrong nonce tells nothing of the router, not even its
+ * epoch: anyone on the LAN can send one from the gateway's address. */
+START_TEST(forged_epoch_is_ignored)
+{
+    portmap_mapping_info info;
+    portmap_counters k;
+
+    start(S_FORGED_EPOCH);
+    portmap_mapping *a = request(7012);
+    ck_assert_int_eq(portmap_mapping_wait(a, 0, &info), PORTMAP_OK);
+    portmap_mapping *b = request(7013);
+    ck_assert_int_eq(portmap_mapping_wait(b, 0, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 6002);
+    usleep(200000); /* events are delivered by the engine thread */
+    ck_assert_int_eq(seen(PORTMAP_EVENT_LOST), 0);
+    ck_assert_int_eq(portmap_mapping_get_info(a, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_ge(k.dropped_unmatched, 1);
+    ck_assert_uint_eq(k.remaps_after_reset, 0);
+    finish();
+}
+END_TEST
+
 START_TEST(silence_fails_within_the_timeout)
 {
     int64_t t0 = now_ms();
@@ -482,6 +518,7 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, renewal_reports_a_changed_port);
     tcase_add_test(tc, silence_fails_within_the_timeout);
     tcase_add_test(tc, epoch_going_back_remaps);
+    tcase_add_test(tc, forged_epoch_is_ignored);
     tcase_add_test(tc, natpmp_refusal);
     tcase_add_test(tc, natpmp_mapped_waits_for_the_address);
     tcase_add_test(tc, close_with_requests_in_flight);

@@ -5,7 +5,7 @@
  * in nft, and a WAN host reaching a service on this host through it.
  *
  * Environment: LAB (path of lab.sh), LAB_PROBE (lab-probe), PORTMAP_CLI,
- * GAME_SERVER and EVENT_PIPE (the examples).
+ * GAME_SERVER and EVENT_PIPE (the examples), LAB_SPOOF (lab-spoof).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -28,8 +28,9 @@
 #include "check_main.h"
 
 #define WAN_ADDR "11.77.0.1"
+#define WAN2_ADDR "12.77.0.1" /* the second router's (lab.sh router2) */
 
-static const char *lab, *probe, *cli, *game_server, *event_pipe;
+static const char *lab, *probe, *cli, *game_server, *event_pipe, *spoof;
 
 static int64_t now_ms(void)
 {
@@ -55,6 +56,33 @@ static int run(const char *fmt, ...)
 static int has_rule(const char *proto, unsigned port)
 {
     return run("'%s' has-rule %s %u", lab, proto, port) == 0;
+}
+
+/* A failed assertion ends a test at once (its process exits without
+ * running atexit handlers): a test that changes the lab (second host,
+ * second router) says so in this file until it has put everything back,
+ * and the next test tidies up after one that could not. */
+static char state_dir[] = "/tmp/pm-lab-state-XXXXXX"; /* the journal's, and ours */
+static char lab_changed_file[64];
+
+static void lab_changed(void)
+{
+    FILE *f = fopen(lab_changed_file, "w");
+    if (f)
+        fclose(f);
+}
+
+static void lab_restored(void)
+{
+    unlink(lab_changed_file);
+}
+
+static void tidy_lab(void)
+{
+    if (access(lab_changed_file, F_OK) != 0)
+        return;
+    run("'%s' loss 0; '%s' spoofer down; '%s' router2 down", lab, lab, lab);
+    lab_restored();
 }
 
 static void on_log(void *user, portmap_log_level level, const char *msg)
@@ -134,10 +162,15 @@ static void echo_stop(echo *e)
     pthread_join(e->th, NULL);
 }
 
+static int wan_reaches_at(const char *addr, const char *proto, unsigned ext_port)
+{
+    return run("ip netns exec ${LAB_PREFIX:-pm}-wan '%s' send %s %s %u hello-%u --timeout 3", probe,
+               proto, addr, ext_port, ext_port) == 0;
+}
+
 static int wan_reaches(const char *proto, unsigned ext_port)
 {
-    return run("ip netns exec ${LAB_PREFIX:-pm}-wan '%s' send %s " WAN_ADDR " %u hello-%u --timeout 3", probe, proto,
-               ext_port, ext_port) == 0;
+    return wan_reaches_at(WAN_ADDR, proto, ext_port);
 }
 
 /* Map, check the rule and reachability from the WAN, release, check gone. */
@@ -1100,6 +1133,250 @@ START_TEST(example_event_pipe)
 }
 END_TEST
 
+/* ---- a hostile host on the LAN (lab.sh spoofer, tests/lab/lab-spoof.c) ---- */
+
+#define FAKE_PORT 6666 /* in every forged reply (with the address 6.6.6.6) */
+
+static pid_t spoofer_pid;
+static char spoof_stats[64];
+
+static void spoofer_stop(void)
+{
+    if (spoofer_pid > 0) {
+        kill(spoofer_pid, SIGTERM);
+        waitpid(spoofer_pid, NULL, 0);
+        spoofer_pid = 0;
+    }
+    run("'%s' loss 0", lab);
+    run("'%s' spoofer down", lab);
+    unlink(spoof_stats);
+}
+
+static long spoofed_count(const char *kind)
+{
+    char name[32];
+    long n, found = -1;
+    FILE *f = fopen(spoof_stats, "r");
+
+    if (!f)
+        return -1;
+    while (fscanf(f, "%31s %ld", name, &n) == 2)
+        if (!strcmp(name, kind))
+            found = n;
+    fclose(f);
+    return found;
+}
+
+static void spoofer_start(void)
+{
+    int64_t t0;
+
+    ck_assert_msg(spoof && *spoof, "LAB_SPOOF is not set");
+    lab_changed();
+    ck_assert_int_eq(run("'%s' spoofer up", lab), 0);
+    snprintf(spoof_stats, sizeof(spoof_stats), "%s/spoofed", state_dir);
+    unlink(spoof_stats);
+    spoofer_pid = fork();
+    ck_assert_int_ge(spoofer_pid, 0);
+    if (spoofer_pid == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd),
+                 "exec ip netns exec ${LAB_PREFIX:-pm}-lan2 '%s' --victim 10.77.0.2 "
+                 "--gateway 10.77.0.1 --stats '%s' --timeout 60", spoof, spoof_stats);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    t0 = now_ms();
+    while (spoofed_count("http") < 0 && now_ms() - t0 < 3000)
+        usleep(20000);
+    ck_assert_msg(spoofed_count("http") == 0, "lab-spoof did not start");
+}
+
+/* A second host forges replies (from its own address; from the gateway's
+ * with a wrong nonce or for another request; SSDP answers pointing at
+ * itself) and announcements of a router restart. The router is deaf
+ * while the mapping is first asked for, so the forgeries are all the
+ * client hears at first: none may be taken, and the real mapping follows.
+ * A mapping held from before must not be disturbed either (PCP and
+ * NAT-PMP: a forged epoch would make it "lost"). */
+static void spoofed(portmap_method method, unsigned held_port, unsigned port, const char *kind)
+{
+    portmap_client *c = open_client(method, 8000);
+    portmap_mapping *held = NULL, *m = NULL;
+    portmap_mapping_info info;
+    portmap_counters k;
+    portmap_request r;
+    int rc;
+
+    if (method != PORTMAP_METHOD_UPNP)
+        held = map_counted(c, held_port, 600);
+    spoofer_start();
+    ck_assert_int_eq(run("'%s' loss 100", lab), 0);
+    portmap_request_init(&r);
+    r.internal_port = (uint16_t)port;
+    r.lifetime = 600;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    usleep(800000);
+    ck_assert_int_eq(run("'%s' loss 0", lab), 0);
+    rc = portmap_mapping_wait(m, 8000, &info);
+    usleep(600000); /* the forged announcements go on: a client that knows its router now */
+    ck_assert_int_eq(rc, PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(info.method, method);
+    ck_assert_str_eq(info.external_address, WAN_ADDR);
+    ck_assert_uint_ne(info.external_port, FAKE_PORT);
+    ck_assert_msg(has_rule("udp", info.external_port), "no DNAT rule for udp %u", info.external_port);
+    ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    ck_assert_str_eq(info.external_address, WAN_ADDR);
+    ck_assert_uint_ne(info.external_port, FAKE_PORT);
+
+    ck_assert_int_eq(portmap_get_counters(c, &k), PORTMAP_OK);
+    fprintf(stderr, "  %s: forged %ld %s replies, %ld announcements; dropped %llu from a wrong "
+            "source, %llu unmatched\n", portmap_method_name(method), spoofed_count(kind), kind,
+            spoofed_count("announce"), (unsigned long long)k.dropped_wrong_source,
+            (unsigned long long)k.dropped_unmatched);
+    ck_assert_msg(spoofed_count(kind) > 0, "lab-spoof forged no %s reply", kind);
+    ck_assert_msg(spoofed_count("announce") > 0, "lab-spoof announced nothing");
+    ck_assert_msg(spoofed_count("http") == 0, "the client fetched lab-spoof's description");
+    ck_assert_uint_eq(k.announcements, 0);
+    ck_assert_uint_eq(k.remaps_after_reset, 0);
+    ck_assert_uint_ge(k.dropped_wrong_source, 1); /* the announcements, at least */
+    if (method != PORTMAP_METHOD_UPNP)
+        ck_assert_uint_ge(k.dropped_unmatched, 1); /* wrong nonce, wrong request */
+    if (held) {
+        ck_assert_int_eq(portmap_mapping_get_info(held, &info), PORTMAP_OK);
+        ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+        ck_assert_str_eq(info.external_address, WAN_ADDR);
+        ck_assert_int_eq(events(PORTMAP_EVENT_LOST), 0);
+        ck_assert_int_eq(events(PORTMAP_EVENT_CHANGED), 0);
+        ck_assert_int_eq(portmap_mapping_release(&held, 3000), PORTMAP_OK);
+    }
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    portmap_close(&c);
+    spoofer_stop();
+    lab_restored();
+}
+
+START_TEST(pcp_ignores_forgeries) { spoofed(PORTMAP_METHOD_PCP, 27100, 27101, "pcp"); }
+END_TEST
+START_TEST(natpmp_ignores_forgeries) { spoofed(PORTMAP_METHOD_NATPMP, 27102, 27103, "natpmp"); }
+END_TEST
+START_TEST(upnp_ignores_forgeries) { spoofed(PORTMAP_METHOD_UPNP, 0, 27104, "ssdp"); }
+END_TEST
+
+/* ---- roaming: the host moves to another router (lab.sh router2, move-lan) ---- */
+
+static int has_rule2(const char *proto, unsigned port)
+{
+    return run("'%s' router2 has-rule %s %u", lab, proto, port) == 0;
+}
+
+/* Wait up to limit_ms for the n-th CHANGED event with the mapping at addr. */
+static int64_t wait_moved(portmap_mapping *m, int n, const char *addr, int64_t limit_ms,
+                          portmap_mapping_info *info)
+{
+    int64_t t0 = now_ms();
+
+    for (;;) {
+        ck_assert_int_eq(portmap_mapping_get_info(m, info), PORTMAP_OK);
+        if ((events(PORTMAP_EVENT_CHANGED) >= n && info->state == PORTMAP_STATE_MAPPED &&
+             !strcmp(info->external_address, addr)) || now_ms() - t0 >= limit_ms)
+            return now_ms() - t0;
+        usleep(100000);
+    }
+}
+
+/* The host is unplugged from its router and plugged into another network
+ * (new link, address and default route, as after roaming or a DHCP
+ * renewal): the library learns it from netlink, drops what it knew of the
+ * old router and maps again at the new one, within 10 s, by `there` (the
+ * second router runs profile2, "" for the first one's), and again when the
+ * host comes back, by `home`. */
+static void roam_with(portmap_method method, unsigned port, const char *profile2,
+                      portmap_method there, portmap_method home)
+{
+    portmap_client *c = open_client(method, 5000);
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    portmap_counters k;
+    int64_t took, t0;
+    echo e;
+
+    lab_changed();
+    ck_assert_int_eq(run("'%s' router2 up %s%s", lab, *profile2 ? "--profile " : "", profile2), 0);
+    echo_start(&e, 0, port);
+    m = map_counted(c, port, 600);
+    ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.method, home);
+    ck_assert_str_eq(info.external_address, WAN_ADDR);
+    ck_assert(has_rule("udp", info.external_port));
+
+    ck_assert_int_eq(run("'%s' move-lan rtr2", lab), 0);
+    took = wait_moved(m, 1, WAN2_ADDR, 10000, &info);
+    fprintf(stderr, "  %s: mapped at the second router %lld ms after the move (%d lost, %d changed)\n",
+            portmap_method_name(method), (long long)took, events(PORTMAP_EVENT_LOST),
+            events(PORTMAP_EVENT_CHANGED));
+    ck_assert_msg(events(PORTMAP_EVENT_CHANGED) >= 1, "no CHANGED event within 10 s");
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(info.method, there);
+    ck_assert_str_eq(info.external_address, WAN2_ADDR);
+    ck_assert_str_eq(info.internal_address, "10.78.0.2");
+    ck_assert_msg(has_rule2("udp", info.external_port), "no rule at the second router for udp %u",
+                  info.external_port);
+    ck_assert_msg(wan_reaches_at(WAN2_ADDR, "udp", info.external_port),
+                  "WAN host cannot reach udp %u at " WAN2_ADDR, info.external_port);
+
+    /* What is heard of the new router: its restart (on a UPnP-only one,
+     * only its SSDP NOTIFY, whose group is joined per interface) */
+    ck_assert_int_eq(run("'%s' router2 crash", lab), 0);
+    ck_assert(!has_rule2("udp", info.external_port));
+    usleep(1100000); /* a new BOOTID.UPNP.ORG: miniupnpd's is its start time in seconds */
+    ck_assert_int_eq(run("'%s' router2 start", lab), 0);
+    t0 = now_ms();
+    while (!has_rule2("udp", info.external_port) && now_ms() - t0 < 10000)
+        usleep(100000);
+    ck_assert_msg(has_rule2("udp", info.external_port),
+                  "the second router's restart went unnoticed for 10 s");
+    ck_assert_int_eq(portmap_get_counters(c, &k), PORTMAP_OK);
+    ck_assert_uint_ge(k.announcements, 1);
+
+    ck_assert_int_eq(run("'%s' move-lan rtr", lab), 0);
+    took = wait_moved(m, 2, WAN_ADDR, 10000, &info);
+    fprintf(stderr, "  %s: back at the first router after %lld ms\n", portmap_method_name(method),
+            (long long)took);
+    ck_assert_msg(events(PORTMAP_EVENT_CHANGED) >= 2, "no CHANGED event on the way back");
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(info.method, home);
+    ck_assert_str_eq(info.external_address, WAN_ADDR);
+    ck_assert_str_eq(info.internal_address, "10.77.0.2");
+    ck_assert(has_rule("udp", info.external_port));
+    ck_assert(wan_reaches("udp", info.external_port));
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    ck_assert(!has_rule("udp", info.external_port));
+    portmap_close(&c);
+    echo_stop(&e);
+    ck_assert_int_eq(run("'%s' router2 down", lab), 0);
+    lab_restored();
+}
+
+static void roam(portmap_method method, unsigned port)
+{
+    roam_with(method, port, "", method, method);
+}
+
+START_TEST(pcp_follows_the_host_to_another_router) { roam(PORTMAP_METHOD_PCP, 27105); }
+END_TEST
+START_TEST(natpmp_follows_the_host_to_another_router) { roam(PORTMAP_METHOD_NATPMP, 27106); }
+END_TEST
+START_TEST(upnp_follows_the_host_to_another_router) { roam(PORTMAP_METHOD_UPNP, 27107); }
+END_TEST
+/* Left to choose, the library asks the new router what it speaks. */
+START_TEST(auto_takes_what_the_other_router_speaks)
+{
+    roam_with(PORTMAP_METHOD_AUTO, 27108, "upnp-only", PORTMAP_METHOD_UPNP, PORTMAP_METHOD_PCP);
+}
+END_TEST
+
 /* ---- UPnP-only routers (profiles upnp-only and igdv1) ---- */
 
 static int igd_version(void)
@@ -1188,6 +1465,9 @@ static Suite *upnp_suite(void)
     tcase_add_test(tc, router_table_lists_ours);
     tcase_add_test(tc, upnp_allow_is_enforced);
     tcase_add_test(tc, example_game_server);
+    tcase_add_test(tc, upnp_ignores_forgeries);
+    tcase_add_test(tc, upnp_follows_the_host_to_another_router);
+    tcase_add_checked_fixture(tc, tidy_lab, NULL);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1237,18 +1517,27 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, example_game_server);
     tcase_add_test(tc, example_game_server_upnp);
     tcase_add_test(tc, example_event_pipe);
+    tcase_add_test(tc, pcp_ignores_forgeries);
+    tcase_add_test(tc, natpmp_ignores_forgeries);
+    tcase_add_test(tc, upnp_ignores_forgeries);
+    tcase_add_test(tc, pcp_follows_the_host_to_another_router);
+    tcase_add_test(tc, natpmp_follows_the_host_to_another_router);
+    tcase_add_test(tc, upnp_follows_the_host_to_another_router);
+    tcase_add_test(tc, auto_takes_what_the_other_router_speaks);
+    tcase_add_checked_fixture(tc, tidy_lab, NULL);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    char dir[] = "/tmp/pm-lab-state-XXXXXX";
+    char *dir = state_dir;
     int rc;
 
     lab = getenv("LAB");
     probe = getenv("LAB_PROBE");
     cli = getenv("PORTMAP_CLI");
+    spoof = getenv("LAB_SPOOF");
     game_server = getenv("GAME_SERVER");
     event_pipe = getenv("EVENT_PIPE");
     if (!lab || !probe || !cli || !game_server || !event_pipe) {
@@ -1260,6 +1549,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 2;
     setenv("PORTMAP_STATE_DIR", dir, 1);
+    snprintf(lab_changed_file, sizeof(lab_changed_file), "%s/lab-changed", dir);
     {
         const char *profile = getenv("LAB_PROFILE");
         int upnp_only = profile && (!strcmp(profile, "upnp-only") || !strcmp(profile, "igdv1"));

@@ -285,6 +285,70 @@ START_TEST(epoch_reset_remaps)
 }
 END_TEST
 
+/* What engine.c does when the gateway or our address changes. */
+static void move_to_network_2(int64_t now)
+{
+    inet_pton(AF_INET, "10.78.0.1", &c->gateway);
+    inet_pton(AF_INET, "10.78.0.2", &c->local);
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        c->avail[i] = PM_AVAIL_UNKNOWN;
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        pm_mapping_network_changed(c, m, now);
+    pm_engine_probe_all(c, now, now + 10000, 0);
+}
+
+/* The host moved: the mapping is lost once, asked again from the new
+ * address, and, made by no protocol in particular, by the one the new
+ * gateway speaks, once its probes have told. */
+START_TEST(network_change_remaps_by_what_the_new_gateway_speaks)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 600 };
+    uint32_t local2;
+
+    service(m, 0);
+    reply_ok(m, 27015, 600, 10);
+    ck_assert_int_eq(m->method, PORTMAP_METHOD_PCP);
+    move_to_network_2(1000);
+    inet_pton(AF_INET, "10.78.0.2", &local2);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_LOST);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
+    ck_assert_uint_eq(m->local_addr, local2);
+    starts = 0;
+    service(m, 1000);
+    ck_assert_int_eq(starts, 0); /* the new gateway has not answered yet */
+    pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, 1100);
+    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 1100);
+    service(m, 1100);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
+    inet_pton(AF_INET, "12.77.0.1", &r.ext_addr);
+    pm_engine_map_done(c, m, &r, 1110);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(m->method, PORTMAP_METHOD_NATPMP);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_RESTORED), 1);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_CHANGED), 1);
+    ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
+}
+END_TEST
+
+/* A mapping tied to one protocol asks at once, alongside the probes. */
+START_TEST(network_change_remaps_a_forced_mapping_at_once)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+
+    m->forced = PORTMAP_METHOD_PCP;
+    service(m, 0);
+    reply_ok(m, 27015, 600, 10);
+    move_to_network_2(1000);
+    starts = 0;
+    service(m, 1000);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_LOST);
+}
+END_TEST
+
 START_TEST(release_sends_lifetime_zero)
 {
     portmap_mapping *m = add_mapping(0, 10000);
@@ -430,6 +494,8 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, unsupported_protocol_falls_back);
     tcase_add_test(tc, preferred_protocol_silent_gives_way);
     tcase_add_test(tc, epoch_reset_remaps);
+    tcase_add_test(tc, network_change_remaps_by_what_the_new_gateway_speaks);
+    tcase_add_test(tc, network_change_remaps_a_forced_mapping_at_once);
     tcase_add_test(tc, release_sends_lifetime_zero);
     tcase_add_test(tc, success_waits_for_the_address);
     tcase_add_test(tc, address_hold_is_bounded);

@@ -1,9 +1,24 @@
 #!/usr/bin/env bash
-# libportmap test lab: three network namespaces and a real miniupnpd router.
+# libportmap test lab: three network namespaces and a real miniupnpd router,
+# and on demand a second LAN host and a second router.
 #
-#   <P>-lan  lan0 10.77.0.2/24, default route via 10.77.0.1
-#   <P>-rtr  lan0 10.77.0.1/24, wan0 11.77.0.1/24, ip_forward=1, miniupnpd
-#   <P>-wan  wan0 11.77.0.2/24, no route to 10.77.0.0/24
+#   <P>-lan   lan0 10.77.0.2/24, default route via 10.77.0.1
+#   <P>-rtr   lan0 10.77.0.1/24, wan0 11.77.0.1/24, ip_forward=1, miniupnpd
+#   <P>-wan   wan0 11.77.0.2/24, no route to 10.77.0.0/24;
+#             wan1 12.77.0.2/24 while router2 is up
+#   <P>-lan2  lan0 10.77.0.5/24 (spoofer up): a second host on the LAN
+#   <P>-rtr2  lan0 10.78.0.1/24, wan0 12.77.0.1/24, its own miniupnpd
+#             (router2 up); `move-lan rtr2` moves the LAN host there as
+#             10.78.0.2/24, `move-lan rtr` back
+#
+# <P>-lan2 and <P>-rtr2 are empty until used, but exist from `up` on: the
+# tests run under `ip netns exec`, whose private mount namespace would keep
+# to itself a namespace created from there.
+#
+# A router's LAN side is a hub: its lan0 is one end of a veth pair whose
+# other end sits on a bridge (br0) that learns no addresses and so floods
+# every frame to every port; the LAN hosts' veths are its other ports. A
+# second LAN host thus sees, and can answer, what the first sends.
 #
 # The veth pairs are created directly inside the lab namespaces, so the host's
 # own network namespace is never touched (apart from `ip netns add/del`), and
@@ -19,8 +34,17 @@
 #:        lab.sh has-rule tcp|udp EXTPORT
 #:        lab.sh loss PERCENT           (0 removes the loss rule)
 #:        lab.sh hairpin on|off         (NAT loopback for LAN -> external; on after up)
-#:        lab.sh exec lan|rtr|wan CMD...
+#:        lab.sh exec lan|rtr|wan|lan2|rtr2 CMD...
 #:        lab.sh log
+#:        lab.sh spoofer up|down        (a second LAN host, <P>-lan2)
+#:        lab.sh router2 up [--profile P] (a second router, <P>-rtr2;
+#:                                      default: the first one's profile)
+#:        lab.sh router2 down           (moves the LAN host back first)
+#:        lab.sh router2 crash|start    (like router-crash, router-start)
+#:        lab.sh router2 rules|log
+#:        lab.sh router2 has-rule tcp|udp EXTPORT
+#:        lab.sh move-lan rtr|rtr2      (re-plug the LAN host: new link,
+#:                                      address and default route)
 #:
 #: Profiles: full (UPnP IGDv2 + NAT-PMP + PCP, default), upnp-only,
 #:   igdv1 (UPnP only, force_igd_desc_v1), pmp-only (NAT-PMP + PCP), none
@@ -72,19 +96,46 @@ READY_TIMEOUT=10 # seconds
 NS_LAN=$LAB_PREFIX-lan
 NS_RTR=$LAB_PREFIX-rtr
 NS_WAN=$LAB_PREFIX-wan
+NS_LAN2=$LAB_PREFIX-lan2
+NS_RTR2=$LAB_PREFIX-rtr2
 
 LAN_NET=10.77.0.0/24
 LAN_RTR_IP=10.77.0.1
 LAN_HOST_IP=10.77.0.2
 WAN_RTR_IP=11.77.0.1
 WAN_HOST_IP=11.77.0.2
+UUID=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
 
-CONF=$STATE_DIR/miniupnpd.conf
-PIDFILE=$STATE_DIR/miniupnpd.pid     # written by this script
-MUPIDFILE=$STATE_DIR/miniupnpd.d.pid # passed to miniupnpd -P
-LEASES=$STATE_DIR/miniupnpd.leases
-LOG=$STATE_DIR/miniupnpd.log
-PROFILE_FILE=$STATE_DIR/profile
+LAN2_HOST_IP=10.77.0.5
+# fixed, so that a router's neighbour entry stays right across move-lan
+LAN_HOST_MAC=02:77:00:00:00:02
+LAN2_HOST_MAC=02:77:00:00:00:05
+LAN_AT=$STATE_DIR/lan-at # rtr or rtr2: where the LAN host is plugged in
+
+# router_files DIR: the state files of the router whose state lives in DIR
+router_files() {
+	RTR_DIR=$1
+	CONF=$RTR_DIR/miniupnpd.conf
+	PIDFILE=$RTR_DIR/miniupnpd.pid     # written by this script
+	MUPIDFILE=$RTR_DIR/miniupnpd.d.pid # passed to miniupnpd -P
+	LEASES=$RTR_DIR/miniupnpd.leases
+	LOG=$RTR_DIR/miniupnpd.log
+	PROFILE_FILE=$RTR_DIR/profile
+}
+router_files "$STATE_DIR"
+
+# The router functions below work on the second router after this (call it
+# in a subshell to keep the first one's values).
+use_router2() {
+	NS_RTR=$NS_RTR2
+	LAN_NET=10.78.0.0/24
+	LAN_RTR_IP=10.78.0.1
+	LAN_HOST_IP=10.78.0.2
+	WAN_RTR_IP=12.77.0.1
+	WAN_HOST_IP=12.77.0.2
+	UUID=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07c
+	router_files "$STATE_DIR/rtr2"
+}
 
 die() {
 	echo "lab.sh: $*" >&2
@@ -116,24 +167,62 @@ check_profile() {
 
 # ---------------------------------------------------------------- namespaces
 
+new_ns() {
+	ip netns add "$1"
+	ip -n "$1" link set lo up
+}
+
+# hub_port NS PORT: a port of NS's hub that floods and never learns
+hub_port() {
+	ip -n "$1" link set "$2" master br0
+	nsx "$1" bridge link set dev "$2" learning off flood on mcast_flood on
+	ip -n "$1" link set "$2" up
+}
+
+# lan_hub NS ADDR: the router's LAN side, lan0 with ADDR, behind a hub
+lan_hub() {
+	local ns=$1 addr=$2
+	# the bridge must not send bridged frames through the router's nftables
+	nsx "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 \
+		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0 \
+		2>/dev/null || true
+	# The bridge is only a switch: without ARP it cannot answer for the
+	# router's address with its own MAC (frames sent there would reach the
+	# router on br0, not lan0, and miss the rules written for lan0).
+	ip -n "$ns" link add br0 type bridge mcast_snooping 0
+	ip -n "$ns" link set br0 arp off
+	nsx "$ns" sysctl -qw net.ipv6.conf.br0.disable_ipv6=1
+	ip -n "$ns" link add lan0 type veth peer name lan0p
+	hub_port "$ns" lan0p
+	ip -n "$ns" addr add "$addr/24" dev lan0
+	ip -n "$ns" link set lan0 up
+	ip -n "$ns" link set br0 up
+}
+
+# plug HOST_NS MAC ADDR RTR_NS PORT: a host's lan0 with ADDR/24, cabled to
+# port PORT of the router's hub
+plug() {
+	local host=$1 mac=$2 addr=$3 rtr=$4 port=$5
+	ip -n "$host" link add lan0 address "$mac" type veth peer name "$port" netns "$rtr"
+	hub_port "$rtr" "$port"
+	ip -n "$host" addr add "$addr/24" dev lan0
+	ip -n "$host" link set lan0 up
+}
+
 build_namespaces() {
 	local ns
-	for ns in "$NS_LAN" "$NS_RTR" "$NS_WAN"; do
-		ip netns add "$ns"
-		ip -n "$ns" link set lo up
+	for ns in "$NS_LAN" "$NS_RTR" "$NS_WAN" "$NS_LAN2" "$NS_RTR2"; do
+		new_ns "$ns"
 	done
 
 	# veth pairs are created inside the lab namespaces, never in the host's.
-	ip -n "$NS_LAN" link add lan0 type veth peer name lan0 netns "$NS_RTR"
-	ip -n "$NS_WAN" link add wan0 type veth peer name wan0 netns "$NS_RTR"
-
-	ip -n "$NS_LAN" addr add "$LAN_HOST_IP/24" dev lan0
-	ip -n "$NS_LAN" link set lan0 up
+	lan_hub "$NS_RTR" "$LAN_RTR_IP"
+	plug "$NS_LAN" "$LAN_HOST_MAC" "$LAN_HOST_IP" "$NS_RTR" lanh
 	ip -n "$NS_LAN" route add default via "$LAN_RTR_IP" dev lan0
+	echo rtr >"$LAN_AT"
 
-	ip -n "$NS_RTR" addr add "$LAN_RTR_IP/24" dev lan0
+	ip -n "$NS_WAN" link add wan0 type veth peer name wan0 netns "$NS_RTR"
 	ip -n "$NS_RTR" addr add "$WAN_RTR_IP/24" dev wan0
-	ip -n "$NS_RTR" link set lan0 up
 	ip -n "$NS_RTR" link set wan0 up
 	nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
 
@@ -243,7 +332,8 @@ kill_ns_processes() {
 lab_down() {
 	local ns
 	router_stop KILL
-	for ns in "$NS_LAN" "$NS_RTR" "$NS_WAN"; do
+	(use_router2 && router_stop KILL)
+	for ns in "$NS_LAN" "$NS_LAN2" "$NS_RTR" "$NS_RTR2" "$NS_WAN"; do
 		kill_ns_processes "$ns"
 		if ns_exists "$ns"; then
 			ip netns del "$ns"
@@ -277,7 +367,7 @@ secure_mode=yes
 system_uptime=$SYSTEM_UPTIME
 notify_interval=60
 clean_ruleset_interval=600
-uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+uuid=$UUID
 serial=12345678
 model_number=1
 friendly_name=portmap-lab
@@ -365,7 +455,7 @@ router_start() {
 	local profile=$1 pid
 	check_profile "$profile"
 	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
-	mkdir -p -- "$STATE_DIR"
+	mkdir -p -- "$RTR_DIR"
 	echo "$profile" >"$PROFILE_FILE"
 	[ "$profile" = none ] && return 0
 	router_pid >/dev/null && die "miniupnpd is already running"
@@ -484,6 +574,88 @@ table inet lab {
 EOF
 }
 
+# ---------------------------------------------------------------- more hosts
+
+spoofer_down() {
+	ns_exists "$NS_LAN2" || die "lab is not up (no namespace $NS_LAN2)"
+	kill_ns_processes "$NS_LAN2"
+	ip -n "$NS_LAN2" link del lan0 2>/dev/null || true # and its hub port
+}
+
+# A second host on the first router's LAN, for forging replies: it has no
+# default route, only the LAN and the multicast groups on it.
+spoofer_up() {
+	spoofer_down
+	plug "$NS_LAN2" "$LAN2_HOST_MAC" "$LAN2_HOST_IP" "$NS_RTR" lan2h
+	ip -n "$NS_LAN2" route add 224.0.0.0/4 dev lan0
+}
+
+lan_at() {
+	if [ -f "$LAN_AT" ]; then cat "$LAN_AT"; else echo rtr; fi
+}
+
+# Unplugging deletes the LAN host's lan0 (and with it the hub port at the
+# other end); plugging makes a new one: the LAN namespace sees the link,
+# its address and its default route go and come back, as when a laptop
+# roams to another network.
+move_lan() {
+	local to=$1 rtr addr gw
+	ns_exists "$NS_LAN" || die "lab is not up (no namespace $NS_LAN)"
+	case $to in
+	rtr) rtr=$NS_RTR addr=$LAN_HOST_IP gw=$LAN_RTR_IP ;;
+	rtr2)
+		nsx "$NS_RTR2" ip link show br0 >/dev/null 2>&1 || die "router2 is not up"
+		rtr=$NS_RTR2
+		addr=$(use_router2 && echo "$LAN_HOST_IP")
+		gw=$(use_router2 && echo "$LAN_RTR_IP")
+		;;
+	*) usage ;;
+	esac
+	ip -n "$NS_LAN" link del lan0 2>/dev/null || true
+	plug "$NS_LAN" "$LAN_HOST_MAC" "$addr" "$rtr" lanh
+	ip -n "$NS_LAN" route add default via "$gw" dev lan0
+	echo "$to" >"$LAN_AT"
+}
+
+router2_down() {
+	local l
+	ns_exists "$NS_RTR2" || die "lab is not up (no namespace $NS_RTR2)"
+	if [ "$(lan_at)" = rtr2 ]; then
+		move_lan rtr
+	fi
+	(use_router2 && router_stop KILL)
+	kill_ns_processes "$NS_RTR2"
+	nsx "$NS_RTR2" nft flush ruleset
+	# wan0 takes the WAN host's wan1 with it, lan0 its hub port lan0p
+	for l in wan0 lan0 br0; do
+		ip -n "$NS_RTR2" link del "$l" 2>/dev/null || true
+	done
+	rm -rf -- "$STATE_DIR/rtr2"
+}
+
+# The second router: like the first, with its own LAN and a public WAN
+# address of its own, reached by the WAN host over wan1. No hairpin.
+router2_up() {
+	local profile=$1
+	router2_down
+	# errexit does not apply left of ||: every step is chained
+	(
+		use_router2 &&
+			lan_hub "$NS_RTR" "$LAN_RTR_IP" &&
+			ip -n "$NS_WAN" link add wan1 type veth peer name wan0 netns "$NS_RTR" &&
+			ip -n "$NS_RTR" addr add "$WAN_RTR_IP/24" dev wan0 &&
+			ip -n "$NS_RTR" link set wan0 up &&
+			nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 &&
+			ip -n "$NS_WAN" addr add "$WAN_HOST_IP/24" dev wan1 &&
+			ip -n "$NS_WAN" link set wan1 up &&
+			setup_nft &&
+			router_start "$profile"
+	) || {
+		router2_down
+		die "failed to build router2"
+	}
+}
+
 # ---------------------------------------------------------------- main
 
 [ $# -ge 1 ] || usage
@@ -589,7 +761,9 @@ exec)
 	lan) ns=$NS_LAN ;;
 	rtr) ns=$NS_RTR ;;
 	wan) ns=$NS_WAN ;;
-	*) die "exec: namespace must be lan, rtr or wan" ;;
+	lan2) ns=$NS_LAN2 ;;
+	rtr2) ns=$NS_RTR2 ;;
+	*) die "exec: namespace must be lan, rtr, wan, lan2 or rtr2" ;;
 	esac
 	shift
 	ns_exists "$ns" || die "lab is not up (no namespace $ns)"
@@ -599,6 +773,64 @@ log)
 	[ $# -eq 0 ] || usage
 	[ -f "$LOG" ] || die "no log ($LOG)"
 	cat -- "$LOG"
+	;;
+spoofer)
+	[ $# -eq 1 ] || usage
+	case $1 in
+	up) spoofer_up ;;
+	down) spoofer_down ;;
+	*) usage ;;
+	esac
+	;;
+router2)
+	[ $# -ge 1 ] || usage
+	sub=$1
+	shift
+	case $sub in
+	up)
+		parse_profile_opt "$(current_profile)" "$@"
+		router2_up "$PROFILE"
+		;;
+	down)
+		[ $# -eq 0 ] || usage
+		router2_down
+		;;
+	rules)
+		[ $# -eq 0 ] || usage
+		use_router2
+		list_rules
+		;;
+	crash)
+		[ $# -eq 0 ] || usage
+		use_router2
+		nsx "$NS_RTR" ip link show br0 >/dev/null 2>&1 || die "router2 is not up"
+		router_stop KILL
+		flush_miniupnpd_chains
+		rm -f -- "$LEASES"
+		;;
+	start)
+		[ $# -eq 0 ] || usage
+		use_router2
+		nsx "$NS_RTR" ip link show br0 >/dev/null 2>&1 || die "router2 is not up"
+		router_start "$(current_profile)"
+		;;
+	has-rule)
+		[ $# -eq 2 ] || usage
+		use_router2
+		has_rule "$1" "$2"
+		;;
+	log)
+		[ $# -eq 0 ] || usage
+		use_router2
+		[ -f "$LOG" ] || die "no log ($LOG)"
+		cat -- "$LOG"
+		;;
+	*) usage ;;
+	esac
+	;;
+move-lan)
+	[ $# -eq 1 ] || usage
+	move_lan "$1"
 	;;
 -h | --help | help) usage ;;
 *) usage ;;
