@@ -66,9 +66,12 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         fakegw_reply(g, v0, sizeof(v0));
         return;
     }
-    if (req[1] == 0) { /* ANNOUNCE */
+    if (req[1] == 0) { /* ANNOUNCE, with the epoch the MAP replies give */
         uint8_t a[24] = { 2, 0x80 };
-        a[11] = 100;
+        a[8] = (uint8_t)(g->epoch >> 24);
+        a[9] = (uint8_t)(g->epoch >> 16);
+        a[10] = (uint8_t)(g->epoch >> 8);
+        a[11] = (uint8_t)g->epoch;
         fakegw_reply(g, a, sizeof(a));
         return;
     }
