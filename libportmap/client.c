@@ -17,6 +17,7 @@
 #define PM_DEFAULT_LIFETIME 7200
 #define PM_DEFAULT_TIMEOUT_MS 10000
 #define PM_DEFAULT_CLOSE_TIMEOUT_MS 2000
+#define PM_VERDICT_LEAD_MS 1
 
 PORTMAP_API const char *portmap_version(void)
 {
@@ -419,7 +420,10 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
     /* checked by portmap_request_mapping(); internal callers pass it as read */
     if (pm_allow_parse(r->allow, &m->allow_addr, &m->allow_prefix) != 0)
         m->allow_addr = m->allow_prefix = 0;
-    m->first_deadline = now + resolve_timeout(c, r->timeout_ms);
+    /* The caller is to hear the verdict within the timeout, and hearing it
+     * takes a wake-up of the engine and then of the caller (tens of us):
+     * the engine gives up a millisecond early. */
+    m->first_deadline = now + PM_MAX(resolve_timeout(c, r->timeout_ms) - PM_VERDICT_LEAD_MS, 1);
     m->cb = r->callback;
     m->user = r->user;
     m->state = PORTMAP_STATE_PENDING;

@@ -337,6 +337,8 @@ static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
     service_ctx *s = arg;
 
     pm_mapping_service(c, m, s->now, s->deadline);
+    if (m->op != PM_OP_NONE)
+        c->ops_mask |= PORTMAP_HAVE(m->op_method);
     /* Finished mappings stay listed while the caller holds the handle,
      * so portmap_close() can free every handle. */
     if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
@@ -359,6 +361,7 @@ static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
             *deadline = PM_MIN(*deadline, c->probe_deadline);
         }
     }
+    c->ops_mask = 0; /* recounted by the pass */
     pm_mappings_each(c, service_one, &ctx);
 }
 
@@ -388,6 +391,20 @@ static void cancel_everything(portmap_client *c)
             backends[i]->reset(c);
 }
 
+/* The time left until deadline (monotonic ms), at most 10 minutes. To
+ * the deadline itself: a timeout in whole ms from now would wake up to a
+ * millisecond after it, since now is already past pm_now_ms(). */
+static struct timespec until(int64_t deadline)
+{
+    struct timespec now;
+    int64_t ns;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ns = deadline * 1000000 - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    ns = PM_MIN(PM_MAX(ns, 0), (int64_t)600 * 1000000000);
+    return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+}
+
 void *pm_engine_main(void *arg)
 {
     portmap_client *c = arg;
@@ -397,7 +414,7 @@ void *pm_engine_main(void *arg)
         int64_t now = pm_now_ms();
         int64_t deadline = PM_NEVER;
         size_t first, n;
-        int timeout;
+        struct timespec ts;
 
         service_all(c, now, &deadline);
         deliver_events(c);
@@ -405,13 +422,10 @@ void *pm_engine_main(void *arg)
             break;
         n = build_pollset(c, &deadline, &first);
         pthread_cond_broadcast(&c->cond);
-        now = pm_now_ms();
-        if (deadline == PM_NEVER)
-            timeout = -1;
-        else
-            timeout = (int)PM_MIN(PM_MAX(deadline - now, 0), 600000);
+        if (deadline != PM_NEVER)
+            ts = until(deadline);
         pthread_mutex_unlock(&c->lock);
-        if (poll(c->pfds, n, timeout) < 0 && errno != EINTR)
+        if (ppoll(c->pfds, n, deadline == PM_NEVER ? NULL : &ts, NULL) < 0 && errno != EINTR)
             usleep(10000); /* poll failing means a bad fd: do not spin */
         pthread_mutex_lock(&c->lock);
         if (c->pfds[0].revents)

@@ -159,6 +159,11 @@ struct portmap_client {
     pm_epoch epoch[PORTMAP_METHOD_COUNT];
     unsigned probe_gen;       /* bumped per fresh probe */
     int ext_pending;          /* an external-address query is under way */
+    /* PORTMAP_HAVE(method) of every exchange under way, as of the engine's
+     * last pass over the mappings plus those started since: a backend
+     * with none skips its own passes, so holding many mappings costs
+     * nothing per round but the engine's one pass. */
+    unsigned ops_mask;
 
     portmap_mapping *mappings;
 
@@ -222,6 +227,17 @@ int pm_upnp_notified(portmap_client *c, const struct pm_ssdp_answer *a);
 int pm_upnp_list(const pm_upnp_control *ctl, uint32_t local, int64_t deadline,
                  portmap_router_entry **out, size_t *count);
 const pm_backend *pm_backend_get(portmap_method m);
+/* May mappings have an exchange of this method under way (see ops_mask)? */
+static inline int pm_ops_maybe(const portmap_client *c, portmap_method m)
+{
+    return (c->ops_mask & PORTMAP_HAVE(m)) != 0;
+}
+/* The mappings for a backend to look through for its exchanges: NULL
+ * when none can be under way. */
+static inline portmap_mapping *pm_ops_mappings(const portmap_client *c, portmap_method m)
+{
+    return pm_ops_maybe(c, m) ? c->mappings : NULL;
+}
 void pm_backend_replace(portmap_method m, const pm_backend *b); /* tests only */
 
 /* clock.c / util */

@@ -22,6 +22,7 @@ static const pm_retx_params retx_lost = { 1000, 30000, 0, 0 };
 #define PM_HOLD_FOR_ADDR_MS 2000
 #define PM_BACKOFF_MIN_MS 1000
 #define PM_BACKOFF_MAX_MS 60000
+#define PM_REFRESH_GRID_MS 1000
 
 void pm_mapping_ref(portmap_mapping *m)
 {
@@ -42,6 +43,26 @@ int64_t pm_mapping_refresh_delay_ms(portmap_method method, uint32_t lifetime, do
     if (method == PORTMAP_METHOD_PCP) /* RFC 6887 11.2.1: between 1/2 and 5/8 */
         return life_ms / 2 + (int64_t)((double)(life_ms / 8) * unit_rand);
     return life_ms / 2; /* RFC 6886 3.3 and UPnP leases: at half */
+}
+
+/*
+ * When to renew a lease granted at now. PCP leaves a window (1/2 to 5/8 of
+ * the lease); in it the time is put on a grid of 1/16 of the lease, at
+ * most PM_REFRESH_GRID_MS, so that the mappings a client made around the
+ * same time are renewed in one round of the engine, not one round (and one
+ * pass over every mapping) each. Clients' grids differ with their clocks,
+ * so the jitter between hosts stays.
+ */
+static int64_t refresh_time(portmap_method method, uint32_t lifetime, int64_t now,
+                            double unit_rand)
+{
+    int64_t at = now + pm_mapping_refresh_delay_ms(method, lifetime, unit_rand);
+    int64_t earliest = now + pm_mapping_refresh_delay_ms(method, lifetime, 0.0);
+    int64_t grid = PM_MIN((int64_t)lifetime * 1000 / 16, PM_REFRESH_GRID_MS);
+
+    if (grid <= 0 || at - at % grid < earliest)
+        return at;
+    return at - at % grid;
 }
 
 void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info)
@@ -164,6 +185,7 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
     pm_mapping_stop_op(c, m);
     m->op = op;
     m->op_started = now;
+    c->ops_mask |= PORTMAP_HAVE(m->op_method);
     m->op_lifetime = op == PM_OP_DELETE ? 0 : m->want_lifetime;
     if (m->state == PORTMAP_STATE_PENDING) {
         m->op_deadline = m->first_deadline;
@@ -269,9 +291,6 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         set_failed(c, m, PORTMAP_ERR_NO_GATEWAY);
         return;
     }
-    /* Probe whatever nobody has asked yet; the mapping's own request goes
-     * out at the same time, so a fresh client maps in one round trip. */
-    pm_engine_probe_all(c, now, m->first_deadline, 0);
     meth = pick_method(c, m, now, &all_no);
     if (all_no) {
         set_failed(c, m, m->last_error ? m->last_error
@@ -287,6 +306,14 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     m->local_addr = c->local;
     m->retry_at = PM_NEVER;
     pm_mapping_start_op(c, m, PM_OP_MAP, now);
+    /* Then probe whatever nobody has asked yet. The mapping's request goes
+     * first because a router answers in turn: a fresh client maps in one
+     * round trip, not behind its own probes. */
+    pm_engine_probe_all(c, now, m->first_deadline, 0);
+    if (c->avail[meth] == PM_AVAIL_NO) { /* its probe could not even start */
+        pm_mapping_stop_op(c, m);
+        *deadline = now;
+    }
 }
 
 static int ext_addr_known(const portmap_client *c)
@@ -421,7 +448,7 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
     /* A permanent entry never expires by itself; it is checked as often as
      * a lease of the requested length would be renewed. */
     m->expires_at = r->permanent ? PM_NEVER : now + (int64_t)r->lifetime * 1000;
-    m->refresh_at = now + pm_mapping_refresh_delay_ms(m->method, r->lifetime, pm_rand_unit(c));
+    m->refresh_at = refresh_time(m->method, r->lifetime, now, pm_rand_unit(c));
     m->retry_at = PM_NEVER;
     m->backoff_ms = 0;
     m->last_error = PORTMAP_OK;

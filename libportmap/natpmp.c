@@ -126,7 +126,7 @@ static int pmp_op_active(const portmap_mapping *m)
 static size_t pmp_count(portmap_client *c)
 {
     size_t n = 1;
-    for (portmap_mapping *m = c->mappings; m; m = m->next)
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_NATPMP); m; m = m->next)
         n += pmp_op_active(m);
     return n;
 }
@@ -147,7 +147,7 @@ static size_t pmp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max,
 
     if (st)
         n += add_one(&st->probe, fds, n, max, deadline);
-    for (portmap_mapping *m = c->mappings; m; m = m->next)
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_NATPMP); m; m = m->next)
         if (pmp_op_active(m))
             n += add_one(m->op_data, fds, n, max, deadline);
     return n;
@@ -350,7 +350,8 @@ static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_
 
     if (st && st->probe.open)
         probe_step(c, st, pm_revents(&d, st->probe.n.s) != 0, now);
-    pm_mappings_each(c, dispatch_one, &d);
+    if (pm_ops_maybe(c, PORTMAP_METHOD_NATPMP))
+        pm_mappings_each(c, dispatch_one, &d);
 }
 
 static void pmp_reset(portmap_client *c)

@@ -147,7 +147,7 @@ static size_t pcp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max,
         return 0;
     if (st->probing && c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
         *deadline = PM_MIN(*deadline, st->probe_retx.next_ms);
-    for (portmap_mapping *m = c->mappings; m; m = m->next)
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next)
         if (pcp_op_active(m))
             *deadline = PM_MIN(*deadline, m->retx.next_ms);
     if (st->refused)
@@ -185,7 +185,7 @@ static void pcp_gone(portmap_client *c, pcp_state *st, int64_t now, const char *
     st->probing = 0;
     if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
         pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, now);
-    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
         /* Held mappings keep trying: a refusal while the router restarts
          * must not make us give them up. */
         if (pcp_op_active(m) && m->state == PORTMAP_STATE_PENDING)
@@ -195,7 +195,7 @@ static void pcp_gone(portmap_client *c, pcp_state *st, int64_t now, const char *
 
 static portmap_mapping *find_mapping(portmap_client *c, const pm_pcp_response *rsp)
 {
-    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
         if (pcp_op_active(m) && memcmp(m->nonce, rsp->nonce, PM_PCP_NONCE_LEN) == 0 &&
             rsp->protocol == (uint8_t)m->proto && rsp->internal_port == m->internal_port)
             return m;
@@ -319,7 +319,7 @@ static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
         c->counters.retransmissions++;
         send_request(c, st, &req);
     }
-    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
         pm_pcp_request req;
         if (!pcp_op_active(m) || now < m->retx.next_ms)
             continue;

@@ -323,7 +323,9 @@ static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
     size_t n = 0;
 
     if (!st || !st->have_igd) {
+        /* no timer: finish_description() sends it */
         x->step = X_WAIT_IGD;
+        x->retry_at = PM_NEVER;
         return 0;
     }
     snprintf(ext, sizeof(ext), "%u", x->try_port);
@@ -390,6 +392,7 @@ static int upnp_start(portmap_client *c, portmap_mapping *m, int64_t now)
         if (!x)
             return -1;
         x->h.fd = -1;
+        x->retry_at = PM_NEVER;
         m->op_data = x;
     }
     pm_http_reset(&x->h);
@@ -590,7 +593,7 @@ static int op_active(const portmap_mapping *m)
 static size_t upnp_count(portmap_client *c)
 {
     size_t n = 3;
-    for (portmap_mapping *m = c->mappings; m; m = m->next)
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next)
         n += op_active(m);
     return n;
 }
@@ -618,7 +621,7 @@ static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max
     }
     n += add_http(&st->desc, fds, n, max, deadline);
     n += add_http(&st->extip, fds, n, max, deadline);
-    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next) {
         upnp_xchg *x;
         if (!op_active(m))
             continue;
@@ -656,7 +659,8 @@ static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64
         finish_description(c, st, now);
     if (pm_http_active(&st->extip) && pm_http_step(&st->extip, pm_revents(&d, st->extip.fd), now))
         finish_extip(c, st, now);
-    pm_mappings_each(c, dispatch_one, &d);
+    if (pm_ops_maybe(c, PORTMAP_METHOD_UPNP))
+        pm_mappings_each(c, dispatch_one, &d);
 }
 
 static void upnp_reset(portmap_client *c)

@@ -1,7 +1,7 @@
 /*
- * A scriptable PCP / NAT-PMP gateway for tests: a UDP server on
- * 127.0.0.1:5351 that hands every datagram to a test-supplied handler,
- * which answers with fakegw_reply() (or not at all). Also a second socket
+ * A scriptable PCP / NAT-PMP gateway for tests and benchmarks: a UDP
+ * server on 127.0.0.1:5351 (or another address) that hands every datagram
+ * to a supplied handler, which answers with fakegw_reply() (or not at all). Also a second socket
  * on 127.0.0.2:5351 for replies that must come from the wrong source.
  */
 #ifndef FAKEGW_H
@@ -27,6 +27,9 @@ struct fakegw {
 };
 
 int fakegw_start(fakegw *g, fakegw_handler h, void *user);
+/* The same on addr:5351 instead of 127.0.0.1 (e.g. a lab router's address
+ * from inside its namespace); the spoofing socket stays on 127.0.0.2. */
+int fakegw_start_on(fakegw *g, fakegw_handler h, void *user, const char *addr);
 void fakegw_stop(fakegw *g);
 void fakegw_reply(fakegw *g, const uint8_t *buf, size_t len);
 void fakegw_reply_spoofed(fakegw *g, const uint8_t *buf, size_t len);

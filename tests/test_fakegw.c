@@ -25,8 +25,10 @@ static int map_count;
 enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
        S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH };
 static int addr_requests;
-static int pmp_maps;              /* NAT-PMP mapping requests seen */
-static uint8_t last_map[128];     /* the last PCP MAP request, for S_FILTER */
+static atomic_int pmp_maps;       /* NAT-PMP mapping requests seen */
+/* the last PCP MAP request, for S_FILTER: written by the gateway's thread */
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t last_map[128];
 static size_t last_map_len;
 
 static int64_t now_ms(void)
@@ -70,9 +72,12 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         fakegw_reply(g, v0, sizeof(v0));
         return;
     }
-    if (req[1] == 0) { /* ANNOUNCE */
+    if (req[1] == 0) { /* ANNOUNCE, with the epoch the MAP replies give */
         uint8_t a[24] = { 2, 0x80 };
-        a[11] = 100;
+        a[8] = (uint8_t)(g->epoch >> 24);
+        a[9] = (uint8_t)(g->epoch >> 16);
+        a[10] = (uint8_t)(g->epoch >> 8);
+        a[11] = (uint8_t)g->epoch;
         fakegw_reply(g, a, sizeof(a));
         return;
     }
@@ -136,8 +141,10 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         /* a server that applies the FILTER returns it (RFC 6887 13.3) */
         uint8_t echo[128];
         size_t n = fakegw_pcp_map_reply(echo, req, 0, 600, g->epoch, 4242, "198.51.100.7");
+        pthread_mutex_lock(&last_lock);
         last_map_len = len < sizeof(last_map) ? len : sizeof(last_map);
         memcpy(last_map, req, last_map_len);
+        pthread_mutex_unlock(&last_lock);
         if (len > 60 && len - 60 <= sizeof(echo) - n) {
             memcpy(echo + n, req + 60, len - 60);
             n += len - 60;
@@ -207,8 +214,8 @@ static void start(int s)
     scenario = s;
     map_count = 0;
     addr_requests = 0;
-    pmp_maps = 0;
-    last_map_len = 0;
+    atomic_store(&pmp_maps, 0);
+    last_map_len = 0; /* before the gateway's thread starts */
     n_events = 0;
     inner_wait_rc = inner_info_rc = -1;
     ck_assert_msg(fakegw_start(&gw, handler, NULL) == 0, "cannot bind 127.0.0.1:5351");
@@ -261,6 +268,7 @@ START_TEST(allow_goes_out_as_a_pcp_filter)
     ck_assert_int_eq(rc, PORTMAP_OK);
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
     ck_assert_uint_eq(info.external_port, 4242);
+    pthread_mutex_lock(&last_lock);
     /* header 24 + MAP 36 + one FILTER option of 4 + 20 */
     ck_assert_uint_eq(last_map_len, 84);
     ck_assert_uint_eq(last_map[60], 3);                   /* FILTER */
@@ -268,6 +276,7 @@ START_TEST(allow_goes_out_as_a_pcp_filter)
     ck_assert_uint_eq(last_map[65], 96 + 24);             /* prefix on the mapped form */
     ck_assert_uint_eq((last_map[66] << 8) | last_map[67], 0); /* any remote port */
     ck_assert_mem_eq(last_map + 68, mapped_net, 16);
+    pthread_mutex_unlock(&last_lock);
     /* host bits set, a bad prefix: refused before anything is sent */
     ck_assert_ptr_null(request_allow(7021, "198.51.100.7/24", PORTMAP_METHOD_AUTO, &rc));
     ck_assert_int_eq(rc, PORTMAP_ERR_INVALID_ARGUMENT);
@@ -290,7 +299,7 @@ START_TEST(allow_is_refused_where_only_natpmp_answers)
     ck_assert_int_eq(rc, PORTMAP_OK);
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_ERR_UNSUPPORTED);
     ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
-    ck_assert_int_eq(pmp_maps, 0);
+    ck_assert_int_eq(atomic_load(&pmp_maps), 0);
     /* the same request without allow is mapped through NAT-PMP */
     m = request_allow(7024, NULL, PORTMAP_METHOD_AUTO, &rc);
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);

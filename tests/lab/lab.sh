@@ -466,9 +466,15 @@ router_start() {
 	} >>"$LOG"
 	# setsid: detach from the caller's process group/terminal; no fork here
 	# because a background job of a non-interactive shell is never a group
-	# leader, so $! is the pid of miniupnpd itself (ip netns exec execs too).
-	setsid ip netns exec "$NS_RTR" "$MINIUPNPD" -d -f "$CONF" -P "$MUPIDFILE" \
-		</dev/null >>"$LOG" 2>&1 &
+	# leader, so $! is the pid of miniupnpd itself (ip netns exec and sh
+	# exec too).
+	# -d logs to stderr ($LOG), and with no /dev/log syslog() also writes
+	# every line to /dev/console, which on a serial console blocks for 2-10
+	# ms a line and holds each answer up by tens of ms. ip netns exec runs
+	# in a mount namespace of its own (slave of the host's), so the console
+	# is replaced by /dev/null for miniupnpd only.
+	setsid ip netns exec "$NS_RTR" sh -c 'mount --bind /dev/null /dev/console 2>/dev/null; exec "$@"' \
+		sh "$MINIUPNPD" -d -f "$CONF" -P "$MUPIDFILE" </dev/null >>"$LOG" 2>&1 &
 	pid=$!
 	echo "$pid" >"$PIDFILE"
 	# wait until exec has happened so that router_pid() recognises it
