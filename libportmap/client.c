@@ -236,44 +236,6 @@ static void blocking_leave(portmap_client *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-static int start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
-{
-    int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
-                    (m->state == PORTMAP_STATE_PENDING && (m->op != PM_OP_NONE || m->held));
-
-    if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
-        return 0;
-    if (m->state == PORTMAP_STATE_PENDING) {
-        /* The request is cancelled; what the router may already hold for
-         * it is still deleted below. */
-        portmap_method tried = m->op_method;
-        int in_flight = m->op != PM_OP_NONE || m->held;
-        pm_mapping_stop_op(c, m);
-        m->last_error = PORTMAP_ERR_CANCELLED;
-        m->state = PORTMAP_STATE_FAILED;
-        pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
-        if (in_flight) {
-            m->state = PORTMAP_STATE_RELEASING;
-            m->op_deadline = deadline;
-            m->method = m->op_method = tried;
-            pm_mapping_start_op(c, m, PM_OP_DELETE, now);
-            return 1;
-        }
-    }
-    if (!on_router) {
-        pm_mapping_stop_op(c, m);
-        m->state = PORTMAP_STATE_RELEASED;
-        m->release_done = 1;
-        pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
-        return 1;
-    }
-    m->state = PORTMAP_STATE_RELEASING;
-    m->op_deadline = deadline;
-    m->op_method = m->method;
-    pm_mapping_start_op(c, m, PM_OP_DELETE, now);
-    return 1;
-}
-
 static void wait_released(portmap_client *c, int64_t deadline)
 {
     for (;;) {
@@ -301,7 +263,7 @@ PORTMAP_API int portmap_close(portmap_client **pc)
     now = pm_now_ms();
     if (c->s.release_on_close) {
         for (portmap_mapping *m = c->mappings; m; m = m->next)
-            start_release(c, m, now + c->s.close_timeout_ms, now);
+            pm_mapping_start_release(c, m, now + c->s.close_timeout_ms, now);
     } else {
         /* Mappings left on the router are marked as nobody's, so a later
          * cleanup may take them (and `portmap-cli release` can). */
@@ -588,7 +550,7 @@ PORTMAP_API int portmap_mapping_release(portmap_mapping **pm, int timeout_ms)
     now = pm_now_ms();
     /* Even a fire-and-forget release is bounded. */
     deadline = now + (timeout_ms > 0 ? timeout_ms : c->s.timeout_ms);
-    start_release(c, m, deadline, now);
+    pm_mapping_start_release(c, m, deadline, now);
     pm_engine_wake(c);
     if (timeout_ms > 0) {
         waiter_enter(c);
@@ -643,7 +605,7 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
                  : m->last_error                ? m->last_error
                                                 : PORTMAP_ERR_TIMEOUT;
             m->handle_dropped = 1;
-            start_release(c, m, pm_now_ms() + c->s.close_timeout_ms, pm_now_ms());
+            pm_mapping_start_release(c, m, pm_now_ms() + c->s.close_timeout_ms, pm_now_ms());
             pm_engine_wake(c);
             pm_mapping_unref(m);
         }

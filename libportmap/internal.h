@@ -303,6 +303,9 @@ void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int6
 void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now);
 void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now);
 void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_t now);
+/* Cancel a pending request and delete what the router holds (or may hold)
+ * for m, by deadline. Returns 0 when it is released or releasing already. */
+int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now);
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
 /* The gateway or our address changed; 1 when m is to be made again. */

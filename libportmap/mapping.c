@@ -593,3 +593,41 @@ void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
         break;
     }
 }
+
+int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
+{
+    int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
+                    (m->state == PORTMAP_STATE_PENDING && (m->op != PM_OP_NONE || m->held));
+
+    if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
+        return 0;
+    if (m->state == PORTMAP_STATE_PENDING) {
+        /* The request is cancelled; what the router may already hold for
+         * it is still deleted below. */
+        portmap_method tried = m->op_method;
+        int in_flight = m->op != PM_OP_NONE || m->held;
+        pm_mapping_stop_op(c, m);
+        m->last_error = PORTMAP_ERR_CANCELLED;
+        m->state = PORTMAP_STATE_FAILED;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
+        if (in_flight) {
+            m->state = PORTMAP_STATE_RELEASING;
+            m->op_deadline = deadline;
+            m->method = m->op_method = tried;
+            pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+            return 1;
+        }
+    }
+    if (!on_router) {
+        pm_mapping_stop_op(c, m);
+        m->state = PORTMAP_STATE_RELEASED;
+        m->release_done = 1;
+        pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
+        return 1;
+    }
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = deadline;
+    m->op_method = m->method;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+    return 1;
+}

@@ -68,25 +68,35 @@ static int is_blank(char ch)
     return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
 
-/* UPnP error codes are small positive numbers written in decimal. */
-static int error_code(const char *s)
+/* A decimal number in 0..max, blanks around it allowed, nothing else:
+ * returns 0 with *out set, -1 otherwise (no sign, no junk, no overflow). */
+static int decimal(const char *s, unsigned long long max, unsigned long long *out)
 {
     char *end;
-    long v;
+    unsigned long long v;
 
     if (!s)
-        return 501;
+        return -1;
     while (is_blank(*s))
         s++;
     if (*s < '0' || *s > '9')
-        return 501;
+        return -1;
     errno = 0;
-    v = strtol(s, &end, 10);
+    v = strtoull(s, &end, 10);
     while (is_blank(*end))
         end++;
-    if (errno || *end || v <= 0 || v > 9999)
-        return 501;
-    return (int)v;
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* UPnP error codes are small positive numbers written in decimal. */
+static int error_code(const char *s)
+{
+    unsigned long long v;
+
+    return decimal(s, 9999, &v) == 0 && v > 0 ? (int)v : 501;
 }
 
 static void copy_value(struct NameValueParserData *pd, const char *name, char *out, size_t cap)
@@ -115,34 +125,16 @@ int pm_soap_result(const char *body, size_t len, int status, const char *want, c
 
 uint16_t pm_upnp_port(const char *s)
 {
-    char *end;
-    long v;
+    unsigned long long v;
 
-    while (is_blank(*s))
-        s++;
-    if (*s < '0' || *s > '9')
-        return 0;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    while (is_blank(*end))
-        end++;
-    return errno || *end || v < 1 || v > 65535 ? 0 : (uint16_t)v;
+    return decimal(s, 65535, &v) == 0 ? (uint16_t)v : 0; /* 0 is no port either */
 }
 
 static uint32_t lease_value(const char *s)
 {
-    char *end;
     unsigned long long v;
 
-    while (is_blank(*s))
-        s++;
-    if (*s < '0' || *s > '9')
-        return 0;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    while (is_blank(*end))
-        end++;
-    return errno || *end || v > UINT32_MAX ? 0 : (uint32_t)v;
+    return decimal(s, UINT32_MAX, &v) == 0 ? (uint32_t)v : 0;
 }
 
 int pm_upnp_entry_parse(const char *body, size_t len, int status, const char *mine,

@@ -235,42 +235,11 @@ static void upnp_result(world *w, portmap_mapping *m, unsigned err, uint16_t por
     pm_engine_map_done(w->c, m, &r, w->now);
 }
 
-/* ---- client.c: start_release() ---- */
+/* ---- releases: pm_mapping_start_release(), as portmap_mapping_release() calls it ---- */
 
 static void release(world *w, portmap_mapping *m, int64_t deadline)
 {
-    portmap_client *c = w->c;
-    int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
-                    (m->state == PORTMAP_STATE_PENDING && (m->op != PM_OP_NONE || m->held));
-
-    if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
-        return;
-    if (m->state == PORTMAP_STATE_PENDING) {
-        portmap_method tried = m->op_method;
-        int in_flight = m->op != PM_OP_NONE || m->held;
-        pm_mapping_stop_op(c, m);
-        m->last_error = PORTMAP_ERR_CANCELLED;
-        m->state = PORTMAP_STATE_FAILED;
-        pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
-        if (in_flight) {
-            m->state = PORTMAP_STATE_RELEASING;
-            m->op_deadline = deadline;
-            m->method = m->op_method = tried;
-            pm_mapping_start_op(c, m, PM_OP_DELETE, w->now);
-            return;
-        }
-    }
-    if (!on_router) {
-        pm_mapping_stop_op(c, m);
-        m->state = PORTMAP_STATE_RELEASED;
-        m->release_done = 1;
-        pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
-        return;
-    }
-    m->state = PORTMAP_STATE_RELEASING;
-    m->op_deadline = deadline;
-    m->op_method = m->method;
-    pm_mapping_start_op(c, m, PM_OP_DELETE, w->now);
+    pm_mapping_start_release(w->c, m, deadline, w->now);
 }
 
 /* ---- announce.c ---- */

@@ -37,19 +37,6 @@ static void check(const char *body, size_t len, int status)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_http h;
-    const char *body;
-    size_t len;
-    int status;
-
-    if (fuzz_upnp_body(&h, data, size, PM_UPNP_SOAP_MAX, &body, &len, &status) == 0) {
-        if (status) {
-            check(body, len, status);
-        } else {
-            check(body, len, 200);
-            check(body, len, 500);
-        }
-    }
-    fuzz_http_free(&h);
+    fuzz_soap_reply(data, size, PM_UPNP_SOAP_MAX, check);
     return 0;
 }

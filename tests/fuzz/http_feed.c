@@ -74,3 +74,22 @@ int fuzz_upnp_body(fuzz_http *h, const uint8_t *data, size_t size, size_t max_bo
     *status = 0;
     return 0;
 }
+
+void fuzz_soap_reply(const uint8_t *data, size_t size, size_t max_body,
+                     void (*check)(const char *body, size_t len, int status))
+{
+    fuzz_http h;
+    const char *body;
+    size_t len;
+    int status;
+
+    if (fuzz_upnp_body(&h, data, size, max_body, &body, &len, &status) == 0) {
+        if (status) {
+            check(body, len, status);
+        } else {
+            check(body, len, 200);
+            check(body, len, 500);
+        }
+    }
+    fuzz_http_free(&h);
+}

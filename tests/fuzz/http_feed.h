@@ -33,4 +33,10 @@ void fuzz_http_free(fuzz_http *h);
 int fuzz_upnp_body(fuzz_http *h, const uint8_t *data, size_t size, size_t max_body,
                    const char **body, size_t *len, int *status);
 
+/* Read a SOAP reply as upnp.c gets it: check(body, len, status) once with
+ * the HTTP status, or, for a bare body, as a success (200) and as a fault
+ * (500). */
+void fuzz_soap_reply(const uint8_t *data, size_t size, size_t max_body,
+                     void (*check)(const char *body, size_t len, int status));
+
 #endif
