@@ -11,6 +11,7 @@
 
 #include "portmap/portmap.h"
 
+#include "addr.h"
 #include "epoch.h"
 #include "natpmp_wire.h"
 #include "pcp_wire.h"
