@@ -2,14 +2,25 @@
 # libportmap test lab: three network namespaces and a real miniupnpd router,
 # and on demand a second LAN host and a second router.
 #
-#   <P>-lan   lan0 10.77.0.2/24, default route via 10.77.0.1
-#   <P>-rtr   lan0 10.77.0.1/24, wan0 11.77.0.1/24, ip_forward=1, miniupnpd
+#   <P>-lan   lan0 10.77.0.2/24, default route via 10.77.0.1;
+#             IPv6: 2001:db8:77:1::2/64 (stable, nodad, mngtmpaddr) plus a
+#             kernel-made temporary (privacy) address in 2001:db8:77:1::/64,
+#             which, with use_tempaddr=2, is the preferred source address;
+#             default route via fe80::1 dev lan0
+#   <P>-rtr   lan0 10.77.0.1/24, wan0 11.77.0.1/24, ip_forward=1, miniupnpd;
+#             IPv6: lan0 fe80::1 (its only link-local) and 2001:db8:77:1::1/64,
+#             wan0 2001:db8:11::1/64, forwarding=1 (routed, never NATed)
 #   <P>-wan   wan0 11.77.0.2/24, no route to 10.77.0.0/24;
+#             IPv6: wan0 2001:db8:11::2/64, route to 2001:db8:77:1::/64 via
+#             2001:db8:11::1 (blocked by the router's firewall unless
+#             miniupnpd opened a pinhole);
 #             wan1 12.77.0.2/24 while router2 is up
-#   <P>-lan2  lan0 10.77.0.5/24 (spoofer up): a second host on the LAN
+#   <P>-lan2  lan0 10.77.0.5/24 and 2001:db8:77:1::5/64 (spoofer up): a
+#             second host on the LAN
 #   <P>-rtr2  lan0 10.78.0.1/24, wan0 12.77.0.1/24, its own miniupnpd
 #             (router2 up); `move-lan rtr2` moves the LAN host there as
-#             10.78.0.2/24, `move-lan rtr` back
+#             10.78.0.2/24, `move-lan rtr` back (router2 is IPv4-only:
+#             there the LAN host has a link-local IPv6 address only)
 #
 # <P>-lan2 and <P>-rtr2 are empty until used, but exist from `up` on: the
 # tests run under `ip netns exec`, whose private mount namespace would keep
@@ -32,6 +43,17 @@
 #:        lab.sh router-crash           (power cut: killed, rules and leases gone; router-start after)
 #:        lab.sh rules                  (prints "PROTO EXTPORT INTIP INTPORT")
 #:        lab.sh has-rule tcp|udp EXTPORT
+#:        lab.sh pinholes               (IPv6 pinholes: "PROTO INTADDR INTPORT",
+#:                                      one a line; with a remote-host or
+#:                                      remote-port restriction, also
+#:                                      "from RADDR" and/or "sport RPORT")
+#:        lab.sh has-pinhole tcp|udp ADDR PORT
+#:        lab.sh addr6 lan|lan2|rtr|wan [stable|temporary|link]
+#:                                      (an IPv6 address of that host's lan0
+#:                                      (wan: wan0): stable, the default, is
+#:                                      the global non-temporary one; temporary
+#:                                      the preferred privacy address; link the
+#:                                      link-local one)
 #:        lab.sh loss PERCENT           (0 removes the loss rule)
 #:        lab.sh hairpin on|off         (NAT loopback for LAN -> external; on after up)
 #:        lab.sh exec lan|rtr|wan|lan2|rtr2 CMD...
@@ -48,7 +70,10 @@
 #:
 #: Profiles: full (UPnP IGDv2 + NAT-PMP + PCP, default), upnp-only,
 #:   igdv1 (UPnP only, force_igd_desc_v1), pmp-only (NAT-PMP + PCP), none
-#:   (namespaces and nftables, no miniupnpd).
+#:   (namespaces and nftables, no miniupnpd). The first router serves
+#:   IPv6 too (PCP, UPnP pinholes): see tests/lab/IPV6-FACTS.md; in the
+#:   UPnP-only profiles the lab refuses the PCP-over-IPv6 that miniupnpd
+#:   would answer anyway.
 #:
 #: Environment: LAB_PREFIX (namespace prefix, default pm), LAB_STATE_DIR
 #:   (default /run/portmap-lab/$LAB_PREFIX), LAB_HTTP_PORT (5000),
@@ -110,7 +135,17 @@ LAN2_HOST_IP=10.77.0.5
 # fixed, so that a router's neighbour entry stays right across move-lan
 LAN_HOST_MAC=02:77:00:00:00:02
 LAN2_HOST_MAC=02:77:00:00:00:05
+
+# IPv6 (first router only): routed, not NATed
+LAN6_NET=2001:db8:77:1::/64
+LAN6_RTR_LL=fe80::1
+LAN6_RTR_IP=2001:db8:77:1::1
+LAN6_HOST_IP=2001:db8:77:1::2
+LAN6_HOST2_IP=2001:db8:77:1::5
+WAN6_RTR_IP=2001:db8:11::1
+WAN6_HOST_IP=2001:db8:11::2
 LAN_AT=$STATE_DIR/lan-at # rtr or rtr2: where the LAN host is plugged in
+RTR_IPV6=yes              # the first router routes IPv6, the second does not
 
 # router_files DIR: the state files of the router whose state lives in DIR
 router_files() {
@@ -134,6 +169,7 @@ use_router2() {
 	WAN_RTR_IP=12.77.0.1
 	WAN_HOST_IP=12.77.0.2
 	UUID=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07c
+	RTR_IPV6=no
 	router_files "$STATE_DIR/rtr2"
 }
 
@@ -169,19 +205,24 @@ check_profile() {
 
 new_ns() {
 	ip netns add "$1"
+	# no duplicate address detection: no address is ever tentative
+	nsx "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 	ip -n "$1" link set lo up
 }
 
 # hub_port NS PORT: a port of NS's hub that floods and never learns
 hub_port() {
+	# a switch port has no address of its own (IPv6 would give it one)
+	nsx "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
 	ip -n "$1" link set "$2" master br0
 	nsx "$1" bridge link set dev "$2" learning off flood on mcast_flood on
 	ip -n "$1" link set "$2" up
 }
 
-# lan_hub NS ADDR: the router's LAN side, lan0 with ADDR, behind a hub
+# lan_hub NS ADDR [LL6 ADDR6]: the router's LAN side, lan0 with ADDR (and
+# with LL6 as its only link-local address and ADDR6/64), behind a hub
 lan_hub() {
-	local ns=$1 addr=$2
+	local ns=$1 addr=$2 ll6=${3:-} addr6=${4:-}
 	# the bridge must not send bridged frames through the router's nftables
 	nsx "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=0 \
 		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0 \
@@ -195,18 +236,34 @@ lan_hub() {
 	ip -n "$ns" link add lan0 type veth peer name lan0p
 	hub_port "$ns" lan0p
 	ip -n "$ns" addr add "$addr/24" dev lan0
+	if [ -n "$ll6" ]; then
+		nsx "$ns" sysctl -qw net.ipv6.conf.lan0.disable_ipv6=0 net.ipv6.conf.lan0.accept_dad=0
+		ip -n "$ns" link set lan0 addrgenmode none
+		ip -n "$ns" addr add "$ll6/64" dev lan0 scope link nodad
+		ip -n "$ns" addr add "$addr6/64" dev lan0 nodad
+	fi
 	ip -n "$ns" link set lan0 up
 	ip -n "$ns" link set br0 up
 }
 
-# plug HOST_NS MAC ADDR RTR_NS PORT: a host's lan0 with ADDR/24, cabled to
-# port PORT of the router's hub
+# plug HOST_NS MAC ADDR RTR_NS PORT [ADDR6 [GW6]]: a host's lan0 with
+# ADDR/24, cabled to port PORT of the router's hub; with ADDR6, also
+# ADDR6/64 and, with GW6, a temporary address made from it (use_tempaddr=2,
+# mngtmpaddr) and a default route via GW6.
 plug() {
-	local host=$1 mac=$2 addr=$3 rtr=$4 port=$5
+	local host=$1 mac=$2 addr=$3 rtr=$4 port=$5 addr6=${6:-} gw6=${7:-}
 	ip -n "$host" link add lan0 address "$mac" type veth peer name "$port" netns "$rtr"
 	hub_port "$rtr" "$port"
 	ip -n "$host" addr add "$addr/24" dev lan0
+	nsx "$host" sysctl -qw net.ipv6.conf.lan0.disable_ipv6=0 net.ipv6.conf.lan0.accept_dad=0
 	ip -n "$host" link set lan0 up
+	if [ -n "$addr6" ] && [ -n "$gw6" ]; then
+		nsx "$host" sysctl -qw net.ipv6.conf.lan0.use_tempaddr=2
+		ip -n "$host" addr add "$addr6/64" dev lan0 nodad mngtmpaddr
+		ip -n "$host" -6 route add default via "$gw6" dev lan0
+	elif [ -n "$addr6" ]; then
+		ip -n "$host" addr add "$addr6/64" dev lan0 nodad
+	fi
 }
 
 build_namespaces() {
@@ -216,20 +273,29 @@ build_namespaces() {
 	done
 
 	# veth pairs are created inside the lab namespaces, never in the host's.
-	lan_hub "$NS_RTR" "$LAN_RTR_IP"
-	plug "$NS_LAN" "$LAN_HOST_MAC" "$LAN_HOST_IP" "$NS_RTR" lanh
+	lan_hub "$NS_RTR" "$LAN_RTR_IP" "$LAN6_RTR_LL" "$LAN6_RTR_IP"
+	plug "$NS_LAN" "$LAN_HOST_MAC" "$LAN_HOST_IP" "$NS_RTR" lanh "$LAN6_HOST_IP" "$LAN6_RTR_LL"
 	ip -n "$NS_LAN" route add default via "$LAN_RTR_IP" dev lan0
 	echo rtr >"$LAN_AT"
 
 	ip -n "$NS_WAN" link add wan0 type veth peer name wan0 netns "$NS_RTR"
 	ip -n "$NS_RTR" addr add "$WAN_RTR_IP/24" dev wan0
+	ip -n "$NS_RTR" addr add "$WAN6_RTR_IP/64" dev wan0 nodad
 	ip -n "$NS_RTR" link set wan0 up
-	nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
+	nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
 	ip -n "$NS_WAN" addr add "$WAN_HOST_IP/24" dev wan0
+	ip -n "$NS_WAN" addr add "$WAN6_HOST_IP/64" dev wan0 nodad
 	ip -n "$NS_WAN" link set wan0 up
+	ip -n "$NS_WAN" -6 route add "$LAN6_NET" via "$WAN6_RTR_IP" dev wan0
 }
 
+# The forward chain serves both families: IPv6 is routed (never NATed: the
+# masquerade rule matches IPv4 only), so a packet from the WAN to a LAN
+# host's IPv6 address passes only as the answer of a connection the LAN side
+# opened (ct state) or through an accept rule (a pinhole) that miniupnpd
+# writes in chain miniupnpd. Neighbour discovery is not forwarded and never
+# filtered (no input/output filter chains).
 setup_nft() {
 	sed "s/WAN_RTR_IP/$WAN_RTR_IP/g" <<'EOF' | nsx "$NS_RTR" nft -f -
 table inet filter {
@@ -355,10 +421,19 @@ write_config() {
 		;;
 	pmp-only) upnp=no ;;
 	esac
+	# IPv6 needs no ipv6_listening_ip: miniupnpd 2.3.1 gives control points
+	# the (last) global address of lan0, here 2001:db8:77:1::1. That option
+	# would BIND the HTTP, SSDP and PCP IPv6 sockets to the address, so HTTP
+	# over IPv4 would be refused and PCP to fe80::1 ignored.
+	local ipv6="ipv6_disable=yes"
+	if [ "$RTR_IPV6" = yes ]; then
+		ipv6="ext_ifname6=wan0"
+	fi
 	cat >"$CONF" <<EOF
 # generated by tests/lab/lab.sh (profile $profile)
 ext_ifname=wan0
 listening_ip=lan0
+$ipv6
 http_port=$HTTP_PORT
 enable_natpmp=$natpmp
 enable_upnp=$upnp
@@ -451,12 +526,36 @@ wait_ready() {
 	return 1
 }
 
+# miniupnpd 2.3.1 opens its PCP socket for IPv6 ([::]:5351) and answers PCP
+# there (MAP opens pinholes) even with enable_natpmp=no. In the profiles
+# without NAT-PMP/PCP, the router's input refuses it the way a closed port
+# does (ICMPv6 port unreachable), as IPv4 PCP is refused: they stay UPnP-only.
+pcp6_block() {
+	local profile=$1
+	if nsx "$NS_RTR" nft list table inet nopcp6 >/dev/null 2>&1; then
+		nsx "$NS_RTR" nft delete table inet nopcp6
+	fi
+	case $profile in
+	upnp-only | igdv1) ;;
+	*) return 0 ;;
+	esac
+	nsx "$NS_RTR" nft -f - <<'EOF'
+table inet nopcp6 {
+	chain input {
+		type filter hook input priority -5; policy accept;
+		meta nfproto ipv6 udp dport 5351 reject with icmpv6 type port-unreachable
+	}
+}
+EOF
+}
+
 router_start() {
 	local profile=$1 pid
 	check_profile "$profile"
 	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
 	mkdir -p -- "$RTR_DIR"
 	echo "$profile" >"$PROFILE_FILE"
+	pcp6_block "$profile"
 	[ "$profile" = none ] && return 0
 	router_pid >/dev/null && die "miniupnpd is already running"
 	write_config "$profile"
@@ -558,6 +657,157 @@ has_rule() {
 		$1 == p && $2 == e + 0 { found = 1 } END { exit !found }'
 }
 
+# awk functions for IPv6 addresses: expand6("2001:db8::2") gives the 32 hex
+# digits (lower case; "" if not an address), compress6(32 hex digits) the
+# RFC 5952 text ("2001:db8::2").
+AWK_IPV6='
+function expand6(a,   n, i, g, h, k, out, z, left, right, nl, nr) {
+	a = tolower(a)
+	if (a !~ /^[0-9a-f:]+$/) return ""
+	if (index(a, "::")) {
+		left = substr(a, 1, index(a, "::") - 1)
+		right = substr(a, index(a, "::") + 2)
+		if (index(right, "::")) return ""
+		nl = left == "" ? 0 : split(left, g, ":")
+		nr = right == "" ? 0 : split(right, h, ":")
+		if (nl + nr > 7) return ""
+		out = ""
+		for (i = 1; i <= nl; i++) out = out sprintf("%4s", g[i])
+		for (i = 0; i < 8 - nl - nr; i++) out = out "0000"
+		for (i = 1; i <= nr; i++) out = out sprintf("%4s", h[i])
+	} else {
+		if (split(a, g, ":") != 8) return ""
+		out = ""
+		for (i = 1; i <= 8; i++) out = out sprintf("%4s", g[i])
+	}
+	gsub(/ /, "0", out)
+	return length(out) == 32 ? out : ""
+}
+function compress6(x,   i, g, best, blen, run, rlen, out) {
+	x = tolower(x)
+	sub(/^0x/, "", x)
+	while (length(x) < 32) x = "0" x
+	best = 0; blen = 0; run = 0; rlen = 0
+	for (i = 1; i <= 8; i++) {
+		g[i] = substr(x, 4 * i - 3, 4)
+		sub(/^0+/, "", g[i])
+		if (g[i] == "") g[i] = "0"
+		if (g[i] == "0") {
+			if (rlen == 0) run = i
+			rlen++
+			if (rlen > blen) { best = run; blen = rlen }
+		} else rlen = 0
+	}
+	if (blen < 2) best = 0
+	out = ""
+	for (i = 1; i <= 8; i++) {
+		if (best && i == best) { out = out "::"; i += blen - 1; continue }
+		if (out != "" && out !~ /::$/) out = out ":"
+		out = out g[i]
+	}
+	return out
+}
+function num(s,   v, i, c) {
+	if (s !~ /^0x[0-9a-fA-F]+$/) return s + 0
+	v = 0
+	for (i = 3; i <= length(s); i++) {
+		c = index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+		v = v * 16 + c
+	}
+	return v
+}
+function protoname(s) {
+	if (s ~ /^(tcp|udp)$/) return s
+	if (num(s) == 6) return "tcp"
+	if (num(s) == 17) return "udp"
+	return ""
+}'
+
+# Print "PROTO INTADDR INTPORT [from RADDR] [sport RPORT]" for each IPv6
+# pinhole (accept rule for an IPv6 destination) in chain miniupnpd; "from"
+# and "sport" appear only when the pinhole is limited to one remote host or
+# port. miniupnpd 2.3.1 writes rules that nft 1.0.6 lists as e.g.
+#   iif "wan0" th dport 27018 th sport 5555 @nh,192,128 0x20010db8007700010000000000000002
+#     @nh,64,128 0x20010db8001100000000000000000002 @nh,48,8 0x6 accept
+# (@nh,192,128 = ip6 daddr, @nh,64,128 = ip6 saddr, @nh,48,8 = nexthdr);
+# ip6 daddr/saddr, meta l4proto, ip6 nexthdr, tcp/udp dport spellings are
+# accepted as well. The IPv4 rules of the chain (@nh,128,32 ...) are skipped.
+list_pinholes() {
+	ns_exists "$NS_RTR" || die "lab is not up (no namespace $NS_RTR)"
+	nsx "$NS_RTR" nft list chain inet filter miniupnpd |
+		awk "$AWK_IPV6"'
+		/accept/ {
+			proto = ""; iaddr = ""; iport = ""; raddr = ""; rport = ""
+			n = split($0, w, /[ \t]+/)
+			for (i = 1; i <= n; i++) {
+				if (w[i] == "@nh,192,128" && i < n) iaddr = compress6(w[i + 1])
+				else if (w[i] == "@nh,64,128" && i < n) raddr = compress6(w[i + 1])
+				else if (w[i] == "ip6" && w[i + 1] == "daddr") iaddr = compress6(expand6(w[i + 2]))
+				else if (w[i] == "ip6" && w[i + 1] == "saddr") raddr = compress6(expand6(w[i + 2]))
+				else if (w[i] == "@nh,48,8" && i < n) proto = protoname(w[i + 1])
+				else if ((w[i] == "l4proto" || w[i] == "nexthdr") && i < n) proto = protoname(w[i + 1])
+				else if ((w[i] == "tcp" || w[i] == "udp") && w[i + 1] == "dport") { proto = w[i]; iport = num(w[i + 2]) }
+				else if ((w[i] == "tcp" || w[i] == "udp") && w[i + 1] == "sport") { proto = w[i]; rport = num(w[i + 2]) }
+				else if (w[i] == "th" && w[i + 1] == "dport") iport = num(w[i + 2])
+				else if (w[i] == "th" && w[i + 1] == "sport") rport = num(w[i + 2])
+				else if (w[i] == "@th,16,16" && i < n) iport = num(w[i + 1])
+				else if (w[i] == "@th,0,16" && i < n) rport = num(w[i + 1])
+			}
+			if (proto != "" && iaddr != "" && iport != "") {
+				line = proto " " iaddr " " iport
+				if (raddr != "") line = line " from " raddr
+				if (rport != "") line = line " sport " rport
+				print line
+			}
+		}'
+}
+
+has_pinhole() {
+	local proto=$1 addr=$2 port=$3
+	case $proto in
+	tcp | udp | TCP | UDP) proto=${proto,,} ;;
+	*)
+		echo "lab.sh: has-pinhole: protocol must be tcp or udp" >&2
+		exit 2
+		;;
+	esac
+	if ! [[ $port =~ ^[0-9]+$ ]]; then
+		echo "lab.sh: has-pinhole: bad port '$port'" >&2
+		exit 2
+	fi
+	addr=$(awk "$AWK_IPV6"'BEGIN { x = expand6(ARGV[1]); ARGV[1] = ""; if (x != "") print compress6(x) }' "$addr")
+	if [ -z "$addr" ]; then
+		echo "lab.sh: has-pinhole: bad IPv6 address '$2'" >&2
+		exit 2
+	fi
+	list_pinholes | awk -v p="$proto" -v a="$addr" -v e="$port" '
+		$1 == p && $2 == a && $3 == e + 0 { found = 1 } END { exit !found }'
+}
+
+# addr6 lan|lan2|rtr|wan [stable|temporary|link]: one IPv6 address of that
+# host's lan0 (the WAN host: wan0), without the prefix length
+addr6() {
+	local host=$1 kind=${2:-stable} ns dev=lan0 sel
+	case $host in
+	lan) ns=$NS_LAN ;;
+	lan2) ns=$NS_LAN2 ;;
+	rtr) ns=$NS_RTR ;;
+	wan) ns=$NS_WAN dev=wan0 ;;
+	*) die "addr6: host must be lan, lan2, rtr or wan" ;;
+	esac
+	case $kind in
+	stable) sel="scope global primary -deprecated" ;;
+	temporary) sel="scope global temporary -deprecated" ;;
+	link) sel="scope link" ;;
+	*) die "addr6: kind must be stable, temporary or link" ;;
+	esac
+	ns_exists "$ns" || die "lab is not up (no namespace $ns)"
+	# shellcheck disable=SC2086 # $sel is a list of words
+	ip -n "$ns" -6 -o addr show dev "$dev" $sel 2>/dev/null |
+		awk '{ sub(/\/.*/, "", $4); print $4; found = 1; exit } END { exit !found }' ||
+		die "addr6: no $kind address on $host"
+}
+
 set_loss() {
 	local pct=$1
 	if ! [[ $pct =~ ^[0-9]+$ ]] || [ "$pct" -gt 100 ]; then
@@ -574,6 +824,7 @@ set_loss() {
 table inet lab {
 	chain input {
 		type filter hook input priority -10; policy accept;
+		icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
 		iifname "lan0" ${match}drop
 	}
 }
@@ -592,7 +843,7 @@ spoofer_down() {
 # default route, only the LAN and the multicast groups on it.
 spoofer_up() {
 	spoofer_down
-	plug "$NS_LAN2" "$LAN2_HOST_MAC" "$LAN2_HOST_IP" "$NS_RTR" lan2h
+	plug "$NS_LAN2" "$LAN2_HOST_MAC" "$LAN2_HOST_IP" "$NS_RTR" lan2h "$LAN6_HOST2_IP"
 	ip -n "$NS_LAN2" route add 224.0.0.0/4 dev lan0
 }
 
@@ -607,8 +858,9 @@ lan_at() {
 move_lan() {
 	local to=$1 rtr addr gw
 	ns_exists "$NS_LAN" || die "lab is not up (no namespace $NS_LAN)"
+	local addr6="" gw6=""
 	case $to in
-	rtr) rtr=$NS_RTR addr=$LAN_HOST_IP gw=$LAN_RTR_IP ;;
+	rtr) rtr=$NS_RTR addr=$LAN_HOST_IP gw=$LAN_RTR_IP addr6=$LAN6_HOST_IP gw6=$LAN6_RTR_LL ;;
 	rtr2)
 		nsx "$NS_RTR2" ip link show br0 >/dev/null 2>&1 || die "router2 is not up"
 		rtr=$NS_RTR2
@@ -618,7 +870,7 @@ move_lan() {
 	*) usage ;;
 	esac
 	ip -n "$NS_LAN" link del lan0 2>/dev/null || true
-	plug "$NS_LAN" "$LAN_HOST_MAC" "$addr" "$rtr" lanh
+	plug "$NS_LAN" "$LAN_HOST_MAC" "$addr" "$rtr" lanh "$addr6" "$gw6"
 	ip -n "$NS_LAN" route add default via "$gw" dev lan0
 	echo "$to" >"$LAN_AT"
 }
@@ -748,6 +1000,18 @@ rules)
 has-rule)
 	[ $# -eq 2 ] || usage
 	has_rule "$1" "$2"
+	;;
+pinholes)
+	[ $# -eq 0 ] || usage
+	list_pinholes
+	;;
+has-pinhole)
+	[ $# -eq 3 ] || usage
+	has_pinhole "$1" "$2" "$3"
+	;;
+addr6)
+	[ $# -ge 1 ] && [ $# -le 2 ] || usage
+	addr6 "$@"
 	;;
 hairpin)
 	[ $# -eq 1 ] || usage
