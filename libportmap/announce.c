@@ -92,7 +92,7 @@ static void check_everything_soon(portmap_client *c, int64_t now)
 
 static int from_gateway(const portmap_client *c, const struct sockaddr_in *from)
 {
-    return c->gateway && from->sin_addr.s_addr == c->gateway &&
+    return pm_gw4(c) && from->sin_addr.s_addr == pm_gw4(c) &&
            ntohs(from->sin_port) == PM_SERVER_PORT;
 }
 
@@ -107,8 +107,8 @@ void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64
         }
         PM_INFO(c, "the router announced itself (PCP, epoch %u s)", r.epoch);
         c->counters.announcements++;
-        if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
-            pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, r.epoch, now);
+        if (c->net[PM_V4].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
+            pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, r.epoch, now);
     } else if (len >= 1 && buf[0] == 0) {
         pm_natpmp_reply r;
         char addr[PORTMAP_ADDRSTRLEN];
@@ -119,8 +119,8 @@ void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64
         pm_addr_str(r.public_addr, addr, sizeof(addr));
         PM_INFO(c, "the router announced itself (NAT-PMP, epoch %u s, address %s)", r.epoch, addr);
         c->counters.announcements++;
-        if (c->avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_YES)
-            pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, r.epoch, now);
+        if (c->net[PM_V4].avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_YES)
+            pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_NATPMP, r.epoch, now);
         if (r.public_addr && c->ext_addr && r.public_addr != c->ext_addr)
             PM_INFO(c, "the router's external address is now %s", addr);
         if (r.public_addr) {
@@ -169,7 +169,7 @@ void pm_announce_ssdp_read(portmap_client *c, int64_t now)
             return;
         /* searches and notifies of every other device on the LAN land here
          * too: only the gateway's own NOTIFY is looked at */
-        if (fl != sizeof(from) || !c->gateway || from.sin_addr.s_addr != c->gateway)
+        if (fl != sizeof(from) || !pm_gw4(c) || from.sin_addr.s_addr != pm_gw4(c))
             continue;
         buf[n] = '\0';
         if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || !a.is_notify)

@@ -80,13 +80,13 @@ static int set_order(portmap_client *c, const portmap_method *methods)
 
 static int validate_settings(const portmap_settings *s)
 {
-    struct in_addr a;
+    pm_addr a;
 
     if (!all_zero(s->reserved, sizeof(s->reserved)))
         return -1;
     if (s->timeout_ms < 0 || s->close_timeout_ms < 0 || s->log_level > PORTMAP_LOG_DEBUG)
         return -1;
-    if (s->gateway && inet_pton(AF_INET, s->gateway, &a) != 1)
+    if (s->gateway && pm_addr_parse(s->gateway, &a) != 0)
         return -1;
     return 0;
 }
@@ -172,7 +172,8 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
     if (pm_random_bytes(c->rng_state, sizeof(c->rng_state)) != 0)
         c->rng_state[0] = (uint64_t)pm_now_ms() | 1;
     c->rng_state[1] |= 1;
-    c->probe_deadline = 0;
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        c->net[fam].fam = fam;
     if ((s->gateway && !c->gateway_override) || !c->state_dir || c->wake_fd < 0) {
         int rc = c->wake_fd < 0 ? PORTMAP_ERR_SYSTEM : PORTMAP_ERR_NO_MEMORY;
         free_client(c); /* c is gone: the verdict is taken first */
@@ -295,50 +296,80 @@ static int resolve_timeout(portmap_client *c, int timeout_ms)
     return timeout_ms > 0 ? timeout_ms : c->s.timeout_ms;
 }
 
-static void fill_discovery(portmap_client *c, portmap_discovery *out)
+static void fill_discovery(portmap_client *c, int fam, portmap_discovery *out)
 {
+    pm_net *net = &c->net[fam];
+
     memset(out, 0, sizeof(*out));
-    if (c->route_ok) {
-        pm_addr_str(c->gateway, out->gateway, sizeof(out->gateway));
-        pm_addr_str(c->local, out->local_address, sizeof(out->local_address));
+    out->family = fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
+    if (net->route_ok) {
+        pm_addr_fmt(&net->gateway, out->gateway, sizeof(out->gateway));
+        if (net->gateway.scope && net->ifname[0]) {
+            size_t n = strlen(out->gateway);
+            snprintf(out->gateway + n, sizeof(out->gateway) - n, "%%%s", net->ifname);
+        }
+        pm_addr_fmt(&net->local, out->local_address, sizeof(out->local_address));
+        if (fam == PM_V6)
+            out->address_kind = (portmap_address_kind)(net->local_kind + 1);
     }
-    if (c->ext_addr)
+    if (fam == PM_V4 && c->ext_addr)
         pm_addr_str(c->ext_addr, out->external_address, sizeof(out->external_address));
     for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-        if (c->avail[i] == PM_AVAIL_YES)
+        if (net->avail[i] == PM_AVAIL_YES)
             out->methods |= PORTMAP_HAVE(i);
     for (unsigned i = 0; i < c->n_order; i++) {
-        if (c->avail[c->order[i]] == PM_AVAIL_YES) {
+        if (net->avail[c->order[i]] == PM_AVAIL_YES) {
             out->preferred = c->order[i];
             break;
         }
     }
-    out->pcp_version = c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES ? c->pcp_version : 0;
-    if (c->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_YES) {
-        out->upnp_version = c->upnp_version;
-        snprintf(out->upnp_service, sizeof(out->upnp_service), "%s", c->upnp_service);
+    out->pcp_version = net->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES ? net->pcp_version : 0;
+    if (net->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_YES) {
+        out->upnp_version = net->upnp_version;
+        snprintf(out->upnp_service, sizeof(out->upnp_service), "%s", net->upnp_service);
     }
-    out->double_nat = c->double_nat;
+    if (fam == PM_V4)
+        out->double_nat = c->double_nat;
 }
 
-/* Probe and wait; lock held. */
-static int discover_locked(portmap_client *c, unsigned flags, int64_t deadline)
+static int any_answered(portmap_client *c, int fam)
+{
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        if (c->net[fam].avail[i] == PM_AVAIL_YES)
+            return 1;
+    return 0;
+}
+
+/* Probe the families in fams (bits 1 << PM_V4, 1 << PM_V6) at once and
+ * wait; lock held. */
+static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline)
 {
     int64_t now = pm_now_ms();
+    unsigned routed = 0;
+    int pending;
 
-    if (pm_engine_refresh_route(c, now) != 0)
+    if (fams & (1u << PM_V6))
+        c->fams_used |= 1u << PM_V6;
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        if (!(fams & (1u << fam)) || pm_engine_refresh_route(c, fam, now) != 0)
+            continue;
+        routed |= 1u << fam;
+        pm_engine_probe_all(c, fam, now, deadline, (flags & PORTMAP_DISCOVER_FRESH) != 0);
+    }
+    if (!routed)
         return PORTMAP_ERR_NO_GATEWAY;
-    pm_engine_probe_all(c, now, deadline, (flags & PORTMAP_DISCOVER_FRESH) != 0);
     pm_engine_wake(c);
     /* Also wait for an external-address query under way (UPnP asks for it
      * after the description), still within the deadline. */
-    while ((!pm_engine_all_probes_done(c) || c->ext_pending) && !c->stopping && !c->closed)
-        if (!wait_until(c, deadline))
-            break;
+    do {
+        pending = (routed & (1u << PM_V4)) && c->ext_pending;
+        for (int fam = 0; fam < PM_FAMS; fam++)
+            pending |= (routed & (1u << fam)) && !pm_engine_all_probes_done(c, fam);
+    } while (pending && !c->stopping && !c->closed && wait_until(c, deadline));
     if (c->stopping || c->closed)
         return PORTMAP_ERR_CANCELLED;
-    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-        if (c->avail[i] == PM_AVAIL_YES)
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        if ((routed & (1u << fam)) && any_answered(c, fam))
             return PORTMAP_OK;
     /* Nothing answered in time: whether every probe had given up or the
      * deadline came first, for the caller there is no gateway. */
@@ -348,15 +379,28 @@ static int discover_locked(portmap_client *c, unsigned flags, int64_t deadline)
 PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsigned flags,
                                  int timeout_ms)
 {
+    return portmap_discover_dual(c, out, NULL, flags, timeout_ms);
+}
+
+PORTMAP_API int portmap_discover_dual(portmap_client *c, portmap_discovery *v4,
+                                      portmap_discovery *v6, unsigned flags, int timeout_ms)
+{
+    unsigned fams = (v4 ? 1u << PM_V4 : 0) | (v6 ? 1u << PM_V6 : 0);
     int rc;
 
-    if (!c || !out)
+    if (!c || !fams)
         return PORTMAP_ERR_INVALID_ARGUMENT;
-    memset(out, 0, sizeof(*out));
+    if (v4)
+        memset(v4, 0, sizeof(*v4));
+    if (v6)
+        memset(v6, 0, sizeof(*v6));
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
-    rc = discover_locked(c, flags, pm_now_ms() + resolve_timeout(c, timeout_ms));
-    fill_discovery(c, out);
+    rc = discover_locked(c, fams, flags, pm_now_ms() + resolve_timeout(c, timeout_ms));
+    if (v4)
+        fill_discovery(c, PM_V4, v4);
+    if (v6)
+        fill_discovery(c, PM_V6, v6);
     blocking_leave(c);
     return rc;
 }
@@ -373,6 +417,9 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
     }
     m->c = c;
     m->refs = 2; /* the caller's handle and the client's list */
+    m->fam = r->family == PORTMAP_IPV6 ? PM_V6 : PM_V4;
+    if (m->fam == PM_V6)
+        c->fams_used |= 1u << PM_V6;
     m->proto = r->protocol;
     m->internal_port = r->internal_port;
     m->want_ext_port = r->external_port;
@@ -405,6 +452,32 @@ static int method_allowed(portmap_client *c, portmap_method m)
     return 1;
 }
 
+/* Make the request's mapping, and for both families its IPv6 twin. */
+static portmap_mapping *new_handle(portmap_client *c, const portmap_request *r)
+{
+    portmap_request one = *r;
+    portmap_mapping *m, *twin;
+    int64_t now = pm_now_ms();
+
+    if (r->family != PORTMAP_IPV4_IPV6)
+        return pm_mapping_new(c, r, now);
+    one.family = PORTMAP_IPV6;
+    twin = pm_mapping_new(c, &one, now);
+    if (!twin)
+        return NULL;
+    one.family = PORTMAP_IPV4;
+    m = pm_mapping_new(c, &one, now);
+    if (!m) {
+        pm_mapping_unlink(c, twin);
+        pm_mapping_unref(twin);
+        return NULL;
+    }
+    /* the twin's caller reference is the handle's */
+    m->twin = twin;
+    twin->handle = m;
+    return m;
+}
+
 PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request *r,
                                         portmap_mapping **out)
 {
@@ -417,9 +490,15 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
     if (!c || !r || !out || r->internal_port == 0 ||
         (r->protocol != PORTMAP_TCP && r->protocol != PORTMAP_UDP) ||
         !method_allowed(c, r->method) || !all_zero(r->reserved, sizeof(r->reserved)) ||
+        (unsigned)r->family > PORTMAP_IPV4_IPV6 ||
         pm_allow_parse(r->allow, &allow_addr, &allow_prefix) != 0)
         return PORTMAP_ERR_INVALID_ARGUMENT;
+    /* allow names IPv4 peers: it has no meaning for a pinhole */
+    if ((r->family & PORTMAP_IPV6) && allow_prefix)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
     if (r->method != PORTMAP_METHOD_AUTO && !pm_method_can_allow(r->method, allow_prefix))
+        return PORTMAP_ERR_UNSUPPORTED;
+    if (r->family == PORTMAP_IPV6 && !pm_method_has_family(r->method, PM_V6))
         return PORTMAP_ERR_UNSUPPORTED;
     pthread_mutex_lock(&c->lock);
     if (c->stopping) {
@@ -435,7 +514,7 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
             return PORTMAP_ERR_BAD_STATE;
         }
     }
-    m = pm_mapping_new(c, r, pm_now_ms());
+    m = new_handle(c, r);
     if (!m) {
         pthread_mutex_unlock(&c->lock);
         return PORTMAP_ERR_NO_MEMORY;
@@ -456,6 +535,50 @@ PORTMAP_API int portmap_mapping_get_info(portmap_mapping *m, portmap_mapping_inf
     return PORTMAP_OK;
 }
 
+/* The part of handle m for family fam, or NULL */
+static portmap_mapping *part_of(portmap_mapping *m, portmap_family family)
+{
+    int fam = family == PORTMAP_IPV6 ? PM_V6 : PM_V4;
+
+    if (family != PORTMAP_IPV4 && family != PORTMAP_IPV6)
+        return NULL;
+    if (m->fam == fam)
+        return m;
+    return m->twin && m->twin->fam == fam ? m->twin : NULL;
+}
+
+PORTMAP_API int portmap_mapping_get_family_info(portmap_mapping *m, portmap_family family,
+                                                portmap_mapping_info *info)
+{
+    portmap_mapping *p;
+    int rc = PORTMAP_ERR_NOT_FOUND;
+
+    if (!m || !info || (family != PORTMAP_IPV4 && family != PORTMAP_IPV6))
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&m->c->lock);
+    p = part_of(m, family);
+    if (p) {
+        pm_mapping_fill_info(p, pm_now_ms(), info);
+        rc = PORTMAP_OK;
+    }
+    pthread_mutex_unlock(&m->c->lock);
+    return rc;
+}
+
+static int result_of(const portmap_mapping *m, int stopping)
+{
+    switch (m->state) {
+    case PORTMAP_STATE_MAPPED:
+        return PORTMAP_OK;
+    case PORTMAP_STATE_PENDING:
+        return stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_TIMEOUT;
+    case PORTMAP_STATE_LOST:
+        return m->last_error ? m->last_error : PORTMAP_ERR_TIMEOUT;
+    default:
+        return m->last_error ? m->last_error : PORTMAP_ERR_CANCELLED;
+    }
+}
+
 PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap_mapping_info *info)
 {
     portmap_client *c;
@@ -474,23 +597,15 @@ PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap
     }
     waiter_enter(c);
     pm_mapping_ref(m);
-    while (m->state == PORTMAP_STATE_PENDING && !c->stopping && !c->closed)
+    while ((m->state == PORTMAP_STATE_PENDING ||
+            (m->twin && m->twin->state == PORTMAP_STATE_PENDING)) &&
+           !c->stopping && !c->closed)
         if (!wait_until(c, deadline))
             break;
-    switch (m->state) {
-    case PORTMAP_STATE_MAPPED:
+    rc = result_of(m, c->stopping);
+    /* both families: either one mapped will do */
+    if (rc != PORTMAP_OK && m->twin && result_of(m->twin, c->stopping) == PORTMAP_OK)
         rc = PORTMAP_OK;
-        break;
-    case PORTMAP_STATE_PENDING:
-        rc = c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_TIMEOUT;
-        break;
-    case PORTMAP_STATE_LOST:
-        rc = m->last_error ? m->last_error : PORTMAP_ERR_TIMEOUT;
-        break;
-    default:
-        rc = m->last_error ? m->last_error : PORTMAP_ERR_CANCELLED;
-        break;
-    }
     pm_mapping_unref(m);
     waiter_leave(c);
 out:
@@ -500,26 +615,35 @@ out:
     return rc;
 }
 
-PORTMAP_API int portmap_mapping_renew(portmap_mapping *m)
+static int renew_one(portmap_mapping *m)
 {
-    portmap_client *c;
-    int rc = PORTMAP_OK;
-
-    if (!m)
-        return PORTMAP_ERR_INVALID_ARGUMENT;
-    c = m->c;
-    pthread_mutex_lock(&c->lock);
-    if (m->handle_dropped) {
-        rc = PORTMAP_ERR_BAD_STATE;
-    } else if (m->state == PORTMAP_STATE_MAPPED) {
+    if (m->handle_dropped)
+        return PORTMAP_ERR_BAD_STATE;
+    if (m->state == PORTMAP_STATE_MAPPED) {
         if (m->op == PM_OP_NONE)
             m->refresh_at = pm_now_ms();
     } else if (m->state == PORTMAP_STATE_LOST) {
         if (m->op == PM_OP_NONE)
             m->retry_at = pm_now_ms();
     } else if (m->state != PORTMAP_STATE_PENDING) {
-        rc = PORTMAP_ERR_BAD_STATE;
+        return PORTMAP_ERR_BAD_STATE;
     }
+    return PORTMAP_OK;
+}
+
+PORTMAP_API int portmap_mapping_renew(portmap_mapping *m)
+{
+    portmap_client *c;
+    int rc;
+
+    if (!m)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    c = m->c;
+    pthread_mutex_lock(&c->lock);
+    rc = renew_one(m);
+    /* both families: OK when either part could be renewed */
+    if (m->twin && !m->handle_dropped && (renew_one(m->twin) == PORTMAP_OK))
+        rc = PORTMAP_OK;
     pm_engine_wake(c);
     pthread_mutex_unlock(&c->lock);
     return rc;
@@ -551,16 +675,21 @@ PORTMAP_API int portmap_mapping_release(portmap_mapping **pm, int timeout_ms)
     /* Even a fire-and-forget release is bounded. */
     deadline = now + (timeout_ms > 0 ? timeout_ms : c->s.timeout_ms);
     pm_mapping_start_release(c, m, deadline, now);
+    if (m->twin) {
+        m->twin->handle_dropped = 1;
+        pm_mapping_start_release(c, m->twin, deadline, now);
+    }
     pm_engine_wake(c);
     if (timeout_ms > 0) {
         waiter_enter(c);
-        while (!m->release_done && !c->stopping && !c->closed)
+        while ((!m->release_done || (m->twin && !m->twin->release_done)) && !c->stopping &&
+               !c->closed)
             if (!wait_until(c, deadline))
                 break;
-        if (!m->release_done)
+        if (!m->release_done || (m->twin && !m->twin->release_done))
             rc = c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_TIMEOUT;
         else
-            rc = m->release_err;
+            rc = m->release_err ? m->release_err : m->twin ? m->twin->release_err : PORTMAP_OK;
         waiter_leave(c);
     }
     pm_mapping_unref(m); /* the caller's handle */
@@ -581,7 +710,7 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
     start = pm_now_ms();
     deadline = start + resolve_timeout(c, timeout_ms);
     /* A fresh probe: NAT-PMP's opcode 0 tells the address directly. */
-    rc = discover_locked(c, PORTMAP_DISCOVER_FRESH, deadline);
+    rc = discover_locked(c, 1u << PM_V4, PORTMAP_DISCOVER_FRESH, deadline);
     if (rc == PORTMAP_OK && c->ext_addr_at < start) {
         /* Only PCP answered: learn the address from a short mapping of
          * the discard port that is deleted at once. */
@@ -620,14 +749,16 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
 
 /*
  * Delete a router entry this client does not hold, as if it held it:
- * with the journal's nonce for PCP, the external port for UPnP. With
- * verify_owner, UPnP asks the router whom the entry maps to first. Lock
+ * with the journal entry's nonce for PCP, the external port for UPnP,
+ * the pinhole's id for UPnP over IPv6 (e may be NULL: none known). With
+ * verify_owner, UPnP asks the router whom the entry maps to first. allow:
+ * the entry's remote restriction, which UPnP needs to name it. Lock
  * held; waits at most until deadline.
  */
-/* allow: the entry's remote restriction, which UPnP needs to name it */
-static int delete_on_router(portmap_client *c, portmap_transport protocol, uint16_t internal_port,
-                            uint16_t external_port, portmap_method method, const uint8_t *nonce,
-                            const char *allow, int verify_owner, int64_t deadline)
+static int delete_on_router(portmap_client *c, int fam, portmap_transport protocol,
+                            uint16_t internal_port, portmap_method method,
+                            const pm_journal_entry *e, const char *allow, int verify_owner,
+                            int64_t deadline)
 {
     portmap_request r;
     portmap_mapping *m;
@@ -638,6 +769,7 @@ static int delete_on_router(portmap_client *c, portmap_transport protocol, uint1
     r.internal_port = internal_port;
     r.method = method;
     r.allow = allow;
+    r.family = fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
     m = pm_mapping_new(c, &r, pm_now_ms());
     if (!m)
         return PORTMAP_ERR_NO_MEMORY;
@@ -645,10 +777,14 @@ static int delete_on_router(portmap_client *c, portmap_transport protocol, uint1
     m->handle_dropped = 1;
     m->verify_owner = verify_owner;
     m->method = m->op_method = method;
-    m->local_addr = c->local;
-    m->ext_port = external_port;
-    if (nonce)
-        memcpy(m->nonce, nonce, sizeof(m->nonce));
+    m->local = c->net[fam].local;
+    if (e) {
+        m->ext_port = e->external_port;
+        memcpy(m->nonce, e->nonce, sizeof(m->nonce));
+        /* a journal's pinhole id is not used: the router numbers its
+         * pinholes from 1 after each restart, so it may now name another
+         * of ours; the router is asked for the id again (X_PH_FIND) */
+    }
     m->state = PORTMAP_STATE_RELEASING;
     m->op_deadline = deadline;
     pm_mapping_start_op(c, m, PM_OP_DELETE, pm_now_ms());
@@ -661,12 +797,61 @@ static int delete_on_router(portmap_client *c, portmap_transport protocol, uint1
     return rc;
 }
 
+/* The families to discover for work on the journal's entries: IPv4, and
+ * IPv6 only when the journal holds an entry of our IPv6 address (a host
+ * with an IPv6 route but no router answering over IPv6 would otherwise
+ * wait out the whole timeout). Lock held. */
+static unsigned journal_fams(portmap_client *c, int64_t now)
+{
+    unsigned fams = 1u << PM_V4;
+
+    if (pm_engine_refresh_route(c, PM_V6, now) == 0 &&
+        pm_journal_has_local(c->state_dir, &c->net[PM_V6].local))
+        fams |= 1u << PM_V6;
+    return fams;
+}
+
+/* portmap_release_port for one family; lock held */
+static int release_port_fam(portmap_client *c, int fam, portmap_transport protocol,
+                            uint16_t internal_port, portmap_method method, int64_t deadline)
+{
+    pm_net *net = &c->net[fam];
+    pm_journal_entry e;
+    int found, rc;
+
+    found = pm_journal_find(c->state_dir, protocol, internal_port, &net->local, &e) == 0;
+    if (method == PORTMAP_METHOD_AUTO && found)
+        method = e.method;
+    if (method == PORTMAP_METHOD_AUTO) {
+        portmap_discovery d;
+        fill_discovery(c, fam, &d);
+        method = d.preferred;
+    }
+    if (method == PORTMAP_METHOD_AUTO)
+        return PORTMAP_ERR_NO_GATEWAY;
+    if (!pm_method_has_family(method, fam))
+        return PORTMAP_ERR_UNSUPPORTED;
+    if (found && e.method == method) {
+        char allow[PORTMAP_ADDRSTRLEN + 4];
+        pm_allow_str(e.allow_addr, e.allow_prefix, allow, sizeof(allow));
+        rc = delete_on_router(c, fam, protocol, internal_port, method, &e, allow, 0, deadline);
+    } else {
+        rc = delete_on_router(c, fam, protocol, internal_port, method, NULL, NULL, 0, deadline);
+    }
+    if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found)
+        pm_journal_remove(c->state_dir, protocol, internal_port, &net->local);
+    if (rc == PORTMAP_OK && !found && method == PORTMAP_METHOD_PCP)
+        PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
+    return rc;
+}
+
 PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method, int timeout_ms)
 {
     pm_journal_entry e;
     int64_t deadline;
-    int found, rc;
+    unsigned fams;
+    int rc, rc6, found6;
 
     if (!c || internal_port == 0 || (protocol != PORTMAP_TCP && protocol != PORTMAP_UDP) ||
         (unsigned)method >= PORTMAP_METHOD_COUNT)
@@ -674,29 +859,26 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
-    rc = discover_locked(c, 0, deadline);
+    fams = journal_fams(c, pm_now_ms());
+    rc = discover_locked(c, fams, 0, deadline);
     if (rc != PORTMAP_OK)
         goto out;
-    found = pm_journal_find(c->state_dir, protocol, internal_port, c->local, &e) == 0;
-    if (method == PORTMAP_METHOD_AUTO && found)
-        method = e.method;
-    if (method == PORTMAP_METHOD_AUTO) {
-        portmap_discovery d;
-        fill_discovery(c, &d);
-        method = d.preferred;
+    found6 = (fams & (1u << PM_V6)) && any_answered(c, PM_V6) &&
+             pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V6].local, &e) == 0;
+    /* IPv4 as before when the journal has it or knows nothing at all; an
+     * IPv6 pinhole of the port goes too when the journal has one */
+    if (!found6 || pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V4].local,
+                                   &e) == 0)
+        rc = any_answered(c, PM_V4)
+                 ? release_port_fam(c, PM_V4, protocol, internal_port, method, deadline)
+                 : PORTMAP_ERR_NO_GATEWAY;
+    else
+        rc = PORTMAP_ERR_NOT_FOUND; /* nothing of IPv4 to release */
+    if (found6) {
+        rc6 = release_port_fam(c, PM_V6, protocol, internal_port, method, deadline);
+        if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_FOUND)
+            rc = rc6;
     }
-    if (found && e.method == method) {
-        char allow[PORTMAP_ADDRSTRLEN + 4];
-        pm_allow_str(e.allow_addr, e.allow_prefix, allow, sizeof(allow));
-        rc = delete_on_router(c, protocol, internal_port, e.external_port, method, e.nonce, allow,
-                              0, deadline);
-    } else {
-        rc = delete_on_router(c, protocol, internal_port, 0, method, NULL, NULL, 0, deadline);
-    }
-    if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found)
-        pm_journal_remove(c->state_dir, protocol, internal_port, c->local);
-    if (rc == PORTMAP_OK && !found && method == PORTMAP_METHOD_PCP)
-        PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
 out:
     blocking_leave(c);
     return rc;
@@ -726,22 +908,27 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
-    rc = discover_locked(c, 0, deadline);
-    for (int meth = 1; rc == PORTMAP_OK && meth < PORTMAP_METHOD_COUNT; meth++) {
+    rc = discover_locked(c, journal_fams(c, pm_now_ms()), 0, deadline);
+    for (int k = 0; rc == PORTMAP_OK && k < PM_FAMS * PORTMAP_METHOD_COUNT; k++) {
+        int fam = k / PORTMAP_METHOD_COUNT, meth = k % PORTMAP_METHOD_COUNT;
+        pm_net *net = &c->net[fam];
         size_t n;
-        if (c->avail[meth] != PM_AVAIL_YES)
+        if (meth == PORTMAP_METHOD_AUTO || net->avail[meth] != PM_AVAIL_YES)
             continue;
-        n = pm_journal_claim_orphans(c->state_dir, c->gateway, c->local, (portmap_method)meth,
-                                     (long)getpid(), e, sizeof(e) / sizeof(e[0]));
+        n = pm_journal_claim_orphans(c->state_dir, &net->gateway, &net->local,
+                                     (portmap_method)meth, (long)getpid(), e,
+                                     sizeof(e) / sizeof(e[0]));
         for (size_t i = 0; i < n; i++) {
             char allow[PORTMAP_ADDRSTRLEN + 4];
             int drc;
             pm_allow_str(e[i].allow_addr, e[i].allow_prefix, allow, sizeof(allow));
-            drc = delete_on_router(c, e[i].proto, e[i].internal_port, e[i].external_port,
-                                   e[i].method, e[i].nonce, allow,
-                                   e[i].method == PORTMAP_METHOD_UPNP, deadline);
+            /* a UPnP entry may have been reused by another host since:
+             * ask first (a pinhole's id is ours alone) */
+            drc = delete_on_router(c, fam, e[i].proto, e[i].internal_port, e[i].method, &e[i],
+                                   allow, e[i].method == PORTMAP_METHOD_UPNP && fam == PM_V4,
+                                   deadline);
             if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
-                pm_journal_remove(c->state_dir, e[i].proto, e[i].internal_port, e[i].local);
+                pm_journal_remove(c->state_dir, e[i].proto, e[i].internal_port, &e[i].local);
                 PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
                         e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
                 done++;
@@ -771,10 +958,10 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
-    rc = discover_locked(c, 0, deadline);
+    rc = discover_locked(c, 1u << PM_V4, 0, deadline);
     if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NO_GATEWAY)
         rc = pm_upnp_get_control(c, &ctl) == 0 ? PORTMAP_OK : PORTMAP_ERR_UNSUPPORTED;
-    local = c->local;
+    local = pm_local4(c);
     blocking_leave(c);
     if (rc != PORTMAP_OK)
         return rc;
@@ -782,7 +969,8 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
     rc = pm_upnp_list(&ctl, local, deadline, out, count);
     for (size_t i = 0; rc == PORTMAP_OK && i < *count; i++) {
         portmap_router_entry *e = &(*out)[i];
-        e->held = e->ours && pm_journal_held(c->state_dir, e->protocol, e->internal_port, local);
+        pm_addr mine = pm_addr_from_v4(local);
+        e->held = e->ours && pm_journal_held(c->state_dir, e->protocol, e->internal_port, &mine);
     }
     return rc;
 }
@@ -799,14 +987,17 @@ PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_en
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
-    rc = discover_locked(c, 0, deadline);
-    if (rc == PORTMAP_OK && c->avail[PORTMAP_METHOD_UPNP] != PM_AVAIL_YES)
+    rc = discover_locked(c, 1u << PM_V4, 0, deadline);
+    if (rc == PORTMAP_OK && c->net[PM_V4].avail[PORTMAP_METHOD_UPNP] != PM_AVAIL_YES)
         rc = PORTMAP_ERR_UNSUPPORTED;
+    if (rc == PORTMAP_OK) {
+        pm_journal_entry e = { .external_port = entry->external_port };
+        rc = delete_on_router(c, PM_V4, entry->protocol, entry->internal_port, PORTMAP_METHOD_UPNP,
+                              &e, entry->remote_host, 1, deadline);
+    }
     if (rc == PORTMAP_OK)
-        rc = delete_on_router(c, entry->protocol, entry->internal_port, entry->external_port,
-                              PORTMAP_METHOD_UPNP, NULL, entry->remote_host, 1, deadline);
-    if (rc == PORTMAP_OK)
-        pm_journal_remove(c->state_dir, entry->protocol, entry->internal_port, c->local);
+        pm_journal_remove(c->state_dir, entry->protocol, entry->internal_port,
+                          &c->net[PM_V4].local);
     blocking_leave(c);
     return rc;
 }

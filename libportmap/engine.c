@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -65,6 +66,8 @@ void pm_engine_queue_event(portmap_client *c, portmap_mapping *m, portmap_event 
     e->m = m;
     e->ev = ev;
     pm_mapping_ref(m);
+    if (m->handle) /* delivered through it */
+        pm_mapping_ref(m->handle);
     pm_mapping_fill_info(m, pm_now_ms(), &e->info);
     pthread_cond_broadcast(&c->cond);
 }
@@ -83,130 +86,186 @@ static void deliver_events(portmap_client *c)
         pthread_mutex_unlock(&c->lock);
         for (size_t i = 0; i < n; i++) {
             if (evs[i].m->cb)
-                evs[i].m->cb(evs[i].m, evs[i].ev, &evs[i].info, evs[i].m->user);
+                evs[i].m->cb(pm_mapping_handle(evs[i].m), evs[i].ev, &evs[i].info,
+                             evs[i].m->user);
         }
         pthread_mutex_lock(&c->lock);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            portmap_mapping *h = evs[i].m->handle;
             pm_mapping_unref(evs[i].m);
+            if (h)
+                pm_mapping_unref(h);
+        }
         free(evs);
     }
 }
 
-int pm_engine_all_probes_done(portmap_client *c)
+int pm_engine_all_probes_done(portmap_client *c, int fam)
 {
     for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-        if (c->avail[i] == PM_AVAIL_PROBING)
+        if (c->net[fam].avail[i] == PM_AVAIL_PROBING)
             return 0;
     return 1;
 }
 
-static void forget_gateway(portmap_client *c, int64_t now)
+static void forget_gateway(portmap_client *c, int fam, int64_t now)
 {
+    pm_net *net = &c->net[fam];
     int remap = 0;
 
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
         const pm_backend *b = backends[i];
         if (b)
-            b->reset(c);
-        c->avail[i] = PM_AVAIL_UNKNOWN;
-        memset(&c->epoch[i], 0, sizeof(c->epoch[i]));
+            b->reset(c, fam);
+        net->avail[i] = PM_AVAIL_UNKNOWN;
+        memset(&net->epoch[i], 0, sizeof(net->epoch[i]));
     }
-    c->ext_addr = 0;
-    c->ext_addr_at = 0;
-    c->double_nat = 0;
-    c->orphans_claimed = 0;
-    c->pcp_version = 0;
+    if (fam == PM_V4) {
+        c->ext_addr = 0;
+        c->ext_addr_at = 0;
+        c->double_nat = 0;
+    }
+    net->orphans_claimed = 0;
+    net->pcp_version = 0;
+    net->upnp_version = 0;
+    net->upnp_service[0] = '\0';
     /* Mappings made through the old gateway are gone for us: they are
      * made again once the new one has said what it speaks. */
     for (portmap_mapping *m = c->mappings; m; m = m->next)
-        remap |= pm_mapping_network_changed(c, m, now);
+        if (m->fam == fam)
+            remap |= pm_mapping_network_changed(c, m, now);
     if (remap)
-        pm_engine_probe_all(c, now, now + c->s.timeout_ms, 0);
+        pm_engine_probe_all(c, fam, now, now + c->s.timeout_ms, 0);
 }
 
-int pm_engine_refresh_route(portmap_client *c, int64_t now)
+/* The family's gateway and our address towards it, now. */
+static int read_route(portmap_client *c, int fam, pm_addr *gw, pm_addr *local, pm_v6_kind *kind,
+                      char *ifname, size_t ifname_len)
 {
-    uint32_t gw = 0, local = 0;
-    int ok;
+    uint32_t gw4 = 0, local4 = 0;
 
-    c->route_dirty = 0;
+    if (fam == PM_V6) {
+        if (c->gateway_override && pm_addr_parse(c->gateway_override, gw) == 0 &&
+            gw->family == AF_INET6) {
+            /* a given router: our address on the link the route to it takes */
+            pm_addr any;
+            if (pm_route_default6(&any, ifname, ifname_len) != 0)
+                return -1;
+            if (pm_addr_is_link_local(gw) && !gw->scope)
+                gw->scope = any.scope;
+            return pm_route_local6(any.scope, local, kind);
+        }
+        if (c->gateway_override && pm_addr_parse(c->gateway_override, gw) == 0)
+            return -1; /* an IPv4 router was given: no IPv6 one */
+        if (pm_route_default6(gw, ifname, ifname_len) != 0)
+            return -1;
+        return pm_route_local6(gw->scope, local, kind);
+    }
     if (c->gateway_override) {
         struct in_addr a;
-        ok = inet_pton(AF_INET, c->gateway_override, &a) == 1;
-        gw = a.s_addr;
-    } else {
-        ok = pm_route_default(&gw, NULL, 0) == 0;
+        if (inet_pton(AF_INET, c->gateway_override, &a) != 1)
+            return -1;
+        gw4 = a.s_addr;
+    } else if (pm_route_default(&gw4, ifname, ifname_len) != 0) {
+        return -1;
     }
-    ok = ok && pm_route_local_for(gw, &local) == 0;
-    if (!ok) {
-        if (c->route_ok)
-            PM_WARN(c, "the default route is gone");
-        c->route_ok = 0;
+    if (pm_route_local_for(gw4, &local4) != 0)
+        return -1;
+    *gw = pm_addr_from_v4(gw4);
+    *local = pm_addr_from_v4(local4);
+    *kind = PM_V6_STABLE;
+    return 0;
+}
+
+int pm_engine_refresh_route(portmap_client *c, int fam, int64_t now)
+{
+    pm_net *net = &c->net[fam];
+    pm_addr gw = { 0 }, local = { 0 };
+    pm_v6_kind kind = PM_V6_UNFIT;
+    char ifname[sizeof(net->ifname)] = "";
+
+    if (read_route(c, fam, &gw, &local, &kind, ifname, sizeof(ifname)) != 0) {
+        if (net->route_ok)
+            PM_WARN(c, "the %s default route is gone", fam == PM_V6 ? "IPv6" : "IPv4");
+        net->route_ok = 0;
         return -1;
     }
     /* Compared with the last network that worked, not only while the
      * route stays: a host that moves loses its route (link down) before
      * it gets the new one. */
-    if (c->gateway && (gw != c->gateway || local != c->local)) {
-        char a[PORTMAP_ADDRSTRLEN], b[PORTMAP_ADDRSTRLEN];
-        pm_addr_str(gw, a, sizeof(a));
-        pm_addr_str(local, b, sizeof(b));
+    if (pm_addr_is_set(&net->gateway) &&
+        (!pm_addr_eq(&gw, &net->gateway) || !pm_addr_eq(&local, &net->local))) {
+        char a[PM_ADDR_TEXT], b[PM_ADDR_TEXT];
+        pm_addr_fmt(&gw, a, sizeof(a));
+        pm_addr_fmt(&local, b, sizeof(b));
         PM_INFO(c, "network changed: gateway %s, local address %s; discovering again", a, b);
-        c->gateway = gw;
-        c->local = local;
-        forget_gateway(c, now);
+        net->gateway = gw;
+        net->local = local;
+        forget_gateway(c, fam, now);
         /* The SSDP group was joined on the old route's interface, which
          * may be gone, and the membership with it. */
-        if (c->notify_fd >= 0)
+        if (fam == PM_V4 && c->notify_fd >= 0) {
             close(c->notify_fd);
-        c->notify_fd = pm_announce_ssdp_open();
+            c->notify_fd = pm_announce_ssdp_open();
+        }
     }
-    c->gateway = gw;
-    c->local = local;
-    c->route_ok = 1;
+    if (fam == PM_V6 && (!net->route_ok || kind != net->local_kind)) {
+        char a[PM_ADDR_TEXT];
+        pm_addr_fmt(&local, a, sizeof(a));
+        PM_DEBUG(c, "IPv6: using %s address %s on %s", pm_v6_kind_name(kind), a, ifname);
+    }
+    net->gateway = gw;
+    net->local = local;
+    net->local_kind = kind;
+    snprintf(net->ifname, sizeof(net->ifname), "%s", ifname);
+    net->route_ok = 1;
     return 0;
 }
 
-void pm_engine_probe_all(portmap_client *c, int64_t now, int64_t deadline, int fresh)
+void pm_engine_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, int fresh)
 {
+    pm_net *net = &c->net[fam];
     int started = 0;
 
     for (unsigned i = 0; i < c->n_order; i++) {
         portmap_method meth = c->order[i];
         const pm_backend *b = backends[meth];
         if (!b) {
-            c->avail[meth] = PM_AVAIL_NO;
+            net->avail[meth] = PM_AVAIL_NO;
             continue;
         }
-        if (c->avail[meth] == PM_AVAIL_PROBING ||
-            (!fresh && c->avail[meth] != PM_AVAIL_UNKNOWN))
+        if (net->avail[meth] == PM_AVAIL_PROBING ||
+            (!fresh && net->avail[meth] != PM_AVAIL_UNKNOWN))
             continue;
-        c->avail[meth] = PM_AVAIL_PROBING;
-        c->probe_started[meth] = now;
+        net->avail[meth] = PM_AVAIL_PROBING;
+        net->probe_started[meth] = now;
         started = 1;
-        if (b->probe(c, now) != 0)
-            c->avail[meth] = PM_AVAIL_NO;
+        if (b->probe(c, fam, now) != 0)
+            net->avail[meth] = PM_AVAIL_NO;
     }
-    if (started || deadline > c->probe_deadline)
-        c->probe_deadline = started ? deadline : PM_MAX(c->probe_deadline, deadline);
+    if (started || deadline > net->probe_deadline)
+        net->probe_deadline = started ? deadline : PM_MAX(net->probe_deadline, deadline);
 }
 
-void pm_engine_probe_done(portmap_client *c, portmap_method method, pm_avail result,
+void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,
                           uint32_t ext_addr, int64_t now)
 {
-    if (c->avail[method] != result)
-        PM_DEBUG(c, "%s %s after %lld ms", portmap_method_name(method),
+    pm_net *net = &c->net[fam];
+
+    if (net->avail[method] != result)
+        PM_DEBUG(c, "%s%s %s after %lld ms", portmap_method_name(method),
+                 fam == PM_V6 ? " over IPv6" : "",
                  result == PM_AVAIL_YES ? "answered" : "is not available",
-                 (long long)(now - c->probe_started[method]));
-    if (result == PM_AVAIL_YES && c->avail[method] == PM_AVAIL_PROBING)
-        c->probe_rtt[method] = now - c->probe_started[method];
-    c->avail[method] = result;
+                 (long long)(now - net->probe_started[method]));
+    if (result == PM_AVAIL_YES && net->avail[method] == PM_AVAIL_PROBING)
+        net->probe_rtt[method] = now - net->probe_started[method];
+    net->avail[method] = result;
     if (result == PM_AVAIL_YES && !c->s.keep_orphans &&
-        !(c->orphans_claimed & PORTMAP_HAVE(method))) {
-        c->orphans_claimed |= PORTMAP_HAVE(method);
-        pm_orphans_release(c, method, now);
+        !(net->orphans_claimed & PORTMAP_HAVE(method))) {
+        net->orphans_claimed |= PORTMAP_HAVE(method);
+        pm_orphans_release(c, fam, method, now);
     }
-    if (ext_addr) {
+    if (ext_addr && fam == PM_V4) {
         c->ext_addr = ext_addr;
         c->ext_addr_at = now;
         c->double_nat = pm_addr_is_private(ext_addr);
@@ -215,7 +274,8 @@ void pm_engine_probe_done(portmap_client *c, portmap_method method, pm_avail res
         goto out;
     /* Pending mappings that were trying this protocol move on. */
     for (portmap_mapping *m = c->mappings; m; m = m->next) {
-        if (m->state == PORTMAP_STATE_PENDING && m->op != PM_OP_NONE && m->op_method == method) {
+        if (m->fam == fam && m->state == PORTMAP_STATE_PENDING && m->op != PM_OP_NONE &&
+            m->op_method == method) {
             pm_mapping_stop_op(c, m);
             if (m->forced)
                 m->last_error = PORTMAP_ERR_UNSUPPORTED;
@@ -228,24 +288,26 @@ out:
 void pm_engine_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
 {
     c->counters.responses++;
-    if (r->err == PORTMAP_OK && c->avail[m->op_method] != PM_AVAIL_YES)
-        pm_engine_probe_done(c, m->op_method, PM_AVAIL_YES, 0, now);
+    if (r->err == PORTMAP_OK && pm_net_of(c, m)->avail[m->op_method] != PM_AVAIL_YES)
+        pm_engine_probe_done(c, m->fam, m->op_method, PM_AVAIL_YES, 0, now);
     pm_mapping_on_result(c, m, r, now);
     pthread_cond_broadcast(&c->cond);
 }
 
 /* A router that lost its state (reboot) answers with a young epoch:
  * every mapping made through that protocol is gone and is made again. */
-void pm_engine_server_epoch(portmap_client *c, portmap_method method, uint32_t epoch, int64_t now)
+void pm_engine_server_epoch(portmap_client *c, int fam, portmap_method method, uint32_t epoch,
+                            int64_t now)
 {
-    int ok = method == PORTMAP_METHOD_PCP ? pm_epoch_check_pcp(&c->epoch[method], epoch, now)
-                                          : pm_epoch_check_natpmp(&c->epoch[method], epoch, now);
+    pm_epoch *e = &c->net[fam].epoch[method];
+    int ok = method == PORTMAP_METHOD_PCP ? pm_epoch_check_pcp(e, epoch, now)
+                                          : pm_epoch_check_natpmp(e, epoch, now);
     if (ok)
         return;
     PM_WARN(c, "%s: the router's epoch went back to %u s: it lost its mappings; mapping again",
             portmap_method_name(method), epoch);
     for (portmap_mapping *m = c->mappings; m; m = m->next) {
-        if (m->method != method || m->state != PORTMAP_STATE_MAPPED)
+        if (m->fam != fam || m->method != method || m->state != PORTMAP_STATE_MAPPED)
             continue;
         /* The reply under way may be the renewal that re-created the
          * mapping; it is kept, only scheduled ones are hurried. */
@@ -327,6 +389,18 @@ short pm_revents(const pm_dispatch *d, int fd)
     return 0;
 }
 
+/* A handle stays listed while its twin is: the twin's events go through
+ * it. */
+static int twin_listed(portmap_client *c, const portmap_mapping *m)
+{
+    if (!m->twin)
+        return 0;
+    for (const portmap_mapping *o = c->mappings; o; o = o->next)
+        if (o == m->twin)
+            return 1;
+    return 0;
+}
+
 typedef struct service_ctx {
     int64_t now;
     int64_t *deadline;
@@ -342,7 +416,7 @@ static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
     /* Finished mappings stay listed while the caller holds the handle,
      * so portmap_close() can free every handle. */
     if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
-        m->handle_dropped)
+        m->handle_dropped && !twin_listed(c, m))
         pm_mapping_unlink(c, m);
 }
 
@@ -350,15 +424,22 @@ static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
 {
     service_ctx ctx = { now, deadline };
 
-    if (c->route_dirty)
-        pm_engine_refresh_route(c, now);
-    if (!pm_engine_all_probes_done(c)) {
-        if (now >= c->probe_deadline) {
+    if (c->route_dirty) {
+        c->route_dirty = 0;
+        for (int fam = 0; fam < PM_FAMS; fam++)
+            if (fam == PM_V4 || (c->fams_used & (1u << fam)))
+                pm_engine_refresh_route(c, fam, now);
+    }
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        pm_net *net = &c->net[fam];
+        if (pm_engine_all_probes_done(c, fam))
+            continue;
+        if (now >= net->probe_deadline) {
             for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-                if (c->avail[i] == PM_AVAIL_PROBING)
-                    pm_engine_probe_done(c, (portmap_method)i, PM_AVAIL_NO, 0, now);
+                if (net->avail[i] == PM_AVAIL_PROBING)
+                    pm_engine_probe_done(c, fam, (portmap_method)i, PM_AVAIL_NO, 0, now);
         } else {
-            *deadline = PM_MIN(*deadline, c->probe_deadline);
+            *deadline = PM_MIN(*deadline, net->probe_deadline);
         }
     }
     c->ops_mask = 0; /* recounted by the pass */
@@ -387,8 +468,9 @@ static void cancel_everything(portmap_client *c)
         pm_engine_queue_event(c, m, PORTMAP_EVENT_RELEASED);
     }
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
-        if (backends[i])
-            backends[i]->reset(c);
+        for (int fam = 0; fam < PM_FAMS; fam++)
+            if (backends[i])
+                backends[i]->reset(c, fam);
 }
 
 /* The time left until deadline (monotonic ms), at most 10 minutes. To

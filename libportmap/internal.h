@@ -40,7 +40,7 @@ typedef enum pm_op {
 /* Outcome of one exchange, reported by a backend. */
 typedef struct pm_result {
     portmap_error err;
-    uint32_t ext_addr;        /* network byte order, 0 unknown */
+    pm_addr ext;              /* unset when the reply did not say */
     uint16_t ext_port;
     uint32_t lifetime;        /* granted, or for errors the retry hint (s) */
     int protocol_gone;        /* the gateway does not speak this protocol */
@@ -54,6 +54,12 @@ struct portmap_mapping {
     int refs;                 /* caller handle + engine list + waiters */
     int handle_dropped;       /* the caller released or the client closed */
     int internal;             /* made by the library itself (external-ip probe) */
+    int fam;                  /* PM_V4: a NAT mapping; PM_V6: a firewall pinhole */
+    /* A request for both families is two mappings: the caller's handle is
+     * the first (IPv4), which holds the IPv6 one as its twin. The twin's
+     * events go to the handle's callback with info.family telling which. */
+    portmap_mapping *twin;
+    portmap_mapping *handle;  /* the twin's handle, NULL on the handle itself */
 
     /* the request */
     portmap_transport proto;
@@ -72,8 +78,11 @@ struct portmap_mapping {
     /* state */
     portmap_state state;
     portmap_method method;
-    uint32_t local_addr;      /* network byte order, at the time of mapping */
-    uint32_t ext_addr;
+    pm_addr local;            /* at the time of mapping */
+    pm_v6_kind local_kind;    /* IPv6: what kind of address local is */
+    pm_addr ext;
+    uint16_t pinhole_id;      /* UPnP IPv6: the router's UniqueID of our pinhole */
+    int has_pinhole;
     uint16_t ext_port;
     uint32_t lifetime;
     int64_t expires_at;       /* monotonic ms; PM_NEVER when not mapped */
@@ -119,6 +128,27 @@ typedef struct pm_event {
 
 typedef struct pm_backend pm_backend;
 
+/* One address family's network: its router and our address, and what
+ * that router speaks. IPv4 and IPv6 routers are found and probed each on
+ * their own, at the same time; they are often one box, but need not be. */
+typedef struct pm_net {
+    int fam;                  /* PM_V4 or PM_V6 */
+    int route_ok;
+    pm_addr gateway;          /* IPv6: usually link-local, with its zone */
+    pm_addr local;
+    pm_v6_kind local_kind;    /* IPv6: the kind of address picked for local */
+    char ifname[16];
+    pm_avail avail[PORTMAP_METHOD_COUNT];
+    int64_t probe_started[PORTMAP_METHOD_COUNT];
+    int64_t probe_rtt[PORTMAP_METHOD_COUNT];   /* how long its answer took */
+    int64_t probe_deadline;
+    pm_epoch epoch[PORTMAP_METHOD_COUNT];
+    unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
+    int pcp_version;
+    int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
+    char upnp_service[48];    /* e.g. "WANIPConnection:2", "WANIPv6FirewallControl:1" */
+} pm_net;
+
 struct portmap_client {
     pthread_mutex_t lock;
     pthread_cond_t cond;      /* any state change: waiters re-check */
@@ -136,29 +166,17 @@ struct portmap_client {
     portmap_method order[PORTMAP_METHOD_COUNT];
     unsigned n_order;
 
-    /* the network as last seen */
-    int route_ok;
-    uint32_t gateway;         /* network byte order */
-    uint32_t local;
+    /* the network of each family as last seen, and what its router speaks */
+    pm_net net[PM_FAMS];
     int route_dirty;          /* netlink said something changed */
+    unsigned fams_used;       /* 1 << PM_V6: IPv6 was asked for; probed from then on */
 
-    /* discovery */
-    pm_avail avail[PORTMAP_METHOD_COUNT];
-    int64_t probe_started[PORTMAP_METHOD_COUNT];
-    int64_t probe_rtt[PORTMAP_METHOD_COUNT];   /* how long its answer took */
-    int64_t probe_deadline;
-    uint32_t ext_addr;
+    uint32_t ext_addr;        /* the IPv4 NAT's external address */
     int64_t ext_addr_at;      /* when ext_addr was learned; 0 never */
-    int pcp_version;
     int double_nat;           /* the external address is private or CGN */
     portmap_counters counters;
     int ann_fd;               /* 224.0.0.1:5350, or -1 */
     int notify_fd;            /* SSDP NOTIFY on 239.255.255.250:1900, or -1 */
-    unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
-    int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
-    char upnp_service[48];    /* e.g. "WANIPConnection:2" */
-    pm_epoch epoch[PORTMAP_METHOD_COUNT];
-    unsigned probe_gen;       /* bumped per fresh probe */
     int ext_pending;          /* an external-address query is under way */
     /* PORTMAP_HAVE(method) of every exchange under way, as of the engine's
      * last pass over the mappings plus those started since: a backend
@@ -191,23 +209,25 @@ struct pm_backend {
     int (*start)(portmap_client *c, portmap_mapping *m, int64_t now);
     /* Forget m's exchange (done, timed out or cancelled). */
     void (*stop)(portmap_client *c, portmap_mapping *m);
-    /* Probe the gateway for this protocol. */
-    int (*probe)(portmap_client *c, int64_t now);
+    /* Probe fam's gateway for this protocol; -1 when it cannot even try
+     * (no socket, or the protocol has no such family: NAT-PMP on IPv6). */
+    int (*probe)(portmap_client *c, int fam, int64_t now);
     /* Append poll entries; lower *deadline to the next timer. */
     size_t (*add_pollfds)(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline);
     /* Count of poll entries add_pollfds may add (for sizing). */
     size_t (*count_pollfds)(portmap_client *c);
     /* Handle readiness of its entries and timers due at now. */
     void (*dispatch)(portmap_client *c, struct pollfd *fds, size_t n, int64_t now);
-    /* The gateway changed or the client closes: drop sockets and state. */
-    void (*reset)(portmap_client *c);
+    /* fam's gateway changed or the client closes: drop its sockets and
+     * state. */
+    void (*reset)(portmap_client *c, int fam);
 };
 
 extern const pm_backend pm_backend_pcp;
 
 /* What the backends do with a datagram already received and checked for
  * its source: no I/O of their own, so tests and fuzzers drive them. */
-void pm_pcp_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now);
+void pm_pcp_handle(portmap_client *c, int fam, const uint8_t *buf, size_t len, int64_t now);
 /* A NAT-PMP reply already matched to the pending request (opcode and port) */
 void pm_natpmp_probe_reply(portmap_client *c, const pm_natpmp_reply *rep, int64_t now);
 void pm_natpmp_mapping_reply(portmap_client *c, portmap_mapping *m,
@@ -217,7 +237,7 @@ extern const pm_backend pm_backend_upnp;
 
 /* upnp.c: a copy of the IGD's control endpoint, for callers' own threads */
 typedef struct pm_upnp_control {
-    uint32_t addr;
+    pm_addr addr;
     uint16_t port;
     char path[256];
     char service[128];
@@ -253,6 +273,8 @@ int pm_allow_parse(const char *s, uint32_t *addr_be, uint8_t *prefix);
 void pm_allow_str(uint32_t addr_be, uint8_t prefix, char *buf, size_t len);
 /* Whether method can restrict the remote side to a /prefix (0: no need). */
 int pm_method_can_allow(portmap_method method, uint8_t prefix);
+/* Whether method works over family fam (NAT-PMP: IPv4 only). */
+int pm_method_has_family(portmap_method method, int fam);
 int pm_addr_is_private(uint32_t addr_be); /* RFC 1918, CGN, loopback, link-local, 0 */
 
 /* log.c */
@@ -266,21 +288,33 @@ void pm_log(portmap_client *c, portmap_log_level lvl, const char *fmt, ...)
 /* route.c: default IPv4 gateway and our address towards it */
 int pm_route_default(uint32_t *gateway, char *ifname, size_t ifname_len);
 int pm_route_local_for(uint32_t gateway, uint32_t *local);
+/* The IPv6 default router (zone set for a link-local one) and its
+ * interface, from a netlink dump of the main table. */
+int pm_route_default6(pm_addr *gateway, char *ifname, size_t ifname_len);
+/* The fittest IPv6 address of ours on ifindex to open to the outside
+ * (see pm_v6_kind); -1 when there is none fit. */
+int pm_route_local6(uint32_t ifindex, pm_addr *local, pm_v6_kind *kind);
+/* 1 when the kernel's neighbour table on ifname gives addr the link-layer
+ * address of gateway (one router, two addresses); 0 when not, -1 when
+ * either is not in the table. */
+int pm_route_same_router(const pm_addr *gateway, const pm_addr *addr, const char *ifname);
 int pm_route_netlink_open(void);
 int pm_route_netlink_drain(int fd); /* 1 when an address/route message was seen */
 
 /* engine.c: called with the lock held */
 void pm_engine_wake(portmap_client *c);
 void *pm_engine_main(void *arg);
-int pm_engine_refresh_route(portmap_client *c, int64_t now);
-void pm_engine_probe_all(portmap_client *c, int64_t now, int64_t deadline, int fresh);
-void pm_engine_probe_done(portmap_client *c, portmap_method method, pm_avail result,
+int pm_engine_refresh_route(portmap_client *c, int fam, int64_t now);
+void pm_engine_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, int fresh);
+/* ext_addr: the IPv4 external address the probe learnt, or 0 */
+void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,
                           uint32_t ext_addr, int64_t now);
 void pm_engine_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now);
-void pm_engine_server_epoch(portmap_client *c, portmap_method method, uint32_t epoch, int64_t now);
+void pm_engine_server_epoch(portmap_client *c, int fam, portmap_method method, uint32_t epoch,
+                            int64_t now);
 void pm_engine_queue_event(portmap_client *c, portmap_mapping *m, portmap_event ev);
 int pm_engine_on_thread(portmap_client *c);
-int pm_engine_all_probes_done(portmap_client *c);
+int pm_engine_all_probes_done(portmap_client *c, int fam);
 /* What a backend's per-mapping dispatch step needs from the poll round. */
 typedef struct pm_dispatch {
     struct pollfd *fds;
@@ -294,6 +328,28 @@ short pm_revents(const pm_dispatch *d, int fd);
 /* Call fn for each mapping; fn may unlink or drop the current one. */
 void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
                       void *arg);
+
+/* The caller's handle of m: m itself, or for a twin the handle holding it */
+static inline portmap_mapping *pm_mapping_handle(portmap_mapping *m)
+{
+    return m->handle ? m->handle : m;
+}
+
+static inline pm_net *pm_net_of(portmap_client *c, const portmap_mapping *m)
+{
+    return &c->net[m->fam];
+}
+
+/* The IPv4 gateway and our IPv4 address, network order; 0 when unknown */
+static inline uint32_t pm_gw4(const portmap_client *c)
+{
+    return c->net[PM_V4].gateway.family == AF_INET ? c->net[PM_V4].gateway.u.v4 : 0;
+}
+
+static inline uint32_t pm_local4(const portmap_client *c)
+{
+    return c->net[PM_V4].local.family == AF_INET ? c->net[PM_V4].local.u.v4 : 0;
+}
 
 /* mapping.c: the per-mapping state machine, called with the lock held */
 void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info);
@@ -324,7 +380,7 @@ void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64
 void pm_announce_ssdp_read(portmap_client *c, int64_t now);
 
 /* orphans.c: mappings that dead processes left on the router */
-void pm_orphans_release(portmap_client *c, portmap_method method, int64_t now);
+void pm_orphans_release(portmap_client *c, int fam, portmap_method method, int64_t now);
 
 /* journal.c: mappings this host holds, across processes */
 typedef struct pm_journal_entry {
@@ -332,29 +388,34 @@ typedef struct pm_journal_entry {
     portmap_transport proto;
     uint16_t internal_port;
     uint16_t external_port;
-    uint32_t gateway;
-    uint32_t local;
+    pm_addr gateway;
+    pm_addr local;
     uint8_t nonce[PM_PCP_NONCE_LEN];
     long pid;                 /* 0: detached (left to expire) */
     unsigned long long start_time; /* the pid's start time, clock ticks */
     int64_t expires_unix;
     uint32_t allow_addr;      /* the remote restriction, needed to delete it */
     uint8_t allow_prefix;
+    int has_pinhole;          /* UPnP IPv6: the pinhole's UniqueID, to delete it */
+    uint16_t pinhole_id;
 } pm_journal_entry;
 
 int pm_journal_put(const char *dir, const pm_journal_entry *e);
 int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port,
-                      uint32_t local);
+                      const pm_addr *local);
 int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
-                    uint32_t local, pm_journal_entry *out);
+                    const pm_addr *local, pm_journal_entry *out);
 int pm_journal_detach_pid(const char *dir, long pid);
+/* 1 when some entry is of our address local */
+int pm_journal_has_local(const char *dir, const pm_addr *local);
 /* Take over (for pid) the entries for gateway, local and method whose
  * process has died; up to max copied to out, the number returned. Drops
  * expired entries nobody holds on the way. */
-size_t pm_journal_claim_orphans(const char *dir, uint32_t gateway, uint32_t local,
+size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const pm_addr *local,
                                 portmap_method method, long pid, pm_journal_entry *out, size_t max);
 /* 1 when a live process (same pid and start time) holds this mapping. */
-int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port, uint32_t local);
+int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port,
+                    const pm_addr *local);
 char *pm_journal_default_dir(void);
 
 #endif /* PM_INTERNAL_H */

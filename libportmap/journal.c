@@ -87,18 +87,40 @@ static int hex_decode(const char *in, uint8_t *out, size_t n)
     return 0;
 }
 
+/* An address with its zone as an interface index, which pm_addr_parse
+ * reads back: the gateway of an IPv6 network is often fe80::1 on every
+ * link. */
+static void addr_text(const pm_addr *a, char *buf, size_t len)
+{
+    char t[INET6_ADDRSTRLEN];
+
+    pm_addr_fmt(a, t, sizeof(t));
+    if (a->scope)
+        snprintf(buf, len, "%s%%%u", t, (unsigned)a->scope);
+    else
+        snprintf(buf, len, "%s", t);
+}
+
 static int parse_line(const char *line, pm_journal_entry *e)
 {
-    char gw[32], local[32], nonce[2 * PM_PCP_NONCE_LEN + 1], allow[40] = "-";
+    char gw[64], local[64], nonce[2 * PM_PCP_NONCE_LEN + 1], allow[40] = "-", pinhole[8] = "-";
     unsigned method, proto, iport, eport;
-    struct in_addr a;
-    int n = sscanf(line, "v1 %u %u %u %u %31s %31s %24s %ld %llu %" SCNd64 " %39s", &method, &proto,
-                   &iport, &eport, gw, local, nonce, &e->pid, &e->start_time, &e->expires_unix,
-                   allow);
+    int n = sscanf(line, "v1 %u %u %u %u %63s %63s %24s %ld %llu %" SCNd64 " %39s %7s", &method,
+                   &proto, &iport, &eport, gw, local, nonce, &e->pid, &e->start_time,
+                   &e->expires_unix, allow, pinhole);
 
-    /* the remote restriction came later: older lines have 10 fields */
-    if (n != 10 && n != 11)
+    /* fields came later: the remote restriction (11), the UPnP pinhole
+     * id (12); older lines have fewer */
+    if (n < 10)
         return -1;
+    e->has_pinhole = strcmp(pinhole, "-") != 0;
+    if (e->has_pinhole) {
+        char *end;
+        unsigned long id = strtoul(pinhole, &end, 10);
+        if (*end || id > 65535)
+            return -1;
+        e->pinhole_id = (uint16_t)id;
+    }
     if (pm_allow_parse(strcmp(allow, "-") ? allow : NULL, &e->allow_addr, &e->allow_prefix) != 0)
         return -1;
     if (method >= PORTMAP_METHOD_COUNT || iport > 65535 || eport > 65535 ||
@@ -108,31 +130,30 @@ static int parse_line(const char *line, pm_journal_entry *e)
     e->proto = (portmap_transport)proto;
     e->internal_port = (uint16_t)iport;
     e->external_port = (uint16_t)eport;
-    if (inet_pton(AF_INET, gw, &a) != 1)
+    if (pm_addr_parse(gw, &e->gateway) != 0 || pm_addr_parse(local, &e->local) != 0 ||
+        e->gateway.family != e->local.family)
         return -1;
-    e->gateway = a.s_addr;
-    if (inet_pton(AF_INET, local, &a) != 1)
-        return -1;
-    e->local = a.s_addr;
     return strlen(nonce) == 2 * PM_PCP_NONCE_LEN ? hex_decode(nonce, e->nonce, PM_PCP_NONCE_LEN) : -1;
 }
 
 static void format_line(FILE *f, const pm_journal_entry *e)
 {
-    char gw[PORTMAP_ADDRSTRLEN], local[PORTMAP_ADDRSTRLEN], nonce[2 * PM_PCP_NONCE_LEN + 1];
-    char allow[PORTMAP_ADDRSTRLEN + 4];
-    pm_addr_str(e->gateway, gw, sizeof(gw));
-    pm_addr_str(e->local, local, sizeof(local));
+    char gw[PM_ADDR_TEXT], local[PM_ADDR_TEXT], nonce[2 * PM_PCP_NONCE_LEN + 1];
+    char allow[PORTMAP_ADDRSTRLEN + 4], pinhole[8] = "-";
+    addr_text(&e->gateway, gw, sizeof(gw));
+    addr_text(&e->local, local, sizeof(local));
     hex_encode(e->nonce, PM_PCP_NONCE_LEN, nonce);
     pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
-    fprintf(f, "v1 %u %u %u %u %s %s %s %ld %llu %" PRId64 " %s\n", (unsigned)e->method,
+    if (e->has_pinhole)
+        snprintf(pinhole, sizeof(pinhole), "%u", e->pinhole_id);
+    fprintf(f, "v1 %u %u %u %u %s %s %s %ld %llu %" PRId64 " %s %s\n", (unsigned)e->method,
             (unsigned)e->proto, e->internal_port, e->external_port, gw, local, nonce, e->pid,
-            e->start_time, e->expires_unix, allow[0] ? allow : "-");
+            e->start_time, e->expires_unix, allow[0] ? allow : "-", pinhole);
 }
 
 static size_t load(const char *dir, pm_journal_entry *out, size_t max)
 {
-    char path[600], line[256];
+    char path[600], line[512];
     size_t n = 0;
     FILE *f;
 
@@ -174,9 +195,10 @@ static int store(const char *dir, const pm_journal_entry *e, size_t n)
     return rename(tmp, path);
 }
 
-static int same_key(const pm_journal_entry *e, portmap_transport proto, uint16_t port, uint32_t local)
+static int same_key(const pm_journal_entry *e, portmap_transport proto, uint16_t port,
+                    const pm_addr *local)
 {
-    return e->proto == proto && e->internal_port == port && e->local == local;
+    return e->proto == proto && e->internal_port == port && pm_addr_eq(&e->local, local);
 }
 
 /* The start time of a process, so a recycled pid is not taken for ours. */
@@ -213,7 +235,7 @@ static unsigned long long proc_start_time(long pid)
 
 /* The journal is shared state: each call locks, loads, edits, stores. */
 static int edit(const char *dir, const pm_journal_entry *put, portmap_transport proto,
-                uint16_t port, uint32_t local, long detach_pid)
+                uint16_t port, const pm_addr *local, long detach_pid)
 {
     pm_journal_entry *all = calloc(MAX_ENTRIES + 1, sizeof(*all));
     int lock, rc = -1;
@@ -226,7 +248,7 @@ static int edit(const char *dir, const pm_journal_entry *put, portmap_transport 
         goto out;
     n = load(dir, all, MAX_ENTRIES);
     for (size_t i = 0; i < n; i++) {
-        if (put && same_key(&all[i], put->proto, put->internal_port, put->local))
+        if (put && same_key(&all[i], put->proto, put->internal_port, &put->local))
             continue;
         if (!put && !detach_pid && same_key(&all[i], proto, port, local))
             continue;
@@ -248,21 +270,22 @@ out:
 
 int pm_journal_put(const char *dir, const pm_journal_entry *e)
 {
-    return edit(dir, e, 0, 0, 0, 0);
+    return edit(dir, e, 0, 0, NULL, 0);
 }
 
-int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port, uint32_t local)
+int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port,
+                      const pm_addr *local)
 {
     return edit(dir, NULL, proto, internal_port, local, 0);
 }
 
 int pm_journal_detach_pid(const char *dir, long pid)
 {
-    return edit(dir, NULL, 0, 0, 0, pid);
+    return edit(dir, NULL, 0, 0, NULL, pid);
 }
 
 int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
-                    uint32_t local, pm_journal_entry *out)
+                    const pm_addr *local, pm_journal_entry *out)
 {
     pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
     int lock, rc = -1;
@@ -293,7 +316,7 @@ static int owner_dead(const pm_journal_entry *e)
     return e->pid > 0 && (st == 0 || st != e->start_time);
 }
 
-size_t pm_journal_claim_orphans(const char *dir, uint32_t gateway, uint32_t local,
+size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const pm_addr *local,
                                 portmap_method method, long pid, pm_journal_entry *out, size_t max)
 {
     pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
@@ -315,7 +338,8 @@ size_t pm_journal_claim_orphans(const char *dir, uint32_t gateway, uint32_t loca
             changed = 1;
             continue;
         }
-        if (got < max && owner_dead(e) && e->gateway == gateway && e->local == local &&
+        if (got < max && owner_dead(e) && pm_addr_eq(&e->gateway, gateway) &&
+            pm_addr_eq(&e->local, local) &&
             e->method == method) {
             out[got++] = *e;
             e->pid = pid;
@@ -332,7 +356,8 @@ out:
     return got;
 }
 
-int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port, uint32_t local)
+int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port,
+                    const pm_addr *local)
 {
     pm_journal_entry e;
 
@@ -340,4 +365,22 @@ int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_
         return 0;
     /* a recycled pid has another start time */
     return proc_start_time(e.pid) != 0 && proc_start_time(e.pid) == e.start_time;
+}
+
+int pm_journal_has_local(const char *dir, const pm_addr *local)
+{
+    pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
+    int lock, found = 0;
+
+    if (!all)
+        return 0;
+    lock = lock_dir(dir);
+    if (lock >= 0) {
+        size_t n = load(dir, all, MAX_ENTRIES);
+        for (size_t i = 0; i < n && !found; i++)
+            found = pm_addr_eq(&all[i].local, local);
+        close(lock);
+    }
+    free(all);
+    return found;
 }

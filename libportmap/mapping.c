@@ -33,6 +33,12 @@ void pm_mapping_unref(portmap_mapping *m)
 {
     if (--m->refs > 0)
         return;
+    if (m->twin) {
+        /* the handle held its twin's caller reference */
+        m->twin->handle = NULL;
+        m->twin->cb = NULL;
+        pm_mapping_unref(m->twin);
+    }
     free(m->op_data);
     free(m);
 }
@@ -73,10 +79,11 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
     info->protocol = m->proto;
     info->internal_port = m->internal_port;
     info->external_port = m->ext_port;
-    if (m->local_addr)
-        pm_addr_str(m->local_addr, info->internal_address, sizeof(info->internal_address));
-    if (m->ext_addr)
-        pm_addr_str(m->ext_addr, info->external_address, sizeof(info->external_address));
+    pm_addr_fmt(&m->local, info->internal_address, sizeof(info->internal_address));
+    pm_addr_fmt(&m->ext, info->external_address, sizeof(info->external_address));
+    info->family = m->fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
+    if (m->fam == PM_V6 && pm_addr_is_set(&m->local))
+        info->address_kind = (int)m->local_kind + 1;
     info->lifetime = m->lifetime;
     info->refresh_in_ms = -1;
     info->expires_in_ms = -1;
@@ -91,7 +98,7 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
     info->last_error = m->last_error;
     info->renewals = m->renewals;
     info->permanent = m->permanent;
-    info->double_nat = m->ext_addr ? pm_addr_is_private(m->ext_addr) : 0;
+    info->double_nat = m->ext.family == AF_INET && m->ext.u.v4 ? pm_addr_is_private(m->ext.u.v4) : 0;
 }
 
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
@@ -112,11 +119,13 @@ static void journal_update(portmap_client *c, portmap_mapping *m, int64_t now)
         .proto = m->proto,
         .internal_port = m->internal_port,
         .external_port = m->ext_port,
-        .gateway = c->gateway,
-        .local = m->local_addr,
+        .gateway = pm_net_of(c, m)->gateway,
+        .local = m->local,
         .pid = (long)getpid(),
         .allow_addr = m->allow_addr,
         .allow_prefix = m->allow_prefix,
+        .has_pinhole = m->has_pinhole,
+        .pinhole_id = m->pinhole_id,
     };
     if (m->internal)
         return;
@@ -132,7 +141,7 @@ static void journal_drop(portmap_client *c, portmap_mapping *m)
 {
     if (!m->journaled)
         return;
-    pm_journal_remove(c->state_dir, m->proto, m->internal_port, m->local_addr);
+    pm_journal_remove(c->state_dir, m->proto, m->internal_port, &m->local);
     m->journaled = 0;
 }
 
@@ -143,8 +152,8 @@ static void set_failed(portmap_client *c, portmap_mapping *m, portmap_error err)
     m->last_error = err;
     m->refresh_at = m->retry_at = PM_NEVER;
     journal_drop(c, m);
-    PM_WARN(c, "mapping %s/%u failed: %s", m->proto == PORTMAP_TCP ? "tcp" : "udp",
-            m->internal_port, portmap_strerror(err));
+    PM_WARN(c, "%s %s/%u failed: %s", m->fam == PM_V6 ? "IPv6 pinhole" : "mapping",
+            m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, portmap_strerror(err));
     pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
 }
 
@@ -215,6 +224,7 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
 /* Choose the protocol for a mapping without one. Returns AUTO to wait. */
 static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t now, int *all_no)
 {
+    pm_net *net = pm_net_of(c, m);
     portmap_method only[1];
     const portmap_method *order = c->order;
     unsigned n = c->n_order;
@@ -228,8 +238,8 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
     *all_no = 1;
     for (unsigned i = 0; i < n; i++) {
         portmap_method meth = order[i];
-        pm_avail a = c->avail[meth];
-        if (a == PM_AVAIL_NO)
+        pm_avail a = net->avail[meth];
+        if (a == PM_AVAIL_NO || !pm_method_has_family(meth, m->fam))
             continue;
         if (!pm_method_can_allow(meth, m->allow_prefix)) {
             /* open to everyone is not what was asked: never this one */
@@ -244,8 +254,8 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
             /* A preferred protocol still silent gives way to this one once
              * it has had twice the time this one took to answer (50 ms to
              * 1 s): the same router answers its protocols alike. */
-            int64_t grace = PM_MIN(PM_MAX(2 * c->probe_rtt[meth], 50), 1000);
-            if (candidate == PORTMAP_METHOD_AUTO || now - c->probe_started[candidate] >= grace)
+            int64_t grace = PM_MIN(PM_MAX(2 * net->probe_rtt[meth], 50), 1000);
+            if (candidate == PORTMAP_METHOD_AUTO || now - net->probe_started[candidate] >= grace)
                 return meth;
             return candidate;
         }
@@ -257,6 +267,7 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
 
 static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
 {
+    pm_net *net = pm_net_of(c, m);
     int all_no;
     portmap_method meth;
 
@@ -270,8 +281,8 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     if (now >= m->first_deadline) {
         int answered = 0, usable = 0;
         for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
-            answered |= c->avail[i] == PM_AVAIL_YES;
-            usable |= c->avail[i] == PM_AVAIL_YES &&
+            answered |= net->avail[i] == PM_AVAIL_YES;
+            usable |= net->avail[i] == PM_AVAIL_YES &&
                       pm_method_can_allow((portmap_method)i, m->allow_prefix);
         }
         /* the router answered only in protocols that cannot honour allow */
@@ -285,9 +296,9 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         *deadline = PM_MIN(*deadline, PM_MIN(m->retry_at, m->first_deadline));
         return;
     }
-    if (!c->route_ok)
-        pm_engine_refresh_route(c, now);
-    if (!c->route_ok) {
+    if (!net->route_ok)
+        pm_engine_refresh_route(c, m->fam, now);
+    if (!net->route_ok) {
         set_failed(c, m, PORTMAP_ERR_NO_GATEWAY);
         return;
     }
@@ -303,14 +314,15 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         return;
     }
     m->op_method = meth;
-    m->local_addr = c->local;
+    m->local = net->local;
+    m->local_kind = net->local_kind;
     m->retry_at = PM_NEVER;
     pm_mapping_start_op(c, m, PM_OP_MAP, now);
     /* Then probe whatever nobody has asked yet. The mapping's request goes
      * first because a router answers in turn: a fresh client maps in one
      * round trip, not behind its own probes. */
-    pm_engine_probe_all(c, now, m->first_deadline, 0);
-    if (c->avail[meth] == PM_AVAIL_NO) { /* its probe could not even start */
+    pm_engine_probe_all(c, m->fam, now, m->first_deadline, 0);
+    if (net->avail[meth] == PM_AVAIL_NO) { /* its probe could not even start */
         pm_mapping_stop_op(c, m);
         *deadline = now;
     }
@@ -333,7 +345,8 @@ static int service_held(portmap_client *c, portmap_mapping *m, int64_t now, int6
         return 1;
     }
     r = m->held_result;
-    r.ext_addr = c->ext_addr;
+    if (c->ext_addr)
+        r.ext = pm_addr_from_v4(c->ext_addr);
     m->held = 0;
     pm_mapping_on_result(c, m, &r, now);
     return 0; /* the state it led to has its own deadline (the refresh) */
@@ -347,8 +360,8 @@ static int rediscovered(portmap_client *c, portmap_mapping *m, int64_t now, int6
     portmap_method meth;
     int all_no;
 
-    if (!m->forced && !pm_engine_all_probes_done(c)) {
-        *deadline = PM_MIN(*deadline, c->probe_deadline);
+    if (!m->forced && !pm_engine_all_probes_done(c, m->fam)) {
+        *deadline = PM_MIN(*deadline, pm_net_of(c, m)->probe_deadline);
         return 0;
     }
     m->rediscover = 0;
@@ -372,7 +385,9 @@ int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t no
         m->expires_at = PM_NEVER;
         m->retry_at = now;
         m->backoff_ms = 0;
-        m->local_addr = c->local;
+        m->local = pm_net_of(c, m)->local;
+        m->local_kind = pm_net_of(c, m)->local_kind;
+        m->has_pinhole = 0; /* the old router's */
         m->rediscover = 1;
         /* Recorded again once made: an entry under the old address stays
          * for a client on that network to release once we are gone. */
@@ -438,10 +453,10 @@ static int retryable(portmap_error e)
 static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
 {
     portmap_state prev = m->state;
-    int moved = m->ever_mapped && (m->ext_addr != r->ext_addr || m->ext_port != r->ext_port);
+    int moved = m->ever_mapped && (!pm_addr_eq(&m->ext, &r->ext) || m->ext_port != r->ext_port);
 
     m->method = m->op_method;
-    m->ext_addr = r->ext_addr;
+    m->ext = r->ext;
     m->ext_port = r->ext_port;
     m->permanent = r->permanent;
     m->lifetime = r->permanent ? 0 : r->lifetime;
@@ -453,8 +468,8 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
     m->backoff_ms = 0;
     m->last_error = PORTMAP_OK;
     m->state = PORTMAP_STATE_MAPPED;
-    if (r->ext_addr)
-        c->ext_addr = r->ext_addr;
+    if (r->ext.family == AF_INET && r->ext.u.v4)
+        c->ext_addr = r->ext.u.v4;
     /* The journal names the mapping, not its lease: plain renewals do not
      * rewrite it. */
     if (!m->journaled || moved)
@@ -462,7 +477,8 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
 
     if (prev == PORTMAP_STATE_PENDING && !m->ever_mapped) {
         m->ever_mapped = 1;
-        PM_INFO(c, "mapped %s/%u -> external port %u via %s, lifetime %u s",
+        PM_INFO(c, "%s %s/%u -> external port %u via %s, lifetime %u s",
+                m->fam == PM_V6 ? "opened IPv6 pinhole" : "mapped",
                 m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, m->ext_port,
                 portmap_method_name(m->method), m->lifetime);
         pm_engine_queue_event(c, m, PORTMAP_EVENT_MAPPED);
@@ -516,7 +532,9 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
     }
     if (m->state == PORTMAP_STATE_RELEASING) /* a late MAP reply */
         return;
-    if (r->err == PORTMAP_OK && op == PM_OP_MAP && !r->ext_addr && !ext_addr_known(c)) {
+    /* IPv6 has no translation: the pinhole's outside address is ours */
+    if (r->err == PORTMAP_OK && op == PM_OP_MAP && m->fam == PM_V4 && !pm_addr_is_set(&r->ext) &&
+        !ext_addr_known(c)) {
         m->held = 1;
         m->held_until = now + PM_HOLD_FOR_ADDR_MS;
         m->held_result = *r;
@@ -530,8 +548,7 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
     PM_INFO(c, "%s refused port %u: %s%s%s", portmap_method_name(m->op_method), m->internal_port,
             portmap_strerror(r->err), r->detail ? " (" : "", r->detail ? r->detail : "");
     if (r->protocol_gone) {
-        if (c->avail[m->op_method] != PM_AVAIL_NO)
-            c->avail[m->op_method] = PM_AVAIL_NO;
+        pm_net_of(c, m)->avail[m->op_method] = PM_AVAIL_NO;
         if (m->state == PORTMAP_STATE_PENDING) {
             m->last_error = PORTMAP_OK; /* let the next protocol decide */
             if (m->forced)
@@ -568,7 +585,8 @@ void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
     case PORTMAP_STATE_PENDING:
         pm_mapping_stop_op(c, m);
         set_failed(c, m, m->last_error ? m->last_error
-                         : c->avail[m->op_method] == PM_AVAIL_YES ? PORTMAP_ERR_TIMEOUT
+                         : pm_net_of(c, m)->avail[m->op_method] == PM_AVAIL_YES
+                             ? PORTMAP_ERR_TIMEOUT
                          : PORTMAP_ERR_NO_GATEWAY);
         break;
     case PORTMAP_STATE_MAPPED:

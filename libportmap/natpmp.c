@@ -61,7 +61,7 @@ static void note_retry(pmp_xchg *x, int64_t now)
 static int xchg_open(portmap_client *c, pmp_xchg *x)
 {
     xchg_close(x);
-    if (initnatpmp(&x->n, 1, c->gateway) != 0)
+    if (initnatpmp(&x->n, 1, pm_gw4(c)) != 0)
         return -1;
     x->open = 1;
     return 0;
@@ -72,6 +72,8 @@ static int pmp_start(portmap_client *c, portmap_mapping *m, int64_t now)
     pmp_xchg *x = m->op_data;
     uint16_t ext = m->ext_port ? m->ext_port : m->want_ext_port;
 
+    if (m->fam != PM_V4)
+        return -1;
     if (!x) {
         x = calloc(1, sizeof(*x));
         if (!x)
@@ -104,9 +106,9 @@ static void pmp_stop(portmap_client *c, portmap_mapping *m)
     m->op_data = NULL;
 }
 
-static int pmp_probe(portmap_client *c, int64_t now)
+static int pmp_probe(portmap_client *c, int fam, int64_t now)
 {
-    pmp_state *st = state(c);
+    pmp_state *st = fam == PM_V4 ? state(c) : NULL; /* RFC 6886 has no IPv6 */
 
     if (!st || xchg_open(c, &st->probe) != 0)
         return -1;
@@ -203,13 +205,13 @@ void pm_natpmp_probe_reply(portmap_client *c, const pm_natpmp_reply *rep, int64_
 {
     int gone;
 
-    pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep->epoch, now);
+    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_NATPMP, rep->epoch, now);
     if (rep->result != 0) {
         map_result(rep->result, &gone);
-        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0, now);
+        pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0, now);
         return;
     }
-    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, rep->public_addr, now);
+    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, rep->public_addr, now);
 }
 
 void pm_natpmp_mapping_reply(portmap_client *c, portmap_mapping *m, const pm_natpmp_reply *rep,
@@ -217,12 +219,13 @@ void pm_natpmp_mapping_reply(portmap_client *c, portmap_mapping *m, const pm_nat
 {
     pm_result r = { 0 };
 
-    pm_engine_server_epoch(c, PORTMAP_METHOD_NATPMP, rep->epoch, now);
+    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_NATPMP, rep->epoch, now);
     if (rep->result != 0) {
         r.err = map_result(rep->result, &r.protocol_gone);
         r.detail = "NAT-PMP result code";
     } else {
-        r.ext_addr = c->ext_addr;
+        if (c->ext_addr) /* else the mapping waits for it (see held) */
+            r.ext = pm_addr_from_v4(c->ext_addr);
         r.ext_port = rep->external_port;
         r.lifetime = rep->lifetime;
         if (m->op == PM_OP_MAP && (r.ext_port == 0 || r.lifetime == 0)) {
@@ -276,7 +279,7 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
 
     if (rx == RX_REFUSED) {
         xchg_close(x);
-        pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
+        pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
         return;
     }
     if (rx == RX_NONE && now < x->retry_at)
@@ -287,7 +290,7 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
             return;
         if (lr < 0) {
             xchg_close(x);
-            pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
+            pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
             return;
         }
         from_lib(x, &resp, &rep);
@@ -330,7 +333,7 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
     /* The engine holds a success without the address until it is known;
      * make sure opcode 0 is being asked. */
     if (rep.result == 0 && !c->ext_addr && !c->ext_addr_at && (!st || !st->probe.open))
-        pmp_probe(c, now);
+        pmp_probe(c, PM_V4, now);
     pm_natpmp_mapping_reply(c, m, &rep, now);
 }
 
@@ -354,8 +357,10 @@ static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_
         pm_mappings_each(c, dispatch_one, &d);
 }
 
-static void pmp_reset(portmap_client *c)
+static void pmp_reset(portmap_client *c, int fam)
 {
+    if (fam != PM_V4)
+        return;
     pmp_state *st = c->natpmp;
 
     if (!st)

@@ -25,6 +25,7 @@ static void release_one(portmap_client *c, const pm_journal_entry *e, int64_t no
     r.protocol = e->proto;
     r.internal_port = e->internal_port;
     r.method = e->method;
+    r.family = e->local.family == AF_INET6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
     m = pm_mapping_new(c, &r, now);
     if (!m)
         return;
@@ -35,7 +36,7 @@ static void release_one(portmap_client *c, const pm_journal_entry *e, int64_t no
     /* a UPnP entry may have been reused by another host since: ask first */
     m->verify_owner = e->method == PORTMAP_METHOD_UPNP;
     m->method = m->op_method = e->method;
-    m->local_addr = e->local;
+    m->local = e->local; /* a pinhole's id is asked again: see delete_on_router() */
     m->ext_port = e->external_port;
     m->allow_addr = e->allow_addr;
     m->allow_prefix = e->allow_prefix;
@@ -47,11 +48,11 @@ static void release_one(portmap_client *c, const pm_journal_entry *e, int64_t no
 }
 
 /* Engine thread, lock held: method has just answered on this gateway. */
-void pm_orphans_release(portmap_client *c, portmap_method method, int64_t now)
+void pm_orphans_release(portmap_client *c, int fam, portmap_method method, int64_t now)
 {
     pm_journal_entry e[PM_ORPHANS_MAX];
-    size_t n = pm_journal_claim_orphans(c->state_dir, c->gateway, c->local, method,
-                                        (long)getpid(), e, PM_ORPHANS_MAX);
+    size_t n = pm_journal_claim_orphans(c->state_dir, &c->net[fam].gateway, &c->net[fam].local,
+                                        method, (long)getpid(), e, PM_ORPHANS_MAX);
 
     for (size_t i = 0; i < n; i++) {
         PM_INFO(c, "%s port %u was left on the router by process %ld, which died: releasing it",

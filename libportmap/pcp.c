@@ -1,6 +1,6 @@
 /*
- * PCP client backend (RFC 6887), IPv4. One UDP socket per client,
- * connected to gateway:5351: the kernel then drops datagrams from any
+ * PCP client backend (RFC 6887), IPv4 and IPv6. One UDP socket per client
+ * and family, connected to gateway:5351: the kernel then drops datagrams from any
  * other source, and an ICMP port-unreachable arrives as ECONNREFUSED,
  * which tells us at once that the gateway has no PCP server.
  */
@@ -14,45 +14,71 @@
 #include "internal.h"
 
 typedef struct pcp_state {
+    int fam;
     int fd;
-    uint32_t gw;
+    pm_addr gw, local;        /* what fd is bound and connected to */
     int probing;
     pm_retx probe_retx;
     unsigned long dropped;   /* replies that matched nothing or were malformed */
     int refused;             /* send() reported the gateway's ICMP unreachable */
 } pcp_state;
 
-static pcp_state *state(portmap_client *c)
+/* One server per family: the IPv4 and IPv6 routers are asked apart. */
+typedef struct pcp_states {
+    pcp_state fam[PM_FAMS];
+} pcp_states;
+
+static pcp_state *state(portmap_client *c, int fam)
 {
     if (!c->pcp) {
-        pcp_state *st = calloc(1, sizeof(*st));
-        if (!st)
+        pcp_states *all = calloc(1, sizeof(*all));
+        if (!all)
             return NULL;
-        st->fd = -1;
-        c->pcp = st;
+        for (int f = 0; f < PM_FAMS; f++) {
+            all->fam[f].fam = f;
+            all->fam[f].fd = -1;
+        }
+        c->pcp = all;
     }
-    return c->pcp;
+    return &((pcp_states *)c->pcp)->fam[fam];
 }
 
+static pcp_state *state_if_any(portmap_client *c, int fam)
+{
+    return c->pcp ? &((pcp_states *)c->pcp)->fam[fam] : NULL;
+}
+
+/* IPv6: bound to the address we ask for, since the server checks that the
+ * request comes from the client address inside it (RFC 6887 8.1), and the
+ * kernel would pick a temporary address as the source. */
 static int ensure_socket(portmap_client *c, pcp_state *st)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PM_PCP_PORT) };
+    pm_net *net = &c->net[st->fam];
+    struct sockaddr_storage ss;
+    socklen_t sl;
 
-    if (st->fd >= 0 && st->gw == c->gateway)
+    if (st->fd >= 0 && pm_addr_eq(&st->gw, &net->gateway) && pm_addr_eq(&st->local, &net->local))
         return 0;
     if (st->fd >= 0)
         close(st->fd);
-    st->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    st->fd = socket(pm_fam_af(st->fam), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (st->fd < 0)
         return -1;
-    sa.sin_addr.s_addr = c->gateway;
-    if (connect(st->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        close(st->fd);
-        st->fd = -1;
-        return -1;
+    if (st->fam == PM_V6) {
+        sl = pm_addr_sockaddr(&net->local, 0, &ss);
+        if (!sl || bind(st->fd, (struct sockaddr *)&ss, sl) < 0)
+            goto fail;
     }
-    st->gw = c->gateway;
+    sl = pm_addr_sockaddr(&net->gateway, PM_PCP_PORT, &ss);
+    if (!sl || ss.ss_family != pm_fam_af(st->fam) || connect(st->fd, (struct sockaddr *)&ss, sl) < 0)
+        goto fail;
+    st->gw = net->gateway;
+    st->local = net->local;
     return 0;
+fail:
+    close(st->fd);
+    st->fd = -1;
+    return -1;
 }
 
 static int send_request(portmap_client *c, pcp_state *st, const pm_pcp_request *req)
@@ -75,16 +101,21 @@ static int send_request(portmap_client *c, pcp_state *st, const pm_pcp_request *
 
 static void build_map(portmap_client *c, const portmap_mapping *m, pm_pcp_request *req)
 {
+    const pm_addr *local = pm_addr_is_set(&m->local) ? &m->local : &pm_net_of(c, m)->local;
+
     memset(req, 0, sizeof(*req));
     req->opcode = PM_PCP_OP_MAP;
     req->lifetime = m->op_lifetime;
-    pm_pcp_addr_from_ipv4(req->client_addr, m->local_addr ? m->local_addr : c->local);
+    pm_addr_to_pcp(local, req->client_addr);
     memcpy(req->nonce, m->nonce, sizeof(req->nonce));
     req->protocol = (uint8_t)m->proto;
     req->internal_port = m->internal_port;
     /* Renewals and deletes name what we hold; first requests suggest. */
     req->external_port = m->ext_port ? m->ext_port : m->want_ext_port;
-    pm_pcp_addr_from_ipv4(req->external_addr, m->ext_addr);
+    /* no preference is the family's all-zero address (RFC 6887 11.1):
+     * ::ffff:0.0.0.0 for IPv4, :: for IPv6, which the memset left */
+    if (m->fam == PM_V4 || pm_addr_is_set(&m->ext))
+        pm_addr_to_pcp(&m->ext, req->external_addr);
     /* Sent with every renewal too: a MAP without FILTER would drop it
      * (RFC 6887 13.3). The prefix counts on the IPv4-mapped form. */
     if (m->allow_prefix) {
@@ -97,7 +128,7 @@ static void build_map(portmap_client *c, const portmap_mapping *m, pm_pcp_reques
 
 static int pcp_start(portmap_client *c, portmap_mapping *m, int64_t now)
 {
-    pcp_state *st = state(c);
+    pcp_state *st = state(c, m->fam);
     pm_pcp_request req;
 
     (void)now;
@@ -113,14 +144,14 @@ static void pcp_stop(portmap_client *c, portmap_mapping *m)
     (void)m; /* nothing per exchange: the nonce stays with the mapping */
 }
 
-static int pcp_probe(portmap_client *c, int64_t now)
+static int pcp_probe(portmap_client *c, int fam, int64_t now)
 {
-    pcp_state *st = state(c);
+    pcp_state *st = state(c, fam);
     pm_pcp_request req = { .opcode = PM_PCP_OP_ANNOUNCE };
 
     if (!st)
         return -1;
-    pm_pcp_addr_from_ipv4(req.client_addr, c->local);
+    pm_addr_to_pcp(&c->net[fam].local, req.client_addr);
     st->probing = 1;
     pm_retx_start(&st->probe_retx, &pm_retx_fast, now, pm_rand_unit, c);
     if (send_request(c, st, &req) != 0)
@@ -131,7 +162,7 @@ static int pcp_probe(portmap_client *c, int64_t now)
 static size_t pcp_count(portmap_client *c)
 {
     (void)c;
-    return 1;
+    return PM_FAMS;
 }
 
 static int pcp_op_active(const portmap_mapping *m)
@@ -141,19 +172,22 @@ static int pcp_op_active(const portmap_mapping *m)
 
 static size_t pcp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline)
 {
-    pcp_state *st = c->pcp;
+    size_t n = 0;
 
-    if (!st || max < 1)
+    if (!c->pcp || max < PM_FAMS)
         return 0;
-    if (st->probing && c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
-        *deadline = PM_MIN(*deadline, st->probe_retx.next_ms);
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        pcp_state *st = state_if_any(c, fam);
+        if (st->probing && c->net[fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
+            *deadline = PM_MIN(*deadline, st->probe_retx.next_ms);
+        if (st->refused)
+            *deadline = 0; /* handle it at once */
+        fds[n++] = (struct pollfd){ .fd = st->fd, .events = POLLIN };
+    }
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next)
         if (pcp_op_active(m))
             *deadline = PM_MIN(*deadline, m->retx.next_ms);
-    if (st->refused)
-        *deadline = 0; /* handle it at once */
-    fds[0] = (struct pollfd){ .fd = st->fd, .events = POLLIN };
-    return 1;
+    return n;
 }
 
 static portmap_error map_result_code(unsigned code, int *gone)
@@ -183,20 +217,20 @@ static void pcp_gone(portmap_client *c, pcp_state *st, int64_t now, const char *
     pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1, .detail = why };
 
     st->probing = 0;
-    if (c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
-        pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, now);
+    if (c->net[st->fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
+        pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, now);
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
         /* Held mappings keep trying: a refusal while the router restarts
          * must not make us give them up. */
-        if (pcp_op_active(m) && m->state == PORTMAP_STATE_PENDING)
+        if (pcp_op_active(m) && m->fam == st->fam && m->state == PORTMAP_STATE_PENDING)
             pm_engine_map_done(c, m, &r, now);
     }
 }
 
-static portmap_mapping *find_mapping(portmap_client *c, const pm_pcp_response *rsp)
+static portmap_mapping *find_mapping(portmap_client *c, int fam, const pm_pcp_response *rsp)
 {
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
-        if (pcp_op_active(m) && memcmp(m->nonce, rsp->nonce, PM_PCP_NONCE_LEN) == 0 &&
+        if (pcp_op_active(m) && m->fam == fam && memcmp(m->nonce, rsp->nonce, PM_PCP_NONCE_LEN) == 0 &&
             rsp->protocol == (uint8_t)m->proto && rsp->internal_port == m->internal_port)
             return m;
     }
@@ -214,7 +248,7 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
         PM_DEBUG(c, "pcp: dropped a short %s reply", pm_pcp_result_name(rsp->result));
         return;
     }
-    m = find_mapping(c, rsp);
+    m = find_mapping(c, st->fam, rsp);
     if (!m) {
         st->dropped++;
         c->counters.dropped_unmatched++;
@@ -225,14 +259,15 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     r.lifetime = rsp->lifetime;
     r.detail = pm_pcp_result_name(rsp->result);
     if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
-        if (!pm_pcp_addr_is_ipv4(rsp->external_addr) || rsp->external_port == 0 ||
-            rsp->lifetime == 0) {
+        /* the external address is of the family asked for */
+        if (pm_pcp_addr_is_ipv4(rsp->external_addr) != (st->fam == PM_V4) ||
+            rsp->external_port == 0 || rsp->lifetime == 0) {
             st->dropped++;
             c->counters.dropped_malformed++;
             PM_WARN(c, "pcp: ignored an inconsistent success reply for port %u", m->internal_port);
             return;
         }
-        r.ext_addr = pm_pcp_addr_to_ipv4(rsp->external_addr);
+        r.ext = pm_addr_from_pcp(rsp->external_addr, 0);
         r.ext_port = rsp->external_port;
     }
     /* RFC 6887 13.3: a server that applies a FILTER returns it */
@@ -242,13 +277,14 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     /* Only now does the reply speak for the router: its source address
      * proves nothing on a LAN where anyone can forge the gateway's, the
      * nonce of our request does. */
-    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp->epoch, now);
+    pm_engine_server_epoch(c, st->fam, PORTMAP_METHOD_PCP, rsp->epoch, now);
     pm_engine_map_done(c, m, &r, now);
 }
 
-void pm_pcp_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now)
+void pm_pcp_handle(portmap_client *c, int fam, const uint8_t *buf, size_t len, int64_t now)
 {
-    pcp_state *st = state(c);
+    pcp_state *st = state(c, fam);
+    pm_net *net = &c->net[fam];
     pm_pcp_response rsp;
     pm_pcp_decode_status s = pm_pcp_decode_response(buf, len, &rsp);
 
@@ -257,7 +293,7 @@ void pm_pcp_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t no
 
     if (s == PM_PCP_DECODE_VERSION) {
         /* RFC 6887 9: a NAT-PMP server answers version 2 with version 0. */
-        c->pcp_version = 0;
+        net->pcp_version = 0;
         pcp_gone(c, st, now, rsp.version == 0 ? "the gateway speaks only NAT-PMP"
                                               : "the gateway speaks another PCP version");
         return;
@@ -268,12 +304,12 @@ void pm_pcp_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t no
         PM_DEBUG(c, "pcp: dropped a malformed reply (%zu bytes, status %d)", len, (int)s);
         return;
     }
-    c->pcp_version = PM_PCP_VERSION;
+    net->pcp_version = PM_PCP_VERSION;
     if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
-        pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, rsp.epoch, now);
+        pm_engine_server_epoch(c, fam, PORTMAP_METHOD_PCP, rsp.epoch, now);
         st->probing = 0;
-        if (c->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
-            pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_YES, 0, now);
+        if (net->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
+            pm_engine_probe_done(c, fam, PORTMAP_METHOD_PCP, PM_AVAIL_YES, 0, now);
         return;
     }
     if (rsp.opcode == PM_PCP_OP_MAP) {
@@ -305,23 +341,23 @@ static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
             PM_DEBUG(c, "pcp: dropped an oversized reply (%zd bytes)", n);
             continue;
         }
-        pm_pcp_handle(c, buf, (size_t)n, now);
+        pm_pcp_handle(c, st->fam, buf, (size_t)n, now);
     }
 }
 
 static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
 {
-    if (st->probing && c->avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING &&
+    if (st->probing && c->net[st->fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING &&
         now >= st->probe_retx.next_ms) {
         pm_pcp_request req = { .opcode = PM_PCP_OP_ANNOUNCE };
-        pm_pcp_addr_from_ipv4(req.client_addr, c->local);
+        pm_addr_to_pcp(&c->net[st->fam].local, req.client_addr);
         pm_retx_advance(&st->probe_retx, now, pm_rand_unit, c);
         c->counters.retransmissions++;
         send_request(c, st, &req);
     }
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
         pm_pcp_request req;
-        if (!pcp_op_active(m) || now < m->retx.next_ms)
+        if (!pcp_op_active(m) || m->fam != st->fam || now < m->retx.next_ms)
             continue;
         if (!pm_retx_advance(&m->retx, now, pm_rand_unit, c))
             continue; /* exhausted: the mapping's deadline ends it */
@@ -331,12 +367,9 @@ static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
     }
 }
 
-static void pcp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
+static void dispatch_one(portmap_client *c, pcp_state *st, struct pollfd *fds, size_t n,
+                         int64_t now)
 {
-    pcp_state *st = c->pcp;
-
-    if (!st)
-        return;
     if (st->refused) {
         st->refused = 0;
         pcp_gone(c, st, now, "the gateway refused PCP (port 5351 unreachable)");
@@ -350,15 +383,27 @@ static void pcp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_
     run_timers(c, st, now);
 }
 
-static void pcp_reset(portmap_client *c)
+static void pcp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
 {
-    pcp_state *st = c->pcp;
+    for (int fam = 0; fam < PM_FAMS && c->pcp; fam++)
+        dispatch_one(c, state_if_any(c, fam), fds, n, now);
+}
+
+static void pcp_reset(portmap_client *c, int fam)
+{
+    pcp_state *st = state_if_any(c, fam);
 
     if (!st)
         return;
     if (st->fd >= 0)
         close(st->fd);
-    free(st);
+    memset(st, 0, sizeof(*st));
+    st->fam = fam;
+    st->fd = -1;
+    for (int f = 0; f < PM_FAMS; f++)
+        if (state_if_any(c, f)->fd >= 0 || state_if_any(c, f)->probing)
+            return;
+    free(c->pcp); /* neither family in use */
     c->pcp = NULL;
 }
 

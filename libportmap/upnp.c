@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <miniupnpc/upnperrors.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,23 +32,37 @@
 #define MAX_CONFLICT_TRIES 8
 
 typedef struct upnp_state {
+    int fam;                   /* PM_V4: WANIPConnection; PM_V6: WANIPv6FirewallControl */
     int ssdp_fd;
     int searching;
     pm_retx ssdp_retx;
     int answers;
     pm_http desc;
+    pm_addr desc_host;         /* where the description came from */
     char location[256];
     int have_igd;
-    uint32_t ctl_addr;
+    pm_addr ctl_addr;
     uint16_t ctl_port;
     char ctl_path[256];
     char service[sizeof(((pm_igd_desc *)0)->service)];
-    pm_http extip;
+    int igd_version;
+    char service_name[48];
+    pm_http extip;             /* IPv4: GetExternalIPAddress; IPv6: GetFirewallStatus */
     unsigned long dropped;
     long bootid;               /* BOOTID.UPNP.ORG of the answer we use, -1 none */
 } upnp_state;
 
-enum xstep { X_WAIT_IGD, X_ADD, X_ADD_ANY, X_CHECK, X_DELETE, X_OWNER };
+/* The IPv4 IGD and the IPv6 one are found apart: over SSDP on
+ * 239.255.255.250 and on ff02::c. */
+typedef struct upnp_states {
+    upnp_state fam[PM_FAMS];
+} upnp_states;
+
+enum xstep {
+    X_WAIT_IGD, X_ADD, X_ADD_ANY, X_CHECK, X_DELETE, X_OWNER,
+    /* IPv6 pinholes (WANIPv6FirewallControl:1) */
+    X_PH_ADD, X_PH_UPDATE, X_PH_DELETE, X_PH_FIND,
+};
 
 typedef struct upnp_xchg {
     pm_http h;
@@ -59,19 +74,31 @@ typedef struct upnp_xchg {
     int64_t retry_at;          /* after a failed exchange; PM_NEVER none */
 } upnp_xchg;
 
-static upnp_state *state(portmap_client *c)
+/* WANIPv6FirewallControl:1 takes leases of 1 to 86400 s */
+#define PINHOLE_MAX_LEASE 86400
+
+static upnp_state *state(portmap_client *c, int fam)
 {
     if (!c->upnp) {
-        upnp_state *st = calloc(1, sizeof(*st));
-        if (!st)
+        upnp_states *all = calloc(1, sizeof(*all));
+        if (!all)
             return NULL;
-        st->ssdp_fd = -1;
-        st->desc.fd = -1;
-        st->extip.fd = -1;
-        st->bootid = -1;
-        c->upnp = st;
+        for (int f = 0; f < PM_FAMS; f++) {
+            upnp_state *st = &all->fam[f];
+            st->fam = f;
+            st->ssdp_fd = -1;
+            st->desc.fd = -1;
+            st->extip.fd = -1;
+            st->bootid = -1;
+        }
+        c->upnp = all;
     }
-    return c->upnp;
+    return &((upnp_states *)c->upnp)->fam[fam];
+}
+
+static upnp_state *state_if_any(portmap_client *c, int fam)
+{
+    return c->upnp ? &((upnp_states *)c->upnp)->fam[fam] : NULL;
 }
 
 static const char *proto_str(portmap_transport p)
@@ -84,17 +111,19 @@ static const char *proto_str(portmap_transport p)
 static int soap_start(portmap_client *c, upnp_state *st, pm_http *h, const char *action,
                       const pm_soap_arg *args, size_t n, int64_t now, int64_t deadline)
 {
-    char host[PORTMAP_ADDRSTRLEN], req[6144];
+    char host[PM_ADDR_TEXT], req[6144];
     size_t len;
 
     c->counters.requests_sent++;
-    pm_addr_str(st->ctl_addr, host, sizeof(host));
+    pm_addr_url_host(&st->ctl_addr, host, sizeof(host));
     len = pm_soap_request(req, sizeof(req), host, st->ctl_port, st->ctl_path, st->service, action,
                           args, n);
     if (!len)
         return -1;
-    return pm_http_start(h, st->ctl_addr, st->ctl_port, req, len, PM_UPNP_SOAP_MAX,
-                         PM_MIN(deadline, now + HTTP_MAX_MS));
+    /* IPv6: from the address the pinholes are for (see pm_http_start_from) */
+    return pm_http_start_from(h, st->fam == PM_V6 ? &c->net[PM_V6].local : NULL, &st->ctl_addr,
+                              st->ctl_port, req, len, PM_UPNP_SOAP_MAX,
+                              PM_MIN(deadline, now + HTTP_MAX_MS));
 }
 
 /* UPnP error code of a failed SOAP reply, 0 for success, -1 when the
@@ -108,23 +137,18 @@ static int soap_result(pm_http *h, const char *want, char *out, size_t out_len)
 
 /* ---- discovery ---- */
 
-static int ssdp_open(portmap_client *c, upnp_state *st)
+static int ssdp_open4(portmap_client *c, upnp_state *st)
 {
     struct sockaddr_in me = { .sin_family = AF_INET };
-    struct in_addr ifaddr = { .s_addr = c->local };
+    struct in_addr ifaddr = { .s_addr = pm_local4(c) };
     unsigned char ttl = 2, loop = 0;
 
-    if (st->ssdp_fd >= 0)
-        return 0;
     st->ssdp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (st->ssdp_fd < 0)
         return -1;
-    me.sin_addr.s_addr = c->local;
-    if (bind(st->ssdp_fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
-        close(st->ssdp_fd);
-        st->ssdp_fd = -1;
+    me.sin_addr.s_addr = pm_local4(c);
+    if (bind(st->ssdp_fd, (struct sockaddr *)&me, sizeof(me)) < 0)
         return -1;
-    }
     /* Multicast leaves only through the interface that holds our address. */
     setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof(ifaddr));
     setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
@@ -132,29 +156,77 @@ static int ssdp_open(portmap_client *c, upnp_state *st)
     return 0;
 }
 
+/* From the address pinholes are for: the router answers to it, and
+ * the kernel would otherwise speak from a temporary address. */
+static int ssdp_open6(portmap_client *c, upnp_state *st)
+{
+    pm_net *net = &c->net[PM_V6];
+    struct sockaddr_storage me;
+    socklen_t ml = pm_addr_sockaddr(&net->local, 0, &me);
+    unsigned ifindex = if_nametoindex(net->ifname);
+    int hops = 1, loop = 0;
+
+    st->ssdp_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (st->ssdp_fd < 0 || !ml || !ifindex)
+        return -1;
+    if (bind(st->ssdp_fd, (struct sockaddr *)&me, ml) < 0)
+        return -1;
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex));
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops));
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof(loop));
+    return 0;
+}
+
+static int ssdp_open(portmap_client *c, upnp_state *st)
+{
+    if (st->ssdp_fd >= 0)
+        return 0;
+    if ((st->fam == PM_V6 ? ssdp_open6 : ssdp_open4)(c, st) == 0)
+        return 0;
+    if (st->ssdp_fd >= 0)
+        close(st->ssdp_fd);
+    st->ssdp_fd = -1;
+    return -1;
+}
+
+static void ssdp_send_to(portmap_client *c, upnp_state *st, const pm_addr *to, const char *host,
+                         int version)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = pm_addr_sockaddr(to, SSDP_PORT, &ss);
+    char msg[512];
+    size_t n = pm_ssdp_msearch(msg, sizeof(msg), host, version);
+
+    if (!n || !sl)
+        return;
+    sendto(st->ssdp_fd, msg, n, 0, (struct sockaddr *)&ss, sl);
+    c->counters.requests_sent++;
+}
+
+/* To the gateway itself, then to the group: a router may answer either. */
 static void ssdp_send(portmap_client *c, upnp_state *st)
 {
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) };
-    char gw[PORTMAP_ADDRSTRLEN], msg[512];
-    int loopback = (ntohl(c->gateway) >> 24) == 127;
+    const pm_addr *gw = &c->net[st->fam].gateway;
+    char host[PM_ADDR_TEXT + 8];
+    pm_addr group;
+    int loopback = st->fam == PM_V4 && (ntohl(gw->u.v4) >> 24) == 127;
 
-    pm_addr_str(c->gateway, gw, sizeof(gw));
+    if (st->fam == PM_V6)
+        pm_addr_parse("ff02::c", &group);
+    else
+        pm_addr_parse("239.255.255.250", &group);
+    pm_addr_url_host(gw, host, sizeof(host));
     for (int v = 2; v >= 1; v--) {
-        size_t n = pm_ssdp_msearch(msg, sizeof(msg), gw, v);
-        to.sin_addr.s_addr = c->gateway;
-        sendto(st->ssdp_fd, msg, n, 0, (struct sockaddr *)&to, sizeof(to));
-        c->counters.requests_sent++;
+        ssdp_send_to(c, st, gw, host, v);
         if (loopback)
             continue; /* a test gateway on loopback: nothing to multicast to */
-        n = pm_ssdp_msearch(msg, sizeof(msg), "239.255.255.250", v);
-        inet_pton(AF_INET, "239.255.255.250", &to.sin_addr);
-        sendto(st->ssdp_fd, msg, n, 0, (struct sockaddr *)&to, sizeof(to));
+        ssdp_send_to(c, st, &group, st->fam == PM_V6 ? "[FF02::C]:1900" : "239.255.255.250", v);
     }
 }
 
-static int upnp_probe(portmap_client *c, int64_t now)
+static int upnp_probe(portmap_client *c, int fam, int64_t now)
 {
-    upnp_state *st = state(c);
+    upnp_state *st = state(c, fam);
 
     if (!st || ssdp_open(c, st) != 0)
         return -1;
@@ -168,42 +240,75 @@ static int upnp_probe(portmap_client *c, int64_t now)
     return 0;
 }
 
+/*
+ * Whether addr is the gateway. On IPv4 that is its one address. An IPv6
+ * router is known by its link-local address but serves UPnP on a global
+ * one: that one counts when the kernel's neighbour table gives it the
+ * gateway's link-layer address (known once we have spoken to it).
+ */
+static int on_gateway(portmap_client *c, int fam, const pm_addr *addr)
+{
+    const pm_net *net = &c->net[fam];
+
+    if (pm_addr_eq(addr, &net->gateway))
+        return 1;
+    return fam == PM_V6 && pm_route_same_router(&net->gateway, addr, net->ifname) == 1;
+}
+
 static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a,
                               int64_t now)
 {
-    uint32_t host;
+    pm_net *net = &c->net[st->fam];
+    pm_addr host;
     uint16_t port;
-    char path[256], hosts[PORTMAP_ADDRSTRLEN], req[512];
+    char path[256], hosts[PM_ADDR_TEXT], req[512];
     size_t n;
 
-    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 || host != c->gateway) {
+    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 ||
+        host.family != pm_fam_af(st->fam)) {
+        st->dropped++;
+        c->counters.dropped_malformed++;
+        PM_WARN(c, "upnp: ignored an answer with an unusable LOCATION %.80s", a->location);
+        return;
+    }
+    if (pm_addr_is_link_local(&host))
+        host.scope = net->gateway.scope;
+    /* IPv6: the global address is checked against the gateway's
+     * link-layer address once connected (finish_description) */
+    if (st->fam == PM_V4 && !on_gateway(c, st->fam, &host)) {
         st->dropped++;
         c->counters.dropped_wrong_source++;
         PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway", a->location);
         return;
     }
-    pm_addr_str(host, hosts, sizeof(hosts));
+    pm_addr_url_host(&host, hosts, sizeof(hosts));
     n = pm_http_get(req, sizeof(req), hosts, port, path);
     snprintf(st->location, sizeof(st->location), "%s", a->location);
-    if (!n || pm_http_start(&st->desc, host, port, req, n, PM_UPNP_DESC_MAX,
-                            PM_MIN(now + HTTP_MAX_MS, PM_MAX(c->probe_deadline, now + 1))) != 0)
+    st->desc_host = host;
+    if (!n || pm_http_start_from(&st->desc, st->fam == PM_V6 ? &net->local : NULL, &host, port,
+                                 req, n, PM_UPNP_DESC_MAX,
+                            PM_MIN(now + HTTP_MAX_MS, PM_MAX(net->probe_deadline, now + 1))) != 0)
         PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
 }
 
 static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
 {
+    pm_net *net = &c->net[st->fam];
+
     for (int i = 0; i < 16; i++) {
         char buf[2048];
-        struct sockaddr_in from;
+        struct sockaddr_storage from;
         socklen_t fl = sizeof(from);
         pm_ssdp_answer a;
+        pm_addr src;
         ssize_t n = recvfrom(st->ssdp_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
 
         if (n < 0)
             return;
         if (!st->searching || ++st->answers > SSDP_MAX_ANSWERS)
             continue; /* drained, not looked at */
-        if (from.sin_addr.s_addr != c->gateway) {
+        if (pm_addr_from_sockaddr((struct sockaddr *)&from, fl, &src, NULL) != 0 ||
+            (st->fam == PM_V4 && !on_gateway(c, st->fam, &src))) {
             st->dropped++;
             c->counters.dropped_wrong_source++;
             PM_DEBUG(c, "upnp: dropped an SSDP answer from a host that is not the gateway");
@@ -216,15 +321,16 @@ static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             continue;
         }
         if (!pm_http_active(&st->desc) && !st->have_igd) {
-            PM_DEBUG(c, "upnp: IGD v%d answered the search after %lld ms", a.igd_version,
-                     (long long)(now - c->probe_started[PORTMAP_METHOD_UPNP]));
+            PM_DEBUG(c, "upnp: IGD v%d answered the search%s after %lld ms", a.igd_version,
+                     st->fam == PM_V6 ? " over IPv6" : "",
+                     (long long)(now - net->probe_started[PORTMAP_METHOD_UPNP]));
             st->bootid = a.bootid;
             start_description(c, st, &a, now);
         }
     }
 }
 
-static void start_waiting_mappings(portmap_client *c, int64_t now);
+static void start_waiting_mappings(portmap_client *c, int fam, int64_t now);
 
 static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
 {
@@ -234,8 +340,45 @@ static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
         c->ext_pending = 1;
 }
 
+/* The description's service for this family into st; 0 when it has one
+ * on the gateway. */
+static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d)
+{
+    pm_addr addr = st->fam == PM_V6 ? d->fw_addr : d->ctl_addr;
+    const char *what = st->fam == PM_V6 ? "WANIPv6FirewallControl" : "WANIPConnection or WANPPPConnection";
+
+    if (st->fam == PM_V6 ? !d->has_fw : !d->has_wan) {
+        PM_WARN(c, "upnp: %s describes no %s", st->location, what);
+        return -1;
+    }
+    if (pm_addr_is_link_local(&addr))
+        addr.scope = c->net[st->fam].gateway.scope;
+    /* the control point must be the router that answered, not elsewhere */
+    if (!on_gateway(c, st->fam, &addr) ||
+        (st->fam == PM_V6 && !on_gateway(c, st->fam, &st->desc_host))) {
+        PM_WARN(c, "upnp: the control URL of %s is not on the gateway; ignored", st->location);
+        c->counters.dropped_wrong_source++;
+        return -1;
+    }
+    st->ctl_addr = addr;
+    if (st->fam == PM_V6) {
+        st->ctl_port = d->fw_port;
+        snprintf(st->ctl_path, sizeof(st->ctl_path), "%s", d->fw_path);
+        snprintf(st->service, sizeof(st->service), "%s", d->fw_service);
+        snprintf(st->service_name, sizeof(st->service_name), "WANIPv6FirewallControl:1");
+    } else {
+        st->ctl_port = d->ctl_port;
+        snprintf(st->ctl_path, sizeof(st->ctl_path), "%s", d->ctl_path);
+        snprintf(st->service, sizeof(st->service), "%s", d->service);
+        snprintf(st->service_name, sizeof(st->service_name), "%s", d->service_name);
+    }
+    st->igd_version = d->version;
+    return 0;
+}
+
 static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
 {
+    pm_net *net = &c->net[st->fam];
     pm_igd_desc d;
 
     if (st->desc.state != PM_HTTPC_DONE || st->desc.resp.status != 200) {
@@ -243,39 +386,61 @@ static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
                  st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "HTTP error");
         return; /* a later SSDP answer may do better; the probe deadline ends it */
     }
-    if (pm_upnp_desc_parse(st->desc.resp.body, st->desc.resp.body_len, st->location, &d) ==
-        PM_DESC_NO_SERVICE) {
-        PM_WARN(c, "upnp: %s describes no WANIPConnection or WANPPPConnection", st->location);
-        pm_http_reset(&st->desc);
-        return;
-    }
-    /* a bad URL leaves ctl_addr 0, never the gateway */
-    if (d.ctl_addr != c->gateway) {
-        PM_WARN(c, "upnp: the control URL %s is not on the gateway; ignored", d.control_url);
-        pm_http_reset(&st->desc);
-        return;
-    }
-    st->ctl_addr = d.ctl_addr;
-    st->ctl_port = d.ctl_port;
-    snprintf(st->ctl_path, sizeof(st->ctl_path), "%s", d.ctl_path);
-    snprintf(st->service, sizeof(st->service), "%s", d.service);
-    snprintf(c->upnp_service, sizeof(c->upnp_service), "%s", d.service_name);
-    c->upnp_version = d.version;
-    st->have_igd = 1;
-    st->searching = 0;
+    pm_upnp_desc_parse(st->desc.resp.body, st->desc.resp.body_len, st->location, &d);
     pm_http_reset(&st->desc);
-    PM_DEBUG(c, "upnp: IGD %s at %s", c->upnp_service, st->location);
-    pm_engine_probe_done(c, PORTMAP_METHOD_UPNP, PM_AVAIL_YES, 0, now);
+    if (take_service(c, st, &d) != 0)
+        return;
+    snprintf(net->upnp_service, sizeof(net->upnp_service), "%s", st->service_name);
+    net->upnp_version = st->fam == PM_V6 ? 1 : d.version;
+    st->searching = 0;
+    PM_DEBUG(c, "upnp: %s at %s", st->service_name, st->location);
+    if (st->fam == PM_V6) {
+        /* usable once the firewall says it lets pinholes in */
+        if (soap_start(c, st, &st->extip, "GetFirewallStatus", NULL, 0, now, now + HTTP_MAX_MS) != 0)
+            pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_UPNP, PM_AVAIL_NO, 0, now);
+        return;
+    }
+    st->have_igd = 1;
+    pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_UPNP, PM_AVAIL_YES, 0, now);
     start_extip(c, st, now);
-    start_waiting_mappings(c, now);
+    start_waiting_mappings(c, st->fam, now);
+}
+
+static void finish_fw_status(portmap_client *c, upnp_state *st, int64_t now)
+{
+    int enabled = 0, inbound = 0;
+    int code = st->extip.state == PM_HTTPC_DONE
+                   ? pm_upnp_fw_status_parse(st->extip.resp.body, st->extip.resp.body_len,
+                                             st->extip.resp.status, &enabled, &inbound)
+                   : -1;
+
+    pm_http_reset(&st->extip);
+    if (code != 0 || !enabled || !inbound) {
+        /* A disabled firewall lets everything in already; one that takes
+         * no pinholes cannot help: either way not ours to use. */
+        PM_WARN(c, "upnp: the router's IPv6 firewall %s",
+                code != 0 ? "did not say its status"
+                : !enabled ? "is disabled: it needs no pinholes (nothing is blocked)"
+                           : "does not allow inbound pinholes");
+        pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_UPNP, PM_AVAIL_NO, 0, now);
+        return;
+    }
+    st->have_igd = 1;
+    pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_UPNP, PM_AVAIL_YES, 0, now);
+    start_waiting_mappings(c, st->fam, now);
 }
 
 static void finish_extip(portmap_client *c, upnp_state *st, int64_t now)
 {
     char addr[64];
     struct in_addr a;
-    int code = soap_result(&st->extip, "NewExternalIPAddress", addr, sizeof(addr));
+    int code;
 
+    if (st->fam == PM_V6) {
+        finish_fw_status(c, st, now);
+        return;
+    }
+    code = soap_result(&st->extip, "NewExternalIPAddress", addr, sizeof(addr));
     c->ext_pending = 0;
     pthread_cond_broadcast(&c->cond);
     if (code != 0) {
@@ -298,11 +463,11 @@ static void finish_extip(portmap_client *c, upnp_state *st, int64_t now)
 
 /* A port derived from our address and the internal port, so a restarted
  * program asks for the same one again after a conflict. */
-static uint16_t alt_port(uint32_t local, uint16_t internal, unsigned attempt)
+static uint16_t alt_port(const pm_addr *local, uint16_t internal, unsigned attempt)
 {
     uint32_t h = 2166136261u;
     uint8_t b[8];
-    memcpy(b, &local, 4);
+    memcpy(b, &local->u.v4, 4);
     b[4] = (uint8_t)(internal >> 8);
     b[5] = (uint8_t)internal;
     b[6] = (uint8_t)attempt;
@@ -312,11 +477,37 @@ static uint16_t alt_port(uint32_t local, uint16_t internal, unsigned attempt)
     return (uint16_t)(1024 + h % (65535 - 1024));
 }
 
+/* The arguments of a pinhole action into a; returns the action. */
+static const char *pinhole_args(const portmap_mapping *m, const upnp_xchg *x, pm_soap_arg *a,
+                                size_t *n, char *client, size_t client_len, char *in, char *lease,
+                                char *uid)
+{
+    pm_addr_fmt(&m->local, client, client_len);
+    snprintf(uid, 8, "%u", m->pinhole_id);
+    switch (x->step) {
+    case X_PH_UPDATE:
+        a[(*n)++] = (pm_soap_arg){ "UniqueID", uid };
+        a[(*n)++] = (pm_soap_arg){ "NewLeaseTime", lease };
+        return "UpdatePinhole";
+    case X_PH_DELETE:
+        a[(*n)++] = (pm_soap_arg){ "UniqueID", uid };
+        return "DeletePinhole";
+    default: /* X_PH_ADD, X_PH_FIND: any remote host and port (empty and 0) */
+        a[(*n)++] = (pm_soap_arg){ "RemoteHost", "" };
+        a[(*n)++] = (pm_soap_arg){ "RemotePort", "0" };
+        a[(*n)++] = (pm_soap_arg){ "InternalClient", client };
+        a[(*n)++] = (pm_soap_arg){ "InternalPort", in };
+        a[(*n)++] = (pm_soap_arg){ "Protocol", m->proto == PORTMAP_TCP ? "6" : "17" };
+        a[(*n)++] = (pm_soap_arg){ "LeaseTime", lease };
+        return "AddPinhole";
+    }
+}
+
 static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
 {
-    upnp_state *st = c->upnp;
+    upnp_state *st = state_if_any(c, m->fam);
     upnp_xchg *x = m->op_data;
-    char ext[8], in[8], lease[16], client[PORTMAP_ADDRSTRLEN], remote[PORTMAP_ADDRSTRLEN + 4];
+    char ext[8], in[8], lease[16], client[PM_ADDR_TEXT], remote[PORTMAP_ADDRSTRLEN + 4], uid[8];
     int64_t deadline = m->op_deadline == PM_NEVER ? now + HTTP_MAX_MS : m->op_deadline;
     pm_soap_arg a[8];
     const char *action;
@@ -331,7 +522,11 @@ static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
     snprintf(ext, sizeof(ext), "%u", x->try_port);
     snprintf(in, sizeof(in), "%u", m->internal_port);
     snprintf(lease, sizeof(lease), "%u", x->lease);
-    pm_addr_str(m->local_addr ? m->local_addr : c->local, client, sizeof(client));
+    if (m->fam == PM_V6) {
+        action = pinhole_args(m, x, a, &n, client, sizeof(client), in, lease, uid);
+        goto send;
+    }
+    pm_addr_fmt(&m->local, client, sizeof(client));
     /* one host (a /32) or anyone: pick_method() sees to it */
     pm_allow_str(m->allow_addr, m->allow_prefix, remote, sizeof(remote));
     a[n++] = (pm_soap_arg){ "NewRemoteHost", remote };
@@ -354,6 +549,7 @@ static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
         action = "GetSpecificPortMappingEntry";
         break;
     }
+send:
     if (soap_start(c, st, &x->h, action, a, n, now, deadline) != 0) {
         x->retry_at = now + 1000;
         return -1;
@@ -362,10 +558,27 @@ static int send_step(portmap_client *c, portmap_mapping *m, int64_t now)
     return 0;
 }
 
+/* A pinhole: added, renewed by its id, deleted by its id (found first by
+ * adding it again when only the journal's port is known: a router
+ * answers a second AddPinhole of the same pinhole with its id). */
+static void first_pinhole_step(portmap_mapping *m, upnp_xchg *x)
+{
+    x->try_port = m->internal_port; /* no translation */
+    x->lease = PM_MIN(PM_MAX(m->want_lifetime, 1u), (uint32_t)PINHOLE_MAX_LEASE);
+    if (m->op == PM_OP_DELETE)
+        x->step = m->has_pinhole ? X_PH_DELETE : X_PH_FIND;
+    else
+        x->step = m->has_pinhole && m->state != PORTMAP_STATE_PENDING ? X_PH_UPDATE : X_PH_ADD;
+}
+
 static void first_step(portmap_client *c, portmap_mapping *m)
 {
     upnp_xchg *x = m->op_data;
 
+    if (m->fam == PM_V6) {
+        first_pinhole_step(m, x);
+        return;
+    }
     x->lease = m->permanent ? 0 : m->want_lifetime;
     if (m->op == PM_OP_DELETE) {
         x->try_port = m->ext_port ? m->ext_port : m->internal_port;
@@ -379,7 +592,7 @@ static void first_step(portmap_client *c, portmap_mapping *m)
     } else {
         /* Never external port 0: IGDv2 picks one for us, v1 gets ours. */
         x->try_port = m->want_ext_port ? m->want_ext_port : m->internal_port;
-        x->step = c->upnp_version == 2 && !m->want_ext_port ? X_ADD_ANY : X_ADD;
+        x->step = c->net[PM_V4].upnp_version == 2 && !m->want_ext_port ? X_ADD_ANY : X_ADD;
     }
 }
 
@@ -412,11 +625,12 @@ static void upnp_stop(portmap_client *c, portmap_mapping *m)
     m->op_data = NULL;
 }
 
-static void start_waiting_mappings(portmap_client *c, int64_t now)
+static void start_waiting_mappings(portmap_client *c, int fam, int64_t now)
 {
     for (portmap_mapping *m = c->mappings; m; m = m->next) {
         upnp_xchg *x = m->op_data;
-        if (m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && x && x->step == X_WAIT_IGD) {
+        if (m->fam == fam && m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && x &&
+            x->step == X_WAIT_IGD) {
             first_step(c, m);
             send_step(c, m, now);
         }
@@ -433,9 +647,13 @@ static void done(portmap_client *c, portmap_mapping *m, portmap_error err, const
         r.ext_port = x->try_port;
         r.lifetime = x->lease ? x->lease : m->want_lifetime;
         r.permanent = x->lease == 0;
-        /* 0 while GetExternalIPAddress, run alongside, has not answered:
-         * the engine then holds "mapped" until it has */
-        r.ext_addr = c->ext_addr;
+        /* unset while GetExternalIPAddress, run alongside, has not
+         * answered: the engine then holds "mapped" until it has. A
+         * pinhole opens our own address. */
+        if (m->fam == PM_V6)
+            r.ext = m->local;
+        else if (c->ext_addr)
+            r.ext = pm_addr_from_v4(c->ext_addr);
     }
     pm_engine_map_done(c, m, &r, now);
 }
@@ -478,7 +696,7 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
     }
     if ((code == 718 || code == 729) && m->state == PORTMAP_STATE_PENDING &&
         x->conflicts < MAX_CONFLICT_TRIES) {
-        x->try_port = alt_port(m->local_addr, m->internal_port, x->conflicts++);
+        x->try_port = alt_port(&m->local, m->internal_port, x->conflicts++);
         x->step = X_ADD;
         PM_INFO(c, "upnp: external port taken (error %d); trying %u", code, x->try_port);
         send_step(c, m, now);
@@ -503,6 +721,72 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
     done(c, m, err, detail, now);
 }
 
+static void pinhole_failed(portmap_client *c, portmap_mapping *m, const char *action, int code,
+                           int64_t now)
+{
+    static char detail[128];
+    const char *why = NULL;
+    portmap_error err = pm_upnp_pinhole_error(code, &why);
+
+    snprintf(detail, sizeof(detail), "%s: UPnP error %d: %s", action, code, why ? why : "?");
+    PM_WARN(c, "upnp: IPv6 port %u: %s", m->internal_port, detail);
+    done(c, m, err, detail, now);
+}
+
+static void handle_pinhole_reply(portmap_client *c, portmap_mapping *m, int code,
+                                 const char *value, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    uint16_t uid;
+
+    switch (x->step) {
+    case X_PH_ADD:
+    case X_PH_FIND:
+        if (code != 0) {
+            pinhole_failed(c, m, "AddPinhole", code, now);
+        } else if (pm_upnp_unique_id(value, &uid) != 0) {
+            done(c, m, PORTMAP_ERR_PROTOCOL, "AddPinhole returned no UniqueID", now);
+        } else if (x->step == X_PH_FIND) {
+            m->pinhole_id = uid;
+            m->has_pinhole = 1;
+            x->step = X_PH_DELETE;
+            send_step(c, m, now);
+        } else {
+            if (m->has_pinhole && uid != m->pinhole_id)
+                m->journaled = 0; /* a new id: the journal must learn it */
+            m->pinhole_id = uid;
+            m->has_pinhole = 1;
+            done(c, m, PORTMAP_OK, NULL, now);
+        }
+        break;
+    case X_PH_UPDATE:
+        if (code == 0) {
+            done(c, m, PORTMAP_OK, NULL, now);
+        } else if (code == 704 || code == 402) {
+            /* NoSuchEntry, or (miniupnpd) InvalidArgs for an id it does
+             * not know: the router lost it, e.g. in a restart */
+            PM_INFO(c, "upnp: the router lost the IPv6 pinhole of port %u; adding it again",
+                    m->internal_port);
+            m->has_pinhole = 0;
+            x->step = X_PH_ADD;
+            send_step(c, m, now);
+        } else {
+            pinhole_failed(c, m, "UpdatePinhole", code, now);
+        }
+        break;
+    case X_PH_DELETE:
+        /* 704 (or 402 for an id unknown to miniupnpd): already gone,
+         * which is what we wanted */
+        if (code == 0 || code == 704 || code == 402)
+            done(c, m, PORTMAP_OK, NULL, now);
+        else
+            pinhole_failed(c, m, "DeletePinhole", code, now);
+        break;
+    default:
+        break;
+    }
+}
+
 static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
 {
     upnp_xchg *x = m->op_data;
@@ -513,6 +797,13 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
         PM_DEBUG(c, "upnp: exchange for port %u failed: %s", m->internal_port, x->h.why);
         pm_http_reset(&x->h);
         x->retry_at = now + 1000; /* within the op's own deadline */
+        return;
+    }
+    if (m->fam == PM_V6) {
+        int add = x->step == X_PH_ADD || x->step == X_PH_FIND;
+        code = soap_result(&x->h, add ? "UniqueID" : NULL, value, sizeof(value));
+        pm_http_reset(&x->h);
+        handle_pinhole_reply(c, m, code, value, now);
         return;
     }
     code = soap_result(&x->h, x->step == X_ADD_ANY ? "NewReservedPort"
@@ -546,8 +837,8 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
         }
         break;
     case X_OWNER: {
-        char mine[PORTMAP_ADDRSTRLEN];
-        pm_addr_str(m->local_addr ? m->local_addr : c->local, mine, sizeof(mine));
+        char mine[PM_ADDR_TEXT];
+        pm_addr_fmt(&m->local, mine, sizeof(mine));
         if (code == 714) {
             done(c, m, PORTMAP_ERR_NOT_FOUND, "no such mapping on the router", now);
         } else if (code != 0 || strcmp(value, mine) != 0) {
@@ -592,7 +883,7 @@ static int op_active(const portmap_mapping *m)
 
 static size_t upnp_count(portmap_client *c)
 {
-    size_t n = 3;
+    size_t n = 3 * PM_FAMS;
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next)
         n += op_active(m);
     return n;
@@ -609,18 +900,20 @@ static size_t add_http(pm_http *h, struct pollfd *fds, size_t i, size_t max, int
 
 static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline)
 {
-    upnp_state *st = c->upnp;
     size_t n = 0;
 
-    if (!st)
+    if (!c->upnp)
         return 0;
-    if (st->ssdp_fd >= 0 && n < max) {
-        fds[n++] = (struct pollfd){ .fd = st->ssdp_fd, .events = POLLIN };
-        if (st->searching && c->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING)
-            *deadline = PM_MIN(*deadline, st->ssdp_retx.next_ms);
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        upnp_state *st = state_if_any(c, fam);
+        if (st->ssdp_fd >= 0 && n < max) {
+            fds[n++] = (struct pollfd){ .fd = st->ssdp_fd, .events = POLLIN };
+            if (st->searching && c->net[fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING)
+                *deadline = PM_MIN(*deadline, st->ssdp_retx.next_ms);
+        }
+        n += add_http(&st->desc, fds, n, max, deadline);
+        n += add_http(&st->extip, fds, n, max, deadline);
     }
-    n += add_http(&st->desc, fds, n, max, deadline);
-    n += add_http(&st->extip, fds, n, max, deadline);
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next) {
         upnp_xchg *x;
         if (!op_active(m))
@@ -641,31 +934,36 @@ static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)
         step_mapping(c, m, pm_revents(d, ((upnp_xchg *)m->op_data)->h.fd), d->now);
 }
 
-static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
+static void dispatch_fam(portmap_client *c, upnp_state *st, const pm_dispatch *d)
 {
-    upnp_state *st = c->upnp;
-    pm_dispatch d = { fds, n, now };
+    int64_t now = d->now;
 
-    if (!st)
-        return;
-    if (st->ssdp_fd >= 0 && pm_revents(&d, st->ssdp_fd))
+    if (st->ssdp_fd >= 0 && pm_revents(d, st->ssdp_fd))
         read_ssdp(c, st, now);
-    if (st->searching && c->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING &&
+    if (st->searching && c->net[st->fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING &&
         now >= st->ssdp_retx.next_ms && !pm_http_active(&st->desc)) {
         pm_retx_advance(&st->ssdp_retx, now, pm_rand_unit, c);
         ssdp_send(c, st);
     }
-    if (pm_http_active(&st->desc) && pm_http_step(&st->desc, pm_revents(&d, st->desc.fd), now))
+    if (pm_http_active(&st->desc) && pm_http_step(&st->desc, pm_revents(d, st->desc.fd), now))
         finish_description(c, st, now);
-    if (pm_http_active(&st->extip) && pm_http_step(&st->extip, pm_revents(&d, st->extip.fd), now))
+    if (pm_http_active(&st->extip) && pm_http_step(&st->extip, pm_revents(d, st->extip.fd), now))
         finish_extip(c, st, now);
-    if (pm_ops_maybe(c, PORTMAP_METHOD_UPNP))
+}
+
+static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
+{
+    pm_dispatch d = { fds, n, now };
+
+    for (int fam = 0; fam < PM_FAMS && c->upnp; fam++)
+        dispatch_fam(c, state_if_any(c, fam), &d);
+    if (c->upnp && pm_ops_maybe(c, PORTMAP_METHOD_UPNP))
         pm_mappings_each(c, dispatch_one, &d);
 }
 
-static void upnp_reset(portmap_client *c)
+static void upnp_reset(portmap_client *c, int fam)
 {
-    upnp_state *st = c->upnp;
+    upnp_state *st = state_if_any(c, fam);
 
     if (!st)
         return;
@@ -673,11 +971,19 @@ static void upnp_reset(portmap_client *c)
         close(st->ssdp_fd);
     pm_http_reset(&st->desc);
     pm_http_reset(&st->extip);
-    free(st);
+    memset(st, 0, sizeof(*st));
+    st->fam = fam;
+    st->ssdp_fd = st->desc.fd = st->extip.fd = -1;
+    st->bootid = -1;
+    if (fam == PM_V4)
+        c->ext_pending = 0;
+    c->net[fam].upnp_version = 0;
+    c->net[fam].upnp_service[0] = '\0';
+    for (int f = 0; f < PM_FAMS; f++)
+        if (state_if_any(c, f)->ssdp_fd >= 0)
+            return;
+    free(c->upnp); /* neither family in use */
     c->upnp = NULL;
-    c->ext_pending = 0;
-    c->upnp_version = 0;
-    c->upnp_service[0] = '\0';
 }
 
 const pm_backend pm_backend_upnp = {
@@ -699,7 +1005,7 @@ const pm_backend pm_backend_upnp = {
  * checked. */
 int pm_upnp_notified(portmap_client *c, const pm_ssdp_answer *a)
 {
-    upnp_state *st = c->upnp;
+    upnp_state *st = state_if_any(c, PM_V4);
     int rebooted;
 
     if (!st || !st->have_igd || a->byebye)
@@ -716,7 +1022,7 @@ int pm_upnp_notified(portmap_client *c, const pm_ssdp_answer *a)
 
 int pm_upnp_get_control(portmap_client *c, pm_upnp_control *out)
 {
-    upnp_state *st = c->upnp;
+    upnp_state *st = state_if_any(c, PM_V4);
 
     if (!st || !st->have_igd)
         return -1;
@@ -731,12 +1037,12 @@ int pm_upnp_get_control(portmap_client *c, pm_upnp_control *out)
 static int soap_blocking(const pm_upnp_control *ctl, pm_http *h, const char *action,
                          const pm_soap_arg *args, size_t n, int64_t deadline)
 {
-    char host[PORTMAP_ADDRSTRLEN], req[4096];
+    char host[PM_ADDR_TEXT], req[4096];
     size_t len;
 
-    pm_addr_str(ctl->addr, host, sizeof(host));
+    pm_addr_url_host(&ctl->addr, host, sizeof(host));
     len = pm_soap_request(req, sizeof(req), host, ctl->port, ctl->path, ctl->service, action, args, n);
-    if (!len || pm_http_start(h, ctl->addr, ctl->port, req, len, PM_UPNP_SOAP_MAX,
+    if (!len || pm_http_start(h, &ctl->addr, ctl->port, req, len, PM_UPNP_SOAP_MAX,
                               PM_MIN(deadline, pm_now_ms() + HTTP_MAX_MS)) != 0)
         return -1;
     while (pm_http_active(h)) {

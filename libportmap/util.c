@@ -205,3 +205,19 @@ PORTMAP_API const char *portmap_event_name(portmap_event e)
     }
     return NULL;
 }
+
+int pm_method_has_family(portmap_method method, int fam)
+{
+    return fam == PM_V4 || method != PORTMAP_METHOD_NATPMP; /* RFC 6886 is IPv4 only */
+}
+
+PORTMAP_API const char *portmap_address_kind_name(portmap_address_kind k)
+{
+    switch (k) {
+    case PORTMAP_ADDRESS_STABLE: return pm_v6_kind_name(PM_V6_STABLE);
+    case PORTMAP_ADDRESS_STABLE_ULA: return pm_v6_kind_name(PM_V6_STABLE_ULA);
+    case PORTMAP_ADDRESS_TEMPORARY: return pm_v6_kind_name(PM_V6_TEMPORARY);
+    case PORTMAP_ADDRESS_TEMPORARY_ULA: return pm_v6_kind_name(PM_V6_TEMPORARY_ULA);
+    default: return "";
+    }
+}

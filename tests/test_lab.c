@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,6 +30,7 @@
 
 #define WAN_ADDR "11.77.0.1"
 #define WAN2_ADDR "12.77.0.1" /* the second router's (lab.sh router2) */
+#define LAN6_ADDR "2001:db8:77:1::2" /* the LAN host's stable IPv6 address */
 
 static const char *lab, *probe, *cli, *game_server, *event_pipe, *spoof;
 
@@ -139,15 +141,19 @@ static void *echo_main(void *arg)
     return NULL;
 }
 
+/* Dual stack: reached over IPv4 through a mapping, over IPv6 through a
+ * pinhole. */
 static void echo_start(echo *e, int tcp, unsigned port)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    int one = 1;
+    struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                               .sin6_addr = IN6ADDR_ANY_INIT };
+    int one = 1, zero = 0;
 
     e->tcp = tcp;
-    e->fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    e->fd = socket(AF_INET6, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
     ck_assert_int_ge(e->fd, 0);
     setsockopt(e->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(e->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     ck_assert_int_eq(bind(e->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     if (tcp)
         ck_assert_int_eq(listen(e->fd, 4), 0);
@@ -1448,6 +1454,214 @@ END_TEST
 START_TEST(cli_upnp_once) { cli_once_then_release("upnp", 27065); }
 END_TEST
 
+
+/* ---- IPv6 pinholes ---- */
+
+static int has_pinhole(const char *proto, const char *addr, unsigned port)
+{
+    return run("'%s' has-pinhole %s %s %u", lab, proto, addr, port) == 0;
+}
+
+/* The LAN host's temporary (privacy) address, which is the kernel's
+ * default source and must not be the one opened. */
+static void temporary_address(char *buf, size_t len)
+{
+    char cmd[600];
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "'%s' addr6 lan temporary", lab);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    buf[0] = '\0';
+    if (!fgets(buf, (int)len, p))
+        buf[0] = '\0';
+    pclose(p);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Open a pinhole, check the router's rule and that the WAN host reaches
+ * the service over IPv6, renew, release, check it is closed again. */
+static void pinhole_check(portmap_method method, portmap_transport proto, unsigned port)
+{
+    const char *pname = proto == PORTMAP_TCP ? "tcp" : "udp";
+    portmap_client *c = open_client(method, 5000);
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_request r;
+    char temp[64];
+    echo e;
+
+    temporary_address(temp, sizeof(temp));
+    ck_assert_msg(temp[0], "the lab's LAN host has no temporary IPv6 address");
+    echo_start(&e, proto == PORTMAP_TCP, port);
+    ck_assert_msg(!wan_reaches_at(LAN6_ADDR, pname, port), "reachable before any pinhole");
+    portmap_request_init(&r);
+    r.protocol = proto;
+    r.internal_port = (uint16_t)port;
+    r.lifetime = 600;
+    r.family = PORTMAP_IPV6;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(info.method, method);
+    ck_assert_int_eq(info.family, PORTMAP_IPV6);
+    /* the stable address, not the temporary one the kernel prefers */
+    ck_assert_str_eq(info.internal_address, LAN6_ADDR);
+    ck_assert_int_eq(info.address_kind, PORTMAP_ADDRESS_STABLE);
+    ck_assert_str_eq(info.external_address, LAN6_ADDR);
+    ck_assert_uint_eq(info.external_port, port);
+    ck_assert_uint_gt(info.lifetime, 0);
+    ck_assert_msg(has_pinhole(pname, LAN6_ADDR, port), "no pinhole for %s %u", pname, port);
+    ck_assert_msg(!has_pinhole(pname, temp, port), "a pinhole for the temporary address");
+    ck_assert_msg(wan_reaches_at(LAN6_ADDR, pname, port), "WAN host cannot reach [%s]:%u",
+                  LAN6_ADDR, port);
+    /* the refresh: PCP MAP again, UPnP UpdatePinhole */
+    ck_assert_int_eq(portmap_mapping_renew(m), PORTMAP_OK);
+    for (int i = 0; i < 50 && info.renewals == 0; i++) {
+        usleep(100000);
+        portmap_mapping_get_info(m, &info);
+    }
+    ck_assert_uint_eq(info.renewals, 1);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_msg(has_pinhole(pname, LAN6_ADDR, port), "renewal lost the pinhole");
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    ck_assert_msg(!has_pinhole(pname, LAN6_ADDR, port), "pinhole still there after release");
+    ck_assert_msg(!wan_reaches_at(LAN6_ADDR, pname, port), "still reachable after release");
+    echo_stop(&e);
+    portmap_close(&c);
+}
+
+START_TEST(pcp_pinhole_tcp) { pinhole_check(PORTMAP_METHOD_PCP, PORTMAP_TCP, 27140); }
+END_TEST
+START_TEST(pcp_pinhole_udp) { pinhole_check(PORTMAP_METHOD_PCP, PORTMAP_UDP, 27141); }
+END_TEST
+START_TEST(upnp_pinhole_tcp) { pinhole_check(PORTMAP_METHOD_UPNP, PORTMAP_TCP, 27142); }
+END_TEST
+START_TEST(upnp_pinhole_udp) { pinhole_check(PORTMAP_METHOD_UPNP, PORTMAP_UDP, 27143); }
+END_TEST
+
+/* Both families for one service: a NAT mapping and a pinhole, one
+ * handle, both reported, both released. */
+START_TEST(both_families_one_handle)
+{
+    portmap_client *c = open_client(0, 5000);
+    portmap_mapping *m = NULL;
+    portmap_mapping_info v4, v6;
+    portmap_request r;
+    echo e;
+
+    echo_start(&e, 1, 27144);
+    portmap_request_init(&r);
+    r.protocol = PORTMAP_TCP;
+    r.internal_port = 27144;
+    r.family = PORTMAP_IPV4_IPV6;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &v4), PORTMAP_OK);
+    ck_assert_int_eq(v4.family, PORTMAP_IPV4);
+    ck_assert_int_eq(v4.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(portmap_mapping_get_family_info(m, PORTMAP_IPV6, &v6), PORTMAP_OK);
+    ck_assert_int_eq(v6.family, PORTMAP_IPV6);
+    ck_assert_int_eq(v6.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(v6.method, PORTMAP_METHOD_PCP);
+    ck_assert_str_eq(v4.external_address, WAN_ADDR);
+    ck_assert_str_eq(v6.external_address, LAN6_ADDR);
+    ck_assert(has_rule("tcp", v4.external_port));
+    ck_assert(has_pinhole("tcp", LAN6_ADDR, 27144));
+    ck_assert(wan_reaches("tcp", v4.external_port));
+    ck_assert(wan_reaches_at(LAN6_ADDR, "tcp", 27144));
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    ck_assert(!has_rule("tcp", v4.external_port));
+    ck_assert(!has_pinhole("tcp", LAN6_ADDR, 27144));
+    echo_stop(&e);
+    portmap_close(&c);
+}
+END_TEST
+
+START_TEST(discover_finds_the_ipv6_router)
+{
+    portmap_client *c = open_client(0, 5000);
+    portmap_discovery d4, d6;
+
+    ck_assert_int_eq(portmap_discover_dual(c, &d4, &d6, PORTMAP_DISCOVER_FRESH, 5000), PORTMAP_OK);
+    ck_assert_str_eq(d4.gateway, "10.77.0.1");
+    ck_assert_int_eq(d6.family, PORTMAP_IPV6);
+    ck_assert_str_eq(d6.gateway, "fe80::1%lan0");
+    ck_assert_str_eq(d6.local_address, LAN6_ADDR);
+    ck_assert_int_eq(d6.address_kind, PORTMAP_ADDRESS_STABLE);
+    ck_assert_uint_eq(d6.methods, PORTMAP_HAVE(PORTMAP_METHOD_PCP) | PORTMAP_HAVE(PORTMAP_METHOD_UPNP));
+    ck_assert_str_eq(d6.upnp_service, "WANIPv6FirewallControl:1");
+    ck_assert_int_eq(d6.preferred, PORTMAP_METHOD_PCP);
+    portmap_close(&c);
+}
+END_TEST
+
+/* What the issue asks of the command line: -6 --once --json opens a
+ * pinhole by each protocol, the WAN host connects, release closes it. */
+static void cli_pinhole(const char *method, unsigned port)
+{
+    char line[1024], want[80];
+    echo e;
+
+    echo_start(&e, 1, port);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request %u tcp -6 --once --json --protocol %s",
+                             port, method), 0);
+    ck_assert_msg(strstr(line, "\"event\":\"mapped\""), "output: %s", line);
+    ck_assert_msg(strstr(line, "\"family\":\"ipv6\""), "output: %s", line);
+    ck_assert_msg(strstr(line, "\"address_kind\":\"stable\""), "output: %s", line);
+    snprintf(want, sizeof(want), "\"method\":\"%s\"", method);
+    ck_assert_msg(strstr(line, want), "output: %s", line);
+    ck_assert_msg(strstr(line, "\"external_address\":\"" LAN6_ADDR "\""), "output: %s", line);
+    snprintf(want, sizeof(want), "\"external_port\":%u", port);
+    ck_assert_msg(strstr(line, want), "output: %s", line);
+    ck_assert_msg(has_pinhole("tcp", LAN6_ADDR, port), "--once left no pinhole");
+    ck_assert_msg(wan_reaches_at(LAN6_ADDR, "tcp", port), "WAN host cannot connect");
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release %u tcp", port), 0);
+    ck_assert_msg(!has_pinhole("tcp", LAN6_ADDR, port), "release left the pinhole");
+    ck_assert_msg(!wan_reaches_at(LAN6_ADDR, "tcp", port), "still reachable after release");
+    echo_stop(&e);
+}
+
+START_TEST(cli_pinhole_pcp) { cli_pinhole("pcp", 27145); }
+END_TEST
+START_TEST(cli_pinhole_upnp) { cli_pinhole("upnp", 27146); }
+END_TEST
+
+/* UPnP-only routers: IGDv2 opens pinholes; IGDv1 has no
+ * WANIPv6FirewallControl, so -6 says so and opens nothing. */
+START_TEST(cli_pinhole_upnp_profile)
+{
+    const char *profile = getenv("LAB_PROFILE");
+    char out[4096];
+    int rc;
+
+    if (!profile || strcmp(profile, "igdv1") != 0) {
+        cli_pinhole("upnp", 27147);
+        return;
+    }
+    rc = cli_all(out, sizeof(out), "request 27147 tcp -6 --once --protocol upnp --timeout 3 2>&1");
+    ck_assert_int_eq(rc, 3);
+    ck_assert_msg(strstr(out, "IPv6"), "output: %s", out);
+    ck_assert(!has_pinhole("tcp", LAN6_ADDR, 27147));
+}
+END_TEST
+
+/* A pinhole that `--once` left is closed by another process through
+ * the journal (UPnP: the router is asked for the pinhole's id again). */
+START_TEST(release_port_closes_a_pinhole_left_by_once)
+{
+    char line[1024];
+    portmap_client *c;
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27148 udp -6 --once --json --protocol upnp"), 0);
+    ck_assert(has_pinhole("udp", LAN6_ADDR, 27148));
+    c = open_client(0, 5000);
+    ck_assert_int_eq(portmap_release_port(c, PORTMAP_UDP, 27148, PORTMAP_METHOD_AUTO, 5000),
+                     PORTMAP_OK);
+    ck_assert(!has_pinhole("udp", LAN6_ADDR, 27148));
+    portmap_close(&c);
+}
+END_TEST
+
 static Suite *upnp_suite(void)
 {
     Suite *s = suite_create("lab_upnp");
@@ -1467,6 +1681,7 @@ static Suite *upnp_suite(void)
     tcase_add_test(tc, example_game_server);
     tcase_add_test(tc, upnp_ignores_forgeries);
     tcase_add_test(tc, upnp_follows_the_host_to_another_router);
+    tcase_add_test(tc, cli_pinhole_upnp_profile);
     tcase_add_checked_fixture(tc, tidy_lab, NULL);
     suite_add_tcase(s, tc);
     return s;
@@ -1524,6 +1739,15 @@ static Suite *lab_suite(void)
     tcase_add_test(tc, natpmp_follows_the_host_to_another_router);
     tcase_add_test(tc, upnp_follows_the_host_to_another_router);
     tcase_add_test(tc, auto_takes_what_the_other_router_speaks);
+    tcase_add_test(tc, pcp_pinhole_tcp);
+    tcase_add_test(tc, pcp_pinhole_udp);
+    tcase_add_test(tc, upnp_pinhole_tcp);
+    tcase_add_test(tc, upnp_pinhole_udp);
+    tcase_add_test(tc, both_families_one_handle);
+    tcase_add_test(tc, discover_finds_the_ipv6_router);
+    tcase_add_test(tc, cli_pinhole_pcp);
+    tcase_add_test(tc, cli_pinhole_upnp);
+    tcase_add_test(tc, release_port_closes_a_pinhole_left_by_once);
     tcase_add_checked_fixture(tc, tidy_lab, NULL);
     suite_add_tcase(s, tc);
     return s;

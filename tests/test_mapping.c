@@ -25,7 +25,7 @@ static int fake_start(portmap_client *c, portmap_mapping *m, int64_t now)
     return 0;
 }
 static void fake_stop(portmap_client *c, portmap_mapping *m) {}
-static int fake_probe(portmap_client *c, int64_t now)
+static int fake_probe(portmap_client *c, int fam, int64_t now)
 {
     probes++;
     return 0;
@@ -33,7 +33,7 @@ static int fake_probe(portmap_client *c, int64_t now)
 static size_t fake_add(portmap_client *c, struct pollfd *f, size_t max, int64_t *d) { return 0; }
 static size_t fake_count(portmap_client *c) { return 0; }
 static void fake_dispatch(portmap_client *c, struct pollfd *f, size_t n, int64_t now) {}
-static void fake_reset(portmap_client *c) {}
+static void fake_reset(portmap_client *c, int fam) {}
 
 static const pm_backend fake = {
     .method = PORTMAP_METHOD_PCP, .name = "fake", .start = fake_start, .stop = fake_stop,
@@ -55,9 +55,9 @@ static void setup(void)
     c->order[0] = PORTMAP_METHOD_PCP;
     c->order[1] = PORTMAP_METHOD_NATPMP;
     c->n_order = 2;
-    c->route_ok = 1;
-    inet_pton(AF_INET, "10.77.0.1", &c->gateway);
-    inet_pton(AF_INET, "10.77.0.2", &c->local);
+    c->net[PM_V4].route_ok = 1;
+    pm_addr_parse("10.77.0.1", &c->net[PM_V4].gateway);
+    pm_addr_parse("10.77.0.2", &c->net[PM_V4].local);
     c->rng_state[0] = 1;
     c->rng_state[1] = 2;
     c->s.default_lifetime = 7200;
@@ -112,7 +112,7 @@ static int count_events(portmap_event ev)
 static void reply_ok(portmap_mapping *m, uint16_t port, uint32_t lifetime, int64_t now)
 {
     pm_result r = { .err = PORTMAP_OK, .ext_port = port, .lifetime = lifetime };
-    inet_pton(AF_INET, "11.77.0.1", &r.ext_addr);
+    pm_addr_parse("11.77.0.1", &r.ext);
     pm_engine_map_done(c, m, &r, now);
 }
 
@@ -142,7 +142,7 @@ START_TEST(success_maps_and_schedules_refresh)
     reply_ok(m, 27015, 60, 20);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_MAPPED), 1);
-    ck_assert_int_eq(c->avail[PORTMAP_METHOD_PCP], PM_AVAIL_YES);
+    ck_assert_int_eq(c->net[PM_V4].avail[PORTMAP_METHOD_PCP], PM_AVAIL_YES);
     /* PCP: renew between 1/2 and 5/8 of the lifetime */
     ck_assert_int_ge(m->refresh_at, 20 + 30000);
     ck_assert_int_le(m->refresh_at, 20 + 37500);
@@ -242,7 +242,7 @@ START_TEST(unsupported_protocol_falls_back)
     service(m, 0);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
     pm_engine_map_done(c, m, &r, 5);
-    ck_assert_int_eq(c->avail[PORTMAP_METHOD_PCP], PM_AVAIL_NO);
+    ck_assert_int_eq(c->net[PM_V4].avail[PORTMAP_METHOD_PCP], PM_AVAIL_NO);
     service(m, 5);
     ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
@@ -255,7 +255,7 @@ START_TEST(preferred_protocol_silent_gives_way)
 {
     portmap_mapping *m = add_mapping(0, 10000);
     service(m, 0);
-    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 10);
+    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 10);
     pm_mapping_stop_op(c, m); /* as if the PCP attempt was abandoned */
     /* NAT-PMP answered in 10 ms: PCP gets max(2 x 10, 50) ms */
     service(m, 40);
@@ -271,10 +271,10 @@ START_TEST(epoch_reset_remaps)
     portmap_mapping *m = add_mapping(0, 10000);
     service(m, 0);
     reply_ok(m, 27015, 600, 0);
-    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, 1000, 0);
-    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, 1100, 100000);
+    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 1000, 0);
+    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 1100, 100000);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
-    pm_engine_server_epoch(c, PORTMAP_METHOD_PCP, 2, 110000); /* router rebooted */
+    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 2, 110000); /* router rebooted */
     ck_assert_int_eq(m->state, PORTMAP_STATE_LOST);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
     starts = 0;
@@ -288,13 +288,13 @@ END_TEST
 /* What engine.c does when the gateway or our address changes. */
 static void move_to_network_2(int64_t now)
 {
-    inet_pton(AF_INET, "10.78.0.1", &c->gateway);
-    inet_pton(AF_INET, "10.78.0.2", &c->local);
+    pm_addr_parse("10.78.0.1", &c->net[PM_V4].gateway);
+    pm_addr_parse("10.78.0.2", &c->net[PM_V4].local);
     for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-        c->avail[i] = PM_AVAIL_UNKNOWN;
+        c->net[PM_V4].avail[i] = PM_AVAIL_UNKNOWN;
     for (portmap_mapping *m = c->mappings; m; m = m->next)
         pm_mapping_network_changed(c, m, now);
-    pm_engine_probe_all(c, now, now + 10000, 0);
+    pm_engine_probe_all(c, PM_V4, now, now + 10000, 0);
 }
 
 /* The host moved: the mapping is lost once, asked again from the new
@@ -313,16 +313,17 @@ START_TEST(network_change_remaps_by_what_the_new_gateway_speaks)
     inet_pton(AF_INET, "10.78.0.2", &local2);
     ck_assert_int_eq(m->state, PORTMAP_STATE_LOST);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
-    ck_assert_uint_eq(m->local_addr, local2);
+    ck_assert_int_eq(m->local.family, AF_INET);
+    ck_assert_uint_eq(m->local.u.v4, local2);
     starts = 0;
     service(m, 1000);
     ck_assert_int_eq(starts, 0); /* the new gateway has not answered yet */
-    pm_engine_probe_done(c, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, 1100);
-    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 1100);
+    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, 1100);
+    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 1100);
     service(m, 1100);
     ck_assert_int_eq(starts, 1);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
-    inet_pton(AF_INET, "12.77.0.1", &r.ext_addr);
+    pm_addr_parse("12.77.0.1", &r.ext);
     pm_engine_map_done(c, m, &r, 1110);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
     ck_assert_int_eq(m->method, PORTMAP_METHOD_NATPMP);
@@ -382,7 +383,7 @@ START_TEST(success_waits_for_the_address)
     inet_pton(AF_INET, "11.77.0.1", &c->ext_addr);
     service(m, 600);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
-    ck_assert_uint_eq(m->ext_addr, c->ext_addr);
+    ck_assert_uint_eq(m->ext.u.v4, c->ext_addr);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_MAPPED), 1);
 }
 END_TEST
@@ -397,7 +398,7 @@ START_TEST(address_hold_is_bounded)
     ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
     service(m, 2010);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
-    ck_assert_uint_eq(m->ext_addr, 0);
+    ck_assert(!pm_addr_is_set(&m->ext));
 }
 END_TEST
 
@@ -407,15 +408,15 @@ START_TEST(journal_records_and_forgets)
     portmap_mapping *m = add_mapping(0, 10000);
     service(m, 0);
     reply_ok(m, 27016, 60, 0);
-    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local, &e), 0);
     ck_assert_uint_eq(e.external_port, 27016);
     ck_assert_mem_eq(e.nonce, m->nonce, sizeof(e.nonce));
     ck_assert_int_eq(e.pid, getpid());
     ck_assert_int_eq(pm_journal_detach_pid(dir, getpid()), 0);
-    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local, &e), 0);
     ck_assert_int_eq(e.pid, 0);
-    ck_assert_int_eq(pm_journal_remove(dir, PORTMAP_UDP, 27015, c->local), 0);
-    ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+    ck_assert_int_eq(pm_journal_remove(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local), 0);
+    ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local, &e), 0);
 }
 END_TEST
 
@@ -454,7 +455,7 @@ START_TEST(allow_never_falls_back_to_natpmp)
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
     /* PCP is not there; NAT-PMP is, but cannot restrict who connects */
     pm_engine_map_done(c, m, &gone, 5);
-    pm_engine_probe_done(c, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 5);
+    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 5);
     service(m, 5);
     ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(m->last_error, PORTMAP_ERR_UNSUPPORTED);
@@ -473,7 +474,7 @@ START_TEST(journal_keeps_the_restriction)
     ck_assert_int_eq(pm_allow_parse("198.51.100.0/24", &m->allow_addr, &m->allow_prefix), 0);
     service(m, 0);
     reply_ok(m, 27015, 60, 0);
-    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, c->local, &e), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local, &e), 0);
     ck_assert_uint_eq(e.allow_addr, m->allow_addr);
     ck_assert_uint_eq(e.allow_prefix, 24);
 }

@@ -26,6 +26,7 @@ typedef struct options {
     int json;
     int verbose;
     int keep_orphans;
+    portmap_family family;   /* -4, -6, both; DEFAULT: both where available */
 } options;
 
 extern pthread_mutex_t out_lock; /* stdout and stderr lines, shared with the engine thread */

@@ -81,6 +81,8 @@ static void usage(FILE *f)
           "  --external-port N            external port to suggest\n"
           "  --description TEXT           description stored on the router\n"
           "  --allow ADDR[/PREFIX]        only this remote host or network may connect\n"
+          "  -4, -6                       IPv4 mapping, IPv6 firewall pinhole; both if both\n"
+          "                               given (default: both where the network has them)\n"
           "  --gateway ADDR               gateway to use instead of the default route's\n"
           "  --timeout SECONDS            give up after this long (default 10)\n"
           "  --once                       map, print and exit; the mapping expires by itself\n"
@@ -138,15 +140,22 @@ static void print_event(const char *event, const portmap_mapping_info *i)
         printf(",\"external_port\":%u,\"method\":\"%s\",\"lifetime\":%u", i->external_port,
                portmap_method_name(i->method) ? portmap_method_name(i->method) : "auto",
                i->lifetime);
+        printf(",\"family\":\"%s\"", i->family == PORTMAP_IPV6 ? "ipv6" : "ipv4");
+        if (i->address_kind)
+            printf(",\"address_kind\":\"%s\"", portmap_address_kind_name(i->address_kind));
         if (i->permanent)
             printf(",\"permanent\":true");
         if (i->last_error)
             printf(",\"error\":\"%s\"", portmap_strerror(i->last_error));
         printf("}\n");
     } else {
-        printf("%s %s %u -> %s:%u via %s, lifetime %u s", event, proto_name(i->protocol),
-               i->internal_port, i->external_address[0] ? i->external_address : "?",
-               i->external_port, portmap_method_name(i->method), i->lifetime);
+        int v6 = i->family == PORTMAP_IPV6;
+        printf("%s %s %u -> %s%s%s:%u via %s, lifetime %u s", event, proto_name(i->protocol),
+               i->internal_port, v6 ? "[" : "", i->external_address[0] ? i->external_address : "?",
+               v6 ? "]" : "", i->external_port, portmap_method_name(i->method), i->lifetime);
+        if (v6)
+            printf(" (IPv6 pinhole%s%s%s)", i->address_kind ? " for this host's " : "",
+                   portmap_address_kind_name(i->address_kind), i->address_kind ? " address" : "");
         if (i->last_error)
             printf(" (%s)", portmap_strerror(i->last_error));
         printf("\n");
@@ -241,6 +250,22 @@ static const char *methods_tried(portmap_method m)
 int explain(portmap_client *c, const options *o, int err)
 {
     portmap_discovery d;
+    if (o->family == PORTMAP_IPV6) {
+        portmap_discover_dual(c, NULL, &d, 0, 1);
+        if (!d.gateway[0])
+            return fail(EX_NOGW, "-6: no IPv6 default route, or no global or unique-local IPv6 "
+                        "address of this host on its link");
+        if (!d.local_address[0])
+            return fail(EX_NOGW, "-6: no IPv6 address of this host fit for a pinhole");
+        if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_TIMEOUT ||
+            err == PORTMAP_ERR_UNSUPPORTED)
+            return fail(exit_code_for(err), "no IPv6 router answered %s at %s within %d s (%s); "
+                        "does the router open IPv6 pinholes (PCP, or UPnP-IGD v2 "
+                        "WANIPv6FirewallControl)?", methods_tried(o->method), d.gateway,
+                        o->timeout_s, portmap_strerror(err));
+        return fail(exit_code_for(err), "the IPv6 router %s said no: %s", d.gateway,
+                    portmap_strerror(err));
+    }
     portmap_discover(c, &d, 0, 1);
     if (err == PORTMAP_ERR_UNSUPPORTED && o->allow && d.methods)
         return fail(exit_code_for(err), "the gateway %s cannot restrict who connects to %s: "
@@ -357,6 +382,57 @@ static void note_permanent(const portmap_mapping_info *i, int once)
     pthread_mutex_unlock(&out_lock);
 }
 
+/* Not a library code: one family of an explicit -4 -6 failed, said. */
+#define PORTMAP_ERR_IPV6_PART 1000
+
+/*
+ * Print each family of a mapped request. With the default (both where
+ * available) a family the network lacks is only noted; asked for
+ * explicitly, its failure fails the command.
+ */
+static int report_families(const options *o, portmap_mapping *m)
+{
+    int rc = PORTMAP_OK;
+
+    for (int f = 0; f < 2; f++) {
+        portmap_family fam = f ? PORTMAP_IPV6 : PORTMAP_IPV4;
+        portmap_mapping_info i;
+        if (portmap_mapping_get_family_info(m, fam, &i) != PORTMAP_OK)
+            continue;
+        if (i.state == PORTMAP_STATE_MAPPED) {
+            print_event("mapped", &i);
+            if (i.permanent)
+                note_permanent(&i, o->once);
+            continue;
+        }
+        if (o->family == PORTMAP_FAMILY_DEFAULT) {
+            if (o->verbose || i.last_error != PORTMAP_ERR_NO_GATEWAY)
+                fail(0, "%s %u: no %s: %s", proto_name(i.protocol), i.internal_port,
+                     f ? "IPv6 pinhole" : "IPv4 mapping", portmap_strerror(i.last_error));
+            continue;
+        }
+        fail(0, "%s %u: no %s: %s%s", proto_name(i.protocol), i.internal_port,
+             f ? "IPv6 pinhole" : "IPv4 mapping", portmap_strerror(i.last_error),
+             f && i.last_error == PORTMAP_ERR_NO_GATEWAY
+                 ? " (no IPv6 default route, no usable IPv6 address, or no router answered "
+                   "PCP or UPnP-IGD's WANIPv6FirewallControl over IPv6)"
+                 : "");
+        rc = PORTMAP_ERR_IPV6_PART;
+    }
+    return rc;
+}
+
+/* The family a request asks for: -4/-6, else both where they work. */
+static portmap_family request_family(const options *o)
+{
+    if (o->family != PORTMAP_FAMILY_DEFAULT)
+        return o->family;
+    /* --allow names IPv4 peers and NAT-PMP has no IPv6 */
+    if (o->allow || o->method == PORTMAP_METHOD_NATPMP)
+        return PORTMAP_IPV4;
+    return PORTMAP_IPV4_IPV6;
+}
+
 static int cmd_request(const options *o, const pair *pairs, int n)
 {
     portmap_client *c = NULL;
@@ -376,8 +452,18 @@ static int cmd_request(const options *o, const pair *pairs, int n)
         r.description = o->description;
         r.allow = o->allow;
         r.method = o->method;
+        r.family = request_family(o);
         r.callback = on_event;
         rc = portmap_request_mapping(c, &r, &m[i]);
+        if (rc == PORTMAP_ERR_INVALID_ARGUMENT && o->allow && (r.family & PORTMAP_IPV6)) {
+            portmap_close(&c);
+            return fail(EX_USAGE_, "--allow takes IPv4 peers only: use it with -4");
+        }
+        if (rc == PORTMAP_ERR_UNSUPPORTED && r.family == PORTMAP_IPV6) {
+            portmap_close(&c);
+            return fail(exit_code_for(rc), "-6: %s has no IPv6; use PCP or UPnP-IGD",
+                        methods_tried(o->method));
+        }
         if (rc == PORTMAP_ERR_UNSUPPORTED && o->allow) {
             portmap_close(&c);
             return fail(exit_code_for(rc), "%s %u: --allow %s cannot be honoured by %s, which "
@@ -394,14 +480,13 @@ static int cmd_request(const options *o, const pair *pairs, int n)
     /* All requests are under way together; report each as it is made. */
     for (int i = 0; i < n; i++) {
         rc = wait_mapped(o, m[i], &info);
+        if (rc == PORTMAP_OK)
+            rc = report_families(o, m[i]);
         if (rc != PORTMAP_OK) {
-            rc = explain(c, o, rc);
+            rc = rc == PORTMAP_ERR_IPV6_PART ? EX_NOGW : explain(c, o, rc);
             portmap_close(&c); /* releases what did get mapped */
             return rc;
         }
-        print_event("mapped", &info);
-        if (info.permanent)
-            note_permanent(&info, o->once);
     }
     if (o->once) {
         portmap_close(&c); /* release_on_close is off: the leases run out by themselves */
@@ -409,14 +494,23 @@ static int cmd_request(const options *o, const pair *pairs, int n)
     }
     wait_for_signal();
     for (int i = 0; i < n; i++) {
-        portmap_mapping_get_info(m[i], &info);
+        portmap_mapping_info part[2];
+        int have[2];
+        for (int f = 0; f < 2; f++)
+            have[f] = portmap_mapping_get_family_info(m[i], f ? PORTMAP_IPV6 : PORTMAP_IPV4,
+                                                      &part[f]) == PORTMAP_OK &&
+                      part[f].state != PORTMAP_STATE_FAILED;
         rc = portmap_mapping_release(&m[i], o->timeout_s * 1000);
-        info.state = PORTMAP_STATE_RELEASED;
-        info.last_error = rc;
-        print_event("released", &info);
+        for (int f = 0; f < 2; f++) {
+            if (!have[f])
+                continue;
+            part[f].state = PORTMAP_STATE_RELEASED;
+            part[f].last_error = rc;
+            print_event("released", &part[f]);
+        }
         if (rc) {
-            fail(exit_code_for(rc), "release of %s %u: %s", proto_name(info.protocol),
-                 info.internal_port, portmap_strerror(rc));
+            fail(exit_code_for(rc), "release of %s %u: %s", proto_name(pairs[i].proto),
+                 pairs[i].port, portmap_strerror(rc));
             worst = exit_code_for(rc);
         }
     }
@@ -449,15 +543,60 @@ static int cmd_release(const options *o, uint16_t port, portmap_transport proto)
     return rc;
 }
 
+/* The IPv6 side of discover: a JSON member of the IPv4 object (or one
+ * object with -6), or lines prefixed "ipv6". */
+static void print_discovery6(const portmap_discovery *d, int member)
+{
+    int pcp = (d->methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP)) != 0;
+    int upnp = (d->methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP)) != 0;
+
+    if (json_mode) {
+        printf("%s{\"gateway\":", member ? ",\"ipv6\":" : "");
+        json_string(stdout, d->gateway);
+        printf(",\"local_address\":");
+        json_string(stdout, d->local_address);
+        printf(",\"address_kind\":\"%s\",\"pcp\":%s,\"upnp\":%s,\"upnp_service\":\"%s\","
+               "\"preferred\":\"%s\"}%s", portmap_address_kind_name(d->address_kind),
+               pcp ? "true" : "false", upnp ? "true" : "false", d->upnp_service,
+               d->methods ? portmap_method_name(d->preferred) : "none", member ? "" : "\n");
+        return;
+    }
+    printf("ipv6 gateway %s\nipv6 local address %s%s%s%s\n", d->gateway,
+           d->local_address[0] ? d->local_address : "none fit for a pinhole",
+           d->address_kind ? " (" : "", portmap_address_kind_name(d->address_kind),
+           d->address_kind ? ")" : "");
+    printf("ipv6 pcp %s\n", pcp ? "yes" : "no");
+    if (upnp)
+        printf("ipv6 upnp yes (%s)\n", d->upnp_service);
+    else
+        printf("ipv6 upnp no\n");
+}
+
 static int cmd_discover(const options *o)
 {
     portmap_client *c = NULL;
-    portmap_discovery d;
-    int rc;
+    portmap_discovery d, d6;
+    int rc, have6 = 0;
 
     if ((rc = open_client(o, &c, 1)) != 0)
         return rc;
-    rc = portmap_discover(c, &d, PORTMAP_DISCOVER_FRESH, o->timeout_s * 1000);
+    if (o->family == PORTMAP_IPV4 || o->family == PORTMAP_FAMILY_DEFAULT || o->family == PORTMAP_IPV4_IPV6) {
+        /* both at once when IPv6 is wanted too (the default) */
+        int want6 = o->family != PORTMAP_IPV4;
+        rc = portmap_discover_dual(c, &d, want6 ? &d6 : NULL, PORTMAP_DISCOVER_FRESH,
+                                   o->timeout_s * 1000);
+        have6 = want6 && d6.gateway[0];
+    } else {
+        rc = portmap_discover_dual(c, NULL, &d6, PORTMAP_DISCOVER_FRESH, o->timeout_s * 1000);
+        have6 = d6.gateway[0] != '\0';
+        memset(&d, 0, sizeof(d));
+        if (rc == PORTMAP_OK || have6)
+            print_discovery6(&d6, 0);
+        if (rc != PORTMAP_OK)
+            rc = explain(c, o, rc);
+        portmap_close(&c);
+        return rc;
+    }
     if (rc == PORTMAP_OK || d.gateway[0]) {
         const char *nat = d.double_nat ? "double_nat" : "nat";
         int pcp = (d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP)) != 0;
@@ -468,10 +607,13 @@ static int cmd_discover(const options *o)
         if (json_mode) {
             printf("{\"gateway\":\"%s\",\"local_address\":\"%s\",\"external_address\":\"%s\","
                    "\"pcp\":%s,\"pcp_version\":%d,\"natpmp\":%s,\"upnp\":%s,\"upnp_version\":%d,"
-                   "\"upnp_service\":\"%s\",\"nat\":\"%s\",\"preferred\":\"%s\"}\n",
+                   "\"upnp_service\":\"%s\",\"nat\":\"%s\",\"preferred\":\"%s\"",
                    d.gateway, d.local_address, d.external_address, pcp ? "true" : "false",
                    d.pcp_version, pmp ? "true" : "false", upnp ? "true" : "false", d.upnp_version,
-                   d.upnp_service, nat, rc == PORTMAP_OK ? portmap_method_name(d.preferred) : "none");
+                   d.upnp_service, nat, d.methods ? portmap_method_name(d.preferred) : "none");
+            if (have6)
+                print_discovery6(&d6, 1);
+            printf("}\n");
         } else {
             printf("gateway %s\nlocal address %s\nexternal address %s\n", d.gateway,
                    d.local_address, d.external_address[0] ? d.external_address : "?");
@@ -488,6 +630,8 @@ static int cmd_discover(const options *o)
                                          ? "behind double NAT / carrier-grade NAT: the router's own "
                                            "address is not public"
                                      : !strcmp(nat, "direct") ? "direct" : "behind NAT");
+            if (have6)
+                print_discovery6(&d6, 0);
         }
     }
     if (rc != PORTMAP_OK)
@@ -785,6 +929,8 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
+        { "ipv4", no_argument, NULL, '4' },
+        { "ipv6", no_argument, NULL, '6' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
@@ -794,7 +940,7 @@ int main(int argc, char **argv)
     long v;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "vh46", longopts, NULL)) != -1) {
         switch (ch) {
         case 'p':
             if (parse_method(optarg, &o.method))
@@ -826,6 +972,8 @@ int main(int argc, char **argv)
         case 'P': o.prune = 1; break;
         case 'j': o.json = 1; break;
         case 'v': o.verbose = 1; break;
+        case '4': o.family |= PORTMAP_IPV4; break;
+        case '6': o.family |= PORTMAP_IPV6; break;
         case 'h': want_help = 1; break;
         case 'V': printf("portmap-cli %s\n", portmap_version()); return EX_OK;
         default: usage(stderr); return EX_USAGE_;

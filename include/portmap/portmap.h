@@ -74,6 +74,35 @@ typedef enum portmap_method {
 /* "pcp", "natpmp", "upnp", "auto"; NULL for an unknown value. */
 PORTMAP_API const char *portmap_method_name(portmap_method m);
 
+/*
+ * Address families of a request (since API 0.3). IPv4 makes a NAT port
+ * mapping; IPv6 opens a pinhole in the router's firewall for one of this
+ * host's IPv6 addresses (there is no translation: the outside reaches
+ * that address and the same port). Both does each where the network has
+ * it.
+ */
+typedef enum portmap_family {
+    PORTMAP_FAMILY_DEFAULT = 0,  /* in a request: IPv4, as before API 0.3 */
+    PORTMAP_IPV4 = 1,
+    PORTMAP_IPV6 = 2,
+    PORTMAP_IPV4_IPV6 = 3,       /* PORTMAP_IPV4 | PORTMAP_IPV6 */
+} portmap_family;
+
+/* What kind of IPv6 address a pinhole was opened for (info.address_kind).
+ * The library picks a stable address over a temporary (privacy) one,
+ * which the system replaces within a day, and a global over a
+ * unique-local one. */
+typedef enum portmap_address_kind {
+    PORTMAP_ADDRESS_NA = 0,             /* IPv4, or not known yet */
+    PORTMAP_ADDRESS_STABLE = 1,         /* global, not temporary */
+    PORTMAP_ADDRESS_STABLE_ULA = 2,     /* unique-local (fc00::/7), not temporary */
+    PORTMAP_ADDRESS_TEMPORARY = 3,      /* global privacy address: no stable one */
+    PORTMAP_ADDRESS_TEMPORARY_ULA = 4,
+} portmap_address_kind;
+
+/* "stable", "stable unique-local", "temporary", ...; "" for NA. */
+PORTMAP_API const char *portmap_address_kind_name(portmap_address_kind k);
+
 /* Transport protocols, with their IANA numbers. */
 typedef enum portmap_transport {
     PORTMAP_TCP = 6,
@@ -109,8 +138,11 @@ typedef struct portmap_settings {
     /* Default bound in milliseconds for discovery and for the first reply
      * to a request. Default 10000. */
     int timeout_ms;
-    /* IPv4 address of the gateway to use instead of the routing table's
-     * default gateway, or NULL. Copied by portmap_open(). */
+    /* Address of the gateway to use instead of the routing table's
+     * default gateway, or NULL. Copied by portmap_open(). An IPv4 one
+     * rules IPv6 out and the other way round; an IPv6 link-local one may
+     * carry its zone ("fe80::1%eth0"), else the default route's link is
+     * taken. */
     const char *gateway;
     /* Non-zero: portmap_close() releases every mapping still held (bounded
      * by close_timeout_ms). Default 1. */
@@ -176,7 +208,14 @@ typedef struct portmap_discovery {
      * carrier-grade NAT) and a mapping on it alone does not make a port
      * reachable from the Internet. */
     int double_nat;
-    uint8_t reserved[64];
+    /* Since API 0.3: which family this describes. For IPv6, gateway is
+     * the router (a link-local one with "%zone"), local_address the
+     * address pinholes are opened for and address_kind its kind;
+     * external_address stays "" (no translation); upnp_service is
+     * "WANIPv6FirewallControl:1". */
+    portmap_family family;
+    portmap_address_kind address_kind;
+    uint8_t reserved[56];
 } portmap_discovery;
 
 #define PORTMAP_DISCOVER_FRESH 1u /* ignore the cached result, probe again */
@@ -191,6 +230,17 @@ typedef struct portmap_discovery {
  */
 PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsigned flags,
                                  int timeout_ms);
+
+/*
+ * Discover both families at once, within one timeout: the IPv4 gateway
+ * (as portmap_discover) into v4 and the IPv6 default router (PCP over
+ * IPv6, UPnP-IGD's WANIPv6FirewallControl over SSDP on ff02::c) into v6.
+ * Either may be NULL to leave that family out. Returns PORTMAP_OK when
+ * any asked-for family has a router that answered, else
+ * PORTMAP_ERR_NO_GATEWAY (or another error). Since API 0.3.
+ */
+PORTMAP_API int portmap_discover_dual(portmap_client *c, portmap_discovery *v4,
+                                      portmap_discovery *v6, unsigned flags, int timeout_ms);
 
 /*
  * Ask the gateway for its external IPv4 address now (NAT-PMP opcode 0, or
@@ -244,7 +294,12 @@ typedef struct portmap_mapping_info {
      * on release and close. */
     int permanent;
     int double_nat;             /* see portmap_discovery.double_nat */
-    uint8_t reserved[64];
+    /* Since API 0.3: PORTMAP_IPV4 (a NAT mapping) or PORTMAP_IPV6 (a
+     * pinhole: external_address is internal_address, reachable from
+     * outside on external_port) */
+    portmap_family family;
+    portmap_address_kind address_kind;  /* IPv6: what internal_address is */
+    uint8_t reserved[56];
 } portmap_mapping_info;
 
 /*
@@ -276,7 +331,17 @@ typedef struct portmap_request {
      * PORTMAP_ERR_UNSUPPORTED (since API 0.2).
      */
     const char *allow;
-    uint8_t reserved[56];
+    /*
+     * Since API 0.3. DEFAULT or IPV4: a NAT mapping. IPV6: a firewall
+     * pinhole (PCP or UPnP-IGD v2; NAT-PMP has no IPv6). IPV4_IPV6: both
+     * for the same service, each where the network has that family: the
+     * one handle holds both, its callback gets the events of each (info.
+     * family tells which), portmap_mapping_get_info() describes the IPv4
+     * one and portmap_mapping_get_family_info() either. allow is IPv4
+     * only: with IPV6 in family it must be NULL.
+     */
+    portmap_family family;
+    uint8_t reserved[52];
 } portmap_request;
 
 /* Fill r with defaults (all zero but protocol = UDP). */
@@ -295,12 +360,20 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
  * Block until the mapping leaves PENDING or timeout_ms passes (<= 0: wait
  * up to the request's own timeout). Returns PORTMAP_OK when mapped, the
  * mapping's error when it failed, PORTMAP_ERR_TIMEOUT otherwise. info may
- * be NULL.
+ * be NULL. For a request of both families: waits for both; PORTMAP_OK
+ * when either is mapped (a family the network lacks fails on its own with
+ * PORTMAP_ERR_NO_GATEWAY), info describes the IPv4 one.
  */
 PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap_mapping_info *info);
 
 /* Copy the current state. Never blocks on the network. */
 PORTMAP_API int portmap_mapping_get_info(portmap_mapping *m, portmap_mapping_info *info);
+
+/* The state of the mapping's IPv4 or IPv6 part (family PORTMAP_IPV4 or
+ * PORTMAP_IPV6); PORTMAP_ERR_NOT_FOUND when the request did not ask for
+ * that family. Since API 0.3. */
+PORTMAP_API int portmap_mapping_get_family_info(portmap_mapping *m, portmap_family family,
+                                                portmap_mapping_info *info);
 
 /* Renew now instead of at the scheduled time. Asynchronous. */
 PORTMAP_API int portmap_mapping_renew(portmap_mapping *m);

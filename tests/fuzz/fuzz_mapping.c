@@ -43,7 +43,7 @@ static int fake_start(portmap_client *c, portmap_mapping *m, int64_t now)
     return 0;
 }
 static void fake_stop(portmap_client *c, portmap_mapping *m) {}
-static int fake_probe(portmap_client *c, int64_t now)
+static int fake_probe(portmap_client *c, int fam, int64_t now)
 {
     return 0;
 }
@@ -56,7 +56,7 @@ static size_t fake_count(portmap_client *c)
     return 0;
 }
 static void fake_dispatch(portmap_client *c, struct pollfd *f, size_t n, int64_t now) {}
-static void fake_reset(portmap_client *c) {}
+static void fake_reset(portmap_client *c, int fam) {}
 
 #define FAKE(meth, nm)                                                                        \
     {                                                                                         \
@@ -161,10 +161,10 @@ static void service(world *w)
 {
     portmap_client *c = w->c;
 
-    if (!pm_engine_all_probes_done(c) && w->now >= c->probe_deadline)
+    if (!pm_engine_all_probes_done(c, PM_V4) && w->now >= c->net[PM_V4].probe_deadline)
         for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-            if (c->avail[i] == PM_AVAIL_PROBING)
-                pm_engine_probe_done(c, (portmap_method)i, PM_AVAIL_NO, 0, w->now);
+            if (c->net[PM_V4].avail[i] == PM_AVAIL_PROBING)
+                pm_engine_probe_done(c, PM_V4, (portmap_method)i, PM_AVAIL_NO, 0, w->now);
     for (size_t i = 0; i < w->n; i++) {
         portmap_mapping *m = w->m[i];
         int64_t d = PM_NEVER;
@@ -189,7 +189,7 @@ static int active_on(const portmap_mapping *m, portmap_method meth)
 
 static void pcp_reply(world *w, const uint8_t *buf, size_t len)
 {
-    pm_pcp_handle(w->c, buf, len, w->now);
+    pm_pcp_handle(w->c, PM_V4, buf, len, w->now);
 }
 
 /* natpmp.c next_reply(): a reply counts for the exchange it answers */
@@ -202,7 +202,7 @@ static void natpmp_reply(world *w, unsigned target, const uint8_t *buf, size_t l
     if (pm_natpmp_decode(buf, len, &rep) != PM_NATPMP_OK)
         return;
     if (target >= w->n) { /* the public address request */
-        if (c->avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_PROBING && rep.opcode == 0)
+        if (c->net[PM_V4].avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_PROBING && rep.opcode == 0)
             pm_natpmp_probe_reply(c, &rep, w->now);
         return;
     }
@@ -230,7 +230,8 @@ static void upnp_result(world *w, portmap_mapping *m, unsigned err, uint16_t por
         r.ext_port = port ? port : m->internal_port; /* upnp.c never asks for port 0 */
         r.lifetime = lease ? lease : m->want_lifetime;
         r.permanent = lease == 0;
-        r.ext_addr = w->c->ext_addr;
+        if (w->c->ext_addr)
+            r.ext = pm_addr_from_v4(w->c->ext_addr);
     }
     pm_engine_map_done(w->c, m, &r, w->now);
 }
@@ -301,9 +302,9 @@ static void setup(world *w)
     c->order[1] = PORTMAP_METHOD_NATPMP;
     c->order[2] = PORTMAP_METHOD_UPNP;
     c->n_order = 3;
-    c->route_ok = 1;
-    inet_pton(AF_INET, "10.77.0.1", &c->gateway);
-    inet_pton(AF_INET, "10.77.0.2", &c->local);
+    c->net[PM_V4].route_ok = 1;
+    pm_addr_parse("10.77.0.1", &c->net[PM_V4].gateway);
+    pm_addr_parse("10.77.0.2", &c->net[PM_V4].local);
     c->rng_state[0] = 1;
     c->rng_state[1] = 2;
     c->s.default_lifetime = 7200;
@@ -328,7 +329,7 @@ static void teardown(world *w)
     }
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
-    free(c->pcp); /* pm_pcp_handle()'s state; no socket was opened */
+    free(c->pcp); /* pm_pcp_handle()'s states; no socket was opened */
     free(c);
 }
 
@@ -339,7 +340,7 @@ static void dump(const world *w, unsigned cmd)
                                          "new", "announce" };
 
     fprintf(stderr, "t=%lld %-8s avail pcp %d natpmp %d upnp %d, ext %08x |", (long long)w->now,
-            names[cmd], w->c->avail[1], w->c->avail[2], w->c->avail[3], ntohl(w->c->ext_addr));
+            names[cmd], w->c->net[PM_V4].avail[1], w->c->net[PM_V4].avail[2], w->c->net[PM_V4].avail[3], ntohl(w->c->ext_addr));
     for (size_t i = 0; i < w->n; i++) {
         const portmap_mapping *m = w->m[i];
         fprintf(stderr, " [%zu %s op %d/%d port %u held %d]", i, portmap_state_name(m->state),
@@ -395,7 +396,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             portmap_method meth = (portmap_method)(1 + fuzz_u8(&in) % 3);
             pm_avail verdict = fuzz_u8(&in) & 1 ? PM_AVAIL_YES : PM_AVAIL_NO;
             uint32_t ext = fuzz_u32(&in);
-            pm_engine_probe_done(w.c, meth, verdict, verdict == PM_AVAIL_YES ? ext : 0, w.now);
+            pm_engine_probe_done(w.c, PM_V4, meth, verdict, verdict == PM_AVAIL_YES ? ext : 0, w.now);
             break;
         }
         case 5: {
