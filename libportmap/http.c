@@ -47,12 +47,21 @@ static int fail(pm_http *h, const char *why)
     return 1;
 }
 
-int pm_http_start(pm_http *h, uint32_t addr_be, uint16_t port, const char *request, size_t len,
+int pm_http_start(pm_http *h, const pm_addr *addr, uint16_t port, const char *request, size_t len,
                   size_t max_body, int64_t deadline)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+    struct sockaddr_storage sa;
+    socklen_t sa_len = pm_addr_sockaddr(addr, port, &sa);
 
     pm_http_reset(h);
+    if (!sa_len) {
+        fail(h, "no address to connect to");
+        return -1;
+    }
+    if (pm_addr_is_link_local(addr) && !addr->scope) {
+        fail(h, "a link-local address without its interface");
+        return -1;
+    }
     h->out = malloc(len);
     h->in_cap = PM_HTTP_READ_CHUNK;
     h->in = malloc(h->in_cap + 1);
@@ -64,13 +73,12 @@ int pm_http_start(pm_http *h, uint32_t addr_be, uint16_t port, const char *reque
     h->out_len = len;
     h->max_body = max_body;
     h->deadline = deadline;
-    h->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    h->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (h->fd < 0) {
         fail(h, "socket() failed");
         return -1;
     }
-    sa.sin_addr.s_addr = addr_be;
-    if (connect(h->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+    if (connect(h->fd, (struct sockaddr *)&sa, sa_len) < 0 && errno != EINPROGRESS) {
         fail(h, errno == ECONNREFUSED ? "connection refused" : "connect() failed");
         return -1;
     }

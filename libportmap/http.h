@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "upnp_wire.h"
 
 typedef enum pm_http_state {
@@ -33,8 +34,9 @@ typedef struct pm_http {
     const char *why;         /* static text when FAILED */
 } pm_http;
 
-/* Start an exchange with addr:port; request (len bytes) is copied. */
-int pm_http_start(pm_http *h, uint32_t addr_be, uint16_t port, const char *request, size_t len,
+/* Start an exchange with addr:port, IPv4 or IPv6 (a link-local address
+ * through its zone, addr->scope); request (len bytes) is copied. */
+int pm_http_start(pm_http *h, const pm_addr *addr, uint16_t port, const char *request, size_t len,
                   size_t max_body, int64_t deadline);
 /* The poll events wanted now, or 0 when not active. */
 short pm_http_events(const pm_http *h);

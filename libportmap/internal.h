@@ -217,7 +217,7 @@ extern const pm_backend pm_backend_upnp;
 
 /* upnp.c: a copy of the IGD's control endpoint, for callers' own threads */
 typedef struct pm_upnp_control {
-    uint32_t addr;
+    pm_addr addr;
     uint16_t port;
     char path[256];
     char service[128];

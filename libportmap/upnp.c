@@ -38,7 +38,7 @@ typedef struct upnp_state {
     pm_http desc;
     char location[256];
     int have_igd;
-    uint32_t ctl_addr;
+    pm_addr ctl_addr;
     uint16_t ctl_port;
     char ctl_path[256];
     char service[sizeof(((pm_igd_desc *)0)->service)];
@@ -84,16 +84,16 @@ static const char *proto_str(portmap_transport p)
 static int soap_start(portmap_client *c, upnp_state *st, pm_http *h, const char *action,
                       const pm_soap_arg *args, size_t n, int64_t now, int64_t deadline)
 {
-    char host[PORTMAP_ADDRSTRLEN], req[6144];
+    char host[PM_ADDR_TEXT], req[6144];
     size_t len;
 
     c->counters.requests_sent++;
-    pm_addr_str(st->ctl_addr, host, sizeof(host));
+    pm_addr_url_host(&st->ctl_addr, host, sizeof(host));
     len = pm_soap_request(req, sizeof(req), host, st->ctl_port, st->ctl_path, st->service, action,
                           args, n);
     if (!len)
         return -1;
-    return pm_http_start(h, st->ctl_addr, st->ctl_port, req, len, PM_UPNP_SOAP_MAX,
+    return pm_http_start(h, &st->ctl_addr, st->ctl_port, req, len, PM_UPNP_SOAP_MAX,
                          PM_MIN(deadline, now + HTTP_MAX_MS));
 }
 
@@ -171,21 +171,21 @@ static int upnp_probe(portmap_client *c, int64_t now)
 static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a,
                               int64_t now)
 {
-    uint32_t host;
+    pm_addr host, gw = pm_addr_from_v4(c->gateway);
     uint16_t port;
-    char path[256], hosts[PORTMAP_ADDRSTRLEN], req[512];
+    char path[256], hosts[PM_ADDR_TEXT], req[512];
     size_t n;
 
-    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 || host != c->gateway) {
+    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 || !pm_addr_eq(&host, &gw)) {
         st->dropped++;
         c->counters.dropped_wrong_source++;
         PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway", a->location);
         return;
     }
-    pm_addr_str(host, hosts, sizeof(hosts));
+    pm_addr_url_host(&host, hosts, sizeof(hosts));
     n = pm_http_get(req, sizeof(req), hosts, port, path);
     snprintf(st->location, sizeof(st->location), "%s", a->location);
-    if (!n || pm_http_start(&st->desc, host, port, req, n, PM_UPNP_DESC_MAX,
+    if (!n || pm_http_start(&st->desc, &host, port, req, n, PM_UPNP_DESC_MAX,
                             PM_MIN(now + HTTP_MAX_MS, PM_MAX(c->probe_deadline, now + 1))) != 0)
         PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
 }
@@ -237,6 +237,7 @@ static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
 static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
 {
     pm_igd_desc d;
+    pm_addr gw = pm_addr_from_v4(c->gateway);
 
     if (st->desc.state != PM_HTTPC_DONE || st->desc.resp.status != 200) {
         PM_DEBUG(c, "upnp: description fetch failed: %s",
@@ -249,8 +250,8 @@ static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
         pm_http_reset(&st->desc);
         return;
     }
-    /* a bad URL leaves ctl_addr 0, never the gateway */
-    if (d.ctl_addr != c->gateway) {
+    /* a bad URL leaves ctl_addr unset, never the gateway */
+    if (!pm_addr_eq(&d.ctl_addr, &gw)) {
         PM_WARN(c, "upnp: the control URL %s is not on the gateway; ignored", d.control_url);
         pm_http_reset(&st->desc);
         return;
@@ -731,12 +732,12 @@ int pm_upnp_get_control(portmap_client *c, pm_upnp_control *out)
 static int soap_blocking(const pm_upnp_control *ctl, pm_http *h, const char *action,
                          const pm_soap_arg *args, size_t n, int64_t deadline)
 {
-    char host[PORTMAP_ADDRSTRLEN], req[4096];
+    char host[PM_ADDR_TEXT], req[4096];
     size_t len;
 
-    pm_addr_str(ctl->addr, host, sizeof(host));
+    pm_addr_url_host(&ctl->addr, host, sizeof(host));
     len = pm_soap_request(req, sizeof(req), host, ctl->port, ctl->path, ctl->service, action, args, n);
-    if (!len || pm_http_start(h, ctl->addr, ctl->port, req, len, PM_UPNP_SOAP_MAX,
+    if (!len || pm_http_start(h, &ctl->addr, ctl->port, req, len, PM_UPNP_SOAP_MAX,
                               PM_MIN(deadline, pm_now_ms() + HTTP_MAX_MS)) != 0)
         return -1;
     while (pm_http_active(h)) {

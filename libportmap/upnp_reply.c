@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "upnp_reply.h"
 #include "upnp_wire.h"
@@ -18,8 +19,9 @@
 #error "miniupnpc API 10 or newer is needed (GetUPNPUrls with a scope id)"
 #endif
 
-_Static_assert(sizeof(((pm_igd_desc *)0)->service) >= MINIUPNPC_URL_MAXSIZE,
-               "service holds miniupnpc's servicetype whole");
+_Static_assert(sizeof(((pm_igd_desc *)0)->service) >= MINIUPNPC_URL_MAXSIZE &&
+               sizeof(((pm_igd_desc *)0)->fw_service) >= MINIUPNPC_URL_MAXSIZE,
+               "service and fw_service hold miniupnpc's servicetype whole");
 
 static void take_service(pm_igd_desc *out, const char *type)
 {
@@ -32,12 +34,52 @@ static void take_service(pm_igd_desc *out, const char *type)
     out->version = colon && colon[1] == '2' ? 2 : 1;
 }
 
+/* A control URL as miniupnpc resolved it (NULL when it could not): kept
+ * as written for messages in shown, parsed into addr, port and path.
+ * Returns 0, or -1 with addr unset. */
+static int take_control_url(const char *url, pm_addr *addr, uint16_t *port, char *path,
+                            size_t path_len, char *shown, size_t shown_len)
+{
+    snprintf(shown, shown_len, "%s", url ? url : "(none)");
+    if (!url)
+        return -1;
+    return pm_url_parse(url, addr, port, path, path_len);
+}
+
+static pm_desc_status read_wan(pm_igd_desc *out, const struct IGDdatas *data,
+                               const struct UPNPUrls *urls)
+{
+    if (!data->first.servicetype[0] || !data->first.controlurl[0])
+        return PM_DESC_NO_SERVICE;
+    if (take_control_url(urls->controlURL, &out->ctl_addr, &out->ctl_port, out->ctl_path,
+                         sizeof(out->ctl_path), out->control_url, sizeof(out->control_url)) != 0)
+        return PM_DESC_BAD_URL;
+    take_service(out, data->first.servicetype);
+    out->has_wan = 1;
+    return PM_DESC_OK;
+}
+
+/* miniupnpc files any WANIPv6FirewallControl service under IPv6FC (the
+ * last one listed wins); its type is kept whole, the SOAP actions are
+ * addressed to it. */
+static void read_fw(pm_igd_desc *out, const struct IGDdatas *data, const struct UPNPUrls *urls)
+{
+    if (!data->IPv6FC.servicetype[0] || !data->IPv6FC.controlurl[0])
+        return;
+    if (take_control_url(urls->controlURL_6FC, &out->fw_addr, &out->fw_port, out->fw_path,
+                         sizeof(out->fw_path), out->fw_control_url,
+                         sizeof(out->fw_control_url)) != 0)
+        return;
+    snprintf(out->fw_service, sizeof(out->fw_service), "%s", data->IPv6FC.servicetype);
+    out->has_fw = 1;
+}
+
 pm_desc_status pm_upnp_desc_parse(const char *body, size_t len, const char *location,
                                   pm_igd_desc *out)
 {
     struct IGDdatas data;
     struct UPNPUrls urls;
-    pm_desc_status rc = PM_DESC_OK;
+    pm_desc_status rc;
 
     memset(out, 0, sizeof(*out));
     memset(&data, 0, sizeof(data));
@@ -45,19 +87,11 @@ pm_desc_status pm_upnp_desc_parse(const char *body, size_t len, const char *loca
     if (len > INT32_MAX)
         return PM_DESC_NO_SERVICE;
     parserootdesc(body, (int)len, &data);
-    if (!data.first.servicetype[0] || !data.first.controlurl[0])
-        return PM_DESC_NO_SERVICE;
+    /* scope 0: no zone is written into link-local URLs, pm_url_parse
+     * would refuse it; the caller knows the link */
     GetUPNPUrls(&urls, &data, location, 0);
-    snprintf(out->control_url, sizeof(out->control_url), "%s",
-             urls.controlURL ? urls.controlURL : "(none)");
-    if (!urls.controlURL || pm_url_parse(urls.controlURL, &out->ctl_addr, &out->ctl_port,
-                                         out->ctl_path, sizeof(out->ctl_path)) != 0) {
-        out->ctl_addr = 0;
-        rc = PM_DESC_BAD_URL;
-        goto out;
-    }
-    take_service(out, data.first.servicetype);
-out:
+    rc = read_wan(out, &data, &urls);
+    read_fw(out, &data, &urls);
     FreeUPNPUrls(&urls);
     return rc;
 }
@@ -121,6 +155,117 @@ int pm_soap_result(const char *body, size_t len, int status, const char *want, c
         copy_value(&pd, want, out, out_len);
     ClearNameValueList(&pd);
     return code;
+}
+
+int pm_upnp_unique_id(const char *s, uint16_t *out)
+{
+    unsigned long long v;
+
+    if (decimal(s, 65535, &v) != 0)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+/* A UPnP boolean (UDA 1.0 2.5): "1" or "0"; "true", "false", "yes" and
+ * "no" are not to be sent but are to be accepted. Blanks around it as
+ * for numbers. Returns 1, 0, or -1 for anything else. */
+static int upnp_boolean(const char *s)
+{
+    static const char *const truth[] = { "1", "true", "yes" };
+    static const char *const lies[] = { "0", "false", "no" };
+    size_t n;
+
+    if (!s)
+        return -1;
+    while (is_blank(*s))
+        s++;
+    n = strlen(s);
+    while (n && is_blank(s[n - 1]))
+        n--;
+    for (size_t i = 0; i < sizeof(truth) / sizeof(truth[0]); i++) {
+        if (n == strlen(truth[i]) && strncasecmp(s, truth[i], n) == 0)
+            return 1;
+        if (n == strlen(lies[i]) && strncasecmp(s, lies[i], n) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+int pm_upnp_fw_status_parse(const char *body, size_t len, int status, int *enabled,
+                            int *inbound_allowed)
+{
+    struct NameValueParserData pd;
+    int code = 0, e, in;
+
+    if (len > INT32_MAX)
+        return 501;
+    memset(&pd, 0, sizeof(pd));
+    ParseNameValue(body, (int)len, &pd);
+    if (status != 200) {
+        code = error_code(GetValueFromNameValueList(&pd, "errorCode"));
+        goto out;
+    }
+    e = upnp_boolean(GetValueFromNameValueList(&pd, "FirewallEnabled"));
+    in = upnp_boolean(GetValueFromNameValueList(&pd, "InboundPinholeAllowed"));
+    if (e < 0 || in < 0) {
+        code = -1;
+        goto out;
+    }
+    *enabled = e;
+    *inbound_allowed = in;
+out:
+    ClearNameValueList(&pd);
+    return code;
+}
+
+/* WANIPv6FirewallControl:1's own faults (7xx) and the UDA ones its
+ * actions give; 0 and -1 as pm_upnp_fw_status_parse returns them. */
+static const struct {
+    int code;
+    portmap_error err;
+    const char *why;
+} pinhole_faults[] = {
+    { 0, PORTMAP_OK, "success" },
+    { -1, PORTMAP_ERR_PROTOCOL, "the router's reply could not be read" },
+    { 401, PORTMAP_ERR_UNSUPPORTED, "Invalid Action (401): the router does not offer it" },
+    { 402, PORTMAP_ERR_REFUSED, "Invalid Args (402): the router refused the arguments" },
+    { 501, PORTMAP_ERR_REFUSED, "Action Failed (501)" },
+    { 606, PORTMAP_ERR_NOT_AUTHORIZED,
+      "Action not authorized (606): the router refuses this host or this internal address" },
+    { 701, PORTMAP_ERR_NO_RESOURCES,
+      "PinholeSpaceExhausted (701): the router has no room for another pinhole" },
+    /* not "already open": a router that says so tells nothing of what it
+     * lets in, and nothing is opened */
+    { 702, PORTMAP_ERR_UNSUPPORTED,
+      "FirewallDisabled (702): the router's IPv6 firewall is disabled" },
+    { 703, PORTMAP_ERR_NOT_AUTHORIZED,
+      "InboundPinholeNotAllowed (703): the router allows no inbound pinholes" },
+    { 704, PORTMAP_ERR_NOT_FOUND, "NoSuchEntry (704): the router has no such pinhole" },
+    { 705, PORTMAP_ERR_UNSUPPORTED,
+      "ProtocolNotSupported (705): the router cannot open pinholes for this protocol" },
+    { 706, PORTMAP_ERR_REFUSED,
+      "InternalPortWildcardingNotAllowed (706): the router wants an internal port" },
+    { 707, PORTMAP_ERR_REFUSED,
+      "ProtocolWildcardingNotAllowed (707): the router wants a protocol" },
+    { 708, PORTMAP_ERR_REFUSED,
+      "WildCardNotPermittedInSrcIP (708): the router wants a remote host" },
+    { 709, PORTMAP_ERR_REFUSED,
+      "NoTrafficReceived (709): nothing has gone through the pinhole" },
+};
+
+portmap_error pm_upnp_pinhole_error(int code, const char **why)
+{
+    for (size_t i = 0; i < sizeof(pinhole_faults) / sizeof(pinhole_faults[0]); i++) {
+        if (pinhole_faults[i].code == code) {
+            if (why)
+                *why = pinhole_faults[i].why;
+            return pinhole_faults[i].err;
+        }
+    }
+    if (why)
+        *why = "the router refused it with an unknown UPnP error";
+    return PORTMAP_ERR_REFUSED;
 }
 
 uint16_t pm_upnp_port(const char *s)

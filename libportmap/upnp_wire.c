@@ -174,50 +174,97 @@ pm_http_status pm_http_parse(char *buf, size_t len, int eof, size_t max_body, pm
     return eof ? PM_HTTP_COMPLETE : PM_HTTP_INCOMPLETE;
 }
 
-int pm_url_parse(const char *url, uint32_t *host_be, uint16_t *port, char *path, size_t path_len)
+/* The host of an http:// URL from p up to end (the first '/', or the
+ * URL's end): an IPv4 literal, or an IPv6 literal in brackets. Returns
+ * where the port part starts (a ':' or end), NULL when it is neither. */
+static const char *url_host(const char *p, const char *end, pm_addr *out)
 {
-    char host[64];
-    const char *p, *slash, *colon;
-    size_t hlen;
-    struct in_addr a;
+    static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    char host[INET6_ADDRSTRLEN];
+    int bracket = *p == '[';
+    const char *stop;
+    size_t n;
+    uint8_t v6[16];
+    struct in_addr v4;
 
+    if (bracket) {
+        const char *close = memchr(p, ']', (size_t)(end - p));
+        if (!close)
+            return NULL;
+        p++;
+        n = (size_t)(close - p);
+        stop = close + 1;
+    } else {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        stop = colon ? colon : end;
+        n = (size_t)(stop - p);
+    }
+    if (n == 0 || n >= sizeof(host) || (stop != end && *stop != ':'))
+        return NULL;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    if (!bracket) {
+        if (inet_pton(AF_INET, host, &v4) != 1)
+            return NULL;
+        *out = pm_addr_from_v4(v4.s_addr);
+        return stop;
+    }
+    /* No zone (see pm_url_parse), and no IPv4 address dressed as IPv6:
+     * the caller compares hosts with the gateway family and all. */
+    if (memchr(host, '%', n) || inet_pton(AF_INET6, host, v6) != 1 ||
+        memcmp(v6, v4_mapped, sizeof(v4_mapped)) == 0)
+        return NULL;
+    *out = pm_addr_from_v6(v6, 0);
+    return stop;
+}
+
+/* ":port" from p to end, or nothing (p == end) for 80. 1..65535 in
+ * decimal digits only: no sign, no blanks, no empty port. */
+static int url_port(const char *p, const char *end, uint16_t *port)
+{
+    long v = 0;
+
+    *port = 80;
+    if (p == end)
+        return 0;
+    if (++p == end)
+        return -1;
+    for (; p < end; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        v = v * 10 + (*p - '0');
+        if (v > 65535)
+            return -1;
+    }
+    if (v == 0)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int pm_url_parse(const char *url, pm_addr *host, uint16_t *port, char *path, size_t path_len)
+{
+    const char *p, *slash, *port_at;
+    pm_addr a;
+
+    /* unset until the whole URL is good: never half a result the caller
+     * could take for the gateway */
+    memset(host, 0, sizeof(*host));
     if (strncasecmp(url, "http://", 7) != 0)
         return -1;
     p = url + 7;
     slash = strchr(p, '/');
     if (!slash)
         slash = p + strlen(p);
-    colon = memchr(p, ':', (size_t)(slash - p));
-    hlen = (size_t)((colon ? colon : slash) - p);
-    if (hlen == 0 || hlen >= sizeof(host))
+    port_at = url_host(p, slash, &a);
+    if (!port_at || url_port(port_at, slash, port) != 0)
         return -1;
-    memcpy(host, p, hlen);
-    host[hlen] = '\0';
-    if (inet_pton(AF_INET, host, &a) != 1)
-        return -1;
-    *host_be = a.s_addr;
-    *port = 80;
-    if (colon) {
-        long v = 0;
-        const char *q = colon + 1;
-        if (q == slash)
-            return -1;
-        for (; q < slash; q++) {
-            if (!isdigit((unsigned char)*q))
-                return -1;
-            v = v * 10 + (*q - '0');
-            if (v > 65535)
-                return -1;
-        }
-        if (v == 0)
-            return -1;
-        *port = (uint16_t)v;
-    }
     if (snprintf(path, path_len, "%s", *slash ? slash : "/") >= (int)path_len)
         return -1;
     for (const char *c = path; *c; c++) /* no header injection through the path */
         if ((unsigned char)*c <= ' ' || *c == 0x7f)
             return -1;
+    *host = a;
     return 0;
 }
 

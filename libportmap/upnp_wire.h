@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 #define PM_HTTP_MAX_HEADER 8192
 
 typedef enum pm_http_status {
@@ -35,9 +37,13 @@ typedef struct pm_http_response {
  * modified. */
 pm_http_status pm_http_parse(char *buf, size_t len, int eof, size_t max_body, pm_http_response *out);
 
-/* Parse http://A.B.C.D[:port]/path (IPv4 literal hosts only; routers use
- * them, and a name would need DNS we do not want to do). Returns 0. */
-int pm_url_parse(const char *url, uint32_t *host_be, uint16_t *port, char *path, size_t path_len);
+/* Parse http://A.B.C.D[:port][/path] or http://[IPv6][:port][/path]
+ * (literal hosts only: routers use them, and a name would need DNS we do
+ * not want to do). The path defaults to "/", the port to 80. A zone in
+ * the URL ("[fe80::1%25eth0]") is refused: the router cannot know our
+ * interface names, so the zone is the caller's to set in host->scope from
+ * the link it heard the router on. Returns 0, or -1 with *host unset. */
+int pm_url_parse(const char *url, pm_addr *host, uint16_t *port, char *path, size_t path_len);
 
 typedef struct pm_ssdp_answer {
     int igd_version;         /* 1 or 2 from the ST / NT, 0 if not an IGD */
