@@ -59,7 +59,7 @@ run_one() {
 	local t=$1 dir=$out/$1 dict=()
 	mkdir -p "$dir/corpus"
 	case $t in
-	desc | soap | upnp_list) dict=(-dict=tests/fuzz/upnp_xml.dict) ;;
+	desc | soap | upnp_list | pinhole) dict=(-dict=tests/fuzz/upnp_xml.dict) ;;
 	*) [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict") ;;
 	esac
 	# The first corpus directory is where libFuzzer writes; the in-tree one

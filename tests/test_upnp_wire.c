@@ -2,6 +2,7 @@
  * SSDP answers, SOAP requests. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,14 +111,15 @@ END_TEST
 
 START_TEST(urls)
 {
-    uint32_t host;
+    pm_addr host;
     uint16_t port;
     char path[64];
     struct in_addr a;
 
     ck_assert_int_eq(pm_url_parse("http://10.77.0.1:5000/rootDesc.xml", &host, &port, path, sizeof(path)), 0);
     inet_pton(AF_INET, "10.77.0.1", &a);
-    ck_assert_uint_eq(host, a.s_addr);
+    ck_assert_int_eq(host.family, AF_INET);
+    ck_assert_uint_eq(host.u.v4, a.s_addr);
     ck_assert_uint_eq(port, 5000);
     ck_assert_str_eq(path, "/rootDesc.xml");
     ck_assert_int_eq(pm_url_parse("http://10.77.0.1", &host, &port, path, sizeof(path)), 0);
@@ -133,6 +135,87 @@ START_TEST(urls)
     ck_assert_int_ne(pm_url_parse("http://10.77.0.1/0123456789012345678901234567890123456789"
                                   "0123456789012345678901234567890123456789", &host, &port, path,
                                   sizeof(path)), 0);
+    /* a failed parse leaves no address behind */
+    ck_assert_int_eq(host.family, 0);
+}
+END_TEST
+
+START_TEST(urls_ipv6)
+{
+    pm_addr host, want;
+    uint16_t port;
+    char path[64];
+
+    ck_assert_int_eq(pm_url_parse("http://[2001:db8:77:1::1]:5000/rootDesc.xml", &host, &port,
+                                  path, sizeof(path)), 0);
+    ck_assert_int_eq(pm_addr_parse("2001:db8:77:1::1", &want), 0);
+    ck_assert(pm_addr_eq(&host, &want));
+    ck_assert_uint_eq(port, 5000);
+    ck_assert_str_eq(path, "/rootDesc.xml");
+    ck_assert_int_eq(pm_url_parse("HTTP://[2001:DB8::A]", &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_eq(pm_addr_parse("2001:db8::a", &want), 0);
+    ck_assert(pm_addr_eq(&host, &want));
+    ck_assert_uint_eq(port, 80);
+    ck_assert_str_eq(path, "/");
+    /* link-local: no zone in the URL, the caller adds the one it knows */
+    ck_assert_int_eq(pm_url_parse("http://[fe80::1]:49152/ctl/IP6FCtl", &host, &port, path,
+                                  sizeof(path)), 0);
+    ck_assert(pm_addr_is_link_local(&host));
+    ck_assert_uint_eq(host.scope, 0);
+    ck_assert_str_eq(path, "/ctl/IP6FCtl");
+
+    static const char *const bad[] = {
+        "http://[fe80::1%25eth0]:5000/x",  /* a zone, encoded (RFC 6874) */
+        "http://[fe80::1%eth0]/x",         /* and bare */
+        "http://[fe80::1%251]/x",
+        "http://2001:db8::1/x",            /* no brackets */
+        "http://[2001:db8::1/x",           /* unclosed */
+        "http://2001:db8::1]/x",
+        "http://[]/x",
+        "http://[10.77.0.1]/x",            /* IPv4 in brackets */
+        "http://[::ffff:10.77.0.1]/x",     /* IPv4 dressed as IPv6 */
+        "http://[2001:db8::1]:/x",         /* empty port */
+        "http://[2001:db8::1]:0/x",
+        "http://[2001:db8::1]:65536/x",
+        "http://[2001:db8::1]:+80/x",
+        "http://[2001:db8::1]x/x",         /* junk after the bracket */
+        "http://[2001:db8::1]]/x",
+        "http://[[2001:db8::1]]/x",
+        "http://[2001:db8::1]?q/x",
+        "http://user@[2001:db8::1]/x",
+        "http://[2001:db8::1]/a b",
+        "http://[2001:db8::1]/a\r\nHost: evil",
+        "http://[2001:0db8:0000:0000:0000:0000:0000:0000:1]/x",
+        "http://[2001:db8:1:2:3:4:5:6:7]/x",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(pm_url_parse(bad[i], &host, &port, path, sizeof(path)) != 0, "%s", bad[i]);
+        ck_assert_int_eq(host.family, 0);
+    }
+    /* a path too long for the buffer is refused, not cut */
+    ck_assert_int_ne(pm_url_parse("http://[2001:db8::1]/0123456789012345678901234567890123456789"
+                                  "0123456789012345678901234567890123456789", &host, &port, path,
+                                  sizeof(path)), 0);
+}
+END_TEST
+
+START_TEST(url_host_round_trip)
+{
+    static const char *const cases[] = { "http://10.77.0.1:5000/d.xml",
+                                         "http://[2001:db8:77:1::1]:5000/d.xml",
+                                         "http://[::1]:1/", "http://[fe80::1:2]:65535/x?y=1" };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        pm_addr host, again;
+        uint16_t port, port2;
+        char path[64], path2[64], text[PM_ADDR_TEXT], url[160];
+
+        ck_assert_int_eq(pm_url_parse(cases[i], &host, &port, path, sizeof(path)), 0);
+        pm_addr_url_host(&host, text, sizeof(text));
+        snprintf(url, sizeof(url), "http://%s:%u%s", text, port, path);
+        ck_assert_str_eq(url, cases[i]);
+        ck_assert_int_eq(pm_url_parse(url, &again, &port2, path2, sizeof(path2)), 0);
+        ck_assert(pm_addr_eq(&host, &again));
+    }
 }
 END_TEST
 
@@ -163,6 +246,38 @@ START_TEST(ssdp_answers)
 }
 END_TEST
 
+START_TEST(ssdp_ipv6)
+{
+    char buf[512];
+    pm_ssdp_answer a;
+    pm_addr host, want;
+    uint16_t port;
+    char path[64];
+    const char *v6 = "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
+                     "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+                     "USN: uuid:1::urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"
+                     "LOCATION: http://[2001:db8:77:1::1]:5000/rootDesc.xml\r\n"
+                     "BOOTID.UPNP.ORG: 9\r\n\r\n";
+    size_t n = pm_ssdp_msearch(buf, sizeof(buf), "[FF02::C]", 2);
+
+    /* the search to the link-local multicast group names it in brackets */
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_eq(n, strlen(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "\r\nHOST: [FF02::C]:1900\r\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"));
+    ck_assert_uint_eq(pm_ssdp_msearch(buf, 40, "[FF02::C]", 2), 0);
+
+    ck_assert_int_eq(pm_ssdp_parse(v6, strlen(v6), &a), 0);
+    ck_assert_str_eq(a.location, "http://[2001:db8:77:1::1]:5000/rootDesc.xml");
+    ck_assert_int_eq(a.bootid, 9);
+    ck_assert_int_eq(pm_url_parse(a.location, &host, &port, path, sizeof(path)), 0);
+    ck_assert_int_eq(pm_addr_parse("2001:db8:77:1::1", &want), 0);
+    ck_assert(pm_addr_eq(&host, &want));
+    ck_assert_uint_eq(port, 5000);
+    ck_assert_str_eq(path, "/rootDesc.xml");
+}
+END_TEST
+
 START_TEST(soap_request_escapes)
 {
     char buf[8192];
@@ -183,6 +298,32 @@ START_TEST(soap_request_escapes)
 }
 END_TEST
 
+START_TEST(soap_request_ipv6_host)
+{
+    char buf[8192], host[PM_ADDR_TEXT];
+    pm_addr a;
+    pm_soap_arg args[] = { { "RemoteHost", "" }, { "RemotePort", "0" },
+                           { "InternalClient", "2001:db8:77:1::2" }, { "InternalPort", "27015" },
+                           { "Protocol", "17" }, { "LeaseTime", "3600" } };
+    size_t n;
+
+    ck_assert_int_eq(pm_addr_parse("2001:db8::1", &a), 0);
+    pm_addr_url_host(&a, host, sizeof(host));
+    n = pm_soap_request(buf, sizeof(buf), host, 5000, "/ctl/IP6FCtl",
+                        "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1", "AddPinhole",
+                        args, sizeof(args) / sizeof(args[0]));
+    ck_assert_uint_gt(n, 0);
+    ck_assert_ptr_nonnull(strstr(buf, "POST /ctl/IP6FCtl HTTP/1.1\r\nHost: [2001:db8::1]:5000\r\n"));
+    ck_assert_ptr_nonnull(strstr(buf, "SOAPAction: \"urn:schemas-upnp-org:service:"
+                                      "WANIPv6FirewallControl:1#AddPinhole\""));
+    ck_assert_ptr_nonnull(strstr(buf, "<InternalClient>2001:db8:77:1::2</InternalClient>"));
+    /* the description is fetched the same way */
+    n = pm_http_get(buf, sizeof(buf), host, 5000, "/rootDesc.xml");
+    ck_assert_uint_gt(n, 0);
+    ck_assert_ptr_nonnull(strstr(buf, "GET /rootDesc.xml HTTP/1.1\r\nHost: [2001:db8::1]:5000\r\n"));
+}
+END_TEST
+
 static Suite *upnp_wire_suite(void)
 {
     Suite *s = suite_create("upnp_wire");
@@ -192,8 +333,12 @@ static Suite *upnp_wire_suite(void)
     tcase_add_test(tc, http_chunked_read_in_pieces);
     tcase_add_test(tc, http_until_close_and_garbage);
     tcase_add_test(tc, urls);
+    tcase_add_test(tc, urls_ipv6);
+    tcase_add_test(tc, url_host_round_trip);
     tcase_add_test(tc, ssdp_answers);
+    tcase_add_test(tc, ssdp_ipv6);
     tcase_add_test(tc, soap_request_escapes);
+    tcase_add_test(tc, soap_request_ipv6_host);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size < 2047 ? size : 2047;
     char *buf = malloc(n ? n : 1);
     pm_ssdp_answer a;
-    uint32_t host;
+    pm_addr host;
     uint16_t port;
     char path[256];
     int rc;
@@ -44,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (!a.byebye && pm_url_parse(a.location, &host, &port, path, sizeof(path)) == 0) {
             FUZZ_CHECK(port != 0 && path[0] == '/');
+            FUZZ_CHECK(host.family == AF_INET || host.family == AF_INET6);
             FUZZ_CHECK(terminated(path, sizeof(path)));
         }
     }

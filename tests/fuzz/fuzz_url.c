@@ -4,9 +4,9 @@
  * LOCATION, as upnp.c's finish_description does.
  *
  * Input: up to three strings separated by '\n': LOCATION, URLBase,
- * controlURL. Missing ones are empty.
+ * controlURL. Missing ones are empty. Hosts are IPv4 or bracketed IPv6
+ * literals.
  */
-#include <arpa/inet.h>
 #include <miniupnpc/igd_desc_parse.h>
 #include <miniupnpc/miniupnpc.h>
 #include <stdio.h>
@@ -20,16 +20,15 @@
 
 static void check_url(const char *url)
 {
-    uint32_t host;
-    uint16_t port;
-    char path[PATH_CAP], again[64 + 8 + PATH_CAP], hs[INET_ADDRSTRLEN];
-    struct in_addr a;
-    uint32_t host2;
-    uint16_t port2;
+    pm_addr host, host2;
+    uint16_t port, port2;
+    char path[PATH_CAP], again[16 + PM_ADDR_TEXT + PATH_CAP], hs[PM_ADDR_TEXT];
     char path2[PATH_CAP];
 
-    if (pm_url_parse(url, &host, &port, path, sizeof(path)) != 0)
+    if (pm_url_parse(url, &host, &port, path, sizeof(path)) != 0) {
+        FUZZ_CHECK(!pm_addr_is_set(&host)); /* never half a result */
         return;
+    }
     FUZZ_CHECK(strncasecmp(url, "http://", 7) == 0);
     FUZZ_CHECK(port != 0 && path[0] == '/' && strlen(path) < sizeof(path));
     /* nothing that could end a request line or start a header */
@@ -37,12 +36,17 @@ static void check_url(const char *url)
         FUZZ_CHECK((unsigned char)*c > ' ' && *c != 0x7f);
     /* the path is the URL's tail, unless the URL had none */
     FUZZ_CHECK(strcmp(path, "/") == 0 || strstr(url, path) != NULL);
+    /* a literal of either family, IPv6 in brackets, never with a zone:
+     * that is the caller's to add */
+    FUZZ_CHECK(host.family == AF_INET || host.family == AF_INET6);
+    FUZZ_CHECK(host.scope == 0);
+    FUZZ_CHECK((host.family == AF_INET6) == (url[7] == '['));
     /* printed back and parsed again, the URL means the same */
-    a.s_addr = host;
-    FUZZ_CHECK(inet_ntop(AF_INET, &a, hs, sizeof(hs)) != NULL);
+    pm_addr_url_host(&host, hs, sizeof(hs));
+    FUZZ_CHECK(hs[0] != '\0');
     snprintf(again, sizeof(again), "http://%s:%u%s", hs, port, path);
     FUZZ_CHECK(pm_url_parse(again, &host2, &port2, path2, sizeof(path2)) == 0);
-    FUZZ_CHECK(host2 == host && port2 == port && strcmp(path2, path) == 0);
+    FUZZ_CHECK(pm_addr_eq(&host2, &host) && port2 == port && strcmp(path2, path) == 0);
 }
 
 /* Copy the next '\n'-terminated piece into a fixed miniupnpc field. */

@@ -121,6 +121,13 @@ ssdp_seeds = {
     "location-empty": ssdp([f"ST: {IGD2}", "LOCATION:"]),
     "search": ssdp(["HOST: 239.255.255.250:1900", f"ST: {IGD2}"], first="M-SEARCH * HTTP/1.1"),
     "oversized": ssdp([f"ST: {IGD2}", LOC, "X: " + "y" * 4100]),
+    # a router heard over IPv6 (the library's own search goes to [FF02::C])
+    "ipv6-location": ssdp([f"ST: {IGD2}", "USN: uuid:1::" + IGD2,
+                           "LOCATION: http://[2001:db8:77:1::1]:5000/rootDesc.xml",
+                           "BOOTID.UPNP.ORG: 9"]),
+    "ipv6-notify-zone": ssdp([f"NT: {IGD2}", "NTS: ssdp:alive",
+                              "LOCATION: http://[fe80::1%25eth0]:5000/rootDesc.xml"],
+                             first="NOTIFY * HTTP/1.1"),
 }
 
 # ---- HTTP (control byte, then the reply) ----
@@ -218,6 +225,18 @@ url = {
     "control-long": b"http://10.77.0.1:5000/d.xml\nhttp://10.77.0.1/" + b"b" * 120 + b"\n" +
     b"c" * 127,
     "empty": b"",
+    "ipv6-lab": b"http://[2001:db8:77:1::1]:5000/rootDesc.xml\n\n/ctl/IP6FCtl",
+    "ipv6-link-local": b"http://[fe80::1]:5000/rootDesc.xml\n\nctl/IPConn",
+    "ipv6-urlbase": b"http://[2001:db8::1]:5000/d.xml\nhttp://[2001:db8::1]:49000/\n/ctl",
+    "ipv6-absolute-control": b"http://10.77.0.1:5000/d.xml\n\nhttp://[2001:db8::1]/ctl",
+    "ipv6-zone": b"http://[fe80::1%25eth0]:5000/rootDesc.xml",
+    "ipv6-zone-bare": b"http://[fe80::1%eth0]/x",
+    "ipv6-v4-mapped": b"http://[::ffff:10.77.0.1]/x",
+    "ipv6-unclosed": b"http://[2001:db8::1/x",
+    "ipv6-no-brackets": b"http://2001:db8::1/x",
+    "ipv6-port-empty": b"http://[2001:db8::1]:/x",
+    "ipv6-junk-after": b"http://[2001:db8::1]x:80/x",
+    "ipv6-longest": b"http://[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535/x",
 }
 
 # ---- description (raw XML bodies; HTTP replies) ----
@@ -237,6 +256,7 @@ def desc_xml(services, urlbase=b""):
 
 
 PPP = b"urn:schemas-upnp-org:service:WANPPPConnection:1"
+FW1 = b"urn:schemas-upnp-org:service:WANIPv6FirewallControl:1"
 IP1 = b"urn:schemas-upnp-org:service:WANIPConnection:1"
 desc = {
     "ppp": desc_xml([(PPP, b"/ctl/PPP")]),
@@ -252,7 +272,29 @@ desc = {
     "cdata-entities": desc_xml([(IP1, b"/ctl/&amp;<![CDATA[x]]>")]),
     "http-chunked": HDR_CHUNKED + chunked([desc_xml([(IP1, b"/ctl/IP")])]),
     "http-404": b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    # IPv6 firewall control next to the WAN connection, or alone (an
+    # IPv6-only router), or with control URLs the library must refuse
+    "firewall-only": desc_xml([(FW1, b"/ctl/IP6FCtl")]),
+    "firewall-absolute": desc_xml([(IP1, b"/ctl/IP"),
+                                   (FW1, b"http://[2001:db8:77:1::1]:5000/ctl/IP6FCtl")],
+                                  b"<URLBase>http://[2001:db8:77:1::1]:5000/</URLBase>"),
+    "firewall-zone": desc_xml([(IP1, b"/ctl/IP"), (FW1, b"http://[fe80::1%25eth0]:5000/fw")]),
+    "firewall-no-control": desc_xml([(IP1, b"/ctl/IP"), (FW1, b"")]),
+    "firewall-before-wan": desc_xml([(FW1, b"/fw"), (PPP, b"/ppp")]),
 }
+
+# The lab router's own IGDv2 description (miniupnpd 2.3.1: WANIPConnection:2
+# and WANIPv6FirewallControl:1 under WANConnectionDevice:2, relative control
+# URLs), as the same router serves it on an IPv6 LAN: only its presentation
+# URL names the IPv6 address. The HTTP framing is the lab's, re-measured.
+LAB_DESC = lab("desc", "rootDesc")
+_hdr, _body = LAB_DESC.split(b"\r\n\r\n", 1)
+_body = _body.replace(b"<presentationURL>http://10.77.0.1/</presentationURL>",
+                      b"<presentationURL>http://[2001:db8:77:1::1]/</presentationURL>")
+assert b"WANIPv6FirewallControl:1" in _body and b"[2001:db8:77:1::1]" in _body
+_hdr = b"\r\n".join(b"Content-Length: %d" % len(_body) if h.startswith(b"Content-Length:") else h
+                     for h in _hdr.split(b"\r\n"))
+desc["igd2-ipv6-firewall"] = _hdr + b"\r\n\r\n" + _body
 
 # ---- SOAP replies and table entries ----
 
@@ -292,6 +334,61 @@ upnp_list = {
     "end-713": cl(FAULT_BODY % b"713", status=b"500 Internal Server Error"),
     "end-714": cl(FAULT_BODY % b"714", status=b"500 Internal Server Error"),
     "refused": cl(FAULT_BODY % b"606", status=b"500 Internal Server Error"),
+}
+
+# ---- pinholes (WANIPv6FirewallControl:1 replies) ----
+
+
+def miniupnpd(body, status=b"200 OK"):
+    """An HTTP reply framed as the lab's miniupnpd 2.3.1 frames its SOAP."""
+    return (b"HTTP/1.1 %s\r\nContent-Type: text/xml; charset=\"utf-8\"\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\nServer: Debian/6.18.44-fc-v669 UPnP/1.1 MiniUPnPd/2.3.1\r\n"
+            b"Ext:\r\n\r\n%s" % (status, len(body), body))
+
+
+def fw_reply(action, fields):
+    inner = b"".join(b"<%s>%s</%s>" % (k, v, k) for k, v in fields)
+    return (b'<?xml version="1.0"?>\r\n<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/'
+            b'envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
+            b'<u:%sResponse xmlns:u="urn:schemas-upnp-org:service:WANIPv6FirewallControl:1">'
+            b"%s</u:%sResponse></s:Body></s:Envelope>\r\n" % (action, inner, action))
+
+
+def fw_fault(code, text=b"x"):
+    body = (FAULT_BODY % code).replace(b"<errorDescription>x</errorDescription>",
+                                       b"<errorDescription>%s</errorDescription>" % text)
+    return miniupnpd(body, status=b"500 Internal Server Error")
+
+
+def fw_status(enabled, allowed):
+    return fw_reply(b"GetFirewallStatus", [(b"FirewallEnabled", enabled),
+                                           (b"InboundPinholeAllowed", allowed)])
+
+
+pinhole = {
+    "add-ok": miniupnpd(fw_reply(b"AddPinhole", [(b"UniqueID", b"1")])),
+    "add-id-max": miniupnpd(fw_reply(b"AddPinhole", [(b"UniqueID", b"65535")])),
+    "add-id-too-big": miniupnpd(fw_reply(b"AddPinhole", [(b"UniqueID", b"65536")])),
+    "add-id-negative": miniupnpd(fw_reply(b"AddPinhole", [(b"UniqueID", b"-1")])),
+    "add-id-blanks": fw_reply(b"AddPinhole", [(b"UniqueID", b" 7\r\n")]),
+    "add-id-hex": fw_reply(b"AddPinhole", [(b"UniqueID", b"0x10")]),
+    "add-no-id": miniupnpd(fw_reply(b"AddPinhole", [])),
+    "status-ok": miniupnpd(fw_status(b"1", b"1")),
+    "status-closed": miniupnpd(fw_status(b"1", b"0")),
+    "status-words": fw_status(b"True", b"no"),
+    "status-not-boolean": fw_status(b"2", b"enabled"),
+    "status-missing": miniupnpd(fw_reply(b"GetFirewallStatus", [(b"FirewallEnabled", b"1")])),
+    "fault-not-authorized": fw_fault(b"606", b"Action not authorized"),
+    "fault-space-exhausted": fw_fault(b"701", b"PinholeSpaceExhausted"),
+    "fault-firewall-disabled": fw_fault(b"702", b"FirewallDisabled"),
+    "fault-inbound-not-allowed": fw_fault(b"703", b"InboundPinholeNotAllowed"),
+    "fault-no-such-entry": fw_fault(b"704", b"NoSuchEntry"),
+    "fault-protocol": fw_fault(b"705", b"ProtocolNotSupported"),
+    "fault-port-wildcard": fw_fault(b"706", b"InternalPortWildcardingNotAllowed"),
+    "fault-src-wildcard": fw_fault(b"708", b"WildCardNotPermittedInSrcIP"),
+    "fault-invalid-action": fw_fault(b"401", b"Invalid Action"),
+    "fault-unknown": fw_fault(b"799", b"Whatever"),
+    "fault-raw": FAULT_BODY % b"703",
 }
 
 # ---- epoch: records of (flags, u32 step, u32 epoch) ----
@@ -388,7 +485,7 @@ mapping = {
 }
 
 for target, seeds in (("pcp", pcp), ("natpmp", natpmp), ("ssdp", ssdp_seeds), ("http", http),
-                      ("url", url), ("desc", desc), ("soap", soap), ("upnp_list", upnp_list),
+                      ("url", url), ("desc", desc), ("soap", soap), ("upnp_list", upnp_list), ("pinhole", pinhole),
                       ("epoch", epoch), ("mapping", mapping)):
     for name, data in seeds.items():
         save(target, name, data)
