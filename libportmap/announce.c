@@ -55,6 +55,29 @@ int pm_announce_open(void)
     return fd;
 }
 
+/* IPv6: a PCP server announces itself to ff02::1 (all nodes, joined by
+ * every interface) on the link of the IPv6 router; bound to that group so
+ * unicast to 5350 is not taken. */
+int pm_announce_open6(uint32_t ifindex)
+{
+    struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(PM_ANNOUNCE_PORT),
+                               .sin6_scope_id = ifindex };
+    int one = 1, fd;
+
+    inet_pton(AF_INET6, "ff02::1", &sa.sin6_addr);
+    fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int pm_announce_ssdp_open(void)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(1900) };
@@ -98,6 +121,12 @@ static int from_gateway(const portmap_client *c, const struct sockaddr_in *from)
 
 void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now)
 {
+    pm_announce_handle_fam(c, PM_V4, buf, len, now);
+}
+
+void pm_announce_handle_fam(portmap_client *c, int fam, const uint8_t *buf, size_t len,
+                            int64_t now)
+{
     if (len >= 1 && buf[0] == 2) {
         pm_pcp_response r;
         if (pm_pcp_decode_response(buf, len, &r) != PM_PCP_DECODE_OK || r.opcode != 0 ||
@@ -105,11 +134,12 @@ void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64
             c->counters.dropped_malformed++;
             return;
         }
-        PM_INFO(c, "the router announced itself (PCP, epoch %u s)", r.epoch);
+        PM_INFO(c, "the router announced itself (PCP%s, epoch %u s)",
+                fam == PM_V6 ? " over IPv6" : "", r.epoch);
         c->counters.announcements++;
-        if (c->net[PM_V4].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
-            pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, r.epoch, now);
-    } else if (len >= 1 && buf[0] == 0) {
+        if (c->net[fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
+            pm_engine_server_epoch(c, fam, PORTMAP_METHOD_PCP, r.epoch, now);
+    } else if (len >= 1 && buf[0] == 0 && fam == PM_V4) {
         pm_natpmp_reply r;
         char addr[PORTMAP_ADDRSTRLEN];
         if (pm_natpmp_decode(buf, len, &r) != PM_NATPMP_OK || r.opcode != 0 || r.result != 0) {
@@ -153,6 +183,28 @@ void pm_announce_read(portmap_client *c, int64_t now)
             continue;
         }
         pm_announce_handle(c, buf, (size_t)n, now);
+    }
+}
+
+/* Engine thread, lock held: the IPv6 announcement socket is readable. */
+void pm_announce_read6(portmap_client *c, int64_t now)
+{
+    for (int i = 0; i < 16; i++) {
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        uint8_t buf[PM_PCP_MAX_MSG + 4];
+        pm_addr src;
+        uint16_t port = 0;
+        ssize_t n = recvfrom(c->ann6_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            return;
+        if (pm_addr_from_sockaddr((struct sockaddr *)&from, fl, &src, &port) != 0 ||
+            port != PM_SERVER_PORT || !pm_addr_eq(&src, &c->net[PM_V6].gateway)) {
+            c->counters.dropped_wrong_source++;
+            PM_DEBUG(c, "dropped an IPv6 announcement that did not come from the router");
+            continue;
+        }
+        pm_announce_handle_fam(c, PM_V6, buf, (size_t)n, now);
     }
 }
 

@@ -108,6 +108,8 @@ static void free_client(portmap_client *c)
         close(c->ann_fd);
     if (c->notify_fd >= 0)
         close(c->notify_fd);
+    if (c->ann6_fd >= 0)
+        close(c->ann6_fd);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c->events);
@@ -151,6 +153,7 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
     c->nl_fd = -1;
     c->ann_fd = -1;
     c->notify_fd = -1;
+    c->ann6_fd = -1;
     if (!c->s.default_lifetime)
         c->s.default_lifetime = PM_DEFAULT_LIFETIME;
     if (!c->s.timeout_ms)
@@ -340,6 +343,20 @@ static int any_answered(portmap_client *c, int fam)
     return 0;
 }
 
+/* The families to discover for work on the journal's entries: IPv4, and
+ * IPv6 only when the journal holds an entry of our IPv6 address (a host
+ * with an IPv6 route but no router answering over IPv6 would otherwise
+ * wait out the whole timeout). Lock held. */
+static unsigned journal_fams(portmap_client *c, int64_t now)
+{
+    unsigned fams = 1u << PM_V4;
+
+    if (pm_engine_refresh_route(c, PM_V6, now) == 0 &&
+        pm_journal_has_local(c->state_dir, &c->net[PM_V6].local))
+        fams |= 1u << PM_V6;
+    return fams;
+}
+
 /* Probe the families in fams (bits 1 << PM_V4, 1 << PM_V6) at once and
  * wait; lock held. */
 static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline)
@@ -348,6 +365,11 @@ static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int
     unsigned routed = 0;
     int pending;
 
+    /* pinholes that dead processes left are released like their NAT
+     * mappings, once the IPv6 router has answered: asked too when the
+     * journal holds some of this host */
+    if (!c->s.keep_orphans)
+        fams |= journal_fams(c, now);
     if (fams & (1u << PM_V6))
         c->fams_used |= 1u << PM_V6;
     for (int fam = 0; fam < PM_FAMS; fam++) {
@@ -795,20 +817,6 @@ static int delete_on_router(portmap_client *c, int fam, portmap_transport protoc
     rc = !m->release_done ? PORTMAP_ERR_TIMEOUT : m->release_err;
     pm_mapping_unref(m); /* the caller's reference; the list's goes when released */
     return rc;
-}
-
-/* The families to discover for work on the journal's entries: IPv4, and
- * IPv6 only when the journal holds an entry of our IPv6 address (a host
- * with an IPv6 route but no router answering over IPv6 would otherwise
- * wait out the whole timeout). Lock held. */
-static unsigned journal_fams(portmap_client *c, int64_t now)
-{
-    unsigned fams = 1u << PM_V4;
-
-    if (pm_engine_refresh_route(c, PM_V6, now) == 0 &&
-        pm_journal_has_local(c->state_dir, &c->net[PM_V6].local))
-        fams |= 1u << PM_V6;
-    return fams;
 }
 
 /* portmap_release_port for one family; lock held */

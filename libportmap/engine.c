@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,12 @@ int pm_engine_refresh_route(portmap_client *c, int fam, int64_t now)
         pm_addr_fmt(&local, a, sizeof(a));
         PM_DEBUG(c, "IPv6: using %s address %s on %s", pm_v6_kind_name(kind), a, ifname);
     }
+    if (fam == PM_V6 && (c->ann6_fd < 0 || strcmp(ifname, net->ifname) != 0)) {
+        /* announcements come on the router's link: listened to there */
+        if (c->ann6_fd >= 0)
+            close(c->ann6_fd);
+        c->ann6_fd = pm_announce_open6(if_nametoindex(ifname));
+    }
     net->gateway = gw;
     net->local = local;
     net->local_kind = kind;
@@ -334,7 +341,7 @@ void pm_engine_server_epoch(portmap_client *c, int fam, portmap_method method, u
 
 static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_backend)
 {
-    size_t need = 4, n = 0;
+    size_t need = 5, n = 0;
 
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
         if (backends[i])
@@ -352,6 +359,7 @@ static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_
     c->pfds[n++] = (struct pollfd){ .fd = c->nl_fd, .events = POLLIN };
     c->pfds[n++] = (struct pollfd){ .fd = c->ann_fd, .events = POLLIN };
     c->pfds[n++] = (struct pollfd){ .fd = c->notify_fd, .events = POLLIN };
+    c->pfds[n++] = (struct pollfd){ .fd = c->ann6_fd, .events = POLLIN };
     *first_backend = n;
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
         if (!backends[i])
@@ -527,6 +535,8 @@ void *pm_engine_main(void *arg)
             pm_announce_read(c, pm_now_ms());
         if (c->notify_fd >= 0 && c->pfds[3].revents)
             pm_announce_ssdp_read(c, pm_now_ms());
+        if (c->ann6_fd >= 0 && c->pfds[4].revents)
+            pm_announce_read6(c, pm_now_ms());
         dispatch_backends(c, first, n, pm_now_ms());
         deliver_events(c);
     }

@@ -117,6 +117,7 @@ struct portmap_mapping {
     int rediscover;           /* lost to a change of network: choose the protocol again */
     long orphan_of;           /* a dead process's mapping being released: its pid */
     int release_done;         /* the delete finished (ok or not) */
+    int lease_cut;            /* PCP IPv6: a refused delete became a shortest-lease renewal */
     portmap_error release_err;
 };
 
@@ -177,6 +178,7 @@ struct portmap_client {
     portmap_counters counters;
     int ann_fd;               /* 224.0.0.1:5350, or -1 */
     int notify_fd;            /* SSDP NOTIFY on 239.255.255.250:1900, or -1 */
+    int ann6_fd;              /* [ff02::1%if]:5350 of the IPv6 router's link, or -1 */
     int ext_pending;          /* an external-address query is under way */
     /* PORTMAP_HAVE(method) of every exchange under way, as of the engine's
      * last pass over the mappings plus those started since: a backend
@@ -378,6 +380,11 @@ void pm_announce_read(portmap_client *c, int64_t now);
 /* One datagram from the gateway to 224.0.0.1:5350, source already checked. */
 void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now);
 void pm_announce_ssdp_read(portmap_client *c, int64_t now);
+/* IPv6: PCP announcements to ff02::1:5350 on the interface ifindex */
+int pm_announce_open6(uint32_t ifindex);
+void pm_announce_read6(portmap_client *c, int64_t now);
+void pm_announce_handle_fam(portmap_client *c, int fam, const uint8_t *buf, size_t len,
+                            int64_t now);
 
 /* orphans.c: mappings that dead processes left on the router */
 void pm_orphans_release(portmap_client *c, int fam, portmap_method method, int64_t now);

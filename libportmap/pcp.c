@@ -258,6 +258,24 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     r.err = map_result_code(rsp->result, &r.protocol_gone);
     r.lifetime = rsp->lifetime;
     r.detail = pm_pcp_result_name(rsp->result);
+    if (r.err == PORTMAP_ERR_NOT_AUTHORIZED && m->op == PM_OP_DELETE && st->fam == PM_V6 &&
+        !m->lease_cut) {
+        /* miniupnpd 2.3.1 refuses to delete an IPv6 pinhole once it has
+         * been renewed, though our nonce made it: the nearest thing is a
+         * renewal for the shortest lease, which the router clamps to its
+         * minimum and then lets run out */
+        pm_pcp_request req;
+        PM_WARN(c, "pcp: the router will not delete the IPv6 pinhole of port %u; cutting its "
+                   "lease to the shortest it allows instead", m->internal_port);
+        m->lease_cut = 1;
+        m->op_lifetime = 1;
+        build_map(c, m, &req);
+        send_request(c, st, &req);
+        return;
+    }
+    if (m->lease_cut && m->op == PM_OP_DELETE && r.err == PORTMAP_OK)
+        PM_INFO(c, "pcp: the IPv6 pinhole of port %u closes in %u s", m->internal_port,
+                rsp->lifetime);
     if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
         /* the external address is of the family asked for */
         if (pm_pcp_addr_is_ipv4(rsp->external_addr) != (st->fam == PM_V4) ||

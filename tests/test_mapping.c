@@ -52,6 +52,7 @@ static void setup(void)
     strcpy(dir, "/tmp/pm-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     c->state_dir = dir;
+    c->ann6_fd = -1;
     c->order[0] = PORTMAP_METHOD_PCP;
     c->order[1] = PORTMAP_METHOD_NATPMP;
     c->n_order = 2;
@@ -480,6 +481,135 @@ START_TEST(journal_keeps_the_restriction)
 }
 END_TEST
 
+
+/* An IPv6 pinhole: only the IPv6 network's tables are used, NAT-PMP is
+ * never tried, and success is not held for an external address. */
+START_TEST(pinhole_uses_the_ipv6_network)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 60 };
+
+    m->fam = PM_V6;
+    c->net[PM_V6].route_ok = 1;
+    pm_addr_parse("fe80::1%1", &c->net[PM_V6].gateway);
+    pm_addr_parse("2001:db8:77:1::2", &c->net[PM_V6].local);
+    c->net[PM_V6].local_kind = PM_V6_STABLE;
+    c->order[0] = PORTMAP_METHOD_NATPMP; /* preferred, but it has no IPv6 */
+    c->order[1] = PORTMAP_METHOD_PCP;
+    service(m, 0);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(c->net[PM_V6].avail[PORTMAP_METHOD_PCP], PM_AVAIL_PROBING);
+    ck_assert_int_eq(c->net[PM_V4].avail[PORTMAP_METHOD_PCP], PM_AVAIL_UNKNOWN);
+    ck_assert_int_eq(m->local.family, AF_INET6);
+    r.ext = m->local; /* no translation */
+    pm_engine_map_done(c, m, &r, 10);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED); /* not held: c->ext_addr is unknown */
+    ck_assert_int_eq(c->net[PM_V6].avail[PORTMAP_METHOD_PCP], PM_AVAIL_YES);
+    ck_assert_int_eq(c->events[0].info.family, PORTMAP_IPV6);
+    ck_assert_int_eq(c->events[0].info.address_kind, PORTMAP_ADDRESS_STABLE);
+    ck_assert_str_eq(c->events[0].info.external_address, "2001:db8:77:1::2");
+}
+END_TEST
+
+/* A router reset seen on one family leaves the other family's mappings. */
+START_TEST(epoch_reset_is_per_family)
+{
+    portmap_mapping *m4 = add_mapping(0, 10000), *m6 = add_mapping(0, 10000);
+
+    m6->fam = PM_V6;
+    c->net[PM_V6].route_ok = 1;
+    pm_addr_parse("2001:db8:77:1::1", &c->net[PM_V6].gateway);
+    pm_addr_parse("2001:db8:77:1::2", &c->net[PM_V6].local);
+    service(m4, 0);
+    service(m6, 0);
+    reply_ok(m4, 27015, 600, 10);
+    {
+        pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 600, .ext = m6->local };
+        pm_engine_map_done(c, m6, &r, 10);
+    }
+    pm_engine_server_epoch(c, PM_V6, PORTMAP_METHOD_PCP, 1000, 0);
+    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 1000, 0);
+    pm_engine_server_epoch(c, PM_V6, PORTMAP_METHOD_PCP, 3, 100000); /* IPv6 side rebooted */
+    ck_assert_int_eq(m6->state, PORTMAP_STATE_LOST);
+    ck_assert_int_eq(m4->state, PORTMAP_STATE_MAPPED);
+}
+END_TEST
+
+/* A handle for both families: the twin's events reach the handle's
+ * callback, the handle stays listed while its twin is. */
+static portmap_mapping *seen_handle;
+static portmap_family seen_family;
+static void note_event(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
+                       void *user)
+{
+    (void)ev;
+    (void)user;
+    seen_handle = m;
+    seen_family = info->family;
+}
+
+START_TEST(twin_events_go_through_the_handle)
+{
+    portmap_mapping *h = add_mapping(0, 10000), *t = add_mapping(0, 10000);
+
+    t->fam = PM_V6;
+    h->twin = t;
+    t->handle = h;
+    h->refs++; /* the caller's */
+    t->refs++; /* held by the handle */
+    h->cb = t->cb = note_event;
+    pm_engine_queue_event(c, t, PORTMAP_EVENT_MAPPED);
+    ck_assert_int_eq(h->refs, 3); /* the event holds the handle too */
+    /* what deliver_events() does */
+    c->events[0].m->cb(pm_mapping_handle(c->events[0].m), c->events[0].ev, &c->events[0].info,
+                       NULL);
+    ck_assert_ptr_eq(seen_handle, h);
+    ck_assert_int_eq(seen_family, PORTMAP_IPV6);
+    pm_mapping_unref(h);
+    drop_events();
+    ck_assert_int_eq(h->refs, 2);
+    pm_mapping_unref(h); /* the caller's: the list keeps both */
+}
+END_TEST
+
+
+/* IPv6 entries: the gateway's zone and the pinhole's id come back, and
+ * lines written before them (11 fields) still read. */
+START_TEST(journal_keeps_ipv6_entries)
+{
+    pm_journal_entry e = { .method = PORTMAP_METHOD_UPNP, .proto = PORTMAP_TCP,
+                           .internal_port = 27015, .external_port = 27015, .pid = 0,
+                           .has_pinhole = 1, .pinhole_id = 7 }, out;
+    pm_addr other;
+    char path[128];
+    FILE *f;
+
+    pm_addr_parse("fe80::1%1", &e.gateway);
+    pm_addr_parse("2001:db8:77:1::2", &e.local);
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_TCP, 27015, &e.local, &out), 0);
+    ck_assert(pm_addr_eq(&out.gateway, &e.gateway));
+    ck_assert_uint_eq(out.gateway.scope, 1);
+    ck_assert_int_eq(out.has_pinhole, 1);
+    ck_assert_uint_eq(out.pinhole_id, 7);
+    ck_assert_int_eq(pm_journal_has_local(dir, &e.local), 1);
+    pm_addr_parse("2001:db8:77:1::3", &other);
+    ck_assert_int_eq(pm_journal_has_local(dir, &other), 0);
+    ck_assert_int_ne(pm_journal_find(dir, PORTMAP_TCP, 27015, &other, &out), 0);
+    /* an older line: no pinhole field */
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "v1 1 17 27016 27016 10.77.0.1 10.77.0.2 000102030405060708090a0b 0 0 0 -\n");
+    fclose(f);
+    pm_addr_parse("10.77.0.2", &other);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27016, &other, &out), 0);
+    ck_assert_int_eq(out.has_pinhole, 0);
+    ck_assert_int_eq(out.gateway.family, AF_INET);
+}
+END_TEST
+
 static Suite *mapping_suite(void)
 {
     Suite *s = suite_create("mapping");
@@ -504,6 +634,10 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, allow_is_parsed_strictly);
     tcase_add_test(tc, allow_never_falls_back_to_natpmp);
     tcase_add_test(tc, journal_keeps_the_restriction);
+    tcase_add_test(tc, pinhole_uses_the_ipv6_network);
+    tcase_add_test(tc, epoch_reset_is_per_family);
+    tcase_add_test(tc, twin_events_go_through_the_handle);
+    tcase_add_test(tc, journal_keeps_ipv6_entries);
     suite_add_tcase(s, tc);
     return s;
 }

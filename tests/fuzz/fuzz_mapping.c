@@ -293,6 +293,7 @@ static void setup(world *w)
 
     if (!c)
         abort();
+    c->ann6_fd = -1;
     memset(w, 0, sizeof(*w));
     w->c = c;
     w->now = 1000;
