@@ -8,7 +8,7 @@ _portmap_cli()
 
     local commands="request release discover external-ip list audit check cleanup"
     local opts="--protocol --lifetime --external-port --description --allow --gateway --timeout
-                --once --prune --json --verbose --help --version"
+                --once --prune --json --verbose --help --version -4 -6 --ipv4 --ipv6"
     case $prev in
     --protocol)
         COMPREPLY=($(compgen -W "auto pcp natpmp upnp" -- "$cur"))

@@ -128,6 +128,91 @@ class Mappings(FakeGatewayTest):
         self.assertEqual(cm.exception.code, portmap.ErrorCode.UNSUPPORTED)
 
 
+class Families(FakeGatewayTest):
+    """IPv6 pinholes (API 0.3) where the network has no IPv6: the fake
+    gateway is IPv4 only and the client's IPv4 gateway setting rules IPv6
+    out, so every IPv6 part fails with NO_GATEWAY, at once."""
+
+    def test_ipv4_request_has_no_ipv6_part(self) -> None:
+        m = self.client().request(40300, "udp")
+        self.assertIs(m.family, portmap.Family.IPV4)
+        self.assertIs(m.info().family, portmap.Family.IPV4)
+        self.assertIs(m.address_kind, portmap.AddressKind.NA)
+        self.assertEqual(m.info(family="ipv4"), m.info())
+        with self.assertRaises(portmap.NotFoundError):
+            m.info(family="ipv6")
+
+    def test_both_families_map_the_ipv4_part(self) -> None:
+        events: List[portmap.Event] = []
+        c = self.client(on_event=events.append)
+        m = c.request(40310, "tcp", family="both")
+        self.assertIs(m.family, portmap.Family.IPV4_IPV6)
+        # the IPv4 part is the mapping's own state
+        self.assertIs(m.state, State.MAPPED)
+        self.assertIs(m.info().family, portmap.Family.IPV4)
+        self.assertEqual(m.address, (FAKE_EXTERNAL, 40310))
+        self.assertTrue(self.fake.has(TCP, 40310))
+        # the IPv6 part failed on its own, which does not fail the request
+        v6 = m.info(family="ipv6")
+        self.assertIs(v6.family, portmap.Family.IPV6)
+        self.assertIs(v6.state, State.FAILED)
+        self.assertIs(v6.last_error, portmap.ErrorCode.NO_GATEWAY)
+        self.assertIs(m.address_kind, portmap.AddressKind.NA)
+        self.assertIn("ipv6 ? via auto, failed", repr(m))
+        self.assertEqual(sorted((str(e.kind), str(e.info.family)) for e in events),
+                         [("failed", "ipv6"), ("mapped", "ipv4")])
+        self.assertIn("(ipv6)", str([e for e in events if e.info.family == portmap.Family.IPV6][0]))
+        m.release()
+        # one RELEASED per part, the handle dropped only after both
+        self.assertEqual(self.fake.deletes, [(TCP, 40310)])
+        self.assertTrue(wait_until(lambda: len(events) == 4, 2))
+        self.assertEqual(sorted(str(e.info.family) for e in events[2:] if e.kind == EventKind.RELEASED),
+                         ["ipv4", "ipv6"])
+        self.assertIs(m.state, State.RELEASED)
+        self.assertIs(m.info(family="ipv6").state, State.RELEASED)
+        self.assertEqual(c.mappings, [])
+
+    def test_ipv6_only_fails_without_ipv6(self) -> None:
+        c = self.client(methods=None)
+        with self.assertRaises(portmap.NoGatewayError) as cm:
+            c.request(40320, "udp", family="ipv6")
+        self.assertIn("ipv6 pinhole", str(cm.exception))
+        self.assertIn("rules IPv6 out", str(cm.exception))
+        self.assertEqual(self.fake.mappings, {})
+        self.assertTrue(wait_until(lambda: c.mappings == [], 2))
+
+    def test_both_families_fail_with_the_ipv4_error(self) -> None:
+        self.fake.result = 2  # Not Authorized/Refused
+        with self.assertRaises(portmap.NotAuthorizedError) as cm:
+            self.client().request(40330, "udp", family="both")
+        self.assertIn("and no ipv6 pinhole", str(cm.exception))
+
+    def test_request_async_both(self) -> None:
+        async def main() -> None:
+            m = await self.client().request_async(40340, "udp", family=portmap.Family.IPV4_IPV6)
+            self.assertIs(m.state, State.MAPPED)
+            self.assertIs(m.info(family=portmap.Family.IPV6).state, State.FAILED)
+
+        asyncio.run(main())
+
+    def test_discover_dual(self) -> None:
+        c = self.client()
+        v4, v6 = c.discover_dual(fresh=True)
+        self.assertEqual(v4, c.discover())
+        self.assertIs(v4.family, portmap.Family.IPV4)
+        self.assertEqual(v4.gateway, FAKE_GW)
+        self.assertEqual(v4.protocols, (portmap.Method.NATPMP,))
+        self.assertIs(v6.family, portmap.Family.IPV6)
+        self.assertIsNone(v6.gateway)
+        self.assertEqual(v6.protocols, ())
+        self.assertIsNone(v6.preferred)
+        with self.assertRaises(portmap.NoGatewayError) as cm:
+            c.discover(family="ipv6")
+        d = cm.exception.discovery
+        assert isinstance(d, portmap.Discovery)
+        self.assertIs(d.family, portmap.Family.IPV6)
+
+
 class Errors(FakeGatewayTest):
     def test_refusal_is_a_refused_error(self) -> None:
         self.fake.result = 2  # Not Authorized/Refused

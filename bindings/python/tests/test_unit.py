@@ -21,7 +21,7 @@ import tempfile
 import textwrap
 import threading
 import unittest
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import support  # noqa: F401 - sets sys.path
 
@@ -105,6 +105,8 @@ ENUMS = {
     "portmap_log_level": (portmap.LogLevel, lambda n: "PORTMAP_LOG_" + n),
     "portmap_state": (portmap.State, lambda n: "PORTMAP_STATE_" + n),
     "portmap_event": (portmap.EventKind, lambda n: "PORTMAP_EVENT_" + n),
+    "portmap_family": (portmap.Family, lambda n: "PORTMAP_FAMILY_DEFAULT" if n == "DEFAULT" else "PORTMAP_" + n),
+    "portmap_address_kind": (portmap.AddressKind, lambda n: "PORTMAP_ADDRESS_" + n),
 }
 
 
@@ -187,6 +189,7 @@ class HeaderMirror(unittest.TestCase):
 
     def test_enums_have_exactly_the_headers_members(self) -> None:
         enums = header_enums()
+        self.assertEqual(set(enums), set(ENUMS), "public enums added or removed")
         for cname, (pyenum, cname_of) in ENUMS.items():
             with self.subTest(enum=cname):
                 self.assertEqual({cname_of(m.name): int(m) for m in pyenum}, enums[cname])
@@ -207,6 +210,9 @@ class HeaderMirror(unittest.TestCase):
             self.assertEqual(str(s), lib.portmap_state_name(s).decode())
         for e in portmap.EventKind:
             self.assertEqual(str(e), lib.portmap_event_name(e).decode())
+        for k in portmap.AddressKind:
+            self.assertEqual(str(k), lib.portmap_address_kind_name(k).decode())
+        self.assertEqual(lib.portmap_address_kind_name(99), b"")
         self.assertEqual(f"{portmap.Transport.UDP}", "udp")
         self.assertEqual(f"{portmap.Method.NATPMP:>8}", "  natpmp")
 
@@ -265,6 +271,30 @@ class Errors(unittest.TestCase):
         self.assertEqual(err.message, portmap.strerror(99))
         self.assertTrue(err.message)
 
+    def test_family_and_address_kind(self) -> None:
+        F, K = portmap.Family, portmap.AddressKind
+        self.assertEqual([int(f) for f in F], [0, 1, 2, 3])
+        self.assertEqual(F.IPV4 | F.IPV6, F.IPV4_IPV6)  # as in the header
+        self.assertEqual([str(f) for f in F], ["default", "ipv4", "ipv6", "both"])
+        for text, member in (("ipv4", F.IPV4), ("IPv6", F.IPV6), ("both", F.IPV4_IPV6),
+                             ("ipv4_ipv6", F.IPV4_IPV6), (" Both ", F.IPV4_IPV6), (2, F.IPV6)):
+            with self.subTest(text=text):
+                self.assertIs(F.parse(text), member)
+        for bad in ("ipv5", "4", "", "inet6"):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                F.parse(bad)
+        with self.assertRaises(ValueError):
+            F.parse(4)
+        with self.assertRaises(TypeError):
+            F.parse(True)
+        self.assertEqual([int(k) for k in K], [0, 1, 2, 3, 4])
+        self.assertIs(K.parse("stable unique-local"), K.STABLE_ULA)
+        self.assertIs(K.parse("temporary_ula"), K.TEMPORARY_ULA)
+        self.assertIs(K.parse("na"), K.NA)
+        self.assertEqual(f"{K.STABLE:>8}", "  stable")
+        with self.assertRaises(ValueError):
+            K.parse("")
+
     def test_enum_parse(self) -> None:
         self.assertIs(portmap.Transport.parse("TCP"), portmap.Transport.TCP)
         self.assertIs(portmap.Method.parse(3), portmap.Method.UPNP)
@@ -298,7 +328,11 @@ class Validation(unittest.TestCase):
             ({"timeout": "10"}, TypeError),
             ({"timeout": True}, TypeError),
             ({"gateway": "10.0.0"}, portmap.InvalidArgumentError),
-            ({"gateway": "fe80::1"}, portmap.InvalidArgumentError),
+            ({"gateway": "fe80::g"}, portmap.InvalidArgumentError),
+            ({"gateway": "fe80::1%"}, portmap.InvalidArgumentError),
+            ({"gateway": "2001:db8::1%lo"}, portmap.InvalidArgumentError),  # zone on a global address
+            ({"gateway": "10.0.0.1%lo"}, portmap.InvalidArgumentError),
+            ({"gateway": "fe80::1%no-such-link0"}, portmap.InvalidArgumentError),  # refused by the library
             ({"gateway": 167772161}, TypeError),
             ({"default_lifetime": 0}, portmap.InvalidArgumentError),
             ({"default_lifetime": 2**32}, portmap.InvalidArgumentError),
@@ -320,6 +354,12 @@ class Validation(unittest.TestCase):
                             gateway="127.0.0.77", state_dir=self.c_state()) as c:
             self.assertEqual(c.timeout, 0.25)
         self.assertTrue(c.closed)
+
+    def test_ipv6_gateways_accepted(self) -> None:
+        for gw in ("fe80::1", "fe80::1%lo", "2001:db8::1"):
+            with self.subTest(gateway=gw):
+                with portmap.Client(gateway=gw, state_dir=self.c_state()) as c:
+                    self.assertFalse(c.closed)
 
     def c_state(self) -> str:
         tmp = tempfile.TemporaryDirectory(prefix="portmap-test-")
@@ -345,6 +385,17 @@ class Validation(unittest.TestCase):
             ((80,), {"description": 5}, TypeError),
             ((80,), {"timeout": 0}, portmap.InvalidArgumentError),
             ((80,), {"timeout": -3}, portmap.InvalidArgumentError),
+            ((80,), {"family": "ipv5"}, portmap.InvalidArgumentError),
+            ((80,), {"family": 7}, portmap.InvalidArgumentError),
+            ((80,), {"family": 6.0}, TypeError),
+            ((80,), {"family": True}, TypeError),
+            # allow names IPv4 peers: refused with any IPv6 in the family
+            ((80,), {"family": "ipv6", "allow": "198.51.100.7"}, portmap.InvalidArgumentError),
+            ((80,), {"family": "both", "allow": "198.51.100.0/24"}, portmap.InvalidArgumentError),
+            ((80,), {"family": portmap.Family.IPV4_IPV6, "allow": "198.51.100.7"},
+             portmap.InvalidArgumentError),
+            # NAT-PMP has no IPv6 (the library's own verdict)
+            ((80,), {"family": "ipv6", "protocol": "natpmp"}, portmap.UnsupportedError),
         ]
         for args, kw, exc in bad:
             with self.subTest(args=args, kw=kw):
@@ -358,6 +409,12 @@ class Validation(unittest.TestCase):
     def test_other_arguments(self) -> None:
         with self.assertRaises(portmap.InvalidArgumentError):
             self.c.discover(timeout=0)
+        with self.assertRaises(portmap.InvalidArgumentError):
+            self.c.discover(family="both")  # discover_dual() does both
+        with self.assertRaises(portmap.InvalidArgumentError):
+            self.c.discover(family="ipx")
+        with self.assertRaises(portmap.InvalidArgumentError):
+            self.c.discover_dual(timeout=-1)
         with self.assertRaises(TypeError):
             self.c.external_ip(timeout="1")
         with self.assertRaises(portmap.InvalidArgumentError):
@@ -374,6 +431,50 @@ class Validation(unittest.TestCase):
         assert cut is not None
         self.assertEqual(len(cut), 62)
         self.assertEqual(cut.decode("utf-8"), "é" * 31)
+
+
+class RequestStruct(unittest.TestCase):
+    """What request() puts into struct portmap_request, seen by a stand-in
+    for portmap_request_mapping() that records it and refuses."""
+
+    def setUp(self) -> None:
+        from portmap import client as client_mod
+
+        tmp = tempfile.TemporaryDirectory(prefix="portmap-test-")
+        self.addCleanup(tmp.cleanup)
+        self.c = portmap.Client(gateway=support.FAKE_GW, state_dir=tmp.name)
+        self.addCleanup(self.c.close)
+        self.seen: List[Tuple[int, int, bytes, Optional[bytes]]] = []
+
+        def fake(ptr: object, r: object, out: object) -> int:
+            req = ctypes.cast(r, ctypes.POINTER(_native.Request)).contents
+            self.seen.append((req.family, req.internal_port, bytes(req.reserved), req.allow))
+            return int(portmap.ErrorCode.NO_MEMORY)
+
+        class Lib:
+            def __getattr__(self, name: str) -> object:
+                return fake if name == "portmap_request_mapping" else getattr(_native.lib, name)
+
+        orig = client_mod._lib
+        client_mod._lib = Lib()
+        self.addCleanup(setattr, client_mod, "_lib", orig)
+
+    def family_sent(self, **kw: object) -> int:
+        with self.assertRaises(PortmapError):
+            self.c.request(40000 + len(self.seen), **kw)  # type: ignore[arg-type]
+        family, _, reserved, _ = self.seen[-1]
+        self.assertEqual(reserved, bytes(52), "reserved bytes must stay zero")
+        return family
+
+    def test_family_in_the_request(self) -> None:
+        self.assertEqual(self.family_sent(), 0)  # the library's default: IPv4
+        self.assertEqual(self.family_sent(family="ipv4"), 1)
+        self.assertEqual(self.family_sent(family="ipv6"), 2)
+        self.assertEqual(self.family_sent(family="both"), 3)
+        self.assertEqual(self.family_sent(family=portmap.Family.IPV4_IPV6), 3)
+        self.assertEqual(self.family_sent(family=portmap.Family.DEFAULT), 1)
+        self.assertEqual(self.family_sent(family="ipv4", allow="198.51.100.7"), 1)
+        self.assertEqual(self.seen[-1][3], b"198.51.100.7")
 
 
 class Lifecycle(unittest.TestCase):

@@ -17,12 +17,13 @@ from __future__ import annotations
 from typing import Tuple
 
 from . import _native
-from ._enums import ErrorCode, EventKind, LogLevel, Method, State, Transport
+from ._enums import AddressKind, ErrorCode, EventKind, Family, LogLevel, Method, State, Transport
 from ._version import API_MAJOR, API_MINOR, __version__
 from .client import (
     Client,
     Counters,
     Discovery,
+    DualDiscovery,
     Event,
     EventCallback,
     EventStream,
@@ -57,13 +58,16 @@ __all__ = [
     "Mapping",
     "MappingInfo",
     "Discovery",
+    "DualDiscovery",
     "Event",
     "EventCallback",
     "EventStream",
     "RouterEntry",
     "Counters",
+    "AddressKind",
     "ErrorCode",
     "EventKind",
+    "Family",
     "LogLevel",
     "Method",
     "State",

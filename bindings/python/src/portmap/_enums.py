@@ -9,9 +9,18 @@ takes a plain string.
 from __future__ import annotations
 
 import enum
-from typing import Any, Type, TypeVar
+from typing import Any, Tuple, Type, TypeVar
 
-__all__ = ["ErrorCode", "Method", "Transport", "LogLevel", "State", "EventKind"]
+__all__ = [
+    "ErrorCode",
+    "Method",
+    "Family",
+    "AddressKind",
+    "Transport",
+    "LogLevel",
+    "State",
+    "EventKind",
+]
 
 _E = TypeVar("_E", bound="_CEnum")
 
@@ -25,24 +34,28 @@ class _CEnum(enum.IntEnum):
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
 
+    def _aliases(self) -> Tuple[str, ...]:
+        """Other lowercase names ``parse()`` accepts for this member."""
+        return ()
+
     @classmethod
     def parse(cls: Type[_E], value: Any) -> _E:
         """Return the member for ``value``: a member, its number or its name.
 
-        Names are matched case-insensitively (``"udp"``, ``"UDP"``).
+        Names are matched case-insensitively (``"udp"``, ``"UDP"``): the
+        printed name, the member's name, or an alias some enums have.
         Raises :class:`ValueError` for anything else and :class:`TypeError`
         for a value of the wrong type (``bool`` is refused as a number).
         """
         if isinstance(value, cls):
             return value
         if isinstance(value, str):
-            try:
-                return cls[value.strip().upper()]
-            except KeyError:
-                names = ", ".join(str(m) for m in cls)
-                raise ValueError(
-                    f"unknown {cls.__name__} {value!r} (expected one of: {names})"
-                ) from None
+            key = value.strip().lower()
+            for member in cls:
+                if key and (key in (member.name.lower(), str(member)) or key in member._aliases()):
+                    return member
+            names = ", ".join(str(m) or m.name.lower() for m in cls)
+            raise ValueError(f"unknown {cls.__name__} {value!r} (expected one of: {names})")
         if isinstance(value, int) and not isinstance(value, bool):
             try:
                 return cls(value)
@@ -80,6 +93,63 @@ class Method(_CEnum):
     PCP = 1
     NATPMP = 2
     UPNP = 3
+
+
+class Family(_CEnum):
+    """``enum portmap_family``: the address families of a request (API 0.3).
+
+    IPV4 makes a NAT port mapping, IPV6 opens a pinhole in the router's
+    firewall for one of this host's IPv6 addresses (no translation: the
+    outside reaches that address on the same port), IPV4_IPV6 does each
+    where the network has it. DEFAULT, in a request, means IPv4. Prints as
+    ``"ipv4"``, ``"ipv6"``, ``"both"`` (IPV4_IPV6) and ``"default"``;
+    ``parse()`` also takes ``"ipv4_ipv6"``.
+    """
+
+    DEFAULT = 0
+    IPV4 = 1
+    IPV6 = 2
+    IPV4_IPV6 = 3
+
+    def __str__(self) -> str:
+        return "both" if self is Family.IPV4_IPV6 else self.name.lower()
+
+    def _aliases(self) -> Tuple[str, ...]:
+        return ("ipv4_ipv6", "ipv4+ipv6") if self is Family.IPV4_IPV6 else ()
+
+
+_ADDRESS_KIND_NAMES = {
+    0: "",
+    1: "stable",
+    2: "stable unique-local",
+    3: "temporary",
+    4: "temporary unique-local",
+}
+
+
+class AddressKind(_CEnum):
+    """``enum portmap_address_kind``: what kind of IPv6 address a pinhole
+    was opened for (API 0.3).
+
+    The library prefers a stable address to a temporary (privacy) one,
+    which the system replaces within a day, and a global address to a
+    unique-local one (fc00::/7). NA is IPv4, or not known yet. Prints as
+    ``portmap_address_kind_name()`` says (``"stable"``,
+    ``"stable unique-local"``, ..., ``""`` for NA); ``parse()`` also takes
+    the member names (``"stable_ula"``, ``"na"``).
+    """
+
+    NA = 0
+    STABLE = 1
+    STABLE_ULA = 2
+    TEMPORARY = 3
+    TEMPORARY_ULA = 4
+
+    def __str__(self) -> str:
+        return _ADDRESS_KIND_NAMES[int(self)]
+
+    def _aliases(self) -> Tuple[str, ...]:
+        return ("na",) if self is AddressKind.NA else ()
 
 
 class Transport(_CEnum):

@@ -79,7 +79,9 @@ class Discovery(Structure):
         ("upnp_version", c_int),
         ("upnp_service", c_char * 48),
         ("double_nat", c_int),
-        ("reserved", c_uint8 * 64),
+        ("family", c_enum),
+        ("address_kind", c_enum),
+        ("reserved", c_uint8 * 56),
     ]
 
 
@@ -101,7 +103,9 @@ class MappingInfo(Structure):
         ("renewals", c_uint32),
         ("permanent", c_int),
         ("double_nat", c_int),
-        ("reserved", c_uint8 * 64),
+        ("family", c_enum),
+        ("address_kind", c_enum),
+        ("reserved", c_uint8 * 56),
     ]
 
 
@@ -122,7 +126,8 @@ class Request(Structure):
         ("callback", MAPPING_CALLBACK),
         ("user", c_void_p),
         ("allow", c_char_p),
-        ("reserved", c_uint8 * 56),
+        ("family", c_enum),
+        ("reserved", c_uint8 * 52),
     ]
 
 
@@ -167,12 +172,17 @@ class RouterEntry(Structure):
 PROTOTYPES = {
     "portmap_strerror": (c_char_p, [c_int]),
     "portmap_method_name": (c_char_p, [c_enum]),
+    "portmap_address_kind_name": (c_char_p, [c_enum]),
     "portmap_default_settings": (None, [POINTER(Settings)]),
     "portmap_version": (c_char_p, []),
     "portmap_version_api": (c_uint, []),
     "portmap_open": (c_int, [POINTER(c_void_p), POINTER(Settings)]),
     "portmap_close": (c_int, [POINTER(c_void_p)]),
     "portmap_discover": (c_int, [c_void_p, POINTER(Discovery), c_uint, c_int]),
+    "portmap_discover_dual": (
+        c_int,
+        [c_void_p, POINTER(Discovery), POINTER(Discovery), c_uint, c_int],
+    ),
     "portmap_external_ip": (c_int, [c_void_p, c_char_p, c_size_t, c_int]),
     "portmap_state_name": (c_char_p, [c_enum]),
     "portmap_event_name": (c_char_p, [c_enum]),
@@ -180,6 +190,7 @@ PROTOTYPES = {
     "portmap_request_mapping": (c_int, [c_void_p, POINTER(Request), POINTER(c_void_p)]),
     "portmap_mapping_wait": (c_int, [c_void_p, c_int, POINTER(MappingInfo)]),
     "portmap_mapping_get_info": (c_int, [c_void_p, POINTER(MappingInfo)]),
+    "portmap_mapping_get_family_info": (c_int, [c_void_p, c_enum, POINTER(MappingInfo)]),
     "portmap_mapping_renew": (c_int, [c_void_p]),
     "portmap_mapping_release": (c_int, [POINTER(c_void_p), c_int]),
     "portmap_release_port": (c_int, [c_void_p, c_enum, c_uint16, c_enum, c_int]),

@@ -8,4 +8,4 @@ __version__ = "0.3.0"
 # include/portmap/version.h) whose structs and functions this binding
 # declares. A library reporting another major or minor is refused at import.
 API_MAJOR = 0
-API_MINOR = 2
+API_MINOR = 3

@@ -16,6 +16,7 @@ freed handle.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import itertools
 import logging
@@ -28,6 +29,7 @@ from ctypes import POINTER, byref, c_size_t, c_uint, c_void_p, create_string_buf
 from dataclasses import dataclass
 from typing import (
     Any,
+    NamedTuple,
     Callable,
     Dict,
     Iterator,
@@ -40,12 +42,13 @@ from typing import (
 )
 
 from . import _native
-from ._enums import ErrorCode, EventKind, LogLevel, Method, State, Transport
+from ._enums import AddressKind, ErrorCode, EventKind, Family, LogLevel, Method, State, Transport
 from .errors import (
     BadStateError,
     ClientClosedError,
     GatewayTimeoutError,
     InvalidArgumentError,
+    NotFoundError,
     PortmapError,
     WouldDeadlockError,
 )
@@ -55,6 +58,7 @@ __all__ = [
     "Mapping",
     "MappingInfo",
     "Discovery",
+    "DualDiscovery",
     "Event",
     "EventStream",
     "RouterEntry",
@@ -66,6 +70,7 @@ log = logging.getLogger("portmap")
 
 TransportLike = Union[Transport, str]
 MethodLike = Union[Method, str]
+FamilyLike = Union[Family, str]
 LogLevelLike = Union[LogLevel, str, int]
 EventCallback = Callable[["Event"], Any]
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -222,6 +227,26 @@ def _allow_arg(value: Any) -> bytes:
     return text.encode("ascii")
 
 
+def _gateway_arg(value: Any) -> bytes:
+    """An IPv4 or IPv6 address; a link-local IPv6 one may carry its zone."""
+    if not isinstance(value, str):
+        raise TypeError(f"gateway must be a str, not {type(value).__name__}")
+    host, sep, zone = value.partition("%")
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        raise _invalid(f"gateway must be an IPv4 or IPv6 address, not {value!r}") from None
+    if sep and (addr.version != 6 or not addr.is_link_local or not zone):
+        raise _invalid(f"gateway {value!r}: a %zone goes only with a link-local IPv6 address")
+    return value.encode("ascii", "replace")
+
+
+def _family_arg(value: Any, name: str = "family") -> Family:
+    """A Family from a member, a number or "ipv4", "ipv6", "both"."""
+    fam: Family = _parse_enum(Family, value, name)
+    return Family.IPV4 if fam == Family.DEFAULT else fam
+
+
 def _c_level(level: Any) -> LogLevel:
     if level is None:
         eff = log.getEffectiveLevel()
@@ -262,6 +287,10 @@ class MappingInfo:
     """A snapshot of a mapping (``struct portmap_mapping_info``).
 
     Times are in seconds; ``None`` where the C struct says -1 or "".
+    ``family`` is IPV4 (a NAT mapping) or IPV6 (a firewall pinhole:
+    ``external_address`` is ``internal_address``, reachable from outside
+    on ``external_port``); ``address_kind`` says what kind of IPv6
+    address that is (NA for IPv4).
     """
 
     state: State
@@ -278,6 +307,8 @@ class MappingInfo:
     renewals: int
     permanent: bool
     double_nat: bool
+    family: Family = Family.IPV4
+    address_kind: AddressKind = AddressKind.NA
 
     @classmethod
     def _from_c(cls, ci: _native.MappingInfo) -> "MappingInfo":
@@ -302,6 +333,8 @@ class MappingInfo:
             renewals=ci.renewals,
             permanent=bool(ci.permanent),
             double_nat=bool(ci.double_nat),
+            family=Family.IPV6 if ci.family == Family.IPV6 else Family.IPV4,
+            address_kind=enum(AddressKind, ci.address_kind),
         )
 
 
@@ -323,7 +356,15 @@ class Discovery:
         upnp_service: e.g. ``"WANIPConnection:2"``, None without UPnP.
         double_nat: the router's own external address is private or CGN.
         nat: the verdict of ``portmap-cli discover``: ``"direct"`` (the
-            external address is this host's), ``"double_nat"`` or ``"nat"``.
+            external address is this host's), ``"double_nat"`` or ``"nat"``;
+            always ``"direct"`` for IPv6 (no translation).
+        family: IPV4, or IPV6 for the IPv6 side (``discover(family=
+            "ipv6")``, ``discover_dual()``): then ``gateway`` is the IPv6
+            default router (link-local, with ``%zone``), ``local_address``
+            the address pinholes are opened for, ``address_kind`` its kind,
+            ``external_address`` None and ``upnp_service``
+            ``"WANIPv6FirewallControl:1"``.
+        address_kind: IPv6: what kind of address ``local_address`` is.
     """
 
     gateway: Optional[str]
@@ -336,6 +377,8 @@ class Discovery:
     upnp_service: Optional[str]
     double_nat: bool
     nat: str
+    family: Family = Family.IPV4
+    address_kind: AddressKind = AddressKind.NA
 
     @classmethod
     def _from_c(cls, d: _native.Discovery, ok: bool) -> "Discovery":
@@ -344,11 +387,16 @@ class Discovery:
         )
         local = _opt_address(d.local_address)
         external = _opt_address(d.external_address)
+        v6 = d.family == Family.IPV6
         nat = "double_nat" if d.double_nat else "nat"
-        if external and external == local:
+        if v6 or (external and external == local):
             nat = "direct"
+        try:
+            kind: Any = AddressKind(d.address_kind)
+        except ValueError:
+            kind = d.address_kind
         preferred: Optional[Method] = None
-        if ok and d.preferred:
+        if ok and d.methods and d.preferred:
             try:
                 preferred = Method(d.preferred)
             except ValueError:
@@ -364,7 +412,18 @@ class Discovery:
             upnp_service=_native.decode(d.upnp_service) or None,
             double_nat=bool(d.double_nat),
             nat=nat,
+            family=Family.IPV6 if v6 else Family.IPV4,
+            address_kind=kind,
         )
+
+
+class DualDiscovery(NamedTuple):
+    """What ``Client.discover_dual()`` found: the IPv4 gateway and the IPv6
+    default router, each a :class:`Discovery` (``gateway`` None where the
+    network lacks that family). Unpacks as ``v4, v6 = ...``."""
+
+    ipv4: Discovery
+    ipv6: Discovery
 
 
 @dataclass(frozen=True)
@@ -478,7 +537,9 @@ class Event:
     Attributes:
         kind: MAPPED, CHANGED, LOST, RESTORED, FAILED or RELEASED.
         mapping: the Mapping it happened to.
-        info: the mapping's state when the event happened.
+        info: the mapping's state when the event happened. For a request
+            of both families each part has its own events: ``info.family``
+            tells which (IPV4 or IPV6).
     """
 
     kind: EventKind
@@ -486,7 +547,8 @@ class Event:
     info: MappingInfo
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.mapping._label()}"
+        v6 = " (ipv6)" if self.info.family == Family.IPV6 else ""
+        return f"{self.kind} {self.mapping._label()}{v6}"
 
 
 # ---------------------------------------------------------------- the gate
@@ -577,6 +639,10 @@ class Mapping:
     router reboots) until ``release()``, the end of a ``with`` block, or
     the client's close. Attributes read the current state; ``info()``
     returns all of it at once.
+
+    A request of both families (``family="both"``) holds an IPv4 mapping
+    and an IPv6 pinhole in one Mapping: the attributes and ``info()``
+    describe the IPv4 part, ``info(family="ipv6")`` the IPv6 one.
     """
 
     def __init__(
@@ -586,6 +652,7 @@ class Mapping:
         protocol: Transport,
         port: int,
         timeout: float,
+        family: Family = Family.IPV4,
     ) -> None:
         self._client = client
         self._key = key
@@ -595,6 +662,14 @@ class Mapping:
         self._outcome: Optional[Tuple[EventKind, MappingInfo]] = None
         self._released = threading.Event()
         self._waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]] = []
+        self._family = family
+        # the parts: IPv4 and/or IPv6, each with its last known state
+        parts = (Family.IPV4, Family.IPV6) if family == Family.IPV4_IPV6 else (family,)
+        self._primary = parts[0]
+        # parts that have not reported their first outcome, or RELEASED yet
+        self._unsettled = set(parts)
+        self._unreleased = set(parts)
+        self._mapped: set = set()
         self._info = MappingInfo(
             state=State.PENDING,
             method=Method.AUTO,
@@ -610,25 +685,67 @@ class Mapping:
             renewals=0,
             permanent=False,
             double_nat=False,
+            family=self._primary,
         )
+        self._infos: Dict[Family, MappingInfo] = {
+            f: dataclasses.replace(self._info, family=f) for f in parts
+        }
 
     # -- state
 
-    def info(self) -> MappingInfo:
+    def info(self, family: Optional[FamilyLike] = None) -> MappingInfo:
         """The current state (``portmap_mapping_get_info``); never blocks on
-        the network. After release or close: the last state known."""
+        the network. After release or close: the last state known.
+
+        ``family`` (``"ipv4"`` or ``"ipv6"``) picks one part of a request
+        of both families (``portmap_mapping_get_family_info``); None is the
+        IPv4 part of such a request, else its only part. Raises
+        NotFoundError for a family the request did not ask for.
+        """
+        fam = self._primary if family is None else _family_arg(family)
+        if fam not in self._infos:
+            if fam not in (Family.IPV4, Family.IPV6):
+                raise _invalid(f"family must be ipv4 or ipv6, not {fam}")
+            raise NotFoundError(
+                ErrorCode.NOT_FOUND, f"mapping {self._label()} has no {fam} part (asked for {self._family})"
+            )
         if _depth("log_depth"):
-            return self._info
+            return self._infos[fam]
         with self._hlock:
             if self._handle.value:
                 try:
                     with self._client._gate.use("mapping info"):
                         ci = _native.MappingInfo()
-                        if _lib.portmap_mapping_get_info(self._handle, byref(ci)) == 0:
-                            self._info = MappingInfo._from_c(ci)
+                        if family is None:
+                            rc = _lib.portmap_mapping_get_info(self._handle, byref(ci))
+                        else:
+                            rc = _lib.portmap_mapping_get_family_info(self._handle, int(fam), byref(ci))
+                        if rc == 0:
+                            self._store(MappingInfo._from_c(ci))
                 except ClientClosedError:
                     pass
-        return self._info
+        return self._infos[fam]
+
+    def _store(self, info: MappingInfo) -> None:
+        fam = info.family if info.family in self._infos else self._primary
+        self._infos[fam] = info
+        if fam == self._primary:
+            self._info = info
+
+    @property
+    def family(self) -> Family:
+        """What the request asked for: IPV4 (a NAT mapping), IPV6 (a
+        firewall pinhole) or IPV4_IPV6 (both, each where the network has
+        it)."""
+        return self._family
+
+    @property
+    def address_kind(self) -> AddressKind:
+        """What kind of IPv6 address the pinhole is for (of the IPv6 part
+        of a request of both families); NA for IPv4 or until known."""
+        if Family.IPV6 not in self._infos:
+            return AddressKind.NA
+        return self.info(Family.IPV6 if self._family == Family.IPV4_IPV6 else None).address_kind
 
     @property
     def external_address(self) -> Optional[str]:
@@ -757,10 +874,15 @@ class Mapping:
             return self
         code = info.last_error if info.last_error != ErrorCode.OK else ErrorCode.CANCELLED
         context = f"request {self._label()}"
+        if self._family == Family.IPV6:
+            context += " (ipv6 pinhole)"
         if code in (ErrorCode.NO_GATEWAY, ErrorCode.TIMEOUT, ErrorCode.UNSUPPORTED):
-            gw = self._client._gateway_hint()
+            gw = self._client._gateway_hint(self._primary)
             if gw:
                 context += f" (gateway {gw})"
+        if self._family == Family.IPV4_IPV6:
+            other = self._infos[Family.IPV6].last_error
+            context += f" (and no ipv6 pinhole: {_native.strerror(other or ErrorCode.CANCELLED)})"
         raise PortmapError.from_code(code, context)
 
     def _abandon(self) -> None:
@@ -809,11 +931,24 @@ class Mapping:
 
     def __repr__(self) -> str:
         i = self._info if _depth("log_depth") else self.info()
-        ext = f"{i.external_address or '?'}:{i.external_port}" if i.external_port else "?"
+        v6 = i.family == Family.IPV6
+        ext = _host_port(i.external_address, i.external_port, v6) if i.external_port else "?"
+        both = ""
+        if self._family == Family.IPV4_IPV6:
+            j = self._infos[Family.IPV6] if _depth("log_depth") else self.info(Family.IPV6)
+            ext6 = _host_port(j.external_address, j.external_port, True) if j.external_port else "?"
+            both = f"; ipv6 {ext6} via {j.method}, {j.state}"
+        elif v6:
+            both = ", ipv6 pinhole"
         return (
-            f"<portmap.Mapping {i.protocol} {i.internal_address or '?'}:{i.internal_port} -> "
-            f"{ext} via {i.method}, {i.state}>"
+            f"<portmap.Mapping {i.protocol} {_host_port(i.internal_address, i.internal_port, v6)} -> "
+            f"{ext} via {i.method}, {i.state}{both}>"
         )
+
+
+def _host_port(addr: Optional[str], port: int, v6: bool) -> str:
+    host = addr or "?"
+    return f"[{host}]:{port}" if v6 and addr else f"{host}:{port}"
 
 
 def _set_done(fut: "asyncio.Future[None]") -> None:
@@ -889,7 +1024,9 @@ class Client:
             ``("pcp", "upnp")``; default PCP, NAT-PMP, then UPnP-IGD.
         default_lifetime: lease asked for by requests without one (7200).
         timeout: bound for discovery and for a request's first reply (10).
-        gateway: IPv4 address of the gateway instead of the default route's.
+        gateway: address of the gateway instead of the default route's: an
+            IPv4 one rules IPv6 out and the other way round; a link-local
+            IPv6 one may carry its zone (``"fe80::1%eth0"``).
         release_on_close: close() releases what is still mapped (True).
         close_timeout: how long close() waits for the router (2).
         state_dir: directory of the journal of held mappings.
@@ -934,13 +1071,7 @@ class Client:
         if timeout is not None:
             s.timeout_ms = _ms(timeout, "timeout")
         if gateway is not None:
-            if not isinstance(gateway, str):
-                raise TypeError(f"gateway must be a str, not {type(gateway).__name__}")
-            try:
-                ipaddress.IPv4Address(gateway)
-            except ValueError:
-                raise _invalid(f"gateway must be an IPv4 address, not {gateway!r}") from None
-            s.gateway = gateway.encode()
+            s.gateway = _gateway_arg(gateway)
         s.release_on_close = 1 if release_on_close else 0
         if close_timeout is not None:
             s.close_timeout_ms = _ms(close_timeout, "close_timeout", allow_zero=True)
@@ -1056,16 +1187,30 @@ class Client:
             kind: Any = EventKind(ev)
         except ValueError:
             kind = ev
-        mapping._info = info
+        mapping._store(info)
+        part = info.family if info.family in mapping._infos else mapping._primary
+        all_released = False
         gate = self._gate
         with gate.cond:
-            if mapping._outcome is None and kind in (EventKind.MAPPED, EventKind.FAILED, EventKind.RELEASED):
-                mapping._outcome = (kind, info)
-                mapping._wake_waiters()
-                gate.cond.notify_all()
+            if kind in (EventKind.MAPPED, EventKind.FAILED, EventKind.RELEASED):
+                if kind == EventKind.MAPPED:
+                    mapping._mapped.add(part)
+                mapping._unsettled.discard(part)
+                # As portmap_mapping_wait(): done once no part is pending,
+                # a success when any part was mapped.
+                if mapping._outcome is None and not mapping._unsettled:
+                    if mapping._mapped:
+                        mapping._outcome = (EventKind.MAPPED, mapping._infos[mapping._primary])
+                    else:
+                        mapping._outcome = (kind, mapping._infos[mapping._primary])
+                    mapping._wake_waiters()
+                    gate.cond.notify_all()
             if kind == EventKind.RELEASED:
-                self._mappings.pop(mapping._key, None)
-                _routes.pop(mapping._key, None)
+                mapping._unreleased.discard(part)
+                all_released = not mapping._unreleased
+                if all_released:
+                    self._mappings.pop(mapping._key, None)
+                    _routes.pop(mapping._key, None)
             handlers, streams = self._handlers, list(self._streams)
         event = Event(kind, mapping, info)
         try:
@@ -1077,7 +1222,7 @@ class Client:
             for st in streams:
                 st._push(event)
         finally:
-            if kind == EventKind.RELEASED:
+            if all_released:
                 mapping._released.set()
 
     # -- requests
@@ -1094,6 +1239,7 @@ class Client:
         timeout: Optional[float] = None,
         wait: bool = True,
         allow: Any = None,
+        family: Optional[FamilyLike] = None,
     ) -> Mapping:
         """Map ``port`` (on this host) through the router.
 
@@ -1118,7 +1264,15 @@ class Client:
                 ``ipaddress`` address or network; None for anyone. PCP
                 and UPnP (one host) can restrict, NAT-PMP cannot: when no
                 protocol the router speaks can, UnsupportedError is raised
-                and nothing is mapped.
+                and nothing is mapped. IPv4 only: must be None when
+                ``family`` includes IPv6.
+            family: ``"ipv4"`` (a NAT mapping; also what None, the
+                default, means), ``"ipv6"`` (a pinhole in the router's IPv6
+                firewall, through PCP or UPnP-IGD v2; NAT-PMP has no IPv6)
+                or ``"both"``: one Mapping holding both, each where the
+                network has it, whose ``info(family=...)`` tells each
+                part's state; it is returned when either part is mapped,
+                once neither is pending. A Family member works too.
 
         Returns the Mapping once the router holds it. Raises a PortmapError
         subclass when it failed: NoGatewayError, GatewayTimeoutError,
@@ -1129,7 +1283,7 @@ class Client:
                 ErrorCode.WOULD_DEADLOCK, "request(wait=True) inside a callback: use wait=False"
             )
         mapping = self._start_request(
-            port, transport, external_port, lifetime, description, protocol, timeout, allow
+            port, transport, external_port, lifetime, description, protocol, timeout, allow, family
         )
         if not wait:
             return mapping
@@ -1150,12 +1304,13 @@ class Client:
         protocol: MethodLike = "auto",
         timeout: Optional[float] = None,
         allow: Any = None,
+        family: Optional[FamilyLike] = None,
     ) -> Mapping:
         """``request()`` for asyncio: the same arguments, awaited without
         blocking the event loop. Cancelling the task drops the request."""
         loop = asyncio.get_running_loop()
         mapping = self._start_request(
-            port, transport, external_port, lifetime, description, protocol, timeout, allow
+            port, transport, external_port, lifetime, description, protocol, timeout, allow, family
         )
         fut: "asyncio.Future[None]" = loop.create_future()
         mapping._add_waiter(loop, fut)
@@ -1179,10 +1334,14 @@ class Client:
         protocol: Any,
         timeout: Any,
         allow: Any,
+        family: Any = None,
     ) -> Mapping:
         port = _int_arg(port, "port", 1, 65535)
         proto = _parse_enum(Transport, transport, "transport")
         method = _parse_enum(Method, protocol, "protocol")
+        fam = Family.IPV4 if family is None else _family_arg(family)
+        if allow is not None and fam & Family.IPV6:
+            raise _invalid(f"allow names IPv4 peers: with family={fam} it must be None (use family='ipv4')")
         r = _native.Request()
         _lib.portmap_request_init(byref(r))
         r.protocol = int(proto)
@@ -1195,6 +1354,8 @@ class Client:
         if desc is not None:
             r.description = desc
         r.method = int(method)
+        if family is not None:
+            r.family = int(fam)
         if allow is not None:
             r.allow = _allow_arg(allow)
         timeout_s = self._timeout_s
@@ -1204,7 +1365,7 @@ class Client:
         key = next(_keys)
         r.callback = _EVENT_TRAMPOLINE
         r.user = key
-        mapping = Mapping(self, key, proto, port, timeout_s)
+        mapping = Mapping(self, key, proto, port, timeout_s, fam)
         context = f"request {port}/{proto}"
         # Registered first: the engine may report before the call returns.
         _routes[key] = mapping
@@ -1221,21 +1382,31 @@ class Client:
             self._forget(key)
             if rc == ErrorCode.BAD_STATE:
                 context += ": this client already holds it"
+            elif rc == ErrorCode.UNSUPPORTED and fam == Family.IPV6:
+                context += ": NAT-PMP has no IPv6 (use pcp, upnp or auto)"
             _raise_for(rc, context)
         return mapping
 
-    def _gateway_hint(self) -> Optional[str]:
+    def _gateway_hint(self, family: Family = Family.IPV4) -> Optional[str]:
         """The gateway as last found, for error messages (never waits:
         the cached discovery with a 1 ms bound, as portmap-cli does)."""
-        if self._gateway_setting or _in_callback():
-            return self._gateway_setting or self._last_gateway
+        v6 = family == Family.IPV6
+        if self._gateway_setting:
+            if (":" in self._gateway_setting) != v6:
+                return f"set to {self._gateway_setting}, which rules IPv{6 if v6 else 4} out"
+            return self._gateway_setting
+        if _in_callback():
+            return None if v6 else self._last_gateway
         d = _native.Discovery()
         try:
             with self._gate.use("discover"):
-                _lib.portmap_discover(self._gate.ptr, byref(d), 0, 1)
+                if v6:
+                    _lib.portmap_discover_dual(self._gate.ptr, None, byref(d), 0, 1)
+                else:
+                    _lib.portmap_discover(self._gate.ptr, byref(d), 0, 1)
         except PortmapError:
-            return self._last_gateway
-        return _native.decode(d.gateway) or self._last_gateway
+            return None if v6 else self._last_gateway
+        return _native.decode(d.gateway) or (None if v6 else self._last_gateway)
 
     def _forget(self, key: int) -> None:
         _routes.pop(key, None)
@@ -1289,25 +1460,69 @@ class Client:
 
     # -- discovery
 
-    def discover(self, *, fresh: bool = False, timeout: Optional[float] = None) -> Discovery:
+    def discover(
+        self,
+        *,
+        fresh: bool = False,
+        timeout: Optional[float] = None,
+        family: FamilyLike = "ipv4",
+    ) -> Discovery:
         """Find the gateway and probe it for every allowed protocol.
 
         ``fresh=True`` ignores the cached result. Blocks up to ``timeout``
-        seconds (default: the client's timeout). Raises NoGatewayError when
-        nothing answered; its ``discovery`` attribute holds what was found.
+        seconds (default: the client's timeout). ``family="ipv6"``
+        describes the IPv6 default router instead (PCP over IPv6, UPnP-IGD
+        WANIPv6FirewallControl); for both at once use ``discover_dual()``.
+        Raises NoGatewayError when nothing answered; its ``discovery``
+        attribute holds what was found.
         """
+        fam = _family_arg(family)
+        if fam == Family.IPV4_IPV6:
+            raise _invalid("discover() describes one family: use discover_dual() for both")
         ms = 0 if timeout is None else _ms(timeout, "timeout")
         d = _native.Discovery()
         flags = _native.DISCOVER_FRESH if fresh else 0
         with self._gate.use("discover") as ptr:
-            rc = _lib.portmap_discover(ptr, byref(d), flags, ms)
+            if fam == Family.IPV6:
+                rc = _lib.portmap_discover_dual(ptr, None, byref(d), flags, ms)
+            else:
+                rc = _lib.portmap_discover(ptr, byref(d), flags, ms)
         found = Discovery._from_c(d, rc == ErrorCode.OK)
-        if found.gateway:
+        if found.gateway and fam == Family.IPV4:
             self._last_gateway = found.gateway
         if rc != ErrorCode.OK:
-            context = "discover"
+            context = "discover" if fam == Family.IPV4 else "discover ipv6"
             if found.gateway:
                 context += f" (gateway {found.gateway})"
+            err = PortmapError.from_code(rc, context)
+            err.discovery = found
+            raise err
+        return found
+
+    def discover_dual(self, *, fresh: bool = False, timeout: Optional[float] = None) -> DualDiscovery:
+        """Discover both families at once, within one timeout
+        (``portmap_discover_dual``): the IPv4 gateway as ``discover()``
+        and the IPv6 default router as ``discover(family="ipv6")``.
+
+        Returns a DualDiscovery ``(ipv4, ipv6)``; a family the network
+        lacks has ``gateway`` None and no protocols. Raises NoGatewayError
+        when neither answered; its ``discovery`` attribute holds the
+        DualDiscovery found.
+        """
+        ms = 0 if timeout is None else _ms(timeout, "timeout")
+        d4, d6 = _native.Discovery(), _native.Discovery()
+        flags = _native.DISCOVER_FRESH if fresh else 0
+        with self._gate.use("discover") as ptr:
+            rc = _lib.portmap_discover_dual(ptr, byref(d4), byref(d6), flags, ms)
+        ok = rc == ErrorCode.OK
+        found = DualDiscovery(Discovery._from_c(d4, ok), Discovery._from_c(d6, ok))
+        if found.ipv4.gateway:
+            self._last_gateway = found.ipv4.gateway
+        if not ok:
+            gws = [g for g in (found.ipv4.gateway, found.ipv6.gateway) if g]
+            context = "discover ipv4 and ipv6"
+            if gws:
+                context += f" (gateway {', '.join(gws)})"
             err = PortmapError.from_code(rc, context)
             err.discovery = found
             raise err
@@ -1322,10 +1537,25 @@ class Client:
         _raise_for(rc, "external-ip")
         return _native.decode(buf.raw)
 
-    async def discover_async(self, *, fresh: bool = False, timeout: Optional[float] = None) -> Discovery:
+    async def discover_async(
+        self,
+        *,
+        fresh: bool = False,
+        timeout: Optional[float] = None,
+        family: FamilyLike = "ipv4",
+    ) -> Discovery:
         """``discover()`` in the default executor."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, lambda: self.discover(fresh=fresh, timeout=timeout))
+        return await loop.run_in_executor(
+            None, lambda: self.discover(fresh=fresh, timeout=timeout, family=family)
+        )
+
+    async def discover_dual_async(
+        self, *, fresh: bool = False, timeout: Optional[float] = None
+    ) -> DualDiscovery:
+        """``discover_dual()`` in the default executor."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: self.discover_dual(fresh=fresh, timeout=timeout))
 
     async def external_ip_async(self, *, timeout: Optional[float] = None) -> str:
         """``external_ip()`` in the default executor."""

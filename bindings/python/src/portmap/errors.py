@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Type, Union
 from ._enums import ErrorCode
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import Discovery
+    from .client import Discovery, DualDiscovery
 
 __all__ = [
     "PortmapError",
@@ -44,13 +44,14 @@ class PortmapError(Exception):
         context: what was being done, e.g. ``"request 27015/udp"``, or None.
         discovery: for :class:`NoGatewayError` raised by ``discover()``, what
             was found before the failure (the gateway may be known even if
-            it did not answer); otherwise None.
+            it did not answer), a DualDiscovery from ``discover_dual()``;
+            otherwise None.
     """
 
     code: Union[ErrorCode, int]
     message: str
     context: Optional[str]
-    discovery: Optional["Discovery"]
+    discovery: Optional[Union["Discovery", "DualDiscovery"]]
 
     def __init__(self, code: int, context: Optional[str] = None, message: Optional[str] = None):
         try:
