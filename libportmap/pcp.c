@@ -276,6 +276,17 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     if (m->lease_cut && m->op == PM_OP_DELETE && r.err == PORTMAP_OK)
         PM_INFO(c, "pcp: the IPv6 pinhole of port %u closes in %u s", m->internal_port,
                 rsp->lifetime);
+    if (rsp->result == PM_PCP_ADDRESS_MISMATCH) {
+        /* REFUSED alone sends people looking at the router's settings;
+         * the cause is on our side of it (RFC 6887 8.1) */
+        char local[PM_ADDR_TEXT];
+        pm_addr_fmt(&m->local, local, sizeof(local));
+        r.detail = "ADDRESS_MISMATCH: the request arrived from another source address than "
+                   "the one inside it";
+        PM_WARN(c, "pcp: the router refused port %u with ADDRESS_MISMATCH: the request for %s "
+                   "reached it from another source address (a NAT or a proxy between this host "
+                   "and the router?)", m->internal_port, local);
+    }
     if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
         /* the external address is of the family asked for */
         if (pm_pcp_addr_is_ipv4(rsp->external_addr) != (st->fam == PM_V4) ||

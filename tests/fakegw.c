@@ -13,15 +13,23 @@ static void put32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
-static int bound_socket(const char *addr)
+static int bound_socket(const char *addr, uint16_t port)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(5351) };
-    int one = 1, fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+    struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+    int v6 = inet_pton(AF_INET6, addr, &sa6.sin6_addr) == 1;
+    int one = 1, fd;
+
+    if (!v6 && inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+        return -1;
+    fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    inet_pton(AF_INET, addr, &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    if (v6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, v6 ? (struct sockaddr *)&sa6 : (struct sockaddr *)&sa,
+             v6 ? sizeof(sa6) : sizeof(sa)) < 0) {
         close(fd);
         return -1;
     }
@@ -46,6 +54,7 @@ static void *serve(void *arg)
         ssize_t n = recvfrom(g->fd, buf, sizeof(buf), 0, (struct sockaddr *)&g->peer, &sl);
         if (n <= 0)
             continue;
+        g->peer_len = sl;
         if (buf[0] == 2)
             g->pcp_requests++;
         else
@@ -66,8 +75,10 @@ int fakegw_start_on(fakegw *g, fakegw_handler h, void *user, const char *addr)
     g->handler = h;
     g->user = user;
     g->epoch = 1000;
-    g->fd = bound_socket(addr);
-    g->spoof_fd = bound_socket("127.0.0.2");
+    g->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    g->fd = bound_socket(addr, 5351);
+    g->spoof_fd = g->family == AF_INET6 ? bound_socket(addr, 5352)
+                                        : bound_socket("127.0.0.2", 5351);
     g->stop_fd = eventfd(0, 0);
     if (g->fd < 0 || g->spoof_fd < 0 || g->stop_fd < 0)
         return -1;
@@ -87,18 +98,19 @@ void fakegw_stop(fakegw *g)
 
 void fakegw_reply(fakegw *g, const uint8_t *buf, size_t len)
 {
-    sendto(g->fd, buf, len, 0, (struct sockaddr *)&g->peer, sizeof(g->peer));
+    sendto(g->fd, buf, len, 0, (struct sockaddr *)&g->peer, g->peer_len);
 }
 
 void fakegw_reply_spoofed(fakegw *g, const uint8_t *buf, size_t len)
 {
-    sendto(g->spoof_fd, buf, len, 0, (struct sockaddr *)&g->peer, sizeof(g->peer));
+    sendto(g->spoof_fd, buf, len, 0, (struct sockaddr *)&g->peer, g->peer_len);
 }
 
 size_t fakegw_pcp_map_reply(uint8_t *out, const uint8_t *req, uint8_t result, uint32_t lifetime,
                             uint32_t epoch, uint16_t ext_port, const char *ext_addr)
 {
     struct in_addr a = { 0 };
+    struct in6_addr a6;
     memset(out, 0, 60);
     out[0] = 2;
     out[1] = 0x80 | req[1];
@@ -108,6 +120,10 @@ size_t fakegw_pcp_map_reply(uint8_t *out, const uint8_t *req, uint8_t result, ui
     memcpy(out + 24, req + 24, 36); /* nonce, protocol, ports, address */
     out[42] = (uint8_t)(ext_port >> 8);
     out[43] = (uint8_t)ext_port;
+    if (inet_pton(AF_INET6, ext_addr, &a6) == 1) {
+        memcpy(out + 44, &a6, 16);
+        return 60;
+    }
     inet_pton(AF_INET, ext_addr, &a);
     memset(out + 44, 0, 10);
     out[54] = out[55] = 0xff;

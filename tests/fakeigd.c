@@ -11,16 +11,27 @@
 
 #define SVC_IP "urn:schemas-upnp-org:service:WANIPConnection:"
 #define SVC_PPP "urn:schemas-upnp-org:service:WANPPPConnection:1"
+#define SVC_FW "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1"
 
+/* addr is an IPv4 or (with a colon) an IPv6 literal */
 static int bound(int type, const char *addr, int port)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    int one = 1, fd = socket(AF_INET, type, 0);
+    struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port) };
+    int v6 = strchr(addr, ':') != NULL;
+    int one = 1, fd = socket(v6 ? AF_INET6 : AF_INET, type, 0);
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    inet_pton(AF_INET, addr, &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (type == SOCK_STREAM && listen(fd, 16) < 0)) {
+    if (v6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        inet_pton(AF_INET6, addr, &sa6.sin6_addr);
+    } else {
+        inet_pton(AF_INET, addr, &sa.sin_addr);
+    }
+    if (bind(fd, v6 ? (struct sockaddr *)&sa6 : (struct sockaddr *)&sa,
+             v6 ? sizeof(sa6) : sizeof(sa)) < 0 ||
+        (type == SOCK_STREAM && listen(fd, 16) < 0)) {
         close(fd);
         return -1;
     }
@@ -29,14 +40,19 @@ static int bound(int type, const char *addr, int port)
 
 static int version(const fakeigd *g)
 {
-    return g->scenario == IGD_OK_V1 || g->scenario == IGD_718 || g->scenario == IGD_724 ? 1 : 2;
+    return g->scenario == IGD_OK_V1 || g->scenario == IGD_718 || g->scenario == IGD_724 ||
+                   g->scenario == IGD6_NO_FW
+               ? 1
+               : 2;
 }
 
-static void answer_ssdp(fakeigd *g, const struct sockaddr_in *to)
+static void answer_ssdp(fakeigd *g, const struct sockaddr *to, socklen_t to_len)
 {
     char msg[512];
-    const char *loc = g->scenario == IGD_LOCATION_ELSEWHERE ? "http://127.0.0.2:5000/rootDesc.xml"
-                                                            : "http://127.0.0.1:5000/rootDesc.xml";
+    const char *loc = g->v6 ? "http://[::1]:5000/rootDesc.xml"
+                      : g->scenario == IGD_LOCATION_ELSEWHERE
+                          ? "http://127.0.0.2:5000/rootDesc.xml"
+                          : "http://127.0.0.1:5000/rootDesc.xml";
     int n = snprintf(msg, sizeof(msg),
                      "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
                      "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:%d\r\n"
@@ -44,7 +60,7 @@ static void answer_ssdp(fakeigd *g, const struct sockaddr_in *to)
                      "EXT:\r\nSERVER: fake UPnP/1.1 fakeigd/1\r\nLOCATION: %s\r\n\r\n",
                      version(g), version(g), loc);
     int fd = g->scenario == IGD_SSDP_NOT_GATEWAY ? g->spoof_fd : g->udp_fd;
-    sendto(fd, msg, (size_t)n, 0, (const struct sockaddr *)to, sizeof(*to));
+    sendto(fd, msg, (size_t)n, 0, to, to_len);
 }
 
 static int description(fakeigd *g, char *out, size_t cap)
@@ -53,6 +69,14 @@ static int description(fakeigd *g, char *out, size_t cap)
     char svcbuf[80];
     const char *ctl = g->scenario == IGD_CONTROL_ELSEWHERE ? "http://127.0.0.2:5000/ctl/IPConn"
                                                            : "/ctl/IPConn";
+    /* as miniupnpd lists it with IPv6 enabled: beside the WAN service */
+    const char *fw = g->v6 && g->scenario != IGD6_NO_FW
+                         ? "<service><serviceType>" SVC_FW "</serviceType>"
+                           "<serviceId>urn:upnp-org:serviceId:WANIPv6Firewall1</serviceId>"
+                           "<controlURL>/ctl/IP6FCtl</controlURL>"
+                           "<eventSubURL>/evt/IP6FCtl</eventSubURL>"
+                           "<SCPDURL>/WANIP6FC.xml</SCPDURL></service>"
+                         : "";
     if (!svc) {
         snprintf(svcbuf, sizeof(svcbuf), SVC_IP "%d", version(g));
         svc = svcbuf;
@@ -70,9 +94,9 @@ static int description(fakeigd *g, char *out, size_t cap)
         "<deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:%d</deviceType>"
         "<serviceList><service><serviceType>%s</serviceType>"
         "<serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><controlURL>%s</controlURL>"
-        "<eventSubURL>/evt/IPConn</eventSubURL><SCPDURL>/WANIPCn.xml</SCPDURL></service>"
+        "<eventSubURL>/evt/IPConn</eventSubURL><SCPDURL>/WANIPCn.xml</SCPDURL></service>%s"
         "</serviceList></device></deviceList></device></deviceList></device></root>\r\n",
-        version(g), version(g), version(g), svc, ctl);
+        version(g), version(g), version(g), svc, ctl, fw);
 }
 
 static void send_all(int fd, const char *p, size_t n)
@@ -96,15 +120,20 @@ static void reply(int fd, int status, const char *body)
     send_all(fd, body, strlen(body));
 }
 
-static void soap_ok(int fd, const char *action, const char *inner)
+static void soap_ok_from(int fd, const char *service, const char *action, const char *inner)
 {
     char body[1024];
     snprintf(body, sizeof(body),
              "<?xml version=\"1.0\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" "
              "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body>"
-             "<u:%sResponse xmlns:u=\"" SVC_IP "1\">%s</u:%sResponse></s:Body></s:Envelope>",
-             action, inner, action);
+             "<u:%sResponse xmlns:u=\"%s\">%s</u:%sResponse></s:Body></s:Envelope>",
+             action, service, inner, action);
     reply(fd, 200, body);
+}
+
+static void soap_ok(int fd, const char *action, const char *inner)
+{
+    soap_ok_from(fd, SVC_IP "1", action, inner);
 }
 
 static void soap_err(int fd, int code)
@@ -146,6 +175,94 @@ static void xml_str(const char *body, const char *tag, char *out, size_t cap)
     }
 }
 
+static void record(fakeigd *g, const fakeigd_call *call)
+{
+    pthread_mutex_lock(&g->lock);
+    if (g->n_calls < FAKEIGD_LOG)
+        g->calls[g->n_calls++] = *call;
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* The pinhole of id, or NULL; lock held */
+static fakeigd_pinhole *pinhole_by_id(fakeigd *g, unsigned id)
+{
+    for (int i = 0; i < FAKEIGD_PINHOLES; i++)
+        if (id && g->pinholes[i].id == id)
+            return &g->pinholes[i];
+    return NULL;
+}
+
+/* AddPinhole: miniupnpd answers a second one for the same client, port
+ * and protocol with the id it already gave. Returns the id, 0 when full;
+ * lock held. */
+static unsigned add_pinhole(fakeigd *g, const char *client, unsigned port, unsigned proto)
+{
+    fakeigd_pinhole *free_slot = NULL;
+    for (int i = 0; i < FAKEIGD_PINHOLES; i++) {
+        fakeigd_pinhole *p = &g->pinholes[i];
+        if (p->id && !strcmp(p->client, client) && p->port == port && p->proto == proto)
+            return p->id;
+        if (!p->id && !free_slot)
+            free_slot = p;
+    }
+    if (!free_slot)
+        return 0;
+    snprintf(free_slot->client, sizeof(free_slot->client), "%s", client);
+    free_slot->port = port;
+    free_slot->proto = proto;
+    free_slot->id = ++g->next_id;
+    return free_slot->id;
+}
+
+static void handle_pinhole(fakeigd *g, int fd, const char *body, fakeigd_call *call)
+{
+    char inner[256] = "";
+    const char *action = call->action;
+
+    call->ext_port = xml_uint(body, "InternalPort");
+    call->lease = xml_uint(body, strcmp(action, "UpdatePinhole") ? "LeaseTime" : "NewLeaseTime");
+    call->unique_id = xml_uint(body, "UniqueID");
+    xml_str(body, "InternalClient", call->client, sizeof(call->client));
+    pthread_mutex_lock(&g->lock);
+    if (!strcmp(action, "GetFirewallStatus")) {
+        snprintf(inner, sizeof(inner), "<FirewallEnabled>%d</FirewallEnabled>"
+                 "<InboundPinholeAllowed>%d</InboundPinholeAllowed>",
+                 g->scenario != IGD6_FW_DISABLED, g->scenario != IGD6_NO_INBOUND);
+    } else if (!strcmp(action, "AddPinhole")) {
+        if (g->scenario == IGD6_606) {
+            call->error = 606;
+        } else {
+            call->unique_id = add_pinhole(g, call->client, call->ext_port,
+                                          xml_uint(body, "Protocol"));
+            call->error = call->unique_id ? 0 : 701;
+            snprintf(inner, sizeof(inner), "<UniqueID>%u</UniqueID>", call->unique_id);
+        }
+    } else if (!strcmp(action, "UpdatePinhole")) {
+        if (g->scenario == IGD6_UPDATE_704 || g->scenario == IGD6_UPDATE_402) {
+            /* a restart took every pinhole */
+            memset(g->pinholes, 0, sizeof(g->pinholes));
+            call->error = g->scenario == IGD6_UPDATE_704 ? 704 : 402;
+        } else if (!pinhole_by_id(g, call->unique_id)) {
+            call->error = 704;
+        }
+    } else if (!strcmp(action, "DeletePinhole")) {
+        fakeigd_pinhole *p = pinhole_by_id(g, call->unique_id);
+        if (p)
+            memset(p, 0, sizeof(*p));
+        else
+            call->error = 704;
+    } else {
+        call->error = 401;
+    }
+    pthread_mutex_unlock(&g->lock);
+    /* recorded before the answer: the client may look as soon as it has it */
+    record(g, call);
+    if (call->error)
+        soap_err(fd, call->error);
+    else
+        soap_ok_from(fd, SVC_FW, action, inner);
+}
+
 static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
 {
     const char *a = strstr(req, "SOAPAction:");
@@ -156,13 +273,14 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
     if (hash)
         sscanf(hash + 1, "%39[A-Za-z]", action);
     snprintf(call.action, sizeof(call.action), "%s", action);
+    if (strstr(req, "POST /ctl/IP6FCtl ")) {
+        handle_pinhole(g, fd, body, &call);
+        return;
+    }
     call.ext_port = xml_uint(body, "NewExternalPort");
     call.lease = xml_uint(body, "NewLeaseDuration");
     xml_str(body, "NewInternalClient", call.client, sizeof(call.client));
-    pthread_mutex_lock(&g->lock);
-    if (g->n_calls < FAKEIGD_LOG)
-        g->calls[g->n_calls++] = call;
-    pthread_mutex_unlock(&g->lock);
+    record(g, &call);
 
     if (!strcmp(action, "GetExternalIPAddress")) {
         snprintf(inner, sizeof(inner), "<NewExternalIPAddress>%s</NewExternalIPAddress>",
@@ -296,13 +414,13 @@ static void *serve(void *arg)
         }
         if (p[0].revents) {
             char buf[1024];
-            struct sockaddr_in from;
+            struct sockaddr_storage from;
             socklen_t fl = sizeof(from);
             ssize_t n = recvfrom(g->udp_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
             if (n > 0) {
                 buf[n] = '\0';
                 if (strstr(buf, "M-SEARCH") && strstr(buf, "InternetGatewayDevice"))
-                    answer_ssdp(g, &from);
+                    answer_ssdp(g, (struct sockaddr *)&from, fl);
             }
         }
         if (p[1].revents) {
@@ -330,15 +448,32 @@ int fakeigd_start(fakeigd *g, int scenario)
     return pthread_create(&g->th, NULL, serve, g);
 }
 
+int fakeigd_start6(fakeigd *g, int scenario)
+{
+    memset(g, 0, sizeof(*g));
+    g->scenario = scenario;
+    g->v6 = 1;
+    pthread_mutex_init(&g->lock, NULL);
+    g->udp_fd = bound(SOCK_DGRAM, "::1", 1900);
+    g->tcp_fd = bound(SOCK_STREAM, "::1", 5000);
+    g->spoof_fd = g->tcp2_fd = -1; /* poll() skips them */
+    g->stop_fd = eventfd(0, 0);
+    if (g->udp_fd < 0 || g->tcp_fd < 0 || g->stop_fd < 0)
+        return -1;
+    return pthread_create(&g->th, NULL, serve, g);
+}
+
 void fakeigd_stop(fakeigd *g)
 {
     uint64_t one = 1;
     if (write(g->stop_fd, &one, sizeof(one)) == sizeof(one))
         pthread_join(g->th, NULL);
     close(g->udp_fd);
-    close(g->spoof_fd);
+    if (g->spoof_fd >= 0)
+        close(g->spoof_fd);
     close(g->tcp_fd);
-    close(g->tcp2_fd);
+    if (g->tcp2_fd >= 0)
+        close(g->tcp2_fd);
     close(g->stop_fd);
 }
 
@@ -359,4 +494,17 @@ int fakeigd_http_requests(fakeigd *g)
     n = g->http_requests;
     pthread_mutex_unlock(&g->lock);
     return n;
+}
+
+int fakeigd_call_get(fakeigd *g, const char *action, int n, fakeigd_call *out)
+{
+    int rc = -1;
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < g->n_calls && rc != 0; i++)
+        if (!strcmp(g->calls[i].action, action) && n-- == 0) {
+            *out = g->calls[i];
+            rc = 0;
+        }
+    pthread_mutex_unlock(&g->lock);
+    return rc;
 }

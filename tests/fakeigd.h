@@ -2,6 +2,11 @@
  * A scriptable UPnP IGD for tests: SSDP on 127.0.0.1:1900 and HTTP on
  * 127.0.0.1:5000, answering from a scenario. It records the SOAP actions
  * it receives so tests can check what the library asked for.
+ *
+ * fakeigd_start6() serves the IPv6 form instead: SSDP (unicast) on
+ * [::1]:1900, HTTP on [::1]:5000, a description with
+ * WANIPv6FirewallControl:1 (the IGD6_* scenarios) whose pinholes get
+ * UniqueIDs counting from 1, the same one for a repeated AddPinhole.
  */
 #ifndef FAKEIGD_H
 #define FAKEIGD_H
@@ -12,16 +17,33 @@ enum fakeigd_scenario {
     IGD_OK_V2, IGD_OK_V1, IGD_725, IGD_402, IGD_718, IGD_724, IGD_SSDP_NOT_GATEWAY,
     IGD_LOCATION_ELSEWHERE, IGD_CONTROL_ELSEWHERE, IGD_HUGE_DESC, IGD_DRIP, IGD_BAD_XML,
     IGD_BAD_SOAP, IGD_PPP_ONLY, IGD_CGN,
+    /* IPv6 (fakeigd_start6) */
+    IGD6_OK,
+    IGD6_FW_DISABLED,   /* GetFirewallStatus: FirewallEnabled 0 */
+    IGD6_NO_INBOUND,    /* GetFirewallStatus: InboundPinholeAllowed 0 */
+    IGD6_606,           /* AddPinhole: Action not authorized */
+    IGD6_UPDATE_704,    /* UpdatePinhole: the router lost every pinhole, NoSuchEntry */
+    IGD6_UPDATE_402,    /* the same, answered as miniupnpd does: InvalidArgs */
+    IGD6_NO_FW,         /* an IGDv1 description: no WANIPv6FirewallControl */
 };
 
 #define FAKEIGD_LOG 64
 
 typedef struct fakeigd_call {
     char action[40];
-    unsigned ext_port;
-    unsigned lease;
-    char client[32];
+    unsigned ext_port;     /* pinholes: InternalPort */
+    unsigned lease;        /* pinholes: LeaseTime, NewLeaseTime */
+    char client[48];       /* NewInternalClient, InternalClient */
+    unsigned unique_id;    /* the UniqueID sent, or AddPinhole's answer */
+    int error;             /* the UPnP error answered, 0 for success */
 } fakeigd_call;
+
+#define FAKEIGD_PINHOLES 16
+
+typedef struct fakeigd_pinhole {
+    char client[48];
+    unsigned port, proto, id;
+} fakeigd_pinhole;
 
 typedef struct fakeigd {
     int scenario;
@@ -33,11 +55,18 @@ typedef struct fakeigd {
     int http_requests;
     int drip_threads;
     unsigned taken_port;   /* IGD_718: this external port is in use */
+    int v6;                /* serving on ::1 */
+    fakeigd_pinhole pinholes[FAKEIGD_PINHOLES]; /* id 0: free */
+    unsigned next_id;
 } fakeigd;
 
 int fakeigd_start(fakeigd *g, int scenario);
+int fakeigd_start6(fakeigd *g, int scenario);
 void fakeigd_stop(fakeigd *g);
 int fakeigd_count(fakeigd *g, const char *action);
 int fakeigd_http_requests(fakeigd *g);
+/* The n-th call (from 0) of action into *out, copied under the lock;
+ * 0 when there is one, -1 when not. */
+int fakeigd_call_get(fakeigd *g, const char *action, int n, fakeigd_call *out);
 
 #endif

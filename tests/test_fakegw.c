@@ -20,11 +20,11 @@
 
 static fakegw gw;
 static int scenario;
-static int map_count;
+static atomic_int map_count;      /* MAP requests seen by the gateway's thread */
 
 enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
        S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH };
-static int addr_requests;
+static atomic_int addr_requests;
 static atomic_int pmp_maps;       /* NAT-PMP mapping requests seen */
 /* the last PCP MAP request, for S_FILTER: written by the gateway's thread */
 static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,7 +43,7 @@ static void answer_natpmp(fakegw *g, const uint8_t *req, size_t len)
     uint8_t out[16];
     if (req[1] == 0) {
         /* the slow router loses the first address request */
-        if (scenario == S_PMP_SLOW_ADDR && addr_requests++ == 0)
+        if (scenario == S_PMP_SLOW_ADDR && atomic_fetch_add(&addr_requests, 1) == 0)
             return;
         fakegw_reply(g, out, fakegw_pmp_addr_reply(out, 0, g->epoch, "198.51.100.7"));
     } else if (len >= 12) {
@@ -55,9 +55,36 @@ static void answer_natpmp(fakegw *g, const uint8_t *req, size_t len)
     }
 }
 
+/* S_EPOCH_BACK's router: the third MAP (a renewal of port 7010, which
+ * has a 2 s lease) finds it rebooted, its epoch gone from 1000 s back to
+ * 5 s. Only the gateway's thread calls it. */
+static uint32_t epoch_back(int count)
+{
+    static int64_t t_start, t_reset;
+    if (count == 1)
+        t_start = now_ms();
+    if (count == 3)
+        t_reset = now_ms();
+    /* a router's epoch advances with time; the reset takes it back */
+    return count <= 2 ? 1000 + (uint32_t)((now_ms() - t_start) / 1000)
+                      : 5 + (uint32_t)((now_ms() - t_reset) / 1000);
+}
+
+static void announce(fakegw *g)
+{
+    /* ANNOUNCE, with the epoch the MAP replies give */
+    uint8_t a[24] = { 2, 0x80 };
+    a[8] = (uint8_t)(g->epoch >> 24);
+    a[9] = (uint8_t)(g->epoch >> 16);
+    a[10] = (uint8_t)(g->epoch >> 8);
+    a[11] = (uint8_t)g->epoch;
+    fakegw_reply(g, a, sizeof(a));
+}
+
 static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
 {
     uint8_t out[64];
+    int count;
     (void)user;
 
     if (scenario == S_SILENT)
@@ -72,26 +99,21 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         fakegw_reply(g, v0, sizeof(v0));
         return;
     }
-    if (req[1] == 0) { /* ANNOUNCE, with the epoch the MAP replies give */
-        uint8_t a[24] = { 2, 0x80 };
-        a[8] = (uint8_t)(g->epoch >> 24);
-        a[9] = (uint8_t)(g->epoch >> 16);
-        a[10] = (uint8_t)(g->epoch >> 8);
-        a[11] = (uint8_t)g->epoch;
-        fakegw_reply(g, a, sizeof(a));
+    if (req[1] == 0) {
+        announce(g);
         return;
     }
     if (len < 60 || req[4] + req[5] + req[6] + req[7] == 0) { /* deletes: just confirm */
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 0, g->epoch, 0, "0.0.0.0"));
         return;
     }
-    map_count++;
+    count = ++map_count;
     switch (scenario) {
     case S_NOT_AUTH:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 2, 0, g->epoch, 0, "0.0.0.0"));
         break;
     case S_NO_RES_THEN_OK:
-        if (map_count == 1)
+        if (count == 1)
             fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 8, 1, g->epoch, 0, "0.0.0.0"));
         else
             fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, 4444, "198.51.100.7"));
@@ -121,20 +143,10 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         break;
     }
     case S_EPOCH_BACK: {
-        /* the third MAP (a renewal of port 7010) finds the router rebooted:
-         * its epoch went from 1000 s back to 5 s */
-        static int64_t t_start, t_reset;
         uint16_t iport = (uint16_t)((req[40] << 8) | req[41]);
-        uint32_t epoch;
-        if (map_count == 1)
-            t_start = now_ms();
-        if (map_count == 3)
-            t_reset = now_ms();
-        /* a router's epoch advances with time; the reset takes it back */
-        epoch = map_count <= 2 ? 1000 + (uint32_t)((now_ms() - t_start) / 1000)
-                               : 5 + (uint32_t)((now_ms() - t_reset) / 1000);
-        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, iport == 7010 ? 2 : 600, epoch,
-                                                  (uint16_t)(iport + 1), "198.51.100.7"));
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, iport == 7010 ? 2 : 600,
+                                                  epoch_back(count), (uint16_t)(iport + 1),
+                                                  "198.51.100.7"));
         break;
     }
     case S_FILTER: {
@@ -155,18 +167,18 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
     case S_FORGED_EPOCH:
         /* before the second mapping's answer, one with a wrong nonce and
          * the epoch of a router that has just restarted */
-        if (map_count == 2) {
+        if (count == 2) {
             uint8_t bad[64];
             fakegw_pcp_map_reply(bad, req, 0, 600, 5, 1111, "6.6.6.6");
             bad[24] ^= 0xff;
             fakegw_reply(g, bad, 60);
         }
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch,
-                                                  (uint16_t)(6000 + map_count), "198.51.100.7"));
+                                                  (uint16_t)(6000 + count), "198.51.100.7"));
         break;
     case S_CHANGE:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 2, g->epoch,
-                                                  (uint16_t)(map_count == 1 ? 5000 : 5001),
+                                                  (uint16_t)(count == 1 ? 5000 : 5001),
                                                   "198.51.100.7"));
         break;
     }
@@ -175,17 +187,22 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
 /* events seen by the callback */
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static portmap_event events[32];
+static portmap_family event_family[32];  /* info.family of each */
+static portmap_mapping *event_handle[32]; /* and the handle it came with */
+static void *event_user[32];
 static int n_events;
 static int inner_wait_rc, inner_info_rc;
 
 static void on_event(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
                      void *user)
 {
-    (void)user;
-    (void)info;
     pthread_mutex_lock(&ev_lock);
-    if (n_events < 32)
+    if (n_events < 32) {
+        event_family[n_events] = info->family;
+        event_handle[n_events] = m;
+        event_user[n_events] = user;
         events[n_events++] = ev;
+    }
     pthread_mutex_unlock(&ev_lock);
     if (ev == PORTMAP_EVENT_MAPPED) {
         portmap_mapping_info i;
@@ -212,8 +229,8 @@ static void start(int s)
     char dir[] = "/tmp/pm-fakegw-XXXXXX";
 
     scenario = s;
-    map_count = 0;
-    addr_requests = 0;
+    atomic_store(&map_count, 0);
+    atomic_store(&addr_requests, 0);
     atomic_store(&pmp_maps, 0);
     last_map_len = 0; /* before the gateway's thread starts */
     n_events = 0;
@@ -318,7 +335,7 @@ START_TEST(not_authorized_is_a_clear_error)
     ck_assert_int_lt(now_ms() - t0, 1000);
     ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(info.last_error, PORTMAP_ERR_NOT_AUTHORIZED);
-    ck_assert_int_eq(map_count, 1); /* no retry, no fallback */
+    ck_assert_int_eq(atomic_load(&map_count), 1); /* no retry, no fallback */
     finish();
 }
 END_TEST
@@ -332,7 +349,7 @@ START_TEST(no_resources_is_retried)
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
     ck_assert_int_ge(now_ms() - t0, 900); /* waited the server's 1 s */
     ck_assert_uint_eq(info.external_port, 4444);
-    ck_assert_int_eq(map_count, 2);
+    ck_assert_int_eq(atomic_load(&map_count), 2);
     finish();
 }
 END_TEST
@@ -480,7 +497,7 @@ START_TEST(natpmp_mapped_waits_for_the_address)
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
     ck_assert_int_eq(info.method, PORTMAP_METHOD_NATPMP);
     ck_assert_str_eq(info.external_address, "198.51.100.7");
-    ck_assert_int_ge(addr_requests, 2);
+    ck_assert_int_ge(atomic_load(&addr_requests), 2);
     finish();
 }
 END_TEST
@@ -513,6 +530,359 @@ START_TEST(close_with_requests_in_flight)
 }
 END_TEST
 
+/* ---- IPv6: the gateway on [::1]:5351, pinholes instead of NAT ---- */
+
+enum { S6_OK, S6_MAPPED_EXT, S6_SPOOF, S6_MISMATCH, S6_NOT_AUTH, S6_EPOCH_BACK };
+
+/* every PCP MAP request the IPv6 gateway saw, deletes included */
+static uint8_t reqs6[16][60];
+static int n_reqs6;
+/* warnings and errors the client logged */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char warnings[2048];
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void handler6(fakegw *g, const uint8_t *req, size_t len, void *user)
+{
+    uint8_t out[64];
+    uint16_t iport;
+    int count;
+    (void)user;
+
+    if (req[0] != 2)
+        return; /* no NAT-PMP on IPv6: the tests check none came */
+    if (req[1] == 0) {
+        announce(g);
+        return;
+    }
+    if (len < 60)
+        return;
+    pthread_mutex_lock(&last_lock);
+    if (n_reqs6 < 16)
+        memcpy(reqs6[n_reqs6++], req, 60);
+    pthread_mutex_unlock(&last_lock);
+    iport = (uint16_t)((req[40] << 8) | req[41]);
+    if (get32(req + 4) == 0) { /* deletes: just confirm */
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 0, g->epoch, 0, "::"));
+        return;
+    }
+    count = ++map_count;
+    switch (scenario) {
+    case S6_OK:
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, iport, "::1"));
+        break;
+    case S6_MAPPED_EXT:
+        /* an IPv4 external address for a pinhole; for port 7102 the
+         * right answer follows */
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, 1111,
+                                                  "::ffff:198.51.100.7"));
+        if (iport == 7102)
+            fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, iport, "::1"));
+        break;
+    case S6_SPOOF:
+        /* right nonce, wrong source port: the connected socket drops it;
+         * the real answer comes late enough for it to be read first */
+        fakegw_reply_spoofed(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, 3333, "::1"));
+        usleep(100000);
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, iport, "::1"));
+        break;
+    case S6_MISMATCH:
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 12, 0, g->epoch, 0, "::"));
+        break;
+    case S6_NOT_AUTH:
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 2, 0, g->epoch, 0, "::"));
+        break;
+    case S6_EPOCH_BACK:
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, iport == 7010 ? 2 : 600,
+                                                  epoch_back(count), iport, "::1"));
+        break;
+    }
+}
+
+static void on_log(void *user, portmap_log_level level, const char *msg)
+{
+    (void)user;
+    if (level > PORTMAP_LOG_WARNING)
+        return;
+    pthread_mutex_lock(&log_lock);
+    size_t n = strlen(warnings);
+    snprintf(warnings + n, sizeof(warnings) - n, "%s\n", msg);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static int logged(const char *what)
+{
+    int found;
+    pthread_mutex_lock(&log_lock);
+    found = strstr(warnings, what) != NULL;
+    pthread_mutex_unlock(&log_lock);
+    return found;
+}
+
+static void start6(int s)
+{
+    portmap_settings st;
+    char dir[] = "/tmp/pm-fakegw-XXXXXX";
+
+    scenario = s;
+    atomic_store(&map_count, 0);
+    n_reqs6 = 0; /* before the gateway's thread starts */
+    n_events = 0;
+    warnings[0] = '\0';
+    inner_wait_rc = inner_info_rc = -1;
+    ck_assert_msg(fakegw_start_on(&gw, handler6, NULL, "::1") == 0, "cannot bind [::1]:5351");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    portmap_default_settings(&st);
+    st.gateway = "::1";
+    st.timeout_ms = 3000;
+    st.state_dir = dir;
+    st.close_timeout_ms = 500;
+    st.log_callback = on_log;
+    ck_assert_int_eq(portmap_open(&client, &st), PORTMAP_OK);
+}
+
+static portmap_mapping *request6(uint16_t port, portmap_family family, portmap_method method,
+                                 int timeout_ms)
+{
+    portmap_request r;
+    portmap_mapping *m = NULL;
+    portmap_request_init(&r);
+    r.internal_port = port;
+    r.family = family;
+    r.method = method;
+    r.timeout_ms = timeout_ms;
+    r.callback = on_event;
+    r.user = &gw;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_OK);
+    return m;
+}
+
+/* the n-th MAP request the gateway saw, copied out */
+static int req6(int n, uint8_t out[60])
+{
+    int have;
+    pthread_mutex_lock(&last_lock);
+    have = n < n_reqs6;
+    if (have)
+        memcpy(out, reqs6[n], 60);
+    pthread_mutex_unlock(&last_lock);
+    return have;
+}
+
+START_TEST(ipv6_map_goes_out_unmapped)
+{
+    static const uint8_t loopback[16] = { [15] = 1 }, any[16] = { 0 };
+    portmap_mapping_info info;
+    uint8_t req[60];
+    start6(S6_OK);
+    portmap_mapping *m = request6(7100, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(info.family, PORTMAP_IPV6);
+    ck_assert_str_eq(info.internal_address, "::1");
+    ck_assert_str_eq(info.external_address, "::1");
+    ck_assert_uint_eq(info.external_port, 7100);
+    ck_assert_uint_eq(info.lifetime, 600);
+    ck_assert_int_eq(info.address_kind, PORTMAP_ADDRESS_STABLE);
+    ck_assert(req6(0, req));
+    ck_assert_uint_eq(req[1], 1);                     /* MAP */
+    ck_assert_mem_eq(req + 8, loopback, 16);          /* client address ::1, not mapped */
+    ck_assert_uint_eq(req[36], PORTMAP_UDP);
+    ck_assert_uint_eq((req[40] << 8) | req[41], 7100);
+    ck_assert_mem_eq(req + 44, any, 16);              /* no preference: ::, not ::ffff:0.0.0.0 */
+    ck_assert_int_eq(atomic_load(&gw.natpmp_requests), 0);
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_reply_with_ipv4_address_is_dropped)
+{
+    portmap_mapping_info info;
+    portmap_counters k;
+    start6(S6_MAPPED_EXT);
+    /* only ever answered with an IPv4-mapped address: never mapped */
+    portmap_mapping *m = request6(7101, PORTMAP_IPV6, PORTMAP_METHOD_PCP, 1500);
+    ck_assert_int_ne(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
+    ck_assert_uint_eq(info.external_port, 0);
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_ge(k.dropped_malformed, 2); /* the first try and a resend */
+    ck_assert_uint_eq(k.responses, 0);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_MAPPED), 0);
+    ck_assert(logged("inconsistent"));
+    /* the bad answer first, then the right one: the right one is taken */
+    m = request6(7102, PORTMAP_IPV6, PORTMAP_METHOD_PCP, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 7102);
+    ck_assert_str_eq(info.external_address, "::1");
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_eq(k.responses, 1);
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_reply_from_another_port_is_dropped)
+{
+    portmap_mapping_info info;
+    portmap_counters k;
+    start6(S6_SPOOF);
+    portmap_mapping *m = request6(7103, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 7103); /* not the spoofer's 3333 */
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_eq(k.responses, 1);
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_address_mismatch_is_a_clear_error)
+{
+    portmap_mapping_info info;
+    int64_t t0 = now_ms();
+    start6(S6_MISMATCH);
+    portmap_mapping *m = request6(7104, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_ERR_REFUSED);
+    ck_assert_int_lt(now_ms() - t0, 1000);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(info.last_error, PORTMAP_ERR_REFUSED);
+    ck_assert_int_eq(atomic_load(&map_count), 1); /* no retry */
+    /* at the default level: the reason, not just "refused" */
+    ck_assert_msg(logged("ADDRESS_MISMATCH") && logged("source address"), "log: %s", warnings);
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_not_authorized_is_a_clear_error)
+{
+    portmap_mapping_info info;
+    start6(S6_NOT_AUTH);
+    portmap_mapping *m = request6(7105, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(info.last_error, PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_eq(info.family, PORTMAP_IPV6);
+    ck_assert_int_eq(atomic_load(&map_count), 1);
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_epoch_going_back_remakes_the_pinhole)
+{
+    portmap_mapping_info info;
+    portmap_counters k;
+    int64_t t0;
+
+    start6(S6_EPOCH_BACK);
+    portmap_mapping *a = request6(7010, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(a, 0, &info), PORTMAP_OK);
+    portmap_mapping *b = request6(7011, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(b, 0, &info), PORTMAP_OK);
+    t0 = now_ms();
+    while (seen(PORTMAP_EVENT_RESTORED) < 1 && now_ms() - t0 < 9000)
+        usleep(50000);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_LOST), 1);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_RESTORED), 1);
+    ck_assert_int_eq(portmap_mapping_get_info(b, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(info.family, PORTMAP_IPV6);
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_eq(k.remaps_after_reset, 1);
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_release_sends_lifetime_0_with_the_nonce)
+{
+    portmap_mapping_info info;
+    uint8_t first[60], last[60];
+    int n;
+    start6(S6_OK);
+    portmap_mapping *m = request6(7106, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
+    ck_assert_ptr_null(m);
+    pthread_mutex_lock(&last_lock);
+    n = n_reqs6;
+    pthread_mutex_unlock(&last_lock);
+    ck_assert_int_ge(n, 2);
+    ck_assert(req6(0, first));
+    ck_assert(req6(n - 1, last));
+    ck_assert_uint_ne(get32(first + 4), 0);
+    ck_assert_uint_eq(get32(last + 4), 0);              /* lifetime 0: delete */
+    ck_assert_mem_eq(last + 24, first + 24, 12);        /* the same nonce */
+    ck_assert_mem_eq(last + 8, first + 8, 16);          /* from the same address */
+    ck_assert_uint_eq((last[40] << 8) | last[41], 7106);
+    /* the callback runs on the engine thread, maybe just after the release */
+    for (int i = 0; i < 20 && !seen(PORTMAP_EVENT_RELEASED); i++)
+        usleep(50000);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_RELEASED), 1);
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_both_families_without_ipv4)
+{
+    portmap_mapping_info info, v4, v6;
+    int mapped6 = 0;
+    start6(S6_OK);
+    portmap_mapping *m = request6(7107, PORTMAP_IPV4_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_get_family_info(m, PORTMAP_IPV6, &v6), PORTMAP_OK);
+    ck_assert_int_eq(v6.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(v6.family, PORTMAP_IPV6);
+    ck_assert_uint_eq(v6.external_port, 7107);
+    ck_assert_int_eq(portmap_mapping_get_family_info(m, PORTMAP_IPV4, &v4), PORTMAP_OK);
+    ck_assert_int_eq(v4.state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(v4.last_error, PORTMAP_ERR_NO_GATEWAY);
+    ck_assert_int_eq(v4.family, PORTMAP_IPV4);
+    /* the callback runs on the engine thread, maybe just after the wait */
+    for (int i = 0; i < 20 && !(seen(PORTMAP_EVENT_MAPPED) && seen(PORTMAP_EVENT_FAILED)); i++)
+        usleep(50000);
+    pthread_mutex_lock(&ev_lock);
+    for (int i = 0; i < n_events; i++) {
+        if (events[i] != PORTMAP_EVENT_MAPPED)
+            continue;
+        ck_assert_int_eq(event_family[i], PORTMAP_IPV6);
+        ck_assert_ptr_eq(event_handle[i], m); /* the caller's handle, not the part */
+        ck_assert_ptr_eq(event_user[i], &gw);
+        mapped6++;
+    }
+    pthread_mutex_unlock(&ev_lock);
+    ck_assert_int_eq(mapped6, 1);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_FAILED), 1); /* the IPv4 part */
+    finish();
+}
+END_TEST
+
+START_TEST(ipv6_natpmp_and_allow_are_refused)
+{
+    portmap_request r;
+    portmap_mapping *m = NULL;
+    start6(S6_OK);
+    portmap_request_init(&r);
+    r.internal_port = 7108;
+    r.family = PORTMAP_IPV6;
+    r.method = PORTMAP_METHOD_NATPMP;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(m);
+    r.method = PORTMAP_METHOD_AUTO;
+    r.allow = "198.51.100.7";
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(m);
+    r.family = PORTMAP_IPV4_IPV6;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(m);
+    usleep(100000);
+    ck_assert_int_eq(atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests), 0);
+    finish();
+}
+END_TEST
+
 static Suite *fakegw_suite(void)
 {
     Suite *s = suite_create("fakegw");
@@ -531,6 +901,18 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, natpmp_refusal);
     tcase_add_test(tc, natpmp_mapped_waits_for_the_address);
     tcase_add_test(tc, close_with_requests_in_flight);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ipv6");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, ipv6_map_goes_out_unmapped);
+    tcase_add_test(tc, ipv6_reply_with_ipv4_address_is_dropped);
+    tcase_add_test(tc, ipv6_reply_from_another_port_is_dropped);
+    tcase_add_test(tc, ipv6_address_mismatch_is_a_clear_error);
+    tcase_add_test(tc, ipv6_not_authorized_is_a_clear_error);
+    tcase_add_test(tc, ipv6_epoch_going_back_remakes_the_pinhole);
+    tcase_add_test(tc, ipv6_release_sends_lifetime_0_with_the_nonce);
+    tcase_add_test(tc, ipv6_both_families_without_ipv4);
+    tcase_add_test(tc, ipv6_natpmp_and_allow_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }

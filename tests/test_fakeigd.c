@@ -4,6 +4,7 @@
  * in a private network namespace.
  */
 #include <check.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,244 @@ START_TEST(carrier_grade_nat_is_reported)
 }
 END_TEST
 
+/* ---- IPv6: pinholes through WANIPv6FirewallControl:1 on [::1] ---- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char warnings[2048];
+
+static void on_log(void *user, portmap_log_level level, const char *msg)
+{
+    (void)user;
+    if (level > PORTMAP_LOG_WARNING)
+        return;
+    pthread_mutex_lock(&log_lock);
+    size_t n = strlen(warnings);
+    snprintf(warnings + n, sizeof(warnings) - n, "%s\n", msg);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static int logged(const char *what)
+{
+    int found;
+    pthread_mutex_lock(&log_lock);
+    found = strstr(warnings, what) != NULL;
+    pthread_mutex_unlock(&log_lock);
+    return found;
+}
+
+static void start6(int scenario, int timeout_ms)
+{
+    portmap_settings s;
+
+    warnings[0] = '\0';
+    ck_assert_msg(fakeigd_start6(&igd, scenario) == 0, "cannot bind the fake IGD's ports on ::1");
+    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    portmap_default_settings(&s);
+    s.methods[0] = PORTMAP_METHOD_UPNP;
+    s.gateway = "::1";
+    s.timeout_ms = timeout_ms;
+    s.state_dir = dir;
+    s.close_timeout_ms = 1000;
+    s.log_callback = on_log;
+    ck_assert_int_eq(portmap_open(&client, &s), PORTMAP_OK);
+}
+
+static int map6(uint16_t port, portmap_mapping **m, portmap_mapping_info *info)
+{
+    portmap_request r;
+    portmap_request_init(&r);
+    r.internal_port = port;
+    r.lifetime = 600;
+    r.family = PORTMAP_IPV6;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, m), PORTMAP_OK);
+    return portmap_mapping_wait(*m, 0, info);
+}
+
+/* Bounded wait for the n-th call of action; 0 when it came. */
+static int wait_call(const char *action, int n, fakeigd_call *out)
+{
+    for (int i = 0; i < 40; i++) {
+        if (fakeigd_call_get(&igd, action, n, out) == 0)
+            return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+START_TEST(ipv6_pinhole_added_updated_deleted)
+{
+    portmap_mapping *m, *m2;
+    portmap_mapping_info info;
+    portmap_discovery d;
+    fakeigd_call call;
+
+    start6(IGD6_OK, 3000);
+    ck_assert_int_eq(map6(7300, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_UPNP);
+    ck_assert_int_eq(info.family, PORTMAP_IPV6);
+    ck_assert_str_eq(info.internal_address, "::1");
+    ck_assert_str_eq(info.external_address, "::1"); /* no translation */
+    ck_assert_uint_eq(info.external_port, 7300);
+    ck_assert_int_eq(info.address_kind, PORTMAP_ADDRESS_STABLE);
+    ck_assert_int_eq(fakeigd_count(&igd, "GetFirewallStatus"), 1);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "AddPinhole", 0, &call), 0);
+    ck_assert_str_eq(call.client, "::1");
+    ck_assert_uint_eq(call.ext_port, 7300);
+    ck_assert_uint_eq(call.lease, 600);
+    ck_assert_uint_eq(call.unique_id, 1);
+    /* the ids count on */
+    ck_assert_int_eq(map6(7301, &m2, &info), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "AddPinhole", 1, &call), 0);
+    ck_assert_uint_eq(call.unique_id, 2);
+    /* a renewal names the pinhole by its id */
+    ck_assert_int_eq(portmap_mapping_renew(m), PORTMAP_OK);
+    ck_assert_int_eq(wait_call("UpdatePinhole", 0, &call), 0);
+    ck_assert_uint_eq(call.unique_id, 1);
+    ck_assert_uint_eq(call.lease, 600);
+    ck_assert_int_eq(call.error, 0);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPinhole"), 2); /* not added again */
+    ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(portmap_discover_dual(client, NULL, &d, 0, 2000), PORTMAP_OK);
+    ck_assert_int_eq(d.family, PORTMAP_IPV6);
+    ck_assert_str_eq(d.upnp_service, "WANIPv6FirewallControl:1");
+    ck_assert_uint_ne(d.methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP), 0);
+    /* released by its id */
+    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "DeletePinhole", 0, &call), 0);
+    ck_assert_uint_eq(call.unique_id, 1);
+    ck_assert_int_eq(call.error, 0);
+    ck_assert_int_eq(portmap_mapping_release(&m2, 1000), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "DeletePinhole", 1, &call), 0);
+    ck_assert_uint_eq(call.unique_id, 2);
+    finish();
+}
+END_TEST
+
+/* A pinhole left by a client that did not release it is released by
+ * another one, which knows its port but maybe not its id. */
+START_TEST(ipv6_pinhole_released_by_another_client)
+{
+    portmap_settings s;
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    fakeigd_call add, find, del;
+
+    start6(IGD6_OK, 3000);
+    ck_assert_int_eq(map6(7302, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "AddPinhole", 0, &add), 0);
+    portmap_close(&client); /* the default release_on_close deletes it */
+    ck_assert_int_eq(fakeigd_count(&igd, "DeletePinhole"), 1);
+    /* open it again and leave it there: the next id */
+    portmap_default_settings(&s);
+    s.methods[0] = PORTMAP_METHOD_UPNP;
+    s.gateway = "::1";
+    s.timeout_ms = 3000;
+    s.state_dir = dir;
+    s.release_on_close = 0;
+    s.keep_orphans = 1;
+    ck_assert_int_eq(portmap_open(&client, &s), PORTMAP_OK);
+    ck_assert_int_eq(map6(7302, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "AddPinhole", 1, &add), 0);
+    ck_assert_uint_eq(add.unique_id, 2);
+    portmap_close(&client);
+    ck_assert_int_eq(fakeigd_count(&igd, "DeletePinhole"), 1);
+    s.release_on_close = 1;
+    ck_assert_int_eq(portmap_open(&client, &s), PORTMAP_OK);
+    ck_assert_int_eq(portmap_release_port(client, PORTMAP_UDP, 7302, PORTMAP_METHOD_UPNP, 3000),
+                     PORTMAP_OK);
+    /* the id is asked for with the same AddPinhole, then deleted */
+    ck_assert_int_eq(fakeigd_call_get(&igd, "AddPinhole", 2, &find), 0);
+    ck_assert_uint_eq(find.ext_port, 7302);
+    ck_assert_uint_eq(find.unique_id, add.unique_id);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "DeletePinhole", 1, &del), 0);
+    ck_assert_uint_eq(del.unique_id, add.unique_id);
+    ck_assert_int_eq(del.error, 0); /* the router had it */
+    finish();
+}
+END_TEST
+
+static void ipv6_not_used(int scenario, const char *why)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    int rc;
+
+    start6(scenario, 2000);
+    rc = map6(7303, &m, &info);
+    ck_assert_msg(rc == PORTMAP_ERR_UNSUPPORTED || rc == PORTMAP_ERR_NO_GATEWAY, "rc %d", rc);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPinhole"), 0);
+    ck_assert_int_ge(fakeigd_http_requests(&igd), 1); /* it was asked, not just missed */
+    ck_assert_msg(logged(why), "no warning with \"%s\": %s", why, warnings);
+    finish();
+}
+
+START_TEST(ipv6_firewall_disabled_is_not_used) { ipv6_not_used(IGD6_FW_DISABLED, "is disabled"); }
+END_TEST
+START_TEST(ipv6_no_inbound_pinholes_is_not_used)
+{
+    ipv6_not_used(IGD6_NO_INBOUND, "does not allow inbound pinholes");
+}
+END_TEST
+START_TEST(ipv6_igdv1_without_firewall_is_not_used)
+{
+    ipv6_not_used(IGD6_NO_FW, "WANIPv6FirewallControl");
+    ck_assert_int_eq(fakeigd_count(&igd, "GetFirewallStatus"), 0);
+}
+END_TEST
+
+START_TEST(ipv6_add_pinhole_606_is_not_authorized)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    start6(IGD6_606, 3000);
+    ck_assert_int_eq(map6(7304, &m, &info), PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(info.last_error, PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPinhole"), 1); /* no retry */
+    ck_assert(logged("606"));
+    finish();
+}
+END_TEST
+
+static void lost_pinhole_is_added_again(int scenario, int code)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    fakeigd_call call;
+
+    start6(scenario, 3000);
+    ck_assert_int_eq(map6(7305, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_renew(m), PORTMAP_OK);
+    ck_assert_int_eq(wait_call("UpdatePinhole", 0, &call), 0);
+    ck_assert_uint_eq(call.unique_id, 1);
+    ck_assert_int_eq(call.error, code);
+    ck_assert_int_eq(wait_call("AddPinhole", 1, &call), 0);
+    ck_assert_uint_eq(call.unique_id, 2); /* a new pinhole */
+    ck_assert_uint_eq(call.ext_port, 7305);
+    ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    for (int i = 0; i < 20 && info.renewals == 0; i++) {
+        usleep(50000);
+        ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
+    }
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_uint_eq(info.renewals, 1);
+    ck_assert_uint_eq(info.external_port, 7305);
+    /* released by the new id */
+    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "DeletePinhole", 0, &call), 0);
+    ck_assert_uint_eq(call.unique_id, 2);
+    ck_assert_int_eq(call.error, 0);
+    finish();
+}
+
+START_TEST(ipv6_update_704_adds_again) { lost_pinhole_is_added_again(IGD6_UPDATE_704, 704); }
+END_TEST
+START_TEST(ipv6_update_402_adds_again) { lost_pinhole_is_added_again(IGD6_UPDATE_402, 402); }
+END_TEST
+
 static Suite *fakeigd_suite(void)
 {
     Suite *s = suite_create("fakeigd");
@@ -295,6 +534,17 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, malformed_soap_reply);
     tcase_add_test(tc, ppp_only_device);
     tcase_add_test(tc, carrier_grade_nat_is_reported);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ipv6");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, ipv6_pinhole_added_updated_deleted);
+    tcase_add_test(tc, ipv6_pinhole_released_by_another_client);
+    tcase_add_test(tc, ipv6_firewall_disabled_is_not_used);
+    tcase_add_test(tc, ipv6_no_inbound_pinholes_is_not_used);
+    tcase_add_test(tc, ipv6_igdv1_without_firewall_is_not_used);
+    tcase_add_test(tc, ipv6_add_pinhole_606_is_not_authorized);
+    tcase_add_test(tc, ipv6_update_704_adds_again);
+    tcase_add_test(tc, ipv6_update_402_adds_again);
     suite_add_tcase(s, tc);
     return s;
 }
