@@ -362,14 +362,14 @@ static unsigned journal_fams(portmap_client *c, int64_t now)
 static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline)
 {
     int64_t now = pm_now_ms();
-    unsigned routed = 0;
+    unsigned routed = 0, asked = fams;
     int pending;
 
     /* pinholes that dead processes left are released like their NAT
      * mappings, once the IPv6 router has answered: asked too when the
      * journal holds some of this host */
-    if (!c->s.keep_orphans)
-        fams |= journal_fams(c, now);
+    if (!c->s.keep_orphans && (fams & (1u << PM_V4)))
+        fams |= journal_fams(c, now) & (1u << PM_V6);
     if (fams & (1u << PM_V6))
         c->fams_used |= 1u << PM_V6;
     for (int fam = 0; fam < PM_FAMS; fam++) {
@@ -378,7 +378,7 @@ static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int
         routed |= 1u << fam;
         pm_engine_probe_all(c, fam, now, deadline, (flags & PORTMAP_DISCOVER_FRESH) != 0);
     }
-    if (!routed)
+    if (!(routed & asked))
         return PORTMAP_ERR_NO_GATEWAY;
     pm_engine_wake(c);
     /* Also wait for an external-address query under way (UPnP asks for it
@@ -391,7 +391,7 @@ static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int
     if (c->stopping || c->closed)
         return PORTMAP_ERR_CANCELLED;
     for (int fam = 0; fam < PM_FAMS; fam++)
-        if ((routed & (1u << fam)) && any_answered(c, fam))
+        if ((routed & asked & (1u << fam)) && any_answered(c, fam))
             return PORTMAP_OK;
     /* Nothing answered in time: whether every probe had given up or the
      * deadline came first, for the caller there is no gateway. */
