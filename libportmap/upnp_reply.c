@@ -139,19 +139,25 @@ static void copy_value(struct NameValueParserData *pd, const char *name, char *o
     snprintf(out, cap, "%s", v ? v : "");
 }
 
+/* Parse a SOAP reply into pd (cleared by the caller, whatever the
+ * result): 0 for success, else the fault's UPnP error code (501 for a
+ * body too long to parse, or a fault without a valid code). */
+static int parse_reply(const char *body, size_t len, int status, struct NameValueParserData *pd)
+{
+    memset(pd, 0, sizeof(*pd));
+    if (len > INT32_MAX)
+        return 501;
+    ParseNameValue(body, (int)len, pd);
+    return status != 200 ? error_code(GetValueFromNameValueList(pd, "errorCode")) : 0;
+}
+
 int pm_soap_result(const char *body, size_t len, int status, const char *want, char *out,
                    size_t out_len)
 {
     struct NameValueParserData pd;
-    int code = 0;
+    int code = parse_reply(body, len, status, &pd);
 
-    if (len > INT32_MAX)
-        return 501;
-    memset(&pd, 0, sizeof(pd));
-    ParseNameValue(body, (int)len, &pd);
-    if (status != 200)
-        code = error_code(GetValueFromNameValueList(&pd, "errorCode"));
-    else if (want && out && out_len)
+    if (code == 0 && want && out && out_len)
         copy_value(&pd, want, out, out_len);
     ClearNameValueList(&pd);
     return code;
@@ -198,14 +204,8 @@ int pm_upnp_fw_status_parse(const char *body, size_t len, int status, int *enabl
     struct NameValueParserData pd;
     int code = 0, e, in;
 
-    if (len > INT32_MAX)
-        return 501;
-    memset(&pd, 0, sizeof(pd));
-    ParseNameValue(body, (int)len, &pd);
-    if (status != 200) {
-        code = error_code(GetValueFromNameValueList(&pd, "errorCode"));
+    if ((code = parse_reply(body, len, status, &pd)) != 0)
         goto out;
-    }
     e = upnp_boolean(GetValueFromNameValueList(&pd, "FirewallEnabled"));
     in = upnp_boolean(GetValueFromNameValueList(&pd, "InboundPinholeAllowed"));
     if (e < 0 || in < 0) {
@@ -289,14 +289,8 @@ int pm_upnp_entry_parse(const char *body, size_t len, int status, const char *mi
     char v[64];
     int code = 0;
 
-    if (len > INT32_MAX)
-        return 501;
-    memset(&pd, 0, sizeof(pd));
-    ParseNameValue(body, (int)len, &pd);
-    if (status != 200) {
-        code = error_code(GetValueFromNameValueList(&pd, "errorCode"));
+    if ((code = parse_reply(body, len, status, &pd)) != 0)
         goto out;
-    }
     memset(e, 0, sizeof(*e));
     copy_value(&pd, "NewProtocol", v, sizeof(v));
     e->protocol = !strcmp(v, "TCP") ? PORTMAP_TCP : PORTMAP_UDP;

@@ -16,6 +16,7 @@
 #include <portmap/portmap.h>
 
 #include "check_main.h"
+#include "log_capture.h"
 #include "fakegw.h"
 
 static fakegw gw;
@@ -532,14 +533,11 @@ END_TEST
 
 /* ---- IPv6: the gateway on [::1]:5351, pinholes instead of NAT ---- */
 
-enum { S6_OK, S6_MAPPED_EXT, S6_SPOOF, S6_MISMATCH, S6_NOT_AUTH, S6_EPOCH_BACK };
+enum { S6_OK, S6_MAPPED_EXT, S6_SPOOF, S6_MISMATCH, S6_NOT_AUTH, S6_EPOCH_BACK, S6_NO_DELETE };
 
 /* every PCP MAP request the IPv6 gateway saw, deletes included */
 static uint8_t reqs6[16][60];
 static int n_reqs6;
-/* warnings and errors the client logged */
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char warnings[2048];
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -566,13 +564,19 @@ static void handler6(fakegw *g, const uint8_t *req, size_t len, void *user)
         memcpy(reqs6[n_reqs6++], req, 60);
     pthread_mutex_unlock(&last_lock);
     iport = (uint16_t)((req[40] << 8) | req[41]);
-    if (get32(req + 4) == 0) { /* deletes: just confirm */
-        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 0, g->epoch, 0, "::"));
+    if (get32(req + 4) == 0) { /* deletes: just confirm, or refuse as miniupnpd 2.3.1 does */
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, scenario == S6_NO_DELETE ? 2 : 0, 0,
+                                                  g->epoch, 0, "::"));
+        return;
+    }
+    if (scenario == S6_NO_DELETE && get32(req + 4) < 120) { /* clamped to its minimum */
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 120, g->epoch, iport, "::1"));
         return;
     }
     count = ++map_count;
     switch (scenario) {
     case S6_OK:
+    case S6_NO_DELETE:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, iport, "::1"));
         break;
     case S6_MAPPED_EXT:
@@ -603,25 +607,7 @@ static void handler6(fakegw *g, const uint8_t *req, size_t len, void *user)
     }
 }
 
-static void on_log(void *user, portmap_log_level level, const char *msg)
-{
-    (void)user;
-    if (level > PORTMAP_LOG_WARNING)
-        return;
-    pthread_mutex_lock(&log_lock);
-    size_t n = strlen(warnings);
-    snprintf(warnings + n, sizeof(warnings) - n, "%s\n", msg);
-    pthread_mutex_unlock(&log_lock);
-}
 
-static int logged(const char *what)
-{
-    int found;
-    pthread_mutex_lock(&log_lock);
-    found = strstr(warnings, what) != NULL;
-    pthread_mutex_unlock(&log_lock);
-    return found;
-}
 
 static void start6(int s)
 {
@@ -632,7 +618,7 @@ static void start6(int s)
     atomic_store(&map_count, 0);
     n_reqs6 = 0; /* before the gateway's thread starts */
     n_events = 0;
-    warnings[0] = '\0';
+    log_capture_reset();
     inner_wait_rc = inner_info_rc = -1;
     ck_assert_msg(fakegw_start_on(&gw, handler6, NULL, "::1") == 0, "cannot bind [::1]:5351");
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -796,6 +782,33 @@ START_TEST(ipv6_epoch_going_back_remakes_the_pinhole)
 }
 END_TEST
 
+/* A router that will not delete a pinhole (miniupnpd 2.3.1 after a
+ * renewal): the release renews it for the shortest lease instead, with
+ * the same nonce, and says so. */
+START_TEST(ipv6_refused_delete_cuts_the_lease)
+{
+    portmap_mapping_info info;
+    uint8_t first[60], last[60];
+    int n;
+    start6(S6_NO_DELETE);
+    portmap_mapping *m = request6(7108, PORTMAP_IPV6, PORTMAP_METHOD_PCP, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
+    pthread_mutex_lock(&last_lock);
+    n = n_reqs6;
+    pthread_mutex_unlock(&last_lock);
+    ck_assert_int_eq(n, 3); /* map, refused delete, shortest renewal */
+    ck_assert(req6(0, first));
+    ck_assert(req6(1, last));
+    ck_assert_uint_eq(get32(last + 4), 0);
+    ck_assert(req6(2, last));
+    ck_assert_uint_eq(get32(last + 4), 1);
+    ck_assert_mem_eq(last + 24, first + 24, 12); /* the nonce that made it */
+    ck_assert_msg(logged("will not delete the IPv6 pinhole"), "log: %s", warnings);
+    finish();
+}
+END_TEST
+
 START_TEST(ipv6_release_sends_lifetime_0_with_the_nonce)
 {
     portmap_mapping_info info;
@@ -911,6 +924,7 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, ipv6_not_authorized_is_a_clear_error);
     tcase_add_test(tc, ipv6_epoch_going_back_remakes_the_pinhole);
     tcase_add_test(tc, ipv6_release_sends_lifetime_0_with_the_nonce);
+    tcase_add_test(tc, ipv6_refused_delete_cuts_the_lease);
     tcase_add_test(tc, ipv6_both_families_without_ipv4);
     tcase_add_test(tc, ipv6_natpmp_and_allow_are_refused);
     suite_add_tcase(s, tc);

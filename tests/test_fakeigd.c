@@ -16,6 +16,7 @@
 #include <portmap/portmap.h>
 
 #include "check_main.h"
+#include "log_capture.h"
 #include "fakeigd.h"
 
 static fakeigd igd;
@@ -276,34 +277,14 @@ END_TEST
 
 /* ---- IPv6: pinholes through WANIPv6FirewallControl:1 on [::1] ---- */
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char warnings[2048];
 
-static void on_log(void *user, portmap_log_level level, const char *msg)
-{
-    (void)user;
-    if (level > PORTMAP_LOG_WARNING)
-        return;
-    pthread_mutex_lock(&log_lock);
-    size_t n = strlen(warnings);
-    snprintf(warnings + n, sizeof(warnings) - n, "%s\n", msg);
-    pthread_mutex_unlock(&log_lock);
-}
 
-static int logged(const char *what)
-{
-    int found;
-    pthread_mutex_lock(&log_lock);
-    found = strstr(warnings, what) != NULL;
-    pthread_mutex_unlock(&log_lock);
-    return found;
-}
 
 static void start6(int scenario, int timeout_ms)
 {
     portmap_settings s;
 
-    warnings[0] = '\0';
+    log_capture_reset();
     ck_assert_msg(fakeigd_start6(&igd, scenario) == 0, "cannot bind the fake IGD's ports on ::1");
     strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));

@@ -640,19 +640,26 @@ list_rules() {
 		}'
 }
 
-has_rule() {
-	local proto=$1 eport=$2
-	case $proto in
-	tcp | udp | TCP | UDP) proto=${proto,,} ;;
+# proto_port CMD PROTO PORT: exits 2 unless PROTO is tcp or udp (any case)
+# and PORT a number; sets PROTO to the lower-case protocol
+proto_port() {
+	case $2 in
+	tcp | udp | TCP | UDP) PROTO=${2,,} ;;
 	*)
-		echo "lab.sh: has-rule: protocol must be tcp or udp" >&2
+		echo "lab.sh: $1: protocol must be tcp or udp" >&2
 		exit 2
 		;;
 	esac
-	if ! [[ $eport =~ ^[0-9]+$ ]]; then
-		echo "lab.sh: has-rule: bad port '$eport'" >&2
+	if ! [[ $3 =~ ^[0-9]+$ ]]; then
+		echo "lab.sh: $1: bad port '$3'" >&2
 		exit 2
 	fi
+}
+
+has_rule() {
+	local proto eport=$2
+	proto_port has-rule "$1" "$2"
+	proto=$PROTO
 	list_rules | awk -v p="$proto" -v e="$eport" '
 		$1 == p && $2 == e + 0 { found = 1 } END { exit !found }'
 }
@@ -763,18 +770,9 @@ list_pinholes() {
 }
 
 has_pinhole() {
-	local proto=$1 addr=$2 port=$3
-	case $proto in
-	tcp | udp | TCP | UDP) proto=${proto,,} ;;
-	*)
-		echo "lab.sh: has-pinhole: protocol must be tcp or udp" >&2
-		exit 2
-		;;
-	esac
-	if ! [[ $port =~ ^[0-9]+$ ]]; then
-		echo "lab.sh: has-pinhole: bad port '$port'" >&2
-		exit 2
-	fi
+	local proto addr=$2 port=$3
+	proto_port has-pinhole "$1" "$3"
+	proto=$PROTO
 	addr=$(awk "$AWK_IPV6"'BEGIN { x = expand6(ARGV[1]); ARGV[1] = ""; if (x != "") print compress6(x) }' "$addr")
 	if [ -z "$addr" ]; then
 		echo "lab.sh: has-pinhole: bad IPv6 address '$2'" >&2
