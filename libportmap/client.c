@@ -96,6 +96,11 @@ static void free_client(portmap_client *c)
     portmap_mapping *m = c->mappings;
     while (m) {
         portmap_mapping *next = m->next;
+        /* a twin already done is held by its handle alone */
+        if (m->twin && !pm_mapping_listed(c, m->twin)) {
+            free(m->twin->op_data);
+            free(m->twin);
+        }
         free(m->op_data);
         free(m);
         m = next;

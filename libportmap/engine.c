@@ -406,18 +406,6 @@ short pm_revents(const pm_dispatch *d, int fd)
     return 0;
 }
 
-/* A handle stays listed while its twin is: the twin's events go through
- * it. */
-static int twin_listed(portmap_client *c, const portmap_mapping *m)
-{
-    if (!m->twin)
-        return 0;
-    for (const portmap_mapping *o = c->mappings; o; o = o->next)
-        if (o == m->twin)
-            return 1;
-    return 0;
-}
-
 typedef struct service_ctx {
     int64_t now;
     int64_t *deadline;
@@ -433,7 +421,7 @@ static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
     /* Finished mappings stay listed while the caller holds the handle,
      * so portmap_close() can free every handle. */
     if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
-        m->handle_dropped && !twin_listed(c, m))
+        m->handle_dropped && !(m->twin && pm_mapping_listed(c, m->twin)))
         pm_mapping_unlink(c, m);
 }
 

@@ -367,6 +367,9 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
 int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now);
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
+/* 1 when m is in the client's list. A handle stays listed while its twin
+ * is: the twin's events go through it. */
+int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m);
 /* The gateway or our address changed; 1 when m is to be made again. */
 int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now);
 

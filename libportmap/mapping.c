@@ -157,6 +157,14 @@ static void set_failed(portmap_client *c, portmap_mapping *m, portmap_error err)
     pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
 }
 
+int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m)
+{
+    for (const portmap_mapping *o = c->mappings; o; o = o->next)
+        if (o == m)
+            return 1;
+    return 0;
+}
+
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m)
 {
     for (portmap_mapping **pp = &c->mappings; *pp; pp = &(*pp)->next) {
