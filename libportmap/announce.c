@@ -113,12 +113,6 @@ static void check_everything_soon(portmap_client *c, int64_t now)
     }
 }
 
-static int from_gateway(const portmap_client *c, const struct sockaddr_in *from)
-{
-    return pm_gw4(c) && from->sin_addr.s_addr == pm_gw4(c) &&
-           ntohs(from->sin_port) == PM_SERVER_PORT;
-}
-
 void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now)
 {
     pm_announce_handle_fam(c, PM_V4, buf, len, now);
@@ -165,46 +159,29 @@ void pm_announce_handle_fam(portmap_client *c, int fam, const uint8_t *buf, size
     check_everything_soon(c, now);
 }
 
-/* Engine thread, lock held: the announcement socket is readable. */
-void pm_announce_read(portmap_client *c, int64_t now)
+/* Engine thread, lock held: fam's announcement socket is readable. */
+void pm_announce_read(portmap_client *c, int fam, int64_t now)
 {
-    /* bounded: a flood cannot keep the engine here */
-    for (int i = 0; i < 16; i++) {
-        struct sockaddr_in from;
-        socklen_t fl = sizeof(from);
-        uint8_t buf[PM_PCP_MAX_MSG + 4];
-        ssize_t n = recvfrom(c->ann_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-        if (n < 0)
-            return;
-        if (fl != sizeof(from) || from.sin_family != AF_INET || !from_gateway(c, &from)) {
-            c->counters.dropped_wrong_source++;
-            PM_DEBUG(c, "dropped an announcement that did not come from the gateway's port %u",
-                     PM_SERVER_PORT);
-            continue;
-        }
-        pm_announce_handle(c, buf, (size_t)n, now);
-    }
-}
+    int fd = fam == PM_V6 ? c->ann6_fd : c->ann_fd;
 
-/* Engine thread, lock held: the IPv6 announcement socket is readable. */
-void pm_announce_read6(portmap_client *c, int64_t now)
-{
+    /* bounded: a flood cannot keep the engine here */
     for (int i = 0; i < 16; i++) {
         struct sockaddr_storage from;
         socklen_t fl = sizeof(from);
         uint8_t buf[PM_PCP_MAX_MSG + 4];
         pm_addr src;
         uint16_t port = 0;
-        ssize_t n = recvfrom(c->ann6_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
         if (n < 0)
             return;
         if (pm_addr_from_sockaddr((struct sockaddr *)&from, fl, &src, &port) != 0 ||
-            port != PM_SERVER_PORT || !pm_addr_eq(&src, &c->net[PM_V6].gateway)) {
+            port != PM_SERVER_PORT || !pm_addr_eq(&src, &c->net[fam].gateway)) {
             c->counters.dropped_wrong_source++;
-            PM_DEBUG(c, "dropped an IPv6 announcement that did not come from the router");
+            PM_DEBUG(c, "dropped an announcement that did not come from the gateway's port %u",
+                     PM_SERVER_PORT);
             continue;
         }
-        pm_announce_handle_fam(c, PM_V6, buf, (size_t)n, now);
+        pm_announce_handle_fam(c, fam, buf, (size_t)n, now);
     }
 }
 

@@ -318,7 +318,7 @@ static void fill_discovery(portmap_client *c, int fam, portmap_discovery *out)
         }
         pm_addr_fmt(&net->local, out->local_address, sizeof(out->local_address));
         if (fam == PM_V6)
-            out->address_kind = (portmap_address_kind)(net->local_kind + 1);
+            out->address_kind = pm_address_kind(net->local_kind);
     }
     if (fam == PM_V4 && c->ext_addr)
         pm_addr_str(c->ext_addr, out->external_address, sizeof(out->external_address));
@@ -363,18 +363,14 @@ static unsigned journal_fams(portmap_client *c, int64_t now)
 }
 
 /* Probe the families in fams (bits 1 << PM_V4, 1 << PM_V6) at once and
- * wait; lock held. */
-static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline)
+ * wait; the verdict is the families in asked. Lock held. */
+static int probe_and_wait(portmap_client *c, unsigned fams, unsigned asked, unsigned flags,
+                          int64_t deadline)
 {
     int64_t now = pm_now_ms();
-    unsigned routed = 0, asked = fams;
+    unsigned routed = 0;
     int pending;
 
-    /* pinholes that dead processes left are released like their NAT
-     * mappings, once the IPv6 router has answered: asked too when the
-     * journal holds some of this host */
-    if (!c->s.keep_orphans && (fams & (1u << PM_V4)))
-        fams |= journal_fams(c, now) & (1u << PM_V6);
     if (fams & (1u << PM_V6))
         c->fams_used |= 1u << PM_V6;
     for (int fam = 0; fam < PM_FAMS; fam++) {
@@ -401,6 +397,19 @@ static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int
     /* Nothing answered in time: whether every probe had given up or the
      * deadline came first, for the caller there is no gateway. */
     return PORTMAP_ERR_NO_GATEWAY;
+}
+
+/* Discover the families in fams and wait; lock held. Pinholes that dead
+ * processes left are released like their NAT mappings, once the IPv6
+ * router has answered: IPv6 is probed too when the journal holds some of
+ * this host, without deciding the verdict. */
+static int discover_locked(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline)
+{
+    unsigned probe = fams;
+
+    if (!c->s.keep_orphans && (fams & (1u << PM_V4)))
+        probe |= journal_fams(c, pm_now_ms()) & (1u << PM_V6);
+    return probe_and_wait(c, probe, fams, flags, deadline);
 }
 
 PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsigned flags,
@@ -562,13 +571,11 @@ PORTMAP_API int portmap_mapping_get_info(portmap_mapping *m, portmap_mapping_inf
     return PORTMAP_OK;
 }
 
-/* The part of handle m for family fam, or NULL */
+/* The part of handle m for family (IPV4 or IPV6), or NULL */
 static portmap_mapping *part_of(portmap_mapping *m, portmap_family family)
 {
     int fam = family == PORTMAP_IPV6 ? PM_V6 : PM_V4;
 
-    if (family != PORTMAP_IPV4 && family != PORTMAP_IPV6)
-        return NULL;
     if (m->fam == fam)
         return m;
     return m->twin && m->twin->fam == fam ? m->twin : NULL;
@@ -824,17 +831,17 @@ static int delete_on_router(portmap_client *c, int fam, portmap_transport protoc
     return rc;
 }
 
-/* portmap_release_port for one family; lock held */
+/* portmap_release_port for one family, with its journal entry e (NULL:
+ * the journal has none); lock held */
 static int release_port_fam(portmap_client *c, int fam, portmap_transport protocol,
-                            uint16_t internal_port, portmap_method method, int64_t deadline)
+                            uint16_t internal_port, portmap_method method,
+                            const pm_journal_entry *e, int64_t deadline)
 {
     pm_net *net = &c->net[fam];
-    pm_journal_entry e;
-    int found, rc;
+    int found = e != NULL, rc;
 
-    found = pm_journal_find(c->state_dir, protocol, internal_port, &net->local, &e) == 0;
     if (method == PORTMAP_METHOD_AUTO && found)
-        method = e.method;
+        method = e->method;
     if (method == PORTMAP_METHOD_AUTO) {
         portmap_discovery d;
         fill_discovery(c, fam, &d);
@@ -844,10 +851,10 @@ static int release_port_fam(portmap_client *c, int fam, portmap_transport protoc
         return PORTMAP_ERR_NO_GATEWAY;
     if (!pm_method_has_family(method, fam))
         return PORTMAP_ERR_UNSUPPORTED;
-    if (found && e.method == method) {
+    if (found && e->method == method) {
         char allow[PORTMAP_ADDRSTRLEN + 4];
-        pm_allow_str(e.allow_addr, e.allow_prefix, allow, sizeof(allow));
-        rc = delete_on_router(c, fam, protocol, internal_port, method, &e, allow, 0, deadline);
+        pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
+        rc = delete_on_router(c, fam, protocol, internal_port, method, e, allow, 0, deadline);
     } else {
         rc = delete_on_router(c, fam, protocol, internal_port, method, NULL, NULL, 0, deadline);
     }
@@ -861,10 +868,10 @@ static int release_port_fam(portmap_client *c, int fam, portmap_transport protoc
 PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method, int timeout_ms)
 {
-    pm_journal_entry e;
+    pm_journal_entry e4, e6;
     int64_t deadline;
     unsigned fams;
-    int rc, rc6, found6;
+    int rc, rc6, found4, found6;
 
     if (!c || internal_port == 0 || (protocol != PORTMAP_TCP && protocol != PORTMAP_UDP) ||
         (unsigned)method >= PORTMAP_METHOD_COUNT)
@@ -873,22 +880,24 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
     fams = journal_fams(c, pm_now_ms());
-    rc = discover_locked(c, fams, 0, deadline);
+    rc = probe_and_wait(c, fams, fams, 0, deadline);
     if (rc != PORTMAP_OK)
         goto out;
+    found4 = pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V4].local,
+                             &e4) == 0;
     found6 = (fams & (1u << PM_V6)) && any_answered(c, PM_V6) &&
-             pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V6].local, &e) == 0;
+             pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V6].local,
+                             &e6) == 0;
     /* IPv4 as before when the journal has it or knows nothing at all; an
      * IPv6 pinhole of the port goes too when the journal has one */
-    if (!found6 || pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V4].local,
-                                   &e) == 0)
-        rc = any_answered(c, PM_V4)
-                 ? release_port_fam(c, PM_V4, protocol, internal_port, method, deadline)
-                 : PORTMAP_ERR_NO_GATEWAY;
+    if (!found6 || found4)
+        rc = any_answered(c, PM_V4) ? release_port_fam(c, PM_V4, protocol, internal_port, method,
+                                                       found4 ? &e4 : NULL, deadline)
+                                    : PORTMAP_ERR_NO_GATEWAY;
     else
         rc = PORTMAP_ERR_NOT_FOUND; /* nothing of IPv4 to release */
     if (found6) {
-        rc6 = release_port_fam(c, PM_V6, protocol, internal_port, method, deadline);
+        rc6 = release_port_fam(c, PM_V6, protocol, internal_port, method, &e6, deadline);
         if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_FOUND)
             rc = rc6;
     }
@@ -912,6 +921,7 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
     pm_journal_entry e[64];
     unsigned done = 0;
     int64_t deadline;
+    unsigned fams;
     int rc;
 
     if (released)
@@ -921,7 +931,8 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
-    rc = discover_locked(c, journal_fams(c, pm_now_ms()), 0, deadline);
+    fams = journal_fams(c, pm_now_ms());
+    rc = probe_and_wait(c, fams, fams, 0, deadline);
     for (int k = 0; rc == PORTMAP_OK && k < PM_FAMS * PORTMAP_METHOD_COUNT; k++) {
         int fam = k / PORTMAP_METHOD_COUNT, meth = k % PORTMAP_METHOD_COUNT;
         pm_net *net = &c->net[fam];

@@ -145,28 +145,26 @@ static int read_route(portmap_client *c, int fam, pm_addr *gw, pm_addr *local, p
 {
     uint32_t gw4 = 0, local4 = 0;
 
-    if (fam == PM_V6) {
-        static const uint8_t loopback[16] = { [15] = 1 };
-        if (c->gateway_override && pm_addr_parse(c->gateway_override, gw) == 0 &&
-            gw->family == AF_INET6 && memcmp(gw->u.v6, loopback, 16) == 0) {
+    if (fam == PM_V6 && c->gateway_override) {
+        pm_addr any;
+        /* an IPv4 router was given: no IPv6 one */
+        if (pm_addr_parse(c->gateway_override, gw) != 0 || gw->family != AF_INET6)
+            return -1;
+        if (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)gw->u.v6)) {
             /* a router on this host (tests): spoken to from ::1 */
             *local = *gw;
             *kind = PM_V6_STABLE;
             snprintf(ifname, ifname_len, "lo");
             return 0;
         }
-        if (c->gateway_override && pm_addr_parse(c->gateway_override, gw) == 0 &&
-            gw->family == AF_INET6) {
-            /* a given router: our address on the link the route to it takes */
-            pm_addr any;
-            if (pm_route_default6(&any, ifname, ifname_len) != 0)
-                return -1;
-            if (pm_addr_is_link_local(gw) && !gw->scope)
-                gw->scope = any.scope;
-            return pm_route_local6(any.scope, local, kind);
-        }
-        if (c->gateway_override && pm_addr_parse(c->gateway_override, gw) == 0)
-            return -1; /* an IPv4 router was given: no IPv6 one */
+        /* a given router: our address on the link the route to it takes */
+        if (pm_route_default6(&any, ifname, ifname_len) != 0)
+            return -1;
+        if (pm_addr_is_link_local(gw) && !gw->scope)
+            gw->scope = any.scope;
+        return pm_route_local6(any.scope, local, kind);
+    }
+    if (fam == PM_V6) {
         if (pm_route_default6(gw, ifname, ifname_len) != 0)
             return -1;
         return pm_route_local6(gw->scope, local, kind);
@@ -520,11 +518,11 @@ void *pm_engine_main(void *arg)
         if (c->nl_fd >= 0 && c->pfds[1].revents && pm_route_netlink_drain(c->nl_fd))
             c->route_dirty = 1;
         if (c->ann_fd >= 0 && c->pfds[2].revents)
-            pm_announce_read(c, pm_now_ms());
+            pm_announce_read(c, PM_V4, pm_now_ms());
         if (c->notify_fd >= 0 && c->pfds[3].revents)
             pm_announce_ssdp_read(c, pm_now_ms());
         if (c->ann6_fd >= 0 && c->pfds[4].revents)
-            pm_announce_read6(c, pm_now_ms());
+            pm_announce_read(c, PM_V6, pm_now_ms());
         dispatch_backends(c, first, n, pm_now_ms());
         deliver_events(c);
     }

@@ -353,6 +353,12 @@ static inline uint32_t pm_local4(const portmap_client *c)
     return c->net[PM_V4].local.family == AF_INET ? c->net[PM_V4].local.u.v4 : 0;
 }
 
+/* The public name of a kind of IPv6 address: the same order, from 1 */
+static inline portmap_address_kind pm_address_kind(pm_v6_kind k)
+{
+    return k == PM_V6_UNFIT ? PORTMAP_ADDRESS_NA : (portmap_address_kind)(k + 1);
+}
+
 /* mapping.c: the per-mapping state machine, called with the lock held */
 void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info);
 void pm_mapping_ref(portmap_mapping *m);
@@ -379,13 +385,13 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
 /* announce.c: unsolicited announcements on 224.0.0.1:5350 */
 int pm_announce_open(void);
 int pm_announce_ssdp_open(void);
-void pm_announce_read(portmap_client *c, int64_t now);
+/* fam's announcement socket is readable (c->ann_fd, c->ann6_fd) */
+void pm_announce_read(portmap_client *c, int fam, int64_t now);
 /* One datagram from the gateway to 224.0.0.1:5350, source already checked. */
 void pm_announce_handle(portmap_client *c, const uint8_t *buf, size_t len, int64_t now);
 void pm_announce_ssdp_read(portmap_client *c, int64_t now);
 /* IPv6: PCP announcements to ff02::1:5350 on the interface ifindex */
 int pm_announce_open6(uint32_t ifindex);
-void pm_announce_read6(portmap_client *c, int64_t now);
 void pm_announce_handle_fam(portmap_client *c, int fam, const uint8_t *buf, size_t len,
                             int64_t now);
 

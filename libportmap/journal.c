@@ -284,8 +284,10 @@ int pm_journal_detach_pid(const char *dir, long pid)
     return edit(dir, NULL, 0, 0, NULL, pid);
 }
 
-int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
-                    const pm_addr *local, pm_journal_entry *out)
+/* The first entry of our address local, and of proto and port unless
+ * any_port, into out (may be NULL). 0 when found. */
+static int find_entry(const char *dir, portmap_transport proto, uint16_t port, int any_port,
+                      const pm_addr *local, pm_journal_entry *out)
 {
     pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
     int lock, rc = -1;
@@ -296,17 +298,24 @@ int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_
     lock = lock_dir(dir);
     if (lock >= 0) {
         n = load(dir, all, MAX_ENTRIES);
-        for (size_t i = 0; i < n; i++) {
-            if (same_key(&all[i], proto, internal_port, local)) {
-                *out = all[i];
+        for (size_t i = 0; i < n && rc != 0; i++) {
+            if (any_port ? pm_addr_eq(&all[i].local, local)
+                         : same_key(&all[i], proto, port, local)) {
+                if (out)
+                    *out = all[i];
                 rc = 0;
-                break;
             }
         }
         close(lock);
     }
     free(all);
     return rc;
+}
+
+int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
+                    const pm_addr *local, pm_journal_entry *out)
+{
+    return find_entry(dir, proto, internal_port, 0, local, out);
 }
 
 /* The pid holding e is gone, or is another process with a recycled pid. */
@@ -369,18 +378,5 @@ int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_
 
 int pm_journal_has_local(const char *dir, const pm_addr *local)
 {
-    pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
-    int lock, found = 0;
-
-    if (!all)
-        return 0;
-    lock = lock_dir(dir);
-    if (lock >= 0) {
-        size_t n = load(dir, all, MAX_ENTRIES);
-        for (size_t i = 0; i < n && !found; i++)
-            found = pm_addr_eq(&all[i].local, local);
-        close(lock);
-    }
-    free(all);
-    return found;
+    return find_entry(dir, 0, 0, 1, local, NULL) == 0;
 }

@@ -83,7 +83,7 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
     pm_addr_fmt(&m->ext, info->external_address, sizeof(info->external_address));
     info->family = m->fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
     if (m->fam == PM_V6 && pm_addr_is_set(&m->local))
-        info->address_kind = (int)m->local_kind + 1;
+        info->address_kind = pm_address_kind(m->local_kind);
     info->lifetime = m->lifetime;
     info->refresh_in_ms = -1;
     info->expires_in_ms = -1;

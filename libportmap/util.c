@@ -213,11 +213,7 @@ int pm_method_has_family(portmap_method method, int fam)
 
 PORTMAP_API const char *portmap_address_kind_name(portmap_address_kind k)
 {
-    switch (k) {
-    case PORTMAP_ADDRESS_STABLE: return pm_v6_kind_name(PM_V6_STABLE);
-    case PORTMAP_ADDRESS_STABLE_ULA: return pm_v6_kind_name(PM_V6_STABLE_ULA);
-    case PORTMAP_ADDRESS_TEMPORARY: return pm_v6_kind_name(PM_V6_TEMPORARY);
-    case PORTMAP_ADDRESS_TEMPORARY_ULA: return pm_v6_kind_name(PM_V6_TEMPORARY_ULA);
-    default: return "";
-    }
+    if (k < PORTMAP_ADDRESS_STABLE || k > PORTMAP_ADDRESS_TEMPORARY_ULA)
+        return "";
+    return pm_v6_kind_name((pm_v6_kind)(k - 1)); /* see pm_address_kind() */
 }
