@@ -207,20 +207,18 @@ static void ssdp_send_to(portmap_client *c, upnp_state *st, const pm_addr *to, c
 static void ssdp_send(portmap_client *c, upnp_state *st)
 {
     const pm_addr *gw = &c->net[st->fam].gateway;
-    char host[PM_ADDR_TEXT + 8];
+    char host[PM_ADDR_TEXT], group_host[PM_ADDR_TEXT];
     pm_addr group;
     int loopback = st->fam == PM_V4 && (ntohl(gw->u.v4) >> 24) == 127;
 
-    if (st->fam == PM_V6)
-        pm_addr_parse("ff02::c", &group);
-    else
-        pm_addr_parse("239.255.255.250", &group);
+    pm_addr_parse(st->fam == PM_V6 ? "ff02::c" : "239.255.255.250", &group);
     pm_addr_url_host(gw, host, sizeof(host));
+    pm_addr_url_host(&group, group_host, sizeof(group_host));
     for (int v = 2; v >= 1; v--) {
         ssdp_send_to(c, st, gw, host, v);
         if (loopback)
             continue; /* a test gateway on loopback: nothing to multicast to */
-        ssdp_send_to(c, st, &group, st->fam == PM_V6 ? "[FF02::C]:1900" : "239.255.255.250", v);
+        ssdp_send_to(c, st, &group, group_host, v);
     }
 }
 
