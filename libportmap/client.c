@@ -91,20 +91,31 @@ static int validate_settings(const portmap_settings *s)
     return 0;
 }
 
-static void free_client(portmap_client *c)
+/* Every mapping still listed, and the twins that only their handle
+ * holds: in two passes, so that no pass reads a mapping it has freed. */
+static void free_mappings(portmap_client *c)
 {
-    portmap_mapping *m = c->mappings;
-    while (m) {
-        portmap_mapping *next = m->next;
+    portmap_mapping *m, *next;
+
+    for (m = c->mappings; m; m = m->next) {
         /* a twin already done is held by its handle alone */
-        if (m->twin && !pm_mapping_listed(c, m->twin)) {
+        if (m->twin && !m->twin->in_list) {
             free(m->twin->op_data);
             free(m->twin);
+            m->twin = NULL;
         }
+    }
+    for (m = c->mappings; m; m = next) {
+        next = m->next;
         free(m->op_data);
         free(m);
-        m = next;
     }
+    c->mappings = NULL;
+}
+
+static void free_client(portmap_client *c)
+{
+    free_mappings(c);
     if (c->wake_fd >= 0)
         close(c->wake_fd);
     if (c->nl_fd >= 0)
@@ -377,7 +388,10 @@ static int probe_and_wait(portmap_client *c, unsigned fams, unsigned asked, unsi
         if (!(fams & (1u << fam)) || pm_engine_refresh_route(c, fam, now) != 0)
             continue;
         routed |= 1u << fam;
-        pm_engine_probe_all(c, fam, now, deadline, (flags & PORTMAP_DISCOVER_FRESH) != 0);
+        /* a protocol found missing before is asked again: the router may
+         * have come up since, as a new process would find */
+        pm_engine_probe_all(c, fam, now, deadline,
+                            (flags & PORTMAP_DISCOVER_FRESH) ? PM_PROBE_FRESH : PM_PROBE_RETRY);
     }
     if (!(routed & asked))
         return PORTMAP_ERR_NO_GATEWAY;
@@ -474,8 +488,8 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
     m->state = PORTMAP_STATE_PENDING;
     m->method = PORTMAP_METHOD_AUTO;
     m->expires_at = m->refresh_at = m->retry_at = PM_NEVER;
-    m->next = c->mappings;
-    c->mappings = m;
+    m->created_at = now;
+    pm_mapping_link(c, m);
     return m;
 }
 
@@ -597,6 +611,41 @@ PORTMAP_API int portmap_mapping_get_family_info(portmap_mapping *m, portmap_fami
     }
     pthread_mutex_unlock(&m->c->lock);
     return rc;
+}
+
+PORTMAP_API int portmap_mapping_get_reason(portmap_mapping *m, portmap_family family, char *buf,
+                                           size_t len)
+{
+    portmap_mapping *p;
+    int rc = PORTMAP_ERR_NOT_FOUND;
+
+    if (!m || !buf || !len || (unsigned)family > PORTMAP_IPV6)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    buf[0] = '\0';
+    pthread_mutex_lock(&m->c->lock);
+    p = family == PORTMAP_FAMILY_DEFAULT ? m : part_of(m, family);
+    if (p) {
+        snprintf(buf, len, "%s", p->reason);
+        rc = PORTMAP_OK;
+    }
+    pthread_mutex_unlock(&m->c->lock);
+    return rc;
+}
+
+PORTMAP_API int portmap_discover_reason(portmap_client *c, portmap_family family, char *buf,
+                                        size_t len)
+{
+    int fam = family == PORTMAP_IPV6 ? PM_V6 : PM_V4;
+
+    if (!c || !buf || !len || (family != PORTMAP_IPV4 && family != PORTMAP_IPV6))
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&c->lock);
+    if (!c->net[fam].route_ok)
+        pm_engine_no_route_reason(c, fam, buf, len);
+    else
+        pm_net_reason(c, fam, PORTMAP_METHOD_AUTO, 0, buf, len);
+    pthread_mutex_unlock(&c->lock);
+    return PORTMAP_OK;
 }
 
 static int result_of(const portmap_mapping *m, int stopping)
@@ -789,14 +838,13 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
  * the entry's remote restriction, which UPnP needs to name it. Lock
  * held; waits at most until deadline.
  */
-static int delete_on_router(portmap_client *c, int fam, portmap_transport protocol,
-                            uint16_t internal_port, portmap_method method,
-                            const pm_journal_entry *e, const char *allow, int verify_owner,
-                            int64_t deadline)
+static portmap_mapping *start_delete(portmap_client *c, int fam, portmap_transport protocol,
+                                     uint16_t internal_port, portmap_method method,
+                                     const pm_journal_entry *e, const char *allow,
+                                     int verify_owner, int64_t deadline)
 {
     portmap_request r;
     portmap_mapping *m;
-    int rc;
 
     portmap_request_init(&r);
     r.protocol = protocol;
@@ -806,7 +854,7 @@ static int delete_on_router(portmap_client *c, int fam, portmap_transport protoc
     r.family = fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
     m = pm_mapping_new(c, &r, pm_now_ms());
     if (!m)
-        return PORTMAP_ERR_NO_MEMORY;
+        return NULL;
     m->internal = 1;
     m->handle_dropped = 1;
     m->verify_owner = verify_owner;
@@ -823,55 +871,113 @@ static int delete_on_router(portmap_client *c, int fam, portmap_transport protoc
     m->op_deadline = deadline;
     pm_mapping_start_op(c, m, PM_OP_DELETE, pm_now_ms());
     pm_engine_wake(c);
+    return m;
+}
+
+/* Wait for a delete started by start_delete and drop the caller's
+ * reference (the list's goes when released); its outcome. Lock held. */
+static int finish_delete(portmap_client *c, portmap_mapping *m, int64_t deadline)
+{
+    int rc;
+
     while (!m->release_done && !c->stopping)
         if (!wait_until(c, deadline))
             break;
     rc = !m->release_done ? PORTMAP_ERR_TIMEOUT : m->release_err;
-    pm_mapping_unref(m); /* the caller's reference; the list's goes when released */
+    pm_mapping_unref(m);
     return rc;
 }
 
-/* portmap_release_port for one family, with its journal entry e (NULL:
- * the journal has none); lock held */
-static int release_port_fam(portmap_client *c, int fam, portmap_transport protocol,
+static int delete_on_router(portmap_client *c, int fam, portmap_transport protocol,
                             uint16_t internal_port, portmap_method method,
-                            const pm_journal_entry *e, int64_t deadline)
+                            const pm_journal_entry *e, const char *allow, int verify_owner,
+                            int64_t deadline)
 {
-    pm_net *net = &c->net[fam];
-    int found = e != NULL, rc;
+    portmap_mapping *m = start_delete(c, fam, protocol, internal_port, method, e, allow,
+                                      verify_owner, deadline);
 
-    if (method == PORTMAP_METHOD_AUTO && found)
-        method = e->method;
-    if (method == PORTMAP_METHOD_AUTO) {
-        portmap_discovery d;
-        fill_discovery(c, fam, &d);
-        method = d.preferred;
-    }
+    return m ? finish_delete(c, m, deadline) : PORTMAP_ERR_NO_MEMORY;
+}
+
+/* The protocol to delete fam's mapping of a port with: what was asked,
+ * else the journal's, else what the router prefers (found by probing,
+ * which with nothing journalled is needed anyway). AUTO: none. Lock held. */
+static portmap_method release_method(portmap_client *c, int fam, portmap_method method,
+                                     const pm_journal_entry *e, int64_t deadline)
+{
+    portmap_discovery d;
+
+    if (method != PORTMAP_METHOD_AUTO)
+        return method;
+    if (e)
+        return e->method;
+    if (probe_and_wait(c, 1u << fam, 1u << fam, 0, deadline) != PORTMAP_OK)
+        return PORTMAP_METHOD_AUTO;
+    fill_discovery(c, fam, &d);
+    return d.preferred;
+}
+
+/* Start the delete of fam's mapping of the port, with its journal entry
+ * e (NULL: the journal has none); *out the delete under way, or an
+ * error. Lock held. */
+static int start_release_fam(portmap_client *c, int fam, portmap_transport protocol,
+                             uint16_t internal_port, portmap_method method,
+                             const pm_journal_entry *e, int64_t deadline, portmap_mapping **out)
+{
+    char allow[PORTMAP_ADDRSTRLEN + 4] = "";
+
+    *out = NULL;
+    method = release_method(c, fam, method, e, deadline);
     if (method == PORTMAP_METHOD_AUTO)
-        return PORTMAP_ERR_NO_GATEWAY;
+        return c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_NO_GATEWAY;
     if (!pm_method_has_family(method, fam))
         return PORTMAP_ERR_UNSUPPORTED;
-    if (found && e->method == method) {
-        char allow[PORTMAP_ADDRSTRLEN + 4];
+    if (e && e->method != method)
+        e = NULL; /* its nonce and port are of another protocol */
+    if (e)
         pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
-        rc = delete_on_router(c, fam, protocol, internal_port, method, e, allow, 0, deadline);
-    } else {
-        rc = delete_on_router(c, fam, protocol, internal_port, method, NULL, NULL, 0, deadline);
-    }
+    /* The delete is the first word to the router: no probe waited for.
+     * UPnP's first needs the description, which its probe fetches. */
+    if (method == PORTMAP_METHOD_UPNP)
+        pm_engine_probe_all(c, fam, pm_now_ms(), deadline, PM_PROBE_RETRY);
+    /* Without a journal entry the port may be nobody's or another host's:
+     * UPnP asks the router whom it maps to before deleting anything. */
+    *out = start_delete(c, fam, protocol, internal_port, method, e, e ? allow : NULL, !e,
+                        deadline);
+    return *out ? PORTMAP_OK : PORTMAP_ERR_NO_MEMORY;
+}
+
+/* The outcome of fam's delete, and the journal kept in step. Lock held. */
+static int end_release_fam(portmap_client *c, int fam, portmap_transport protocol,
+                           uint16_t internal_port, int found, portmap_mapping *m, int64_t deadline)
+{
+    int pcp = m->method == PORTMAP_METHOD_PCP;
+    int rc = finish_delete(c, m, deadline);
+
     if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found)
-        pm_journal_remove(c->state_dir, protocol, internal_port, &net->local);
-    if (rc == PORTMAP_OK && !found && method == PORTMAP_METHOD_PCP)
+        pm_journal_remove(c->state_dir, protocol, internal_port, &c->net[fam].local);
+    if (rc == PORTMAP_OK && !found && pcp)
         PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
+    /* Without an entry the delete was a question: a PCP server that finds
+     * no such mapping says it could not do it (miniupnpd: NO_RESOURCES),
+     * which for the caller is "nothing to release", not a full router. */
+    if (!found && pcp && rc == PORTMAP_ERR_NO_RESOURCES) {
+        snprintf(m->reason, sizeof(m->reason), "the router has no mapping of that port for us");
+        rc = PORTMAP_ERR_NOT_FOUND;
+    }
     return rc;
 }
 
 PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method, int timeout_ms)
 {
-    pm_journal_entry e4, e6;
+    pm_journal_entry e[PM_FAMS];
+    portmap_mapping *del[PM_FAMS] = { NULL };
+    int rcs[PM_FAMS] = { PORTMAP_ERR_NOT_FOUND, PORTMAP_ERR_NOT_FOUND };
+    int found[PM_FAMS] = { 0 };
     int64_t deadline;
     unsigned fams;
-    int rc, rc6, found4, found6;
+    int rc;
 
     if (!c || internal_port == 0 || (protocol != PORTMAP_TCP && protocol != PORTMAP_UDP) ||
         (unsigned)method >= PORTMAP_METHOD_COUNT)
@@ -880,28 +986,34 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
     fams = journal_fams(c, pm_now_ms());
-    rc = probe_and_wait(c, fams, fams, 0, deadline);
-    if (rc != PORTMAP_OK)
-        goto out;
-    found4 = pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V4].local,
-                             &e4) == 0;
-    found6 = (fams & (1u << PM_V6)) && any_answered(c, PM_V6) &&
-             pm_journal_find(c->state_dir, protocol, internal_port, &c->net[PM_V6].local,
-                             &e6) == 0;
-    /* IPv4 as before when the journal has it or knows nothing at all; an
-     * IPv6 pinhole of the port goes too when the journal has one */
-    if (!found6 || found4)
-        rc = any_answered(c, PM_V4) ? release_port_fam(c, PM_V4, protocol, internal_port, method,
-                                                       found4 ? &e4 : NULL, deadline)
-                                    : PORTMAP_ERR_NO_GATEWAY;
-    else
-        rc = PORTMAP_ERR_NOT_FOUND; /* nothing of IPv4 to release */
-    if (found6) {
-        rc6 = release_port_fam(c, PM_V6, protocol, internal_port, method, &e6, deadline);
-        if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_FOUND)
-            rc = rc6;
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        if (!(fams & (1u << fam)) || pm_engine_refresh_route(c, fam, pm_now_ms()) != 0)
+            continue;
+        found[fam] = pm_journal_find(c->state_dir, protocol, internal_port, &c->net[fam].local,
+                                     &e[fam]) == 0;
     }
-out:
+    /* IPv4 as before when the journal has it or knows nothing at all; an
+     * IPv6 pinhole of the port goes too when the journal has one. Both
+     * deletes go out at once and are waited for together. */
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        int wanted = fam == PM_V4 ? found[PM_V4] || !found[PM_V6] : found[PM_V6];
+        if (!wanted)
+            continue;
+        if (!c->net[fam].route_ok) {
+            rcs[fam] = PORTMAP_ERR_NO_GATEWAY;
+            continue;
+        }
+        rcs[fam] = start_release_fam(c, fam, protocol, internal_port, method,
+                                     found[fam] ? &e[fam] : NULL, deadline, &del[fam]);
+    }
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        if (del[fam])
+            rcs[fam] = end_release_fam(c, fam, protocol, internal_port, found[fam], del[fam],
+                                       deadline);
+    /* the first family's error, unless it had nothing to release */
+    rc = rcs[PM_V4] == PORTMAP_ERR_NOT_FOUND ? rcs[PM_V6] : rcs[PM_V4];
+    if (rc == PORTMAP_OK && rcs[PM_V6] != PORTMAP_ERR_NOT_FOUND)
+        rc = rcs[PM_V6];
     blocking_leave(c);
     return rc;
 }
@@ -967,6 +1079,33 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
     return rc;
 }
 
+/* The IPv4 router's UPnP-IGD found, or why not: the other protocols are
+ * not waited for. Lock held. */
+static int wait_upnp(portmap_client *c, int64_t deadline)
+{
+    pm_net *net = &c->net[PM_V4];
+    int64_t now = pm_now_ms();
+    int allowed = 0;
+
+    for (unsigned i = 0; i < c->n_order; i++)
+        allowed |= c->order[i] == PORTMAP_METHOD_UPNP;
+    if (!allowed)
+        return PORTMAP_ERR_UNSUPPORTED; /* known without asking anyone */
+    if (pm_engine_refresh_route(c, PM_V4, now) != 0)
+        return PORTMAP_ERR_NO_GATEWAY;
+    pm_engine_probe_all(c, PM_V4, now, deadline, PM_PROBE_RETRY);
+    pm_engine_wake(c);
+    while (net->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING && !c->stopping && !c->closed)
+        if (!wait_until(c, deadline))
+            break;
+    if (c->stopping || c->closed)
+        return PORTMAP_ERR_CANCELLED;
+    if (net->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_YES)
+        return PORTMAP_OK;
+    return net->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_NO ? PORTMAP_ERR_UNSUPPORTED
+                                                          : PORTMAP_ERR_TIMEOUT;
+}
+
 PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
                                         size_t *count, int timeout_ms)
 {
@@ -982,8 +1121,8 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
-    rc = discover_locked(c, 1u << PM_V4, 0, deadline);
-    if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NO_GATEWAY)
+    rc = wait_upnp(c, deadline);
+    if (rc == PORTMAP_OK)
         rc = pm_upnp_get_control(c, &ctl) == 0 ? PORTMAP_OK : PORTMAP_ERR_UNSUPPORTED;
     local = pm_local4(c);
     blocking_leave(c);
@@ -1011,9 +1150,7 @@ PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_en
     if ((rc = blocking_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + resolve_timeout(c, timeout_ms);
-    rc = discover_locked(c, 1u << PM_V4, 0, deadline);
-    if (rc == PORTMAP_OK && c->net[PM_V4].avail[PORTMAP_METHOD_UPNP] != PM_AVAIL_YES)
-        rc = PORTMAP_ERR_UNSUPPORTED;
+    rc = wait_upnp(c, deadline);
     if (rc == PORTMAP_OK) {
         pm_journal_entry e = { .external_port = entry->external_port };
         rc = delete_on_router(c, PM_V4, entry->protocol, entry->internal_port, PORTMAP_METHOD_UPNP,

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,10 @@ static void forget_gateway(portmap_client *c, int fam, int64_t now)
         c->ext_addr_at = 0;
         c->double_nat = 0;
     }
+    memset(net->heard_at, 0, sizeof(net->heard_at));
+    memset(net->verdict_at, 0, sizeof(net->verdict_at));
+    net->refused = PORTMAP_METHOD_AUTO;
+    memset(net->why, 0, sizeof(net->why));
     net->orphans_claimed = 0;
     net->pcp_version = 0;
     net->upnp_version = 0;
@@ -136,14 +141,14 @@ static void forget_gateway(portmap_client *c, int fam, int64_t now)
         if (m->fam == fam)
             remap |= pm_mapping_network_changed(c, m, now);
     if (remap)
-        pm_engine_probe_all(c, fam, now, now + c->s.timeout_ms, 0);
+        pm_engine_probe_all(c, fam, now, now + c->s.timeout_ms, PM_PROBE_UNKNOWN);
 }
 
 /* The family's gateway and our address towards it, now. */
 static int read_route(portmap_client *c, int fam, pm_addr *gw, pm_addr *local, pm_v6_kind *kind,
                       char *ifname, size_t ifname_len)
 {
-    uint32_t gw4 = 0, local4 = 0;
+    uint32_t gw4 = 0, local4 = 0, oif = 0;
 
     if (fam == PM_V6 && c->gateway_override) {
         pm_addr any;
@@ -158,16 +163,18 @@ static int read_route(portmap_client *c, int fam, pm_addr *gw, pm_addr *local, p
             return 0;
         }
         /* a given router: our address on the link the route to it takes */
-        if (pm_route_default6(&any, ifname, ifname_len) != 0)
+        if (pm_route_default6(&any, &oif, ifname, ifname_len) != 0)
             return -1;
         if (pm_addr_is_link_local(gw) && !gw->scope)
-            gw->scope = any.scope;
-        return pm_route_local6(any.scope, local, kind);
+            gw->scope = oif;
+        return pm_route_local6(oif, local, kind);
     }
     if (fam == PM_V6) {
-        if (pm_route_default6(gw, ifname, ifname_len) != 0)
+        /* the route's interface, not the gateway's zone: a statically
+         * configured router has a global address and no zone */
+        if (pm_route_default6(gw, &oif, ifname, ifname_len) != 0)
             return -1;
-        return pm_route_local6(gw->scope, local, kind);
+        return pm_route_local6(oif, local, kind);
     }
     if (c->gateway_override) {
         struct in_addr a;
@@ -236,10 +243,21 @@ int pm_engine_refresh_route(portmap_client *c, int fam, int64_t now)
     return 0;
 }
 
-void pm_engine_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, int fresh)
+/* Whether a protocol in this state is to be asked (PM_PROBE_* in what). */
+static int wants_probe(pm_avail a, unsigned what)
+{
+    switch (a) {
+    case PM_AVAIL_PROBING: return 0;
+    case PM_AVAIL_UNKNOWN: return 1;
+    case PM_AVAIL_NO: return (what & (PM_PROBE_FRESH | PM_PROBE_RETRY)) != 0;
+    default: return (what & PM_PROBE_FRESH) != 0;
+    }
+}
+
+void pm_engine_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what)
 {
     pm_net *net = &c->net[fam];
-    int started = 0;
+    int started = 0, busy = !pm_engine_all_probes_done(c, fam);
 
     for (unsigned i = 0; i < c->n_order; i++) {
         portmap_method meth = c->order[i];
@@ -248,17 +266,123 @@ void pm_engine_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadli
             net->avail[meth] = PM_AVAIL_NO;
             continue;
         }
-        if (net->avail[meth] == PM_AVAIL_PROBING ||
-            (!fresh && net->avail[meth] != PM_AVAIL_UNKNOWN))
+        if (!wants_probe(net->avail[meth], what))
             continue;
         net->avail[meth] = PM_AVAIL_PROBING;
         net->probe_started[meth] = now;
+        net->heard_at[meth] = 0;
+        net->why[meth][0] = '\0';
         started = 1;
         if (b->probe(c, fam, now) != 0)
-            net->avail[meth] = PM_AVAIL_NO;
+            pm_engine_probe_failed(c, fam, meth, now, "%s",
+                                   pm_method_has_family(meth, fam) ? "could not send (no socket)"
+                                                                    : "not spoken over IPv6");
     }
-    if (started || deadline > net->probe_deadline)
-        net->probe_deadline = started ? deadline : PM_MAX(net->probe_deadline, deadline);
+    /* A probe runs its full course whoever asked: a caller that waits a
+     * millisecond (a hint for a message) must not turn a router that
+     * answers in 5 ms into a verdict of "unavailable" for everyone. */
+    deadline = PM_MAX(deadline, now + c->s.timeout_ms);
+    if (started && !busy) {
+        net->probe_deadline = deadline;
+        net->refused = PORTMAP_METHOD_AUTO; /* of the round before */
+    }
+    else if (started || busy)
+        net->probe_deadline = PM_MAX(net->probe_deadline, deadline);
+}
+
+void pm_engine_heard(portmap_client *c, int fam, portmap_method method, int64_t now)
+{
+    pm_net *net = &c->net[fam];
+
+    if (!net->heard_at[method])
+        net->heard_at[method] = PM_MAX(now, 1);
+}
+
+void pm_engine_probe_failed(portmap_client *c, int fam, portmap_method method, int64_t now,
+                            const char *fmt, ...)
+{
+    pm_net *net = &c->net[fam];
+    va_list ap;
+
+    if (net->avail[method] == PM_AVAIL_NO)
+        return; /* the first reason stands */
+    va_start(ap, fmt);
+    vsnprintf(net->why[method], sizeof(net->why[method]), fmt, ap);
+    va_end(ap);
+    pm_engine_probe_done(c, fam, method, PM_AVAIL_NO, 0, now);
+}
+
+/* Whether any router of ours answered in some protocol, or fam's router
+ * refused one: then a protocol it has said nothing in is not waited for
+ * long. */
+static int anything_answered_yes(const portmap_client *c)
+{
+    for (int f = 0; f < PM_FAMS; f++)
+        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+            if (c->net[f].avail[i] == PM_AVAIL_YES)
+                return 1;
+    return 0;
+}
+
+static int anything_answered(const portmap_client *c, int fam)
+{
+    return c->net[fam].refused || anything_answered_yes(c);
+}
+
+int64_t pm_engine_silent_deadline(const portmap_client *c, int fam, portmap_method method)
+{
+    const pm_net *net = &c->net[fam];
+
+    if (net->avail[method] != PM_AVAIL_PROBING || net->heard_at[method] || !anything_answered(c, fam))
+        return PM_NEVER;
+    /* A refusal alone is a weaker hint than an answer: the silent
+     * protocol gets time for four transmissions (a lossy link) */
+    return net->probe_started[method] +
+           (anything_answered_yes(c) ? PM_SILENT_GRACE_MS : PM_REFUSED_GRACE_MS);
+}
+
+/* What made a silent protocol not worth waiting for, for its reason:
+ * "PCP answered", "the router refused PCP" */
+static void who_answered(const portmap_client *c, int fam, char *buf, size_t len)
+{
+    for (int f = 0; f < PM_FAMS; f++)
+        for (unsigned i = 0; i < c->n_order; i++)
+            if (c->net[f].avail[c->order[i]] == PM_AVAIL_YES) {
+                snprintf(buf, len, "%s answered", pm_method_label(c->order[i]));
+                return;
+            }
+    if (c->net[fam].refused)
+        snprintf(buf, len, "the router refused %s", pm_method_label(c->net[fam].refused));
+    else
+        snprintf(buf, len, "another protocol answered");
+}
+
+/* Give up the probes that are over: past the deadline, or silent while
+ * another protocol (or the other family's router) answered. */
+static void end_probes(portmap_client *c, int fam, int64_t now, int64_t *deadline)
+{
+    pm_net *net = &c->net[fam];
+
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
+        int64_t silent;
+        if (net->avail[i] != PM_AVAIL_PROBING)
+            continue;
+        silent = pm_engine_silent_deadline(c, fam, (portmap_method)i);
+        if (now >= net->probe_deadline && net->why[i][0]) {
+            /* the backend said why it found nothing usable */
+            pm_engine_probe_done(c, fam, (portmap_method)i, PM_AVAIL_NO, 0, now);
+        } else if (now >= net->probe_deadline) {
+            pm_engine_probe_failed(c, fam, (portmap_method)i, now, "no answer within %.1f s",
+                                   (double)(now - net->probe_started[i]) / 1000.0);
+        } else if (now >= silent) {
+            char who[64];
+            who_answered(c, fam, who, sizeof(who));
+            pm_engine_probe_failed(c, fam, (portmap_method)i, now, "no answer within %.1f s, while %s",
+                                   (double)(now - net->probe_started[i]) / 1000.0, who);
+        } else {
+            *deadline = PM_MIN(*deadline, PM_MIN(net->probe_deadline, silent));
+        }
+    }
 }
 
 void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,
@@ -273,6 +397,16 @@ void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_
                  (long long)(now - net->probe_started[method]));
     if (result == PM_AVAIL_YES && net->avail[method] == PM_AVAIL_PROBING)
         net->probe_rtt[method] = now - net->probe_started[method];
+    if (result == PM_AVAIL_YES) {
+        pm_engine_heard(c, fam, method, now);
+        net->why[method][0] = '\0';
+    } else if (result == PM_AVAIL_NO && !net->why[method][0]) {
+        snprintf(net->why[method], sizeof(net->why[method]), "no answer");
+    }
+    if (result == PM_AVAIL_NO && !strncmp(net->why[method], "refused", 7) && !net->refused)
+        net->refused = method;
+    if (result != net->avail[method])
+        net->verdict_at[method] = now;
     net->avail[method] = result;
     if (result == PM_AVAIL_YES && !c->s.keep_orphans &&
         !(net->orphans_claimed & PORTMAP_HAVE(method))) {
@@ -286,14 +420,18 @@ void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_
     }
     if (result != PM_AVAIL_NO)
         goto out;
-    /* Pending mappings that were trying this protocol move on. */
-    for (portmap_mapping *m = c->mappings; m; m = m->next) {
-        if (m->fam == fam && m->state == PORTMAP_STATE_PENDING && m->op != PM_OP_NONE &&
-            m->op_method == method) {
-            pm_mapping_stop_op(c, m);
-            if (m->forced)
-                m->last_error = PORTMAP_ERR_UNSUPPORTED;
-        }
+    /* Exchanges that were waiting for this protocol move on (pending
+     * mappings) or end (releases): none will be answered. */
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        if (m->fam == fam && m->op != PM_OP_NONE && m->op_method == method)
+            pm_mapping_protocol_gone(c, m, now);
+    /* PCP and NAT-PMP share port 5351: nothing listening there refuses
+     * both, though ICMP rate limiting may let only one refusal through. */
+    if (net->refused == method && (method == PORTMAP_METHOD_PCP || method == PORTMAP_METHOD_NATPMP)) {
+        portmap_method other =
+            method == PORTMAP_METHOD_PCP ? PORTMAP_METHOD_NATPMP : PORTMAP_METHOD_PCP;
+        if (net->avail[other] == PM_AVAIL_PROBING && pm_method_has_family(other, fam))
+            pm_engine_probe_failed(c, fam, other, now, "%s", net->why[method]);
     }
 out:
     pthread_cond_broadcast(&c->cond);
@@ -306,6 +444,60 @@ void pm_engine_map_done(portmap_client *c, portmap_mapping *m, const pm_result *
         pm_engine_probe_done(c, m->fam, m->op_method, PM_AVAIL_YES, 0, now);
     pm_mapping_on_result(c, m, r, now);
     pthread_cond_broadcast(&c->cond);
+}
+
+void pm_engine_no_route_reason(const portmap_client *c, int fam, char *buf, size_t len)
+{
+    pm_addr gw;
+    int other = c->gateway_override && pm_addr_parse(c->gateway_override, &gw) == 0 &&
+                (gw.family == AF_INET6) != (fam == PM_V6);
+
+    if (other)
+        snprintf(buf, len, "the gateway was set to %s, which rules IPv%d out",
+                 c->gateway_override, fam == PM_V6 ? 6 : 4);
+    else if (fam == PM_V6)
+        snprintf(buf, len, "no IPv6 default route, or no global or unique-local IPv6 address on "
+                           "its link");
+    else
+        snprintf(buf, len, "no IPv4 default route%s", c->gateway_override ? " to that gateway" : "");
+}
+
+void pm_net_reason(portmap_client *c, int fam, portmap_method only, uint8_t allow_prefix,
+                   char *buf, size_t len)
+{
+    const pm_net *net = &c->net[fam];
+    char gw[PM_ADDR_TEXT + 20];
+    size_t n;
+    int parts = 0;
+
+    pm_addr_fmt(&net->gateway, gw, sizeof(gw));
+    if (net->gateway.scope && net->ifname[0])
+        snprintf(gw + strlen(gw), sizeof(gw) - strlen(gw), "%%%s", net->ifname);
+    n = (size_t)snprintf(buf, len, "the %srouter at %s: ", fam == PM_V6 ? "IPv6 " : "", gw);
+    for (unsigned i = 0; i < c->n_order && n < len; i++) {
+        portmap_method meth = c->order[i];
+        const char *label = pm_method_label(meth);
+        if ((only && meth != only) || !pm_method_has_family(meth, fam))
+            continue;
+        if (!pm_method_can_allow(meth, allow_prefix))
+            n += (size_t)snprintf(buf + n, len - n, "%s%s: cannot restrict who connects",
+                                  parts++ ? "; " : "", label);
+        else if (net->avail[meth] == PM_AVAIL_NO)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s: %s", parts++ ? "; " : "", label,
+                                  net->why[meth][0] ? net->why[meth] : "no answer");
+        else if (net->avail[meth] == PM_AVAIL_YES)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s: answered", parts++ ? "; " : "", label);
+        else if (net->avail[meth] == PM_AVAIL_PROBING)
+            n += (size_t)snprintf(buf + n, len - n, "%s%s: %s within %.1f s", parts++ ? "; " : "",
+                                  label, net->heard_at[meth] ? "no full answer" : "no answer",
+                                  (double)(pm_now_ms() - net->probe_started[meth]) / 1000.0);
+        else
+            n += (size_t)snprintf(buf + n, len - n, "%s%s: not asked", parts++ ? "; " : "",
+                                  label);
+    }
+    if (!parts && n < len)
+        snprintf(buf + n, len - n, "%s", only ? "that protocol has no such family"
+                                              : "no protocol to ask");
 }
 
 /* A router that lost its state (reboot) answers with a young epoch:
@@ -433,18 +625,8 @@ static void service_all(portmap_client *c, int64_t now, int64_t *deadline)
             if (fam == PM_V4 || (c->fams_used & (1u << fam)))
                 pm_engine_refresh_route(c, fam, now);
     }
-    for (int fam = 0; fam < PM_FAMS; fam++) {
-        pm_net *net = &c->net[fam];
-        if (pm_engine_all_probes_done(c, fam))
-            continue;
-        if (now >= net->probe_deadline) {
-            for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-                if (net->avail[i] == PM_AVAIL_PROBING)
-                    pm_engine_probe_done(c, fam, (portmap_method)i, PM_AVAIL_NO, 0, now);
-        } else {
-            *deadline = PM_MIN(*deadline, net->probe_deadline);
-        }
-    }
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        end_probes(c, fam, now, deadline);
     c->ops_mask = 0; /* recounted by the pass */
     pm_mappings_each(c, service_one, &ctx);
 }

@@ -21,6 +21,8 @@
 #define PM_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PM_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define PM_NEVER INT64_MAX
+/* Room for a reason given to the caller, in words. */
+#define PM_REASON_LEN 384
 
 /* What a client knows about one protocol at the current gateway. */
 typedef enum pm_avail {
@@ -45,12 +47,19 @@ typedef struct pm_result {
     uint32_t lifetime;        /* granted, or for errors the retry hint (s) */
     int protocol_gone;        /* the gateway does not speak this protocol */
     int permanent;            /* granted without a lease; we own its deletion */
-    const char *detail;       /* static text for the log, may be NULL */
+    /* What the router said, in words, for the log and the caller's
+     * reason (portmap_mapping_get_reason); "" when nothing to add. Held
+     * in the result, not pointed to: two clients fail at once. */
+    char detail[PM_REASON_LEN];
 } pm_result;
+
+/* Set r->detail from a format. */
+void pm_result_detail(pm_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 struct portmap_mapping {
     portmap_client *c;
     struct portmap_mapping *next;
+    int in_list;              /* linked in c->mappings (next is meaningful) */
     int refs;                 /* caller handle + engine list + waiters */
     int handle_dropped;       /* the caller released or the client closed */
     int internal;             /* made by the library itself (external-ip probe) */
@@ -72,6 +81,8 @@ struct portmap_mapping {
     uint8_t allow_prefix;     /* 0-32 */
     int cannot_allow;         /* a protocol was passed over for allow */
     int64_t first_deadline;   /* the first success must come before this */
+    int64_t created_at;       /* verdicts older than this are asked again once */
+    int reprobed;             /* it asked them again already */
     portmap_mapping_callback cb;
     void *user;
 
@@ -90,7 +101,9 @@ struct portmap_mapping {
     int64_t retry_at;         /* next attempt after a failure; PM_NEVER none */
     int64_t backoff_ms;
     int lost_reported;
+    int no_route;             /* failed for want of a route of its family */
     portmap_error last_error;
+    char reason[PM_REASON_LEN]; /* last_error in words, "" when none */
     uint32_t renewals;
     int ever_mapped;
     int journaled;
@@ -105,6 +118,7 @@ struct portmap_mapping {
     /* the exchange under way */
     pm_op op;
     portmap_method op_method;
+    int op_sent;              /* a request of this exchange left: the router may act on it */
     int64_t op_deadline;
     int64_t op_started;
     uint32_t op_lifetime;
@@ -142,6 +156,17 @@ typedef struct pm_net {
     pm_avail avail[PORTMAP_METHOD_COUNT];
     int64_t probe_started[PORTMAP_METHOD_COUNT];
     int64_t probe_rtt[PORTMAP_METHOD_COUNT];   /* how long its answer took */
+    /* when the router first said anything in this protocol since the
+     * probe started (a reply of any kind, an SSDP answer): 0 never. A
+     * protocol the router has said nothing in, while another answered,
+     * is not waited for (see pm_engine_silent_grace) */
+    int64_t heard_at[PORTMAP_METHOD_COUNT];
+    int64_t verdict_at[PORTMAP_METHOD_COUNT];  /* when avail became YES or NO */
+    /* The router's host said a protocol's port is closed (ICMP port
+     * unreachable): it is up, and its silence in another protocol is most
+     * likely the same refusal held back by ICMP rate limiting. */
+    portmap_method refused;
+    char why[PORTMAP_METHOD_COUNT][PM_REASON_LEN]; /* why NO, in words */
     int64_t probe_deadline;
     pm_epoch epoch[PORTMAP_METHOD_COUNT];
     unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
@@ -223,6 +248,10 @@ struct pm_backend {
     /* fam's gateway changed or the client closes: drop its sockets and
      * state. */
     void (*reset)(portmap_client *c, int fam);
+    /* Optional. m's request, which may have reached the router, is given
+     * up for another protocol: undo what it may have made, without
+     * waiting for an answer (PCP: a delete with the request's nonce). */
+    void (*abandon)(portmap_client *c, portmap_mapping *m);
 };
 
 extern const pm_backend pm_backend_pcp;
@@ -273,6 +302,8 @@ void pm_addr_str(uint32_t addr_be, char *buf, size_t len);
 int pm_allow_parse(const char *s, uint32_t *addr_be, uint8_t *prefix);
 /* "A.B.C.D" for a /32, "A.B.C.D/N" otherwise, "" for anyone. */
 void pm_allow_str(uint32_t addr_be, uint8_t prefix, char *buf, size_t len);
+/* "PCP", "NAT-PMP", "UPnP-IGD": a protocol's name in a sentence */
+const char *pm_method_label(portmap_method m);
 /* Whether method can restrict the remote side to a /prefix (0: no need). */
 int pm_method_can_allow(portmap_method method, uint8_t prefix);
 /* Whether method works over family fam (NAT-PMP: IPv4 only). */
@@ -292,7 +323,7 @@ int pm_route_default(uint32_t *gateway, char *ifname, size_t ifname_len);
 int pm_route_local_for(uint32_t gateway, uint32_t *local);
 /* The IPv6 default router (zone set for a link-local one) and its
  * interface, from a netlink dump of the main table. */
-int pm_route_default6(pm_addr *gateway, char *ifname, size_t ifname_len);
+int pm_route_default6(pm_addr *gateway, uint32_t *oif, char *ifname, size_t ifname_len);
 /* The fittest IPv6 address of ours on ifindex to open to the outside
  * (see pm_v6_kind); -1 when there is none fit. */
 int pm_route_local6(uint32_t ifindex, pm_addr *local, pm_v6_kind *kind);
@@ -307,7 +338,32 @@ int pm_route_netlink_drain(int fd); /* 1 when an address/route message was seen 
 void pm_engine_wake(portmap_client *c);
 void *pm_engine_main(void *arg);
 int pm_engine_refresh_route(portmap_client *c, int fam, int64_t now);
-void pm_engine_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, int fresh);
+/* What pm_engine_probe_all asks: protocols never asked (UNKNOWN) always;
+ * with RETRY also those found unavailable; with FRESH every one. */
+#define PM_PROBE_UNKNOWN 0u
+#define PM_PROBE_RETRY 1u
+#define PM_PROBE_FRESH 2u
+void pm_engine_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what);
+/* The router said something in method (a reply of any kind): it is
+ * there, though it may not have answered the probe itself yet. */
+void pm_engine_heard(portmap_client *c, int fam, portmap_method method, int64_t now);
+/* method is not available at fam's router, and why, in words */
+void pm_engine_probe_failed(portmap_client *c, int fam, portmap_method method, int64_t now,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/*
+ * A protocol the router has said nothing in since its probe started is
+ * given up PM_SILENT_GRACE_MS after that start once some protocol of one
+ * of our routers answered: the same box answers its protocols alike, and
+ * a request is not to wait out its timeout for a protocol the router does
+ * not speak. When the router's host only refused another protocol (ICMP
+ * port unreachable: up, but that port closed), PM_REFUSED_GRACE_MS: its
+ * silence is likely a refusal held back by ICMP rate limiting, but four
+ * transmissions are waited for first. The time that happens, PM_NEVER
+ * when it does not apply.
+ */
+#define PM_SILENT_GRACE_MS 1000
+#define PM_REFUSED_GRACE_MS 2000
+int64_t pm_engine_silent_deadline(const portmap_client *c, int fam, portmap_method method);
 /* ext_addr: the IPv4 external address the probe learnt, or 0 */
 void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,
                           uint32_t ext_addr, int64_t now);
@@ -358,6 +414,16 @@ static inline portmap_address_kind pm_address_kind(pm_v6_kind k)
 {
     return k == PM_V6_UNFIT ? PORTMAP_ADDRESS_NA : (portmap_address_kind)(k + 1);
 }
+/* Why fam has no router to ask, in words: no default route, or a
+ * gateway setting of the other family. */
+void pm_engine_no_route_reason(const portmap_client *c, int fam, char *buf, size_t len);
+
+/* fam's protocols that did not answer and why, in words, for a reason:
+ * "the router at 10.77.0.1: PCP: refused ...; UPnP-IGD: no answer ...".
+ * only: AUTO for the client's order, else that protocol; allow_prefix
+ * leaves out those that cannot honour it. */
+void pm_net_reason(portmap_client *c, int fam, portmap_method only, uint8_t allow_prefix,
+                   char *buf, size_t len);
 
 /* mapping.c: the per-mapping state machine, called with the lock held */
 void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info);
@@ -372,10 +438,16 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
  * for m, by deadline. Returns 0 when it is released or releasing already. */
 int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now);
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
+/* Put m at the head of the client's list; the list holds a reference
+ * (the caller's, passed on). */
+void pm_mapping_link(portmap_client *c, portmap_mapping *m);
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
 /* 1 when m is in the client's list. A handle stays listed while its twin
  * is: the twin's events go through it. */
 int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m);
+/* m's exchange waits on a protocol the router turned out not to speak:
+ * a pending request moves on to the next protocol, a release ends. */
+void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m, int64_t now);
 /* The gateway or our address changed; 1 when m is to be made again. */
 int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now);
 

@@ -8,8 +8,9 @@
  *      +--refused/timeout--> FAILED
  *   any --release--> RELEASING --> RELEASED
  */
-#include <string.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +99,7 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
     info->last_error = m->last_error;
     info->renewals = m->renewals;
     info->permanent = m->permanent;
+    info->no_route = m->state == PORTMAP_STATE_FAILED && m->no_route;
     info->double_nat = m->ext.family == AF_INET && m->ext.u.v4 ? pm_addr_is_private(m->ext.u.v4) : 0;
 }
 
@@ -145,32 +147,59 @@ static void journal_drop(portmap_client *c, portmap_mapping *m)
     m->journaled = 0;
 }
 
+/* Why nothing answered m in words, from what each protocol's probe
+ * found: "at 10.77.0.1: PCP: refused ...; UPnP-IGD: no answer ..." */
+static void reason_no_protocol(portmap_client *c, portmap_mapping *m, char *buf, size_t len)
+{
+    pm_net *net = pm_net_of(c, m);
+
+    if (!net->route_ok) {
+        pm_engine_no_route_reason(c, m->fam, buf, len);
+        return;
+    }
+    pm_net_reason(c, m->fam, m->forced, m->allow_prefix, buf, len);
+}
+
 static void set_failed(portmap_client *c, portmap_mapping *m, portmap_error err)
 {
     pm_mapping_stop_op(c, m);
     m->state = PORTMAP_STATE_FAILED;
     m->last_error = err;
     m->refresh_at = m->retry_at = PM_NEVER;
+    if (!m->reason[0] && (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED))
+        reason_no_protocol(c, m, m->reason, sizeof(m->reason));
+    if (!m->reason[0] && err == PORTMAP_ERR_TIMEOUT)
+        snprintf(m->reason, sizeof(m->reason), "%s answered the router's probe but not the "
+                 "request within the timeout", pm_method_label(m->op_method));
     journal_drop(c, m);
-    PM_WARN(c, "%s %s/%u failed: %s", m->fam == PM_V6 ? "IPv6 pinhole" : "mapping",
-            m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, portmap_strerror(err));
+    PM_WARN(c, "%s %s/%u failed: %s%s%s", m->fam == PM_V6 ? "IPv6 pinhole" : "mapping",
+            m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, portmap_strerror(err),
+            m->reason[0] ? ": " : "", m->reason);
     pm_engine_queue_event(c, m, PORTMAP_EVENT_FAILED);
 }
 
 int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m)
 {
-    for (const portmap_mapping *o = c->mappings; o; o = o->next)
-        if (o == m)
-            return 1;
-    return 0;
+    (void)c;
+    return m->in_list;
+}
+
+void pm_mapping_link(portmap_client *c, portmap_mapping *m)
+{
+    m->next = c->mappings;
+    m->in_list = 1;
+    c->mappings = m;
 }
 
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m)
 {
+    if (!m->in_list)
+        return;
     for (portmap_mapping **pp = &c->mappings; *pp; pp = &(*pp)->next) {
         if (*pp == m) {
             *pp = m->next;
             m->next = NULL;
+            m->in_list = 0;
             pm_mapping_unref(m); /* the list's reference */
             return;
         }
@@ -201,6 +230,7 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
 
     pm_mapping_stop_op(c, m);
     m->op = op;
+    m->op_sent = 0;
     m->op_started = now;
     c->ops_mask |= PORTMAP_HAVE(m->op_method);
     m->op_lifetime = op == PM_OP_DELETE ? 0 : m->want_lifetime;
@@ -243,6 +273,7 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
         order = only;
         n = 1;
     }
+    (void)now;
     *all_no = 1;
     for (unsigned i = 0; i < n; i++) {
         portmap_method meth = order[i];
@@ -258,19 +289,100 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
             continue;
         }
         *all_no = 0;
-        if (a == PM_AVAIL_YES) {
-            /* A preferred protocol still silent gives way to this one once
-             * it has had twice the time this one took to answer (50 ms to
-             * 1 s): the same router answers its protocols alike. */
-            int64_t grace = PM_MIN(PM_MAX(2 * net->probe_rtt[meth], 50), 1000);
-            if (candidate == PORTMAP_METHOD_AUTO || now - net->probe_started[candidate] >= grace)
-                return meth;
-            return candidate;
-        }
+        /* A protocol that answered is taken at once: a preferred one that
+         * has not answered yet is not waited for (see switch_due for one
+         * whose request is already out). */
+        if (a == PM_AVAIL_YES)
+            return meth;
         if (candidate == PORTMAP_METHOD_AUTO)
             candidate = meth;
     }
     return candidate;
+}
+
+/* The first protocol, in m's order, that answered and may serve m; AUTO
+ * when none. */
+static portmap_method answered_method(portmap_client *c, const portmap_mapping *m)
+{
+    const pm_net *net = pm_net_of(c, m);
+
+    for (unsigned i = 0; i < c->n_order; i++) {
+        portmap_method meth = c->order[i];
+        if (net->avail[meth] == PM_AVAIL_YES && pm_method_has_family(meth, m->fam) &&
+            pm_method_can_allow(meth, m->allow_prefix))
+            return meth;
+    }
+    return PORTMAP_METHOD_AUTO;
+}
+
+/*
+ * How long a first request in a protocol the router has said nothing in
+ * waits once another protocol answered: eight times the quickest first
+ * word from this router, within 50 ms to 1 s. A router that answers SSDP
+ * in 1 ms and keeps silent in PCP for 50 ms does not speak PCP (or lost
+ * the request, and the other protocol serves as well).
+ */
+static int64_t switch_grace(const pm_net *net)
+{
+    int64_t fastest = PM_NEVER;
+
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        if (net->heard_at[i] && net->heard_at[i] >= net->probe_started[i])
+            fastest = PM_MIN(fastest, net->heard_at[i] - net->probe_started[i]);
+    if (fastest == PM_NEVER)
+        return PM_SILENT_GRACE_MS;
+    return PM_MIN(PM_MAX(8 * fastest, 50), PM_SILENT_GRACE_MS);
+}
+
+/* A pending request whose protocol has been silent while another one
+ * answered: 1 when it is time to give it up and take the other. */
+static int switch_due(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    const pm_net *net = pm_net_of(c, m);
+    int64_t at;
+
+    if (m->forced || m->op != PM_OP_MAP || net->avail[m->op_method] == PM_AVAIL_YES ||
+        net->heard_at[m->op_method] || answered_method(c, m) == PORTMAP_METHOD_AUTO)
+        return 0;
+    at = m->op_started + switch_grace(net);
+    if (now < at) {
+        *deadline = PM_MIN(*deadline, at);
+        return 0;
+    }
+    return 1;
+}
+
+/* Give up m's request in a silent protocol; what the router may have
+ * made of it is undone as far as the protocol allows without waiting. */
+static void abandon_op(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    const pm_backend *b = pm_backend_get(m->op_method);
+
+    PM_DEBUG(c, "port %u: %s has said nothing for %lld ms while %s answered; using that",
+             m->internal_port, pm_method_label(m->op_method), (long long)(now - m->op_started),
+             pm_method_label(answered_method(c, m)));
+    if (m->op_sent && b && b->abandon)
+        b->abandon(c, m);
+    pm_mapping_stop_op(c, m);
+}
+
+/* Verdicts of "unavailable" reached before m was asked for are asked
+ * again, once: a router that was down when an earlier request failed may
+ * be up now, and a new process would ask it too. */
+static int retry_old_verdicts(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pm_net *net = pm_net_of(c, m);
+    int old = 0;
+
+    if (m->reprobed)
+        return 0;
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        old |= net->avail[i] == PM_AVAIL_NO && net->verdict_at[i] < m->created_at;
+    if (!old)
+        return 0;
+    m->reprobed = 1;
+    pm_engine_probe_all(c, m->fam, now, m->first_deadline, PM_PROBE_RETRY);
+    return 1;
 }
 
 static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
@@ -280,11 +392,15 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     portmap_method meth;
 
     if (m->op != PM_OP_NONE) {
-        if (now >= m->op_deadline)
+        if (now >= m->op_deadline) {
             pm_mapping_on_timeout(c, m, now);
-        else
+            return;
+        }
+        if (!switch_due(c, m, now, deadline)) {
             *deadline = PM_MIN(*deadline, m->op_deadline);
-        return;
+            return;
+        }
+        abandon_op(c, m, now);
     }
     if (now >= m->first_deadline) {
         int answered = 0, usable = 0;
@@ -307,10 +423,15 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     if (!net->route_ok)
         pm_engine_refresh_route(c, m->fam, now);
     if (!net->route_ok) {
+        m->no_route = 1;
         set_failed(c, m, PORTMAP_ERR_NO_GATEWAY);
         return;
     }
     meth = pick_method(c, m, now, &all_no);
+    if (all_no && retry_old_verdicts(c, m, now)) {
+        *deadline = now;
+        return;
+    }
     if (all_no) {
         set_failed(c, m, m->last_error ? m->last_error
                          : m->forced || m->cannot_allow ? PORTMAP_ERR_UNSUPPORTED
@@ -329,7 +450,7 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     /* Then probe whatever nobody has asked yet. The mapping's request goes
      * first because a router answers in turn: a fresh client maps in one
      * round trip, not behind its own probes. */
-    pm_engine_probe_all(c, m->fam, now, m->first_deadline, 0);
+    pm_engine_probe_all(c, m->fam, now, m->first_deadline, PM_PROBE_UNKNOWN);
     if (net->avail[meth] == PM_AVAIL_NO) { /* its probe could not even start */
         pm_mapping_stop_op(c, m);
         *deadline = now;
@@ -475,6 +596,7 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
     m->retry_at = PM_NEVER;
     m->backoff_ms = 0;
     m->last_error = PORTMAP_OK;
+    m->reason[0] = '\0';
     m->state = PORTMAP_STATE_MAPPED;
     if (r->ext.family == AF_INET && r->ext.u.v4)
         c->ext_addr = r->ext.u.v4;
@@ -534,7 +656,8 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
     if (op == PM_OP_DELETE) {
         if (r->err)
             PM_WARN(c, "release of port %u: %s%s%s", m->internal_port, portmap_strerror(r->err),
-                    r->detail ? ": " : "", r->detail ? r->detail : "");
+                    r->detail[0] ? ": " : "", r->detail);
+        snprintf(m->reason, sizeof(m->reason), "%s", r->err ? r->detail : "");
         set_released(c, m, r->err);
         return;
     }
@@ -553,12 +676,22 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
         return;
     }
     m->last_error = r->err;
-    PM_INFO(c, "%s refused port %u: %s%s%s", portmap_method_name(m->op_method), m->internal_port,
-            portmap_strerror(r->err), r->detail ? " (" : "", r->detail ? r->detail : "");
+    snprintf(m->reason, sizeof(m->reason), "%s%s%.140s", pm_method_label(m->op_method),
+             r->detail[0] ? ": " : " refused", r->detail);
+    PM_INFO(c, "%s refused port %u: %s%s%s%s", portmap_method_name(m->op_method), m->internal_port,
+            portmap_strerror(r->err), r->detail[0] ? " (" : "", r->detail,
+            r->detail[0] ? ")" : "");
     if (r->protocol_gone) {
-        pm_net_of(c, m)->avail[m->op_method] = PM_AVAIL_NO;
+        pm_net *net = pm_net_of(c, m);
+        if (net->avail[m->op_method] != PM_AVAIL_NO) {
+            snprintf(net->why[m->op_method], sizeof(net->why[m->op_method]), "%s",
+                     r->detail[0] ? r->detail : "not spoken");
+            net->avail[m->op_method] = PM_AVAIL_NO;
+            net->verdict_at[m->op_method] = now;
+        }
         if (m->state == PORTMAP_STATE_PENDING) {
             m->last_error = PORTMAP_OK; /* let the next protocol decide */
+            m->reason[0] = '\0';
             if (m->forced)
                 set_failed(c, m, PORTMAP_ERR_UNSUPPORTED);
             return;
@@ -622,8 +755,11 @@ void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
 
 int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
 {
+    /* a pending request that has not left (e.g. UPnP still looking for
+     * the router's description) cannot have made anything */
+    int in_flight = (m->op != PM_OP_NONE && m->op_sent) || m->held;
     int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
-                    (m->state == PORTMAP_STATE_PENDING && (m->op != PM_OP_NONE || m->held));
+                    (m->state == PORTMAP_STATE_PENDING && in_flight);
 
     if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
         return 0;
@@ -631,7 +767,6 @@ int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t dead
         /* The request is cancelled; what the router may already hold for
          * it is still deleted below. */
         portmap_method tried = m->op_method;
-        int in_flight = m->op != PM_OP_NONE || m->held;
         pm_mapping_stop_op(c, m);
         m->last_error = PORTMAP_ERR_CANCELLED;
         m->state = PORTMAP_STATE_FAILED;
@@ -656,4 +791,26 @@ int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t dead
     m->op_method = m->method;
     pm_mapping_start_op(c, m, PM_OP_DELETE, now);
     return 1;
+}
+
+void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pm_net *net = pm_net_of(c, m);
+
+    if (m->state == PORTMAP_STATE_PENDING) {
+        pm_mapping_stop_op(c, m);
+        if (m->forced) {
+            m->last_error = PORTMAP_ERR_UNSUPPORTED;
+            snprintf(m->reason, sizeof(m->reason), "%s: %s", pm_method_label(m->op_method),
+                     net->why[m->op_method]);
+        }
+        return;
+    }
+    if (m->state == PORTMAP_STATE_RELEASING) {
+        snprintf(m->reason, sizeof(m->reason), "%s: %s", pm_method_label(m->op_method),
+                 net->why[m->op_method]);
+        PM_WARN(c, "release of port %u: %s", m->internal_port, m->reason);
+        set_released(c, m, PORTMAP_ERR_UNSUPPORTED);
+    }
+    (void)now;
 }

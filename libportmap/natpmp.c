@@ -92,6 +92,7 @@ static int pmp_start(portmap_client *c, portmap_mapping *m, int64_t now)
         note_retry(x, now);
         return -1;
     }
+    m->op_sent = 1;
     note_retry(x, now);
     return 0;
 }
@@ -172,7 +173,9 @@ static portmap_error map_result(uint16_t code, int *gone)
 }
 
 /* Outcome of looking at the socket. */
-enum { RX_NONE, RX_REPLY, RX_REFUSED };
+#define WHY_REFUSED "refused (nothing listens on port 5351)"
+#define WHY_UNREACHABLE "the router is unreachable (no answer to ARP)"
+enum { RX_NONE, RX_REPLY, RX_REFUSED, RX_UNREACHABLE };
 
 /*
  * Read datagrams until one is a valid reply to x's request; discard the
@@ -185,8 +188,10 @@ static int next_reply(portmap_client *c, pmp_state *st, pmp_xchg *x, pm_natpmp_r
     for (int i = 0; i < 16; i++) {
         uint8_t buf[1104];
         ssize_t n = recv(x->n.s, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0 && errno == ECONNREFUSED)
+            return RX_REFUSED;
         if (n < 0)
-            return errno == ECONNREFUSED ? RX_REFUSED : RX_NONE;
+            return errno == EHOSTUNREACH || errno == ENETUNREACH ? RX_UNREACHABLE : RX_NONE;
         if ((size_t)n <= sizeof(buf) && pm_natpmp_decode(buf, (size_t)n, rep) == PM_NATPMP_OK &&
             rep->opcode == x->opcode &&
             (rep->result != 0 || x->opcode == 0 || rep->internal_port == x->internal_port)) {
@@ -205,10 +210,15 @@ void pm_natpmp_probe_reply(portmap_client *c, const pm_natpmp_reply *rep, int64_
 {
     int gone;
 
+    pm_engine_heard(c, PM_V4, PORTMAP_METHOD_NATPMP, now);
     pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_NATPMP, rep->epoch, now);
     if (rep->result != 0) {
         map_result(rep->result, &gone);
-        pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, gone ? PM_AVAIL_NO : PM_AVAIL_YES, 0, now);
+        if (gone)
+            pm_engine_probe_failed(c, PM_V4, PORTMAP_METHOD_NATPMP, now,
+                                   "answered with result %u (unsupported)", rep->result);
+        else
+            pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, now);
         return;
     }
     pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, rep->public_addr, now);
@@ -217,12 +227,17 @@ void pm_natpmp_probe_reply(portmap_client *c, const pm_natpmp_reply *rep, int64_
 void pm_natpmp_mapping_reply(portmap_client *c, portmap_mapping *m, const pm_natpmp_reply *rep,
                              int64_t now)
 {
+    static const char *const names[] = { "success", "unsupported version", "not authorized",
+                                         "network failure", "out of resources",
+                                         "unsupported opcode" };
     pm_result r = { 0 };
 
+    pm_engine_heard(c, PM_V4, PORTMAP_METHOD_NATPMP, now);
     pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_NATPMP, rep->epoch, now);
     if (rep->result != 0) {
         r.err = map_result(rep->result, &r.protocol_gone);
-        r.detail = "NAT-PMP result code";
+        pm_result_detail(&r, "result %u (%s)", rep->result,
+                         rep->result < PM_ARRAY_SIZE(names) ? names[rep->result] : "unknown");
     } else {
         if (c->ext_addr) /* else the mapping waits for it (see held) */
             r.ext = pm_addr_from_v4(c->ext_addr);
@@ -230,7 +245,7 @@ void pm_natpmp_mapping_reply(portmap_client *c, portmap_mapping *m, const pm_nat
         r.lifetime = rep->lifetime;
         if (m->op == PM_OP_MAP && (r.ext_port == 0 || r.lifetime == 0)) {
             r.err = PORTMAP_ERR_PROTOCOL;
-            r.detail = "success reply with port or lifetime 0";
+            pm_result_detail(&r, "a success reply with port or lifetime 0");
         }
     }
     pm_engine_map_done(c, m, &r, now);
@@ -277,9 +292,10 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
     natpmpresp_t resp;
     int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
 
-    if (rx == RX_REFUSED) {
+    if (rx == RX_REFUSED || rx == RX_UNREACHABLE) {
         xchg_close(x);
-        pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
+        pm_engine_probe_failed(c, PM_V4, PORTMAP_METHOD_NATPMP, now, "%s",
+                               rx == RX_REFUSED ? WHY_REFUSED : WHY_UNREACHABLE);
         return;
     }
     if (rx == RX_NONE && now < x->retry_at)
@@ -290,7 +306,8 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
             return;
         if (lr < 0) {
             xchg_close(x);
-            pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_NO, 0, now);
+            pm_engine_probe_failed(c, PM_V4, PORTMAP_METHOD_NATPMP, now,
+                                   "no answer after libnatpmp's retries");
             return;
         }
         from_lib(x, &resp, &rep);
@@ -307,10 +324,10 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
     natpmpresp_t resp;
     int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
 
-    if (rx == RX_REFUSED) {
+    if (rx == RX_REFUSED || rx == RX_UNREACHABLE) {
         if (m->state == PORTMAP_STATE_PENDING) {
-            pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1,
-                            .detail = "port 5351 unreachable" };
+            pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
+            pm_result_detail(&r, "%s", rx == RX_REFUSED ? WHY_REFUSED : WHY_UNREACHABLE);
             pm_engine_map_done(c, m, &r, now);
         }
         return; /* held mappings: the router may be restarting; keep trying */

@@ -135,7 +135,27 @@ static int pcp_start(portmap_client *c, portmap_mapping *m, int64_t now)
     if (!st)
         return -1;
     build_map(c, m, &req);
-    return send_request(c, st, &req);
+    if (send_request(c, st, &req) != 0)
+        return -1;
+    m->op_sent = 1;
+    return 0;
+}
+
+/* The MAP may have been made though its answer never came: a delete with
+ * its nonce undoes exactly that (a router deletes only what the nonce
+ * made), sent once without waiting. */
+static void pcp_abandon(portmap_client *c, portmap_mapping *m)
+{
+    pcp_state *st = state_if_any(c, m->fam);
+    pm_pcp_request req;
+    uint32_t lifetime = m->op_lifetime;
+
+    if (!st || st->fd < 0 || m->op != PM_OP_MAP)
+        return;
+    m->op_lifetime = 0;
+    build_map(c, m, &req);
+    m->op_lifetime = lifetime;
+    send_request(c, st, &req);
 }
 
 static void pcp_stop(portmap_client *c, portmap_mapping *m)
@@ -214,11 +234,12 @@ static portmap_error map_result_code(unsigned code, int *gone)
 /* PCP is not spoken here at all (ICMP unreachable or a version answer). */
 static void pcp_gone(portmap_client *c, pcp_state *st, int64_t now, const char *why)
 {
-    pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1, .detail = why };
+    pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
 
+    pm_result_detail(&r, "%s", why);
     st->probing = 0;
     if (c->net[st->fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
-        pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, now);
+        pm_engine_probe_failed(c, st->fam, PORTMAP_METHOD_PCP, now, "%s", why);
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
         /* Held mappings keep trying: a refusal while the router restarts
          * must not make us give them up. */
@@ -257,7 +278,8 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     }
     r.err = map_result_code(rsp->result, &r.protocol_gone);
     r.lifetime = rsp->lifetime;
-    r.detail = pm_pcp_result_name(rsp->result);
+    if (rsp->result != PM_PCP_SUCCESS)
+        pm_result_detail(&r, "%s (result %u)", pm_pcp_result_name(rsp->result), rsp->result);
     if (r.err == PORTMAP_ERR_NOT_AUTHORIZED && m->op == PM_OP_DELETE && st->fam == PM_V6 &&
         !m->lease_cut) {
         /* miniupnpd 2.3.1 refuses to delete an IPv6 pinhole once it has
@@ -281,8 +303,8 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
          * the cause is on our side of it (RFC 6887 8.1) */
         char local[PM_ADDR_TEXT];
         pm_addr_fmt(&m->local, local, sizeof(local));
-        r.detail = "ADDRESS_MISMATCH: the request arrived from another source address than "
-                   "the one inside it";
+        pm_result_detail(&r, "ADDRESS_MISMATCH: the request arrived from another source "
+                             "address than the one inside it");
         PM_WARN(c, "pcp: the router refused port %u with ADDRESS_MISMATCH: the request for %s "
                    "reached it from another source address (a NAT or a proxy between this host "
                    "and the router?)", m->internal_port, local);
@@ -323,8 +345,9 @@ void pm_pcp_handle(portmap_client *c, int fam, const uint8_t *buf, size_t len, i
     if (s == PM_PCP_DECODE_VERSION) {
         /* RFC 6887 9: a NAT-PMP server answers version 2 with version 0. */
         net->pcp_version = 0;
-        pcp_gone(c, st, now, rsp.version == 0 ? "the gateway speaks only NAT-PMP"
-                                              : "the gateway speaks another PCP version");
+        pm_engine_heard(c, fam, PORTMAP_METHOD_PCP, now);
+        pcp_gone(c, st, now, rsp.version == 0 ? "the router speaks only NAT-PMP"
+                                              : "the router speaks another PCP version");
         return;
     }
     if (s != PM_PCP_DECODE_OK) {
@@ -334,6 +357,8 @@ void pm_pcp_handle(portmap_client *c, int fam, const uint8_t *buf, size_t len, i
         return;
     }
     net->pcp_version = PM_PCP_VERSION;
+    /* from the gateway (the socket is connected): it speaks PCP */
+    pm_engine_heard(c, fam, PORTMAP_METHOD_PCP, now);
     if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
         pm_engine_server_epoch(c, fam, PORTMAP_METHOD_PCP, rsp.epoch, now);
         st->probing = 0;
@@ -356,11 +381,15 @@ static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
         uint8_t buf[PM_PCP_MAX_MSG + 4];
         ssize_t n = recv(st->fd, buf, sizeof(buf), MSG_TRUNC);
         if (n < 0) {
+            int gone = errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH;
             if (errno == ECONNREFUSED)
-                pcp_gone(c, st, now, "the gateway refused PCP (port 5351 unreachable)");
+                pcp_gone(c, st, now, "refused (nothing listens on port 5351)");
+            else if (gone)
+                pcp_gone(c, st, now, "the router is unreachable (no answer to ARP or "
+                                     "neighbour discovery)");
             else if (errno != EAGAIN && errno != EINTR)
                 PM_DEBUG(c, "pcp: recv: %s", strerror(errno));
-            if (errno != ECONNREFUSED)
+            if (!gone)
                 return;
             continue;
         }
@@ -392,7 +421,8 @@ static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
             continue; /* exhausted: the mapping's deadline ends it */
         build_map(c, m, &req);
         c->counters.retransmissions++;
-        send_request(c, st, &req);
+        if (send_request(c, st, &req) == 0)
+            m->op_sent = 1;
     }
 }
 
@@ -401,7 +431,7 @@ static void dispatch_one(portmap_client *c, pcp_state *st, struct pollfd *fds, s
 {
     if (st->refused) {
         st->refused = 0;
-        pcp_gone(c, st, now, "the gateway refused PCP (port 5351 unreachable)");
+        pcp_gone(c, st, now, "refused (nothing listens on port 5351)");
     }
     for (size_t i = 0; i < n; i++) {
         if (fds[i].fd == st->fd && st->fd >= 0 && fds[i].revents) {
@@ -446,4 +476,5 @@ const pm_backend pm_backend_pcp = {
     .count_pollfds = pcp_count,
     .dispatch = pcp_dispatch,
     .reset = pcp_reset,
+    .abandon = pcp_abandon,
 };

@@ -209,7 +209,7 @@ static void on_route6(const struct nlmsghdr *h, void *arg)
     memcpy(b->gw, gw, 16);
 }
 
-int pm_route_default6(pm_addr *gateway, char *ifname, size_t ifname_len)
+int pm_route_default6(pm_addr *gateway, uint32_t *oif, char *ifname, size_t ifname_len)
 {
     route6_best b = { 0 };
     char name[IF_NAMESIZE];
@@ -217,6 +217,8 @@ int pm_route_default6(pm_addr *gateway, char *ifname, size_t ifname_len)
     if (nl_dump(RTM_GETROUTE, AF_INET6, on_route6, &b) != 0 || !b.found)
         return -1;
     *gateway = pm_addr_from_v6(b.gw, b.oif);
+    /* the interface apart: a global gateway address carries no zone */
+    *oif = b.oif;
     if (ifname && ifname_len)
         snprintf(ifname, ifname_len, "%s", if_indextoname(b.oif, name) ? name : "?");
     return 0;

@@ -13,8 +13,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <miniupnpc/upnperrors.h>
 #include <net/if.h>
+#include <netinet/icmp6.h>
+#include <netinet/ip_icmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +152,9 @@ static int ssdp_open4(portmap_client *c, upnp_state *st)
     me.sin_addr.s_addr = pm_local4(c);
     if (bind(st->ssdp_fd, (struct sockaddr *)&me, sizeof(me)) < 0)
         return -1;
+    /* the gateway's ICMP port unreachable for our unicast search says at
+     * once that it has no SSDP server (see read_errors) */
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_RECVERR, &(int){ 1 }, sizeof(int));
     /* Multicast leaves only through the interface that holds our address. */
     setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof(ifaddr));
     setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
@@ -171,6 +177,7 @@ static int ssdp_open6(portmap_client *c, upnp_state *st)
         return -1;
     if (bind(st->ssdp_fd, (struct sockaddr *)&me, ml) < 0)
         return -1;
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_RECVERR, &(int){ 1 }, sizeof(int));
     setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex));
     setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops));
     setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof(loop));
@@ -274,8 +281,14 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
     /* IPv6: the global address is checked against the gateway's
      * link-layer address once connected (finish_description) */
     if (st->fam == PM_V4 && !on_gateway(c, st->fam, &host)) {
+        char where[PM_ADDR_TEXT];
         st->dropped++;
         c->counters.dropped_wrong_source++;
+        pm_addr_fmt(&host, where, sizeof(where));
+        /* kept waiting for a usable answer; if none comes, this is why */
+        snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]),
+                 "answered with a description on %s, which is not the router: refused "
+                 "(see SECURITY.md)", where);
         PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway", a->location);
         return;
     }
@@ -289,11 +302,80 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
         PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
 }
 
+/* UPnP is not to be had at fam's router, and why. */
+static void unavailable(portmap_client *c, upnp_state *st, int64_t now, const char *why)
+{
+    st->searching = 0;
+    pm_http_reset(&st->desc);
+    if (c->net[st->fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING)
+        pm_engine_probe_failed(c, st->fam, PORTMAP_METHOD_UPNP, now, "%s", why);
+}
+
+/* What an ICMP error queued on the SSDP socket says of our unicast
+ * search to the gateway: 1 port unreachable (no SSDP server), 2 the
+ * gateway itself unreachable, 0 nothing we act on. */
+static int icmp_verdict(portmap_client *c, upnp_state *st, const struct msghdr *msg)
+{
+    const pm_addr *gw = &c->net[st->fam].gateway;
+    pm_addr dst, off;
+    uint16_t port = 0;
+
+    /* the datagram the error is about: it went to the gateway's 1900 */
+    if (pm_addr_from_sockaddr(msg->msg_name, msg->msg_namelen, &dst, &port) != 0 ||
+        port != SSDP_PORT || !pm_addr_eq(&dst, gw))
+        return 0;
+    for (const struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
+         cm = CMSG_NXTHDR((struct msghdr *)msg, (struct cmsghdr *)cm)) {
+        const struct sock_extended_err *ee = (const void *)CMSG_DATA(cm);
+        const struct sockaddr *who = SO_EE_OFFENDER(ee);
+        int v6 = cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR;
+        if (!v6 && !(cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR))
+            continue;
+        if (ee->ee_errno == EHOSTUNREACH || ee->ee_errno == ENETUNREACH)
+            return 2; /* from our own stack (no ARP/ND answer) or the router */
+        if (ee->ee_errno != ECONNREFUSED)
+            continue;
+        /* the port unreachable must come from the gateway itself; the
+         * error's own address is that of the host that sent it */
+        if (pm_addr_from_sockaddr(who, v6 ? sizeof(struct sockaddr_in6)
+                                          : sizeof(struct sockaddr_in), &off, NULL) == 0 &&
+            pm_addr_eq(&off, gw))
+            return 1;
+        if (v6 && who->sa_family == AF_INET6 && pm_addr_is_link_local(gw) &&
+            memcmp(((const struct sockaddr_in6 *)who)->sin6_addr.s6_addr, gw->u.v6, 16) == 0)
+            return 1; /* a link-local offender comes without its zone */
+    }
+    return 0;
+}
+
+static void read_errors(portmap_client *c, upnp_state *st, int64_t now)
+{
+    for (int i = 0; i < 8 && st->ssdp_fd >= 0; i++) {
+        char ctl[512], data[64];
+        struct sockaddr_storage to;
+        struct iovec iov = { data, sizeof(data) };
+        struct msghdr msg = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
+                              .msg_iovlen = 1, .msg_control = ctl,
+                              .msg_controllen = sizeof(ctl) };
+        int v;
+
+        if (recvmsg(st->ssdp_fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            return;
+        v = icmp_verdict(c, st, &msg);
+        if (v == 1)
+            unavailable(c, st, now, "refused (nothing listens on port 1900 for SSDP)");
+        else if (v == 2)
+            unavailable(c, st, now, "the router is unreachable (no answer to ARP or "
+                                    "neighbour discovery)");
+    }
+}
+
 static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
 {
     pm_net *net = &c->net[st->fam];
 
-    for (int i = 0; i < 16; i++) {
+    read_errors(c, st, now);
+    for (int i = 0; i < 16 && st->ssdp_fd >= 0; i++) {
         char buf[2048];
         struct sockaddr_storage from;
         socklen_t fl = sizeof(from);
@@ -318,6 +400,7 @@ static void read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             c->counters.dropped_malformed++;
             continue;
         }
+        pm_engine_heard(c, st->fam, PORTMAP_METHOD_UPNP, now);
         if (!pm_http_active(&st->desc) && !st->have_igd) {
             PM_DEBUG(c, "upnp: IGD v%d answered the search%s after %lld ms", a.igd_version,
                      st->fam == PM_V6 ? " over IPv6" : "",
@@ -340,22 +423,36 @@ static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
 
 /* The description's service for this family into st; 0 when it has one
  * on the gateway. */
-static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d)
+/* The description's service for this family into st; 0 when it has one
+ * on the gateway. -1 with *why set: the router offers none we can use;
+ * -1 with *why NULL: the description is not the gateway's (IPv6). */
+static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d,
+                        const char **why)
 {
     pm_addr addr = st->fam == PM_V6 ? d->fw_addr : d->ctl_addr;
     const char *what = st->fam == PM_V6 ? "WANIPv6FirewallControl" : "WANIPConnection or WANPPPConnection";
 
+    *why = NULL;
+    if (st->fam == PM_V6 && !on_gateway(c, st->fam, &st->desc_host)) {
+        PM_WARN(c, "upnp: the description %s is not on the IPv6 router; ignored", st->location);
+        c->counters.dropped_wrong_source++;
+        return -1;
+    }
     if (st->fam == PM_V6 ? !d->has_fw : !d->has_wan) {
         PM_WARN(c, "upnp: %s describes no %s", st->location, what);
+        *why = st->fam == PM_V6 ? "answers, but offers no IPv6 pinholes (no "
+                                  "WANIPv6FirewallControl: an IGD v1 device?)"
+                                : "answers, but offers no port-mapping service (no "
+                                  "WANIPConnection or WANPPPConnection)";
         return -1;
     }
     if (pm_addr_is_link_local(&addr))
         addr.scope = c->net[st->fam].gateway.scope;
     /* the control point must be the router that answered, not elsewhere */
-    if (!on_gateway(c, st->fam, &addr) ||
-        (st->fam == PM_V6 && !on_gateway(c, st->fam, &st->desc_host))) {
+    if (!on_gateway(c, st->fam, &addr)) {
         PM_WARN(c, "upnp: the control URL of %s is not on the gateway; ignored", st->location);
         c->counters.dropped_wrong_source++;
+        *why = "answers, but its control URL is on another host: refused (see SECURITY.md)";
         return -1;
     }
     st->ctl_addr = addr;
@@ -377,17 +474,29 @@ static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d)
 static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
 {
     pm_net *net = &c->net[st->fam];
+    const char *why;
     pm_igd_desc d;
 
     if (st->desc.state != PM_HTTPC_DONE || st->desc.resp.status != 200) {
-        PM_DEBUG(c, "upnp: description fetch failed: %s",
-                 st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "HTTP error");
+        const char *what = st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "HTTP error";
+        PM_DEBUG(c, "upnp: description fetch failed: %s", what);
+        snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]),
+                 "answered, but its description %.70s could not be read (%.30s)", st->location,
+                 st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "an HTTP error status");
+        /* nothing listens where the router said: it will not get better */
+        if (st->desc.state == PM_HTTPC_FAILED && !strcmp(st->desc.why, "connection refused") &&
+            (st->fam == PM_V4 || on_gateway(c, st->fam, &st->desc_host)))
+            unavailable(c, st, now, net->why[PORTMAP_METHOD_UPNP]);
         return; /* a later SSDP answer may do better; the probe deadline ends it */
     }
     pm_upnp_desc_parse(st->desc.resp.body, st->desc.resp.body_len, st->location, &d);
     pm_http_reset(&st->desc);
-    if (take_service(c, st, &d) != 0)
+    if (take_service(c, st, &d, &why) != 0) {
+        /* the router's own description: it offers nothing else */
+        if (why)
+            unavailable(c, st, now, why);
         return;
+    }
     snprintf(net->upnp_service, sizeof(net->upnp_service), "%s", st->service_name);
     net->upnp_version = st->fam == PM_V6 ? 1 : d.version;
     st->searching = 0;
@@ -395,7 +504,7 @@ static void finish_description(portmap_client *c, upnp_state *st, int64_t now)
     if (st->fam == PM_V6) {
         /* usable once the firewall says it lets pinholes in */
         if (soap_start(c, st, &st->extip, "GetFirewallStatus", NULL, 0, now, now + HTTP_MAX_MS) != 0)
-            pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_UPNP, PM_AVAIL_NO, 0, now);
+            unavailable(c, st, now, "GetFirewallStatus could not be sent");
         return;
     }
     st->have_igd = 1;
@@ -416,11 +525,12 @@ static void finish_fw_status(portmap_client *c, upnp_state *st, int64_t now)
     if (code != 0 || !enabled || !inbound) {
         /* A disabled firewall lets everything in already; one that takes
          * no pinholes cannot help: either way not ours to use. */
-        PM_WARN(c, "upnp: the router's IPv6 firewall %s",
-                code != 0 ? "did not say its status"
-                : !enabled ? "is disabled: it needs no pinholes (nothing is blocked)"
-                           : "does not allow inbound pinholes");
-        pm_engine_probe_done(c, st->fam, PORTMAP_METHOD_UPNP, PM_AVAIL_NO, 0, now);
+        const char *why = code != 0 ? "answers, but did not say its IPv6 firewall's status"
+                          : !enabled ? "answers, but its IPv6 firewall is disabled: it needs no "
+                                       "pinholes (nothing is blocked)"
+                                     : "answers, but its IPv6 firewall does not allow inbound pinholes";
+        PM_WARN(c, "upnp: the router %s", why);
+        unavailable(c, st, now, why);
         return;
     }
     st->have_igd = 1;
@@ -552,6 +662,7 @@ send:
         x->retry_at = now + 1000;
         return -1;
     }
+    m->op_sent = 1;
     x->retry_at = PM_NEVER;
     return 0;
 }
@@ -639,7 +750,10 @@ static void done(portmap_client *c, portmap_mapping *m, portmap_error err, const
                  int64_t now)
 {
     upnp_xchg *x = m->op_data;
-    pm_result r = { .err = err, .detail = detail };
+    pm_result r = { .err = err };
+
+    if (detail)
+        pm_result_detail(&r, "%s", detail);
 
     if (err == PORTMAP_OK && m->op == PM_OP_MAP) {
         r.ext_port = x->try_port;
@@ -675,7 +789,7 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
     upnp_xchg *x = m->op_data;
     int later;
     portmap_error err;
-    static char detail[96];
+    char detail[96];
 
     if ((code == 725 || code == 402) && x->lease && !x->tried_lease0) {
         PM_WARN(c, "upnp: the router answered error %d (%s) to a %u s lease: "
@@ -712,7 +826,8 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
              strupnperror(code) ? strupnperror(code) : "unknown");
     PM_WARN(c, "upnp: port %u: %s", m->internal_port, detail);
     if (later) {
-        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES, .detail = detail };
+        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES };
+        pm_result_detail(&r, "%s", detail);
         pm_engine_map_done(c, m, &r, now);
         return;
     }
@@ -722,7 +837,7 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
 static void pinhole_failed(portmap_client *c, portmap_mapping *m, const char *action, int code,
                            int64_t now)
 {
-    static char detail[128];
+    char detail[128];
     const char *why = NULL;
     portmap_error err = pm_upnp_pinhole_error(code, &why);
 

@@ -108,6 +108,25 @@ void pm_allow_str(uint32_t addr_be, uint8_t prefix, char *buf, size_t len)
         snprintf(buf, len, "%s/%u", a, prefix);
 }
 
+const char *pm_method_label(portmap_method m)
+{
+    switch (m) {
+    case PORTMAP_METHOD_PCP: return "PCP";
+    case PORTMAP_METHOD_NATPMP: return "NAT-PMP";
+    case PORTMAP_METHOD_UPNP: return "UPnP-IGD";
+    default: return "?";
+    }
+}
+
+void pm_result_detail(pm_result *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+    va_end(ap);
+}
+
 int pm_method_can_allow(portmap_method method, uint8_t prefix)
 {
     switch (method) {

@@ -415,6 +415,7 @@ END_TEST
 
 static void ipv6_not_used(int scenario, const char *why)
 {
+    char reason[384];
     portmap_mapping *m;
     portmap_mapping_info info;
     int rc;
@@ -426,6 +427,10 @@ static void ipv6_not_used(int scenario, const char *why)
     ck_assert_int_eq(fakeigd_count(&igd, "AddPinhole"), 0);
     ck_assert_int_ge(fakeigd_http_requests(&igd), 1); /* it was asked, not just missed */
     ck_assert_msg(logged(why), "no warning with \"%s\": %s", why, warnings);
+    /* and the caller is told the same, not just the log */
+    ck_assert_int_eq(portmap_mapping_get_reason(m, PORTMAP_FAMILY_DEFAULT, reason, sizeof(reason)),
+                     PORTMAP_OK);
+    ck_assert_msg(strstr(reason, why) != NULL, "reason \"%s\" lacks \"%s\"", reason, why);
     finish();
 }
 

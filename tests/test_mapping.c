@@ -97,8 +97,7 @@ static portmap_mapping *add_mapping(int64_t now, int64_t timeout)
     m->first_deadline = now + timeout;
     m->state = PORTMAP_STATE_PENDING;
     m->expires_at = m->refresh_at = m->retry_at = PM_NEVER;
-    m->next = c->mappings;
-    c->mappings = m;
+    pm_mapping_link(c, m);
     return m;
 }
 
@@ -252,18 +251,41 @@ START_TEST(unsupported_protocol_falls_back)
 }
 END_TEST
 
-START_TEST(preferred_protocol_silent_gives_way)
+/* A mapping asked for through PCP at 0 ms, and NAT-PMP's probe, sent at
+ * 0 ms too, answered at 10 ms. */
+static portmap_mapping *pcp_asked_natpmp_answered(void)
 {
     portmap_mapping *m = add_mapping(0, 10000);
     service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    c->net[PM_V4].avail[PORTMAP_METHOD_NATPMP] = PM_AVAIL_PROBING;
+    c->net[PM_V4].probe_started[PORTMAP_METHOD_NATPMP] = 0;
+    pm_engine_heard(c, PM_V4, PORTMAP_METHOD_NATPMP, 10);
     pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 10);
-    pm_mapping_stop_op(c, m); /* as if the PCP attempt was abandoned */
-    /* NAT-PMP answered in 10 ms: PCP gets max(2 x 10, 50) ms */
-    service(m, 40);
-    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP); /* still within the grace */
-    pm_mapping_stop_op(c, m);
-    service(m, 50);
+    return m;
+}
+
+START_TEST(preferred_protocol_silent_gives_way)
+{
+    /* PCP says nothing: it is given 8 x 10 ms from its request, then
+     * NAT-PMP maps */
+    portmap_mapping *m = pcp_asked_natpmp_answered();
+    service(m, 79);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP); /* still within its grace */
+    service(m, 80);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
+    reply_ok(m, 27015, 60, 90);
+    ck_assert_int_eq(m->method, PORTMAP_METHOD_NATPMP);
+}
+END_TEST
+
+START_TEST(preferred_protocol_heard_is_waited_for)
+{
+    portmap_mapping *m = pcp_asked_natpmp_answered();
+    /* PCP spoke (its probe was answered): its request is not abandoned */
+    pm_engine_heard(c, PM_V4, PORTMAP_METHOD_PCP, 20);
+    service(m, 2000);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
 }
 END_TEST
 
@@ -624,6 +646,7 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, silence_is_no_gateway);
     tcase_add_test(tc, unsupported_protocol_falls_back);
     tcase_add_test(tc, preferred_protocol_silent_gives_way);
+    tcase_add_test(tc, preferred_protocol_heard_is_waited_for);
     tcase_add_test(tc, epoch_reset_remaps);
     tcase_add_test(tc, network_change_remaps_by_what_the_new_gateway_speaks);
     tcase_add_test(tc, network_change_remaps_a_forced_mapping_at_once);

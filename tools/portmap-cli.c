@@ -246,41 +246,25 @@ static const char *methods_tried(portmap_method m)
     }
 }
 
-/* Explain a failure: what was tried, where, and for how long. */
+/* Explain a failure of a command that asked the router something: the
+ * library's reason (what each protocol said), and a hint. */
 int explain(portmap_client *c, const options *o, int err)
 {
-    portmap_discovery d;
-    if (o->family == PORTMAP_IPV6) {
-        portmap_discover_dual(c, NULL, &d, 0, 1);
-        if (!d.gateway[0])
-            return fail(EX_NOGW, "-6: no IPv6 default route, or no global or unique-local IPv6 "
-                        "address of this host on its link");
-        if (!d.local_address[0])
-            return fail(EX_NOGW, "-6: no IPv6 address of this host fit for a pinhole");
-        if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_TIMEOUT ||
-            err == PORTMAP_ERR_UNSUPPORTED)
-            return fail(exit_code_for(err), "no IPv6 router answered %s at %s within %d s (%s); "
-                        "does the router open IPv6 pinholes (PCP, or UPnP-IGD v2 "
-                        "WANIPv6FirewallControl)?", methods_tried(o->method), d.gateway,
-                        o->timeout_s, portmap_strerror(err));
-        return fail(exit_code_for(err), "the IPv6 router %s said no: %s", d.gateway,
-                    portmap_strerror(err));
-    }
-    portmap_discover(c, &d, 0, 1);
-    if (err == PORTMAP_ERR_UNSUPPORTED && o->allow && d.methods)
-        return fail(exit_code_for(err), "the gateway %s cannot restrict who connects to %s: "
-                    "--allow needs PCP (any ADDR/PREFIX) or UPnP-IGD (one host); it offers %s%s%s. "
-                    "Nothing was mapped; without --allow the port is open to everyone",
-                    d.gateway, o->allow, d.methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP) ? "PCP " : "",
-                    d.methods & PORTMAP_HAVE(PORTMAP_METHOD_NATPMP) ? "NAT-PMP " : "",
-                    d.methods & PORTMAP_HAVE(PORTMAP_METHOD_UPNP) ? "UPnP-IGD" : "");
-    if (err == PORTMAP_ERR_NO_GATEWAY && !d.gateway[0])
-        return fail(EX_NOGW, "no default gateway in the routing table; use --gateway ADDR");
+    portmap_family fam = o->family == PORTMAP_IPV6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
+    char why[512] = "";
+
+    portmap_discover_reason(c, fam, why, sizeof(why));
+    if (err == PORTMAP_ERR_UNSUPPORTED && o->allow)
+        return fail(exit_code_for(err), "%s cannot restrict who connects to %s: --allow needs "
+                    "PCP (any ADDR/PREFIX) or UPnP-IGD (one host). Nothing was mapped; without "
+                    "--allow the port is open to everyone", why, o->allow);
+    if (!strncmp(why, "no IPv", 6))
+        return fail(EX_NOGW, "%s%s", why,
+                    fam == PORTMAP_IPV4 && !o->gateway ? "; --gateway ADDR names a router" : "");
     if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_TIMEOUT || err == PORTMAP_ERR_UNSUPPORTED)
-        return fail(exit_code_for(err), "no gateway answered %s at %s within %d s (%s); is %s "
-                    "enabled on the router?", methods_tried(o->method), d.gateway, o->timeout_s,
-                    portmap_strerror(err), methods_tried(o->method));
-    return fail(exit_code_for(err), "the gateway %s said no: %s", d.gateway, portmap_strerror(err));
+        return fail(exit_code_for(err), "%s: %s; is %s enabled on the router?",
+                    portmap_strerror(err), why, methods_tried(o->method));
+    return fail(exit_code_for(err), "%s: %s", portmap_strerror(err), why);
 }
 
 int open_client(const options *o, portmap_client **c, int release_on_close)
@@ -318,6 +302,8 @@ static int wait_for_signal(void)
 }
 
 #define MAX_PAIRS 32
+/* a failing command's releases: short, the failure is already known */
+#define PM_MIN_RELEASE_MS(o) ((o)->timeout_s * 1000 < 3000 ? (o)->timeout_s * 1000 : 3000)
 
 typedef struct pair {
     uint16_t port;
@@ -348,23 +334,82 @@ static const char *probing_text(portmap_method m)
     }
 }
 
-/* Wait for a mapping, showing a status line after 300 ms on a terminal. */
-static int wait_mapped(const options *o, portmap_mapping *m, portmap_mapping_info *info)
+/* A signal that ends the command: taken when pending, without waiting. */
+static int signal_pending(void)
 {
-    int waited = 0, rc;
+    static const struct timespec zero = { 0, 0 };
+    sigset_t set;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sig = sigtimedwait(&set, NULL, &zero);
+    return sig > 0 ? sig : 0;
+}
+
+/* Each family part of a request: [0] IPv4, [1] IPv6. */
+typedef struct parts {
+    int have[2];
+    portmap_mapping_info info[2];
+    char reason[2][256];
+} parts;
+
+static void read_parts(portmap_mapping *m, parts *p)
+{
+    for (int f = 0; f < 2; f++) {
+        portmap_family fam = f ? PORTMAP_IPV6 : PORTMAP_IPV4;
+        p->reason[f][0] = '\0';
+        p->have[f] = portmap_mapping_get_family_info(m, fam, &p->info[f]) == PORTMAP_OK;
+        if (p->have[f])
+            portmap_mapping_get_reason(m, fam, p->reason[f], sizeof(p->reason[f]));
+    }
+}
+
+static int parts_pending(const parts *p)
+{
+    for (int f = 0; f < 2; f++)
+        if (p->have[f] && p->info[f].state == PORTMAP_STATE_PENDING)
+            return 1;
+    return 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until every part of every request has an outcome (the library
+ * bounds each by the timeout), showing a status line after 300 ms on a
+ * terminal. Returns the signal that interrupted the wait, else 0.
+ */
+static int wait_all(const options *o, portmap_mapping *const *m, int n)
+{
+    int64_t start = mono_ms(), limit = start + (int64_t)o->timeout_s * 1000 + 2000;
+    int sig = 0;
 
     for (;;) {
-        rc = portmap_mapping_wait(m, 300, info);
-        if (rc != PORTMAP_ERR_TIMEOUT || info->state != PORTMAP_STATE_PENDING)
+        portmap_mapping *waiting = NULL;
+        for (int i = 0; i < n && !waiting; i++) {
+            parts p;
+            read_parts(m[i], &p);
+            if (parts_pending(&p))
+                waiting = m[i];
+        }
+        if (!waiting || mono_ms() >= limit)
             break;
-        waited += 300;
-        if (waited >= o->timeout_s * 1000 + 500)
+        if ((sig = signal_pending()) != 0)
             break;
-        status(probing_text(o->method));
+        portmap_mapping_wait(waiting, 100, NULL);
+        if (mono_ms() - start >= 300)
+            status(probing_text(o->method));
     }
     if (status_shown)
         status("");
-    return rc;
+    return sig;
 }
 
 /* A router that refuses finite leases leaves a port open for good unless
@@ -382,43 +427,114 @@ static void note_permanent(const portmap_mapping_info *i, int once)
     pthread_mutex_unlock(&out_lock);
 }
 
-/* Not a library code: one family of an explicit -4 -6 failed, said. */
-#define PORTMAP_ERR_IPV6_PART 1000
+/* The parts a request must get for the command to succeed (bit f for
+ * part f): what -4/-6 named, else IPv4 where the host has an IPv4 route
+ * and IPv6 otherwise; a part not required is made where it can be. */
+static unsigned required_parts(const options *o, const parts *p)
+{
+    if (o->family != PORTMAP_FAMILY_DEFAULT)
+        return (o->family & PORTMAP_IPV4 ? 1u : 0u) | (o->family & PORTMAP_IPV6 ? 2u : 0u);
+    if (p->have[0] && !(p->info[0].state == PORTMAP_STATE_FAILED && p->info[0].no_route))
+        return 1u;
+    return p->have[1] ? 2u : 1u;
+}
+
+/* Why part f failed, in words: the library's reason, never "success". */
+static const char *part_reason(const parts *p, int f)
+{
+    if (p->reason[f][0])
+        return p->reason[f];
+    if (p->info[f].state == PORTMAP_STATE_PENDING || p->info[f].last_error == PORTMAP_OK)
+        return "no answer within the timeout";
+    return portmap_strerror(p->info[f].last_error);
+}
+
+static int part_error(const parts *p, int f)
+{
+    if (p->info[f].state == PORTMAP_STATE_PENDING || p->info[f].last_error == PORTMAP_OK)
+        return PORTMAP_ERR_TIMEOUT;
+    return p->info[f].last_error;
+}
+
+/* The kind of failure in a few words, ahead of the router's reason. */
+static const char *part_summary(const parts *p, int f)
+{
+    switch (part_error(p, f)) {
+    case PORTMAP_ERR_NO_GATEWAY: return p->info[f].no_route ? "no route" : "no gateway answered";
+    case PORTMAP_ERR_UNSUPPORTED: return "not supported by the router";
+    case PORTMAP_ERR_TIMEOUT: return "timed out";
+    default: return portmap_strerror(part_error(p, f));
+    }
+}
+
+/* Say that part f of a request did not get mapped. */
+static void say_unmapped(const parts *p, int f, int required)
+{
+    const portmap_mapping_info *i = &p->info[f];
+    const char *what = f ? "IPv6 pinhole" : "IPv4 mapping";
+
+    pthread_mutex_lock(&out_lock);
+    if (json_mode) {
+        printf("{\"event\":\"%s\",\"protocol\":\"%s\",\"internal_port\":%u,\"family\":\"%s\","
+               "\"error\":\"%s\",\"reason\":", required ? "failed" : "unavailable",
+               proto_name(i->protocol), i->internal_port, f ? "ipv6" : "ipv4",
+               portmap_strerror(part_error(p, f)));
+        json_string(stdout, part_reason(p, f));
+        printf("}\n");
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "portmap-cli: %s %u: no %s, %s: %s\n", proto_name(i->protocol),
+                i->internal_port, what, part_summary(p, f), part_reason(p, f));
+    }
+    pthread_mutex_unlock(&out_lock);
+}
+
+/* A hint after a failure, where one helps. */
+static void hint(const options *o, const parts *p, int f)
+{
+    int err = part_error(p, f);
+
+    if (json_mode)
+        return;
+    if (p->info[f].no_route && !f && !o->gateway)
+        fail(0, "hint: this host has no IPv4 default route; --gateway ADDR names a router");
+    else if (p->info[f].no_route && f)
+        fail(0, "hint: this host has no IPv6 default route or no global IPv6 address; -4 asks "
+                "for IPv4 only");
+    else if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED)
+        fail(0, "hint: is %s enabled on the router?", methods_tried(o->method));
+}
 
 /*
- * Print each family of a mapped request. With the default (both where
- * available) a family the network lacks is only noted; asked for
- * explicitly, its failure fails the command.
+ * Print each part of a finished request: the mapped ones, and the ones
+ * that failed (an error when required, a note otherwise; a family the
+ * host has no route for is noted only with -v). Returns PORTMAP_OK, or
+ * the error of a required part that failed.
  */
-static int report_families(const options *o, portmap_mapping *m)
+static int report_parts(const options *o, const parts *p)
 {
-    int rc = PORTMAP_OK;
+    unsigned req = required_parts(o, p);
+    int rc = PORTMAP_OK, failed = -1;
 
     for (int f = 0; f < 2; f++) {
-        portmap_family fam = f ? PORTMAP_IPV6 : PORTMAP_IPV4;
-        portmap_mapping_info i;
-        if (portmap_mapping_get_family_info(m, fam, &i) != PORTMAP_OK)
+        int required = (req >> f) & 1;
+        if (!p->have[f])
             continue;
-        if (i.state == PORTMAP_STATE_MAPPED) {
-            print_event("mapped", &i);
-            if (i.permanent)
-                note_permanent(&i, o->once);
-            continue;
-        }
-        if (o->family == PORTMAP_FAMILY_DEFAULT) {
-            if (o->verbose || i.last_error != PORTMAP_ERR_NO_GATEWAY)
-                fail(0, "%s %u: no %s: %s", proto_name(i.protocol), i.internal_port,
-                     f ? "IPv6 pinhole" : "IPv4 mapping", portmap_strerror(i.last_error));
+        if (p->info[f].state == PORTMAP_STATE_MAPPED) {
+            print_event("mapped", &p->info[f]);
+            if (p->info[f].permanent)
+                note_permanent(&p->info[f], o->once);
             continue;
         }
-        fail(0, "%s %u: no %s: %s%s", proto_name(i.protocol), i.internal_port,
-             f ? "IPv6 pinhole" : "IPv4 mapping", portmap_strerror(i.last_error),
-             f && i.last_error == PORTMAP_ERR_NO_GATEWAY
-                 ? " (no IPv6 default route, no usable IPv6 address, or no router answered "
-                   "PCP or UPnP-IGD's WANIPv6FirewallControl over IPv6)"
-                 : "");
-        rc = PORTMAP_ERR_IPV6_PART;
+        if (required || !p->info[f].no_route || o->verbose)
+            say_unmapped(p, f, required);
+        if (required && rc == PORTMAP_OK) {
+            rc = part_error(p, f);
+            failed = f;
+        }
     }
+    if (failed >= 0)
+        hint(o, p, failed);
     return rc;
 }
 
@@ -433,17 +549,47 @@ static portmap_family request_family(const options *o)
     return PORTMAP_IPV4_IPV6;
 }
 
-static int cmd_request(const options *o, const pair *pairs, int n)
+/* Release one request and print each part that was mapped; the worst
+ * exit code. */
+static int release_one(const options *o, portmap_mapping **m, const pair *pr)
 {
-    portmap_client *c = NULL;
-    portmap_mapping *m[MAX_PAIRS] = { NULL };
-    portmap_mapping_info info;
-    int rc, worst = EX_OK;
+    parts p;
+    int rc, printed = 0;
 
-    if ((rc = open_client(o, &c, !o->once)) != 0)
-        return rc;
+    read_parts(*m, &p);
+    rc = portmap_mapping_release(m, o->timeout_s * 1000);
+    for (int f = 0; f < 2; f++) {
+        portmap_mapping_info *i = &p.info[f];
+        if (!p.have[f] || (i->state != PORTMAP_STATE_MAPPED && i->state != PORTMAP_STATE_LOST))
+            continue;
+        i->state = PORTMAP_STATE_RELEASED;
+        i->last_error = rc;
+        print_event("released", i);
+        printed = 1;
+    }
+    if (rc == PORTMAP_OK)
+        return EX_OK;
+    if (!printed && (rc == PORTMAP_ERR_CANCELLED || rc == PORTMAP_ERR_TIMEOUT))
+        return EX_OK; /* nothing was mapped: nothing to release */
+    fail(0, "release of %s %u: %s", proto_name(pr->proto), pr->port, portmap_strerror(rc));
+    return exit_code_for(rc);
+}
+
+/* Release what is held, for a command that is failing; errors are left
+ * to the failure already reported. */
+static void release_all(const options *o, portmap_mapping **m, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (m[i])
+            portmap_mapping_release(&m[i], PM_MIN_RELEASE_MS(o));
+}
+
+static int start_requests(const options *o, portmap_client *c, const pair *pairs, int n,
+                          portmap_mapping **m)
+{
     for (int i = 0; i < n; i++) {
         portmap_request r;
+        int rc;
         portmap_request_init(&r);
         r.protocol = pairs[i].proto;
         r.internal_port = pairs[i].port;
@@ -455,72 +601,83 @@ static int cmd_request(const options *o, const pair *pairs, int n)
         r.family = request_family(o);
         r.callback = on_event;
         rc = portmap_request_mapping(c, &r, &m[i]);
-        if (rc == PORTMAP_ERR_INVALID_ARGUMENT && o->allow && (r.family & PORTMAP_IPV6)) {
-            portmap_close(&c);
+        if (rc == PORTMAP_OK)
+            continue;
+        if (rc == PORTMAP_ERR_INVALID_ARGUMENT && o->allow && (r.family & PORTMAP_IPV6))
             return fail(EX_USAGE_, "--allow takes IPv4 peers only: use it with -4");
-        }
-        if (rc == PORTMAP_ERR_UNSUPPORTED && r.family == PORTMAP_IPV6) {
-            portmap_close(&c);
+        if (rc == PORTMAP_ERR_UNSUPPORTED && r.family == PORTMAP_IPV6)
             return fail(exit_code_for(rc), "-6: %s has no IPv6; use PCP or UPnP-IGD",
                         methods_tried(o->method));
-        }
-        if (rc == PORTMAP_ERR_UNSUPPORTED && o->allow) {
-            portmap_close(&c);
+        if (rc == PORTMAP_ERR_UNSUPPORTED && o->allow)
             return fail(exit_code_for(rc), "%s %u: --allow %s cannot be honoured by %s, which "
                         "cannot restrict who connects (PCP can; UPnP-IGD for one host)",
                         proto_name(pairs[i].proto), pairs[i].port, o->allow,
                         o->method == PORTMAP_METHOD_NATPMP ? "NAT-PMP" : "UPnP-IGD");
-        }
+        return fail(exit_code_for(rc), "%s %u: %s", proto_name(pairs[i].proto), pairs[i].port,
+                    portmap_strerror(rc));
+    }
+    return EX_OK;
+}
+
+static int cmd_request(const options *o, const pair *pairs, int n)
+{
+    portmap_client *c = NULL;
+    portmap_mapping *m[MAX_PAIRS] = { NULL };
+    int rc, sig, worst = EX_OK;
+
+    if ((rc = open_client(o, &c, !o->once)) != 0)
+        return rc;
+    if ((rc = start_requests(o, c, pairs, n, m)) != EX_OK) {
+        release_all(o, m, n);
+        portmap_close(&c);
+        return rc;
+    }
+    /* All requests are under way together; each is reported once all
+     * have an outcome, in the order given. */
+    sig = wait_all(o, m, n);
+    for (int i = 0; i < n && !sig; i++) {
+        parts p;
+        read_parts(m[i], &p);
+        rc = report_parts(o, &p);
         if (rc != PORTMAP_OK) {
+            /* nothing is left behind by a command that failed, --once or not */
+            release_all(o, m, n);
             portmap_close(&c);
-            return fail(exit_code_for(rc), "%s %u: %s", proto_name(pairs[i].proto), pairs[i].port,
-                        portmap_strerror(rc));
+            return exit_code_for(rc);
         }
     }
-    /* All requests are under way together; report each as it is made. */
-    for (int i = 0; i < n; i++) {
-        rc = wait_mapped(o, m[i], &info);
-        if (rc == PORTMAP_OK)
-            rc = report_families(o, m[i]);
-        if (rc != PORTMAP_OK) {
-            rc = rc == PORTMAP_ERR_IPV6_PART ? EX_NOGW : explain(c, o, rc);
-            portmap_close(&c); /* releases what did get mapped */
-            return rc;
-        }
-    }
-    if (o->once) {
+    if (!sig && o->once) {
         portmap_close(&c); /* release_on_close is off: the leases run out by themselves */
         return EX_OK;
     }
-    wait_for_signal();
+    if (!sig)
+        sig = wait_for_signal();
     for (int i = 0; i < n; i++) {
-        portmap_mapping_info part[2];
-        int have[2];
-        for (int f = 0; f < 2; f++)
-            have[f] = portmap_mapping_get_family_info(m[i], f ? PORTMAP_IPV6 : PORTMAP_IPV4,
-                                                      &part[f]) == PORTMAP_OK &&
-                      part[f].state != PORTMAP_STATE_FAILED;
-        rc = portmap_mapping_release(&m[i], o->timeout_s * 1000);
-        for (int f = 0; f < 2; f++) {
-            if (!have[f])
-                continue;
-            part[f].state = PORTMAP_STATE_RELEASED;
-            part[f].last_error = rc;
-            print_event("released", &part[f]);
-        }
-        if (rc) {
-            fail(exit_code_for(rc), "release of %s %u: %s", proto_name(pairs[i].proto),
-                 pairs[i].port, portmap_strerror(rc));
-            worst = exit_code_for(rc);
-        }
+        int r = release_one(o, &m[i], &pairs[i]);
+        if (r != EX_OK)
+            worst = r;
     }
     portmap_close(&c);
+    /* interrupted before the mappings were made: nothing to report but that */
     return worst;
+}
+
+/* Why a release found nothing to do it with, in words. */
+static int explain_release(portmap_client *c, const options *o, int rc, const pair *pr)
+{
+    char why[512] = "";
+
+    if (rc == PORTMAP_ERR_NO_GATEWAY || rc == PORTMAP_ERR_UNSUPPORTED || rc == PORTMAP_ERR_TIMEOUT)
+        portmap_discover_reason(c, o->family == PORTMAP_IPV6 ? PORTMAP_IPV6 : PORTMAP_IPV4, why,
+                                sizeof(why));
+    return fail(exit_code_for(rc), "release of %s %u: %s%s%s", proto_name(pr->proto), pr->port,
+                portmap_strerror(rc), why[0] ? ": " : "", why);
 }
 
 static int cmd_release(const options *o, uint16_t port, portmap_transport proto)
 {
     portmap_client *c = NULL;
+    pair pr = { port, proto };
     int rc;
 
     if ((rc = open_client(o, &c, 1)) != 0)
@@ -535,9 +692,7 @@ static int cmd_release(const options *o, uint16_t port, portmap_transport proto)
             printf("released %s %u\n", proto_name(proto), port);
         pthread_mutex_unlock(&out_lock);
     } else {
-        rc = rc == PORTMAP_ERR_NO_GATEWAY || rc == PORTMAP_ERR_TIMEOUT ? explain(c, o, rc)
-             : fail(exit_code_for(rc), "release of %s %u: %s", proto_name(proto), port,
-                    portmap_strerror(rc));
+        rc = explain_release(c, o, rc, &pr);
     }
     portmap_close(&c);
     return rc;
@@ -940,6 +1095,9 @@ int main(int argc, char **argv)
     long v;
     int ch;
 
+    /* A line as soon as it is known: a script reading a held request
+     * through a pipe sees "mapped" when it happens, not at exit. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     while ((ch = getopt_long(argc, argv, "vh46", longopts, NULL)) != -1) {
         switch (ch) {
         case 'p':

@@ -243,6 +243,17 @@ PORTMAP_API int portmap_discover_dual(portmap_client *c, portmap_discovery *v4,
                                       portmap_discovery *v6, unsigned flags, int timeout_ms);
 
 /*
+ * What the last discovery of family (PORTMAP_IPV4 or PORTMAP_IPV6) found
+ * of each protocol, in words (since API 0.4): "no IPv4 default route", or
+ * "the router at 10.77.0.1: PCP: answered; NAT-PMP: refused (nothing
+ * listens on port 5351); UPnP-IGD: no answer within 1.0 s, while PCP
+ * answered". For a message after portmap_discover() or a failed request.
+ * Never blocks.
+ */
+PORTMAP_API int portmap_discover_reason(portmap_client *c, portmap_family family, char *buf,
+                                        size_t len);
+
+/*
  * Ask the gateway for its external IPv4 address now (NAT-PMP opcode 0, or
  * a short-lived PCP mapping that is deleted again). Writes a NUL-terminated
  * string into buf (at least PORTMAP_ADDRSTRLEN bytes). Blocks <= timeout_ms.
@@ -299,7 +310,12 @@ typedef struct portmap_mapping_info {
      * outside on external_port) */
     portmap_family family;
     portmap_address_kind address_kind;  /* IPv6: what internal_address is */
-    uint8_t reserved[56];
+    /* Since API 0.4: non-zero when last_error is PORTMAP_ERR_NO_GATEWAY
+     * because this host has no default route of the family (or, IPv6, no
+     * address fit for a pinhole): the network lacks the family, as
+     * opposed to a router that did not answer. */
+    int no_route;
+    uint8_t reserved[52];
 } portmap_mapping_info;
 
 /*
@@ -374,6 +390,20 @@ PORTMAP_API int portmap_mapping_get_info(portmap_mapping *m, portmap_mapping_inf
  * that family. Since API 0.3. */
 PORTMAP_API int portmap_mapping_get_family_info(portmap_mapping *m, portmap_family family,
                                                 portmap_mapping_info *info);
+
+/*
+ * Why the mapping's last attempt failed, in words, as the router or the
+ * network put it (since API 0.4): e.g. "UPnP-IGD: UPnP error 718:
+ * ConflictInMappingEntry", or for a request no router answered "the
+ * router at 10.77.0.1: PCP: refused (nothing listens on port 5351);
+ * UPnP-IGD: no answer within 10.0 s". "" when nothing failed. family:
+ * PORTMAP_IPV4 or PORTMAP_IPV6 for that part of a request of both
+ * families (PORTMAP_ERR_NOT_FOUND when it has no such part),
+ * PORTMAP_FAMILY_DEFAULT for the handle's own. NUL-terminated, cut to
+ * len. Never blocks.
+ */
+PORTMAP_API int portmap_mapping_get_reason(portmap_mapping *m, portmap_family family, char *buf,
+                                           size_t len);
 
 /* Renew now instead of at the scheduled time. Asynchronous. */
 PORTMAP_API int portmap_mapping_renew(portmap_mapping *m);

@@ -7,6 +7,7 @@ their events, callbacks and their threading rules, asyncio, errors.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import ipaddress
 import logging
@@ -138,7 +139,9 @@ class Families(FakeGatewayTest):
         self.assertIs(m.family, portmap.Family.IPV4)
         self.assertIs(m.info().family, portmap.Family.IPV4)
         self.assertIs(m.address_kind, portmap.AddressKind.NA)
-        self.assertEqual(m.info(family="ipv4"), m.info())
+        # the same part (its timers aside: each read is at its own ms)
+        untimed = lambda i: dataclasses.replace(i, refresh_in=None, expires_in=None)  # noqa: E731
+        self.assertEqual(untimed(m.info(family="ipv4")), untimed(m.info()))
         with self.assertRaises(portmap.NotFoundError):
             m.info(family="ipv6")
 
@@ -222,7 +225,9 @@ class Errors(FakeGatewayTest):
         e = cm.exception
         self.assertIsInstance(e, portmap.RefusedError)
         self.assertEqual(e.code, portmap.ErrorCode.NOT_AUTHORIZED)
-        self.assertEqual(e.message, portmap.strerror(7))
+        # the kind of failure, then the router's own words
+        self.assertTrue(e.message.startswith(portmap.strerror(7)), e.message)
+        self.assertIn("NAT-PMP: result 2", e.message)
         self.assertIn("request 40130/udp", str(e))
         # the failed request does not linger
         self.assertTrue(wait_until(lambda: c.mappings == [], 2))
@@ -239,7 +244,8 @@ class Errors(FakeGatewayTest):
         with self.assertRaises(portmap.NoGatewayError) as cm:
             c.request(40132, "udp")
         self.assertLess(time.monotonic() - t0, 0.6 + 2)
-        self.assertIn(f"gateway {FAKE_GW}", str(cm.exception))
+        self.assertIn(f"the router at {FAKE_GW}: NAT-PMP: no answer within 0.6 s", str(cm.exception))
+        self.assertNotIn("success", str(cm.exception))
         with self.assertRaises(portmap.NoGatewayError) as cm2:
             c.discover(fresh=True)
         self.assertEqual(cm2.exception.discovery.gateway, FAKE_GW)  # type: ignore[union-attr]

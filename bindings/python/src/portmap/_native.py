@@ -105,7 +105,8 @@ class MappingInfo(Structure):
         ("double_nat", c_int),
         ("family", c_enum),
         ("address_kind", c_enum),
-        ("reserved", c_uint8 * 56),
+        ("no_route", c_int),
+        ("reserved", c_uint8 * 52),
     ]
 
 
@@ -191,6 +192,8 @@ PROTOTYPES = {
     "portmap_mapping_wait": (c_int, [c_void_p, c_int, POINTER(MappingInfo)]),
     "portmap_mapping_get_info": (c_int, [c_void_p, POINTER(MappingInfo)]),
     "portmap_mapping_get_family_info": (c_int, [c_void_p, c_enum, POINTER(MappingInfo)]),
+    "portmap_mapping_get_reason": (c_int, [c_void_p, c_enum, c_char_p, c_size_t]),
+    "portmap_discover_reason": (c_int, [c_void_p, c_enum, c_char_p, c_size_t]),
     "portmap_mapping_renew": (c_int, [c_void_p]),
     "portmap_mapping_release": (c_int, [POINTER(c_void_p), c_int]),
     "portmap_release_port": (c_int, [c_void_p, c_enum, c_uint16, c_enum, c_int]),

@@ -71,6 +71,8 @@ log = logging.getLogger("portmap")
 TransportLike = Union[Transport, str]
 MethodLike = Union[Method, str]
 FamilyLike = Union[Family, str]
+# PM_REASON_LEN: the library's reasons fit in this many bytes
+_REASON_LEN = 384
 LogLevelLike = Union[LogLevel, str, int]
 EventCallback = Callable[["Event"], Any]
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -290,7 +292,9 @@ class MappingInfo:
     ``family`` is IPV4 (a NAT mapping) or IPV6 (a firewall pinhole:
     ``external_address`` is ``internal_address``, reachable from outside
     on ``external_port``); ``address_kind`` says what kind of IPv6
-    address that is (NA for IPv4).
+    address that is (NA for IPv4). ``no_route`` (API 0.4): the request
+    failed because this host has no route of that family at all, as
+    opposed to a router that did not answer.
     """
 
     state: State
@@ -309,6 +313,7 @@ class MappingInfo:
     double_nat: bool
     family: Family = Family.IPV4
     address_kind: AddressKind = AddressKind.NA
+    no_route: bool = False
 
     @classmethod
     def _from_c(cls, ci: _native.MappingInfo) -> "MappingInfo":
@@ -335,6 +340,7 @@ class MappingInfo:
             double_nat=bool(ci.double_nat),
             family=Family.IPV6 if ci.family == Family.IPV6 else Family.IPV4,
             address_kind=enum(AddressKind, ci.address_kind),
+            no_route=bool(ci.no_route),
         )
 
 
@@ -876,14 +882,35 @@ class Mapping:
         context = f"request {self._label()}"
         if self._family == Family.IPV6:
             context += " (ipv6 pinhole)"
-        if code in (ErrorCode.NO_GATEWAY, ErrorCode.TIMEOUT, ErrorCode.UNSUPPORTED):
-            gw = self._client._gateway_hint(self._primary)
-            if gw:
-                context += f" (gateway {gw})"
+        message = _native.strerror(code)
+        why = self.reason(None if self._family == Family.IPV4_IPV6 else self._primary)
+        if why:
+            message += f": {why}"
         if self._family == Family.IPV4_IPV6:
             other = self._infos[Family.IPV6].last_error
-            context += f" (and no ipv6 pinhole: {_native.strerror(other or ErrorCode.CANCELLED)})"
-        raise PortmapError.from_code(code, context)
+            why6 = self.reason(Family.IPV6) or _native.strerror(other or ErrorCode.CANCELLED)
+            message += f" (and no ipv6 pinhole: {why6})"
+        raise PortmapError.from_code(code, context, message)
+
+    def reason(self, family: Optional[FamilyLike] = None) -> str:
+        """Why the last attempt failed, in the router's or the network's
+        words (``portmap_mapping_get_reason``, API 0.4): e.g. "the router
+        at 10.77.0.1: PCP: refused (nothing listens on port 5351); ...".
+        "" while nothing failed, or once the mapping was released.
+        ``family`` picks a part of a request of both families."""
+        fam = Family.DEFAULT if family is None else _family_arg(family)
+        if fam == Family.IPV4_IPV6:
+            raise _invalid("reason() takes one family: ipv4 or ipv6")
+        buf = create_string_buffer(_REASON_LEN)
+        with self._hlock:
+            if not self._handle.value:
+                return ""
+            try:
+                with self._client._gate.use("mapping reason"):
+                    rc = _lib.portmap_mapping_get_reason(self._handle, int(fam), buf, _REASON_LEN)
+            except ClientClosedError:
+                return ""
+        return _native.decode(buf.value) if rc == ErrorCode.OK else ""
 
     def _abandon(self) -> None:
         """Drop a request that failed or that nobody waits for any more."""
@@ -1086,7 +1113,6 @@ class Client:
         self._timeout_s: float = s.timeout_ms / 1000.0
         self._close_timeout_ms: int = s.close_timeout_ms
         self._gateway_setting = gateway
-        self._last_gateway: Optional[str] = gateway
         self._handlers: Tuple[EventCallback, ...] = (on_event,) if on_event else ()
         self._streams: List[EventStream] = []
         self._mappings: Dict[int, Mapping] = {}
@@ -1387,27 +1413,6 @@ class Client:
             _raise_for(rc, context)
         return mapping
 
-    def _gateway_hint(self, family: Family = Family.IPV4) -> Optional[str]:
-        """The gateway as last found, for error messages (never waits:
-        the cached discovery with a 1 ms bound, as portmap-cli does)."""
-        v6 = family == Family.IPV6
-        if self._gateway_setting:
-            if (":" in self._gateway_setting) != v6:
-                return f"set to {self._gateway_setting}, which rules IPv{6 if v6 else 4} out"
-            return self._gateway_setting
-        if _in_callback():
-            return None if v6 else self._last_gateway
-        d = _native.Discovery()
-        try:
-            with self._gate.use("discover"):
-                if v6:
-                    _lib.portmap_discover_dual(self._gate.ptr, None, byref(d), 0, 1)
-                else:
-                    _lib.portmap_discover(self._gate.ptr, byref(d), 0, 1)
-        except PortmapError:
-            return None if v6 else self._last_gateway
-        return _native.decode(d.gateway) or (None if v6 else self._last_gateway)
-
     def _forget(self, key: int) -> None:
         _routes.pop(key, None)
         with self._gate.cond:
@@ -1488,13 +1493,13 @@ class Client:
             else:
                 rc = _lib.portmap_discover(ptr, byref(d), flags, ms)
         found = Discovery._from_c(d, rc == ErrorCode.OK)
-        if found.gateway and fam == Family.IPV4:
-            self._last_gateway = found.gateway
         if rc != ErrorCode.OK:
             context = "discover" if fam == Family.IPV4 else "discover ipv6"
-            if found.gateway:
-                context += f" (gateway {found.gateway})"
-            err = PortmapError.from_code(rc, context)
+            message = _native.strerror(rc)
+            why = self.discover_reason(fam) if rc == ErrorCode.NO_GATEWAY else ""
+            if why:
+                message += f": {why}"
+            err = PortmapError.from_code(rc, context, message)
             err.discovery = found
             raise err
         return found
@@ -1516,17 +1521,29 @@ class Client:
             rc = _lib.portmap_discover_dual(ptr, byref(d4), byref(d6), flags, ms)
         ok = rc == ErrorCode.OK
         found = DualDiscovery(Discovery._from_c(d4, ok), Discovery._from_c(d6, ok))
-        if found.ipv4.gateway:
-            self._last_gateway = found.ipv4.gateway
         if not ok:
-            gws = [g for g in (found.ipv4.gateway, found.ipv6.gateway) if g]
             context = "discover ipv4 and ipv6"
-            if gws:
-                context += f" (gateway {', '.join(gws)})"
-            err = PortmapError.from_code(rc, context)
+            message = _native.strerror(rc)
+            if rc == ErrorCode.NO_GATEWAY:
+                message += f": {self.discover_reason(Family.IPV4)}; {self.discover_reason(Family.IPV6)}"
+            err = PortmapError.from_code(rc, context, message)
             err.discovery = found
             raise err
         return found
+
+    def discover_reason(self, family: FamilyLike = "ipv4") -> str:
+        """What the last discovery of ``family`` found of each protocol, in
+        words (``portmap_discover_reason``, API 0.4): "no IPv4 default
+        route", or "the router at 10.77.0.1: PCP: answered; NAT-PMP:
+        refused (nothing listens on port 5351); ...". Never waits."""
+        fam = _family_arg(family)
+        if fam == Family.IPV4_IPV6:
+            raise _invalid("discover_reason() takes one family: ipv4 or ipv6")
+        buf = create_string_buffer(_REASON_LEN)
+        with self._gate.use("discover reason") as ptr:
+            rc = _lib.portmap_discover_reason(ptr, int(fam), buf, _REASON_LEN)
+        _raise_for(rc, "discover reason")
+        return _native.decode(buf.value)
 
     def external_ip(self, *, timeout: Optional[float] = None) -> str:
         """Ask the gateway for its external IPv4 address now."""
