@@ -961,10 +961,8 @@ static int end_release_fam(portmap_client *c, int fam, portmap_transport protoco
     /* Without an entry the delete was a question: a PCP server that finds
      * no such mapping says it could not do it (miniupnpd: NO_RESOURCES),
      * which for the caller is "nothing to release", not a full router. */
-    if (!found && pcp && rc == PORTMAP_ERR_NO_RESOURCES) {
-        snprintf(m->reason, sizeof(m->reason), "the router has no mapping of that port for us");
-        rc = PORTMAP_ERR_NOT_FOUND;
-    }
+    if (!found && pcp && rc == PORTMAP_ERR_NO_RESOURCES)
+        rc = PORTMAP_ERR_NOT_FOUND; /* (m is gone: finish_delete dropped it) */
     return rc;
 }
 
