@@ -640,10 +640,7 @@ PORTMAP_API int portmap_discover_reason(portmap_client *c, portmap_family family
     if (!c || !buf || !len || (family != PORTMAP_IPV4 && family != PORTMAP_IPV6))
         return PORTMAP_ERR_INVALID_ARGUMENT;
     pthread_mutex_lock(&c->lock);
-    if (!c->net[fam].route_ok)
-        pm_engine_no_route_reason(c, fam, buf, len);
-    else
-        pm_net_reason(c, fam, PORTMAP_METHOD_AUTO, 0, buf, len);
+    pm_net_reason(c, fam, PORTMAP_METHOD_AUTO, 0, buf, len);
     pthread_mutex_unlock(&c->lock);
     return PORTMAP_OK;
 }
@@ -1083,6 +1080,7 @@ static int wait_upnp(portmap_client *c, int64_t deadline)
 {
     pm_net *net = &c->net[PM_V4];
     int64_t now = pm_now_ms();
+
     int allowed = 0;
 
     for (unsigned i = 0; i < c->n_order; i++)

@@ -312,21 +312,23 @@ void pm_engine_probe_failed(portmap_client *c, int fam, portmap_method method, i
     pm_engine_probe_done(c, fam, method, PM_AVAIL_NO, 0, now);
 }
 
+/* The first protocol, in the client's order, that a router of ours (of
+ * either family) answered; AUTO when none has. */
+static portmap_method first_answered(const portmap_client *c)
+{
+    for (int f = 0; f < PM_FAMS; f++)
+        for (unsigned i = 0; i < c->n_order; i++)
+            if (c->net[f].avail[c->order[i]] == PM_AVAIL_YES)
+                return c->order[i];
+    return PORTMAP_METHOD_AUTO;
+}
+
 /* Whether any router of ours answered in some protocol, or fam's router
  * refused one: then a protocol it has said nothing in is not waited for
  * long. */
-static int anything_answered_yes(const portmap_client *c)
-{
-    for (int f = 0; f < PM_FAMS; f++)
-        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-            if (c->net[f].avail[i] == PM_AVAIL_YES)
-                return 1;
-    return 0;
-}
-
 static int anything_answered(const portmap_client *c, int fam)
 {
-    return c->net[fam].refused || anything_answered_yes(c);
+    return c->net[fam].refused || first_answered(c) != PORTMAP_METHOD_AUTO;
 }
 
 int64_t pm_engine_silent_deadline(const portmap_client *c, int fam, portmap_method method)
@@ -338,20 +340,18 @@ int64_t pm_engine_silent_deadline(const portmap_client *c, int fam, portmap_meth
     /* A refusal alone is a weaker hint than an answer: the silent
      * protocol gets time for four transmissions (a lossy link) */
     return net->probe_started[method] +
-           (anything_answered_yes(c) ? PM_SILENT_GRACE_MS : PM_REFUSED_GRACE_MS);
+           (first_answered(c) != PORTMAP_METHOD_AUTO ? PM_SILENT_GRACE_MS : PM_REFUSED_GRACE_MS);
 }
 
 /* What made a silent protocol not worth waiting for, for its reason:
  * "PCP answered", "the router refused PCP" */
 static void who_answered(const portmap_client *c, int fam, char *buf, size_t len)
 {
-    for (int f = 0; f < PM_FAMS; f++)
-        for (unsigned i = 0; i < c->n_order; i++)
-            if (c->net[f].avail[c->order[i]] == PM_AVAIL_YES) {
-                snprintf(buf, len, "%s answered", pm_method_label(c->order[i]));
-                return;
-            }
-    if (c->net[fam].refused)
+    portmap_method first = first_answered(c);
+
+    if (first != PORTMAP_METHOD_AUTO)
+        snprintf(buf, len, "%s answered", pm_method_label(first));
+    else if (c->net[fam].refused)
         snprintf(buf, len, "the router refused %s", pm_method_label(c->net[fam].refused));
     else
         snprintf(buf, len, "another protocol answered");
@@ -403,7 +403,8 @@ void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_
     } else if (result == PM_AVAIL_NO && !net->why[method][0]) {
         snprintf(net->why[method], sizeof(net->why[method]), "no answer");
     }
-    if (result == PM_AVAIL_NO && !strncmp(net->why[method], "refused", 7) && !net->refused)
+    if (result == PM_AVAIL_NO && !net->refused &&
+        !strncmp(net->why[method], PM_WHY_REFUSED, strlen(PM_WHY_REFUSED)))
         net->refused = method;
     if (result != net->avail[method])
         net->verdict_at[method] = now;
@@ -424,7 +425,7 @@ void pm_engine_probe_done(portmap_client *c, int fam, portmap_method method, pm_
      * mappings) or end (releases): none will be answered. */
     for (portmap_mapping *m = c->mappings; m; m = m->next)
         if (m->fam == fam && m->op != PM_OP_NONE && m->op_method == method)
-            pm_mapping_protocol_gone(c, m, now);
+            pm_mapping_protocol_gone(c, m);
     /* PCP and NAT-PMP share port 5351: nothing listening there refuses
      * both, though ICMP rate limiting may let only one refusal through. */
     if (net->refused == method && (method == PORTMAP_METHOD_PCP || method == PORTMAP_METHOD_NATPMP)) {
@@ -446,7 +447,9 @@ void pm_engine_map_done(portmap_client *c, portmap_mapping *m, const pm_result *
     pthread_cond_broadcast(&c->cond);
 }
 
-void pm_engine_no_route_reason(const portmap_client *c, int fam, char *buf, size_t len)
+/* Why fam has no router to ask, in words: no default route, or a
+ * gateway setting of the other family. */
+static void no_route_reason(const portmap_client *c, int fam, char *buf, size_t len)
 {
     pm_addr gw;
     int other = c->gateway_override && pm_addr_parse(c->gateway_override, &gw) == 0 &&
@@ -470,6 +473,10 @@ void pm_net_reason(portmap_client *c, int fam, portmap_method only, uint8_t allo
     size_t n;
     int parts = 0;
 
+    if (!net->route_ok) {
+        no_route_reason(c, fam, buf, len);
+        return;
+    }
     pm_addr_fmt(&net->gateway, gw, sizeof(gw));
     if (net->gateway.scope && net->ifname[0])
         snprintf(gw + strlen(gw), sizeof(gw) - strlen(gw), "%%%s", net->ifname);

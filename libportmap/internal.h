@@ -23,6 +23,13 @@
 #define PM_NEVER INT64_MAX
 /* Room for a reason given to the caller, in words. */
 #define PM_REASON_LEN 384
+/* The backends' reasons for the network's own answers. Each refusal
+ * starts with PM_WHY_REFUSED: the engine reads it as "the router's host
+ * is up and that port is closed" (pm_engine_probe_done). */
+#define PM_WHY_REFUSED "refused"
+#define PM_WHY_REFUSED_5351 PM_WHY_REFUSED " (nothing listens on port 5351)"
+#define PM_WHY_REFUSED_SSDP PM_WHY_REFUSED " (nothing listens on port 1900 for SSDP)"
+#define PM_WHY_UNREACHABLE "the router is unreachable (no answer to ARP or neighbour discovery)"
 
 /* What a client knows about one protocol at the current gateway. */
 typedef enum pm_avail {
@@ -414,12 +421,9 @@ static inline portmap_address_kind pm_address_kind(pm_v6_kind k)
 {
     return k == PM_V6_UNFIT ? PORTMAP_ADDRESS_NA : (portmap_address_kind)(k + 1);
 }
-/* Why fam has no router to ask, in words: no default route, or a
- * gateway setting of the other family. */
-void pm_engine_no_route_reason(const portmap_client *c, int fam, char *buf, size_t len);
-
 /* fam's protocols that did not answer and why, in words, for a reason:
- * "the router at 10.77.0.1: PCP: refused ...; UPnP-IGD: no answer ...".
+ * "the router at 10.77.0.1: PCP: refused ...; UPnP-IGD: no answer ...",
+ * or why there is no router to ask ("no IPv4 default route").
  * only: AUTO for the client's order, else that protocol; allow_prefix
  * leaves out those that cannot honour it. */
 void pm_net_reason(portmap_client *c, int fam, portmap_method only, uint8_t allow_prefix,
@@ -447,7 +451,7 @@ void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
 int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m);
 /* m's exchange waits on a protocol the router turned out not to speak:
  * a pending request moves on to the next protocol, a release ends. */
-void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m, int64_t now);
+void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m);
 /* The gateway or our address changed; 1 when m is to be made again. */
 int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now);
 

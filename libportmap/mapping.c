@@ -147,19 +147,6 @@ static void journal_drop(portmap_client *c, portmap_mapping *m)
     m->journaled = 0;
 }
 
-/* Why nothing answered m in words, from what each protocol's probe
- * found: "at 10.77.0.1: PCP: refused ...; UPnP-IGD: no answer ..." */
-static void reason_no_protocol(portmap_client *c, portmap_mapping *m, char *buf, size_t len)
-{
-    pm_net *net = pm_net_of(c, m);
-
-    if (!net->route_ok) {
-        pm_engine_no_route_reason(c, m->fam, buf, len);
-        return;
-    }
-    pm_net_reason(c, m->fam, m->forced, m->allow_prefix, buf, len);
-}
-
 static void set_failed(portmap_client *c, portmap_mapping *m, portmap_error err)
 {
     pm_mapping_stop_op(c, m);
@@ -167,7 +154,7 @@ static void set_failed(portmap_client *c, portmap_mapping *m, portmap_error err)
     m->last_error = err;
     m->refresh_at = m->retry_at = PM_NEVER;
     if (!m->reason[0] && (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED))
-        reason_no_protocol(c, m, m->reason, sizeof(m->reason));
+        pm_net_reason(c, m->fam, m->forced, m->allow_prefix, m->reason, sizeof(m->reason));
     if (!m->reason[0] && err == PORTMAP_ERR_TIMEOUT)
         snprintf(m->reason, sizeof(m->reason), "%s answered the router's probe but not the "
                  "request within the timeout", pm_method_label(m->op_method));
@@ -260,7 +247,7 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
 }
 
 /* Choose the protocol for a mapping without one. Returns AUTO to wait. */
-static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t now, int *all_no)
+static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int *all_no)
 {
     pm_net *net = pm_net_of(c, m);
     portmap_method only[1];
@@ -273,7 +260,6 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int64_t
         order = only;
         n = 1;
     }
-    (void)now;
     *all_no = 1;
     for (unsigned i = 0; i < n; i++) {
         portmap_method meth = order[i];
@@ -427,7 +413,7 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         set_failed(c, m, PORTMAP_ERR_NO_GATEWAY);
         return;
     }
-    meth = pick_method(c, m, now, &all_no);
+    meth = pick_method(c, m, &all_no);
     if (all_no && retry_old_verdicts(c, m, now)) {
         *deadline = now;
         return;
@@ -494,7 +480,7 @@ static int rediscovered(portmap_client *c, portmap_mapping *m, int64_t now, int6
         return 0;
     }
     m->rediscover = 0;
-    meth = pick_method(c, m, now, &all_no);
+    meth = pick_method(c, m, &all_no);
     if (!all_no && meth != PORTMAP_METHOD_AUTO)
         m->op_method = meth;
     return 1;
@@ -682,13 +668,9 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
             portmap_strerror(r->err), r->detail[0] ? " (" : "", r->detail,
             r->detail[0] ? ")" : "");
     if (r->protocol_gone) {
-        pm_net *net = pm_net_of(c, m);
-        if (net->avail[m->op_method] != PM_AVAIL_NO) {
-            snprintf(net->why[m->op_method], sizeof(net->why[m->op_method]), "%s",
-                     r->detail[0] ? r->detail : "not spoken");
-            net->avail[m->op_method] = PM_AVAIL_NO;
-            net->verdict_at[m->op_method] = now;
-        }
+        /* the router's verdict on the protocol, for every exchange in it */
+        pm_engine_probe_failed(c, m->fam, m->op_method, now, "%s",
+                               r->detail[0] ? r->detail : "not spoken");
         if (m->state == PORTMAP_STATE_PENDING) {
             m->last_error = PORTMAP_OK; /* let the next protocol decide */
             m->reason[0] = '\0';
@@ -793,7 +775,7 @@ int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t dead
     return 1;
 }
 
-void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m, int64_t now)
+void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m)
 {
     pm_net *net = pm_net_of(c, m);
 
@@ -812,5 +794,4 @@ void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m, int64_t now
         PM_WARN(c, "release of port %u: %s", m->internal_port, m->reason);
         set_released(c, m, PORTMAP_ERR_UNSUPPORTED);
     }
-    (void)now;
 }

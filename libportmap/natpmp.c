@@ -173,8 +173,6 @@ static portmap_error map_result(uint16_t code, int *gone)
 }
 
 /* Outcome of looking at the socket. */
-#define WHY_REFUSED "refused (nothing listens on port 5351)"
-#define WHY_UNREACHABLE "the router is unreachable (no answer to ARP)"
 enum { RX_NONE, RX_REPLY, RX_REFUSED, RX_UNREACHABLE };
 
 /*
@@ -295,7 +293,7 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
     if (rx == RX_REFUSED || rx == RX_UNREACHABLE) {
         xchg_close(x);
         pm_engine_probe_failed(c, PM_V4, PORTMAP_METHOD_NATPMP, now, "%s",
-                               rx == RX_REFUSED ? WHY_REFUSED : WHY_UNREACHABLE);
+                               rx == RX_REFUSED ? PM_WHY_REFUSED_5351 : PM_WHY_UNREACHABLE);
         return;
     }
     if (rx == RX_NONE && now < x->retry_at)
@@ -327,7 +325,7 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
     if (rx == RX_REFUSED || rx == RX_UNREACHABLE) {
         if (m->state == PORTMAP_STATE_PENDING) {
             pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
-            pm_result_detail(&r, "%s", rx == RX_REFUSED ? WHY_REFUSED : WHY_UNREACHABLE);
+            pm_result_detail(&r, "%s", rx == RX_REFUSED ? PM_WHY_REFUSED_5351 : PM_WHY_UNREACHABLE);
             pm_engine_map_done(c, m, &r, now);
         }
         return; /* held mappings: the router may be restarting; keep trying */

@@ -383,10 +383,9 @@ static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
         if (n < 0) {
             int gone = errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH;
             if (errno == ECONNREFUSED)
-                pcp_gone(c, st, now, "refused (nothing listens on port 5351)");
+                pcp_gone(c, st, now, PM_WHY_REFUSED_5351);
             else if (gone)
-                pcp_gone(c, st, now, "the router is unreachable (no answer to ARP or "
-                                     "neighbour discovery)");
+                pcp_gone(c, st, now, PM_WHY_UNREACHABLE);
             else if (errno != EAGAIN && errno != EINTR)
                 PM_DEBUG(c, "pcp: recv: %s", strerror(errno));
             if (!gone)
@@ -431,7 +430,7 @@ static void dispatch_one(portmap_client *c, pcp_state *st, struct pollfd *fds, s
 {
     if (st->refused) {
         st->refused = 0;
-        pcp_gone(c, st, now, "refused (nothing listens on port 5351)");
+        pcp_gone(c, st, now, PM_WHY_REFUSED_5351);
     }
     for (size_t i = 0; i < n; i++) {
         if (fds[i].fd == st->fd && st->fd >= 0 && fds[i].revents) {

@@ -363,10 +363,9 @@ static void read_errors(portmap_client *c, upnp_state *st, int64_t now)
             return;
         v = icmp_verdict(c, st, &msg);
         if (v == 1)
-            unavailable(c, st, now, "refused (nothing listens on port 1900 for SSDP)");
+            unavailable(c, st, now, PM_WHY_REFUSED_SSDP);
         else if (v == 2)
-            unavailable(c, st, now, "the router is unreachable (no answer to ARP or "
-                                    "neighbour discovery)");
+            unavailable(c, st, now, PM_WHY_UNREACHABLE);
     }
 }
 
@@ -421,8 +420,6 @@ static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
         c->ext_pending = 1;
 }
 
-/* The description's service for this family into st; 0 when it has one
- * on the gateway. */
 /* The description's service for this family into st; 0 when it has one
  * on the gateway. -1 with *why set: the router offers none we can use;
  * -1 with *why NULL: the description is not the gateway's (IPv6). */

@@ -658,7 +658,6 @@ static int cmd_request(const options *o, const pair *pairs, int n)
             worst = r;
     }
     portmap_close(&c);
-    /* interrupted before the mappings were made: nothing to report but that */
     return worst;
 }
 

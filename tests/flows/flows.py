@@ -336,12 +336,17 @@ class FlowCase(unittest.TestCase):
 
     # -- the C API and the Python binding
 
+    def program_flows(self, argv: List[str]) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+        """Run a flows program in the LAN namespace on this profile, with
+        ports of this test's own (it inherits LAB from run-flows.sh)."""
+        return subprocess.run(["ip", "netns", "exec", f"{PREFIX}-lan", "env", f"LAB_PROFILE={self.profile}",
+                               f"PORTMAP_STATE_DIR={STATE}", f"FLOWS_PORT={self.port}", *argv],
+                              capture_output=True, text=True, timeout=300)
+
     def test_capi_flows(self) -> None:
         if not CAPI or self.netns is None:
             self.skipTest("no C API flows program")
-        p = subprocess.run(["ip", "netns", "exec", f"{PREFIX}-lan", "env", f"LAB_PROFILE={self.profile}",
-                            f"PORTMAP_STATE_DIR={STATE}", f"FLOWS_PORT={self.port}", CAPI],
-                           capture_output=True, text=True, timeout=300)
+        p = self.program_flows([CAPI])
         print(p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "", flush=True)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
@@ -349,10 +354,7 @@ class FlowCase(unittest.TestCase):
         if not PYTHON or self.netns is None:
             self.skipTest("the Python binding is not part of this run")
         here = os.path.dirname(os.path.abspath(__file__))
-        p = subprocess.run(["ip", "netns", "exec", f"{PREFIX}-lan", "env", f"LAB_PROFILE={self.profile}",
-                            f"PORTMAP_STATE_DIR={STATE}", f"FLOWS_PORT={self.port}", f"LAB={LAB}",
-                            "python3", os.path.join(here, "pyflows.py")],
-                           capture_output=True, text=True, timeout=300)
+        p = self.program_flows(["python3", os.path.join(here, "pyflows.py")])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
@@ -362,7 +364,8 @@ def _profile_case(profile: str, netns: Optional[str]) -> type:
 
 
 for _p in PROFILES:
-    globals()[_profile_case(_p, "lan").__name__] = _profile_case(_p, "lan")
+    _case = _profile_case(_p, "lan")
+    globals()[_case.__name__] = _case
 NoNetwork = _profile_case("none", None)
 del FlowCase  # only the per-profile cases run
 

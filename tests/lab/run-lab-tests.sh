@@ -8,17 +8,7 @@ profile=$1 test_bin=$2 probe=$3 cli=$4 spoof=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 lab="$here/lab.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "lab tests need root (network namespaces)" >&2
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
-for tool in miniupnpd nft ip; do
-    if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
-        echo "lab tests need $tool: run scripts/setup.sh" >&2
-        exit 1
-    fi
-done
+. "$here/preflight.sh"
 
 trap '"$lab" down' EXIT
 # A real router reboot restarts its epoch; system_uptime=yes would hide it.

@@ -13,17 +13,7 @@ lab="$here/../../../tests/lab/lab.sh"
 lab=$(cd "$(dirname "$lab")" && pwd)/lab.sh
 export LAB_PREFIX=${LAB_PREFIX:-pm}
 
-if [ "$(id -u)" != 0 ]; then
-    echo "lab tests need root (network namespaces)" >&2
-    [ "${CI:-}" = true ] && exit 1
-    exit 77
-fi
-for tool in miniupnpd nft ip; do
-    if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
-        echo "lab tests need $tool: run scripts/setup.sh" >&2
-        exit 1
-    fi
-done
+. "$(dirname "$lab")/preflight.sh"
 
 trap '"$lab" down' EXIT
 # A real router reboot restarts its epoch; system_uptime=yes would hide it.

@@ -883,7 +883,7 @@ class Mapping:
         if self._family == Family.IPV6:
             context += " (ipv6 pinhole)"
         message = _native.strerror(code)
-        why = self.reason(None if self._family == Family.IPV4_IPV6 else self._primary)
+        why = self.reason(self._primary)
         if why:
             message += f": {why}"
         if self._family == Family.IPV4_IPV6:
