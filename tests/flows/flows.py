@@ -367,7 +367,7 @@ for _p in PROFILES:
     _case = _profile_case(_p, "lan")
     globals()[_case.__name__] = _case
 NoNetwork = _profile_case("none", None)
-del FlowCase  # only the per-profile cases run
+del FlowCase, _case, _p  # only the per-profile cases run, each once
 
 
 class DefaultRoute6ViaGlobalGateway(unittest.TestCase):
