@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "addr.h"
+#include "sys/addr.h"
 #include "check_main.h"
 
 static pm_addr parsed(const char *text)

@@ -2,7 +2,7 @@
 #include <check.h>
 
 #include "check_main.h"
-#include "epoch.h"
+#include "sys/epoch.h"
 
 START_TEST(pcp_first_is_valid_and_steady_time_is_valid)
 {

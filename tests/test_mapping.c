@@ -1,7 +1,9 @@
 /*
- * Suite: the mapping state machine (libportmap/mapping.c with engine.c's
- * event queue), driven with an explicit clock and a scripted backend that
- * records what would be sent instead of sending it.
+ * Suite: the mapping state machine (core/mapping.c, core/service.c with
+ * core/net.c's verdicts and the event queue), driven with an explicit
+ * clock on a client made by pm_client_new() with no thread, and a
+ * scripted backend in the client's table that records what would be sent
+ * instead of sending it.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -11,7 +13,8 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "internal.h"
+#include "core/core.h"
+#include "sys/epoch.h"
 
 static int starts, probes;
 static pm_op last_op;
@@ -35,55 +38,81 @@ static size_t fake_count(portmap_client *c) { return 0; }
 static void fake_dispatch(portmap_client *c, struct pollfd *f, size_t n, int64_t now) {}
 static void fake_reset(portmap_client *c, int fam) {}
 
-static const pm_backend fake = {
-    .method = PORTMAP_METHOD_PCP, .name = "fake", .start = fake_start, .stop = fake_stop,
-    .probe = fake_probe, .add_pollfds = fake_add, .count_pollfds = fake_count,
-    .dispatch = fake_dispatch, .reset = fake_reset,
-};
+/* PCP's and NAT-PMP's capabilities and lease policy, no I/O */
+static pm_backend fake_pcp, fake_pmp;
+static const pm_backend *table[PORTMAP_METHOD_COUNT];
+
+static void make_fake(pm_backend *f, portmap_method m)
+{
+    *f = *pm_backends_default[m];
+    f->name = "fake";
+    f->start = fake_start;
+    f->stop = fake_stop;
+    f->probe = fake_probe;
+    f->add_pollfds = fake_add;
+    f->count_pollfds = fake_count;
+    f->dispatch = fake_dispatch;
+    f->reset = fake_reset;
+    f->abandon = NULL;
+    table[m] = f;
+}
 
 static portmap_client *c;
 static char dir[64];
 
+static pm_epoch epochs[PM_FAMS];
+
 static void setup(void)
 {
-    c = calloc(1, sizeof(*c));
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->cond, NULL);
+    portmap_settings set;
+
     strcpy(dir, "/tmp/pm-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    c->state_dir = dir;
-    c->ann6_fd = -1;
-    c->order[0] = PORTMAP_METHOD_PCP;
-    c->order[1] = PORTMAP_METHOD_NATPMP;
-    c->n_order = 2;
+    portmap_default_settings(&set);
+    set.state_dir = dir;
+    set.methods[0] = PORTMAP_METHOD_PCP;
+    set.methods[1] = PORTMAP_METHOD_NATPMP;
+    make_fake(&fake_pcp, PORTMAP_METHOD_PCP);
+    make_fake(&fake_pmp, PORTMAP_METHOD_NATPMP);
+    table[PORTMAP_METHOD_UPNP] = NULL;
+    ck_assert_int_eq(pm_client_new(&c, &set, table, 1), PORTMAP_OK);
     c->net[PM_V4].route_ok = 1;
+    c->net[PM_V4].route_read_at = 1;
     pm_addr_parse("10.77.0.1", &c->net[PM_V4].gateway);
     pm_addr_parse("10.77.0.2", &c->net[PM_V4].local);
-    c->rng_state[0] = 1;
-    c->rng_state[1] = 2;
-    c->s.default_lifetime = 7200;
-    pm_backend_replace(PORTMAP_METHOD_PCP, &fake);
-    pm_backend_replace(PORTMAP_METHOD_NATPMP, &fake);
+    c->rng.s[0] = 1;
+    c->rng.s[1] = 2;
+    memset(epochs, 0, sizeof(epochs));
     starts = probes = 0;
 }
 
 static void drop_events(void)
 {
-    for (size_t i = 0; i < c->n_events; i++)
-        pm_mapping_unref(c->events[i].m);
-    c->n_events = 0;
+    pm_events_drop(c);
+}
+
+/* The journal writes the engine would do after its pass */
+static void flush_journal(void)
+{
+    pm_jq_run(c, 0);
+}
+
+/* What pcp.c does with the epoch of a reply to our request */
+static void server_epoch(int fam, uint32_t epoch, int64_t now)
+{
+    if (!pm_epoch_check_pcp(&epochs[fam], epoch, now))
+        pm_net_router_reset(c, fam, PORTMAP_METHOD_PCP, epoch, now);
 }
 
 static void teardown(void)
 {
     char cmd[128];
     drop_events();
-    free(c->events);
     while (c->mappings)
         pm_mapping_unlink(c, c->mappings);
+    pm_client_free(c);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     ck_assert_int_eq(system(cmd), 0);
-    free(c);
 }
 
 static portmap_mapping *add_mapping(int64_t now, int64_t timeout)
@@ -113,13 +142,17 @@ static void reply_ok(portmap_mapping *m, uint16_t port, uint32_t lifetime, int64
 {
     pm_result r = { .err = PORTMAP_OK, .ext_port = port, .lifetime = lifetime };
     pm_addr_parse("11.77.0.1", &r.ext);
-    pm_engine_map_done(c, m, &r, now);
+    pm_net_map_done(c, m, &r, now);
+    flush_journal();
 }
 
+/* m's part of the engine's pass, then what it asked of the engine */
 static void service(portmap_mapping *m, int64_t now)
 {
     int64_t d = PM_NEVER;
     pm_mapping_service(c, m, now, &d);
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        pm_net_run_wants(c, fam, now);
 }
 
 START_TEST(first_request_goes_out_with_the_probe)
@@ -147,9 +180,9 @@ START_TEST(success_maps_and_schedules_refresh)
     ck_assert_int_ge(m->refresh_at, 20 + 30000);
     ck_assert_int_le(m->refresh_at, 20 + 37500);
     ck_assert_int_eq(m->expires_at, 20 + 60000);
-    ck_assert_int_eq(pm_mapping_refresh_delay_ms(PORTMAP_METHOD_NATPMP, 60, 0.9), 30000);
-    ck_assert_int_eq(pm_mapping_refresh_delay_ms(PORTMAP_METHOD_PCP, 64, 0.0), 32000);
-    ck_assert_int_eq(pm_mapping_refresh_delay_ms(PORTMAP_METHOD_PCP, 64, 1.0), 40000);
+    ck_assert_int_eq(pm_backends_default[PORTMAP_METHOD_NATPMP]->refresh_delay_ms(60, 0.9), 30000);
+    ck_assert_int_eq(pm_backends_default[PORTMAP_METHOD_PCP]->refresh_delay_ms(64, 0.0), 32000);
+    ck_assert_int_eq(pm_backends_default[PORTMAP_METHOD_PCP]->refresh_delay_ms(64, 1.0), 40000);
     /* renewal happens at refresh_at, no earlier */
     starts = 0;
     service(m, m->refresh_at - 1);
@@ -198,7 +231,7 @@ START_TEST(refusal_fails_with_its_code)
     portmap_mapping *m = add_mapping(0, 10000);
     pm_result r = { .err = PORTMAP_ERR_NOT_AUTHORIZED };
     service(m, 0);
-    pm_engine_map_done(c, m, &r, 10);
+    pm_net_map_done(c, m, &r, 10);
     ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(m->last_error, PORTMAP_ERR_NOT_AUTHORIZED);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_FAILED), 1);
@@ -210,7 +243,7 @@ START_TEST(no_resources_is_retried_until_the_deadline)
     portmap_mapping *m = add_mapping(0, 10000);
     pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES, .lifetime = 2 };
     service(m, 0);
-    pm_engine_map_done(c, m, &r, 10);
+    pm_net_map_done(c, m, &r, 10);
     ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
     ck_assert_int_eq(m->retry_at, 2010); /* the server's hint beats the 1 s backoff */
     starts = 0;
@@ -219,7 +252,7 @@ START_TEST(no_resources_is_retried_until_the_deadline)
     service(m, 2010);
     ck_assert_int_eq(starts, 1);
     r.lifetime = 30; /* retry after the deadline: give up now */
-    pm_engine_map_done(c, m, &r, 2020);
+    pm_net_map_done(c, m, &r, 2020);
     ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(m->last_error, PORTMAP_ERR_NO_RESOURCES);
 }
@@ -241,7 +274,7 @@ START_TEST(unsupported_protocol_falls_back)
     pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
     service(m, 0);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
-    pm_engine_map_done(c, m, &r, 5);
+    pm_net_map_done(c, m, &r, 5);
     ck_assert_int_eq(c->net[PM_V4].avail[PORTMAP_METHOD_PCP], PM_AVAIL_NO);
     service(m, 5);
     ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
@@ -260,8 +293,8 @@ static portmap_mapping *pcp_asked_natpmp_answered(void)
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
     c->net[PM_V4].avail[PORTMAP_METHOD_NATPMP] = PM_AVAIL_PROBING;
     c->net[PM_V4].probe_started[PORTMAP_METHOD_NATPMP] = 0;
-    pm_engine_heard(c, PM_V4, PORTMAP_METHOD_NATPMP, 10);
-    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 10);
+    pm_net_heard(c, PM_V4, PORTMAP_METHOD_NATPMP, 10);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 10);
     return m;
 }
 
@@ -283,7 +316,7 @@ START_TEST(preferred_protocol_heard_is_waited_for)
 {
     portmap_mapping *m = pcp_asked_natpmp_answered();
     /* PCP spoke (its probe was answered): its request is not abandoned */
-    pm_engine_heard(c, PM_V4, PORTMAP_METHOD_PCP, 20);
+    pm_net_heard(c, PM_V4, PORTMAP_METHOD_PCP, 20);
     service(m, 2000);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
 }
@@ -294,10 +327,10 @@ START_TEST(epoch_reset_remaps)
     portmap_mapping *m = add_mapping(0, 10000);
     service(m, 0);
     reply_ok(m, 27015, 600, 0);
-    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 1000, 0);
-    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 1100, 100000);
+    server_epoch(PM_V4, 1000, 0);
+    server_epoch(PM_V4, 1100, 100000);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
-    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 2, 110000); /* router rebooted */
+    server_epoch(PM_V4, 2, 110000); /* router rebooted */
     ck_assert_int_eq(m->state, PORTMAP_STATE_LOST);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_LOST), 1);
     starts = 0;
@@ -317,7 +350,7 @@ static void move_to_network_2(int64_t now)
         c->net[PM_V4].avail[i] = PM_AVAIL_UNKNOWN;
     for (portmap_mapping *m = c->mappings; m; m = m->next)
         pm_mapping_network_changed(c, m, now);
-    pm_engine_probe_all(c, PM_V4, now, now + 10000, 0);
+    pm_net_probe_all(c, PM_V4, now, now + 10000, 0);
 }
 
 /* The host moved: the mapping is lost once, asked again from the new
@@ -341,13 +374,13 @@ START_TEST(network_change_remaps_by_what_the_new_gateway_speaks)
     starts = 0;
     service(m, 1000);
     ck_assert_int_eq(starts, 0); /* the new gateway has not answered yet */
-    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_PCP, PM_AVAIL_NO, 0, 1100);
-    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 1100);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_PCP, PM_AVAIL_NO, "test", 1100);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 1100);
     service(m, 1100);
     ck_assert_int_eq(starts, 1);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
     pm_addr_parse("12.77.0.1", &r.ext);
-    pm_engine_map_done(c, m, &r, 1110);
+    pm_net_map_done(c, m, &r, 1110);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
     ck_assert_int_eq(m->method, PORTMAP_METHOD_NATPMP);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_RESTORED), 1);
@@ -385,7 +418,7 @@ START_TEST(release_sends_lifetime_zero)
     pm_mapping_start_op(c, m, PM_OP_DELETE, 100);
     ck_assert_int_eq(last_op, PM_OP_DELETE);
     ck_assert_uint_eq(last_lifetime, 0);
-    pm_engine_map_done(c, m, &ok, 150);
+    pm_net_map_done(c, m, &ok, 150);
     ck_assert_int_eq(m->state, PORTMAP_STATE_RELEASED);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_RELEASED), 1);
 }
@@ -397,7 +430,7 @@ START_TEST(success_waits_for_the_address)
     portmap_mapping *m = add_mapping(0, 10000);
     pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 60 };
     service(m, 0);
-    pm_engine_map_done(c, m, &r, 10);
+    pm_net_map_done(c, m, &r, 10);
     ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
     ck_assert_int_eq(count_events(PORTMAP_EVENT_MAPPED), 0);
     starts = 0;
@@ -416,7 +449,7 @@ START_TEST(address_hold_is_bounded)
     portmap_mapping *m = add_mapping(0, 10000);
     pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 60 };
     service(m, 0);
-    pm_engine_map_done(c, m, &r, 10);
+    pm_net_map_done(c, m, &r, 10);
     service(m, 2009);
     ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
     service(m, 2010);
@@ -431,6 +464,7 @@ START_TEST(journal_records_and_forgets)
     portmap_mapping *m = add_mapping(0, 10000);
     service(m, 0);
     reply_ok(m, 27016, 60, 0);
+    flush_journal();
     ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local, &e), 0);
     ck_assert_uint_eq(e.external_port, 27016);
     ck_assert_mem_eq(e.nonce, m->nonce, sizeof(e.nonce));
@@ -477,15 +511,16 @@ START_TEST(allow_never_falls_back_to_natpmp)
     service(m, 0);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
     /* PCP is not there; NAT-PMP is, but cannot restrict who connects */
-    pm_engine_map_done(c, m, &gone, 5);
-    pm_engine_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, 0, 5);
+    pm_net_map_done(c, m, &gone, 5);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 5);
     service(m, 5);
     ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(m->last_error, PORTMAP_ERR_UNSUPPORTED);
     ck_assert_int_eq(starts, 1); /* nothing was ever asked of NAT-PMP */
-    ck_assert(pm_method_can_allow(PORTMAP_METHOD_UPNP, 32));
-    ck_assert(!pm_method_can_allow(PORTMAP_METHOD_UPNP, 24));
-    ck_assert(pm_method_can_allow(PORTMAP_METHOD_PCP, 24));
+    ck_assert(pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_UPNP], 32));
+    ck_assert(!pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_UPNP], 24));
+    ck_assert(pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_PCP], 24));
+    ck_assert(!pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_NATPMP], 32));
 }
 END_TEST
 
@@ -525,7 +560,7 @@ START_TEST(pinhole_uses_the_ipv6_network)
     ck_assert_int_eq(c->net[PM_V4].avail[PORTMAP_METHOD_PCP], PM_AVAIL_UNKNOWN);
     ck_assert_int_eq(m->local.family, AF_INET6);
     r.ext = m->local; /* no translation */
-    pm_engine_map_done(c, m, &r, 10);
+    pm_net_map_done(c, m, &r, 10);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED); /* not held: c->ext_addr is unknown */
     ck_assert_int_eq(c->net[PM_V6].avail[PORTMAP_METHOD_PCP], PM_AVAIL_YES);
     ck_assert_int_eq(c->events[0].info.family, PORTMAP_IPV6);
@@ -548,11 +583,11 @@ START_TEST(epoch_reset_is_per_family)
     reply_ok(m4, 27015, 600, 10);
     {
         pm_result r = { .err = PORTMAP_OK, .ext_port = 27015, .lifetime = 600, .ext = m6->local };
-        pm_engine_map_done(c, m6, &r, 10);
+        pm_net_map_done(c, m6, &r, 10);
     }
-    pm_engine_server_epoch(c, PM_V6, PORTMAP_METHOD_PCP, 1000, 0);
-    pm_engine_server_epoch(c, PM_V4, PORTMAP_METHOD_PCP, 1000, 0);
-    pm_engine_server_epoch(c, PM_V6, PORTMAP_METHOD_PCP, 3, 100000); /* IPv6 side rebooted */
+    server_epoch(PM_V6, 1000, 0);
+    server_epoch(PM_V4, 1000, 0);
+    server_epoch(PM_V6, 3, 100000); /* IPv6 side rebooted */
     ck_assert_int_eq(m6->state, PORTMAP_STATE_LOST);
     ck_assert_int_eq(m4->state, PORTMAP_STATE_MAPPED);
 }
@@ -581,14 +616,13 @@ START_TEST(twin_events_go_through_the_handle)
     h->refs++; /* the caller's */
     t->refs++; /* held by the handle */
     h->cb = t->cb = note_event;
-    pm_engine_queue_event(c, t, PORTMAP_EVENT_MAPPED);
+    pm_event_queue(c, t, PORTMAP_EVENT_MAPPED);
     ck_assert_int_eq(h->refs, 3); /* the event holds the handle too */
     /* what deliver_events() does */
     c->events[0].m->cb(pm_mapping_handle(c->events[0].m), c->events[0].ev, &c->events[0].info,
                        NULL);
     ck_assert_ptr_eq(seen_handle, h);
     ck_assert_int_eq(seen_family, PORTMAP_IPV6);
-    pm_mapping_unref(h);
     drop_events();
     ck_assert_int_eq(h->refs, 2);
     pm_mapping_unref(h); /* the caller's: the list keeps both */

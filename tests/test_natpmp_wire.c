@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "natpmp_wire.h"
+#include "proto/natpmp/natpmp_wire.h"
 
 START_TEST(public_address_reply)
 {

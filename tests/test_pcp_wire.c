@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "pcp_wire.h"
+#include "proto/pcp/pcp_wire.h"
 
 static const uint8_t nonce[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 

@@ -2,7 +2,7 @@
 #include <check.h>
 
 #include "check_main.h"
-#include "retx.h"
+#include "sys/retx.h"
 
 static double fixed;
 static double rnd(void *ctx)

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "upnp_reply.h"
-#include "upnp_wire.h"
+#include "proto/upnp/upnp_reply.h"
+#include "proto/upnp/upnp_wire.h"
 
 #define LOCATION "http://10.77.0.1:5000/rootDesc.xml"
 #define LOCATION6 "http://[2001:db8:77:1::1]:5000/rootDesc.xml"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "upnp_wire.h"
+#include "proto/upnp/upnp_wire.h"
 
 static pm_http_status parse(const char *text, int eof, size_t max, pm_http_response *r)
 {

@@ -13,7 +13,7 @@
 
 #include "fuzz.h"
 #include "http_feed.h"
-#include "upnp_reply.h"
+#include "proto/upnp/upnp_reply.h"
 
 /* The router as heard over IPv4 and over IPv6: relative control URLs
  * resolve against either. */

@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "epoch.h"
+#include "sys/epoch.h"
 #include "fuzz.h"
 
 typedef struct ref_state {

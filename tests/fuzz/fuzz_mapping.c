@@ -31,9 +31,11 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "internal.h"
-#include "natpmp_wire.h"
-#include "pcp_wire.h"
+#include "core/core.h"
+#include "proto/natpmp/natpmp.h"
+#include "proto/pcp/pcp.h"
+#include "proto/natpmp/natpmp_wire.h"
+#include "proto/pcp/pcp_wire.h"
 
 #define MAX_MAPPINGS 4
 #define MAX_COMMANDS 512
@@ -58,15 +60,26 @@ static size_t fake_count(portmap_client *c)
 static void fake_dispatch(portmap_client *c, struct pollfd *f, size_t n, int64_t now) {}
 static void fake_reset(portmap_client *c, int fam) {}
 
-#define FAKE(meth, nm)                                                                        \
-    {                                                                                         \
-        .method = meth, .name = nm, .start = fake_start, .stop = fake_stop,                  \
-        .probe = fake_probe, .add_pollfds = fake_add, .count_pollfds = fake_count,           \
-        .dispatch = fake_dispatch, .reset = fake_reset,                                      \
+/* The real backends (their capabilities, state, handlers of datagrams)
+ * with no I/O: nothing is sent, nothing polled. */
+static pm_backend fakes[PORTMAP_METHOD_COUNT];
+static const pm_backend *fake_table[PORTMAP_METHOD_COUNT];
+
+static void make_fakes(void)
+{
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
+        fakes[i] = *pm_backends_default[i];
+        fakes[i].start = fake_start;
+        fakes[i].stop = fake_stop;
+        fakes[i].probe = fake_probe;
+        fakes[i].add_pollfds = fake_add;
+        fakes[i].count_pollfds = fake_count;
+        fakes[i].dispatch = fake_dispatch;
+        fakes[i].reset = fake_reset;
+        fakes[i].abandon = NULL;
+        fake_table[i] = &fakes[i];
     }
-static const pm_backend fake_pcp = FAKE(PORTMAP_METHOD_PCP, "pcp");
-static const pm_backend fake_pmp = FAKE(PORTMAP_METHOD_NATPMP, "natpmp");
-static const pm_backend fake_upnp = FAKE(PORTMAP_METHOD_UPNP, "upnp");
+}
 
 /* What the events so far allow next, per mapping. */
 typedef struct track {
@@ -156,27 +169,36 @@ static void check_mapping(const world *w, const portmap_mapping *m)
     (void)w;
 }
 
-/* The engine's service_all(), with the deadline each mapping asks for. */
+/* The engine's pass, with the deadline each mapping asks for once what
+ * the state machine asked of the engine (probes) is done. */
 static void service(world *w)
 {
     portmap_client *c = w->c;
 
-    if (!pm_engine_all_probes_done(c, PM_V4) && w->now >= c->net[PM_V4].probe_deadline)
+    if (!pm_net_all_probes_done(c, PM_V4) && w->now >= c->net[PM_V4].probe_deadline)
         for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
             if (c->net[PM_V4].avail[i] == PM_AVAIL_PROBING)
-                pm_engine_probe_done(c, PM_V4, (portmap_method)i, PM_AVAIL_NO, 0, w->now);
-    for (size_t i = 0; i < w->n; i++) {
-        portmap_mapping *m = w->m[i];
-        int64_t d = PM_NEVER;
+                pm_net_probe_done(c, PM_V4, (portmap_method)i, PM_AVAIL_NO, "no answer", w->now);
+    for (int pass = 0; pass < 4; pass++) {
+        int late = -1;
+        for (size_t i = 0; i < w->n; i++) {
+            portmap_mapping *m = w->m[i];
+            int64_t d = PM_NEVER;
 
-        pm_mapping_service(c, m, w->now, &d);
-        if (m->state == PORTMAP_STATE_FAILED || m->state == PORTMAP_STATE_RELEASED ||
-            m->op != PM_OP_NONE)
-            continue; /* done, or the backend's timers run the exchange */
-        if (d == PM_NEVER || d <= w->now)
-            fprintf(stderr, "mapping %zu: state %d, deadline %lld at %lld\n", i, m->state,
-                    (long long)d, (long long)w->now);
-        FUZZ_CHECK(d != PM_NEVER && d > w->now);
+            pm_mapping_service(c, m, w->now, &d);
+            if (m->state == PORTMAP_STATE_FAILED || m->state == PORTMAP_STATE_RELEASED ||
+                m->op != PM_OP_NONE)
+                continue; /* done, or the backend's timers run the exchange */
+            if (d == PM_NEVER || d <= w->now)
+                late = (int)i;
+        }
+        if (pm_net_run_wants(c, PM_V4, w->now))
+            continue; /* the engine comes back at once */
+        if (late >= 0)
+            fprintf(stderr, "mapping %d: state %d with no deadline at %lld\n", late,
+                    w->m[late]->state, (long long)w->now);
+        FUZZ_CHECK(late < 0);
+        return;
     }
 }
 
@@ -233,7 +255,7 @@ static void upnp_result(world *w, portmap_mapping *m, unsigned err, uint16_t por
         if (w->c->ext_addr)
             r.ext = pm_addr_from_v4(w->c->ext_addr);
     }
-    pm_engine_map_done(w->c, m, &r, w->now);
+    pm_net_map_done(w->c, m, &r, w->now);
 }
 
 /* ---- releases: pm_mapping_start_release(), as portmap_mapping_release() calls it ---- */
@@ -243,11 +265,13 @@ static void release(world *w, portmap_mapping *m, int64_t deadline)
     pm_mapping_start_release(w->c, m, deadline, w->now);
 }
 
-/* ---- announce.c ---- */
+/* ---- announcements to 224.0.0.1:5350 ---- */
 
 static void announce(world *w, const uint8_t *buf, size_t len)
 {
-    pm_announce_handle(w->c, buf, len, w->now);
+    /* each backend hears the datagram on its own socket */
+    pm_pcp_announce(w->c, PM_V4, buf, len, w->now);
+    pm_natpmp_announce(w->c, buf, len, w->now);
 }
 
 /* ---- setup ---- */
@@ -278,9 +302,9 @@ static int add_mapping(world *w, portmap_transport proto, uint16_t port, uint16_
     /* the journal is file I/O and not what is tested here */
     m->internal = 1;
     /* fixed nonces, so that replies in the corpus can match them */
-    for (int i = 0; i < PM_PCP_NONCE_LEN; i++)
+    for (int i = 0; i < PM_NONCE_LEN; i++)
         m->nonce[i] = (uint8_t)(i + 1);
-    m->nonce[PM_PCP_NONCE_LEN - 1] = (uint8_t)(PM_PCP_NONCE_LEN + w->n);
+    m->nonce[PM_NONCE_LEN - 1] = (uint8_t)(PM_NONCE_LEN + w->n);
     w->m[w->n] = m;
     w->t[w->n] = (track){ 0 };
     w->n++;
@@ -289,31 +313,24 @@ static int add_mapping(world *w, portmap_transport proto, uint16_t port, uint16_
 
 static void setup(world *w)
 {
-    portmap_client *c = calloc(1, sizeof(*c));
+    portmap_settings set;
+    portmap_client *c;
 
-    if (!c)
+    portmap_default_settings(&set);
+    set.timeout_ms = 10000;
+    set.keep_orphans = 1; /* orphans live in the journal: file I/O */
+    make_fakes();
+    if (pm_client_new(&c, &set, fake_table, 1) != PORTMAP_OK)
         abort();
-    c->ann6_fd = -1;
     memset(w, 0, sizeof(*w));
     w->c = c;
     w->now = 1000;
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->cond, NULL);
-    c->order[0] = PORTMAP_METHOD_PCP;
-    c->order[1] = PORTMAP_METHOD_NATPMP;
-    c->order[2] = PORTMAP_METHOD_UPNP;
-    c->n_order = 3;
     c->net[PM_V4].route_ok = 1;
+    c->net[PM_V4].route_read_at = 1;
     pm_addr_parse("10.77.0.1", &c->net[PM_V4].gateway);
     pm_addr_parse("10.77.0.2", &c->net[PM_V4].local);
-    c->rng_state[0] = 1;
-    c->rng_state[1] = 2;
-    c->s.default_lifetime = 7200;
-    c->s.timeout_ms = 10000;
-    c->s.keep_orphans = 1; /* orphans live in the journal: file I/O */
-    pm_backend_replace(PORTMAP_METHOD_PCP, &fake_pcp);
-    pm_backend_replace(PORTMAP_METHOD_NATPMP, &fake_pmp);
-    pm_backend_replace(PORTMAP_METHOD_UPNP, &fake_upnp);
+    c->rng.s[0] = 1; /* a replay is the same run */
+    c->rng.s[1] = 2;
     add_mapping(w, PORTMAP_UDP, 27015, 0, 60, PORTMAP_METHOD_AUTO, 10000);
 }
 
@@ -321,17 +338,12 @@ static void teardown(world *w)
 {
     portmap_client *c = w->c;
 
-    for (size_t i = 0; i < c->n_events; i++)
-        pm_mapping_unref(c->events[i].m);
-    free(c->events);
+    pm_events_drop(c);
     for (size_t i = 0; i < w->n; i++) {
         pm_mapping_unlink(c, w->m[i]);
         pm_mapping_unref(w->m[i]); /* the caller's handle */
     }
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->lock);
-    free(c->pcp); /* pm_pcp_handle()'s states; no socket was opened */
-    free(c);
+    pm_client_free(c);
 }
 
 /* FUZZ_TRACE=1 in the environment prints every step of a replay. */
@@ -397,7 +409,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             portmap_method meth = (portmap_method)(1 + fuzz_u8(&in) % 3);
             pm_avail verdict = fuzz_u8(&in) & 1 ? PM_AVAIL_YES : PM_AVAIL_NO;
             uint32_t ext = fuzz_u32(&in);
-            pm_engine_probe_done(w.c, PM_V4, meth, verdict, verdict == PM_AVAIL_YES ? ext : 0, w.now);
+            if (verdict == PM_AVAIL_YES && ext)
+                pm_net_set_external(w.c, ext, w.now);
+            pm_net_probe_done(w.c, PM_V4, meth, verdict, "fuzz", w.now);
             break;
         }
         case 5: {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "natpmp_wire.h"
+#include "proto/natpmp/natpmp_wire.h"
 
 static uint32_t be32(const uint8_t *p)
 {

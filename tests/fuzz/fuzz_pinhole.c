@@ -13,7 +13,7 @@
 
 #include "fuzz.h"
 #include "http_feed.h"
-#include "upnp_reply.h"
+#include "proto/upnp/upnp_reply.h"
 
 /* Every outcome has an error of the library's and a reason to log. */
 static void check_error(int code)

@@ -15,8 +15,8 @@
 
 #include "fuzz.h"
 #include "http_feed.h"
-#include "internal.h"
-#include "upnp_reply.h"
+#include "sys/addr.h"
+#include "proto/upnp/upnp_reply.h"
 
 static void check_reply(const char *body, size_t len, int status)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "upnp_wire.h"
+#include "proto/upnp/upnp_wire.h"
 
 static int terminated(const char *s, size_t cap)
 {

@@ -11,7 +11,7 @@
 
 #include "fuzz.h"
 #include "http_feed.h"
-#include "upnp_reply.h"
+#include "proto/upnp/upnp_reply.h"
 
 static int terminated(const char *s, size_t cap)
 {

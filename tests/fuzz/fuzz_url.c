@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "upnp_wire.h"
+#include "proto/upnp/upnp_wire.h"
 
 /* upnp.c keeps paths in char[256]; so does this. */
 #define PATH_CAP 256

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "upnp_wire.h"
+#include "proto/upnp/upnp_wire.h"
 
 typedef struct fuzz_http {
     char *in;                /* size + 1 bytes, owned */

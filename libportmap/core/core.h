@@ -1,0 +1,224 @@
+/*
+ * core/: the library above the backends. Its modules, lowest first; each
+ * calls only those before it (tests/test_layers.c checks this):
+ *
+ *   names.c     public names and strerror
+ *   journal.c   the journal file (flock, fsync): see journal.h
+ *   jqueue.c    journal writes queued under the lock, done by the engine
+ *   mappings.c  the mapping objects: creation, references, the list, info
+ *   events.c    events queued under the lock, delivered without it
+ *   netinfo.c   reading the network state: verdicts, reasons, capabilities
+ *   mapping.c   the per-mapping state machine: no I/O, no calls upwards
+ *   service.c   when each mapping acts: the protocol it takes, renewals
+ *   net.c       the one writer of the network state (routes, probes,
+ *               verdicts, the external address) and the host services
+ *   orphans.c   releasing what dead processes left on the router
+ *   engine.c    the engine thread: poll, dispatch, the state machine's
+ *               wants, journal writes and callbacks without the lock
+ *   client.c, discover.c, request.c, release.c, table.c: the public API
+ *
+ * Everything here runs with the client lock held unless it says
+ * otherwise.
+ */
+#ifndef PM_CORE_H
+#define PM_CORE_H
+
+#include "core/journal.h"
+#include "proto/backend.h"
+
+/* ---- jqueue.c: journal writes, queued under the lock ---- */
+
+typedef struct pm_jop {
+    int put;                  /* 1: put e; 0: remove e's key */
+    pm_journal_entry e;
+} pm_jop;
+
+void pm_jq_put(portmap_client *c, const pm_journal_entry *e);
+void pm_jq_remove(portmap_client *c, portmap_transport proto, uint16_t internal_port,
+                  const pm_addr *local);
+/* Do the queued writes in order. With unlock, c->lock is held on entry
+ * and released while writing (the engine); without, nobody holds it
+ * (tests, the engine's last act). */
+void pm_jq_run(portmap_client *c, int unlock);
+/* Wait until every write queued so far is done, or deadline. Lock held;
+ * not on the engine thread. */
+void pm_jq_barrier(portmap_client *c, int64_t deadline);
+void pm_jq_free(portmap_client *c);
+
+/* ---- mappings.c: the mapping objects ---- */
+
+/* A new mapping for request r, linked in the client's list; two
+ * references: the caller's and the list's. */
+portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int64_t now);
+void pm_mapping_ref(portmap_mapping *m);
+void pm_mapping_unref(portmap_mapping *m); /* frees at zero */
+/* Put m at the head of the client's list; the list holds a reference
+ * (the caller's, passed on). */
+void pm_mapping_link(portmap_client *c, portmap_mapping *m);
+void pm_mapping_unlink(portmap_client *c, portmap_mapping *m);
+/* 1 when m is in the client's list. A handle stays listed while its twin
+ * is: the twin's events go through it. */
+int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m);
+/* Call fn for each mapping; fn may unlink or drop the current one. */
+void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
+                      void *arg);
+void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info);
+/* Free every mapping still listed (the client is being freed). */
+void pm_mappings_free_all(portmap_client *c);
+
+/* ---- events.c ---- */
+
+typedef struct pm_event {
+    portmap_mapping *m;       /* holds a reference */
+    portmap_event ev;
+    portmap_mapping_info info;
+} pm_event;
+
+void pm_event_queue(portmap_client *c, portmap_mapping *m, portmap_event ev);
+/* Call the queued callbacks without the lock (held on entry and exit). */
+void pm_events_deliver(portmap_client *c);
+/* Drop queued events unseen (tests). */
+void pm_events_drop(portmap_client *c);
+
+/* ---- netinfo.c: reading the network state ---- */
+
+/* c's backend for method serves fam / can restrict to /prefix */
+int pm_method_has_family(const portmap_client *c, portmap_method method, int fam);
+int pm_method_can_allow(const portmap_client *c, portmap_method method, uint8_t prefix);
+/* "PCP", "NAT-PMP", "UPnP-IGD": a protocol's name in a sentence */
+const char *pm_method_label(const portmap_client *c, portmap_method m);
+int pm_net_all_probes_done(const portmap_client *c, int fam);
+/* The first protocol, in the client's order, that a router of ours (of
+ * either family) answered; AUTO when none has. */
+portmap_method pm_net_first_answered(const portmap_client *c);
+/*
+ * A protocol the router has said nothing in since its probe started is
+ * given up PM_SILENT_GRACE_MS after that start once some protocol of one
+ * of our routers answered: the same box answers its protocols alike, and
+ * a request is not to wait out its timeout for a protocol the router does
+ * not speak. When the router's host only refused another protocol (ICMP
+ * port unreachable: up, but that port closed), PM_REFUSED_GRACE_MS: its
+ * silence is likely a refusal held back by ICMP rate limiting, but four
+ * transmissions are waited for first. The time that happens, PM_NEVER
+ * when it does not apply.
+ */
+#define PM_SILENT_GRACE_MS 1000
+#define PM_REFUSED_GRACE_MS 2000
+int64_t pm_net_silent_deadline(const portmap_client *c, int fam, portmap_method method);
+/* What made a silent protocol not worth waiting for: "PCP answered" */
+void pm_net_who_answered(const portmap_client *c, int fam, char *buf, size_t len);
+/* fam's protocols that did not answer and why, in words, for a reason:
+ * "the router at 10.77.0.1: PCP: refused ...; UPnP-IGD: no answer ...",
+ * or why there is no router to ask ("no IPv4 default route").
+ * only: AUTO for the client's order, else that protocol; allow_prefix
+ * leaves out those that cannot honour it. */
+void pm_net_reason(const portmap_client *c, int fam, portmap_method only, uint8_t allow_prefix,
+                   char *buf, size_t len);
+/* The public name of a kind of IPv6 address: the same order, from 1 */
+static inline portmap_address_kind pm_address_kind(pm_v6_kind k)
+{
+    return k == PM_V6_UNFIT ? PORTMAP_ADDRESS_NA : (portmap_address_kind)(k + 1);
+}
+
+/* Whether the IPv4 external address is known (0.0.0.0 counts: the router
+ * said it has none) */
+static inline int pm_ext_addr_known(const portmap_client *c)
+{
+    return c->ext_addr || c->ext_addr_at;
+}
+/* A success that came before the external address was known is held at
+ * most this long, so nobody is told "mapped" without the address. */
+#define PM_HOLD_FOR_ADDR_MS 2000
+
+/* ---- mapping.c: the per-mapping state machine ----
+ * No I/O and no calls upwards: it changes the mapping, queues events
+ * and journal writes, sends through the backend's vtable (a datagram or
+ * a non-blocking connect, never a wait), and asks the engine for what it
+ * cannot do itself through fam's pm_net: want_route (read the routes
+ * again), want_probe (probe the protocols). */
+void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now);
+void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now);
+void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_t now);
+/* Cancel a pending request and delete what the router holds (or may hold)
+ * for m, by deadline. Returns 0 when it is released or releasing already. */
+int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now);
+void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
+/* m's exchange waits on a protocol the router turned out not to speak:
+ * a pending request moves on to the next protocol, a release ends. */
+void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m);
+/* The gateway or our address changed; 1 when m is to be made again. */
+int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now);
+/* The router lost m in a reset (its epoch went back): made again after
+ * spread_ms. 1 when m was affected. */
+int pm_mapping_router_reset(portmap_client *c, portmap_mapping *m, int64_t retry_at);
+/* When a lease of lifetime s granted at now is to be renewed */
+int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, uint32_t lifetime,
+                                int64_t now, double unit_rand);
+/* Ask the engine to probe fam's protocols (PM_PROBE_* what) by deadline */
+void pm_mapping_want_probe(portmap_client *c, int fam, unsigned what, int64_t deadline);
+/* The end states: FAILED with err (and the reason in words), RELEASED */
+void pm_mapping_fail(portmap_client *c, portmap_mapping *m, portmap_error err);
+void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_error err);
+
+/* ---- service.c: when each mapping acts (above mapping.c) ---- */
+
+/* m's part of the engine's pass at now; lowers *deadline to its next. */
+void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline);
+
+/* ---- net.c: the one writer of the network state ---- */
+
+/* The services lent to backends (pm_host). */
+extern const pm_host pm_host_engine;
+/* Read fam's route again; 0 when there is one. A change of gateway or
+ * address forgets what the old router spoke. */
+int pm_net_refresh_route(portmap_client *c, int fam, int64_t now);
+void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what);
+void pm_net_heard(portmap_client *c, int fam, portmap_method method, int64_t now);
+/* The verdict on method at fam's router; why (NO only) in words. */
+void pm_net_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,
+                       const char *why, int64_t now);
+void pm_net_probe_failed(portmap_client *c, int fam, portmap_method method, int64_t now,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Give up the probes that are over (deadline, or silent while another
+ * protocol answered); lower *deadline to the next such time. */
+void pm_net_end_probes(portmap_client *c, int fam, int64_t now, int64_t *deadline);
+/* The IPv4 NAT's external address (0: the router knows none), with the
+ * double-NAT verdict; the one setter. */
+void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now);
+void pm_net_forget_external(portmap_client *c);
+/* m's exchange ended with r: the network state learns from it, then the
+ * state machine. */
+void pm_net_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now);
+/* fam's router lost its mappings of method (its epoch went back). */
+void pm_net_router_reset(portmap_client *c, int fam, portmap_method method, uint32_t epoch,
+                         int64_t now);
+/* Do what the state machine asked of fam's network in its pass. 1 when
+ * something was done (the mappings are to be looked at again). */
+int pm_net_run_wants(portmap_client *c, int fam, int64_t now);
+
+/* ---- orphans.c ---- */
+
+/* Start the release of the journal entries e (claimed from dead
+ * processes), found on fam's router through method. */
+void pm_orphans_release(portmap_client *c, const pm_journal_entry *e, size_t n, int64_t now);
+
+/* ---- engine.c ---- */
+
+void pm_engine_wake(portmap_client *c);
+void *pm_engine_main(void *arg);
+int pm_engine_on_thread(portmap_client *c);
+/* One pass over the mappings and what they asked for, as the engine does
+ * each round (no I/O but sends; the tests drive it with their clock). */
+void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline);
+/* Stop every exchange: the client closes. */
+void pm_engine_cancel_all(portmap_client *c);
+
+/* ---- client.c ---- */
+
+/* A client with backends (NULL: pm_backends_default) and no thread and
+ * no sockets when bare: the tests' and fuzzers' state machine. */
+int pm_client_new(portmap_client **out, const portmap_settings *s,
+                  const pm_backend *const backends[PORTMAP_METHOD_COUNT], int bare);
+void pm_client_free(portmap_client *c);
+
+#endif /* PM_CORE_H */

@@ -1,0 +1,244 @@
+/*
+ * The engine thread: one per client. It sleeps in poll() until a socket
+ * is readable, a timer is due or a public call wakes it, so holding many
+ * mappings costs no wake-ups between their deadlines. Each round: a pass
+ * over the mappings (the state machine), what the pass asked for (routes,
+ * probes), the orphans' journal claims and the journal writes without the
+ * lock, the callbacks without the lock, then poll.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "sys/route.h"
+
+/* the wants of one pass may make more: bounded, the next round goes on */
+#define PM_PASSES_MAX 4
+/* orphans claimed at once, per protocol answering */
+#define PM_ORPHANS_MAX 64
+
+int pm_engine_on_thread(portmap_client *c)
+{
+    return c->thread_started && pthread_equal(pthread_self(), c->thread);
+}
+
+void pm_engine_wake(portmap_client *c)
+{
+    uint64_t one = 1;
+    ssize_t n;
+
+    if (c->wake_fd < 0)
+        return;
+    n = write(c->wake_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN means a wake-up is already pending */
+}
+
+static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_backend)
+{
+    size_t need = 2, n = 0;
+
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
+        if (c->backends[i])
+            need += c->backends[i]->count_pollfds(c);
+    if (need > c->cap_pfds) {
+        struct pollfd *p = realloc(c->pfds, need * sizeof(*p));
+        if (!p) {
+            need = c->cap_pfds; /* run with what we have; retried next round */
+        } else {
+            c->pfds = p;
+            c->cap_pfds = need;
+        }
+    }
+    c->pfds[n++] = (struct pollfd){ .fd = c->wake_fd, .events = POLLIN };
+    c->pfds[n++] = (struct pollfd){ .fd = c->nl_fd, .events = POLLIN };
+    *first_backend = n;
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
+        if (!c->backends[i])
+            continue;
+        n += c->backends[i]->add_pollfds(c, c->pfds + n, c->cap_pfds - n, deadline);
+    }
+    return n;
+}
+
+static void dispatch_backends(portmap_client *c, size_t first, size_t n, int64_t now)
+{
+    /* Each backend finds its own descriptors in the set: it added them in
+     * order, and the count it adds is stable while the lock is held. */
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
+        if (c->backends[i])
+            c->backends[i]->dispatch(c, c->pfds + first, n - first, now);
+    }
+}
+
+typedef struct service_ctx {
+    int64_t now;
+    int64_t *deadline;
+} service_ctx;
+
+static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
+{
+    service_ctx *s = arg;
+
+    pm_mapping_service(c, m, s->now, s->deadline);
+    if (m->op != PM_OP_NONE)
+        c->ops_mask |= PORTMAP_HAVE(m->op_method);
+    /* Finished mappings stay listed while the caller holds the handle,
+     * so portmap_close() can free every handle. */
+    if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
+        m->handle_dropped && !(m->twin && pm_mapping_listed(c, m->twin)))
+        pm_mapping_unlink(c, m);
+}
+
+static int run_wants(portmap_client *c, int64_t now)
+{
+    int did = 0;
+
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        did |= pm_net_run_wants(c, fam, now);
+    return did;
+}
+
+void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
+{
+    service_ctx ctx = { now, deadline };
+
+    if (c->route_dirty) {
+        c->route_dirty = 0;
+        for (int fam = 0; fam < PM_FAMS; fam++)
+            if (fam == PM_V4 || (c->fams_used & (1u << fam)))
+                pm_net_refresh_route(c, fam, now);
+    }
+    for (int pass = 0; pass < PM_PASSES_MAX; pass++) {
+        for (int fam = 0; fam < PM_FAMS; fam++)
+            pm_net_end_probes(c, fam, now, deadline);
+        c->ops_mask = 0; /* recounted by the pass */
+        pm_mappings_each(c, service_one, &ctx);
+        if (!run_wants(c, now))
+            return;
+    }
+    *deadline = now; /* more asked than done: the next round goes on */
+}
+
+/* The journal entries that dead processes left for a protocol that has
+ * just answered, claimed without the lock (flock, fsync), then released
+ * like any mapping. */
+static void claim_orphans(portmap_client *c, int64_t now)
+{
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        pm_net *net = &c->net[fam];
+        while (net->orphans_due) {
+            portmap_method method = (portmap_method)__builtin_ctz(net->orphans_due);
+            pm_addr gw = net->gateway, local = net->local;
+            pm_journal_entry *e = calloc(PM_ORPHANS_MAX, sizeof(*e));
+            size_t n = 0;
+
+            net->orphans_due &= ~PORTMAP_HAVE(method);
+            if (!e)
+                return;
+            pthread_mutex_unlock(&c->lock);
+            n = pm_journal_claim_orphans(c->state_dir, &gw, &local, method, (long)getpid(), e,
+                                         PM_ORPHANS_MAX);
+            pthread_mutex_lock(&c->lock);
+            /* the network may have changed meanwhile: the entries stay in
+             * the journal under our pid, for the next client once we are
+             * gone */
+            if (pm_addr_eq(&gw, &net->gateway) && net->avail[method] == PM_AVAIL_YES)
+                pm_orphans_release(c, e, n, now);
+            free(e);
+        }
+    }
+}
+
+static void drain_wake(portmap_client *c)
+{
+    uint64_t v;
+    ssize_t n = read(c->wake_fd, &v, sizeof(v));
+    (void)n;
+}
+
+void pm_engine_cancel_all(portmap_client *c)
+{
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        pm_mapping_stop_op(c, m);
+        if (m->state == PORTMAP_STATE_RELEASED)
+            continue;
+        if (m->state == PORTMAP_STATE_PENDING) {
+            m->last_error = PORTMAP_ERR_CANCELLED;
+            m->state = PORTMAP_STATE_FAILED;
+            pm_event_queue(c, m, PORTMAP_EVENT_FAILED);
+        }
+        m->state = PORTMAP_STATE_RELEASED;
+        pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
+    }
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
+        for (int fam = 0; fam < PM_FAMS; fam++)
+            if (c->backends[i])
+                c->backends[i]->reset(c, fam);
+}
+
+/* The time left until deadline (monotonic ms), at most 10 minutes. To
+ * the deadline itself: a timeout in whole ms from now would wake up to a
+ * millisecond after it, since now is already past pm_now_ms(). */
+static struct timespec until(int64_t deadline)
+{
+    struct timespec now;
+    int64_t ns;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ns = deadline * 1000000 - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    ns = PM_MIN(PM_MAX(ns, 0), (int64_t)600 * 1000000000);
+    return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+}
+
+/* What a round does besides poll: each step may drop the lock (journal,
+ * callbacks), after which the state is read again. */
+static void round_work(portmap_client *c, int64_t now, int64_t *deadline)
+{
+    pm_engine_pass(c, now, deadline);
+    claim_orphans(c, now);
+    pm_jq_run(c, 1);
+    pm_events_deliver(c);
+}
+
+void *pm_engine_main(void *arg)
+{
+    portmap_client *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    while (!c->stopping) {
+        int64_t deadline = PM_NEVER;
+        size_t first, n;
+        struct timespec ts;
+
+        round_work(c, pm_now_ms(), &deadline);
+        if (c->stopping)
+            break;
+        if (c->n_jops || c->n_events || c->route_dirty)
+            deadline = 0; /* queued while the lock was dropped */
+        n = build_pollset(c, &deadline, &first);
+        pthread_cond_broadcast(&c->cond);
+        if (deadline != PM_NEVER)
+            ts = until(deadline);
+        pthread_mutex_unlock(&c->lock);
+        if (ppoll(c->pfds, n, deadline == PM_NEVER ? NULL : &ts, NULL) < 0 && errno != EINTR)
+            usleep(10000); /* poll failing means a bad fd: do not spin */
+        pthread_mutex_lock(&c->lock);
+        if (c->pfds[0].revents)
+            drain_wake(c);
+        if (c->nl_fd >= 0 && c->pfds[1].revents && pm_route_netlink_drain(c->nl_fd))
+            c->route_dirty = 1;
+        dispatch_backends(c, first, n, pm_now_ms());
+        pm_jq_run(c, 1);
+        pm_events_deliver(c);
+    }
+    pm_engine_cancel_all(c);
+    pm_jq_run(c, 1);
+    pm_events_deliver(c);
+    c->closed = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}

@@ -1,0 +1,54 @@
+/*
+ * The journal: mappings this host holds, across processes (one file per
+ * state directory, see journal.c). Each call takes the directory's flock
+ * and may fsync: never called with the client lock held.
+ */
+#ifndef PM_CORE_JOURNAL_H
+#define PM_CORE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "portmap/portmap.h"
+#include "sys/addr.h"
+
+#define PM_JOURNAL_NONCE_LEN 12
+
+typedef struct pm_journal_entry {
+    portmap_method method;
+    portmap_transport proto;
+    uint16_t internal_port;
+    uint16_t external_port;
+    pm_addr gateway;
+    pm_addr local;
+    uint8_t nonce[PM_JOURNAL_NONCE_LEN];
+    long pid;                 /* 0: detached (left to expire) */
+    unsigned long long start_time; /* the pid's start time, clock ticks */
+    int64_t expires_unix;
+    uint32_t allow_addr;      /* the remote restriction, needed to delete it */
+    uint8_t allow_prefix;
+    int has_pinhole;          /* UPnP IPv6: the pinhole's UniqueID, to delete it */
+    uint16_t pinhole_id;
+} pm_journal_entry;
+
+int pm_journal_put(const char *dir, const pm_journal_entry *e);
+int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port,
+                      const pm_addr *local);
+int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
+                    const pm_addr *local, pm_journal_entry *out);
+int pm_journal_detach_pid(const char *dir, long pid);
+/* 1 when some entry is of our address local */
+int pm_journal_has_local(const char *dir, const pm_addr *local);
+/* Take over (for pid) the entries for gateway, local and method whose
+ * process has died; up to max copied to out, the number returned. Drops
+ * expired entries nobody holds on the way. */
+size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const pm_addr *local,
+                                portmap_method method, long pid, pm_journal_entry *out, size_t max);
+/* 1 when a live process (same pid and start time) holds this mapping. */
+int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port,
+                    const pm_addr *local);
+/* $PORTMAP_STATE_DIR, /run/portmap (root), $XDG_RUNTIME_DIR/portmap or
+ * /tmp/portmap-<uid>; malloc'ed. */
+char *pm_journal_default_dir(void);
+
+#endif

@@ -1,0 +1,471 @@
+/*
+ * The per-mapping state machine. Every function here runs with the
+ * client's lock held and takes the time as an argument, so the unit tests
+ * drive it with a fake clock. It does no I/O and calls nothing above it
+ * (see core.h): journal writes are queued, events too, and what only the
+ * engine can do (read the routes, probe) is asked through pm_net's wants.
+ *
+ *   PENDING --ok--> MAPPED --renew ok--> MAPPED (CHANGED if the router moved it)
+ *      |              |  \--expired without reply / router reset--> LOST --ok--> MAPPED (RESTORED)
+ *      +--refused/timeout--> FAILED
+ *   any --release--> RELEASING --> RELEASED
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+/* A lost mapping is retried sooner than RFC 6887's 1024 s cap: the user
+ * wants the port back as soon as the router answers again. */
+static const pm_retx_params retx_lost = { 1000, 30000, 0, 0 };
+
+#define PM_BACKOFF_MIN_MS 1000
+#define PM_BACKOFF_MAX_MS 60000
+#define PM_REFRESH_GRID_MS 1000
+
+
+
+
+/*
+ * When to renew a lease granted at now. PCP leaves a window (1/2 to 5/8 of
+ * the lease); in it the time is put on a grid of 1/16 of the lease, at
+ * most PM_REFRESH_GRID_MS, so that the mappings a client made around the
+ * same time are renewed in one round of the engine, not one round (and one
+ * pass over every mapping) each. Clients' grids differ with their clocks,
+ * so the jitter between hosts stays.
+ */
+int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, uint32_t lifetime,
+                                int64_t now, double unit_rand)
+{
+    const pm_backend *b = pm_backend_of(c, method);
+    int64_t (*delay)(uint32_t, double) = b && b->refresh_delay_ms ? b->refresh_delay_ms : NULL;
+    int64_t at, earliest;
+
+    /* without a policy of its own: at half the lease */
+    at = now + (delay ? delay(lifetime, unit_rand) : (int64_t)lifetime * 500);
+    earliest = now + (delay ? delay(lifetime, 0.0) : (int64_t)lifetime * 500);
+    int64_t grid = PM_MIN((int64_t)lifetime * 1000 / 16, PM_REFRESH_GRID_MS);
+
+    if (grid <= 0 || at - at % grid < earliest)
+        return at;
+    return at - at % grid;
+}
+
+
+void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
+{
+    m->held = 0; /* a new exchange or a cancellation supersedes it */
+    if (m->op == PM_OP_NONE)
+        return;
+    const pm_backend *b = pm_backend_of(c, m->op_method);
+    if (b)
+        b->stop(c, m);
+    m->op = PM_OP_NONE;
+}
+
+static void journal_update(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pm_journal_entry e = {
+        .method = m->method,
+        .proto = m->proto,
+        .internal_port = m->internal_port,
+        .external_port = m->ext_port,
+        .gateway = pm_net_of(c, m)->gateway,
+        .local = m->local,
+        .pid = (long)getpid(),
+        .allow_addr = m->allow_addr,
+        .allow_prefix = m->allow_prefix,
+        .has_pinhole = m->has_pinhole,
+        .pinhole_id = m->pinhole_id,
+    };
+    if (m->internal)
+        return;
+    memcpy(e.nonce, m->nonce, sizeof(e.nonce));
+    e.expires_unix = (int64_t)time(NULL) + (m->expires_at - now) / 1000;
+    pm_jq_put(c, &e);
+    m->journaled = 1;
+}
+
+static void journal_drop(portmap_client *c, portmap_mapping *m)
+{
+    if (!m->journaled)
+        return;
+    pm_jq_remove(c, m->proto, m->internal_port, &m->local);
+    m->journaled = 0;
+}
+
+void pm_mapping_fail(portmap_client *c, portmap_mapping *m, portmap_error err)
+{
+    pm_mapping_stop_op(c, m);
+    m->state = PORTMAP_STATE_FAILED;
+    m->last_error = err;
+    m->refresh_at = m->retry_at = PM_NEVER;
+    if (!m->reason[0] && (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED))
+        pm_net_reason(c, m->fam, m->forced, m->allow_prefix, m->reason, sizeof(m->reason));
+    if (!m->reason[0] && err == PORTMAP_ERR_TIMEOUT)
+        snprintf(m->reason, sizeof(m->reason), "%s answered the router's probe but not the "
+                 "request within the timeout", pm_method_label(c, m->op_method));
+    journal_drop(c, m);
+    PM_WARN(c, "%s %s/%u failed: %s%s%s", m->fam == PM_V6 ? "IPv6 pinhole" : "mapping",
+            m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, portmap_strerror(err),
+            m->reason[0] ? ": " : "", m->reason);
+    pm_event_queue(c, m, PORTMAP_EVENT_FAILED);
+}
+
+
+
+
+void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_error err)
+{
+    pm_mapping_stop_op(c, m);
+    m->state = PORTMAP_STATE_RELEASED;
+    m->release_done = 1;
+    m->release_err = err;
+    m->last_error = err; /* the RELEASED event tells whether the router confirmed */
+    m->refresh_at = m->retry_at = m->expires_at = PM_NEVER;
+    /* an orphan that could not be released stays for the next client */
+    if (!m->orphan_of || !err || err == PORTMAP_ERR_NOT_FOUND)
+        journal_drop(c, m);
+    if (m->orphan_of && (!err || err == PORTMAP_ERR_NOT_FOUND))
+        PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
+                m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, m->orphan_of);
+    pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
+}
+
+void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_t now)
+{
+    const pm_retx_params *p = &pm_retx_fast;
+    const pm_backend *b;
+
+    pm_mapping_stop_op(c, m);
+    m->op = op;
+    m->op_sent = 0;
+    m->op_started = now;
+    c->ops_mask |= PORTMAP_HAVE(m->op_method);
+    m->op_lifetime = op == PM_OP_DELETE ? 0 : m->want_lifetime;
+    if (m->state == PORTMAP_STATE_PENDING) {
+        m->op_deadline = m->first_deadline;
+    } else if (m->state == PORTMAP_STATE_MAPPED) {
+        p = &pm_retx_rfc6887;
+        /* a permanent entry's check gets one refresh period */
+        m->op_deadline = m->expires_at != PM_NEVER ? m->expires_at
+                         : now + (int64_t)m->want_lifetime * 500;
+    } else if (m->state == PORTMAP_STATE_LOST) {
+        p = &retx_lost;
+        m->op_deadline = PM_NEVER;
+    }
+    /* RELEASING: the caller set op_deadline before calling. */
+    pm_retx_start(&m->retx, p, now, pm_rand_unit, &c->rng);
+    if (m->op_deadline != PM_NEVER) {
+        m->retx.p.mrd_ms = PM_MAX(1, m->op_deadline - now);
+    }
+    b = pm_backend_of(c, m->op_method);
+    if (!b || b->start(c, m, now) != 0) {
+        /* Could not even send (no socket, no route): the retransmission
+         * timer retries; the deadline still bounds it. */
+        PM_DEBUG(c, "%s: first send for port %u failed; will retry", b ? b->name : "?",
+                 m->internal_port);
+    }
+}
+
+
+
+
+
+
+
+
+
+
+
+int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    switch (m->state) {
+    case PORTMAP_STATE_PENDING:
+        /* asked of the old gateway from the old address: picked again */
+        pm_mapping_stop_op(c, m);
+        return 1;
+    case PORTMAP_STATE_MAPPED:
+    case PORTMAP_STATE_LOST:
+        pm_mapping_stop_op(c, m);
+        m->state = PORTMAP_STATE_LOST;
+        m->expires_at = PM_NEVER;
+        m->retry_at = now;
+        m->backoff_ms = 0;
+        m->local = pm_net_of(c, m)->local;
+        m->local_kind = pm_net_of(c, m)->local_kind;
+        m->has_pinhole = 0; /* the old router's */
+        m->rediscover = 1;
+        /* Recorded again once made: an entry under the old address stays
+         * for a client on that network to release once we are gone. */
+        m->journaled = 0;
+        if (!m->lost_reported) {
+            m->lost_reported = 1;
+            pm_event_queue(c, m, PORTMAP_EVENT_LOST);
+        }
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+
+static int retryable(portmap_error e)
+{
+    return e == PORTMAP_ERR_NO_RESOURCES || e == PORTMAP_ERR_NETWORK;
+}
+
+static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
+{
+    portmap_state prev = m->state;
+    int moved = m->ever_mapped && (!pm_addr_eq(&m->ext, &r->ext) || m->ext_port != r->ext_port);
+
+    m->method = m->op_method;
+    m->ext = r->ext;
+    m->ext_port = r->ext_port;
+    m->permanent = r->permanent;
+    m->lifetime = r->permanent ? 0 : r->lifetime;
+    /* A permanent entry never expires by itself; it is checked as often as
+     * a lease of the requested length would be renewed. */
+    m->expires_at = r->permanent ? PM_NEVER : now + (int64_t)r->lifetime * 1000;
+    m->refresh_at = pm_mapping_refresh_time(c, m->method, r->lifetime, now, pm_rand_unit(&c->rng));
+    m->retry_at = PM_NEVER;
+    m->backoff_ms = 0;
+    m->last_error = PORTMAP_OK;
+    m->reason[0] = '\0';
+    m->state = PORTMAP_STATE_MAPPED;
+    /* The journal names the mapping, not its lease: plain renewals do not
+     * rewrite it. */
+    if (!m->journaled || moved)
+        journal_update(c, m, now);
+
+    if (prev == PORTMAP_STATE_PENDING && !m->ever_mapped) {
+        m->ever_mapped = 1;
+        PM_INFO(c, "%s %s/%u -> external port %u via %s, lifetime %u s",
+                m->fam == PM_V6 ? "opened IPv6 pinhole" : "mapped",
+                m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, m->ext_port,
+                portmap_method_name(m->method), m->lifetime);
+        pm_event_queue(c, m, PORTMAP_EVENT_MAPPED);
+        return;
+    }
+    if (prev == PORTMAP_STATE_LOST) {
+        m->lost_reported = 0;
+        if (m->remap_after_reset)
+            c->counters.remaps_after_reset++;
+        m->remap_after_reset = 0;
+        PM_INFO(c, "mapping of port %u restored", m->internal_port);
+        pm_event_queue(c, m, PORTMAP_EVENT_RESTORED);
+    }
+    if (moved) {
+        PM_INFO(c, "mapping of port %u moved to external port %u", m->internal_port, m->ext_port);
+        pm_event_queue(c, m, PORTMAP_EVENT_CHANGED);
+    }
+    if (prev == PORTMAP_STATE_MAPPED) {
+        m->renewals++;
+        c->counters.renewals++;
+    }
+}
+
+static void schedule_retry(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
+{
+    int64_t hint = (int64_t)PM_MIN(r->lifetime, 3600u) * 1000;
+
+    m->backoff_ms = m->backoff_ms ? PM_MIN(m->backoff_ms * 2, PM_BACKOFF_MAX_MS) : PM_BACKOFF_MIN_MS;
+    m->retry_at = now + PM_MAX(m->backoff_ms, hint);
+    if (m->state == PORTMAP_STATE_PENDING && m->retry_at >= m->first_deadline) {
+        pm_mapping_fail(c, m, r->err);
+        return;
+    }
+    if (m->state == PORTMAP_STATE_MAPPED)
+        m->refresh_at = m->retry_at;
+}
+
+void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
+{
+    pm_op op = m->op;
+
+    if (r->err && (unsigned)r->err < sizeof(c->counters.errors) / sizeof(c->counters.errors[0]))
+        c->counters.errors[r->err]++;
+    pm_mapping_stop_op(c, m);
+    if (op == PM_OP_DELETE) {
+        if (r->err)
+            PM_WARN(c, "release of port %u: %s%s%s", m->internal_port, portmap_strerror(r->err),
+                    r->detail[0] ? ": " : "", r->detail);
+        snprintf(m->reason, sizeof(m->reason), "%s", r->err ? r->detail : "");
+        pm_mapping_set_released(c, m, r->err);
+        return;
+    }
+    if (m->state == PORTMAP_STATE_RELEASING) /* a late MAP reply */
+        return;
+    /* IPv6 has no translation: the pinhole's outside address is ours */
+    if (r->err == PORTMAP_OK && op == PM_OP_MAP && m->fam == PM_V4 && !pm_addr_is_set(&r->ext) &&
+        !pm_ext_addr_known(c)) {
+        m->held = 1;
+        m->held_until = now + PM_HOLD_FOR_ADDR_MS;
+        m->held_result = *r;
+        return;
+    }
+    if (r->err == PORTMAP_OK) {
+        on_success(c, m, r, now);
+        return;
+    }
+    m->last_error = r->err;
+    snprintf(m->reason, sizeof(m->reason), "%s%s%.140s", pm_method_label(c, m->op_method),
+             r->detail[0] ? ": " : " refused", r->detail);
+    PM_INFO(c, "%s refused port %u: %s%s%s%s", portmap_method_name(m->op_method), m->internal_port,
+            portmap_strerror(r->err), r->detail[0] ? " (" : "", r->detail,
+            r->detail[0] ? ")" : "");
+    if (r->protocol_gone) {
+        /* (the verdict on the protocol, for every exchange in it, is the
+         * caller's: pm_net_map_done) */
+        if (m->state == PORTMAP_STATE_PENDING) {
+            m->last_error = PORTMAP_OK; /* let the next protocol decide */
+            m->reason[0] = '\0';
+            if (m->forced)
+                pm_mapping_fail(c, m, PORTMAP_ERR_UNSUPPORTED);
+            return;
+        }
+    }
+    if (retryable(r->err) || r->protocol_gone) {
+        schedule_retry(c, m, r, now);
+        return;
+    }
+    /* PORT_IN_USE on a renewal: the router gave our port away; ask again
+     * for any port rather than lose the service. */
+    if (r->err == PORTMAP_ERR_PORT_IN_USE && m->state != PORTMAP_STATE_PENDING) {
+        m->ext_port = 0;
+        if (m->state == PORTMAP_STATE_MAPPED) {
+            /* the port is someone else's now: peers cannot reach us */
+            m->state = PORTMAP_STATE_LOST;
+            m->expires_at = PM_NEVER;
+            if (!m->lost_reported) {
+                m->lost_reported = 1;
+                pm_event_queue(c, m, PORTMAP_EVENT_LOST);
+            }
+        }
+        schedule_retry(c, m, r, now);
+        return;
+    }
+    pm_mapping_fail(c, m, r->err);
+}
+
+void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    switch (m->state) {
+    case PORTMAP_STATE_PENDING:
+        pm_mapping_stop_op(c, m);
+        pm_mapping_fail(c, m, m->last_error ? m->last_error
+                         : pm_net_of(c, m)->avail[m->op_method] == PM_AVAIL_YES
+                             ? PORTMAP_ERR_TIMEOUT
+                         : PORTMAP_ERR_NO_GATEWAY);
+        break;
+    case PORTMAP_STATE_MAPPED:
+        /* The lease ran out while renewals went unanswered. */
+        m->state = PORTMAP_STATE_LOST;
+        m->last_error = PORTMAP_ERR_TIMEOUT;
+        m->expires_at = PM_NEVER;
+        if (!m->lost_reported) {
+            m->lost_reported = 1;
+            PM_WARN(c, "mapping of port %u lost: the router stopped answering; retrying",
+                    m->internal_port);
+            pm_event_queue(c, m, PORTMAP_EVENT_LOST);
+        }
+        m->op_method = m->method;
+        pm_mapping_start_op(c, m, PM_OP_MAP, now);
+        break;
+    case PORTMAP_STATE_RELEASING:
+        pm_mapping_set_released(c, m, PORTMAP_ERR_TIMEOUT);
+        break;
+    default:
+        pm_mapping_stop_op(c, m);
+        break;
+    }
+}
+
+int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
+{
+    /* a pending request that has not left (e.g. UPnP still looking for
+     * the router's description) cannot have made anything */
+    int in_flight = (m->op != PM_OP_NONE && m->op_sent) || m->held;
+    int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
+                    (m->state == PORTMAP_STATE_PENDING && in_flight);
+
+    if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
+        return 0;
+    if (m->state == PORTMAP_STATE_PENDING) {
+        /* The request is cancelled; what the router may already hold for
+         * it is still deleted below. */
+        portmap_method tried = m->op_method;
+        pm_mapping_stop_op(c, m);
+        m->last_error = PORTMAP_ERR_CANCELLED;
+        m->state = PORTMAP_STATE_FAILED;
+        pm_event_queue(c, m, PORTMAP_EVENT_FAILED);
+        if (in_flight) {
+            m->state = PORTMAP_STATE_RELEASING;
+            m->op_deadline = deadline;
+            m->method = m->op_method = tried;
+            pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+            return 1;
+        }
+    }
+    if (!on_router) {
+        pm_mapping_stop_op(c, m);
+        m->state = PORTMAP_STATE_RELEASED;
+        m->release_done = 1;
+        pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
+        return 1;
+    }
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = deadline;
+    m->op_method = m->method;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+    return 1;
+}
+
+void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m)
+{
+    pm_net *net = pm_net_of(c, m);
+
+    if (m->state == PORTMAP_STATE_PENDING) {
+        pm_mapping_stop_op(c, m);
+        if (m->forced) {
+            m->last_error = PORTMAP_ERR_UNSUPPORTED;
+            snprintf(m->reason, sizeof(m->reason), "%s: %s", pm_method_label(c, m->op_method),
+                     net->why[m->op_method]);
+        }
+        return;
+    }
+    if (m->state == PORTMAP_STATE_RELEASING) {
+        snprintf(m->reason, sizeof(m->reason), "%s: %s", pm_method_label(c, m->op_method),
+                 net->why[m->op_method]);
+        PM_WARN(c, "release of port %u: %s", m->internal_port, m->reason);
+        pm_mapping_set_released(c, m, PORTMAP_ERR_UNSUPPORTED);
+    }
+}
+
+int pm_mapping_router_reset(portmap_client *c, portmap_mapping *m, int64_t retry_at)
+{
+    (void)c;
+    /* The reply under way may be the renewal that re-created the mapping;
+     * it is kept, only scheduled ones are hurried. */
+    if (m->state != PORTMAP_STATE_MAPPED || m->op != PM_OP_NONE)
+        return 0;
+    m->state = PORTMAP_STATE_LOST;
+    m->retry_at = retry_at;
+    m->lost_reported = 1;
+    m->remap_after_reset = 1;
+    return 1;
+}
+
+void pm_mapping_want_probe(portmap_client *c, int fam, unsigned what, int64_t deadline)
+{
+    pm_net *net = &c->net[fam];
+
+    /* the widest ask of the pass, by the latest deadline */
+    if (!net->want_probe || (unsigned)net->want_probe - 1 < what)
+        net->want_probe = (int)what + 1;
+    net->want_probe_deadline = PM_MAX(net->want_probe_deadline, deadline);
+}

@@ -1,0 +1,257 @@
+/*
+ * Releases of what this client does not hold: a port by number
+ * (portmap_release_port: the journal's entry, else the router asked
+ * first) and the entries dead processes left (portmap_cleanup).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/api.h"
+
+
+/*
+ * Delete a router entry this client does not hold, as if it held it:
+ * with the journal entry's nonce for PCP, the external port for UPnP,
+ * the pinhole's id for UPnP over IPv6 (e may be NULL: none known). With
+ * verify_owner, UPnP asks the router whom the entry maps to first. allow:
+ * the entry's remote restriction, which UPnP needs to name it. Lock
+ * held; waits at most until deadline.
+ */
+portmap_mapping *pm_api_start_delete(portmap_client *c, int fam, portmap_transport protocol,
+                                     uint16_t internal_port, portmap_method method,
+                                     const pm_journal_entry *e, const char *allow,
+                                     int verify_owner, int64_t deadline)
+{
+    portmap_request r;
+    portmap_mapping *m;
+
+    portmap_request_init(&r);
+    r.protocol = protocol;
+    r.internal_port = internal_port;
+    r.method = method;
+    r.allow = allow;
+    r.family = fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
+    m = pm_mapping_new(c, &r, pm_now_ms());
+    if (!m)
+        return NULL;
+    m->internal = 1;
+    m->handle_dropped = 1;
+    m->verify_owner = verify_owner;
+    m->method = m->op_method = method;
+    m->local = c->net[fam].local;
+    if (e) {
+        m->ext_port = e->external_port;
+        memcpy(m->nonce, e->nonce, sizeof(m->nonce));
+        /* a journal's pinhole id is not used: the router numbers its
+         * pinholes from 1 after each restart, so it may now name another
+         * of ours; the router is asked for the id again (X_PH_FIND) */
+    }
+    m->state = PORTMAP_STATE_RELEASING;
+    m->op_deadline = deadline;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, pm_now_ms());
+    pm_engine_wake(c);
+    return m;
+}
+
+/* Wait for a delete started by start_delete and drop the caller's
+ * reference (the list's goes when released); its outcome. Lock held. */
+int pm_api_finish_delete(portmap_client *c, portmap_mapping *m, int64_t deadline)
+{
+    int rc;
+
+    while (!m->release_done && !c->stopping)
+        if (!pm_api_wait_until(c, deadline))
+            break;
+    rc = !m->release_done ? PORTMAP_ERR_TIMEOUT : m->release_err;
+    pm_mapping_unref(m);
+    return rc;
+}
+
+int pm_api_delete_on_router(portmap_client *c, int fam, portmap_transport protocol,
+                            uint16_t internal_port, portmap_method method,
+                            const pm_journal_entry *e, const char *allow, int verify_owner,
+                            int64_t deadline)
+{
+    portmap_mapping *m = pm_api_start_delete(c, fam, protocol, internal_port, method, e, allow,
+                                      verify_owner, deadline);
+
+    return m ? pm_api_finish_delete(c, m, deadline) : PORTMAP_ERR_NO_MEMORY;
+}
+
+/* The protocol to delete fam's mapping of a port with: what was asked,
+ * else the journal's, else what the router prefers (found by probing,
+ * which with nothing journalled is needed anyway). AUTO: none. Lock held. */
+static portmap_method release_method(portmap_client *c, int fam, portmap_method method,
+                                     const pm_journal_entry *e, int64_t deadline)
+{
+    portmap_discovery d;
+
+    if (method != PORTMAP_METHOD_AUTO)
+        return method;
+    if (e)
+        return e->method;
+    if (pm_api_probe_and_wait(c, 1u << fam, 1u << fam, 0, deadline) != PORTMAP_OK)
+        return PORTMAP_METHOD_AUTO;
+    pm_api_fill_discovery(c, fam, &d);
+    return d.preferred;
+}
+
+/* Start the delete of fam's mapping of the port, with its journal entry
+ * e (NULL: the journal has none); *out the delete under way, or an
+ * error. Lock held. */
+static int start_release_fam(portmap_client *c, int fam, portmap_transport protocol,
+                             uint16_t internal_port, portmap_method method,
+                             const pm_journal_entry *e, int64_t deadline, portmap_mapping **out)
+{
+    char allow[PORTMAP_ADDRSTRLEN + 4] = "";
+
+    *out = NULL;
+    method = release_method(c, fam, method, e, deadline);
+    if (method == PORTMAP_METHOD_AUTO)
+        return c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_NO_GATEWAY;
+    if (!pm_method_has_family(c, method, fam))
+        return PORTMAP_ERR_UNSUPPORTED;
+    if (e && e->method != method)
+        e = NULL; /* its nonce and port are of another protocol */
+    if (e)
+        pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
+    /* The delete is the first word to the router: no probe waited for.
+     * UPnP's first needs the description, which its probe fetches. */
+    if (method == PORTMAP_METHOD_UPNP)
+        pm_net_probe_all(c, fam, pm_now_ms(), deadline, PM_PROBE_RETRY);
+    /* Without a journal entry the port may be nobody's or another host's:
+     * UPnP asks the router whom it maps to before deleting anything. */
+    *out = pm_api_start_delete(c, fam, protocol, internal_port, method, e, e ? allow : NULL, !e,
+                        deadline);
+    return *out ? PORTMAP_OK : PORTMAP_ERR_NO_MEMORY;
+}
+
+/* The outcome of fam's delete, and the journal kept in step. Lock held. */
+static int end_release_fam(portmap_client *c, int fam, portmap_transport protocol,
+                           uint16_t internal_port, int found, portmap_mapping *m, int64_t deadline)
+{
+    int pcp = m->method == PORTMAP_METHOD_PCP;
+    int rc = pm_api_finish_delete(c, m, deadline);
+
+    if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found) {
+        pm_jq_remove(c, protocol, internal_port, &c->net[fam].local);
+        pm_engine_wake(c);
+    }
+    if (rc == PORTMAP_OK && !found && pcp)
+        PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
+    /* Without an entry the delete was a question: a PCP server that finds
+     * no such mapping says it could not do it (miniupnpd: NO_RESOURCES),
+     * which for the caller is "nothing to release", not a full router. */
+    if (!found && pcp && rc == PORTMAP_ERR_NO_RESOURCES)
+        rc = PORTMAP_ERR_NOT_FOUND; /* (m is gone: finish_delete dropped it) */
+    return rc;
+}
+
+PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
+                                     uint16_t internal_port, portmap_method method, int timeout_ms)
+{
+    pm_journal_entry e[PM_FAMS];
+    portmap_mapping *del[PM_FAMS] = { NULL };
+    int rcs[PM_FAMS] = { PORTMAP_ERR_NOT_FOUND, PORTMAP_ERR_NOT_FOUND };
+    int found[PM_FAMS] = { 0 };
+    int64_t deadline;
+    unsigned fams;
+    int rc;
+
+    if (!c || internal_port == 0 || (protocol != PORTMAP_TCP && protocol != PORTMAP_UDP) ||
+        (unsigned)method >= PORTMAP_METHOD_COUNT)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    if ((rc = pm_api_enter(c)) != PORTMAP_OK)
+        return rc;
+    deadline = pm_now_ms() + pm_api_timeout(c, timeout_ms);
+    fams = pm_api_journal_fams(c, pm_now_ms());
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        if (!(fams & (1u << fam)) || pm_net_refresh_route(c, fam, pm_now_ms()) != 0)
+            continue;
+        pm_addr local = c->net[fam].local;
+        pm_jq_barrier(c, deadline);
+        pthread_mutex_unlock(&c->lock);
+        found[fam] = pm_journal_find(c->state_dir, protocol, internal_port, &local, &e[fam]) == 0;
+        pthread_mutex_lock(&c->lock);
+    }
+    /* IPv4 as before when the journal has it or knows nothing at all; an
+     * IPv6 pinhole of the port goes too when the journal has one. Both
+     * deletes go out at once and are waited for together. */
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        int wanted = fam == PM_V4 ? found[PM_V4] || !found[PM_V6] : found[PM_V6];
+        if (!wanted)
+            continue;
+        if (!c->net[fam].route_ok) {
+            rcs[fam] = PORTMAP_ERR_NO_GATEWAY;
+            continue;
+        }
+        rcs[fam] = start_release_fam(c, fam, protocol, internal_port, method,
+                                     found[fam] ? &e[fam] : NULL, deadline, &del[fam]);
+    }
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        if (del[fam])
+            rcs[fam] = end_release_fam(c, fam, protocol, internal_port, found[fam], del[fam],
+                                       deadline);
+    /* the first family's error, unless it had nothing to release */
+    rc = rcs[PM_V4] == PORTMAP_ERR_NOT_FOUND ? rcs[PM_V6] : rcs[PM_V4];
+    if (rc == PORTMAP_OK && rcs[PM_V6] != PORTMAP_ERR_NOT_FOUND)
+        rc = rcs[PM_V6];
+    pm_api_leave(c);
+    return rc;
+}
+
+PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released)
+{
+    pm_journal_entry e[64];
+    unsigned done = 0;
+    int64_t deadline;
+    unsigned fams;
+    int rc;
+
+    if (released)
+        *released = 0;
+    if (!c)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    if ((rc = pm_api_enter(c)) != PORTMAP_OK)
+        return rc;
+    deadline = pm_now_ms() + pm_api_timeout(c, timeout_ms);
+    fams = pm_api_journal_fams(c, pm_now_ms());
+    rc = pm_api_probe_and_wait(c, fams, fams, 0, deadline);
+    for (int k = 0; rc == PORTMAP_OK && k < PM_FAMS * PORTMAP_METHOD_COUNT; k++) {
+        int fam = k / PORTMAP_METHOD_COUNT, meth = k % PORTMAP_METHOD_COUNT;
+        pm_net *net = &c->net[fam];
+        size_t n;
+        if (meth == PORTMAP_METHOD_AUTO || net->avail[meth] != PM_AVAIL_YES)
+            continue;
+        pm_addr gw = net->gateway, local = net->local;
+        pthread_mutex_unlock(&c->lock);
+        n = pm_journal_claim_orphans(c->state_dir, &gw, &local, (portmap_method)meth,
+                                     (long)getpid(), e, sizeof(e) / sizeof(e[0]));
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < n; i++) {
+            char allow[PORTMAP_ADDRSTRLEN + 4];
+            int drc;
+            pm_allow_str(e[i].allow_addr, e[i].allow_prefix, allow, sizeof(allow));
+            /* a UPnP entry may have been reused by another host since:
+             * ask first (a pinhole's id is ours alone) */
+            drc = pm_api_delete_on_router(c, fam, e[i].proto, e[i].internal_port, e[i].method, &e[i],
+                                   allow, e[i].method == PORTMAP_METHOD_UPNP && fam == PM_V4,
+                                   deadline);
+            if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
+                pm_jq_remove(c, e[i].proto, e[i].internal_port, &e[i].local);
+                pm_engine_wake(c);
+                PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
+                        e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
+                done++;
+            } else {
+                rc = drc; /* the entry stays, ours now: detached at close */
+            }
+        }
+    }
+    pm_api_leave(c);
+    if (released)
+        *released = done;
+    return rc;
+}

@@ -1,0 +1,293 @@
+/*
+ * When each mapping acts, the engine's pass over them: a pending request
+ * picks its protocol (the first in the client's order that answered, or
+ * the first not yet refused), gives up a silent one for one that
+ * answered, fails when none can serve; held successes wait for the
+ * external address; mapped ones renew, lost ones retry, releases end.
+ * Like mapping.c: no I/O, nothing above it called.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+
+
+/* Choose the protocol for a mapping without one. Returns AUTO to wait. */
+static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int *all_no)
+{
+    pm_net *net = pm_net_of(c, m);
+    portmap_method only[1];
+    const portmap_method *order = c->order;
+    unsigned n = c->n_order;
+    portmap_method candidate = PORTMAP_METHOD_AUTO;
+
+    if (m->forced != PORTMAP_METHOD_AUTO) {
+        only[0] = m->forced;
+        order = only;
+        n = 1;
+    }
+    *all_no = 1;
+    for (unsigned i = 0; i < n; i++) {
+        portmap_method meth = order[i];
+        pm_avail a = net->avail[meth];
+        if (a == PM_AVAIL_NO || !pm_method_has_family(c, meth, m->fam))
+            continue;
+        if (!pm_method_can_allow(c, meth, m->allow_prefix)) {
+            /* open to everyone is not what was asked: never this one */
+            if (!m->cannot_allow)
+                PM_WARN(c, "port %u: %s cannot restrict who connects as asked; not using it",
+                        m->internal_port, portmap_method_name(meth));
+            m->cannot_allow = 1;
+            continue;
+        }
+        *all_no = 0;
+        /* A protocol that answered is taken at once: a preferred one that
+         * has not answered yet is not waited for (see switch_due for one
+         * whose request is already out). */
+        if (a == PM_AVAIL_YES)
+            return meth;
+        if (candidate == PORTMAP_METHOD_AUTO)
+            candidate = meth;
+    }
+    return candidate;
+}
+
+/* The first protocol, in m's order, that answered and may serve m; AUTO
+ * when none. */
+static portmap_method answered_method(portmap_client *c, const portmap_mapping *m)
+{
+    const pm_net *net = pm_net_of(c, m);
+
+    for (unsigned i = 0; i < c->n_order; i++) {
+        portmap_method meth = c->order[i];
+        if (net->avail[meth] == PM_AVAIL_YES && pm_method_has_family(c, meth, m->fam) &&
+            pm_method_can_allow(c, meth, m->allow_prefix))
+            return meth;
+    }
+    return PORTMAP_METHOD_AUTO;
+}
+
+/*
+ * How long a first request in a protocol the router has said nothing in
+ * waits once another protocol answered: eight times the quickest first
+ * word from this router, within 50 ms to 1 s. A router that answers SSDP
+ * in 1 ms and keeps silent in PCP for 50 ms does not speak PCP (or lost
+ * the request, and the other protocol serves as well).
+ */
+static int64_t switch_grace(const pm_net *net)
+{
+    int64_t fastest = PM_NEVER;
+
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        if (net->heard_at[i] && net->heard_at[i] >= net->probe_started[i])
+            fastest = PM_MIN(fastest, net->heard_at[i] - net->probe_started[i]);
+    if (fastest == PM_NEVER)
+        return PM_SILENT_GRACE_MS;
+    return PM_MIN(PM_MAX(8 * fastest, 50), PM_SILENT_GRACE_MS);
+}
+
+/* A pending request whose protocol has been silent while another one
+ * answered: 1 when it is time to give it up and take the other. */
+static int switch_due(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    const pm_net *net = pm_net_of(c, m);
+    int64_t at;
+
+    if (m->forced || m->op != PM_OP_MAP || net->avail[m->op_method] == PM_AVAIL_YES ||
+        net->heard_at[m->op_method] || answered_method(c, m) == PORTMAP_METHOD_AUTO)
+        return 0;
+    at = m->op_started + switch_grace(net);
+    if (now < at) {
+        *deadline = PM_MIN(*deadline, at);
+        return 0;
+    }
+    return 1;
+}
+
+/* Give up m's request in a silent protocol; what the router may have
+ * made of it is undone as far as the protocol allows without waiting. */
+static void abandon_op(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    const pm_backend *b = pm_backend_of(c, m->op_method);
+
+    PM_DEBUG(c, "port %u: %s has said nothing for %lld ms while %s answered; using that",
+             m->internal_port, pm_method_label(c, m->op_method), (long long)(now - m->op_started),
+             pm_method_label(c, answered_method(c, m)));
+    if (m->op_sent && b && b->abandon)
+        b->abandon(c, m);
+    pm_mapping_stop_op(c, m);
+}
+
+/* Verdicts of "unavailable" reached before m was asked for are asked
+ * again, once: a router that was down when an earlier request failed may
+ * be up now, and a new process would ask it too. */
+static int retry_old_verdicts(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pm_net *net = pm_net_of(c, m);
+    int old = 0;
+
+    if (m->reprobed)
+        return 0;
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        old |= net->avail[i] == PM_AVAIL_NO && net->verdict_at[i] < m->created_at;
+    if (!old)
+        return 0;
+    m->reprobed = 1;
+    pm_mapping_want_probe(c, m->fam, PM_PROBE_RETRY, m->first_deadline);
+    return 1;
+}
+
+static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    pm_net *net = pm_net_of(c, m);
+    int all_no;
+    portmap_method meth;
+
+    if (m->op != PM_OP_NONE) {
+        if (now >= m->op_deadline) {
+            pm_mapping_on_timeout(c, m, now);
+            return;
+        }
+        if (!switch_due(c, m, now, deadline)) {
+            *deadline = PM_MIN(*deadline, m->op_deadline);
+            return;
+        }
+        abandon_op(c, m, now);
+    }
+    if (now >= m->first_deadline) {
+        int answered = 0, usable = 0;
+        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
+            answered |= net->avail[i] == PM_AVAIL_YES;
+            usable |= net->avail[i] == PM_AVAIL_YES &&
+                      pm_method_can_allow(c, (portmap_method)i, m->allow_prefix);
+        }
+        /* the router answered only in protocols that cannot honour allow */
+        pm_mapping_fail(c, m, m->last_error        ? m->last_error
+                         : answered && !usable ? PORTMAP_ERR_UNSUPPORTED
+                         : answered            ? PORTMAP_ERR_TIMEOUT
+                                               : PORTMAP_ERR_NO_GATEWAY);
+        return;
+    }
+    if (m->retry_at != PM_NEVER && now < m->retry_at) {
+        *deadline = PM_MIN(*deadline, PM_MIN(m->retry_at, m->first_deadline));
+        return;
+    }
+    if (!net->route_ok && net->route_read_at < m->created_at) {
+        /* the routes are read again before this request fails for want
+         * of one: the engine does it and comes back */
+        net->want_route = 1;
+        *deadline = now;
+        return;
+    }
+    if (!net->route_ok) {
+        m->no_route = 1;
+        pm_mapping_fail(c, m, PORTMAP_ERR_NO_GATEWAY);
+        return;
+    }
+    meth = pick_method(c, m, &all_no);
+    if (all_no && retry_old_verdicts(c, m, now)) {
+        *deadline = now;
+        return;
+    }
+    if (all_no) {
+        pm_mapping_fail(c, m, m->last_error ? m->last_error
+                         : m->forced || m->cannot_allow ? PORTMAP_ERR_UNSUPPORTED
+                                                        : PORTMAP_ERR_NO_GATEWAY);
+        return;
+    }
+    if (meth == PORTMAP_METHOD_AUTO) {
+        *deadline = PM_MIN(*deadline, PM_MIN(now + 100, m->first_deadline));
+        return;
+    }
+    m->op_method = meth;
+    m->local = net->local;
+    m->local_kind = net->local_kind;
+    m->retry_at = PM_NEVER;
+    pm_mapping_start_op(c, m, PM_OP_MAP, now);
+    /* Then probe whatever nobody has asked yet. The mapping's request goes
+     * first because a router answers in turn: a fresh client maps in one
+     * round trip, not behind its own probes. A probe that cannot even
+     * start ends this request's exchange (pm_mapping_protocol_gone). */
+    pm_mapping_want_probe(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline);
+}
+
+/* Release a held success once the address is known or the hold is over. */
+static int service_held(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    pm_result r;
+
+    if (!m->held)
+        return 0;
+    if (!pm_ext_addr_known(c) && now < m->held_until) {
+        *deadline = PM_MIN(*deadline, m->held_until);
+        return 1;
+    }
+    r = m->held_result;
+    if (c->ext_addr)
+        r.ext = pm_addr_from_v4(c->ext_addr);
+    m->held = 0;
+    pm_mapping_on_result(c, m, &r, now);
+    return 0; /* the state it led to has its own deadline (the refresh) */
+}
+
+/* After a change of network, a mapping of no protocol in particular waits
+ * for the new gateway's answers and takes what it prefers, which need not
+ * be what the old one spoke. 0 while waiting. */
+static int rediscovered(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    portmap_method meth;
+    int all_no;
+
+    if (!m->forced && !pm_net_all_probes_done(c, m->fam)) {
+        *deadline = PM_MIN(*deadline, pm_net_of(c, m)->probe_deadline);
+        return 0;
+    }
+    m->rediscover = 0;
+    meth = pick_method(c, m, &all_no);
+    if (!all_no && meth != PORTMAP_METHOD_AUTO)
+        m->op_method = meth;
+    return 1;
+}
+
+void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    if (service_held(c, m, now, deadline))
+        return;
+    switch (m->state) {
+    case PORTMAP_STATE_PENDING:
+        service_pending(c, m, now, deadline);
+        break;
+    case PORTMAP_STATE_MAPPED:
+        if (m->op == PM_OP_NONE && now >= m->refresh_at) {
+            m->op_method = m->method;
+            pm_mapping_start_op(c, m, PM_OP_MAP, now);
+        }
+        if (m->op != PM_OP_NONE && now >= m->op_deadline) {
+            pm_mapping_on_timeout(c, m, now);
+            break;
+        }
+        *deadline = PM_MIN(*deadline, m->op != PM_OP_NONE ? m->op_deadline : m->refresh_at);
+        break;
+    case PORTMAP_STATE_LOST:
+        if (m->op != PM_OP_NONE)
+            break;
+        if (now < m->retry_at) {
+            *deadline = PM_MIN(*deadline, m->retry_at);
+            break;
+        }
+        m->op_method = m->method;
+        if (m->rediscover && !rediscovered(c, m, now, deadline))
+            break;
+        pm_mapping_start_op(c, m, PM_OP_MAP, now);
+        break;
+    case PORTMAP_STATE_RELEASING:
+        if (m->op == PM_OP_NONE || now >= m->op_deadline)
+            pm_mapping_set_released(c, m, m->op == PM_OP_NONE ? PORTMAP_OK : PORTMAP_ERR_TIMEOUT);
+        else
+            *deadline = PM_MIN(*deadline, m->op_deadline);
+        break;
+    case PORTMAP_STATE_FAILED:
+    case PORTMAP_STATE_RELEASED:
+        break;
+    }
+}

@@ -1,0 +1,107 @@
+/*
+ * The router's own table (UPnP-IGD only): listed on the caller's thread
+ * through the backend's table_list, and one entry deleted after checking
+ * that it maps to this host.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/api.h"
+
+
+/* The IPv4 router's UPnP-IGD found, or why not: the other protocols are
+ * not waited for. Lock held. */
+static int wait_upnp(portmap_client *c, int64_t deadline)
+{
+    pm_net *net = &c->net[PM_V4];
+    int64_t now = pm_now_ms();
+
+    int allowed = 0;
+
+    for (unsigned i = 0; i < c->n_order; i++)
+        allowed |= c->order[i] == PORTMAP_METHOD_UPNP;
+    if (!allowed)
+        return PORTMAP_ERR_UNSUPPORTED; /* known without asking anyone */
+    if (pm_net_refresh_route(c, PM_V4, now) != 0)
+        return PORTMAP_ERR_NO_GATEWAY;
+    pm_net_probe_all(c, PM_V4, now, deadline, PM_PROBE_RETRY);
+    pm_engine_wake(c);
+    while (net->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING && !c->stopping && !c->closed)
+        if (!pm_api_wait_until(c, deadline))
+            break;
+    if (c->stopping || c->closed)
+        return PORTMAP_ERR_CANCELLED;
+    if (net->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_YES)
+        return PORTMAP_OK;
+    return net->avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_NO ? PORTMAP_ERR_UNSUPPORTED
+                                                          : PORTMAP_ERR_TIMEOUT;
+}
+
+PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
+                                        size_t *count, int timeout_ms)
+{
+    const pm_backend *b = pm_backend_of(c, PORTMAP_METHOD_UPNP);
+    void *ctl = NULL;
+    int64_t deadline;
+    uint32_t local;
+    int rc;
+
+    if (!c || !out || !count)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    *count = 0;
+    if ((rc = pm_api_enter(c)) != PORTMAP_OK)
+        return rc;
+    deadline = pm_now_ms() + pm_api_timeout(c, timeout_ms);
+    rc = wait_upnp(c, deadline);
+    if (rc == PORTMAP_OK)
+        rc = b && b->table_open && b->table_open(c, &ctl) == 0 ? PORTMAP_OK
+                                                                : PORTMAP_ERR_UNSUPPORTED;
+    pm_jq_barrier(c, deadline); /* "held" is read from the journal below */
+    local = pm_local4(c);
+    pm_api_leave(c);
+    if (rc != PORTMAP_OK)
+        return rc;
+    /* The exchanges run here, without the lock: the engine goes on. */
+    rc = b->table_list(ctl, local, deadline, out, count);
+    b->table_close(ctl);
+    for (size_t i = 0; rc == PORTMAP_OK && i < *count; i++) {
+        portmap_router_entry *e = &(*out)[i];
+        pm_addr mine = pm_addr_from_v4(local);
+        e->held = e->ours && pm_journal_held(c->state_dir, e->protocol, e->internal_port, &mine);
+    }
+    return rc;
+}
+
+PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_entry *entry,
+                                      int timeout_ms)
+{
+    int64_t deadline;
+    int rc;
+
+    if (!c || !entry || !entry->external_port ||
+        (entry->protocol != PORTMAP_TCP && entry->protocol != PORTMAP_UDP))
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    if ((rc = pm_api_enter(c)) != PORTMAP_OK)
+        return rc;
+    deadline = pm_now_ms() + pm_api_timeout(c, timeout_ms);
+    rc = wait_upnp(c, deadline);
+    if (rc == PORTMAP_OK) {
+        pm_journal_entry e = { .external_port = entry->external_port };
+        rc = pm_api_delete_on_router(c, PM_V4, entry->protocol, entry->internal_port, PORTMAP_METHOD_UPNP,
+                              &e, entry->remote_host, 1, deadline);
+    }
+    if (rc == PORTMAP_OK) {
+        pm_jq_remove(c, entry->protocol, entry->internal_port, &c->net[PM_V4].local);
+        pm_engine_wake(c);
+    }
+    pm_api_leave(c);
+    return rc;
+}
+
+PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries)
+{
+    free(entries);
+}

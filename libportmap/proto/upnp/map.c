@@ -1,0 +1,332 @@
+/*
+ * IPv4 port mappings over WANIPConnection / WANPPPConnection: add (any
+ * port on IGD v2), renew, check a permanent entry, delete after checking
+ * the owner, and the routers' error codes (725 permanent leases only,
+ * 718 conflicts, 724 same port only...).
+ */
+#include <miniupnpc/upnperrors.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/upnp/upnp.h"
+
+static const char *proto_str(portmap_transport p)
+{
+    return p == PORTMAP_TCP ? "TCP" : "UDP";
+}
+
+/* ---- mappings ---- */
+
+/* A port derived from our address and the internal port, so a restarted
+ * program asks for the same one again after a conflict. */
+static uint16_t alt_port(const pm_addr *local, uint16_t internal, unsigned attempt)
+{
+    uint32_t h = 2166136261u;
+    uint8_t b[8];
+    memcpy(b, &local->u.v4, 4);
+    b[4] = (uint8_t)(internal >> 8);
+    b[5] = (uint8_t)internal;
+    b[6] = (uint8_t)attempt;
+    b[7] = 0x5a;
+    for (size_t i = 0; i < sizeof(b); i++)
+        h = (h ^ b[i]) * 16777619u;
+    return (uint16_t)(1024 + h % (65535 - 1024));
+}
+
+int pm_upnp_send_step(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    upnp_state *st = pm_upnp_state_if_any(c, m->fam);
+    upnp_xchg *x = m->op_data;
+    char ext[8], in[8], lease[16], client[PM_ADDR_TEXT], remote[PORTMAP_ADDRSTRLEN + 4], uid[8];
+    int64_t deadline = m->op_deadline == PM_NEVER ? now + HTTP_MAX_MS : m->op_deadline;
+    pm_soap_arg a[8];
+    const char *action;
+    size_t n = 0;
+
+    if (!st || !st->have_igd) {
+        /* no timer: pm_upnp_finish_description() sends it */
+        x->step = X_WAIT_IGD;
+        x->retry_at = PM_NEVER;
+        return 0;
+    }
+    snprintf(ext, sizeof(ext), "%u", x->try_port);
+    snprintf(in, sizeof(in), "%u", m->internal_port);
+    snprintf(lease, sizeof(lease), "%u", x->lease);
+    if (m->fam == PM_V6) {
+        action = pm_upnp_pinhole_args(m, x, a, &n, client, sizeof(client), in, lease, uid);
+        goto send;
+    }
+    pm_addr_fmt(&m->local, client, sizeof(client));
+    /* one host (a /32) or anyone: pick_method() sees to it */
+    pm_allow_str(m->allow_addr, m->allow_prefix, remote, sizeof(remote));
+    a[n++] = (pm_soap_arg){ "NewRemoteHost", remote };
+    a[n++] = (pm_soap_arg){ "NewExternalPort", ext };
+    a[n++] = (pm_soap_arg){ "NewProtocol", proto_str(m->proto) };
+    switch (x->step) {
+    case X_ADD:
+    case X_ADD_ANY:
+        a[n++] = (pm_soap_arg){ "NewInternalPort", in };
+        a[n++] = (pm_soap_arg){ "NewInternalClient", client };
+        a[n++] = (pm_soap_arg){ "NewEnabled", "1" };
+        a[n++] = (pm_soap_arg){ "NewPortMappingDescription", m->desc };
+        a[n++] = (pm_soap_arg){ "NewLeaseDuration", lease };
+        action = x->step == X_ADD_ANY ? "AddAnyPortMapping" : "AddPortMapping";
+        break;
+    case X_DELETE:
+        action = "DeletePortMapping";
+        break;
+    default: /* X_CHECK, X_OWNER */
+        action = "GetSpecificPortMappingEntry";
+        break;
+    }
+send:
+    if (pm_upnp_soap_start(c, st, &x->h, action, a, n, now, deadline) != 0) {
+        x->retry_at = now + 1000;
+        return -1;
+    }
+    m->op_sent = 1;
+    x->retry_at = PM_NEVER;
+    return 0;
+}
+
+static void first_step(portmap_client *c, portmap_mapping *m)
+{
+    upnp_xchg *x = m->op_data;
+
+    if (m->fam == PM_V6) {
+        pm_upnp_first_pinhole_step(m, x);
+        return;
+    }
+    x->lease = m->permanent ? 0 : m->want_lifetime;
+    if (m->op == PM_OP_DELETE) {
+        x->try_port = m->ext_port ? m->ext_port : m->internal_port;
+        x->step = m->verify_owner ? X_OWNER : X_DELETE;
+    } else if (m->state == PORTMAP_STATE_MAPPED && m->permanent) {
+        x->try_port = m->ext_port;
+        x->step = X_CHECK; /* a permanent entry: check it is still there */
+    } else if (m->ext_port) {
+        x->try_port = m->ext_port; /* renew what we hold */
+        x->step = X_ADD;
+    } else {
+        /* Never external port 0: IGDv2 picks one for us, v1 gets ours. */
+        x->try_port = m->want_ext_port ? m->want_ext_port : m->internal_port;
+        x->step = c->net[PM_V4].upnp_version == 2 && !m->want_ext_port ? X_ADD_ANY : X_ADD;
+    }
+}
+
+int pm_upnp_start(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+
+    if (!x) {
+        x = calloc(1, sizeof(*x));
+        if (!x)
+            return -1;
+        x->h.fd = -1;
+        x->retry_at = PM_NEVER;
+        m->op_data = x;
+    }
+    pm_http_reset(&x->h);
+    x->conflicts = 0;
+    x->tried_lease0 = x->tried_same_port = 0;
+    first_step(c, m);
+    return pm_upnp_send_step(c, m, now);
+}
+
+void pm_upnp_stop(portmap_client *c, portmap_mapping *m)
+{
+    upnp_xchg *x = m->op_data;
+    (void)c;
+    if (x)
+        pm_http_reset(&x->h);
+    free(x);
+    m->op_data = NULL;
+}
+
+void pm_upnp_start_waiting(portmap_client *c, int fam, int64_t now)
+{
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        upnp_xchg *x = m->op_data;
+        if (m->fam == fam && m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && x &&
+            x->step == X_WAIT_IGD) {
+            first_step(c, m);
+            pm_upnp_send_step(c, m, now);
+        }
+    }
+}
+
+void pm_upnp_done(portmap_client *c, portmap_mapping *m, portmap_error err, const char *detail,
+                 int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    pm_result r = { .err = err };
+
+    if (detail)
+        pm_result_detail(&r, "%s", detail);
+
+    if (err == PORTMAP_OK && m->op == PM_OP_MAP) {
+        r.ext_port = x->try_port;
+        r.lifetime = x->lease ? x->lease : m->want_lifetime;
+        r.permanent = x->lease == 0;
+        /* unset while GetExternalIPAddress, run alongside, has not
+         * answered: the engine then holds "mapped" until it has. A
+         * pinhole opens our own address. */
+        if (m->fam == PM_V6)
+            r.ext = m->local;
+        else if (c->ext_addr)
+            r.ext = pm_addr_from_v4(c->ext_addr);
+    }
+    pm_host_map_done(c, m, &r, now);
+}
+
+static portmap_error map_upnp_error(int code, int *retry_later)
+{
+    *retry_later = 0;
+    switch (code) {
+    case 606: return PORTMAP_ERR_NOT_AUTHORIZED;
+    case 726: return PORTMAP_ERR_UNSUPPORTED; /* RemoteHostOnlySupportsWildcard */
+    case 718:
+    case 729: return PORTMAP_ERR_PORT_IN_USE;
+    case 728: *retry_later = 1; return PORTMAP_ERR_NO_RESOURCES;
+    case 501: *retry_later = 1; return PORTMAP_ERR_REFUSED;
+    default: return PORTMAP_ERR_REFUSED;
+    }
+}
+
+static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    int later;
+    portmap_error err;
+    char detail[96];
+
+    if ((code == 725 || code == 402) && x->lease && !x->tried_lease0) {
+        PM_WARN(c, "upnp: the router answered error %d (%s) to a %u s lease: "
+                   "retrying with a permanent one, released on exit",
+                code, strupnperror(code) ? strupnperror(code) : "?", x->lease);
+        x->tried_lease0 = 1;
+        x->lease = 0;
+        m->permanent = 1;
+        pm_upnp_send_step(c, m, now);
+        return;
+    }
+    if (code == 401 && x->step == X_ADD_ANY) { /* no AddAnyPortMapping after all */
+        x->step = X_ADD;
+        pm_upnp_send_step(c, m, now);
+        return;
+    }
+    if ((code == 718 || code == 729) && m->state == PORTMAP_STATE_PENDING &&
+        x->conflicts < MAX_CONFLICT_TRIES) {
+        x->try_port = alt_port(&m->local, m->internal_port, x->conflicts++);
+        x->step = X_ADD;
+        PM_INFO(c, "upnp: external port taken (error %d); trying %u", code, x->try_port);
+        pm_upnp_send_step(c, m, now);
+        return;
+    }
+    if (code == 724 && !x->tried_same_port) {
+        x->tried_same_port = 1;
+        x->try_port = m->internal_port;
+        x->step = X_ADD;
+        pm_upnp_send_step(c, m, now);
+        return;
+    }
+    err = map_upnp_error(code, &later);
+    snprintf(detail, sizeof(detail), "UPnP error %d: %s", code,
+             strupnperror(code) ? strupnperror(code) : "unknown");
+    PM_WARN(c, "upnp: port %u: %s", m->internal_port, detail);
+    if (later) {
+        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES };
+        pm_result_detail(&r, "%s", detail);
+        pm_host_map_done(c, m, &r, now);
+        return;
+    }
+    pm_upnp_done(c, m, err, detail, now);
+}
+
+static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    char value[64] = "";
+    int code;
+
+    if (x->h.state == PM_HTTPC_FAILED) {
+        PM_DEBUG(c, "upnp: exchange for port %u failed: %s", m->internal_port, x->h.why);
+        pm_http_reset(&x->h);
+        x->retry_at = now + 1000; /* within the op's own deadline */
+        return;
+    }
+    if (m->fam == PM_V6) {
+        int add = x->step == X_PH_ADD || x->step == X_PH_FIND;
+        code = pm_upnp_soap_result(&x->h, add ? "UniqueID" : NULL, value, sizeof(value));
+        pm_http_reset(&x->h);
+        pm_upnp_pinhole_reply(c, m, code, value, now);
+        return;
+    }
+    code = pm_upnp_soap_result(&x->h, x->step == X_ADD_ANY ? "NewReservedPort"
+                              : x->step == X_OWNER  ? "NewInternalClient" : NULL,
+                       value, sizeof(value));
+    pm_http_reset(&x->h);
+    switch (x->step) {
+    case X_ADD_ANY:
+        if (code == 0) {
+            uint16_t p = pm_upnp_port(value);
+            if (!p) {
+                pm_upnp_done(c, m, PORTMAP_ERR_PROTOCOL, "AddAnyPortMapping returned no port", now);
+                return;
+            }
+            x->try_port = p;
+        }
+        /* fall through */
+    case X_ADD:
+        if (code == 0)
+            pm_upnp_done(c, m, PORTMAP_OK, NULL, now);
+        else
+            handle_add_error(c, m, code, now);
+        break;
+    case X_CHECK:
+        if (code == 0) {
+            pm_upnp_done(c, m, PORTMAP_OK, NULL, now);
+        } else { /* 714: the router lost our permanent entry: add it again */
+            PM_INFO(c, "upnp: the router lost port %u (error %d); adding it again", x->try_port, code);
+            x->step = X_ADD;
+            pm_upnp_send_step(c, m, now);
+        }
+        break;
+    case X_OWNER: {
+        char mine[PM_ADDR_TEXT];
+        pm_addr_fmt(&m->local, mine, sizeof(mine));
+        if (code == 714) {
+            pm_upnp_done(c, m, PORTMAP_ERR_NOT_FOUND, "no such mapping on the router", now);
+        } else if (code != 0 || strcmp(value, mine) != 0) {
+            pm_upnp_done(c, m, PORTMAP_ERR_NOT_AUTHORIZED, "the mapping belongs to another host", now);
+        } else {
+            x->step = X_DELETE;
+            pm_upnp_send_step(c, m, now);
+        }
+        break;
+    }
+    case X_DELETE:
+        /* 714: already gone, which is what we wanted */
+        pm_upnp_done(c, m, code == 0 || code == 714 ? PORTMAP_OK : PORTMAP_ERR_REFUSED,
+             code ? "DeletePortMapping failed" : NULL, now);
+        break;
+    default:
+        break;
+    }
+}
+
+void pm_upnp_step_mapping(portmap_client *c, portmap_mapping *m, short revents, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+
+    if (x->step == X_WAIT_IGD)
+        return;
+    if (!pm_http_active(&x->h)) {
+        if (x->retry_at != PM_NEVER && now >= x->retry_at)
+            pm_upnp_send_step(c, m, now);
+        return;
+    }
+    if (pm_http_step(&x->h, revents, now))
+        handle_reply(c, m, now);
+}

@@ -1,0 +1,347 @@
+/*
+ * Finding the IGD: SSDP M-SEARCH to the gateway and to the group, the
+ * answers (from the gateway only), the ICMP errors that say at once that
+ * nothing listens, and the NOTIFY that says the device restarted.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <net/if.h>
+#include <netinet/icmp6.h>
+#include <netinet/ip_icmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proto/upnp/upnp.h"
+#include "sys/mcast.h"
+#include "sys/route.h"
+
+/* ---- discovery ---- */
+
+static int ssdp_open4(portmap_client *c, upnp_state *st)
+{
+    struct sockaddr_in me = { .sin_family = AF_INET };
+    struct in_addr ifaddr = { .s_addr = pm_local4(c) };
+    unsigned char ttl = 2, loop = 0;
+
+    st->ssdp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (st->ssdp_fd < 0)
+        return -1;
+    me.sin_addr.s_addr = pm_local4(c);
+    if (bind(st->ssdp_fd, (struct sockaddr *)&me, sizeof(me)) < 0)
+        return -1;
+    /* the gateway's ICMP port unreachable for our unicast search says at
+     * once that it has no SSDP server (see read_errors) */
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_RECVERR, &(int){ 1 }, sizeof(int));
+    /* Multicast leaves only through the interface that holds our address. */
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof(ifaddr));
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
+    setsockopt(st->ssdp_fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
+    return 0;
+}
+
+/* From the address pinholes are for: the router answers to it, and
+ * the kernel would otherwise speak from a temporary address. */
+static int ssdp_open6(portmap_client *c, upnp_state *st)
+{
+    pm_net *net = &c->net[PM_V6];
+    struct sockaddr_storage me;
+    socklen_t ml = pm_addr_sockaddr(&net->local, 0, &me);
+    unsigned ifindex = if_nametoindex(net->ifname);
+    int hops = 1, loop = 0;
+
+    st->ssdp_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (st->ssdp_fd < 0 || !ml || !ifindex)
+        return -1;
+    if (bind(st->ssdp_fd, (struct sockaddr *)&me, ml) < 0)
+        return -1;
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_RECVERR, &(int){ 1 }, sizeof(int));
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex));
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops));
+    setsockopt(st->ssdp_fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof(loop));
+    return 0;
+}
+
+static int ssdp_open(portmap_client *c, upnp_state *st)
+{
+    if (st->ssdp_fd >= 0)
+        return 0;
+    if ((st->fam == PM_V6 ? ssdp_open6 : ssdp_open4)(c, st) == 0)
+        return 0;
+    if (st->ssdp_fd >= 0)
+        close(st->ssdp_fd);
+    st->ssdp_fd = -1;
+    return -1;
+}
+
+static void ssdp_send_to(portmap_client *c, upnp_state *st, const pm_addr *to, const char *host,
+                         int version)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = pm_addr_sockaddr(to, SSDP_PORT, &ss);
+    char msg[512];
+    size_t n = pm_ssdp_msearch(msg, sizeof(msg), host, version);
+
+    if (!n || !sl)
+        return;
+    sendto(st->ssdp_fd, msg, n, 0, (struct sockaddr *)&ss, sl);
+    c->counters.requests_sent++;
+}
+
+/* To the gateway itself, then to the group: a router may answer either. */
+void pm_upnp_ssdp_send(portmap_client *c, upnp_state *st)
+{
+    const pm_addr *gw = &c->net[st->fam].gateway;
+    char host[PM_ADDR_TEXT], group_host[PM_ADDR_TEXT];
+    pm_addr group;
+    int loopback = st->fam == PM_V4 && (ntohl(gw->u.v4) >> 24) == 127;
+
+    pm_addr_parse(st->fam == PM_V6 ? "ff02::c" : "239.255.255.250", &group);
+    pm_addr_url_host(gw, host, sizeof(host));
+    pm_addr_url_host(&group, group_host, sizeof(group_host));
+    for (int v = 2; v >= 1; v--) {
+        ssdp_send_to(c, st, gw, host, v);
+        if (loopback)
+            continue; /* a test gateway on loopback: nothing to multicast to */
+        ssdp_send_to(c, st, &group, group_host, v);
+    }
+}
+
+int pm_upnp_probe(portmap_client *c, int fam, int64_t now)
+{
+    upnp_state *st = pm_upnp_state(c, fam);
+
+    if (!st || ssdp_open(c, st) != 0)
+        return -1;
+    /* the IGD's restarts, heard from its first search on; joined on the
+     * route's interface of the time (a new network resets this) */
+    if (fam == PM_V4 && st->notify_fd < 0)
+        st->notify_fd = pm_mcast_open_ssdp4();
+    st->have_igd = 0;
+    st->answers = 0;
+    st->searching = 1;
+    pm_http_reset(&st->desc);
+    pm_http_reset(&st->extip);
+    pm_retx_start(&st->ssdp_retx, &pm_retx_fast, now, pm_rand_unit, &c->rng);
+    pm_upnp_ssdp_send(c, st);
+    return 0;
+}
+
+/*
+ * Whether addr is the gateway. On IPv4 that is its one address. An IPv6
+ * router is known by its link-local address but serves UPnP on a global
+ * one: that one counts when the kernel's neighbour table gives it the
+ * gateway's link-layer address (known once we have spoken to it).
+ */
+int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr)
+{
+    const pm_net *net = &c->net[fam];
+
+    if (pm_addr_eq(addr, &net->gateway))
+        return 1;
+    return fam == PM_V6 && pm_route_same_router(&net->gateway, addr, net->ifname) == 1;
+}
+
+static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a,
+                              int64_t now)
+{
+    pm_net *net = &c->net[st->fam];
+    pm_addr host;
+    uint16_t port;
+    char path[256], hosts[PM_ADDR_TEXT], req[512];
+    size_t n;
+
+    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 ||
+        host.family != pm_fam_af(st->fam)) {
+        st->dropped++;
+        c->counters.dropped_malformed++;
+        PM_WARN(c, "upnp: ignored an answer with an unusable LOCATION %.80s", a->location);
+        return;
+    }
+    if (pm_addr_is_link_local(&host))
+        host.scope = net->gateway.scope;
+    /* IPv6: the global address is checked against the gateway's
+     * link-layer address once connected (finish_description) */
+    if (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, &host)) {
+        char where[PM_ADDR_TEXT];
+        st->dropped++;
+        c->counters.dropped_wrong_source++;
+        pm_addr_fmt(&host, where, sizeof(where));
+        /* kept waiting for a usable answer; if none comes, this is why */
+        snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]),
+                 "answered with a description on %s, which is not the router: refused "
+                 "(see SECURITY.md)", where);
+        PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway", a->location);
+        return;
+    }
+    pm_addr_url_host(&host, hosts, sizeof(hosts));
+    n = pm_http_get(req, sizeof(req), hosts, port, path);
+    snprintf(st->location, sizeof(st->location), "%s", a->location);
+    st->desc_host = host;
+    if (!n || pm_http_start_from(&st->desc, st->fam == PM_V6 ? &net->local : NULL, &host, port,
+                                 req, n, PM_UPNP_DESC_MAX,
+                            PM_MIN(now + HTTP_MAX_MS, PM_MAX(net->probe_deadline, now + 1))) != 0)
+        PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
+}
+
+/* UPnP is not to be had at fam's router, and why. */
+void pm_upnp_unavailable(portmap_client *c, upnp_state *st, int64_t now, const char *why)
+{
+    st->searching = 0;
+    pm_http_reset(&st->desc);
+    if (c->net[st->fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING)
+        pm_host_unavailable(c, st->fam, PORTMAP_METHOD_UPNP, now, "%s", why);
+}
+
+/* What an ICMP error queued on the SSDP socket says of our unicast
+ * search to the gateway: 1 port unreachable (no SSDP server), 2 the
+ * gateway itself unreachable, 0 nothing we act on. */
+static int icmp_verdict(portmap_client *c, upnp_state *st, const struct msghdr *msg)
+{
+    const pm_addr *gw = &c->net[st->fam].gateway;
+    pm_addr dst, off;
+    uint16_t port = 0;
+
+    /* the datagram the error is about: it went to the gateway's 1900 */
+    if (pm_addr_from_sockaddr(msg->msg_name, msg->msg_namelen, &dst, &port) != 0 ||
+        port != SSDP_PORT || !pm_addr_eq(&dst, gw))
+        return 0;
+    for (const struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
+         cm = CMSG_NXTHDR((struct msghdr *)msg, (struct cmsghdr *)cm)) {
+        const struct sock_extended_err *ee = (const void *)CMSG_DATA(cm);
+        const struct sockaddr *who = SO_EE_OFFENDER(ee);
+        int v6 = cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR;
+        if (!v6 && !(cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR))
+            continue;
+        if (ee->ee_errno == EHOSTUNREACH || ee->ee_errno == ENETUNREACH)
+            return 2; /* from our own stack (no ARP/ND answer) or the router */
+        if (ee->ee_errno != ECONNREFUSED)
+            continue;
+        /* the port unreachable must come from the gateway itself; the
+         * error's own address is that of the host that sent it */
+        if (pm_addr_from_sockaddr(who, v6 ? sizeof(struct sockaddr_in6)
+                                          : sizeof(struct sockaddr_in), &off, NULL) == 0 &&
+            pm_addr_eq(&off, gw))
+            return 1;
+        if (v6 && who->sa_family == AF_INET6 && pm_addr_is_link_local(gw) &&
+            memcmp(((const struct sockaddr_in6 *)who)->sin6_addr.s6_addr, gw->u.v6, 16) == 0)
+            return 1; /* a link-local offender comes without its zone */
+    }
+    return 0;
+}
+
+static void read_errors(portmap_client *c, upnp_state *st, int64_t now)
+{
+    for (int i = 0; i < 8 && st->ssdp_fd >= 0; i++) {
+        char ctl[512], data[64];
+        struct sockaddr_storage to;
+        struct iovec iov = { data, sizeof(data) };
+        struct msghdr msg = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &iov,
+                              .msg_iovlen = 1, .msg_control = ctl,
+                              .msg_controllen = sizeof(ctl) };
+        int v;
+
+        if (recvmsg(st->ssdp_fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            return;
+        v = icmp_verdict(c, st, &msg);
+        if (v == 1)
+            pm_upnp_unavailable(c, st, now, PM_WHY_REFUSED_SSDP);
+        else if (v == 2)
+            pm_upnp_unavailable(c, st, now, PM_WHY_UNREACHABLE);
+    }
+}
+
+void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
+{
+    pm_net *net = &c->net[st->fam];
+
+    read_errors(c, st, now);
+    for (int i = 0; i < 16 && st->ssdp_fd >= 0; i++) {
+        char buf[2048];
+        struct sockaddr_storage from;
+        socklen_t fl = sizeof(from);
+        pm_ssdp_answer a;
+        pm_addr src;
+        ssize_t n = recvfrom(st->ssdp_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+
+        if (n < 0)
+            return;
+        if (!st->searching || ++st->answers > SSDP_MAX_ANSWERS)
+            continue; /* drained, not looked at */
+        if (pm_addr_from_sockaddr((struct sockaddr *)&from, fl, &src, NULL) != 0 ||
+            (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, &src))) {
+            st->dropped++;
+            c->counters.dropped_wrong_source++;
+            PM_DEBUG(c, "upnp: dropped an SSDP answer from a host that is not the gateway");
+            continue;
+        }
+        buf[n] = '\0';
+        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || a.is_notify) {
+            st->dropped++;
+            c->counters.dropped_malformed++;
+            continue;
+        }
+        pm_host_heard(c, st->fam, PORTMAP_METHOD_UPNP, now);
+        if (!pm_http_active(&st->desc) && !st->have_igd) {
+            PM_DEBUG(c, "upnp: IGD v%d answered the search%s after %lld ms", a.igd_version,
+                     st->fam == PM_V6 ? " over IPv6" : "",
+                     (long long)(now - net->probe_started[PORTMAP_METHOD_UPNP]));
+            st->bootid = a.bootid;
+            start_description(c, st, &a, now);
+        }
+    }
+}
+
+/* ---- the router's table, read on the caller's thread ---- */
+
+/* A NOTIFY from the gateway: 1 when it says the device restarted (a new
+ * BOOTID.UPNP.ORG, or a new description URL), so its table is to be
+ * checked. */
+static int notified(portmap_client *c, const pm_ssdp_answer *a)
+{
+    upnp_state *st = pm_upnp_state_if_any(c, PM_V4);
+    int rebooted;
+
+    if (!st || !st->have_igd || a->byebye)
+        return 0;
+    rebooted = (a->bootid >= 0 && st->bootid >= 0 && a->bootid != st->bootid) ||
+               strcmp(a->location, st->location) != 0;
+    if (rebooted)
+        PM_INFO(c, "upnp: the router restarted (BOOTID %ld -> %ld%s)", st->bootid, a->bootid,
+                strcmp(a->location, st->location) ? ", new description URL" : "");
+    if (a->bootid >= 0)
+        st->bootid = a->bootid;
+    return rebooted;
+}
+
+/*
+ * A UPnP device says it has restarted with an SSDP NOTIFY carrying a new
+ * BOOTID.UPNP.ORG (UDA 1.1), which miniupnpd sends when it starts: every
+ * mapping in use is then checked soon. Searches and notifies of every
+ * other device on the LAN land here too: only the gateway's own NOTIFY
+ * is looked at.
+ */
+void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now)
+{
+    for (int i = 0; i < 16; i++) { /* bounded: a flood cannot keep the engine here */
+        struct sockaddr_in from;
+        socklen_t fl = sizeof(from);
+        char buf[2048];
+        pm_ssdp_answer a;
+        ssize_t n = recvfrom(st->notify_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            return;
+        if (fl != sizeof(from) || !pm_gw4(c) || from.sin_addr.s_addr != pm_gw4(c))
+            continue;
+        buf[n] = '\0';
+        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || !a.is_notify)
+            continue;
+        if (notified(c, &a)) {
+            c->counters.announcements++;
+            pm_host_announced(c, now);
+        }
+    }
+}

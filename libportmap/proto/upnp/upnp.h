@@ -1,0 +1,121 @@
+/*
+ * The UPnP-IGD backend's own declarations, shared by its files:
+ *   upnp.c      the backend's state, vtable and poll plumbing
+ *   ssdp.c      finding the IGD (M-SEARCH, answers, ICMP verdicts, NOTIFY)
+ *   describe.c  its description, the service to use, the external address
+ *   map.c       IPv4 port mappings (WANIPConnection)
+ *   pinhole.c   IPv6 pinholes (WANIPv6FirewallControl)
+ *   table.c     the router's whole table, read on the caller's thread
+ * Nothing outside proto/upnp/ includes this header: core/ knows the
+ * backend through pm_backend_upnp alone.
+ */
+#ifndef PM_PROTO_UPNP_H
+#define PM_PROTO_UPNP_H
+
+#include "proto/backend.h"
+#include "proto/upnp/http.h"
+#include "proto/upnp/upnp_reply.h"
+#include "proto/upnp/upnp_wire.h"
+
+#define SSDP_PORT 1900
+#define SSDP_MAX_ANSWERS 64            /* per search */
+#define HTTP_MAX_MS 5000               /* any one HTTP exchange */
+#define MAX_CONFLICT_TRIES 8
+/* WANIPv6FirewallControl:1 takes leases of 1 to 86400 s */
+#define PINHOLE_MAX_LEASE 86400
+
+typedef struct upnp_state {
+    int fam;                   /* PM_V4: WANIPConnection; PM_V6: WANIPv6FirewallControl */
+    int ssdp_fd;
+    int searching;
+    pm_retx ssdp_retx;
+    int answers;
+    pm_http desc;
+    pm_addr desc_host;         /* where the description came from */
+    char location[256];
+    int have_igd;
+    pm_addr ctl_addr;
+    uint16_t ctl_port;
+    char ctl_path[256];
+    char service[sizeof(((pm_igd_desc *)0)->service)];
+    int igd_version;
+    char service_name[48];
+    pm_http extip;             /* IPv4: GetExternalIPAddress; IPv6: GetFirewallStatus */
+    unsigned long dropped;
+    long bootid;               /* BOOTID.UPNP.ORG of the answer we use, -1 none */
+    int notify_fd;             /* IPv4: SSDP NOTIFY on 239.255.255.250:1900, or -1 */
+} upnp_state;
+
+/* The IPv4 IGD and the IPv6 one are found apart: over SSDP on
+ * 239.255.255.250 and on ff02::c. */
+typedef struct upnp_states {
+    upnp_state fam[PM_FAMS];
+} upnp_states;
+
+enum xstep {
+    X_WAIT_IGD, X_ADD, X_ADD_ANY, X_CHECK, X_DELETE, X_OWNER,
+    /* IPv6 pinholes (WANIPv6FirewallControl:1) */
+    X_PH_ADD, X_PH_UPDATE, X_PH_DELETE, X_PH_FIND,
+};
+
+/* One mapping's exchange (m->op_data). */
+typedef struct upnp_xchg {
+    pm_http h;
+    enum xstep step;
+    uint16_t try_port;
+    uint32_t lease;
+    unsigned conflicts;
+    int tried_lease0, tried_same_port;
+    int64_t retry_at;          /* after a failed exchange; PM_NEVER none */
+} upnp_xchg;
+
+extern const pm_backend pm_backend_upnp;
+
+/* upnp.c */
+upnp_state *pm_upnp_state(portmap_client *c, int fam);
+upnp_state *pm_upnp_state_if_any(portmap_client *c, int fam);
+int pm_upnp_soap_start(portmap_client *c, upnp_state *st, pm_http *h, const char *action,
+                       const pm_soap_arg *args, size_t n, int64_t now, int64_t deadline);
+int pm_upnp_soap_result(pm_http *h, const char *want, char *out, size_t out_len);
+
+/* ssdp.c */
+int pm_upnp_probe(portmap_client *c, int fam, int64_t now);
+void pm_upnp_ssdp_send(portmap_client *c, upnp_state *st);
+void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now);
+/* The SSDP NOTIFY socket is readable. */
+void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now);
+/* Whether addr is fam's gateway (IPv6: or one of its global addresses). */
+int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr);
+/* UPnP is not to be had at st's router, and why. */
+void pm_upnp_unavailable(portmap_client *c, upnp_state *st, int64_t now, const char *why);
+
+/* describe.c */
+void pm_upnp_finish_description(portmap_client *c, upnp_state *st, int64_t now);
+void pm_upnp_finish_extip(portmap_client *c, upnp_state *st, int64_t now);
+
+/* map.c */
+int pm_upnp_start(portmap_client *c, portmap_mapping *m, int64_t now);
+void pm_upnp_stop(portmap_client *c, portmap_mapping *m);
+int pm_upnp_send_step(portmap_client *c, portmap_mapping *m, int64_t now);
+void pm_upnp_done(portmap_client *c, portmap_mapping *m, portmap_error err, const char *detail,
+                  int64_t now);
+/* The IGD of fam was found: the requests that waited for it go out. */
+void pm_upnp_start_waiting(portmap_client *c, int fam, int64_t now);
+void pm_upnp_step_mapping(portmap_client *c, portmap_mapping *m, short revents, int64_t now);
+
+/* pinhole.c */
+void pm_upnp_first_pinhole_step(portmap_mapping *m, upnp_xchg *x);
+/* The arguments of a pinhole action into a; returns the action. */
+const char *pm_upnp_pinhole_args(const portmap_mapping *m, const upnp_xchg *x, pm_soap_arg *a,
+                                 size_t *n, char *client, size_t client_len, char *in,
+                                 char *lease, char *uid);
+void pm_upnp_pinhole_reply(portmap_client *c, portmap_mapping *m, int code, const char *value,
+                           int64_t now);
+
+/* table.c */
+int pm_upnp_table_open(portmap_client *c, void **ctx);
+int pm_upnp_table_list(void *ctx, uint32_t local, int64_t deadline, portmap_router_entry **out,
+                       size_t *count);
+void pm_upnp_table_close(void *ctx);
+
+#endif
