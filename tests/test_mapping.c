@@ -54,6 +54,7 @@ static void make_fake(pm_backend *f, portmap_method m)
     f->dispatch = fake_dispatch;
     f->reset = fake_reset;
     f->abandon = NULL;
+    f->listen = NULL;
     table[m] = f;
 }
 

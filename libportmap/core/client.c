@@ -41,14 +41,6 @@ PORTMAP_API void portmap_default_settings(portmap_settings *s)
     s->log_level = PORTMAP_LOG_WARNING;
 }
 
-PORTMAP_API void portmap_request_init(portmap_request *r)
-{
-    if (!r)
-        return;
-    memset(r, 0, sizeof(*r));
-    r->protocol = PORTMAP_UDP;
-}
-
 static int set_order(portmap_client *c, const portmap_method *methods)
 {
     static const portmap_method def[] = { PORTMAP_METHOD_PCP, PORTMAP_METHOD_NATPMP,

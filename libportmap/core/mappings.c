@@ -14,6 +14,14 @@
  * engine gives up a millisecond early. */
 #define PM_VERDICT_LEAD_MS 1
 
+PORTMAP_API void portmap_request_init(portmap_request *r)
+{
+    if (!r)
+        return;
+    memset(r, 0, sizeof(*r));
+    r->protocol = PORTMAP_UDP;
+}
+
 portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int64_t now)
 {
     portmap_mapping *m = calloc(1, sizeof(*m));

@@ -113,6 +113,17 @@ static void forget_gateway(portmap_client *c, int fam, int64_t now)
         pm_net_probe_all(c, fam, now, now + c->s.timeout_ms, PM_PROBE_UNKNOWN);
 }
 
+/* Every backend listens to the router's announcements, whichever the
+ * client uses: a restart announced in one protocol is a restart. */
+static void listen_all(portmap_client *c, int fam)
+{
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
+        const pm_backend *b = c->backends[i];
+        if (b && b->listen && pm_backend_has_family(b, fam))
+            b->listen(c, fam);
+    }
+}
+
 /* The family's gateway and our address towards it, now. */
 static int read_route(portmap_client *c, int fam, pm_addr *gw, pm_addr *local, pm_v6_kind *kind,
                       char *ifname, size_t ifname_len)
@@ -198,6 +209,7 @@ int pm_net_refresh_route(portmap_client *c, int fam, int64_t now)
     net->local_kind = kind;
     snprintf(net->ifname, sizeof(net->ifname), "%s", ifname);
     net->route_ok = 1;
+    listen_all(c, fam);
     return 0;
 }
 

@@ -292,9 +292,14 @@ struct pm_backend {
     /* Forget m's exchange (done, timed out or cancelled). */
     void (*stop)(portmap_client *c, portmap_mapping *m);
     /* Probe fam's gateway for this protocol; -1 when it cannot even try
-     * (no socket). Only called for a family in families. The backend
-     * listens to the router's announcements from its first probe on. */
+     * (no socket). Only called for a family in families. */
     int (*probe)(portmap_client *c, int fam, int64_t now);
+    /* Optional. Listen to fam's router's announcements (its restarts and
+     * address changes), from when its route is known, whatever protocols
+     * the client uses: an announcement in any protocol is a prompt to
+     * check every mapping (pm_host.announced). Cheap when listening
+     * already; reset() stops it. */
+    void (*listen)(portmap_client *c, int fam);
     /* Append poll entries; lower *deadline to the next timer. */
     size_t (*add_pollfds)(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline);
     /* Count of poll entries add_pollfds may add (for sizing). */
@@ -302,7 +307,8 @@ struct pm_backend {
     /* Handle readiness of its entries and timers due at now. */
     void (*dispatch)(portmap_client *c, struct pollfd *fds, size_t n, int64_t now);
     /* fam's gateway changed or the client closes: drop its sockets and
-     * state of that family (its epoch with them). */
+     * state of that family (its epoch and announcement sockets with
+     * them). */
     void (*reset)(portmap_client *c, int fam);
     /* Optional. m's request, which may have reached the router, is given
      * up for another protocol: undo what it may have made, without

@@ -77,6 +77,7 @@ static void make_fakes(void)
         fakes[i].dispatch = fake_dispatch;
         fakes[i].reset = fake_reset;
         fakes[i].abandon = NULL;
+        fakes[i].listen = NULL;
         fake_table[i] = &fakes[i];
     }
 }

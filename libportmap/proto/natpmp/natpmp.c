@@ -153,13 +153,20 @@ static int pmp_probe(portmap_client *c, int fam, int64_t now)
 
     if (!st || xchg_open(c, &st->probe) != 0)
         return -1;
-    if (st->ann_fd < 0) /* optional: without it, renewals find resets */
-        st->ann_fd = pm_mcast_open_announce4();
     st->probe.opcode = 0;
     c->counters.requests_sent++;
     sendpublicaddressrequest(&st->probe.n);
     note_retry(&st->probe, now);
     return 0;
+}
+
+/* Optional: without it, renewals find resets. */
+static void pmp_listen(portmap_client *c, int fam)
+{
+    pmp_state *st = fam == PM_V4 ? state(c) : NULL; /* RFC 6886 has no IPv6 */
+
+    if (st && st->ann_fd < 0)
+        st->ann_fd = pm_mcast_open_announce4();
 }
 
 static int pmp_op_active(const portmap_mapping *m)
@@ -496,6 +503,7 @@ const pm_backend pm_backend_natpmp = {
     .start = pmp_start,
     .stop = pmp_stop,
     .probe = pmp_probe,
+    .listen = pmp_listen,
     .add_pollfds = pmp_add_pollfds,
     .count_pollfds = pmp_count,
     .dispatch = pmp_dispatch,

@@ -215,15 +215,23 @@ static int pcp_probe(portmap_client *c, int fam, int64_t now)
 
     if (!st)
         return -1;
-    if (st->ann_fd < 0) /* optional: without it, renewals find resets */
-        st->ann_fd = fam == PM_V6 ? pm_mcast_open_announce6(if_nametoindex(c->net[fam].ifname))
-                                  : pm_mcast_open_announce4();
     pm_addr_to_pcp(&c->net[fam].local, req.client_addr);
     st->probing = 1;
     pm_retx_start(&st->probe_retx, &pm_retx_fast, now, pm_rand_unit, &c->rng);
     if (send_request(c, st, &req) != 0)
         PM_DEBUG(c, "pcp: probe send failed: %s", strerror(errno));
     return 0;
+}
+
+/* Optional: without it, renewals find resets. On the IPv6 router's link,
+ * the interface of its route. */
+static void pcp_listen(portmap_client *c, int fam)
+{
+    pcp_state *st = state(c, fam);
+
+    if (st && st->ann_fd < 0)
+        st->ann_fd = fam == PM_V6 ? pm_mcast_open_announce6(if_nametoindex(c->net[fam].ifname))
+                                  : pm_mcast_open_announce4();
 }
 
 static size_t pcp_count(portmap_client *c)
@@ -555,7 +563,8 @@ static void pcp_reset(portmap_client *c, int fam)
         return;
     close_fam(st);
     for (int f = 0; f < PM_FAMS; f++)
-        if (state_if_any(c, f)->fd >= 0 || state_if_any(c, f)->probing)
+        if (state_if_any(c, f)->fd >= 0 || state_if_any(c, f)->ann_fd >= 0 ||
+            state_if_any(c, f)->probing)
             return;
     pm_backend_state_drop(c, PORTMAP_METHOD_PCP); /* neither family in use */
 }
@@ -579,6 +588,7 @@ const pm_backend pm_backend_pcp = {
     .start = pcp_start,
     .stop = pcp_stop,
     .probe = pcp_probe,
+    .listen = pcp_listen,
     .add_pollfds = pcp_add_pollfds,
     .count_pollfds = pcp_count,
     .dispatch = pcp_dispatch,

@@ -116,10 +116,6 @@ int pm_upnp_probe(portmap_client *c, int fam, int64_t now)
 
     if (!st || ssdp_open(c, st) != 0)
         return -1;
-    /* the IGD's restarts, heard from its first search on; joined on the
-     * route's interface of the time (a new network resets this) */
-    if (fam == PM_V4 && st->notify_fd < 0)
-        st->notify_fd = pm_mcast_open_ssdp4();
     st->have_igd = 0;
     st->answers = 0;
     st->searching = 1;
@@ -315,6 +311,16 @@ static int notified(portmap_client *c, const pm_ssdp_answer *a)
     if (a->bootid >= 0)
         st->bootid = a->bootid;
     return rebooted;
+}
+
+/* The IGD's restarts (IPv4), joined on the route's interface of the time
+ * (a new network resets this). */
+void pm_upnp_listen(portmap_client *c, int fam)
+{
+    upnp_state *st = fam == PM_V4 ? pm_upnp_state(c, fam) : NULL;
+
+    if (st && st->notify_fd < 0)
+        st->notify_fd = pm_mcast_open_ssdp4();
 }
 
 /*

@@ -202,7 +202,7 @@ static void upnp_reset(portmap_client *c, int fam)
     c->net[fam].upnp_version = 0;
     c->net[fam].upnp_service[0] = '\0';
     for (int f = 0; f < PM_FAMS; f++)
-        if (pm_upnp_state_if_any(c, f)->ssdp_fd >= 0)
+        if (pm_upnp_state_if_any(c, f)->ssdp_fd >= 0 || pm_upnp_state_if_any(c, f)->notify_fd >= 0)
             return;
     pm_backend_state_drop(c, PORTMAP_METHOD_UPNP); /* neither family in use */
 }
@@ -225,6 +225,7 @@ const pm_backend pm_backend_upnp = {
     .start = pm_upnp_start,
     .stop = pm_upnp_stop,
     .probe = pm_upnp_probe,
+    .listen = pm_upnp_listen,
     .add_pollfds = upnp_add_pollfds,
     .count_pollfds = upnp_count,
     .dispatch = upnp_dispatch,

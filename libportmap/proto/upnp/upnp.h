@@ -82,6 +82,7 @@ int pm_upnp_soap_result(pm_http *h, const char *want, char *out, size_t out_len)
 int pm_upnp_probe(portmap_client *c, int fam, int64_t now);
 void pm_upnp_ssdp_send(portmap_client *c, upnp_state *st);
 void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now);
+void pm_upnp_listen(portmap_client *c, int fam);
 /* The SSDP NOTIFY socket is readable. */
 void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now);
 /* Whether addr is fam's gateway (IPv6: or one of its global addresses). */
