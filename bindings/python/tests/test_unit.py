@@ -9,10 +9,12 @@ library.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import inspect
 import os
 import pickle
+import pydoc
 import re
 import shutil
 import subprocess
@@ -606,6 +608,53 @@ class ImportChecks(unittest.TestCase):
         so = compile_and_run("int unrelated(void) { return 0; }\n", shared=True)
         r = self.import_with(so)
         self.assertIn("has no portmap_version_api()", r.stderr)
+
+
+class MappingAttributes(unittest.TestCase):
+    """The attributes of Mapping that each read one field of info()."""
+
+    FIELDS = ("external_address", "external_port", "internal_port", "internal_address",
+              "protocol", "method", "lifetime", "state", "last_error")
+
+    def setUp(self) -> None:
+        tmp = tempfile.TemporaryDirectory(prefix="portmap-test-")
+        self.addCleanup(tmp.cleanup)
+        # Never used for traffic: the Mapping below has no C handle, so
+        # info() returns the state stored last.
+        self.c = portmap.Client(gateway=support.FAKE_GW, state_dir=tmp.name)
+        self.addCleanup(self.c.close)
+        self.m = portmap.Mapping(self.c, 0, portmap.Transport.TCP, 8080, 1.0)
+
+    def test_each_returns_its_field_of_info_now(self) -> None:
+        first = self.m.info()
+        for name in self.FIELDS:
+            self.assertEqual(getattr(self.m, name), getattr(first, name), name)
+        later = dataclasses.replace(
+            first, state=portmap.State.MAPPED, method=portmap.Method.PCP, external_port=40000,
+            external_address="198.51.100.1", internal_address="10.0.0.2", lifetime=7200,
+            last_error=portmap.ErrorCode.TIMEOUT)
+        self.m._store(later)
+        for name in self.FIELDS:
+            with self.subTest(name=name):
+                self.assertEqual(getattr(self.m, name), getattr(later, name))
+        self.assertEqual(self.m.address, ("198.51.100.1", 40000))
+        self.assertEqual(self.m.internal_port, 8080)
+        self.assertIs(self.m.protocol, portmap.Transport.TCP)
+
+    def test_read_only(self) -> None:
+        for name in self.FIELDS + ("address", "family", "address_kind"):
+            with self.subTest(name=name):
+                with self.assertRaises(AttributeError):
+                    setattr(self.m, name, 1)
+                self.assertNotIn(name, vars(self.m))
+
+    def test_help_shows_their_docstrings(self) -> None:
+        text = pydoc.render_doc(portmap.Mapping, renderer=pydoc.plaintext)
+        for name in self.FIELDS:
+            with self.subTest(name=name):
+                doc = inspect.getdoc(getattr(portmap.Mapping, name))
+                self.assertTrue(doc and doc.strip(), "no docstring")
+                self.assertIn(f"{name}\n |      {doc}", text)
 
 
 class Typing(unittest.TestCase):

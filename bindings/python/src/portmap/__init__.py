@@ -33,19 +33,19 @@ from .client import (
 )
 from . import errors as _errors
 from .errors import (
-    BadStateError,
-    ClientClosedError,
-    GatewayTimeoutError,
-    InvalidArgumentError,
-    NoGatewayError,
-    NotAuthorizedError,
-    NotFoundError,
-    NoResourcesError,
-    PortInUseError,
-    PortmapError,
-    RefusedError,
-    UnsupportedError,
-    WouldDeadlockError,
+    BadStateError as BadStateError,
+    ClientClosedError as ClientClosedError,
+    GatewayTimeoutError as GatewayTimeoutError,
+    InvalidArgumentError as InvalidArgumentError,
+    NoGatewayError as NoGatewayError,
+    NotAuthorizedError as NotAuthorizedError,
+    NotFoundError as NotFoundError,
+    NoResourcesError as NoResourcesError,
+    PortInUseError as PortInUseError,
+    PortmapError as PortmapError,
+    RefusedError as RefusedError,
+    UnsupportedError as UnsupportedError,
+    WouldDeadlockError as WouldDeadlockError,
 )
 
 __all__ = [
@@ -74,7 +74,11 @@ __all__ = [
     "Transport",
     "API_MAJOR",
     "API_MINOR",
-] + _errors.__all__  # the exception classes, listed once in errors.py
+]
+# The exception classes, listed once in errors.py. Type checkers read
+# "__all__ += module.__all__" (not "+"), and mypy only the "X as X"
+# imports above, as exporting them.
+__all__ += _errors.__all__
 
 
 def library_version() -> str:
