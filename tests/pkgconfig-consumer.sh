@@ -38,8 +38,9 @@ for page in "$src"/doc/man3/*.3; do
     [ -n "$(find "$dest" -path "*/man/man3/$(basename "$page")" -print -quit)" ] ||
         { echo "FAIL: man page $(basename "$page") not installed" >&2; exit 1; }
 done
-# only the installed .pc, never one of the system's; paths inside the DESTDIR
-PKG_CONFIG_LIBDIR=$(dirname "$pc")
+# the installed portmap.pc, never a system one; the system's for what it
+# requires (miniupnpc, privately); paths inside the DESTDIR
+PKG_CONFIG_LIBDIR=$(dirname "$pc"):$(pkg-config --variable pc_path pkg-config)
 export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH='' PKG_CONFIG_SYSROOT_DIR=$dest
 
 [ "$(pkg-config --modversion portmap)" = "$version" ] ||
