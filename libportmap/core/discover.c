@@ -171,6 +171,18 @@ PORTMAP_API int portmap_discover_reason(portmap_client *c, portmap_family family
     return PORTMAP_OK;
 }
 
+/* The first protocol that answered whose mapping replies tell the
+ * external address (PCP); AUTO when none. */
+static portmap_method mapping_tells(const portmap_client *c)
+{
+    for (unsigned i = 0; i < c->n_order; i++) {
+        const pm_backend *b = pm_backend_of(c, c->order[i]);
+        if (b && b->map_tells_external && c->net[PM_V4].avail[c->order[i]] == PM_AVAIL_YES)
+            return c->order[i];
+    }
+    return PORTMAP_METHOD_AUTO;
+}
+
 PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, int timeout_ms)
 {
     int64_t start, deadline;
@@ -185,15 +197,16 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
     deadline = start + pm_api_timeout(c, timeout_ms);
     /* A fresh probe: NAT-PMP's opcode 0 tells the address directly. */
     rc = pm_api_discover(c, 1u << PM_V4, PORTMAP_DISCOVER_FRESH, deadline);
-    if (rc == PORTMAP_OK && c->ext_addr_at < start) {
-        /* Only PCP answered: learn the address from a short mapping of
-         * the discard port that is deleted at once. */
+    if (rc == PORTMAP_OK && c->ext_addr_at < start && mapping_tells(c) != PORTMAP_METHOD_AUTO) {
+        /* Only a protocol with no question for it answered (PCP): learn
+         * the address from a short mapping of the discard port that is
+         * deleted at once. */
         portmap_request r;
         portmap_mapping *m;
         portmap_request_init(&r);
         r.internal_port = 9;
         r.lifetime = 30;
-        r.method = PORTMAP_METHOD_PCP;
+        r.method = mapping_tells(c);
         r.timeout_ms = (int)PM_MAX(1, deadline - pm_now_ms());
         m = pm_mapping_new(c, &r, pm_now_ms());
         if (!m) {

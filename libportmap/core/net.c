@@ -310,6 +310,21 @@ void pm_net_end_probes(portmap_client *c, int fam, int64_t now, int64_t *deadlin
     }
 }
 
+/* Protocols served on one port (PCP and NAT-PMP: 5351): nothing
+ * listening there refuses them all, though ICMP rate limiting may let only
+ * one refusal through. */
+static void share_refusal(portmap_client *c, int fam, portmap_method method, int64_t now)
+{
+    const pm_backend *b = pm_backend_of(c, method);
+
+    for (int i = 1; i < PORTMAP_METHOD_COUNT && b && b->port; i++) {
+        const pm_backend *o = c->backends[i];
+        if (i != (int)method && o && o->port == b->port &&
+            c->net[fam].avail[i] == PM_AVAIL_PROBING && pm_backend_has_family(o, fam))
+            pm_net_probe_failed(c, fam, (portmap_method)i, now, "%s", c->net[fam].why[method]);
+    }
+}
+
 void pm_net_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,
                        const char *why, int64_t now)
 {
@@ -352,14 +367,8 @@ void pm_net_probe_done(portmap_client *c, int fam, portmap_method method, pm_ava
     for (portmap_mapping *m = c->mappings; m; m = m->next)
         if (m->fam == fam && m->op != PM_OP_NONE && m->op_method == method)
             pm_mapping_protocol_gone(c, m);
-    /* PCP and NAT-PMP share port 5351: nothing listening there refuses
-     * both, though ICMP rate limiting may let only one refusal through. */
-    if (net->refused == method && (method == PORTMAP_METHOD_PCP || method == PORTMAP_METHOD_NATPMP)) {
-        portmap_method other =
-            method == PORTMAP_METHOD_PCP ? PORTMAP_METHOD_NATPMP : PORTMAP_METHOD_PCP;
-        if (net->avail[other] == PM_AVAIL_PROBING && pm_method_has_family(c, other, fam))
-            pm_net_probe_failed(c, fam, other, now, "%s", net->why[method]);
-    }
+    if (net->refused == method)
+        share_refusal(c, fam, method, now);
 out:
     pthread_cond_broadcast(&c->cond);
 }

@@ -32,7 +32,8 @@ static void release_one(portmap_client *c, const pm_journal_entry *e, int64_t no
     m->orphan_of = e->pid;
     m->journaled = 1;
     /* a UPnP entry may have been reused by another host since: ask first */
-    m->verify_owner = e->method == PORTMAP_METHOD_UPNP;
+    m->verify_owner = pm_backend_of(c, e->method) &&
+                      (pm_backend_of(c, e->method)->delete_checks_owner & (1u << m->fam));
     m->method = m->op_method = e->method;
     m->local = e->local; /* a pinhole's id is asked again: see delete_on_router() */
     m->ext_port = e->external_port;

@@ -11,6 +11,15 @@
 #include "core/api.h"
 
 
+/* Whether a delete of method's entry of fam that this process did not
+ * make asks the router whose it is first (see pm_backend). */
+static int owner_checked(portmap_client *c, portmap_method method, int fam)
+{
+    const pm_backend *b = pm_backend_of(c, method);
+
+    return b && (b->delete_checks_owner & (1u << fam)) != 0;
+}
+
 /*
  * Delete a router entry this client does not hold, as if it held it:
  * with the journal entry's nonce for PCP, the external port for UPnP,
@@ -119,7 +128,7 @@ static int start_release_fam(portmap_client *c, int fam, portmap_transport proto
         pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
     /* The delete is the first word to the router: no probe waited for.
      * UPnP's first needs the description, which its probe fetches. */
-    if (method == PORTMAP_METHOD_UPNP)
+    if (pm_backend_of(c, method)->needs_probe)
         pm_net_probe_all(c, fam, pm_now_ms(), deadline, PM_PROBE_RETRY);
     /* Without a journal entry the port may be nobody's or another host's:
      * UPnP asks the router whom it maps to before deleting anything. */
@@ -237,7 +246,7 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
             /* a UPnP entry may have been reused by another host since:
              * ask first (a pinhole's id is ours alone) */
             drc = pm_api_delete_on_router(c, fam, e[i].proto, e[i].internal_port, e[i].method, &e[i],
-                                   allow, e[i].method == PORTMAP_METHOD_UPNP && fam == PM_V4,
+                                   allow, owner_checked(c, e[i].method, fam),
                                    deadline);
             if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
                 pm_jq_remove(c, e[i].proto, e[i].internal_port, &e[i].local);

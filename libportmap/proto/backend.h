@@ -280,6 +280,19 @@ struct pm_backend {
     const char *label;        /* "PCP": in sentences for the caller */
     unsigned families;        /* 1u << PM_V4 | 1u << PM_V6 */
     pm_allow_kind allow;
+    /* The router's port it is served on: protocols on one port share the
+     * router's refusal (ICMP port unreachable) of it. */
+    uint16_t port;
+    /* Families whose entries are named by something another host may
+     * reuse (UPnP IPv4: the external port): deleting one this process
+     * did not make asks the router whose it is first. */
+    unsigned delete_checks_owner;
+    /* Its first request needs what its probe learns (UPnP: the control
+     * URL): a delete on a router not yet probed probes first. */
+    int needs_probe;
+    /* A mapping's reply tells the external address, which the protocol
+     * has no other way to ask (PCP). */
+    int map_tells_external;
     /* When to renew a lease of lifetime s granted now, in ms from now;
      * unit_rand in [0, 1) for protocols that spread renewals. */
     int64_t (*refresh_delay_ms)(uint32_t lifetime, double unit_rand);

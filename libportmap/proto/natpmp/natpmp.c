@@ -497,6 +497,7 @@ const pm_backend pm_backend_natpmp = {
     .label = "NAT-PMP",
     .families = 1u << PM_V4, /* RFC 6886 has no IPv6 */
     .allow = PM_ALLOW_NONE,
+    .port = PM_NATPMP_SERVER_PORT,
     .refresh_delay_ms = pmp_refresh_delay_ms,
     .state_new = pmp_state_new,
     .state_free = pmp_state_free,
