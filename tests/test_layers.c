@@ -6,6 +6,8 @@
  *   proto/  a backend includes only proto/backend.h, its own folder and
  *           sys/; backend.{c,h} only sys/;
  *   core/   reaches a backend only through proto/backend.h (the vtable);
+ *   and a backend touches neither the engine's own part of the client
+ *   nor writes the network state (core/net.c's alone);
  *
  * and the same for calls, read from the symbols of the library's objects
  * (nm on the internal archive): no object refers to a symbol defined in a
@@ -71,6 +73,37 @@ static const char *include_breaks(const char *folder, const char *inc)
     return "a file outside sys/, proto/ and core/";
 }
 
+/* What a backend must not touch of the client (proto/backend.h splits
+ * the struct: the engine's own part, and the network state that only
+ * core/net.c writes). NULL when line is fine. */
+static const char *field_breaks(const char *folder, const char *line)
+{
+    static const char *const engine_own[] = {
+        "->lock", "->cond", "->thread", "->wake_fd", "->nl_fd", "->stopping", "->closed",
+        "->waiters", "->gateway_override", "->state_dir", "->route_dirty", "->fams_used",
+        "->events", "->n_events", "->jops", "->n_jops", "->journal_busy", "->pfds",
+    };
+    static const char *const net_writes[] = {
+        "->ext_addr =", "->ext_addr_at =", "->double_nat =", "->ext_pending =", "->avail[",
+    };
+
+    if (!starts(folder, "proto"))
+        return NULL;
+    for (size_t i = 0; i < sizeof(engine_own) / sizeof(engine_own[0]); i++) {
+        const char *p = strstr(line, engine_own[i]);
+        size_t n = strlen(engine_own[i]);
+        if (p && !(p[n] == '_' || (p[n] >= 'a' && p[n] <= 'z')))
+            return "a backend touches the engine's own part of the client";
+    }
+    for (size_t i = 0; i < sizeof(net_writes) / sizeof(net_writes[0]); i++) {
+        const char *p = strstr(line, net_writes[i]);
+        /* avail[] is read freely; written, it ends in "] =" */
+        if (p && (i < 4 || (strstr(p, "] =") && !strstr(p, "] ==") && strstr(p, "] =") < strchr(p, ';'))))
+            return "a backend writes the network state (core/net.c's, through pm_host)";
+    }
+    return NULL;
+}
+
 /* Every quoted #include of path that breaks a rule, counted and told. */
 static int check_file(const char *path, const char *rel)
 {
@@ -84,6 +117,11 @@ static int check_file(const char *path, const char *rel)
         char inc[256];
         const char *why;
         n++;
+        if ((why = field_breaks(folder, line))) {
+            fprintf(stderr, "%s:%d: %s", rel, n, line);
+            fprintf(stderr, "    %s\n", why);
+            bad++;
+        }
         if (sscanf(line, " #include \"%255[^\"]\"", inc) != 1)
             continue;
         if ((why = include_breaks(folder, inc))) {
@@ -150,6 +188,12 @@ START_TEST(include_rules_catch_breaches)
     ck_assert_ptr_null(include_breaks("proto/pcp", "proto/pcp/pcp_wire.h"));
     ck_assert_ptr_null(include_breaks("proto/upnp", "sys/addr.h"));
     ck_assert_ptr_null(include_breaks("sys", "portmap/portmap.h"));
+    ck_assert_ptr_nonnull(field_breaks("proto/upnp", "    pthread_cond_broadcast(&c->cond);"));
+    ck_assert_ptr_nonnull(field_breaks("proto/natpmp", "    c->ext_addr = a;"));
+    ck_assert_ptr_nonnull(field_breaks("proto/pcp", "    net->avail[PORTMAP_METHOD_PCP] = PM_AVAIL_NO;"));
+    ck_assert_ptr_null(field_breaks("proto/pcp", "    if (net->avail[m] == PM_AVAIL_YES)"));
+    ck_assert_ptr_null(field_breaks("proto/pcp", "    r.ext = pm_addr_from_v4(c->ext_addr);"));
+    ck_assert_ptr_null(field_breaks("core", "    pthread_cond_broadcast(&c->cond);"));
 }
 END_TEST
 
