@@ -40,7 +40,8 @@ void pm_jq_remove(portmap_client *c, portmap_transport proto, uint16_t internal_
  * and released while writing (the engine); without, nobody holds it
  * (tests, the engine's last act). */
 void pm_jq_run(portmap_client *c, int unlock);
-/* Wait until every write queued so far is done, or deadline. Lock held;
+/* Wait until every write queued so far is done, or deadline (at least
+ * 2 s from now: the caller is owed the writes it caused). Lock held;
  * not on the engine thread. */
 void pm_jq_barrier(portmap_client *c, int64_t deadline);
 void pm_jq_free(portmap_client *c);

@@ -13,6 +13,8 @@
 
 #include "core/core.h"
 
+#define PM_JQ_GRACE_MS 2000
+
 _Static_assert(PM_JOURNAL_NONCE_LEN == PM_NONCE_LEN, "the journal keeps the mapping's nonce");
 
 static void push(portmap_client *c, const pm_jop *op)
@@ -86,6 +88,9 @@ void pm_jq_barrier(portmap_client *c, int64_t deadline)
 {
     uint64_t want = c->jops_queued;
 
+    /* a caller past its deadline still gets the writes it caused (a flock
+     * is held for one load and store: far less than this) */
+    deadline = PM_MAX(deadline, pm_now_ms() + PM_JQ_GRACE_MS);
     while (c->jops_done < want && !c->closed) {
         struct timespec ts = { .tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000 };
         if (pm_now_ms() >= deadline)

@@ -207,6 +207,7 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     rc = rcs[PM_V4] == PORTMAP_ERR_NOT_FOUND ? rcs[PM_V6] : rcs[PM_V4];
     if (rc == PORTMAP_OK && rcs[PM_V6] != PORTMAP_ERR_NOT_FOUND)
         rc = rcs[PM_V6];
+    pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     return rc;
 }
@@ -259,6 +260,7 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
             }
         }
     }
+    pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     if (released)
         *released = done;

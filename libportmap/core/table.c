@@ -109,6 +109,7 @@ PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_en
         pm_jq_remove(c, entry->protocol, entry->internal_port, &c->net[PM_V4].local);
         pm_engine_wake(c);
     }
+    pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     return rc;
 }
