@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <portmap/portmap.h>
@@ -18,6 +17,7 @@
 #include "check_main.h"
 #include "log_capture.h"
 #include "fakegw.h"
+#include "wait.h"
 
 static fakegw gw;
 static int scenario;
@@ -31,13 +31,6 @@ static atomic_int pmp_maps;       /* NAT-PMP mapping requests seen */
 static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t last_map[128];
 static size_t last_map_len;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void answer_natpmp(fakegw *g, const uint8_t *req, size_t len)
 {
@@ -185,41 +178,25 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
     }
 }
 
-/* events seen by the callback */
-static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
-static portmap_event events[32];
-static portmap_family event_family[32];  /* info.family of each */
-static portmap_mapping *event_handle[32]; /* and the handle it came with */
-static void *event_user[32];
-static int n_events;
+/* events seen by the callback, with the family, handle and user of each */
+static wait_events rec = WAIT_EVENTS_INIT;
 static int inner_wait_rc, inner_info_rc;
 
 static void on_event(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
                      void *user)
 {
-    pthread_mutex_lock(&ev_lock);
-    if (n_events < 32) {
-        event_family[n_events] = info->family;
-        event_handle[n_events] = m;
-        event_user[n_events] = user;
-        events[n_events++] = ev;
-    }
-    pthread_mutex_unlock(&ev_lock);
     if (ev == PORTMAP_EVENT_MAPPED) {
         portmap_mapping_info i;
         inner_wait_rc = portmap_mapping_wait(m, 1000, NULL);
         inner_info_rc = portmap_mapping_get_info(m, &i);
     }
+    /* last: a test woken by the event reads the results above */
+    wait_events_record(&rec, m, ev, info, user);
 }
 
 static int seen(portmap_event ev)
 {
-    int n = 0;
-    pthread_mutex_lock(&ev_lock);
-    for (int i = 0; i < n_events; i++)
-        n += events[i] == ev;
-    pthread_mutex_unlock(&ev_lock);
-    return n;
+    return wait_events_count(&rec, ev);
 }
 
 static portmap_client *client;
@@ -234,7 +211,7 @@ static void start(int s)
     atomic_store(&addr_requests, 0);
     atomic_store(&pmp_maps, 0);
     last_map_len = 0; /* before the gateway's thread starts */
-    n_events = 0;
+    wait_events_reset(&rec);
     inner_wait_rc = inner_info_rc = -1;
     ck_assert_msg(fakegw_start(&gw, handler, NULL) == 0, "cannot bind 127.0.0.1:5351");
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -398,8 +375,7 @@ START_TEST(renewal_reports_a_changed_port)
     portmap_mapping *m = request(7004);
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
     ck_assert_uint_eq(info.external_port, 5000);
-    for (int i = 0; i < 40 && !seen(PORTMAP_EVENT_CHANGED); i++)
-        usleep(100000);
+    expect_event_within(&rec, PORTMAP_EVENT_CHANGED, 1, 4000);
     ck_assert_int_eq(seen(PORTMAP_EVENT_CHANGED), 1);
     portmap_mapping_get_info(m, &info);
     ck_assert_uint_eq(info.external_port, 5001);
@@ -417,16 +393,13 @@ START_TEST(epoch_going_back_remaps)
 {
     portmap_mapping_info info;
     portmap_counters k;
-    int64_t t0;
 
     start(S_EPOCH_BACK);
     portmap_mapping *a = request(7010);
     ck_assert_int_eq(portmap_mapping_wait(a, 0, &info), PORTMAP_OK);
     portmap_mapping *b = request(7011);
     ck_assert_int_eq(portmap_mapping_wait(b, 0, &info), PORTMAP_OK);
-    t0 = now_ms();
-    while (seen(PORTMAP_EVENT_RESTORED) < 1 && now_ms() - t0 < 9000)
-        usleep(50000);
+    expect_event_within(&rec, PORTMAP_EVENT_RESTORED, 1, 9000);
     ck_assert_int_eq(seen(PORTMAP_EVENT_LOST), 1);
     ck_assert_int_eq(seen(PORTMAP_EVENT_RESTORED), 1);
     ck_assert_int_eq(portmap_mapping_get_info(b, &info), PORTMAP_OK);
@@ -451,7 +424,10 @@ START_TEST(forged_epoch_is_ignored)
     portmap_mapping *b = request(7013);
     ck_assert_int_eq(portmap_mapping_wait(b, 0, &info), PORTMAP_OK);
     ck_assert_uint_eq(info.external_port, 6002);
-    usleep(200000); /* events are delivered by the engine thread */
+    /* events come in order from the engine thread: b's MAPPED after
+     * anything the forged reply before its answer caused */
+    ck_assert(expect_event_within(&rec, PORTMAP_EVENT_MAPPED, 2, 1000));
+    expect_no_event_within(&rec, PORTMAP_EVENT_LOST, 200);
     ck_assert_int_eq(seen(PORTMAP_EVENT_LOST), 0);
     ck_assert_int_eq(portmap_mapping_get_info(a, &info), PORTMAP_OK);
     ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
@@ -474,8 +450,7 @@ START_TEST(silence_fails_within_the_timeout)
     ck_assert_int_ge(now_ms() - t0, 1900);
     ck_assert_int_lt(now_ms() - t0, 2600);
     /* the callback runs on the engine thread, maybe just after the wait */
-    for (int i = 0; i < 20 && !seen(PORTMAP_EVENT_FAILED); i++)
-        usleep(50000);
+    expect_event_within(&rec, PORTMAP_EVENT_FAILED, 1, 1000);
     ck_assert_int_eq(seen(PORTMAP_EVENT_FAILED), 1);
     ck_assert_int_gt(gw.pcp_requests, 3); /* retransmitted, not sent once */
     finish();
@@ -521,7 +496,7 @@ START_TEST(close_with_requests_in_flight)
     for (int i = 0; i < 4; i++)
         request((uint16_t)(7010 + i));
     ck_assert_int_eq(pthread_create(&th, NULL, blocked_waiter, m), 0);
-    usleep(200000);
+    usleep(200000); /* for the waiter to be in its wait: nothing to wait on for that */
     int64_t t0 = now_ms();
     portmap_close(&client);
     ck_assert_ptr_null(client);
@@ -620,7 +595,7 @@ static void start6(int s)
     scenario = s;
     atomic_store(&map_count, 0);
     n_reqs6 = 0; /* before the gateway's thread starts */
-    n_events = 0;
+    wait_events_reset(&rec);
     log_capture_reset();
     inner_wait_rc = inner_info_rc = -1;
     ck_assert_msg(fakegw_start_on(&gw, handler6, NULL, "::1") == 0, "cannot bind [::1]:5351");
@@ -764,16 +739,13 @@ START_TEST(ipv6_epoch_going_back_remakes_the_pinhole)
 {
     portmap_mapping_info info;
     portmap_counters k;
-    int64_t t0;
 
     start6(S6_EPOCH_BACK);
     portmap_mapping *a = request6(7010, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
     ck_assert_int_eq(portmap_mapping_wait(a, 0, &info), PORTMAP_OK);
     portmap_mapping *b = request6(7011, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
     ck_assert_int_eq(portmap_mapping_wait(b, 0, &info), PORTMAP_OK);
-    t0 = now_ms();
-    while (seen(PORTMAP_EVENT_RESTORED) < 1 && now_ms() - t0 < 9000)
-        usleep(50000);
+    expect_event_within(&rec, PORTMAP_EVENT_RESTORED, 1, 9000);
     ck_assert_int_eq(seen(PORTMAP_EVENT_LOST), 1);
     ck_assert_int_eq(seen(PORTMAP_EVENT_RESTORED), 1);
     ck_assert_int_eq(portmap_mapping_get_info(b, &info), PORTMAP_OK);
@@ -834,8 +806,7 @@ START_TEST(ipv6_release_sends_lifetime_0_with_the_nonce)
     ck_assert_mem_eq(last + 8, first + 8, 16);          /* from the same address */
     ck_assert_uint_eq((last[40] << 8) | last[41], 7106);
     /* the callback runs on the engine thread, maybe just after the release */
-    for (int i = 0; i < 20 && !seen(PORTMAP_EVENT_RELEASED); i++)
-        usleep(50000);
+    expect_event_within(&rec, PORTMAP_EVENT_RELEASED, 1, 1000);
     ck_assert_int_eq(seen(PORTMAP_EVENT_RELEASED), 1);
     finish();
 }
@@ -844,6 +815,7 @@ END_TEST
 START_TEST(ipv6_both_families_without_ipv4)
 {
     portmap_mapping_info info, v4, v6;
+    wait_event e;
     int mapped6 = 0;
     start6(S6_OK);
     portmap_mapping *m = request6(7107, PORTMAP_IPV4_IPV6, PORTMAP_METHOD_AUTO, 0);
@@ -857,23 +829,27 @@ START_TEST(ipv6_both_families_without_ipv4)
     ck_assert_int_eq(v4.last_error, PORTMAP_ERR_NO_GATEWAY);
     ck_assert_int_eq(v4.family, PORTMAP_IPV4);
     /* the callback runs on the engine thread, maybe just after the wait */
-    for (int i = 0; i < 20 && !(seen(PORTMAP_EVENT_MAPPED) && seen(PORTMAP_EVENT_FAILED)); i++)
-        usleep(50000);
-    pthread_mutex_lock(&ev_lock);
-    for (int i = 0; i < n_events; i++) {
-        if (events[i] != PORTMAP_EVENT_MAPPED)
+    expect_event_within(&rec, PORTMAP_EVENT_MAPPED, 1, 1000);
+    expect_event_within(&rec, PORTMAP_EVENT_FAILED, 1, 1000);
+    for (int i = 0; wait_events_get(&rec, i, &e); i++) {
+        if (e.event != PORTMAP_EVENT_MAPPED)
             continue;
-        ck_assert_int_eq(event_family[i], PORTMAP_IPV6);
-        ck_assert_ptr_eq(event_handle[i], m); /* the caller's handle, not the part */
-        ck_assert_ptr_eq(event_user[i], &gw);
+        ck_assert_int_eq(e.family, PORTMAP_IPV6);
+        ck_assert_ptr_eq(e.handle, m); /* the caller's handle, not the part */
+        ck_assert_ptr_eq(e.user, &gw);
         mapped6++;
     }
-    pthread_mutex_unlock(&ev_lock);
     ck_assert_int_eq(mapped6, 1);
     ck_assert_int_eq(seen(PORTMAP_EVENT_FAILED), 1); /* the IPv4 part */
     finish();
 }
 END_TEST
+
+static int gateway_asked(void *arg)
+{
+    (void)arg;
+    return atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests) > 0;
+}
 
 START_TEST(ipv6_natpmp_and_allow_are_refused)
 {
@@ -893,7 +869,8 @@ START_TEST(ipv6_natpmp_and_allow_are_refused)
     r.family = PORTMAP_IPV4_IPV6;
     ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_null(m);
-    usleep(100000);
+    /* refused before anything is sent: ends early if a request comes */
+    wait_until(gateway_asked, NULL, 100);
     ck_assert_int_eq(atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests), 0);
     finish();
 }

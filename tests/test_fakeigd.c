@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,17 +17,11 @@
 #include "check_main.h"
 #include "log_capture.h"
 #include "fakeigd.h"
+#include "wait.h"
 
 static fakeigd igd;
 static portmap_client *client;
 static char dir[64];
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void start(int scenario, int timeout_ms)
 {
@@ -154,6 +147,12 @@ START_TEST(cli_explains_725)
 }
 END_TEST
 
+static int added_again(void *arg)
+{
+    (void)arg;
+    return fakeigd_count(&igd, "AddPortMapping") > 0;
+}
+
 /* A permanent entry is checked at each refresh and added again when the
  * router lost it. */
 START_TEST(lost_permanent_entry_is_added_again)
@@ -168,8 +167,7 @@ START_TEST(lost_permanent_entry_is_added_again)
     ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_OK);
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
     ck_assert_int_eq(info.permanent, 1);
-    for (int i = 0; i < 40 && fakeigd_count(&igd, "AddPortMapping") == 0; i++)
-        usleep(100000);
+    wait_until(added_again, NULL, 4000);
     ck_assert_int_ge(fakeigd_count(&igd, "GetSpecificPortMappingEntry"), 1);
     ck_assert_int_ge(fakeigd_count(&igd, "AddPortMapping"), 1);
     ck_assert_uint_eq(igd.calls[igd.n_calls - 1].lease, 0); /* still lease 0 */
@@ -309,15 +307,23 @@ static int map6(uint16_t port, portmap_mapping **m, portmap_mapping_info *info)
     return portmap_mapping_wait(*m, 0, info);
 }
 
+typedef struct call_query {
+    const char *action;
+    int n;
+    fakeigd_call *out;
+} call_query;
+
+static int call_came(void *arg)
+{
+    call_query *q = arg;
+    return fakeigd_call_get(&igd, q->action, q->n, q->out) == 0;
+}
+
 /* Bounded wait for the n-th call of action; 0 when it came. */
 static int wait_call(const char *action, int n, fakeigd_call *out)
 {
-    for (int i = 0; i < 40; i++) {
-        if (fakeigd_call_get(&igd, action, n, out) == 0)
-            return 0;
-        usleep(50000);
-    }
-    return -1;
+    call_query q = { action, n, out };
+    return wait_until(call_came, &q, 2000) ? 0 : -1;
 }
 
 START_TEST(ipv6_pinhole_added_updated_deleted)
@@ -477,11 +483,8 @@ static void lost_pinhole_is_added_again(int scenario, int code)
     ck_assert_int_eq(wait_call("AddPinhole", 1, &call), 0);
     ck_assert_uint_eq(call.unique_id, 2); /* a new pinhole */
     ck_assert_uint_eq(call.ext_port, 7305);
+    wait_renewals(m, 1, 1000, &info);
     ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
-    for (int i = 0; i < 20 && info.renewals == 0; i++) {
-        usleep(50000);
-        ck_assert_int_eq(portmap_mapping_get_info(m, &info), PORTMAP_OK);
-    }
     ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
     ck_assert_uint_eq(info.renewals, 1);
     ck_assert_uint_eq(info.external_port, 7305);

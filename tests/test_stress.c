@@ -19,6 +19,7 @@
 
 #include "check_main.h"
 #include "fakegw.h"
+#include "wait.h"
 
 #define THREADS 4
 #define PER_THREAD 16
@@ -160,6 +161,12 @@ static void *work(void *arg)
     return NULL;
 }
 
+static int all_blocked(void *arg)
+{
+    (void)arg;
+    return atomic_load(&blocked) >= THREADS;
+}
+
 START_TEST(threads_and_close_in_the_middle)
 {
     portmap_settings s;
@@ -182,9 +189,8 @@ START_TEST(threads_and_close_in_the_middle)
         w[i] = (worker){ .id = i, .seed = (unsigned)(i * 7919 + 1) };
         ck_assert_int_eq(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
-    while (atomic_load(&blocked) < THREADS)
-        usleep(10000);
-    usleep(100000); /* into the wait itself */
+    ck_assert_msg(wait_until(all_blocked, NULL, 60000), "the workers never got to their last wait");
+    usleep(100000); /* into the wait itself, which tells nobody */
     ck_assert_int_eq(portmap_close(&client), PORTMAP_OK);
     ck_assert_ptr_null(client);
     for (int i = 0; i < THREADS; i++) {

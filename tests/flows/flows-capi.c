@@ -13,22 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <portmap/portmap.h>
+
+#include "wait.h"
 
 #define N_MAPS 3
 
 static const char *profile, *lab;
 static unsigned base;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int has_rule(const char *proto, unsigned port)
 {

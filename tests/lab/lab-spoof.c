@@ -1,6 +1,6 @@
 /*
  * lab-spoof: a hostile second host on the lab's LAN (<P>-lan2, see
- * `lab.sh spoofer up`), for the spoofing tests of tests/test_lab.c.
+ * `lab.sh spoofer up`), for the spoofing tests of tests/lab/test_lab_spoof.c.
  *
  *   lab-spoof --victim ADDR --gateway ADDR --stats FILE
  *             [--iface IF] [--http-port P] [--timeout S]

@@ -1,0 +1,343 @@
+/*
+ * Lab suite lab_cli: the portmap command line against the lab's router:
+ * request --once and release, holding until a signal, audit and --prune,
+ * check, discover, external-ip, list, and its errors.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lab_support.h"
+
+static void cli_once_then_release(const char *method, unsigned port)
+{
+    char line[1024], want[64];
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request %u udp --protocol %s --once --json", port,
+                             method), 0);
+    ck_assert_msg(strstr(line, "\"event\":\"mapped\""), "unexpected output: %s", line);
+    snprintf(want, sizeof(want), "\"method\":\"%s\"", method);
+    ck_assert_msg(strstr(line, want), "unexpected output: %s", line);
+    ck_assert_msg(strstr(line, "\"external_address\":\"" WAN_ADDR "\""), "output: %s", line);
+    snprintf(want, sizeof(want), "\"internal_port\":%u", port);
+    ck_assert_msg(strstr(line, want), "unexpected output: %s", line);
+    ck_assert(strstr(line, "\"lifetime\":"));
+    ck_assert(strstr(line, "\"external_port\":"));
+    ck_assert_msg(has_rule("udp", port), "--once left no rule");
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release %u udp", port), 0);
+    ck_assert_msg(!has_rule("udp", port), "release left the rule");
+}
+
+START_TEST(cli_pcp_once) { cli_once_then_release("pcp", 27050); }
+END_TEST
+START_TEST(cli_natpmp_once) { cli_once_then_release("natpmp", 27051); }
+END_TEST
+
+START_TEST(cli_holds_until_sigint)
+{
+    char line[1024];
+    int fds[2];
+    pid_t pid;
+    FILE *f;
+    int st;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", "27052", "tcp", "--json", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    /* by default both families: the NAT mapping, then the pinhole */
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    ck_assert_msg(strstr(line, "\"event\":\"mapped\"") && strstr(line, "\"family\":\"ipv4\""),
+                  "output: %s", line);
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    ck_assert_msg(strstr(line, "\"event\":\"mapped\"") && strstr(line, "\"family\":\"ipv6\""),
+                  "output: %s", line);
+    ck_assert(has_rule("tcp", 27052));
+    ck_assert(has_pinhole("tcp", LAN6_ADDR, 27052));
+    kill(pid, SIGINT);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+        ck_assert_msg(strstr(line, "\"event\":\"released\""), "output: %s", line);
+    }
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert(!has_rule("tcp", 27052));
+    ck_assert(pinhole_gone("tcp", LAN6_ADDR, 27052));
+    fclose(f);
+}
+END_TEST
+
+/* Several ports held together, all released on SIGTERM. */
+START_TEST(cli_holds_several_until_sigterm)
+{
+    char line[1024];
+    int fds[2], st, mapped = 0, released = 0;
+    pid_t pid;
+    FILE *f;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", "27054", "udp", "27055", "tcp", "27056", "udp", "--json",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    /* each port in both families */
+    while (mapped < 6 && fgets(line, sizeof(line), f))
+        mapped += strstr(line, "\"event\":\"mapped\"") != NULL;
+    ck_assert_int_eq(mapped, 6);
+    ck_assert(has_rule("udp", 27054) && has_rule("tcp", 27055) && has_rule("udp", 27056));
+    ck_assert(has_pinhole("udp", LAN6_ADDR, 27054) && has_pinhole("tcp", LAN6_ADDR, 27055));
+    kill(pid, SIGTERM);
+    while (fgets(line, sizeof(line), f))
+        released += strstr(line, "\"event\":\"released\"") != NULL;
+    ck_assert_int_eq(released, 6);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert(!has_rule("udp", 27054) && !has_rule("tcp", 27055) && !has_rule("udp", 27056));
+    ck_assert(pinhole_gone("udp", LAN6_ADDR, 27054) && pinhole_gone("tcp", LAN6_ADDR, 27055) &&
+              pinhole_gone("udp", LAN6_ADDR, 27056));
+    fclose(f);
+}
+END_TEST
+
+/* audit flags an exposed RDP port and a stale mapping; --prune removes
+ * only the stale one, not the one a running process holds. */
+START_TEST(cli_audit_and_prune)
+{
+    char line[1024], out[8192] = "";
+    int fds[2], st;
+    size_t len = 0;
+    pid_t holder;
+    FILE *f, *p;
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27096 udp --once"), 0);
+    ck_assert_int_eq(pipe(fds), 0);
+    holder = fork();
+    if (holder == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", "3389", "tcp", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f)); /* mapped */
+
+    snprintf(line, sizeof(line), "'%s' audit", cli);
+    p = popen(line, "r");
+    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
+        len = strlen(out);
+    st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "audit must exit 1: %s", out);
+    ck_assert_msg(strstr(out, "tcp 3389") && strstr(out, "RDP"), "no RDP finding: %s", out);
+    ck_assert_msg(strstr(out, "udp 27096") && strstr(out, "stale"), "no stale finding: %s", out);
+    ck_assert_msg(!strstr(out, "3389: stale"), "a held mapping was called stale: %s", out);
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "audit --prune"), 1); /* RDP stays flagged */
+    ck_assert(!has_rule("udp", 27096));
+    ck_assert(has_rule("tcp", 3389));
+
+    kill(holder, SIGTERM);
+    ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+    fclose(f);
+    ck_assert(!has_rule("tcp", 3389));
+    ck_assert_int_eq(cli_run(line, sizeof(line), "audit"), 0);
+}
+END_TEST
+
+START_TEST(cli_allow_needs_a_protocol_that_can)
+{
+    char out[1024];
+    int rc = cli_run(out, sizeof(out), "request 27121 tcp --protocol natpmp --allow 11.77.0.2 --once 2>&1");
+
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(strstr(out, "--allow") && strstr(out, "NAT-PMP"), "%s", out);
+    ck_assert(!has_rule("tcp", 27121));
+    rc = cli_run(out, sizeof(out), "request 27121 tcp --allow 11.77.0.5/24 --once 2>&1");
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strstr(out, "--allow"), "%s", out);
+}
+END_TEST
+
+START_TEST(cli_no_gateway_error)
+{
+    char out[2048];
+    int64_t t0 = now_ms();
+    int rc = cli_all(out, sizeof(out), "request 27053 udp --gateway 10.77.0.99 --timeout 2 2>&1");
+
+    ck_assert_msg(rc == 3, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "no gateway answered") && strstr(out, "10.77.0.99"), "%s", out);
+    /* each protocol's own reason, never a made-up one */
+    ck_assert_msg(strstr(out, "PCP: no answer within 2.0 s"), "%s", out);
+    ck_assert_msg(!strstr(out, "success") && !strstr(out, "not asked"), "%s", out);
+    ck_assert_int_lt(now_ms() - t0, 3000);
+}
+END_TEST
+
+/* check: open only when a connection to the external address comes back
+ * to a listener here through the router; closed when nothing listens or
+ * when the router has no mapping (a local listener alone is not enough). */
+static void cli_check(const char *proto, unsigned port)
+{
+    int tcp = !strcmp(proto, "tcp"), rc;
+    char line[1024];
+    echo e;
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request %u %s --once", port, proto), 0);
+    echo_start(&e, tcp, port);
+    rc = cli_run(line, sizeof(line), "check %u %s --json", port, proto);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, line);
+    ck_assert_msg(strstr(line, "\"state\":\"open\"") && strstr(line, "\"mapping\":true") &&
+                      strstr(line, "\"listening\":true") &&
+                      strstr(line, "\"reached_this_host\":true"),
+                  "not open: %s", line);
+    echo_stop(&e);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "check %u %s", port, proto), 1);
+    ck_assert_msg(!strncmp(line, "port ", 5) && strstr(line, " is closed at " WAN_ADDR) &&
+                      strstr(line, "nothing on this host"),
+                  "not closed: %s", line);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release %u %s", port, proto), 0);
+
+    echo_start(&e, tcp, port); /* listening, but no mapping */
+    ck_assert_int_eq(cli_run(line, sizeof(line), "check %u %s --json", port, proto), 1);
+    ck_assert_msg(strstr(line, "\"state\":\"closed\"") && strstr(line, "\"mapping\":false"),
+                  "no mapping, yet: %s", line);
+    echo_stop(&e);
+}
+
+START_TEST(cli_check_tcp) { cli_check("tcp", 27097); }
+END_TEST
+START_TEST(cli_check_udp) { cli_check("udp", 27098); }
+END_TEST
+
+/* Another LAN host's mapping is flagged and never pruned. The other host is
+ * a second address on this namespace's link, used only while upnpc (the
+ * reference client) talks to the router from it, since secure_mode lets a
+ * host map only to itself. */
+static int as_other_host(const char *upnpc_args)
+{
+    int rc;
+    if (run("ip addr add 10.77.0.3/24 dev lan0 && ip route replace 10.77.0.1/32 dev lan0 src 10.77.0.3"))
+        return -1;
+    rc = run("upnpc -u http://10.77.0.1:5000/rootDesc.xml %s >/dev/null 2>&1", upnpc_args);
+    run("ip route del 10.77.0.1/32 dev lan0; ip addr del 10.77.0.3/24 dev lan0");
+    return rc;
+}
+
+START_TEST(cli_audit_other_host)
+{
+    char line[1024], out[8192] = "";
+    size_t len = 0;
+    FILE *p;
+    int st;
+
+    ck_assert_int_eq(as_other_host("-e other-host -a 10.77.0.3 27091 27091 tcp 600"), 0);
+    ck_assert(has_rule("tcp", 27091));
+    snprintf(line, sizeof(line), "'%s' audit --prune --json", cli);
+    p = popen(line, "r");
+    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
+        len = strlen(out);
+    st = pclose(p);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "audit must exit 1: %s", out);
+    ck_assert_msg(strstr(out, "\"internal_client\":\"10.77.0.3\"") &&
+                      strstr(out, "\"other_host\":true") && strstr(out, "another host"),
+                  "no other-host finding: %s", out);
+    ck_assert_msg(has_rule("tcp", 27091), "--prune removed another host's mapping");
+    ck_assert_int_eq(as_other_host("-d 27091 tcp"), 0);
+    ck_assert(!has_rule("tcp", 27091));
+}
+END_TEST
+
+START_TEST(cli_discover_external_ip_list)
+{
+    char out[8192];
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "discover --json"), 0);
+    ck_assert_msg(strstr(out, "\"gateway\":\"10.77.0.1\"") && strstr(out, "\"local_address\":\"10.77.0.2\"") &&
+                      strstr(out, "\"external_address\":\"" WAN_ADDR "\"") &&
+                      strstr(out, "\"pcp\":true,\"pcp_version\":2,\"natpmp\":true,\"upnp\":true") &&
+                      strstr(out, "\"upnp_version\":2") && strstr(out, "\"nat\":\"nat\""),
+                  "discover: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "discover"), 0);
+    ck_assert_msg(strstr(out, "verdict: behind NAT") && strstr(out, "upnp yes (IGD v2"), "%s", out);
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "external-ip"), 0);
+    ck_assert_str_eq(out, WAN_ADDR "\n");
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "request 27094 tcp --once --protocol upnp --description cli-list"), 0);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "list --json"), 0);
+    ck_assert_msg(strstr(out, "{\"protocol\":\"tcp\",\"external_port\":27094,\"internal_client\":\"10.77.0.2\","
+                              "\"internal_port\":27094,\"description\":\"cli-list\",\"lease\":"),
+                  "list: %s", out);
+    ck_assert_msg(strstr(out, "\"ours\":true}"), "list: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "release 27094 tcp --json"), 0);
+    ck_assert_msg(strstr(out, "\"event\":\"released\""), "release: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "list --json"), 0);
+    ck_assert_msg(!strstr(out, "27094"), "still listed after release: %s", out);
+}
+END_TEST
+
+/* A holder killed with SIGKILL cannot release; its journal entry can. */
+
+/* The router's daemon is down: every command fails within its timeout. */
+START_TEST(cli_router_down_error)
+{
+    char out[2048];
+    int64_t t0, took;
+    int rc;
+
+    ck_assert_int_eq(run("'%s' router-stop", lab), 0);
+    t0 = now_ms();
+    rc = cli_all(out, sizeof(out), "request 27099 udp --timeout 2 2>&1");
+    took = now_ms() - t0;
+    ck_assert_int_eq(run("'%s' router-start", lab), 0);
+    ck_assert_msg(rc == 3, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "no gateway answered") && strstr(out, "10.77.0.1"), "%s", out);
+    ck_assert_msg(strstr(out, "refused") && !strstr(out, "success"), "%s", out);
+    /* every protocol was refused at once: the answer is known, no timeout
+     * is waited out (ICMP rate limits aside, well under a second) */
+    ck_assert_msg(took < 1500, "took %lld ms", (long long)took);
+}
+END_TEST
+
+START_TEST(cli_upnp_once) { cli_once_then_release("upnp", 27065); }
+END_TEST
+
+Suite *lab_cli_suite(int upnp_only)
+{
+    Suite *s = suite_create("lab_cli");
+    TCase *tc = lab_tcase(s, upnp_only);
+
+    if (upnp_only) {
+        tcase_add_test(tc, cli_upnp_once);
+        return s;
+    }
+    tcase_add_test(tc, cli_pcp_once);
+    tcase_add_test(tc, cli_natpmp_once);
+    tcase_add_test(tc, cli_upnp_once);
+    tcase_add_test(tc, cli_holds_until_sigint);
+    tcase_add_test(tc, cli_holds_several_until_sigterm);
+    tcase_add_test(tc, cli_audit_and_prune);
+    tcase_add_test(tc, cli_no_gateway_error);
+    tcase_add_test(tc, cli_allow_needs_a_protocol_that_can);
+    tcase_add_test(tc, cli_discover_external_ip_list);
+    tcase_add_test(tc, cli_check_tcp);
+    tcase_add_test(tc, cli_check_udp);
+    tcase_add_test(tc, cli_audit_other_host);
+    tcase_add_test(tc, cli_router_down_error);
+    return s;
+}

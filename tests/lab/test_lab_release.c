@@ -1,0 +1,132 @@
+/*
+ * Lab suite lab_release: what is held is released: by portmap_close(), and
+ * what a killed process left by `portmap cleanup` or by the next client
+ * that finds the router (through the journal), pinholes included.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lab_support.h"
+
+START_TEST(close_releases_everything)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_AUTO, 5000);
+    portmap_mapping *m[3];
+    portmap_request r;
+
+    for (int i = 0; i < 3; i++) {
+        portmap_request_init(&r);
+        r.protocol = i == 1 ? PORTMAP_TCP : PORTMAP_UDP;
+        r.internal_port = (uint16_t)(27030 + i);
+        ck_assert_int_eq(portmap_request_mapping(c, &r, &m[i]), PORTMAP_OK);
+    }
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(portmap_mapping_wait(m[i], 5000, NULL), PORTMAP_OK);
+    ck_assert(has_rule("tcp", 27031));
+    portmap_close(&c); /* release_on_close defaults to on */
+    ck_assert(!has_rule("udp", 27030));
+    ck_assert(!has_rule("tcp", 27031));
+    ck_assert(!has_rule("udp", 27032));
+}
+END_TEST
+
+/* A holder killed with SIGKILL cannot release; its journal entry can. */
+static void kill_holder(const char *method, unsigned port)
+{
+    char line[1024], portstr[16];
+    int fds[2], st;
+    pid_t pid;
+    FILE *f;
+
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", portstr, "udp", "--protocol", method, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+    ck_assert_msg(strstr(line, "mapped udp"), "output: %s", line);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    fclose(f);
+    ck_assert_msg(has_rule("udp", port), "the killed holder's rule should still be there");
+}
+
+START_TEST(cli_cleanup_after_sigkill)
+{
+    char out[1024];
+
+    kill_holder("pcp", 27092);
+    ck_assert(has_pinhole("udp", LAN6_ADDR, 27092));
+    /* the NAT mapping and the pinhole */
+    ck_assert_int_eq(cli_all(out, sizeof(out), "cleanup"), 0);
+    ck_assert_str_eq(out, "released 2 mappings left by dead processes\n");
+    ck_assert(!has_rule("udp", 27092));
+    ck_assert(pinhole_gone("udp", LAN6_ADDR, 27092));
+    ck_assert_int_eq(cli_all(out, sizeof(out), "cleanup --json"), 0);
+    ck_assert_str_eq(out, "{\"released\":0}\n");
+}
+END_TEST
+
+static int orphans_unmapped(void *arg)
+{
+    (void)arg;
+    return !has_rule("udp", 27093) && !has_rule("udp", 27089);
+}
+
+/* No command needed: the next client to find the router releases it. */
+START_TEST(next_client_releases_what_a_killed_one_left)
+{
+    portmap_client *c;
+    portmap_discovery d;
+
+    kill_holder("upnp", 27093);
+    kill_holder("natpmp", 27089);
+    c = open_client(PORTMAP_METHOD_AUTO, 3000);
+    ck_assert_int_eq(portmap_discover(c, &d, 0, 3000), PORTMAP_OK);
+    wait_until(orphans_unmapped, NULL, 5000);
+    ck_assert_msg(!has_rule("udp", 27093), "UPnP orphan still mapped");
+    ck_assert_msg(pinhole_gone("udp", LAN6_ADDR, 27093), "UPnP orphan's pinhole still open");
+    ck_assert_msg(!has_rule("udp", 27089), "NAT-PMP orphan still mapped");
+    portmap_close(&c);
+}
+END_TEST
+
+/* A pinhole that `--once` left is closed by another process through
+ * the journal (UPnP: the router is asked for the pinhole's id again). */
+START_TEST(release_port_closes_a_pinhole_left_by_once)
+{
+    char line[1024];
+    portmap_client *c;
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27148 udp -6 --once --json --protocol upnp"), 0);
+    ck_assert(has_pinhole("udp", LAN6_ADDR, 27148));
+    c = open_client(0, 5000);
+    ck_assert_int_eq(portmap_release_port(c, PORTMAP_UDP, 27148, PORTMAP_METHOD_AUTO, 5000),
+                     PORTMAP_OK);
+    ck_assert(!has_pinhole("udp", LAN6_ADDR, 27148));
+    portmap_close(&c);
+}
+END_TEST
+
+Suite *lab_release_suite(int upnp_only)
+{
+    Suite *s = suite_create("lab_release");
+    TCase *tc = lab_tcase(s, upnp_only);
+
+    tcase_add_test(tc, close_releases_everything);
+    if (upnp_only)
+        return s;
+    tcase_add_test(tc, cli_cleanup_after_sigkill);
+    tcase_add_test(tc, next_client_releases_what_a_killed_one_left);
+    tcase_add_test(tc, release_port_closes_a_pinhole_left_by_once);
+    return s;
+}
