@@ -12,85 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proto/backend.h"
-#include "proto/pcp/pcp.h"
-#include "proto/pcp/pcp_wire.h"
-#include "sys/epoch.h"
-#include "sys/mcast.h"
+#include "proto/pcp/pcp_int.h"
 
-#define PM_PCP_SERVER_PORT 5351
 
-typedef struct pcp_state {
-    int fam;
-    int fd;
-    pm_addr gw, local;        /* what fd is bound and connected to */
-    int probing;
-    pm_retx probe_retx;
-    unsigned long dropped;   /* replies that matched nothing or were malformed */
-    int refused;             /* send() reported the gateway's ICMP unreachable */
-    pm_epoch epoch;          /* the server's, from replies that matched ours */
-    int ann_fd;              /* the router's announcements on its link, or -1 */
-} pcp_state;
 
-/* One server per family: the IPv4 and IPv6 routers are asked apart. */
-typedef struct pcp_states {
-    pcp_state fam[PM_FAMS];
-} pcp_states;
 
-static void init_fam(pcp_state *st, int fam)
-{
-    memset(st, 0, sizeof(*st));
-    st->fam = fam;
-    st->fd = -1;
-    st->ann_fd = -1;
-}
 
-static void *pcp_state_new(void)
-{
-    pcp_states *all = calloc(1, sizeof(*all));
 
-    for (int f = 0; all && f < PM_FAMS; f++)
-        init_fam(&all->fam[f], f);
-    return all;
-}
 
-static void close_fam(pcp_state *st)
-{
-    if (st->fd >= 0)
-        close(st->fd);
-    if (st->ann_fd >= 0)
-        close(st->ann_fd);
-    init_fam(st, st->fam);
-}
-
-static void pcp_state_free(void *p)
-{
-    pcp_states *all = p;
-
-    for (int f = 0; f < PM_FAMS; f++)
-        close_fam(&all->fam[f]);
-    free(all);
-}
-
-static pcp_state *state(portmap_client *c, int fam)
-{
-    pcp_states *all = pm_backend_state(c, PORTMAP_METHOD_PCP);
-    return all ? &all->fam[fam] : NULL;
-}
-
-static pcp_state *state_if_any(portmap_client *c, int fam)
-{
-    pcp_states *all = pm_backend_state_if_any(c, PORTMAP_METHOD_PCP);
-    return all ? &all->fam[fam] : NULL;
-}
-
-/* A reply that matched a request of ours carries the server's epoch; one
- * that went back means the router lost its mappings. */
-static void check_epoch(portmap_client *c, pcp_state *st, uint32_t epoch, int64_t now)
-{
-    if (!pm_epoch_check_pcp(&st->epoch, epoch, now))
-        pm_host_router_reset(c, st->fam, PORTMAP_METHOD_PCP, epoch, now);
-}
 
 /* IPv6: bound to the address we ask for, since the server checks that the
  * request comes from the client address inside it (RFC 6887 8.1), and the
@@ -172,7 +101,7 @@ static void build_map(portmap_client *c, const portmap_mapping *m, pm_pcp_reques
 
 static int pcp_start(portmap_client *c, portmap_mapping *m, int64_t now)
 {
-    pcp_state *st = state(c, m->fam);
+    pcp_state *st = pm_pcp_state(c, m->fam);
     pm_pcp_request req;
 
     (void)now;
@@ -190,7 +119,7 @@ static int pcp_start(portmap_client *c, portmap_mapping *m, int64_t now)
  * made), sent once without waiting. */
 static void pcp_abandon(portmap_client *c, portmap_mapping *m)
 {
-    pcp_state *st = state_if_any(c, m->fam);
+    pcp_state *st = pm_pcp_state_if_any(c, m->fam);
     pm_pcp_request req;
     uint32_t lifetime = m->op_lifetime;
 
@@ -210,7 +139,7 @@ static void pcp_stop(portmap_client *c, portmap_mapping *m)
 
 static int pcp_probe(portmap_client *c, int fam, int64_t now)
 {
-    pcp_state *st = state(c, fam);
+    pcp_state *st = pm_pcp_state(c, fam);
     pm_pcp_request req = { .opcode = PM_PCP_OP_ANNOUNCE };
 
     if (!st)
@@ -223,16 +152,6 @@ static int pcp_probe(portmap_client *c, int fam, int64_t now)
     return 0;
 }
 
-/* Optional: without it, renewals find resets. On the IPv6 router's link,
- * the interface of its route. */
-static void pcp_listen(portmap_client *c, int fam)
-{
-    pcp_state *st = state(c, fam);
-
-    if (st && st->ann_fd < 0)
-        st->ann_fd = fam == PM_V6 ? pm_mcast_open_announce6(if_nametoindex(c->net[fam].ifname))
-                                  : pm_mcast_open_announce4();
-}
 
 static size_t pcp_count(portmap_client *c)
 {
@@ -252,7 +171,7 @@ static size_t pcp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max,
     if (!pm_backend_state_if_any(c, PORTMAP_METHOD_PCP) || max < 2 * PM_FAMS)
         return 0;
     for (int fam = 0; fam < PM_FAMS; fam++) {
-        pcp_state *st = state_if_any(c, fam);
+        pcp_state *st = pm_pcp_state_if_any(c, fam);
         if (st->probing && c->net[fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
             *deadline = PM_MIN(*deadline, st->probe_retx.next_ms);
         if (st->refused)
@@ -384,13 +303,13 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     /* Only now does the reply speak for the router: its source address
      * proves nothing on a LAN where anyone can forge the gateway's, the
      * nonce of our request does. */
-    check_epoch(c, st, rsp->epoch, now);
+    pm_pcp_check_epoch(c, st, rsp->epoch, now);
     pm_host_map_done(c, m, &r, now);
 }
 
 void pm_pcp_handle(portmap_client *c, int fam, const uint8_t *buf, size_t len, int64_t now)
 {
-    pcp_state *st = state(c, fam);
+    pcp_state *st = pm_pcp_state(c, fam);
     pm_net *net = &c->net[fam];
     pm_pcp_response rsp;
     pm_pcp_decode_status s = pm_pcp_decode_response(buf, len, &rsp);
@@ -416,7 +335,7 @@ void pm_pcp_handle(portmap_client *c, int fam, const uint8_t *buf, size_t len, i
     /* from the gateway (the socket is connected): it speaks PCP */
     pm_host_heard(c, fam, PORTMAP_METHOD_PCP, now);
     if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
-        check_epoch(c, st, rsp.epoch, now);
+        pm_pcp_check_epoch(c, st, rsp.epoch, now);
         st->probing = 0;
         if (net->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
             pm_host_answered(c, fam, PORTMAP_METHOD_PCP, now);
@@ -481,57 +400,7 @@ static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
     }
 }
 
-/*
- * A PCP server sends ANNOUNCE to all hosts when it starts (RFC 6887
- * 14.1.3). It means "check now": the epoch is checked like a reply's and
- * every mapping in use is refreshed soon. Only datagrams from the
- * gateway's port 5351 count; NAT-PMP's (version 0) are the NAT-PMP
- * backend's, which hears them on its own socket.
- */
-void pm_pcp_announce(portmap_client *c, int fam, const uint8_t *buf, size_t len, int64_t now)
-{
-    pcp_state *st = state(c, fam);
-    pm_pcp_response r;
 
-    if (!st || (len >= 1 && buf[0] == 0))
-        return;
-    if (pm_pcp_decode_response(buf, len, &r) != PM_PCP_DECODE_OK || r.opcode != 0 ||
-        r.result != 0) {
-        c->counters.dropped_malformed++;
-        return;
-    }
-    PM_INFO(c, "the router announced itself (PCP%s, epoch %u s)", fam == PM_V6 ? " over IPv6" : "",
-            r.epoch);
-    c->counters.announcements++;
-    if (c->net[fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
-        check_epoch(c, st, r.epoch, now);
-    pm_host_announced(c, now);
-}
-
-static void read_announcements(portmap_client *c, pcp_state *st, int64_t now)
-{
-    /* bounded: a flood cannot keep the engine here */
-    for (int i = 0; i < 16; i++) {
-        struct sockaddr_storage from;
-        socklen_t fl = sizeof(from);
-        uint8_t buf[PM_PCP_MAX_MSG + 4];
-        pm_addr src;
-        uint16_t port = 0;
-        ssize_t n = recvfrom(st->ann_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-        if (n < 0)
-            return;
-        if (n >= 1 && buf[0] == 0)
-            continue; /* NAT-PMP's */
-        if (pm_addr_from_sockaddr((struct sockaddr *)&from, fl, &src, &port) != 0 ||
-            port != PM_PCP_SERVER_PORT || !pm_addr_eq(&src, &c->net[st->fam].gateway)) {
-            c->counters.dropped_wrong_source++;
-            PM_DEBUG(c, "dropped an announcement that did not come from the gateway's port %u",
-                     PM_PCP_SERVER_PORT);
-            continue;
-        }
-        pm_pcp_announce(c, st->fam, buf, (size_t)n, now);
-    }
-}
 
 static void dispatch_one(portmap_client *c, pcp_state *st, struct pollfd *fds, size_t n,
                          int64_t now)
@@ -545,26 +414,26 @@ static void dispatch_one(portmap_client *c, pcp_state *st, struct pollfd *fds, s
     if (pm_revents(&d, st->fd))
         read_socket(c, st, now);
     if (pm_revents(&d, st->ann_fd))
-        read_announcements(c, st, now);
+        pm_pcp_read_announcements(c, st, now);
     run_timers(c, st, now);
 }
 
 static void pcp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
 {
     for (int fam = 0; fam < PM_FAMS && pm_backend_state_if_any(c, PORTMAP_METHOD_PCP); fam++)
-        dispatch_one(c, state_if_any(c, fam), fds, n, now);
+        dispatch_one(c, pm_pcp_state_if_any(c, fam), fds, n, now);
 }
 
 static void pcp_reset(portmap_client *c, int fam)
 {
-    pcp_state *st = state_if_any(c, fam);
+    pcp_state *st = pm_pcp_state_if_any(c, fam);
 
     if (!st)
         return;
-    close_fam(st);
+    pm_pcp_close_fam(st);
     for (int f = 0; f < PM_FAMS; f++)
-        if (state_if_any(c, f)->fd >= 0 || state_if_any(c, f)->ann_fd >= 0 ||
-            state_if_any(c, f)->probing)
+        if (pm_pcp_state_if_any(c, f)->fd >= 0 || pm_pcp_state_if_any(c, f)->ann_fd >= 0 ||
+            pm_pcp_state_if_any(c, f)->probing)
             return;
     pm_backend_state_drop(c, PORTMAP_METHOD_PCP); /* neither family in use */
 }
@@ -585,12 +454,12 @@ const pm_backend pm_backend_pcp = {
     .port = PM_PCP_SERVER_PORT,
     .map_tells_external = 1,
     .refresh_delay_ms = pcp_refresh_delay_ms,
-    .state_new = pcp_state_new,
-    .state_free = pcp_state_free,
+    .state_new = pm_pcp_state_new,
+    .state_free = pm_pcp_state_free,
     .start = pcp_start,
     .stop = pcp_stop,
     .probe = pcp_probe,
-    .listen = pcp_listen,
+    .listen = pm_pcp_listen,
     .add_pollfds = pcp_add_pollfds,
     .count_pollfds = pcp_count,
     .dispatch = pcp_dispatch,
