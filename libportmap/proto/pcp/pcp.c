@@ -14,13 +14,6 @@
 
 #include "proto/pcp/pcp_int.h"
 
-
-
-
-
-
-
-
 /* IPv6: bound to the address we ask for, since the server checks that the
  * request comes from the client address inside it (RFC 6887 8.1), and the
  * kernel would pick a temporary address as the source. */
