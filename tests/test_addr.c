@@ -1,4 +1,4 @@
-/* Suite: addresses of either family (libportmap/addr.c): text, URL host,
+/* Suite: addresses of either family (libportmap/sys/addr.c): text, URL host,
  * socket and PCP forms, zones, and how fit an IPv6 address of this host is
  * to be opened to the outside. */
 #include <arpa/inet.h>

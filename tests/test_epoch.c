@@ -1,4 +1,4 @@
-/* Suite: epoch validation, RFC 6887 8.5 and RFC 6886 3.6 (libportmap/epoch.c). */
+/* Suite: epoch validation, RFC 6887 8.5 and RFC 6886 3.6 (libportmap/sys/epoch.c). */
 #include <check.h>
 
 #include "check_main.h"

@@ -342,7 +342,7 @@ START_TEST(epoch_reset_remaps)
 }
 END_TEST
 
-/* What engine.c does when the gateway or our address changes. */
+/* What core/net.c does when the gateway or our address changes. */
 static void move_to_network_2(int64_t now)
 {
     pm_addr_parse("10.78.0.1", &c->net[PM_V4].gateway);

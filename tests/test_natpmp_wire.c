@@ -1,4 +1,4 @@
-/* Suite: NAT-PMP reply validation (libportmap/natpmp_wire.c). */
+/* Suite: NAT-PMP reply validation (libportmap/proto/natpmp/natpmp_wire.c). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Suite: PCP wire format (libportmap/pcp_wire.c). */
+/* Suite: PCP wire format (libportmap/proto/pcp/pcp_wire.c). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <stdlib.h>

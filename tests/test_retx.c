@@ -1,4 +1,4 @@
-/* Suite: retransmission schedule, RFC 6887 8.1.1 (libportmap/retx.c). */
+/* Suite: retransmission schedule, RFC 6887 8.1.1 (libportmap/sys/retx.c). */
 #include <check.h>
 
 #include "check_main.h"

@@ -1,4 +1,4 @@
-/* Suite: UPnP replies (libportmap/upnp_reply.c): the device description
+/* Suite: UPnP replies (libportmap/proto/upnp/upnp_reply.c): the device description
  * (WAN connection and IPv6 firewall control), SOAP results and faults,
  * mapping-table entries, pinhole replies. The description and the
  * SOAP bodies are the lab router's own (miniupnpd 2.3.1), from the fuzz

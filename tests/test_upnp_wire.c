@@ -1,4 +1,4 @@
-/* Suite: UPnP wire formats (libportmap/upnp_wire.c): HTTP framing, URLs,
+/* Suite: UPnP wire formats (libportmap/proto/upnp/upnp_wire.c): HTTP framing, URLs,
  * SSDP answers, SOAP requests. */
 #include <arpa/inet.h>
 #include <check.h>

@@ -1,7 +1,7 @@
 /*
- * The IGD device description, along upnp.c's path: the HTTP reply framed
+ * The IGD device description, along proto/upnp's path: the HTTP reply framed
  * by pm_http_parse (description cap, body NUL-terminated in place), then
- * pm_upnp_desc_parse(), the function upnp.c calls (miniupnpc's
+ * pm_upnp_desc_parse(), the function proto/upnp/describe.c calls (miniupnpc's
  * parserootdesc() and GetUPNPUrls(), the control URL through
  * pm_url_parse, the service type picked apart), for the WAN connection
  * service and the IPv6 firewall control service.

@@ -3,7 +3,7 @@
  * EOF) through pm_http_parse, delivered in pieces as http.c receives them.
  *
  * Input: one control byte, then the bytes the router sends.
- *   bits 0-1: the body cap (upnp.c's description and SOAP caps, 0, 200)
+ *   bits 0-1: the body cap (proto/upnp's description and SOAP caps, 0, 200)
  *   bits 2-7: read size - 1 (1..64 bytes per read)
  *
  * Whatever way the bytes are cut, the outcome must be the one a single

@@ -1,5 +1,5 @@
 /*
- * The mapping state machine (mapping.c and the engine's entry points)
+ * The mapping state machine (core/mapping.c, service.c and net.c)
  * driven by a script of router replies and clock steps, the way
  * tests/test_mapping.c drives it: scripted backends stand in for the
  * sockets, and the replies are decoded by the real wire decoders.
@@ -7,7 +7,7 @@
  * Datagrams go through the backends' own handlers (pm_pcp_handle,
  * pm_natpmp_probe_reply / pm_natpmp_mapping_reply after natpmp.c's
  * matching, pm_announce_handle); UPnP exchanges end in the outcomes
- * upnp.c's done() can produce.
+ * proto/upnp's done() can produce.
  *
  * Input: a sequence of commands, each a byte (mod 8) and its arguments:
  *   0 tick      u16 step (ms, or s when the top bit is set), then service
@@ -236,7 +236,7 @@ static void natpmp_reply(world *w, unsigned target, const uint8_t *buf, size_t l
     pm_natpmp_mapping_reply(c, m, &rep, w->now);
 }
 
-/* ---- upnp.c: done() with what an exchange can end in ---- */
+/* ---- proto/upnp/map.c: pm_upnp_done() with what an exchange can end in ---- */
 
 static void upnp_result(world *w, portmap_mapping *m, unsigned err, uint16_t port, uint32_t lease)
 {
@@ -250,7 +250,7 @@ static void upnp_result(world *w, portmap_mapping *m, unsigned err, uint16_t por
     if (!active_on(m, PORTMAP_METHOD_UPNP))
         return;
     if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
-        r.ext_port = port ? port : m->internal_port; /* upnp.c never asks for port 0 */
+        r.ext_port = port ? port : m->internal_port; /* map.c never asks for port 0 */
         r.lifetime = lease ? lease : m->want_lifetime;
         r.permanent = lease == 0;
         if (w->c->ext_addr)

@@ -1,6 +1,6 @@
 /*
  * NAT-PMP replies (RFC 6886 3.2, 3.3, 3.5) through pm_natpmp_decode, the
- * check natpmp.c and announce.c run before anything else reads a
+ * check the NAT-PMP backend runs before anything else reads a
  * datagram. A reply it accepts is what libnatpmp will then read into its
  * 16-byte buffer, so an accepted reply must be long enough for its
  * opcode and the decoded fields must be the bytes at the RFC's offsets.

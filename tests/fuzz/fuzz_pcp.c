@@ -1,6 +1,6 @@
 /*
  * PCP responses (RFC 6887 7, 11, 13) through pm_pcp_decode_response, as
- * pcp.c and announce.c receive them. Besides memory safety, the decoded
+ * the PCP backend receives them. Besides memory safety, the decoded
  * fields are checked against the bytes and the option walk against a
  * second, deliberately naive reading of section 7.3; and a request built
  * from the same bytes must survive encode -> decode.
@@ -50,7 +50,7 @@ static void check_decode(const uint8_t *data, size_t size)
     int third;
 
     FUZZ_CHECK(s >= PM_PCP_DECODE_OK && s <= PM_PCP_DECODE_BAD_OPTION);
-    /* what pcp.c logs and announce.c looks at must be safe to use */
+    /* what the PCP backend logs and looks at must be safe to use */
     FUZZ_CHECK(pm_pcp_result_name(r.result) != NULL);
     FUZZ_CHECK(r.n_filters <= PM_PCP_MAX_FILTERS);
     if (size < 4) {

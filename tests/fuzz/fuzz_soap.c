@@ -1,6 +1,6 @@
 /*
- * SOAP replies and faults, along upnp.c's path: the HTTP reply framed by
- * pm_http_parse (SOAP cap), then pm_soap_result() as upnp.c calls it for
+ * SOAP replies and faults, along proto/upnp's path: the HTTP reply framed by
+ * pm_http_parse (SOAP cap), then pm_soap_result() as proto/upnp calls it for
  * each value it reads (the external address, a reserved port, the owner
  * of an entry), and pm_upnp_port() on the reserved port.
  *

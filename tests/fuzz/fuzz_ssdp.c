@@ -1,11 +1,11 @@
 /*
  * SSDP datagrams (search answers and NOTIFYs) through pm_ssdp_parse, then
- * what upnp.c does with an accepted answer: parse LOCATION with
+ * what proto/upnp/ssdp.c does with an accepted answer: parse LOCATION with
  * pm_url_parse.
  *
  * The datagram is passed in a buffer of exactly its length with no NUL
- * after it (upnp.c adds one, but the function takes a length and must not
- * need it), cut at 2047 bytes as recvfrom() into upnp.c's buffer would.
+ * after it (ssdp.c adds one, but the function takes a length and must not
+ * need it), cut at 2047 bytes as recvfrom() into proto/upnp's buffer would.
  */
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /*
  * URLs: pm_url_parse on its own (SSDP LOCATION) and after miniupnpc's
  * GetUPNPUrls has joined a description's URLBase and controlURL with the
- * LOCATION, as upnp.c's finish_description does.
+ * LOCATION, as proto/upnp's finish_description does.
  *
  * Input: up to three strings separated by '\n': LOCATION, URLBase,
  * controlURL. Missing ones are empty. Hosts are IPv4 or bracketed IPv6
