@@ -6,8 +6,8 @@
  *
  * Datagrams go through the backends' own handlers (pm_pcp_handle,
  * pm_natpmp_probe_reply / pm_natpmp_mapping_reply after natpmp.c's
- * matching, pm_announce_handle); UPnP exchanges end in the outcomes
- * proto/upnp's done() can produce.
+ * matching, pm_pcp_announce / pm_natpmp_announce); UPnP exchanges end in
+ * the outcomes pm_upnp_done() can produce.
  *
  * Input: a sequence of commands, each a byte (mod 8) and its arguments:
  *   0 tick      u16 step (ms, or s when the top bit is set), then service
