@@ -64,7 +64,6 @@ typedef struct cli_command {
 /* output.c */
 extern pthread_mutex_t cli_out_lock; /* stdout and stderr lines, shared with the engine thread */
 extern int cli_json_mode;
-extern int cli_status_shown;
 
 void cli_json_string(FILE *f, const char *s);
 const char *cli_json_bool(int b);

@@ -78,6 +78,41 @@ static void find_mapping(portmap_client *c, const cli_options *o, check *k)
     portmap_router_entries_free(e);
 }
 
+/* Wait for the answer to a connect (TCP) or to datagrams (UDP) on fd:
+ * 0, or the errno that ended it (ETIMEDOUT: nothing came back). */
+static int await_answer(int fd, int tcp, int64_t deadline)
+{
+    int err = 0;
+
+    for (int64_t next_send = 0;;) {
+        struct pollfd p = { .fd = fd, .events = tcp ? POLLOUT : POLLIN };
+        int64_t now = cli_mono_ms(), left = deadline - now, wait = left;
+        socklen_t el = sizeof(err);
+        char buf[64];
+        if (left <= 0)
+            return ETIMEDOUT;
+        /* UDP: send again now and then, since the datagram or the ICMP
+         * error may be lost, and hosts rate-limit ICMP errors (one a
+         * second once a burst is spent). */
+        if (!tcp && now >= next_send) {
+            if (send(fd, "portmap-cli check\n", 18, 0) < 0) /* ECONNREFUSED: closed */
+                return errno;
+            next_send = now + CHECK_RESEND_MS;
+        }
+        if (!tcp && next_send - now < wait)
+            wait = next_send - now;
+        if (poll(&p, 1, (int)wait) <= 0)
+            continue; /* EINTR or a deadline: the loop decides */
+        if (tcp) {
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            return err;
+        }
+        err = recv(fd, buf, sizeof(buf), 0) < 0 ? errno : 0;
+        if (err != EAGAIN)
+            return err;
+    }
+}
+
 /* Connect (TCP) or send (UDP) to the external address; 0 on an answer,
  * else the errno that ended it (ETIMEDOUT: nothing came back). Sets
  * k->reached_us when the answer came from this host's port. */
@@ -87,7 +122,7 @@ static int probe(check *k)
     struct sockaddr_in me;
     socklen_t ml = sizeof(me);
     int tcp = k->proto == PORTMAP_TCP;
-    int fd, err = 0;
+    int fd, err;
     int64_t deadline = cli_mono_ms() + CHECK_PROBE_MS;
 
     if (inet_pton(AF_INET, k->external, &sa.sin_addr) != 1)
@@ -99,38 +134,7 @@ static int probe(check *k)
         err = errno;
         goto out;
     }
-    for (int64_t next_send = 0;;) {
-        struct pollfd p = { .fd = fd, .events = tcp ? POLLOUT : POLLIN };
-        int64_t now = cli_mono_ms(), left = deadline - now, wait = left;
-        socklen_t el = sizeof(err);
-        char buf[64];
-        if (left <= 0) {
-            err = ETIMEDOUT;
-            break;
-        }
-        /* UDP: send again now and then, since the datagram or the ICMP
-         * error may be lost, and hosts rate-limit ICMP errors (one a
-         * second once a burst is spent). */
-        if (!tcp && now >= next_send) {
-            if (send(fd, "portmap-cli check\n", 18, 0) < 0) { /* ECONNREFUSED: closed */
-                err = errno;
-                break;
-            }
-            next_send = now + CHECK_RESEND_MS;
-        }
-        if (!tcp && next_send - now < wait)
-            wait = next_send - now;
-        if (poll(&p, 1, (int)wait) <= 0)
-            continue; /* EINTR or a deadline: the loop decides */
-        if (tcp) {
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-            break;
-        }
-        err = recv(fd, buf, sizeof(buf), 0) < 0 ? errno : 0;
-        if (err != EAGAIN)
-            break;
-        err = 0;
-    }
+    err = await_answer(fd, tcp, deadline);
     /* a UDP answer can only come from the service; a TCP one is looked up
      * while the connection still exists on both ends */
     if (!err)
