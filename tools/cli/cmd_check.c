@@ -10,13 +10,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -40,15 +37,8 @@ typedef struct check {
     char reason[384];
 } check;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Look the port up in the router's table; only UPnP-IGD has one. */
-static void find_mapping(portmap_client *c, const options *o, check *k)
+static void find_mapping(portmap_client *c, const cli_options *o, check *k)
 {
     portmap_router_entry *e = NULL;
     size_t n = 0;
@@ -66,7 +56,7 @@ static void find_mapping(portmap_client *c, const options *o, check *k)
     }
     k->mapping = 0;
     snprintf(k->mapping_note, sizeof(k->mapping_note), "none for %s %u on the router",
-             proto_name(k->proto), k->port);
+             cli_proto_name(k->proto), k->port);
     for (size_t i = 0; i < n; i++) {
         if (e[i].protocol != k->proto)
             continue;
@@ -88,34 +78,39 @@ static void find_mapping(portmap_client *c, const options *o, check *k)
     portmap_router_entries_free(e);
 }
 
-/* Did a TCP connection from our port sport arrive at this host's port?
- * The listener's side of it shows up in /proc/net/tcp as soon as the
- * router has passed the SYN on, whatever the router rewrote the source
- * address to (masquerade keeps the source port). */
-static int tcp_arrived(uint16_t port, uint16_t sport)
+/* Wait for the answer to a connect (TCP) or to datagrams (UDP) on fd:
+ * 0, or the errno that ended it (ETIMEDOUT: nothing came back). */
+static int await_answer(int fd, int tcp, int64_t deadline)
 {
-    const char *files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-    int found = 0;
+    int err = 0;
 
-    for (size_t i = 0; i < 2 && !found; i++) {
-        char line[512];
-        FILE *f = fopen(files[i], "re");
-        if (!f)
-            continue;
-        while (!found && fgets(line, sizeof(line), f)) {
-            char local[64], remote[64];
-            unsigned st;
-            char *lc, *rc;
-            if (sscanf(line, " %*d: %63s %63s %x", local, remote, &st) != 3 || st == 0x0A)
-                continue;
-            lc = strrchr(local, ':');
-            rc = strrchr(remote, ':');
-            found = lc && rc && strtoul(lc + 1, NULL, 16) == port &&
-                    strtoul(rc + 1, NULL, 16) == sport;
+    for (int64_t next_send = 0;;) {
+        struct pollfd p = { .fd = fd, .events = tcp ? POLLOUT : POLLIN };
+        int64_t now = cli_mono_ms(), left = deadline - now, wait = left;
+        socklen_t el = sizeof(err);
+        char buf[64];
+        if (left <= 0)
+            return ETIMEDOUT;
+        /* UDP: send again now and then, since the datagram or the ICMP
+         * error may be lost, and hosts rate-limit ICMP errors (one a
+         * second once a burst is spent). */
+        if (!tcp && now >= next_send) {
+            if (send(fd, "portmap-cli check\n", 18, 0) < 0) /* ECONNREFUSED: closed */
+                return errno;
+            next_send = now + CHECK_RESEND_MS;
         }
-        fclose(f);
+        if (!tcp && next_send - now < wait)
+            wait = next_send - now;
+        if (poll(&p, 1, (int)wait) <= 0)
+            continue; /* EINTR or a deadline: the loop decides */
+        if (tcp) {
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            return err;
+        }
+        err = recv(fd, buf, sizeof(buf), 0) < 0 ? errno : 0;
+        if (err != EAGAIN)
+            return err;
     }
-    return found;
 }
 
 /* Connect (TCP) or send (UDP) to the external address; 0 on an answer,
@@ -127,8 +122,8 @@ static int probe(check *k)
     struct sockaddr_in me;
     socklen_t ml = sizeof(me);
     int tcp = k->proto == PORTMAP_TCP;
-    int fd, err = 0;
-    int64_t deadline = mono_ms() + CHECK_PROBE_MS;
+    int fd, err;
+    int64_t deadline = cli_mono_ms() + CHECK_PROBE_MS;
 
     if (inet_pton(AF_INET, k->external, &sa.sin_addr) != 1)
         return EAFNOSUPPORT;
@@ -139,43 +134,12 @@ static int probe(check *k)
         err = errno;
         goto out;
     }
-    for (int64_t next_send = 0;;) {
-        struct pollfd p = { .fd = fd, .events = tcp ? POLLOUT : POLLIN };
-        int64_t now = mono_ms(), left = deadline - now, wait = left;
-        socklen_t el = sizeof(err);
-        char buf[64];
-        if (left <= 0) {
-            err = ETIMEDOUT;
-            break;
-        }
-        /* UDP: send again now and then, since the datagram or the ICMP
-         * error may be lost, and hosts rate-limit ICMP errors (one a
-         * second once a burst is spent). */
-        if (!tcp && now >= next_send) {
-            if (send(fd, "portmap-cli check\n", 18, 0) < 0) { /* ECONNREFUSED: closed */
-                err = errno;
-                break;
-            }
-            next_send = now + CHECK_RESEND_MS;
-        }
-        if (!tcp && next_send - now < wait)
-            wait = next_send - now;
-        if (poll(&p, 1, (int)wait) <= 0)
-            continue; /* EINTR or a deadline: the loop decides */
-        if (tcp) {
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-            break;
-        }
-        err = recv(fd, buf, sizeof(buf), 0) < 0 ? errno : 0;
-        if (err != EAGAIN)
-            break;
-        err = 0;
-    }
+    err = await_answer(fd, tcp, deadline);
     /* a UDP answer can only come from the service; a TCP one is looked up
      * while the connection still exists on both ends */
     if (!err)
         k->reached_us = !tcp || (getsockname(fd, (struct sockaddr *)&me, &ml) == 0 &&
-                                 tcp_arrived(k->port, ntohs(me.sin_port)));
+                                 cli_tcp_arrived(k->port, ntohs(me.sin_port)));
 out:
     close(fd);
     return err;
@@ -183,7 +147,7 @@ out:
 
 static void verdict(check *k)
 {
-    const char *p = proto_name(k->proto);
+    const char *p = cli_proto_name(k->proto);
     int err = probe(k);
 
     if (!err && k->reached_us) {
@@ -239,58 +203,69 @@ static void verdict(check *k)
 
 static void print_check(const check *k)
 {
-    if (json_mode) {
+    if (cli_json_mode) {
         printf("{\"protocol\":\"%s\",\"internal_port\":%u,\"local_address\":\"%s\","
                "\"external_address\":\"%s\",\"external_port\":%u,\"mapping\":%s,\"lease\":%u,"
                "\"listening\":%s,\"state\":\"%s\",\"reached_this_host\":%s,\"reason\":",
-               proto_name(k->proto), k->port, k->local, k->external, k->external_port,
-               k->mapping < 0 ? "null" : k->mapping ? "true" : "false", k->lease,
-               k->listening ? "true" : "false", k->state, k->reached_us ? "true" : "false");
-        json_string(stdout, k->reason);
+               cli_proto_name(k->proto), k->port, k->local, k->external, k->external_port,
+               k->mapping < 0 ? "null" : cli_json_bool(k->mapping), k->lease,
+               cli_json_bool(k->listening), k->state, cli_json_bool(k->reached_us));
+        cli_json_string(stdout, k->reason);
         printf(",\"mapping_detail\":");
-        json_string(stdout, k->mapping_note);
+        cli_json_string(stdout, k->mapping_note);
         printf("}\n");
         return;
     }
-    printf("port %u/%s is %s at %s:%u: %s\n", k->port, proto_name(k->proto), k->state, k->external,
-           k->external_port, k->reason);
+    printf("port %u/%s is %s at %s:%u: %s\n", k->port, cli_proto_name(k->proto), k->state,
+           k->external, k->external_port, k->reason);
     printf("  mapping on the router: %s\n", k->mapping_note);
     printf("  local %s: %s\n", k->proto == PORTMAP_TCP ? "listener" : "socket",
            k->listening ? "yes" : "none");
 }
 
-int cmd_check(const options *o, uint16_t port, portmap_transport proto)
+/* Where the port would be reached from outside: this host's address and
+ * the router's external one. */
+static int find_addresses(portmap_client *c, const cli_options *o, check *k)
 {
-    portmap_client *c = NULL;
     portmap_discovery d;
-    check k = { .port = port, .proto = proto };
     int rc;
 
-    if ((rc = open_client(o, &c, 1)) != 0)
-        return rc;
-    status("probing PCP, NAT-PMP, UPnP...");
+    cli_status("probing PCP, NAT-PMP, UPnP...");
     rc = portmap_discover(c, &d, 0, o->timeout_s * 1000);
     if (rc == PORTMAP_OK && !d.external_address[0])
         rc = portmap_external_ip(c, d.external_address, sizeof(d.external_address),
                                  o->timeout_s * 1000);
-    if (rc != PORTMAP_OK) {
-        if (status_shown)
-            status("");
-        rc = explain(c, o, rc);
+    if (rc != PORTMAP_OK)
+        return rc;
+    snprintf(k->local, sizeof(k->local), "%s", d.local_address);
+    snprintf(k->external, sizeof(k->external), "%s", d.external_address);
+    return PORTMAP_OK;
+}
+
+int cli_cmd_check(const cli_options *o, const cli_pair *pairs, int n)
+{
+    portmap_client *c = NULL;
+    check k = { .port = pairs[0].port, .proto = pairs[0].proto };
+    int rc;
+
+    (void)n;
+    if ((rc = cli_open_client(o, &c, 1)) != 0)
+        return rc;
+    if ((rc = find_addresses(c, o, &k)) != PORTMAP_OK) {
+        cli_status_clear();
+        rc = cli_explain(c, o, rc);
         portmap_close(&c);
         return rc;
     }
-    snprintf(k.local, sizeof(k.local), "%s", d.local_address);
-    snprintf(k.external, sizeof(k.external), "%s", d.external_address);
-    status("reading the router's table...");
+    cli_status("reading the router's table...");
     find_mapping(c, o, &k);
     portmap_close(&c);
-    k.listening = locally_bound(proto, port);
-    status("connecting to the external address...");
+    k.listening = cli_locally_bound(k.proto, k.port);
+    cli_status("connecting to the external address...");
     verdict(&k);
-    if (status_shown)
-        status("");
+    cli_status_clear();
     print_check(&k);
     /* open but answered by something else is not the user's service */
-    return !strcmp(k.state, "open") && (k.reached_us || proto == PORTMAP_UDP) ? EX_OK : EX_NEGATIVE;
+    return !strcmp(k.state, "open") && (k.reached_us || k.proto == PORTMAP_UDP) ? CLI_EX_OK
+                                                                                : CLI_EX_NEGATIVE;
 }

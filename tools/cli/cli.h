@@ -1,0 +1,124 @@
+/*
+ * portmap-cli: what the command files share. Internal to the tool; every
+ * name here starts with cli_ (CLI_ for constants) so that nothing in the
+ * executable can be mistaken for, or collide with, the library's names.
+ */
+#ifndef PORTMAP_CLI_CLI_H
+#define PORTMAP_CLI_CLI_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <portmap/portmap.h>
+
+/* The exit codes are documented in portmap-cli(1); scripts depend on them. */
+enum {
+    CLI_EX_OK = 0,
+    CLI_EX_NEGATIVE = 1,
+    CLI_EX_USAGE = 2,
+    CLI_EX_NOGW = 3,
+    CLI_EX_REFUSED = 4,
+    CLI_EX_TIMEOUT = 5,
+    CLI_EX_OTHER = 6,
+};
+
+/* The most PORT PROTO pairs one request takes. */
+#define CLI_MAX_PAIRS 32
+
+typedef struct cli_options {
+    portmap_method method;
+    uint32_t lifetime;
+    uint16_t external_port;
+    const char *gateway;
+    const char *description;
+    const char *allow;
+    int timeout_s;
+    int once;
+    int prune;
+    int json;
+    int verbose;
+    int keep_orphans;
+    portmap_family family;   /* -4, -6, both; DEFAULT: both where available */
+} cli_options;
+
+typedef struct cli_pair {
+    uint16_t port;
+    portmap_transport proto;
+} cli_pair;
+
+/*
+ * One command. main() checks the arguments against max_pairs before it
+ * calls run(), so a handler only ever sees well-formed PORT PROTO pairs.
+ */
+typedef struct cli_command {
+    const char *name;
+    const char *synopsis;     /* its line in the usage's command list */
+    const char *summary;      /* the rest of that line */
+    const char *help;         /* COMMAND --help */
+    int max_pairs;            /* PORT PROTO pairs: 0 none, else 1 up to this many */
+    const char *bad_args;     /* said on wrong arguments; NULL: the general usage */
+    int (*run)(const cli_options *o, const cli_pair *pairs, int n);
+} cli_command;
+
+/* output.c */
+extern pthread_mutex_t cli_out_lock; /* stdout and stderr lines, shared with the engine thread */
+extern int cli_json_mode;
+
+void cli_json_string(FILE *f, const char *s);
+const char *cli_json_bool(int b);
+const char *cli_proto_name(portmap_transport p);
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_status(const char *text);
+void cli_status_clear(void);
+int64_t cli_mono_ms(void);
+
+/* client.c */
+int cli_open_client(const cli_options *o, portmap_client **c, int release_on_close);
+int cli_exit_code_for(int err);
+const char *cli_methods_tried(portmap_method m);
+int cli_explain(portmap_client *c, const cli_options *o, int err);
+
+/* options.c; cli_parse_options() returns CLI_CONTINUE or an exit code */
+#define CLI_CONTINUE (-1)
+int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help);
+int cli_parse_port(const char *s, uint16_t *out);
+int cli_parse_proto(const char *s, portmap_transport *out);
+
+/* commands.c */
+const cli_command *cli_find_command(const char *name);
+void cli_usage(FILE *f);
+void cli_help_for(const char *name);
+
+/* signals.c */
+void cli_block_signals(void);
+int cli_wait_for_signal(void);
+int cli_signal_pending(void);
+
+/* procnet.c */
+int cli_locally_bound(portmap_transport proto, uint16_t port);
+int cli_tcp_arrived(uint16_t port, uint16_t sport);
+
+/* request_parts.c: each family part of one request, [0] IPv4, [1] IPv6 */
+typedef struct cli_parts {
+    int have[2];
+    portmap_mapping_info info[2];
+    char reason[2][256];
+} cli_parts;
+
+void cli_read_parts(portmap_mapping *m, cli_parts *p);
+int cli_parts_pending(const cli_parts *p);
+int cli_report_parts(const cli_options *o, const cli_parts *p);
+void cli_print_event(const char *event, const portmap_mapping_info *i);
+
+/* The handlers, one per command (see commands.c). */
+int cli_cmd_request(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_release(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_cleanup(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_discover(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_external_ip(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_list(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_audit(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_check(const cli_options *o, const cli_pair *pairs, int n);
+
+#endif

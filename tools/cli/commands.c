@@ -1,0 +1,151 @@
+/*
+ * portmap-cli: the commands, and the usage and help text made from them.
+ * A new command is one entry here, one handler, one section in
+ * portmap-cli(1) and one word in the bash completion (doc/).
+ */
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command cli_commands[] = {
+    {
+        .name = "request",
+        .synopsis = "request PORT PROTO [PORT PROTO ...]",
+        .summary = "map, keep alive until SIGINT/SIGTERM, release",
+        .help = "usage: portmap-cli request PORT tcp|udp [PORT tcp|udp ...] [options]\n"
+                "Map the ports on the router and keep them mapped (renewing the leases)\n"
+                "until SIGINT or SIGTERM, then release them. Events (mapped, changed, lost,\n"
+                "restored, released) are printed as they happen. With --once, map, print\n"
+                "and exit: the leases then run out by themselves.\n"
+                "With --allow ADDR[/PREFIX] only that host or network may connect (PCP,\n"
+                "or UPnP-IGD for one host; never falls back to open-to-all).\n"
+                "Options: --protocol, --lifetime, --external-port (one port only),\n"
+                "--description, --allow, --gateway, --timeout, --once, --json, -v.\n",
+        .max_pairs = CLI_MAX_PAIRS,
+        .bad_args = "usage: portmap-cli request PORT tcp|udp [PORT tcp|udp ...] [options]",
+        .run = cli_cmd_request,
+    },
+    {
+        .name = "release",
+        .synopsis = "release PORT PROTO",
+        .summary = "release this host's mapping of PORT",
+        .help = "usage: portmap-cli release PORT tcp|udp [--protocol P] [options]\n"
+                "Release this host's mapping of PORT, e.g. one left by request --once.\n",
+        .max_pairs = 1,
+        .bad_args = "usage: portmap-cli release PORT tcp|udp [options]",
+        .run = cli_cmd_release,
+    },
+    {
+        .name = "discover",
+        .synopsis = "discover",
+        .summary = "gateway, protocols, external address, NAT verdict",
+        .help = "usage: portmap-cli discover [--json] [options]\n"
+                "Show the gateway, the local address, which protocols answered, the\n"
+                "external address and a verdict: direct, behind NAT, or behind double\n"
+                "NAT / carrier-grade NAT.\n",
+        .run = cli_cmd_discover,
+    },
+    {
+        .name = "external-ip",
+        .synopsis = "external-ip",
+        .summary = "print the router's external address",
+        .help = "usage: portmap-cli external-ip [options]\n"
+                "Print the router's external address, one line, for scripts.\n",
+        .run = cli_cmd_external_ip,
+    },
+    {
+        .name = "list",
+        .synopsis = "list",
+        .summary = "the router's mapping table (UPnP-IGD), ours marked",
+        .help = "usage: portmap-cli list [--json] [options]\n"
+                "Print the router's mapping table (UPnP-IGD); this host's entries are marked.\n",
+        .run = cli_cmd_list,
+    },
+    {
+        .name = "audit",
+        .synopsis = "audit [--prune]",
+        .summary = "flag stale, permanent, risky and foreign mappings",
+        .help = "usage: portmap-cli audit [--prune] [--json] [options]\n"
+                "Read the router's mapping table and flag, one line each with the reason:\n"
+                "mappings to this host that no running process holds (stale), permanent\n"
+                "leases, risky services exposed (telnet, SMB, RDP, VNC, databases, ...),\n"
+                "mappings to other hosts. Exit 0 when nothing is flagged, 1 otherwise.\n"
+                "--prune deletes the stale mappings that belong to this host.\n",
+        .run = cli_cmd_audit,
+    },
+    {
+        .name = "cleanup",
+        .synopsis = "cleanup",
+        .summary = "release what dead processes left on the router",
+        .help = "usage: portmap-cli cleanup [--json] [options]\n"
+                "Release the mappings that processes which have died (SIGKILL, crash)\n"
+                "left on the router, as recorded in the journal. Any libportmap client\n"
+                "does this by itself when it starts; this does it now and reports.\n",
+        .run = cli_cmd_cleanup,
+    },
+    {
+        .name = "check",
+        .synopsis = "check PORT PROTO",
+        .summary = "is the port open: mapping, listener, loopback connection",
+        .help = "usage: portmap-cli check PORT tcp|udp [--external-port N] [--json] [options]\n"
+                "Is PORT really open? Shows whether the router has a mapping for it\n"
+                "(UPnP-IGD table), whether a process on this host listens on it (TCP) or\n"
+                "is bound to it (UDP), and connects to the external address to see whether\n"
+                "the connection comes back to this host through the router (NAT loopback).\n"
+                "Verdict: open, closed or filtered, with the reason. Exit 0 when open.\n",
+        .max_pairs = 1,
+        .bad_args = "usage: portmap-cli check PORT tcp|udp [options]",
+        .run = cli_cmd_check,
+    },
+};
+
+#define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
+const cli_command *cli_find_command(const char *name)
+{
+    for (size_t i = 0; name && i < CLI_NCOMMANDS; i++)
+        if (!strcmp(name, cli_commands[i].name))
+            return &cli_commands[i];
+    return NULL;
+}
+
+void cli_usage(FILE *f)
+{
+    fputs("usage: portmap-cli [OPTIONS] COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n", f);
+    /* a synopsis too long for the column keeps two spaces before its summary */
+    for (size_t i = 0; i < CLI_NCOMMANDS; i++)
+        fprintf(f, "  %-19s  %s\n", cli_commands[i].synopsis, cli_commands[i].summary);
+    fputs("\n"
+          "options:\n"
+          "  --protocol pcp|natpmp|upnp|auto  protocol to use (default auto)\n"
+          "  --lifetime SECONDS           lease to ask for (default 7200)\n"
+          "  --external-port N            external port to suggest\n"
+          "  --description TEXT           description stored on the router\n"
+          "  --allow ADDR[/PREFIX]        only this remote host or network may connect\n"
+          "  -4, -6                       IPv4 mapping, IPv6 firewall pinhole; both if both\n"
+          "                               given (default: both where the network has them)\n"
+          "  --gateway ADDR               gateway to use instead of the default route's\n"
+          "  --timeout SECONDS            give up after this long (default 10)\n"
+          "  --once                       map, print and exit; the mapping expires by itself\n"
+          "  --json                       one JSON object per line\n"
+          "  -v, --verbose                show the library's log on stderr\n"
+          "  -h, --help                   this text; COMMAND --help for one command\n"
+          "  --version                    print the version\n"
+          "\n"
+          "exit codes: 0 ok, 1 negative answer, 2 usage, 3 no gateway answered,\n"
+          "4 the router refused, 5 timeout, 6 other error.\n",
+          f);
+}
+
+/* --help: the command's own text when one is named, else the usage. */
+void cli_help_for(const char *name)
+{
+    const cli_command *cmd = cli_find_command(name);
+
+    if (cmd)
+        fputs(cmd->help, stdout);
+    else
+        cli_usage(stdout);
+}

@@ -1,0 +1,167 @@
+/*
+ * portmap-cli: the options, which every command takes (a command ignores
+ * those it has no use for). Each value is checked here, so that a typo is
+ * a usage error naming the option, not a confusing answer from a router.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_parse_port(const char *s, uint16_t *out)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+int cli_parse_proto(const char *s, portmap_transport *out)
+{
+    if (!strcmp(s, "udp"))
+        *out = PORTMAP_UDP;
+    else if (!strcmp(s, "tcp"))
+        *out = PORTMAP_TCP;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_method(const char *s, portmap_method *m)
+{
+    if (!strcmp(s, "auto"))
+        *m = PORTMAP_METHOD_AUTO;
+    else if (!strcmp(s, "pcp"))
+        *m = PORTMAP_METHOD_PCP;
+    else if (!strcmp(s, "natpmp") || !strcmp(s, "nat-pmp"))
+        *m = PORTMAP_METHOD_NATPMP;
+    else if (!strcmp(s, "upnp"))
+        *m = PORTMAP_METHOD_UPNP;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_uint(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return errno || *end || *out < min || *out > max ? -1 : 0;
+}
+
+/* The library checks it again; this is for a message that names --allow. */
+static int valid_allow(const char *s)
+{
+    char host[INET_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    struct in_addr a;
+    long bits = 32;
+
+    if (n == 0 || n >= sizeof(host))
+        return 0;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    if (inet_pton(AF_INET, host, &a) != 1 || (slash && parse_uint(slash + 1, 1, 32, &bits)))
+        return 0;
+    return bits == 32 || (ntohl(a.s_addr) & (0xffffffffu >> bits)) == 0;
+}
+
+/* The options that take a value: CLI_CONTINUE, or the usage error. */
+static int value_option(int ch, const char *arg, cli_options *o)
+{
+    long v;
+
+    switch (ch) {
+    case 'p':
+        if (parse_method(arg, &o->method))
+            return cli_fail(CLI_EX_USAGE, "--protocol takes pcp, natpmp, upnp or auto, not '%s'",
+                            arg);
+        break;
+    case 'l':
+        if (parse_uint(arg, 1, 0x7fffffff, &v))
+            return cli_fail(CLI_EX_USAGE, "--lifetime takes seconds > 0, not '%s'", arg);
+        o->lifetime = (uint32_t)v;
+        break;
+    case 'e':
+        if (cli_parse_port(arg, &o->external_port))
+            return cli_fail(CLI_EX_USAGE, "--external-port takes 1-65535, not '%s'", arg);
+        break;
+    case 'g': o->gateway = arg; break;
+    case 'd': o->description = arg; break;
+    case 'a':
+        if (!valid_allow(arg))
+            return cli_fail(CLI_EX_USAGE, "--allow takes an IPv4 ADDR or ADDR/PREFIX with no "
+                            "host bits set (e.g. 198.51.100.0/24), not '%s'", arg);
+        o->allow = arg;
+        break;
+    case 't':
+        if (parse_uint(arg, 1, 3600, &v))
+            return cli_fail(CLI_EX_USAGE, "--timeout takes 1-3600 seconds, not '%s'", arg);
+        o->timeout_s = (int)v;
+        break;
+    }
+    return CLI_CONTINUE;
+}
+
+/* One option: CLI_CONTINUE, or the exit code to end with. */
+static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
+{
+    switch (ch) {
+    case 'o': o->once = 1; break;
+    case 'P': o->prune = 1; break;
+    case 'j': o->json = 1; break;
+    case 'v': o->verbose = 1; break;
+    case '4': o->family |= PORTMAP_IPV4; break;
+    case '6': o->family |= PORTMAP_IPV6; break;
+    case 'h': *want_help = 1; break;
+    case 'V': printf("portmap-cli %s\n", portmap_version()); return CLI_EX_OK;
+    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't':
+        return value_option(ch, arg, o);
+    default: cli_usage(stderr); return CLI_EX_USAGE;
+    }
+    return CLI_CONTINUE;
+}
+
+/*
+ * Parse the options wherever they stand (getopt permutes argv, leaving
+ * the command and its arguments from optind on). Returns CLI_CONTINUE
+ * to go on with the command, else the exit code to end with.
+ */
+int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
+{
+    static const struct option longopts[] = {
+        { "protocol", required_argument, NULL, 'p' },
+        { "lifetime", required_argument, NULL, 'l' },
+        { "external-port", required_argument, NULL, 'e' },
+        { "gateway", required_argument, NULL, 'g' },
+        { "timeout", required_argument, NULL, 't' },
+        { "description", required_argument, NULL, 'd' },
+        { "allow", required_argument, NULL, 'a' },
+        { "once", no_argument, NULL, 'o' },
+        { "prune", no_argument, NULL, 'P' },
+        { "json", no_argument, NULL, 'j' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "ipv4", no_argument, NULL, '4' },
+        { "ipv6", no_argument, NULL, '6' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "vh46", longopts, NULL)) != -1) {
+        int rc = one_option(ch, optarg, o, want_help);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    return CLI_CONTINUE;
+}
