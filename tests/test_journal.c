@@ -213,18 +213,21 @@ END_TEST
  * count, and the next write makes a file that reads whole. */
 START_TEST(malformed_lines_are_skipped)
 {
-    pm_journal_entry c = entry4(27017, 0), out;
+    pm_journal_entry later = entry4(27017, 0), out;
     pm_addr local = addr("10.77.0.2"), v6 = addr("2001:db8::2");
 
+    /* between two good lines: garbage, a short nonce, method 9, a
+     * gateway of the other family, an allow with host bits, a pinhole
+     * id past 16 bits, an empty line */
     write_journal("v1 1 17 27015 27015 10.77.0.1 10.77.0.2 000102030405060708090a0b 0 0 0 -\n"
                   "garbage\n"
-                  "v1 1 17 27020 27020 10.77.0.1 10.77.0.2 0001 0 0 0 -\n"           /* short nonce */
+                  "v1 1 17 27020 27020 10.77.0.1 10.77.0.2 0001 0 0 0 -\n"
                   "v1 9 17 27021 27021 10.77.0.1 10.77.0.2 000102030405060708090a0b 0 0 0 -\n"
                   "v1 1 17 27022 27022 2001:db8::1 10.77.0.2 000102030405060708090a0b 0 0 0 -\n"
                   "v1 1 17 27023 27023 10.77.0.1 10.77.0.2 000102030405060708090a0b 0 0 0 "
-                  "11.77.0.5/24\n"                                        /* host bits set */
+                  "11.77.0.5/24\n"
                   "v1 3 6 27024 27024 fe80::1%1 2001:db8::2 000102030405060708090a0b 0 0 0 - "
-                  "70000\n"                                               /* pinhole id */
+                  "70000\n"
                   "\n"
                   "v1 1 17 27016 27016 10.77.0.1 10.77.0.2 000102030405060708090a0b 0 0 0 -\n");
     ck_assert_int_eq(pid_of(27015, &local), 0);
@@ -232,7 +235,7 @@ START_TEST(malformed_lines_are_skipped)
     for (uint16_t p = 27020; p <= 27023; p++)
         ck_assert_msg(pm_journal_find(dir, PORTMAP_UDP, p, &local, &out) != 0, "port %u read", p);
     ck_assert_int_ne(pm_journal_find(dir, PORTMAP_TCP, 27024, &v6, &out), 0);
-    ck_assert_int_eq(pm_journal_put(dir, &c), 0);
+    ck_assert_int_eq(pm_journal_put(dir, &later), 0);
     ck_assert_int_eq(pid_of(27015, &local), 0);
     ck_assert_int_eq(pid_of(27016, &local), 0);
     ck_assert_int_eq(pid_of(27017, &local), 0);
