@@ -77,6 +77,8 @@ static int validate_settings(const portmap_settings *s)
 
 void pm_client_free(portmap_client *c)
 {
+    /* Events undelivered hold mappings: released while those live */
+    pm_events_drop(c);
     pm_mappings_free_all(c);
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
         pm_backend_state_drop(c, (portmap_method)i);
@@ -86,7 +88,6 @@ void pm_client_free(portmap_client *c)
         close(c->nl_fd);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
-    pm_events_drop(c);
     free(c->events);
     pm_jq_free(c);
     free(c->pfds);

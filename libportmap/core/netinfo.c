@@ -38,8 +38,8 @@ int pm_net_all_probes_done(const portmap_client *c, int fam)
  * either family) answered; AUTO when none has. */
 portmap_method pm_net_first_answered(const portmap_client *c)
 {
-    for (int f = 0; f < PM_FAMS; f++)
-        for (unsigned i = 0; i < c->n_order; i++)
+    for (unsigned i = 0; i < c->n_order; i++)
+        for (int f = 0; f < PM_FAMS; f++)
             if (c->net[f].avail[c->order[i]] == PM_AVAIL_YES)
                 return c->order[i];
     return PORTMAP_METHOD_AUTO;
