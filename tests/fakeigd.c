@@ -290,6 +290,8 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
     }
     if (!strcmp(action, "AddPortMapping") || !strcmp(action, "AddAnyPortMapping")) {
         int any = action[3] == 'A';
+        if (g->add_silent)
+            return; /* made, perhaps, but never said */
         if (g->scenario == IGD_BAD_SOAP) {
             reply(fd, 200, "<<<this is not < xml");
             return;
@@ -314,12 +316,13 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
         }
         return;
     }
-    if (!strcmp(action, "GetSpecificPortMappingEntry") && g->scenario == IGD_725) {
-        soap_err(fd, 714); /* the router lost our permanent entry */
+    if (!strcmp(action, "GetSpecificPortMappingEntry") && g->lost) {
+        soap_err(fd, 714); /* the router lost our entry */
         return;
     }
     if (!strcmp(action, "DeletePortMapping") || !strcmp(action, "GetSpecificPortMappingEntry")) {
-        snprintf(inner, sizeof(inner), "<NewInternalClient>127.0.0.1</NewInternalClient>");
+        snprintf(inner, sizeof(inner), "<NewInternalClient>%s</NewInternalClient>",
+                 g->owner[0] ? g->owner : "127.0.0.1");
         soap_ok(fd, action, action[0] == 'G' ? inner : "");
         return;
     }

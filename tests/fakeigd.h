@@ -55,6 +55,9 @@ typedef struct fakeigd {
     int http_requests;
     int drip_threads;
     unsigned taken_port;   /* IGD_718: this external port is in use */
+    volatile int lost;     /* GetSpecificPortMappingEntry answers 714: entries lost */
+    volatile int add_silent; /* AddPortMapping gets no answer (the connection closes) */
+    char owner[48];        /* GetSpecificPortMappingEntry's NewInternalClient; "": ours */
     int v6;                /* serving on ::1 */
     fakeigd_pinhole pinholes[FAKEIGD_PINHOLES]; /* id 0: free */
     unsigned next_id;

@@ -31,6 +31,9 @@ static atomic_int pmp_maps;       /* NAT-PMP mapping requests seen */
 static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t last_map[128];
 static size_t last_map_len;
+/* PCP deletes seen, and the nonces of the last MAP and the last delete */
+static atomic_int pcp_deletes;
+static uint8_t map_nonce[12], delete_nonce[12];
 
 static void answer_natpmp(fakegw *g, const uint8_t *req, size_t len)
 {
@@ -98,9 +101,18 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         return;
     }
     if (len < 60 || req[4] + req[5] + req[6] + req[7] == 0) { /* deletes: just confirm */
+        if (len >= 60) {
+            pthread_mutex_lock(&last_lock);
+            memcpy(delete_nonce, req + 24, sizeof(delete_nonce));
+            pthread_mutex_unlock(&last_lock);
+            pcp_deletes++;
+        }
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 0, g->epoch, 0, "0.0.0.0"));
         return;
     }
+    pthread_mutex_lock(&last_lock);
+    memcpy(map_nonce, req + 24, sizeof(map_nonce));
+    pthread_mutex_unlock(&last_lock);
     count = ++map_count;
     switch (scenario) {
     case S_NOT_AUTH:
@@ -208,6 +220,7 @@ static void start(int s)
 
     scenario = s;
     atomic_store(&map_count, 0);
+    atomic_store(&pcp_deletes, 0);
     atomic_store(&addr_requests, 0);
     atomic_store(&pmp_maps, 0);
     last_map_len = 0; /* before the gateway's thread starts */
@@ -303,6 +316,12 @@ START_TEST(allow_is_refused_where_only_natpmp_answers)
 }
 END_TEST
 
+static int deleted_once(void *arg)
+{
+    (void)arg;
+    return atomic_load(&pcp_deletes) >= 1;
+}
+
 START_TEST(not_authorized_is_a_clear_error)
 {
     portmap_mapping_info info;
@@ -314,6 +333,13 @@ START_TEST(not_authorized_is_a_clear_error)
     ck_assert_int_eq(info.state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(info.last_error, PORTMAP_ERR_NOT_AUTHORIZED);
     ck_assert_int_eq(atomic_load(&map_count), 1); /* no retry, no fallback */
+    /* The refusal may have been forged by a host that saw the request, and
+     * the router made the mapping all the same: what may exist is deleted,
+     * with the request's nonce (the only one the router would take). */
+    ck_assert_msg(wait_until(deleted_once, NULL, 1000), "no delete after the refusal");
+    pthread_mutex_lock(&last_lock);
+    ck_assert_mem_eq(delete_nonce, map_nonce, sizeof(map_nonce));
+    pthread_mutex_unlock(&last_lock);
     finish();
 }
 END_TEST

@@ -48,6 +48,12 @@ static void finish(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+static int add_sent(void *arg)
+{
+    (void)arg;
+    return fakeigd_count(&igd, "AddPortMapping") >= 1;
+}
+
 static int map(uint16_t port, uint16_t ext, portmap_mapping **m, portmap_mapping_info *info)
 {
     portmap_request r;
@@ -147,6 +153,34 @@ START_TEST(cli_explains_725)
 }
 END_TEST
 
+/* A request whose answer never came is given up (the caller releases it,
+ * as portmap-cli does when a command fails): the router may hold the
+ * port, but it may as well be another host's forward of it, which a
+ * router without secure mode would let anyone delete. The owner is asked
+ * first: another host's entry is left alone. */
+START_TEST(release_never_deletes_another_hosts_forward)
+{
+    portmap_mapping *m;
+    portmap_request r;
+
+    start(IGD_OK_V1, 3000);
+    igd.add_silent = 1;
+    snprintf(igd.owner, sizeof(igd.owner), "10.9.9.9");
+    portmap_request_init(&r);
+    r.internal_port = 7230;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_OK);
+    ck_assert(wait_until(add_sent, NULL, 2000)); /* the request is out */
+    ck_assert_int_eq(portmap_mapping_release(&m, 2000), PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_ge(fakeigd_count(&igd, "GetSpecificPortMappingEntry"), 1);
+    ck_assert_int_eq(fakeigd_count(&igd, "DeletePortMapping"), 0);
+    /* by the port alone, with no record of ours: the same */
+    ck_assert_int_ne(portmap_release_port(client, PORTMAP_UDP, 7230, PORTMAP_METHOD_AUTO, 2000),
+                     PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_count(&igd, "DeletePortMapping"), 0);
+    finish();
+}
+END_TEST
+
 static int added_again(void *arg)
 {
     (void)arg;
@@ -167,6 +201,7 @@ START_TEST(lost_permanent_entry_is_added_again)
     ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_OK);
     ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
     ck_assert_int_eq(info.permanent, 1);
+    igd.lost = 1; /* the router loses it (a restart) */
     wait_until(added_again, NULL, 4000);
     ck_assert_int_ge(fakeigd_count(&igd, "GetSpecificPortMappingEntry"), 1);
     ck_assert_int_ge(fakeigd_count(&igd, "AddPortMapping"), 1);
@@ -511,6 +546,7 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, error_725_retries_permanent);
     tcase_add_test(tc, cli_explains_725);
     tcase_add_test(tc, error_402_retries_permanent);
+    tcase_add_test(tc, release_never_deletes_another_hosts_forward);
     tcase_add_test(tc, lost_permanent_entry_is_added_again);
     tcase_add_test(tc, error_718_picks_a_stable_port);
     tcase_add_test(tc, error_724_uses_the_internal_port);

@@ -193,6 +193,9 @@ void pm_net_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, 
 /* fam's router lost its mappings of method (its epoch went back). */
 void pm_net_router_reset(portmap_client *c, int fam, portmap_method method, uint32_t epoch,
                          int64_t now);
+/* The check of fam's router that announcements asked for, once its
+ * time has come; lowers *deadline to that time. */
+void pm_net_run_checks(portmap_client *c, int fam, int64_t now, int64_t *deadline);
 /* Do what the state machine asked of fam's network in its pass. 1 when
  * something was done (the mappings are to be looked at again). */
 int pm_net_run_wants(portmap_client *c, int fam, int64_t now);

@@ -112,8 +112,10 @@ void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
                 pm_net_refresh_route(c, fam, now);
     }
     for (int pass = 0; pass < PM_PASSES_MAX; pass++) {
-        for (int fam = 0; fam < PM_FAMS; fam++)
+        for (int fam = 0; fam < PM_FAMS; fam++) {
             pm_net_end_probes(c, fam, now, deadline);
+            pm_net_run_checks(c, fam, now, deadline);
+        }
         c->ops_mask = 0; /* recounted by the pass */
         pm_mappings_each(c, service_one, &ctx);
         if (!run_wants(c, now))

@@ -283,12 +283,34 @@ static void schedule_retry(portmap_client *c, portmap_mapping *m, const pm_resul
         m->refresh_at = m->retry_at;
 }
 
+/* A request (or renewal) ends the mapping, but the router may hold one all
+ * the same: its answer was lost, or the refusal that came was forged by
+ * another host that saw the request. What may exist is deleted (PCP: with
+ * the request's nonce), once, without waiting, rather than left open for
+ * the rest of its lease. */
+static void undo_request(portmap_client *c, portmap_mapping *m)
+{
+    const pm_backend *b = pm_backend_of(c, m->op_method);
+
+    if (m->op == PM_OP_MAP && m->op_sent && m->state != PORTMAP_STATE_RELEASING && b &&
+        b->abandon) {
+        PM_DEBUG(c, "port %u: deleting what the failed request may have made", m->internal_port);
+        b->abandon(c, m);
+    }
+}
+
 void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
 {
     pm_op op = m->op;
 
     if (r->err && (unsigned)r->err < sizeof(c->counters.errors) / sizeof(c->counters.errors[0]))
         c->counters.errors[r->err]++;
+    /* a refusal that ends the mapping (not one retried with the same
+     * nonce, nor "this protocol is not spoken", which made nothing, nor a
+     * renewal's lost port, asked again) */
+    if (r->err && !r->protocol_gone && !retryable(r->err) && !m->held &&
+        !(r->err == PORTMAP_ERR_PORT_IN_USE && m->state != PORTMAP_STATE_PENDING))
+        undo_request(c, m);
     pm_mapping_stop_op(c, m);
     if (op == PM_OP_DELETE) {
         if (r->err)
@@ -356,6 +378,7 @@ void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
 {
     switch (m->state) {
     case PORTMAP_STATE_PENDING:
+        undo_request(c, m);
         pm_mapping_stop_op(c, m);
         pm_mapping_fail(c, m, m->last_error ? m->last_error
                          : pm_net_of(c, m)->avail[m->op_method] == PM_AVAIL_YES

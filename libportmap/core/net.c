@@ -16,11 +16,38 @@
 
 /* a router reset is answered after a random wait of up to this */
 #define PM_RESET_SPREAD_MS 5000
-/* refreshes after an announcement are spread over this long */
-#define PM_ANNOUNCE_SPREAD_MS 1000
+/* renewals hurried by a change the router confirmed are spread over this */
+#define PM_HURRY_SPREAD_MS 1000
+/* announcements are prompts: one check of a router at most this often */
+#define PM_CHECK_INTERVAL_MS 1000
+
+/* Renew soon every mapping in use of method (AUTO: all): a change the
+ * router confirmed (a new address, a restart) that each mapping's reply
+ * will tell, spread a little so they do not all go in one instant. */
+static void hurry(portmap_client *c, int fam, portmap_method method, int64_t now)
+{
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        int64_t at;
+        if (m->state != PORTMAP_STATE_MAPPED || m->op != PM_OP_NONE || m->fam != fam ||
+            (method && m->method != method))
+            continue;
+        at = now + (int64_t)(pm_rand_unit(&c->rng) * PM_HURRY_SPREAD_MS);
+        if (at < m->refresh_at)
+            m->refresh_at = at;
+    }
+}
 
 void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now)
 {
+    char text[PORTMAP_ADDRSTRLEN];
+
+    if (addr && c->ext_addr && addr != c->ext_addr) {
+        /* said by a reply to a request of ours: each mapping's renewal
+         * brings the new address to its holder (CHANGED) */
+        pm_addr_str(addr, text, sizeof(text));
+        PM_INFO(c, "the router's external address is now %s", text);
+        hurry(c, PM_V4, PORTMAP_METHOD_AUTO, now);
+    }
     /* 0.0.0.0 (the router is not connected) is kept as "known but
      * useless": the double-NAT verdict comes from it, and nobody waits
      * for the address any longer; an address known before stays. */
@@ -45,20 +72,62 @@ static void external_pending(portmap_client *c, int pending)
     pthread_cond_broadcast(&c->cond);
 }
 
-/* The router announced itself: the refresh of every mapping in use is
- * hurried, since its reply carries the epoch and the external address,
- * which is what needs checking; one lost datagram must not cost a whole
- * refresh period. */
-static void announced(portmap_client *c, int64_t now)
+/* Ask fam's router now, in requests whose replies can be trusted, what
+ * an announcement may have told: each protocol in use its own way
+ * (pm_backend.check), or by the renewal of the one of its mappings due
+ * soonest. A handful of requests, whatever the number of mappings. */
+static void check_router(portmap_client *c, int fam, int64_t now)
 {
-    for (portmap_mapping *m = c->mappings; m; m = m->next) {
-        int64_t at;
-        if (m->state != PORTMAP_STATE_MAPPED || m->op != PM_OP_NONE)
+    for (unsigned i = 0; i < c->n_order; i++) {
+        portmap_method meth = c->order[i];
+        const pm_backend *b = c->backends[meth];
+        portmap_mapping *soonest = NULL;
+        if (!b || c->net[fam].avail[meth] != PM_AVAIL_YES)
             continue;
-        at = now + (int64_t)(pm_rand_unit(&c->rng) * PM_ANNOUNCE_SPREAD_MS);
-        if (at < m->refresh_at)
-            m->refresh_at = at;
+        if (b->check)
+            b->check(c, fam, now);
+        if (!b->check_by_renewal)
+            continue;
+        for (portmap_mapping *m = c->mappings; m; m = m->next)
+            if (m->fam == fam && m->method == meth && m->state == PORTMAP_STATE_MAPPED &&
+                (!soonest || m->refresh_at < soonest->refresh_at))
+                soonest = m;
+        if (soonest && soonest->op == PM_OP_NONE)
+            soonest->refresh_at = now; /* an exchange under way tells it already */
     }
+}
+
+/* fam's router announced something: checked now, or, within a second of
+ * the last check, once that second is over (any number of announcements
+ * in between make one check). */
+static void announced(portmap_client *c, int fam, int64_t now)
+{
+    pm_net *net = &c->net[fam];
+
+    if (now < net->check_next_at) {
+        net->check_due = 1;
+        return;
+    }
+    net->check_due = 0;
+    net->check_next_at = now + PM_CHECK_INTERVAL_MS;
+    check_router(c, fam, now);
+}
+
+void pm_net_run_checks(portmap_client *c, int fam, int64_t now, int64_t *deadline)
+{
+    pm_net *net = &c->net[fam];
+
+    if (!net->check_due)
+        return;
+    if (now >= net->check_next_at)
+        announced(c, fam, now);
+    else
+        *deadline = PM_MIN(*deadline, net->check_next_at);
+}
+
+static void router_restarted(portmap_client *c, int fam, portmap_method method, int64_t now)
+{
+    hurry(c, fam, method, now);
 }
 
 int pm_net_run_wants(portmap_client *c, int fam, int64_t now)
@@ -417,6 +486,7 @@ const pm_host pm_host_engine = {
     .probe_done = pm_net_probe_done,
     .map_done = pm_net_map_done,
     .router_reset = pm_net_router_reset,
+    .router_restarted = router_restarted,
     .announced = announced,
     .set_external = pm_net_set_external,
     .external_pending = external_pending,

@@ -124,6 +124,11 @@ static int start_release_fam(portmap_client *c, int fam, portmap_transport proto
         return PORTMAP_ERR_UNSUPPORTED;
     if (e && e->method != method)
         e = NULL; /* its nonce and port are of another protocol */
+    /* Not ours to delete unless we hold a record of it or the router can
+     * tell whose it is: a protocol that cannot (PCP, NAT-PMP) deletes
+     * only what the journal names. */
+    if (!e && !owner_checked(c, method, fam))
+        return PORTMAP_ERR_NOT_FOUND;
     if (e)
         pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
     /* The delete is the first word to the router: no probe waited for.
@@ -141,20 +146,12 @@ static int start_release_fam(portmap_client *c, int fam, portmap_transport proto
 static int end_release_fam(portmap_client *c, int fam, portmap_transport protocol,
                            uint16_t internal_port, int found, portmap_mapping *m, int64_t deadline)
 {
-    int pcp = m->method == PORTMAP_METHOD_PCP;
     int rc = pm_api_finish_delete(c, m, deadline);
 
     if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found) {
         pm_jq_remove(c, protocol, internal_port, &c->net[fam].local);
         pm_engine_wake(c);
     }
-    if (rc == PORTMAP_OK && !found && pcp)
-        PM_INFO(c, "no journal entry for port %u: the release used a new nonce", internal_port);
-    /* Without an entry the delete was a question: a PCP server that finds
-     * no such mapping says it could not do it (miniupnpd: NO_RESOURCES),
-     * which for the caller is "nothing to release", not a full router. */
-    if (!found && pcp && rc == PORTMAP_ERR_NO_RESOURCES)
-        rc = PORTMAP_ERR_NOT_FOUND; /* (m is gone: finish_delete dropped it) */
     return rc;
 }
 

@@ -182,6 +182,10 @@ typedef struct pm_net {
     int64_t probe_deadline;
     unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
     unsigned orphans_due;     /* PORTMAP_HAVE(method): answered, orphans not yet looked for */
+    /* Announcements are prompts: at most one check of the router a
+     * second, those in between coalesced into the next. */
+    int check_due;
+    int64_t check_next_at;
     /* What the mapping state machine asked of the engine in its pass:
      * a fresh read of the routes, probes (PM_PROBE_* bits, by when). */
     int want_route;
@@ -309,10 +313,19 @@ struct pm_backend {
     int (*probe)(portmap_client *c, int fam, int64_t now);
     /* Optional. Listen to fam's router's announcements (its restarts and
      * address changes), from when its route is known, whatever protocols
-     * the client uses: an announcement in any protocol is a prompt to
-     * check every mapping (pm_host.announced). Cheap when listening
-     * already; reset() stops it. */
+     * the client uses. An announcement is only a prompt (anyone on the
+     * LAN can forge one): the backend tells pm_host.announced and takes
+     * nothing from it. Cheap when listening already; reset() stops it. */
     void (*listen)(portmap_client *c, int fam);
+    /* Optional. Ask fam's router now what an announcement may have told,
+     * in requests of ours whose replies can be trusted: NAT-PMP its
+     * opcode 0 (epoch, address), UPnP a search (BOOTID) and its external
+     * address. A few requests, whatever the number of mappings; the core
+     * calls it at most once a second per router. */
+    void (*check)(portmap_client *c, int fam, int64_t now);
+    /* The check of this protocol is the renewal of one of its mappings,
+     * whose reply (matched by its nonce) carries the epoch (PCP). */
+    int check_by_renewal;
     /* Append poll entries; lower *deadline to the next timer. */
     size_t (*add_pollfds)(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline);
     /* Count of poll entries add_pollfds may add (for sizing). */
@@ -375,11 +388,17 @@ struct pm_host {
                        const char *why, int64_t now);
     /* m's exchange ended with r. */
     void (*map_done)(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now);
-    /* The router's epoch says it lost its mappings of method (a reboot). */
+    /* The router's epoch, in a reply to a request of ours, says it lost
+     * its mappings of method (a reboot). */
     void (*router_reset)(portmap_client *c, int fam, portmap_method method, uint32_t epoch,
                          int64_t now);
-    /* The router announced itself: every mapping in use is checked soon. */
-    void (*announced)(portmap_client *c, int64_t now);
+    /* A reply to a request of ours says the router restarted (UPnP: a
+     * new BOOTID) without telling what it kept: method's mappings are
+     * renewed soon. */
+    void (*router_restarted)(portmap_client *c, int fam, portmap_method method, int64_t now);
+    /* fam's router announced something (from its address, which proves
+     * nothing): a prompt to check it (pm_backend.check), coalesced. */
+    void (*announced)(portmap_client *c, int fam, int64_t now);
     /* The IPv4 NAT's external address as the router told it (0: it does
      * not know one); pending: a query for it is (1) or is no more (0)
      * under way, -1 leaves that as it is. */
@@ -411,9 +430,14 @@ static inline void pm_host_router_reset(portmap_client *c, int fam, portmap_meth
 {
     c->host->router_reset(c, fam, m, epoch, now);
 }
-static inline void pm_host_announced(portmap_client *c, int64_t now)
+static inline void pm_host_router_restarted(portmap_client *c, int fam, portmap_method m,
+                                            int64_t now)
 {
-    c->host->announced(c, now);
+    c->host->router_restarted(c, fam, m, now);
+}
+static inline void pm_host_announced(portmap_client *c, int fam, int64_t now)
+{
+    c->host->announced(c, fam, now);
 }
 static inline void pm_host_set_external(portmap_client *c, uint32_t addr, int64_t now)
 {

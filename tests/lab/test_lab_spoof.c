@@ -50,7 +50,7 @@ static int spoofer_ready(void *arg)
     return spoofed_count("http") >= 0;
 }
 
-static void spoofer_start(void)
+static void spoofer_start_with(const char *extra)
 {
     ck_assert_msg(spoof && *spoof, "LAB_SPOOF is not set");
     lab_changed();
@@ -63,12 +63,17 @@ static void spoofer_start(void)
         char cmd[1024];
         snprintf(cmd, sizeof(cmd),
                  "exec ip netns exec ${LAB_PREFIX:-pm}-lan2 '%s' --victim 10.77.0.2 "
-                 "--gateway 10.77.0.1 --stats '%s' --timeout 60", spoof, spoof_stats);
+                 "--gateway 10.77.0.1 --stats '%s' --timeout 60 %s", spoof, spoof_stats, extra);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
     }
     wait_until(spoofer_ready, NULL, 3000);
     ck_assert_msg(spoofed_count("http") == 0, "lab-spoof did not start");
+}
+
+static void spoofer_start(void)
+{
+    spoofer_start_with("");
 }
 
 /* A second host forges replies (from its own address; from the gateway's
@@ -155,6 +160,69 @@ END_TEST
 START_TEST(upnp_ignores_forgeries) { spoofed(PORTMAP_METHOD_UPNP, 0, 27104, "ssdp"); }
 END_TEST
 
+#define HELD 20
+
+/* Announcements forged from the gateway's own address and ports, four a
+ * second for 8 s (PCP ANNOUNCE and NAT-PMP with epoch 0 and the address
+ * 6.6.6.6, SSDP NOTIFY with a new BOOTID), while the client holds 20
+ * mappings: each is only a prompt to ask the router, so nothing they say
+ * is taken (no LOST, no CHANGED, not the address) and the checks they
+ * prompt stay at one a second, whatever the number of mappings (before:
+ * about 350 requests, and 80 LOST events). */
+START_TEST(forged_announcements_are_prompts)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_AUTO, 8000);
+    portmap_mapping *m[HELD];
+    portmap_mapping_info info;
+    portmap_counters k0, k1;
+    portmap_request r;
+    char ext[PORTMAP_ADDRSTRLEN];
+    unsigned long long sent;
+    int quiet;
+
+    wait_events_reset(&lab_events);
+    for (int i = 0; i < HELD; i++) {
+        portmap_request_init(&r);
+        r.internal_port = (uint16_t)(27110 + i);
+        r.lifetime = 7200;
+        r.callback = wait_events_callback;
+        r.user = &lab_events;
+        ck_assert_int_eq(portmap_request_mapping(c, &r, &m[i]), PORTMAP_OK);
+    }
+    for (int i = 0; i < HELD; i++)
+        ck_assert_int_eq(portmap_mapping_wait(m[i], 8000, NULL), PORTMAP_OK);
+    ck_assert(expect_event_within(&lab_events, PORTMAP_EVENT_MAPPED, HELD, 2000));
+    ck_assert_int_eq(portmap_get_counters(c, &k0), PORTMAP_OK);
+    spoofer_start_with("--as-gateway yes --announce-ms 250");
+    quiet = expect_no_event_within(&lab_events, 0, 8000); /* none at all */
+    ck_assert_int_eq(portmap_get_counters(c, &k1), PORTMAP_OK);
+    sent = k1.requests_sent - k0.requests_sent;
+    fprintf(stderr, "  %ld forged announcements, %llu heard: %llu requests from 20 mappings; "
+            "events: %d lost, %d changed\n", spoofed_count("announce"),
+            (unsigned long long)(k1.announcements - k0.announcements), sent,
+            events(PORTMAP_EVENT_LOST), events(PORTMAP_EVENT_CHANGED));
+    spoofer_stop();
+    /* the forgeries reached the client: the test proves something */
+    ck_assert_uint_ge(k1.announcements - k0.announcements, 16);
+    ck_assert_msg(quiet, "an event while the forgeries went on: %d lost, %d changed",
+                  events(PORTMAP_EVENT_LOST), events(PORTMAP_EVENT_CHANGED));
+    ck_assert_uint_eq(k1.remaps_after_reset, k0.remaps_after_reset);
+    /* at most one check a second: a handful of requests each */
+    ck_assert_msg(sent <= 80, "%llu requests for forged announcements", sent);
+    ck_assert_int_eq(portmap_external_ip(c, ext, sizeof(ext), 3000), PORTMAP_OK);
+    ck_assert_str_eq(ext, WAN_ADDR);
+    for (int i = 0; i < HELD; i++) {
+        ck_assert_int_eq(portmap_mapping_get_info(m[i], &info), PORTMAP_OK);
+        ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+        ck_assert_str_eq(info.external_address, WAN_ADDR);
+        ck_assert(has_rule("udp", info.external_port));
+        ck_assert_int_eq(portmap_mapping_release(&m[i], 3000), PORTMAP_OK);
+    }
+    portmap_close(&c);
+    lab_restored();
+}
+END_TEST
+
 Suite *lab_spoof_suite(int upnp_only)
 {
     Suite *s = suite_create("lab_spoof");
@@ -165,5 +233,6 @@ Suite *lab_spoof_suite(int upnp_only)
         tcase_add_test(tc, natpmp_ignores_forgeries);
     }
     tcase_add_test(tc, upnp_ignores_forgeries);
+    tcase_add_test(tc, forged_announcements_are_prompts);
     return s;
 }

@@ -39,6 +39,7 @@ typedef struct pmp_state {
     unsigned long dropped;
     pm_epoch epoch;          /* the server's, from replies to our requests */
     int ann_fd;              /* 224.0.0.1:5350, or -1 */
+    int checking;            /* the probe is a check of a router that answered */
 } pmp_state;
 
 static void xchg_close(pmp_xchg *x);
@@ -137,6 +138,21 @@ static int pmp_start(portmap_client *c, portmap_mapping *m, int64_t now)
     return 0;
 }
 
+/* m's request may have made a mapping though no true answer came (lost,
+ * or a forged refusal): a delete (RFC 6886 3.4: lifetime 0, external port
+ * 0) undoes it, sent once without waiting. */
+static void pmp_abandon(portmap_client *c, portmap_mapping *m)
+{
+    pmp_xchg x = { 0 };
+    uint8_t op = m->proto == PORTMAP_UDP ? NATPMP_PROTOCOL_UDP : NATPMP_PROTOCOL_TCP;
+
+    if (m->fam != PM_V4 || m->op != PM_OP_MAP || xchg_open(c, &x) != 0)
+        return;
+    c->counters.requests_sent++;
+    sendnewportmappingrequest(&x.n, op, m->internal_port, 0, 0);
+    xchg_close(&x);
+}
+
 static void pmp_stop(portmap_client *c, portmap_mapping *m)
 {
     pmp_xchg *x = m->op_data;
@@ -153,6 +169,7 @@ static int pmp_probe(portmap_client *c, int fam, int64_t now)
 
     if (!st || xchg_open(c, &st->probe) != 0)
         return -1;
+    st->checking = 0;
     st->probe.opcode = 0;
     c->counters.requests_sent++;
     sendpublicaddressrequest(&st->probe.n);
@@ -167,6 +184,20 @@ static void pmp_listen(portmap_client *c, int fam)
 
     if (st && st->ann_fd < 0)
         st->ann_fd = pm_mcast_open_announce4();
+}
+
+/* What an announcement may have told, asked of the router: our own
+ * opcode 0, whose reply gives the epoch and the address (pm_natpmp_probe_reply). */
+static void pmp_check(portmap_client *c, int fam, int64_t now)
+{
+    pmp_state *st = state_if_any(c);
+
+    if (fam != PM_V4 || !st || st->probe.open)
+        return; /* a probe under way tells the same */
+    if (pmp_probe(c, fam, now) != 0)
+        PM_DEBUG(c, "natpmp: the check could not be sent");
+    else
+        st->checking = 1;
 }
 
 static int pmp_op_active(const portmap_mapping *m)
@@ -343,6 +374,10 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
     natpmpresp_t resp;
     int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
 
+    if ((rx == RX_REFUSED || rx == RX_UNREACHABLE) && st->checking) {
+        xchg_close(x); /* a router restarting: its mappings' renewals will tell */
+        return;
+    }
     if (rx == RX_REFUSED || rx == RX_UNREACHABLE) {
         xchg_close(x);
         pm_host_unavailable(c, PM_V4, PORTMAP_METHOD_NATPMP, now, "%s",
@@ -357,8 +392,9 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
             return;
         if (lr < 0) {
             xchg_close(x);
-            pm_host_unavailable(c, PM_V4, PORTMAP_METHOD_NATPMP, now,
-                                "no answer after libnatpmp's retries");
+            if (!st->checking)
+                pm_host_unavailable(c, PM_V4, PORTMAP_METHOD_NATPMP, now,
+                                    "no answer after libnatpmp's retries");
             return;
         }
         from_lib(x, &resp, &rep);
@@ -407,9 +443,11 @@ static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, i
 
 /*
  * A NAT-PMP server sends its public address to all hosts when it restarts
- * or the address changes (RFC 6886 3.2.1): "check now". The epoch is
- * checked like a reply's and every mapping in use is refreshed soon.
- * PCP's announcements (version 2) are the PCP backend's.
+ * or the address changes (RFC 6886 3.2.1): "check now". Anyone on the LAN
+ * can forge one from the gateway's address, so nothing in it is taken:
+ * the check asks the router itself (our own opcode 0, pmp_check), whose
+ * reply carries the epoch and the address. PCP's announcements (version
+ * 2) are the PCP backend's.
  */
 void pm_natpmp_announce(portmap_client *c, const uint8_t *buf, size_t len, int64_t now)
 {
@@ -423,15 +461,10 @@ void pm_natpmp_announce(portmap_client *c, const uint8_t *buf, size_t len, int64
         return;
     }
     pm_addr_str(r.public_addr, addr, sizeof(addr));
-    PM_INFO(c, "the router announced itself (NAT-PMP, epoch %u s, address %s)", r.epoch, addr);
+    PM_INFO(c, "the router announced itself (NAT-PMP, epoch %u s, address %s): checking", r.epoch,
+            addr);
     c->counters.announcements++;
-    if (c->net[PM_V4].avail[PORTMAP_METHOD_NATPMP] == PM_AVAIL_YES)
-        check_epoch(c, r.epoch, now);
-    if (r.public_addr && c->ext_addr && r.public_addr != c->ext_addr)
-        PM_INFO(c, "the router's external address is now %s", addr);
-    if (r.public_addr)
-        pm_host_set_external(c, r.public_addr, now);
-    pm_host_announced(c, now);
+    pm_host_announced(c, PM_V4, now);
 }
 
 static void read_announcements(portmap_client *c, pmp_state *st, int64_t now)
@@ -505,6 +538,8 @@ const pm_backend pm_backend_natpmp = {
     .stop = pmp_stop,
     .probe = pmp_probe,
     .listen = pmp_listen,
+    .check = pmp_check,
+    .abandon = pmp_abandon,
     .add_pollfds = pmp_add_pollfds,
     .count_pollfds = pmp_count,
     .dispatch = pmp_dispatch,

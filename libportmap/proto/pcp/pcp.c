@@ -328,7 +328,8 @@ void pm_pcp_handle(portmap_client *c, int fam, const uint8_t *buf, size_t len, i
     /* from the gateway (the socket is connected): it speaks PCP */
     pm_host_heard(c, fam, PORTMAP_METHOD_PCP, now);
     if (rsp.opcode == PM_PCP_OP_ANNOUNCE) {
-        pm_pcp_check_epoch(c, st, rsp.epoch, now);
+        /* no nonce: its epoch could be anyone's (only MAP replies that
+         * match our nonce speak for the router, see handle_map) */
         st->probing = 0;
         if (net->avail[PORTMAP_METHOD_PCP] != PM_AVAIL_YES)
             pm_host_answered(c, fam, PORTMAP_METHOD_PCP, now);
@@ -445,6 +446,7 @@ const pm_backend pm_backend_pcp = {
     .families = 1u << PM_V4 | 1u << PM_V6,
     .allow = PM_ALLOW_PREFIX,
     .port = PM_PCP_SERVER_PORT,
+    .check_by_renewal = 1,
     .map_tells_external = 1,
     .refresh_delay_ms = pcp_refresh_delay_ms,
     .state_new = pm_pcp_state_new,

@@ -1,9 +1,10 @@
 /*
  * What the PCP backend keeps per router: its sockets, the server's epoch,
  * and the listener of its announcements. A PCP server sends ANNOUNCE to
- * all hosts when it starts (RFC 6887 14.1.3); it means "check now": the
- * epoch is checked like a reply's and every mapping in use is refreshed
- * soon. Only datagrams from the gateway's port 5351 count; NAT-PMP's
+ * all hosts when it starts (RFC 6887 14.1.3); it means "check now". An announcement is only a prompt to ask (its source address can
+ * be forged): its epoch is not taken, the renewal of one of our mappings
+ * tells it (check_by_renewal). Only datagrams from the gateway's port
+ * 5351 count; NAT-PMP's
  * (version 0) are the NAT-PMP backend's, which hears them on its own
  * socket.
  */
@@ -102,12 +103,10 @@ void pm_pcp_announce(portmap_client *c, int fam, const uint8_t *buf, size_t len,
         c->counters.dropped_malformed++;
         return;
     }
-    PM_INFO(c, "the router announced itself (PCP%s, epoch %u s)", fam == PM_V6 ? " over IPv6" : "",
-            r.epoch);
+    PM_INFO(c, "the router announced itself (PCP%s, epoch %u s): checking",
+            fam == PM_V6 ? " over IPv6" : "", r.epoch);
     c->counters.announcements++;
-    if (c->net[fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_YES)
-        pm_pcp_check_epoch(c, st, r.epoch, now);
-    pm_host_announced(c, now);
+    pm_host_announced(c, fam, now);
 }
 
 void pm_pcp_read_announcements(portmap_client *c, pcp_state *st, int64_t now)

@@ -10,7 +10,7 @@
 #include "proto/upnp/upnp.h"
 
 
-static void start_extip(portmap_client *c, upnp_state *st, int64_t now)
+void pm_upnp_start_extip(portmap_client *c, upnp_state *st, int64_t now)
 {
     if (pm_upnp_soap_start(c, st, &st->extip, "GetExternalIPAddress", NULL, 0, now, now + HTTP_MAX_MS) != 0)
         PM_DEBUG(c, "upnp: GetExternalIPAddress could not start");
@@ -104,7 +104,7 @@ void pm_upnp_finish_description(portmap_client *c, upnp_state *st, int64_t now)
     }
     st->have_igd = 1;
     pm_host_answered(c, st->fam, PORTMAP_METHOD_UPNP, now);
-    start_extip(c, st, now);
+    pm_upnp_start_extip(c, st, now);
     pm_upnp_start_waiting(c, st->fam, now);
 }
 

@@ -101,7 +101,9 @@ static void first_step(portmap_client *c, portmap_mapping *m)
     x->lease = m->permanent ? 0 : m->want_lifetime;
     if (m->op == PM_OP_DELETE) {
         x->try_port = m->ext_port ? m->ext_port : m->internal_port;
-        x->step = m->verify_owner ? X_OWNER : X_DELETE;
+        /* Every delete asks first whose the entry is: a router without
+         * secure mode deletes another host's forward of that port */
+        x->step = X_OWNER;
     } else if (m->state == PORTMAP_STATE_MAPPED && m->permanent) {
         x->try_port = m->ext_port;
         x->step = X_CHECK; /* a permanent entry: check it is still there */
@@ -297,10 +299,18 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
         char mine[PM_ADDR_TEXT];
         pm_addr_fmt(&m->local, mine, sizeof(mine));
         if (code == 714) {
-            pm_upnp_done(c, m, PORTMAP_ERR_NOT_FOUND, "no such mapping on the router", now);
-        } else if (code != 0 || strcmp(value, mine) != 0) {
+            /* gone already: what a release wanted; a question, not found */
+            pm_upnp_done(c, m, m->verify_owner ? PORTMAP_ERR_NOT_FOUND : PORTMAP_OK,
+                         m->verify_owner ? "no such mapping on the router" : NULL, now);
+        } else if (code == 0 && strcmp(value, mine) != 0) {
             pm_upnp_done(c, m, PORTMAP_ERR_NOT_AUTHORIZED, "the mapping belongs to another host", now);
+        } else if (code != 0 && m->verify_owner) {
+            /* no record of ours and no answer whose it is: left alone */
+            pm_upnp_done(c, m, PORTMAP_ERR_NOT_AUTHORIZED,
+                         "the router would not say whose the mapping is", now);
         } else {
+            /* ours (or ours by our record, on a router that will not
+             * answer the question) */
             x->step = X_DELETE;
             pm_upnp_send_step(c, m, now);
         }

@@ -142,7 +142,7 @@ int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr)
 }
 
 static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a,
-                              int64_t now)
+                              int64_t now, int64_t until)
 {
     pm_net *net = &c->net[st->fam];
     pm_addr host;
@@ -178,8 +178,7 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
     snprintf(st->location, sizeof(st->location), "%s", a->location);
     st->desc_host = host;
     if (!n || pm_http_start_from(&st->desc, st->fam == PM_V6 ? &net->local : NULL, &host, port,
-                                 req, n, PM_UPNP_DESC_MAX,
-                            PM_MIN(now + HTTP_MAX_MS, PM_MAX(net->probe_deadline, now + 1))) != 0)
+                                 req, n, PM_UPNP_DESC_MAX, until) != 0)
         PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
 }
 
@@ -250,6 +249,43 @@ static void read_errors(portmap_client *c, upnp_state *st, int64_t now)
     }
 }
 
+/* The router's answer to our check's search: a new BOOTID (or a new
+ * description URL) says it restarted, which only a reply to a search of
+ * ours is believed to say. Its mappings are renewed soon; a new URL is
+ * read again first. */
+static void checked(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, int64_t now)
+{
+    int moved = strcmp(a->location, st->location) != 0;
+
+    st->checking = 0;
+    if (!moved && (a->bootid < 0 || st->bootid < 0 || a->bootid == st->bootid))
+        return;
+    PM_INFO(c, "upnp: the router restarted (BOOTID %ld -> %ld%s)", st->bootid, a->bootid,
+            moved ? ", new description URL" : "");
+    st->bootid = a->bootid;
+    if (moved) {
+        st->have_igd = 0; /* requests wait for the new control URL */
+        start_description(c, st, a, now, now + HTTP_MAX_MS);
+    }
+    pm_host_router_restarted(c, st->fam, PORTMAP_METHOD_UPNP, now);
+}
+
+/* What an announcement may have told, asked of the router: a search
+ * (its answer carries the BOOTID) and, over IPv4, the external address.
+ * Two requests whatever the number of mappings. */
+void pm_upnp_check(portmap_client *c, int fam, int64_t now)
+{
+    upnp_state *st = pm_upnp_state_if_any(c, fam);
+
+    if (!st || !st->have_igd || ssdp_open(c, st) != 0)
+        return;
+    st->checking = 1;
+    st->answers = 0;
+    pm_upnp_ssdp_send(c, st);
+    if (fam == PM_V4 && !pm_http_active(&st->extip))
+        pm_upnp_start_extip(c, st, now);
+}
+
 void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
 {
     pm_net *net = &c->net[st->fam];
@@ -265,7 +301,7 @@ void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
 
         if (n < 0)
             return;
-        if (!st->searching || ++st->answers > SSDP_MAX_ANSWERS)
+        if ((!st->searching && !st->checking) || ++st->answers > SSDP_MAX_ANSWERS)
             continue; /* drained, not looked at */
         if (pm_addr_from_sockaddr((struct sockaddr *)&from, fl, &src, NULL) != 0 ||
             (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, &src))) {
@@ -281,37 +317,23 @@ void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             continue;
         }
         pm_host_heard(c, st->fam, PORTMAP_METHOD_UPNP, now);
+        if (st->checking && st->have_igd) {
+            checked(c, st, &a, now);
+            continue;
+        }
         if (!pm_http_active(&st->desc) && !st->have_igd) {
             PM_DEBUG(c, "upnp: IGD v%d answered the search%s after %lld ms", a.igd_version,
                      st->fam == PM_V6 ? " over IPv6" : "",
                      (long long)(now - net->probe_started[PORTMAP_METHOD_UPNP]));
             st->bootid = a.bootid;
-            start_description(c, st, &a, now);
+            start_description(c, st, &a, now,
+                              PM_MIN(now + HTTP_MAX_MS, PM_MAX(net->probe_deadline, now + 1)));
         }
     }
 }
 
 /* ---- the router's table, read on the caller's thread ---- */
 
-/* A NOTIFY from the gateway: 1 when it says the device restarted (a new
- * BOOTID.UPNP.ORG, or a new description URL), so its table is to be
- * checked. */
-static int notified(portmap_client *c, const pm_ssdp_answer *a)
-{
-    upnp_state *st = pm_upnp_state_if_any(c, PM_V4);
-    int rebooted;
-
-    if (!st || !st->have_igd || a->byebye)
-        return 0;
-    rebooted = (a->bootid >= 0 && st->bootid >= 0 && a->bootid != st->bootid) ||
-               strcmp(a->location, st->location) != 0;
-    if (rebooted)
-        PM_INFO(c, "upnp: the router restarted (BOOTID %ld -> %ld%s)", st->bootid, a->bootid,
-                strcmp(a->location, st->location) ? ", new description URL" : "");
-    if (a->bootid >= 0)
-        st->bootid = a->bootid;
-    return rebooted;
-}
 
 /* The IGD's restarts (IPv4), joined on the route's interface of the time
  * (a new network resets this). */
@@ -325,10 +347,11 @@ void pm_upnp_listen(portmap_client *c, int fam)
 
 /*
  * A UPnP device says it has restarted with an SSDP NOTIFY carrying a new
- * BOOTID.UPNP.ORG (UDA 1.1), which miniupnpd sends when it starts: every
- * mapping in use is then checked soon. Searches and notifies of every
- * other device on the LAN land here too: only the gateway's own NOTIFY
- * is looked at.
+ * BOOTID.UPNP.ORG (UDA 1.1), which miniupnpd sends when it starts. Anyone
+ * on the LAN can send one from the gateway's address, so it is only a
+ * prompt: pm_upnp_check asks the router itself. Searches and notifies of
+ * every other device on the LAN land here too: only those from the
+ * gateway's address are looked at.
  */
 void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now)
 {
@@ -343,11 +366,10 @@ void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now)
         if (fl != sizeof(from) || !pm_gw4(c) || from.sin_addr.s_addr != pm_gw4(c))
             continue;
         buf[n] = '\0';
-        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || !a.is_notify)
+        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || !a.is_notify || a.byebye || !st->have_igd)
             continue;
-        if (notified(c, &a)) {
-            c->counters.announcements++;
-            pm_host_announced(c, now);
-        }
+        /* its BOOTID says nothing we can trust: the check asks */
+        c->counters.announcements++;
+        pm_host_announced(c, PM_V4, now);
     }
 }

@@ -220,7 +220,9 @@ const pm_backend pm_backend_upnp = {
     .families = 1u << PM_V4 | 1u << PM_V6,
     .allow = PM_ALLOW_HOST, /* NewRemoteHost: one host or anyone */
     .port = SSDP_PORT,
-    .delete_checks_owner = 1u << PM_V4, /* a pinhole's id is ours alone */
+    /* IPv4: whom the external port maps to is asked; IPv6: a pinhole is
+     * found by our own address */
+    .delete_checks_owner = 1u << PM_V4 | 1u << PM_V6,
     .needs_probe = 1,
     .refresh_delay_ms = upnp_refresh_delay_ms,
     .state_new = upnp_state_new,
@@ -229,6 +231,7 @@ const pm_backend pm_backend_upnp = {
     .stop = pm_upnp_stop,
     .probe = pm_upnp_probe,
     .listen = pm_upnp_listen,
+    .check = pm_upnp_check,
     .add_pollfds = upnp_add_pollfds,
     .count_pollfds = upnp_count,
     .dispatch = upnp_dispatch,

@@ -44,6 +44,7 @@ typedef struct upnp_state {
     unsigned long dropped;
     long bootid;               /* BOOTID.UPNP.ORG of the answer we use, -1 none */
     int notify_fd;             /* IPv4: SSDP NOTIFY on 239.255.255.250:1900, or -1 */
+    int checking;              /* a check's search is out (pm_upnp_check) */
 } upnp_state;
 
 /* The IPv4 IGD and the IPv6 one are found apart: over SSDP on
@@ -83,6 +84,7 @@ int pm_upnp_probe(portmap_client *c, int fam, int64_t now);
 void pm_upnp_ssdp_send(portmap_client *c, upnp_state *st);
 void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now);
 void pm_upnp_listen(portmap_client *c, int fam);
+void pm_upnp_check(portmap_client *c, int fam, int64_t now);
 /* The SSDP NOTIFY socket is readable. */
 void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now);
 /* Whether addr is fam's gateway (IPv6: or one of its global addresses). */
@@ -91,6 +93,8 @@ int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr);
 void pm_upnp_unavailable(portmap_client *c, upnp_state *st, int64_t now, const char *why);
 
 /* describe.c */
+/* Ask the IGD for the external address (GetExternalIPAddress). */
+void pm_upnp_start_extip(portmap_client *c, upnp_state *st, int64_t now);
 void pm_upnp_finish_description(portmap_client *c, upnp_state *st, int64_t now);
 void pm_upnp_finish_extip(portmap_client *c, upnp_state *st, int64_t now);
 
