@@ -472,10 +472,11 @@ void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m)
 int pm_mapping_router_reset(portmap_client *c, portmap_mapping *m, int64_t retry_at)
 {
     (void)c;
-    /* The reply under way may be the renewal that re-created the mapping;
-     * it is kept, only scheduled ones are hurried. */
-    if (m->state != PORTMAP_STATE_MAPPED || m->op != PM_OP_NONE)
+    if (m->state != PORTMAP_STATE_MAPPED)
         return 0;
+    /* A renewal under way (often the one whose reply told the reset) is
+     * kept: its success re-creates the mapping (RESTORED); the others are
+     * made again after retry_at. */
     m->state = PORTMAP_STATE_LOST;
     m->retry_at = retry_at;
     m->lost_reported = 1;

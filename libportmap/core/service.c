@@ -269,8 +269,14 @@ void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int6
         *deadline = PM_MIN(*deadline, m->op != PM_OP_NONE ? m->op_deadline : m->refresh_at);
         break;
     case PORTMAP_STATE_LOST:
-        if (m->op != PM_OP_NONE)
+        if (m->op != PM_OP_NONE && now >= m->op_deadline) {
+            pm_mapping_on_timeout(c, m, now); /* a renewal that went unanswered */
             break;
+        }
+        if (m->op != PM_OP_NONE) {
+            *deadline = PM_MIN(*deadline, m->op_deadline);
+            break;
+        }
         if (now < m->retry_at) {
             *deadline = PM_MIN(*deadline, m->retry_at);
             break;

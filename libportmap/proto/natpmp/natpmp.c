@@ -374,10 +374,8 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
     natpmpresp_t resp;
     int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
 
-    if ((rx == RX_REFUSED || rx == RX_UNREACHABLE) && st->checking) {
-        xchg_close(x); /* a router restarting: its mappings' renewals will tell */
-        return;
-    }
+    if ((rx == RX_REFUSED || rx == RX_UNREACHABLE) && st->checking)
+        rx = RX_NONE; /* a router starting up: asked again at libnatpmp's next try */
     if (rx == RX_REFUSED || rx == RX_UNREACHABLE) {
         xchg_close(x);
         pm_host_unavailable(c, PM_V4, PORTMAP_METHOD_NATPMP, now, "%s",
