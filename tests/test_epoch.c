@@ -77,6 +77,23 @@ START_TEST(extreme_values_do_not_overflow)
 }
 END_TEST
 
+/* A router a second old restarts: 1 s, then 0 s after 1.6 s passes both
+ * checks (within their slack) but is a clock that stood still. */
+START_TEST(young_router_restart_is_stalled)
+{
+    pm_epoch e = { 0 };
+
+    ck_assert(!pm_epoch_stalled(&e, 0, 0)); /* nothing recorded yet */
+    ck_assert(pm_epoch_check_natpmp(&e, 1, 10000));
+    ck_assert(pm_epoch_stalled(&e, 0, 11600));
+    ck_assert(pm_epoch_stalled(&e, 1, 11600));   /* stood still */
+    ck_assert(!pm_epoch_stalled(&e, 2, 11600));  /* went on */
+    ck_assert(!pm_epoch_stalled(&e, 1, 11000));  /* too soon to tell: the same second */
+    ck_assert(pm_epoch_check_natpmp(&e, 1, 11600)); /* the check's slack lets it through */
+    ck_assert(!pm_epoch_stalled(&e, 3, 14000));
+}
+END_TEST
+
 static Suite *epoch_suite(void)
 {
     Suite *s = suite_create("epoch");
@@ -86,6 +103,7 @@ static Suite *epoch_suite(void)
     tcase_add_test(tc, pcp_clock_rates);
     tcase_add_test(tc, natpmp_seven_eighths);
     tcase_add_test(tc, extreme_values_do_not_overflow);
+    tcase_add_test(tc, young_router_restart_is_stalled);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -45,6 +45,11 @@ int pm_epoch_check_pcp(pm_epoch *e, uint32_t server_s, int64_t now_ms)
     return ok;
 }
 
+int pm_epoch_stalled(const pm_epoch *e, uint32_t server_s, int64_t now_ms)
+{
+    return e->valid && server_s <= e->server_s && elapsed_ms(e, now_ms) >= 1100;
+}
+
 int pm_epoch_check_natpmp(pm_epoch *e, uint32_t server_s, int64_t now_ms)
 {
     int ok = 1;

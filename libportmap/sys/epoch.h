@@ -21,4 +21,11 @@ int pm_epoch_check_pcp(pm_epoch *e, uint32_t server_s, int64_t now_ms);
  * Same contract. */
 int pm_epoch_check_natpmp(pm_epoch *e, uint32_t server_s, int64_t now_ms);
 
+/* 1 when, since the last record, the server's clock stood still or went
+ * back while ours went on by 1.1 s or more (a second, and the jitter of
+ * two replies): a restart too recent for the
+ * checks above to tell from slack (a router a second old that restarts
+ * says 0 s after 1 s). Records nothing: ask before the check. */
+int pm_epoch_stalled(const pm_epoch *e, uint32_t server_s, int64_t now_ms);
+
 #endif

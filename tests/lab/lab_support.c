@@ -175,7 +175,7 @@ portmap_client *open_client(portmap_method only, int timeout_ms)
         s.methods[0] = only;
     s.timeout_ms = timeout_ms;
     s.log_callback = on_log;
-    s.log_level = PORTMAP_LOG_INFO;
+    s.log_level = getenv("LAB_DEBUG") ? PORTMAP_LOG_DEBUG : PORTMAP_LOG_INFO;
     ck_assert_int_eq(portmap_open(&c, &s), PORTMAP_OK);
     return c;
 }

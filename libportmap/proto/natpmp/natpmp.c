@@ -77,9 +77,17 @@ static pmp_state *state_if_any(portmap_client *c)
 static void check_epoch(portmap_client *c, uint32_t epoch, int64_t now)
 {
     pmp_state *st = state(c);
+    int stalled;
 
-    if (st && !pm_epoch_check_natpmp(&st->epoch, epoch, now))
+    if (!st)
+        return;
+    stalled = pm_epoch_stalled(&st->epoch, epoch, now);
+    PM_DEBUG(c, "natpmp: epoch %u s (was %u s, %lld ms ago)", epoch, st->epoch.server_s,
+             (long long)(now - st->epoch.client_ms));
+    if (!pm_epoch_check_natpmp(&st->epoch, epoch, now))
         pm_host_router_reset(c, PM_V4, PORTMAP_METHOD_NATPMP, epoch, now);
+    else if (stalled)
+        pm_host_router_restarted(c, PM_V4, PORTMAP_METHOD_NATPMP, now);
 }
 
 static void xchg_close(pmp_xchg *x)
@@ -192,12 +200,17 @@ static void pmp_check(portmap_client *c, int fam, int64_t now)
 {
     pmp_state *st = state_if_any(c);
 
-    if (fam != PM_V4 || !st || st->probe.open)
-        return; /* a probe under way tells the same */
-    if (pmp_probe(c, fam, now) != 0)
+    if (fam != PM_V4 || !st)
+        return;
+    /* asked afresh: a request under way may have gone out before the
+     * router restarted, and its answer would tell nothing new */
+    xchg_close(&st->probe);
+    if (pmp_probe(c, fam, now) != 0) {
         PM_DEBUG(c, "natpmp: the check could not be sent");
-    else
-        st->checking = 1;
+        return;
+    }
+    st->checking = 1;
+    PM_DEBUG(c, "natpmp: checking the router (opcode 0)");
 }
 
 static int pmp_op_active(const portmap_mapping *m)

@@ -69,8 +69,12 @@ pcp_state *pm_pcp_state_if_any(portmap_client *c, int fam)
  * that went back means the router lost its mappings. */
 void pm_pcp_check_epoch(portmap_client *c, pcp_state *st, uint32_t epoch, int64_t now)
 {
+    int stalled = pm_epoch_stalled(&st->epoch, epoch, now);
+
     if (!pm_epoch_check_pcp(&st->epoch, epoch, now))
         pm_host_router_reset(c, st->fam, PORTMAP_METHOD_PCP, epoch, now);
+    else if (stalled) /* a young router may have restarted: renewals tell */
+        pm_host_router_restarted(c, st->fam, PORTMAP_METHOD_PCP, now);
 }
 
 /* Optional: without it, renewals find resets. On the IPv6 router's link,
