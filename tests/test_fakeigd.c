@@ -1,9 +1,11 @@
 /*
  * Suite: UPnP-IGD router behaviour that miniupnpd will not produce, from a
  * scriptable fake IGD on loopback (tests/fakeigd.c). As root the suite runs
- * in a private network namespace.
+ * in a private network namespace. Also the CLI's checks of what is typed
+ * (tcase cli_input), run only in that namespace.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -22,6 +24,9 @@
 static fakeigd igd;
 static portmap_client *client;
 static char dir[64];
+static int private_net; /* main() has made this process a network of its own */
+
+#define PM_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static void start(int scenario, int timeout_ms)
 {
@@ -536,6 +541,164 @@ END_TEST
 START_TEST(ipv6_update_402_adds_again) { lost_pinhole_is_added_again(IGD6_UPDATE_402, 402); }
 END_TEST
 
+/* ---- the CLI's input: numbers and addresses as typed ---- */
+
+/* portmap-cli with args (NULL-terminated), its output (stdout and
+ * stderr) into out; its exit code, -1 when it did not exit. A journal
+ * directory of its own; --timeout bounds what a bad check lets through. */
+static int run_cli(char *out, size_t len, const char *const *args)
+{
+    char state[] = "/tmp/pm-cli-input-XXXXXX", cmd[128];
+    const char *argv[16] = { PORTMAP_CLI };
+    size_t n = 1, got = 0;
+    int p[2], st;
+    pid_t pid;
+
+    for (; *args && n < 15; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    ck_assert_ptr_nonnull(mkdtemp(state));
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        close(p[0]);
+        setenv("PORTMAP_STATE_DIR", state, 1);
+        execv(PORTMAP_CLI, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    for (ssize_t r; got < len - 1 && (r = read(p[0], out + got, len - 1 - got)) > 0;)
+        got += (size_t)r;
+    out[got] = '\0';
+    close(p[0]);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", state);
+    ck_assert_int_eq(system(cmd), 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int cli_allowed(void)
+{
+    if (private_net)
+        return 1;
+    fprintf(stderr, "fakeigd: no network namespace of its own: the CLI is not run\n");
+    return 0;
+}
+
+/* Each is typed wrong; the usage error names this (the option, the value) */
+typedef struct bad_input {
+    const char *args[8];
+    const char *named[2];
+} bad_input;
+
+static const bad_input bad_gateways[] = {
+    { { "--gateway", "garbage", "request", "27015", "udp" }, { "--gateway", "'garbage'" } },
+    { { "request", "27015", "udp", "--gateway", "10.0.0.256" }, { "--gateway", "10.0.0.256" } },
+    { { "--gateway", "192.0.2.1%lo", "discover" }, { "--gateway", "192.0.2.1%lo" } },
+    { { "--gateway", "2001:db8::1%lo", "discover" }, { "--gateway", "2001:db8::1%lo" } },
+    { { "--gateway", "fe80::1%no-such-if0", "discover" }, { "--gateway", "no-such-if0" } },
+    { { "--gateway", "fe80::1%+1", "discover" }, { "--gateway", "fe80::1%+1" } },
+    { { "--gateway", "", "discover" }, { "--gateway", "''" } },
+};
+
+/* A usage error (exit 2) that names the option and the value, told
+ * before a client is opened (nothing about starting, no timeout). */
+START_TEST(cli_gateway_garbage_is_a_usage_error)
+{
+    const bad_input *b = &bad_gateways[_i];
+    const char *args[12];
+    char out[4096];
+    size_t n = 0;
+    int rc;
+
+    if (!cli_allowed())
+        return;
+    for (; n < 8 && b->args[n]; n++)
+        args[n] = b->args[n];
+    args[n++] = "--timeout";
+    args[n++] = "2";
+    args[n] = NULL;
+    rc = run_cli(out, sizeof(out), args);
+    ck_assert_msg(rc == 2, "%s %s: exit %d, not 2: %s", b->args[0], b->args[1], rc, out);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(strstr(out, b->named[k]), "%s %s: '%s' not named: %s", b->args[0],
+                      b->args[1], b->named[k], out);
+    ck_assert_msg(!strstr(out, "cannot start"), "told after opening the client: %s", out);
+}
+END_TEST
+
+/* The address forms the library takes still pass (the run that follows
+ * fails for want of a router: anything but a usage error). */
+START_TEST(cli_good_gateways_pass)
+{
+    static const char *const good[] = { "192.0.2.1", "2001:db8::1", "fe80::1%lo", "fe80::1%1" };
+    const char *args[] = { "--gateway", good[_i], "external-ip", "--timeout", "1", NULL };
+    char out[4096];
+    int rc;
+
+    if (!cli_allowed())
+        return;
+    rc = run_cli(out, sizeof(out), args);
+    ck_assert_msg(rc != 2 && rc >= 0, "--gateway %s: exit %d: %s", good[_i], rc, out);
+}
+END_TEST
+
+static const bad_input bad_numbers[] = {
+    { { "request", "+46099", "udp" }, { "+46099", "+46099" } },
+    { { "request", "27015x", "udp" }, { "27015x", "27015x" } },
+    { { "request", "--", "-1", "udp" }, { "-1 udp", "-1 udp" } },
+    { { "request", "0x10", "udp" }, { "0x10", "0x10" } },
+    { { "request", " 27015", "udp" }, { "' 27015", "' 27015" } },
+    { { "request", "27015 ", "udp" }, { "27015 ", "27015 " } },
+    { { "request", "27015", "udp", "+27016", "tcp" }, { "+27016", "+27016" } },
+    { { "request", "184467440737095516170", "udp" }, { "184467440737095516170", "1844" } },
+    { { "release", "+27015", "udp" }, { "release PORT", "release PORT" } },
+    { { "check", "-0", "tcp" }, { "check PORT", "check PORT" } },
+    { { "--lifetime", "+60", "request", "27015", "udp" }, { "--lifetime", "'+60'" } },
+    { { "--lifetime", "-60", "request", "27015", "udp" }, { "--lifetime", "'-60'" } },
+    { { "--lifetime", " 60", "request", "27015", "udp" }, { "--lifetime", "' 60'" } },
+    { { "--lifetime", "0x3c", "request", "27015", "udp" }, { "--lifetime", "'0x3c'" } },
+    { { "--lifetime", "18446744073709551676", "request", "1", "udp" }, { "--lifetime", "1844" } },
+    { { "--timeout", "+5", "discover" }, { "--timeout", "'+5'" } },
+    { { "--timeout", "-5", "discover" }, { "--timeout", "'-5'" } },
+    { { "--timeout", "5s", "discover" }, { "--timeout", "'5s'" } },
+    { { "--external-port", "+80", "request", "27015", "udp" }, { "--external-port", "'+80'" } },
+    { { "--external-port", "-80", "request", "27015", "udp" }, { "--external-port", "'-80'" } },
+    { { "--allow", "198.51.100.0/+24", "request", "1", "udp" }, { "--allow", "/+24" } },
+    { { "--allow", "198.51.100.0/ 24", "request", "1", "udp" }, { "--allow", "/ 24" } },
+};
+
+/* Numbers are digits and nothing else, wherever one is read: what strtol
+ * took ("+46099", " 27015", "-60" as a lease) is a usage error. */
+START_TEST(cli_numbers_are_digits_only)
+{
+    const bad_input *b = &bad_numbers[_i];
+    const char *args[12];
+    char out[4096], shown[128] = "";
+    size_t n = 0;
+    int rc;
+
+    if (!cli_allowed())
+        return;
+    for (; n < 8 && b->args[n]; n++) {
+        args[n] = b->args[n];
+        snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "'%s' ", b->args[n]);
+    }
+    if (strcmp(b->args[0], "--timeout") != 0) {
+        args[n++] = "--timeout"; /* what the check let through ends soon */
+        args[n++] = "2";
+    }
+    args[n] = NULL;
+    rc = run_cli(out, sizeof(out), args);
+    ck_assert_msg(rc == 2, "%s: exit %d, not 2: %s", shown, rc, out);
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(strstr(out, b->named[k]), "%s: '%s' not named: %s", shown, b->named[k], out);
+}
+END_TEST
+
 static Suite *fakeigd_suite(void)
 {
     Suite *s = suite_create("fakeigd");
@@ -571,12 +734,21 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, ipv6_update_704_adds_again);
     tcase_add_test(tc, ipv6_update_402_adds_again);
     suite_add_tcase(s, tc);
+    tc = tcase_create("cli_input");
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, cli_gateway_garbage_is_a_usage_error, 0, PM_ARRAY_LEN(bad_gateways));
+    tcase_add_loop_test(tc, cli_good_gateways_pass, 0, 4);
+    tcase_add_loop_test(tc, cli_numbers_are_digits_only, 0, PM_ARRAY_LEN(bad_numbers));
+    suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0 && system("ip link set lo up") != 0)
-        fprintf(stderr, "fakeigd: could not bring up loopback in the private namespace\n");
+    if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0) {
+        private_net = 1;
+        if (system("ip link set lo up") != 0)
+            fprintf(stderr, "fakeigd: could not bring up loopback in the private namespace\n");
+    }
     return pm_check_run(fakeigd_suite());
 }

@@ -81,7 +81,8 @@ static const char *field_breaks(const char *folder, const char *line)
     static const char *const engine_own[] = {
         "->lock", "->cond", "->thread", "->wake_fd", "->nl_fd", "->stopping", "->closed",
         "->waiters", "->gateway_override", "->state_dir", "->route_dirty", "->fams_used",
-        "->events", "->n_events", "->jops", "->n_jops", "->journal_busy", "->pfds",
+        "->events", "->n_events", "->jops", "->n_jops", "->journal_busy", "->journal_warned",
+        "->pfds",
     };
     static const char *const net_writes[] = {
         "->ext_addr =", "->ext_addr_at =", "->double_nat =", "->ext_pending =", "->avail[",

@@ -277,8 +277,10 @@ PORTMAP_API int portmap_close(portmap_client **pc)
     /* Mappings left on the router are marked as nobody's, so a later
      * cleanup may take them (and `portmap-cli release` can); after the
      * engine's last journal writes. */
-    if (!c->s.release_on_close)
+    if (!c->s.release_on_close) {
         pm_journal_detach_pid(c->state_dir, (long)getpid());
+        pm_jq_check_refusal(c);
+    }
     pm_client_free(c);
     *pc = NULL;
     return PORTMAP_OK;

@@ -45,6 +45,10 @@ void pm_jq_run(portmap_client *c, int unlock);
  * not on the engine thread. */
 void pm_jq_barrier(portmap_client *c, int64_t deadline);
 void pm_jq_free(portmap_client *c);
+/* After a journal call on this thread: a state directory refused as
+ * unsafe (pm_journal_refusal) is a warning, once per client; the client
+ * goes on without the journal. Any thread, lock held or not. */
+void pm_jq_check_refusal(portmap_client *c);
 
 /* ---- mappings.c: the mapping objects ---- */
 

@@ -72,6 +72,7 @@ unsigned pm_api_journal_fams(portmap_client *c, int64_t now)
     pm_jq_barrier(c, now + c->s.timeout_ms);
     pthread_mutex_unlock(&c->lock);
     has = pm_journal_has_local(c->state_dir, &local);
+    pm_jq_check_refusal(c);
     pthread_mutex_lock(&c->lock);
     return has ? fams | 1u << PM_V6 : fams;
 }

@@ -143,6 +143,7 @@ static void claim_orphans(portmap_client *c, int64_t now)
             pthread_mutex_unlock(&c->lock);
             n = pm_journal_claim_orphans(c->state_dir, &gw, &local, method, (long)getpid(), e,
                                          PM_ORPHANS_MAX);
+            pm_jq_check_refusal(c);
             pthread_mutex_lock(&c->lock);
             /* the network may have changed meanwhile: the entries stay in
              * the journal under our pid, for the next client once we are

@@ -8,11 +8,23 @@
  * write "<dir>/journal.tmp" and rename() it over "<dir>/journal", so a
  * reader never sees a half-written file. The file is 0600: a nonce lets
  * its holder delete the mapping.
+ *
+ * The directory may be in /tmp (/tmp/portmap-<uid>), where another local
+ * user can plant a directory, a symlink or a FIFO before us. So it is
+ * used only when it is a directory of our euid that nobody else may
+ * enter (made 0700 when missing), opened without following a symlink;
+ * every file in it is opened relative to that descriptor, without
+ * following symlinks and without blocking (a FIFO must not stall the
+ * engine), and refused unless it is a regular file of ours; the
+ * temporary file is made anew (O_EXCL). A refusal is PM_JOURNAL_UNSAFE,
+ * its reason kept for the caller's log: journal.c has no client.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +37,10 @@
 #include "sys/util.h"
 
 #define MAX_ENTRIES 4096
+#define OPEN_FLAGS (O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+
+/* per thread: readers run on callers' threads, writers on the engine's */
+static _Thread_local char refusal[256];
 
 char *pm_journal_default_dir(void)
 {
@@ -44,27 +60,171 @@ char *pm_journal_default_dir(void)
     return strdup(buf);
 }
 
-static int lock_dir(const char *dir)
+const char *pm_journal_refusal(void)
 {
-    char path[600];
-    int fd;
+    return refusal[0] ? refusal : NULL;
+}
 
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-        return -1;
-    snprintf(path, sizeof(path), "%s/journal.lock", dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+static int refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int refuse(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(refusal, sizeof(refusal), fmt, ap);
+    va_end(ap);
+    return PM_JOURNAL_UNSAFE;
+}
+
+/* What is wrong with st for a file or directory of ours (type: S_IFREG
+ * or S_IFDIR), NULL when nothing. */
+static const char *flaw(const struct stat *st, mode_t type)
+{
+    if (S_ISLNK(st->st_mode))
+        return "is a symbolic link";
+    if ((st->st_mode & S_IFMT) != type)
+        return type == S_IFDIR ? "is not a directory" : "is not a regular file";
+    if (st->st_uid != geteuid())
+        return "belongs to another user";
+    if (type == S_IFDIR && (st->st_mode & 077))
+        return "is open to group or others (chmod 700 it)";
+    return NULL;
+}
+
+/* After an open of name (in dirfd) failed: a refusal when something that
+ * is not ours stands there, else PM_JOURNAL_ERR with errno kept. */
+static int open_failed(int dirfd, const char *name, mode_t type, const char *shown)
+{
+    int err = errno;
+    struct stat st;
+    const char *why;
+
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (why = flaw(&st, type)))
+        return refuse("%s %s", shown, why);
+    errno = err;
+    return PM_JOURNAL_ERR;
+}
+
+/* The state directory's descriptor, the directory made 0700 if missing;
+ * or PM_JOURNAL_ERR or PM_JOURNAL_UNSAFE. Symlinks above the last
+ * component are followed: they are the caller's path (/tmp, the
+ * runtime directory, PORTMAP_STATE_DIR), and what matters is that the
+ * directory itself is ours and closed to others. */
+static int open_dir(const char *dir)
+{
+    char path[PATH_MAX];
+    const char *parent = ".", *base = path, *why;
+    size_t n = strlen(dir);
+    struct stat st;
+    int pfd, fd, made;
+    char *slash;
+
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 0 || n >= sizeof(path)) {
+        errno = EINVAL;
+        return PM_JOURNAL_ERR;
+    }
+    memcpy(path, dir, n);
+    path[n] = '\0';
+    if ((slash = strrchr(path, '/'))) {
+        *slash = '\0';
+        parent = slash == path ? "/" : path;
+        base = slash[1] ? slash + 1 : ".";
+    }
+    pfd = open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0)
+        return PM_JOURNAL_ERR;
+    made = mkdirat(pfd, base, 0700) == 0;
+    if (!made && errno != EEXIST) {
+        close(pfd);
+        return PM_JOURNAL_ERR;
+    }
+    fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int rc = open_failed(pfd, base, S_IFDIR, dir);
+        close(pfd);
+        return rc;
+    }
+    close(pfd);
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return PM_JOURNAL_ERR;
+    }
+    /* ours, just made: its mode is 0700 whatever the umask took */
+    if (made && st.st_uid == geteuid() && S_ISDIR(st.st_mode) && fchmod(fd, 0700) == 0)
+        st.st_mode = (st.st_mode & ~07777) | 0700;
+    if ((why = flaw(&st, S_IFDIR))) {
+        close(fd);
+        return refuse("%s %s", dir, why);
+    }
+    return fd;
+}
+
+/* name in the state directory dfd opened with flags (never following a
+ * symlink, never blocking), refused unless a regular file of ours. */
+static int open_in(int dfd, const char *dir, const char *name, int flags)
+{
+    char shown[PATH_MAX + 32];
+    struct stat st;
+    const char *why;
+    int fd = openat(dfd, name, flags | OPEN_FLAGS, 0600);
+
+    snprintf(shown, sizeof(shown), "%s/%s", dir, name);
     if (fd < 0)
-        return -1;
+        return open_failed(dfd, name, S_IFREG, shown);
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return PM_JOURNAL_ERR;
+    }
+    if ((why = flaw(&st, S_IFREG))) {
+        close(fd);
+        return refuse("%s %s", shown, why);
+    }
+    /* ours: 0600 whatever the umask took, or the next open fails */
+    if ((flags & O_CREAT) && (st.st_mode & 0777) != 0600)
+        (void)fchmod(fd, 0600);
+    return fd;
+}
+
+static int lock_dir(int dfd, const char *dir)
+{
+    int fd = open_in(dfd, dir, "journal.lock", O_RDWR | O_CREAT);
+
+    if (fd < 0)
+        return fd;
     /* Holders keep the lock for one load and store; a second is plenty,
      * and a stuck holder must not stall the engine. */
     for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
         if (errno != EWOULDBLOCK || i >= 200) {
             close(fd);
-            return -1;
+            return PM_JOURNAL_ERR;
         }
         usleep(5000);
     }
     return fd;
+}
+
+/* The state directory opened and locked: 0, or the error. */
+static int open_locked(const char *dir, int *dfd, int *lock)
+{
+    refusal[0] = '\0';
+    *dfd = open_dir(dir);
+    if (*dfd < 0)
+        return *dfd;
+    *lock = lock_dir(*dfd, dir);
+    if (*lock < 0) {
+        close(*dfd);
+        return *lock;
+    }
+    return 0;
+}
+
+static void close_locked(int dfd, int lock)
+{
+    close(lock);
+    close(dfd);
 }
 
 static void hex_encode(const uint8_t *in, size_t n, char *out)
@@ -152,48 +312,65 @@ static void format_line(FILE *f, const pm_journal_entry *e)
             e->start_time, e->expires_unix, allow[0] ? allow : "-", pinhole);
 }
 
-static size_t load(const char *dir, pm_journal_entry *out, size_t max)
+/* The entries into out, *n of them: 0, or the error (a journal that
+ * cannot be read is not to be overwritten). No file: none. */
+static int load(int dfd, const char *dir, pm_journal_entry *out, size_t max, size_t *n)
 {
-    char path[600], line[512];
-    size_t n = 0;
+    char line[512];
+    int fd = open_in(dfd, dir, "journal", O_RDONLY);
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/journal", dir);
-    f = fopen(path, "re");
-    if (!f)
-        return 0;
-    while (n < max && fgets(line, sizeof(line), f))
-        if (parse_line(line, &out[n]) == 0)
-            n++;
+    *n = 0;
+    if (fd < 0)
+        return fd == PM_JOURNAL_ERR && errno == ENOENT ? 0 : fd;
+    f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return PM_JOURNAL_ERR;
+    }
+    while (*n < max && fgets(line, sizeof(line), f))
+        if (parse_line(line, &out[*n]) == 0)
+            (*n)++;
     fclose(f);
-    return n;
+    return 0;
 }
 
-static int store(const char *dir, const pm_journal_entry *e, size_t n)
+static int store(int dfd, const char *dir, const pm_journal_entry *e, size_t n)
 {
-    char path[600], tmp[600];
+    static const char tmp[] = "journal.tmp";
     int fd;
     FILE *f;
 
-    snprintf(path, sizeof(path), "%s/journal", dir);
-    snprintf(tmp, sizeof(tmp), "%s/journal.tmp", dir);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* one left by a writer that died; the flock keeps out live ones. A
+     * new file (O_EXCL) is written, never one found there. */
+    if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
+        char shown[PATH_MAX + 32];
+        snprintf(shown, sizeof(shown), "%s/%s", dir, tmp);
+        return open_failed(dfd, tmp, S_IFREG, shown);
+    }
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | OPEN_FLAGS, 0600);
     if (fd < 0)
-        return -1;
+        return PM_JOURNAL_ERR;
+    (void)fchmod(fd, 0600); /* the umask's leftover must not lock us out */
     f = fdopen(fd, "w");
     if (!f) {
         close(fd);
-        return -1;
+        unlinkat(dfd, tmp, 0);
+        return PM_JOURNAL_ERR;
     }
     for (size_t i = 0; i < n; i++)
         format_line(f, &e[i]);
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         fclose(f);
-        unlink(tmp);
-        return -1;
+        unlinkat(dfd, tmp, 0);
+        return PM_JOURNAL_ERR;
     }
     fclose(f);
-    return rename(tmp, path);
+    if (renameat(dfd, tmp, dfd, "journal") != 0) {
+        unlinkat(dfd, tmp, 0);
+        return PM_JOURNAL_ERR;
+    }
+    return 0;
 }
 
 static int same_key(const pm_journal_entry *e, portmap_transport proto, uint16_t port,
@@ -238,16 +415,16 @@ static unsigned long long proc_start_time(long pid)
 static int edit(const char *dir, const pm_journal_entry *put, portmap_transport proto,
                 uint16_t port, const pm_addr *local, long detach_pid)
 {
-    pm_journal_entry *all = calloc(MAX_ENTRIES + 1, sizeof(*all));
-    int lock, rc = -1;
+    pm_journal_entry *all;
+    int dfd, lock, rc;
     size_t n, w = 0;
 
-    if (!all)
-        return -1;
-    lock = lock_dir(dir);
-    if (lock < 0)
+    if ((rc = open_locked(dir, &dfd, &lock)) != 0)
+        return rc;
+    all = calloc(MAX_ENTRIES + 1, sizeof(*all));
+    rc = all ? load(dfd, dir, all, MAX_ENTRIES, &n) : PM_JOURNAL_ERR;
+    if (rc != 0)
         goto out;
-    n = load(dir, all, MAX_ENTRIES);
     for (size_t i = 0; i < n; i++) {
         if (put && same_key(&all[i], put->proto, put->internal_port, &put->local))
             continue;
@@ -262,9 +439,9 @@ static int edit(const char *dir, const pm_journal_entry *put, portmap_transport 
         all[w].start_time = proc_start_time(put->pid);
         w++;
     }
-    rc = store(dir, all, w);
-    close(lock);
+    rc = store(dfd, dir, all, w);
 out:
+    close_locked(dfd, lock);
     free(all);
     return rc;
 }
@@ -290,15 +467,17 @@ int pm_journal_detach_pid(const char *dir, long pid)
 static int find_entry(const char *dir, portmap_transport proto, uint16_t port, int any_port,
                       const pm_addr *local, pm_journal_entry *out)
 {
-    pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
-    int lock, rc = -1;
+    pm_journal_entry *all;
+    int dfd, lock, rc;
     size_t n;
 
-    if (!all)
-        return -1;
-    lock = lock_dir(dir);
-    if (lock >= 0) {
-        n = load(dir, all, MAX_ENTRIES);
+    if ((rc = open_locked(dir, &dfd, &lock)) != 0)
+        return rc;
+    all = calloc(MAX_ENTRIES, sizeof(*all));
+    rc = all ? load(dfd, dir, all, MAX_ENTRIES, &n) : PM_JOURNAL_ERR;
+    close_locked(dfd, lock);
+    if (rc == 0) {
+        rc = PM_JOURNAL_ERR;
         for (size_t i = 0; i < n && rc != 0; i++) {
             if (any_port ? pm_addr_eq(&all[i].local, local)
                          : same_key(&all[i], proto, port, local)) {
@@ -307,7 +486,6 @@ static int find_entry(const char *dir, portmap_transport proto, uint16_t port, i
                 rc = 0;
             }
         }
-        close(lock);
     }
     free(all);
     return rc;
@@ -329,18 +507,17 @@ static int owner_dead(const pm_journal_entry *e)
 size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const pm_addr *local,
                                 portmap_method method, long pid, pm_journal_entry *out, size_t max)
 {
-    pm_journal_entry *all = calloc(MAX_ENTRIES, sizeof(*all));
+    pm_journal_entry *all;
     int64_t now = (int64_t)time(NULL);
     unsigned long long my_start = proc_start_time(pid);
     size_t n, w = 0, got = 0;
-    int lock, changed = 0;
+    int dfd, lock, changed = 0;
 
-    if (!all)
+    if (open_locked(dir, &dfd, &lock) != 0)
         return 0;
-    lock = lock_dir(dir);
-    if (lock < 0)
+    all = calloc(MAX_ENTRIES, sizeof(*all));
+    if (!all || load(dfd, dir, all, MAX_ENTRIES, &n) != 0)
         goto out;
-    n = load(dir, all, MAX_ENTRIES);
     for (size_t i = 0; i < n; i++) {
         pm_journal_entry *e = &all[i];
         /* a lease nobody holds that has run out is gone from the router */
@@ -358,10 +535,10 @@ size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const p
         }
         all[w++] = *e;
     }
-    if (changed && store(dir, all, w) != 0)
+    if (changed && store(dfd, dir, all, w) != 0)
         got = 0; /* not taken over: leave them to the next client */
-    close(lock);
 out:
+    close_locked(dfd, lock);
     free(all);
     return got;
 }

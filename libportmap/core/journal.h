@@ -2,6 +2,10 @@
  * The journal: mappings this host holds, across processes (one file per
  * state directory, see journal.c). Each call takes the directory's flock
  * and may fsync: never called with the client lock held.
+ *
+ * A state directory (or a file in it) that another user could have
+ * planted is refused: the call fails with PM_JOURNAL_UNSAFE (or finds
+ * nothing) and pm_journal_refusal() says why, for the caller to log.
  */
 #ifndef PM_CORE_JOURNAL_H
 #define PM_CORE_JOURNAL_H
@@ -31,6 +35,11 @@ typedef struct pm_journal_entry {
     uint16_t pinhole_id;
 } pm_journal_entry;
 
+/* The calls' errors: 0 is success (for find: found) */
+#define PM_JOURNAL_ERR (-1)    /* I/O, the lock's wait ran out, memory; find: not found */
+#define PM_JOURNAL_UNSAFE (-2) /* the directory or a file in it is refused: not ours, a
+                                * symlink, open to others, not a regular file */
+
 int pm_journal_put(const char *dir, const pm_journal_entry *e);
 int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port,
                       const pm_addr *local);
@@ -50,5 +59,9 @@ int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_
 /* $PORTMAP_STATE_DIR, /run/portmap (root), $XDG_RUNTIME_DIR/portmap or
  * /tmp/portmap-<uid>; malloc'ed. */
 char *pm_journal_default_dir(void);
+/* Why the last journal call of this thread refused the state directory
+ * (any call: has_local, held and claim_orphans cannot return it), or
+ * NULL when it did not. */
+const char *pm_journal_refusal(void);
 
 #endif

@@ -51,11 +51,25 @@ void pm_jq_remove(portmap_client *c, portmap_transport proto, uint16_t internal_
     push(c, &op);
 }
 
+void pm_jq_check_refusal(portmap_client *c)
+{
+    const char *why = pm_journal_refusal();
+
+    /* the reason is the calling thread's; the flag is shared by the engine
+     * and the callers' threads */
+    if (why && !__atomic_exchange_n(&c->journal_warned, 1, __ATOMIC_RELAXED))
+        PM_WARN(c, "journal: state directory refused: %s; going on without it (another "
+                "process cannot release this one's mappings, nor clean them up after a crash)",
+                why);
+}
+
 static void write_one(portmap_client *c, const char *dir, const pm_jop *op)
 {
     int rc = op->put ? pm_journal_put(dir, &op->e)
                      : pm_journal_remove(dir, op->e.proto, op->e.internal_port, &op->e.local);
-    if (rc != 0)
+    if (rc == PM_JOURNAL_UNSAFE)
+        pm_jq_check_refusal(c);
+    else if (rc != 0)
         PM_DEBUG(c, "journal: cannot %s port %u in %s", op->put ? "record" : "forget",
                  op->e.internal_port, dir);
 }

@@ -180,6 +180,7 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
         pm_jq_barrier(c, deadline);
         pthread_mutex_unlock(&c->lock);
         found[fam] = pm_journal_find(c->state_dir, protocol, internal_port, &local, &e[fam]) == 0;
+        pm_jq_check_refusal(c);
         pthread_mutex_lock(&c->lock);
     }
     /* IPv4 as before when the journal has it or knows nothing at all; an
@@ -236,6 +237,7 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
         pthread_mutex_unlock(&c->lock);
         n = pm_journal_claim_orphans(c->state_dir, &gw, &local, (portmap_method)meth,
                                      (long)getpid(), e, sizeof(e) / sizeof(e[0]));
+        pm_jq_check_refusal(c);
         pthread_mutex_lock(&c->lock);
         for (size_t i = 0; i < n; i++) {
             char allow[PORTMAP_ADDRSTRLEN + 4];

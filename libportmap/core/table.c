@@ -81,6 +81,7 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
         portmap_router_entry *e = &(*out)[i];
         pm_addr mine = pm_addr_from_v4(local);
         e->held = e->ours && pm_journal_held(c->state_dir, e->protocol, e->internal_port, &mine);
+        pm_jq_check_refusal(c);
     }
     return rc;
 }

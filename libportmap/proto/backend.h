@@ -256,6 +256,7 @@ struct portmap_client {
     size_t n_jops, cap_jops;
     uint64_t jops_queued, jops_done; /* sequence numbers, for waiters */
     int journal_busy;         /* the engine is writing a batch */
+    int journal_warned;       /* the state directory's refusal was logged (atomic) */
     /* the engine's poll set */
     struct pollfd *pfds;
     size_t cap_pfds;

@@ -82,6 +82,9 @@ int cli_explain(portmap_client *c, const cli_options *o, int err);
 /* options.c; cli_parse_options() returns CLI_CONTINUE or an exit code */
 #define CLI_CONTINUE (-1)
 int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help);
+/* digits of base only (no sign, space or prefix), in [min, max]: 0 or -1 */
+int cli_parse_number(const char *s, int base, unsigned long min, unsigned long max,
+                     unsigned long *out);
 int cli_parse_port(const char *s, uint16_t *out);
 int cli_parse_proto(const char *s, portmap_transport *out);
 

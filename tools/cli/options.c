@@ -4,20 +4,45 @@
  * a usage error naming the option, not a confusing answer from a router.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
-#include <stdlib.h>
+#include <net/if.h>
 #include <string.h>
 
 #include "cli.h"
 
+/* The one way the tool reads a number: digits of base (10, or 16 for
+ * /proc/net), nothing else, in [min, max]. strtol() would take " 42",
+ * "+42", "-0", "0x2a" (base 0) and report overflow only through errno. */
+int cli_parse_number(const char *s, int base, unsigned long min, unsigned long max,
+                     unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = (unsigned)(*s - '0');
+        else if (base == 16 && ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f'))
+            d = (unsigned)((*s | 0x20) - 'a' + 10);
+        else
+            return -1;
+        if (d > max || v > (max - d) / (unsigned)base)
+            return -1; /* past max, before it can overflow */
+        v = v * (unsigned)base + d;
+    }
+    if (v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int cli_parse_port(const char *s, uint16_t *out)
 {
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || v < 1 || v > 65535)
+    unsigned long v;
+
+    if (cli_parse_number(s, 10, 1, 65535, &v))
         return -1;
     *out = (uint16_t)v;
     return 0;
@@ -49,12 +74,30 @@ static int parse_method(const char *s, portmap_method *m)
     return 0;
 }
 
-static int parse_uint(const char *s, long min, long max, long *out)
+/* The library checks it again; this is for a message that names
+ * --gateway: an IPv4 address, or an IPv6 one, a link-local one with its
+ * zone if any (an interface's index or name). */
+static int valid_gateway(const char *s)
 {
-    char *end;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return errno || *end || *out < min || *out > max ? -1 : 0;
+    char host[INET6_ADDRSTRLEN];
+    const char *zone = strchr(s, '%');
+    size_t n = zone ? (size_t)(zone - s) : strlen(s);
+    unsigned char v6[16];
+    unsigned long idx;
+
+    if (n == 0 || n >= sizeof(host))
+        return 0;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    if (!zone && inet_pton(AF_INET, host, v6) == 1)
+        return 1;
+    if (inet_pton(AF_INET6, host, v6) != 1)
+        return 0;
+    if (!zone)
+        return 1;
+    if (!(v6[0] == 0xfe && (v6[1] & 0xc0) == 0x80)) /* a zone is for fe80::/10 only */
+        return 0;
+    return !cli_parse_number(zone + 1, 10, 1, 0xffffffffUL, &idx) || if_nametoindex(zone + 1);
 }
 
 /* The library checks it again; this is for a message that names --allow. */
@@ -64,13 +107,14 @@ static int valid_allow(const char *s)
     const char *slash = strchr(s, '/');
     size_t n = slash ? (size_t)(slash - s) : strlen(s);
     struct in_addr a;
-    long bits = 32;
+    unsigned long bits = 32;
 
     if (n == 0 || n >= sizeof(host))
         return 0;
     memcpy(host, s, n);
     host[n] = '\0';
-    if (inet_pton(AF_INET, host, &a) != 1 || (slash && parse_uint(slash + 1, 1, 32, &bits)))
+    if (inet_pton(AF_INET, host, &a) != 1 ||
+        (slash && cli_parse_number(slash + 1, 10, 1, 32, &bits)))
         return 0;
     return bits == 32 || (ntohl(a.s_addr) & (0xffffffffu >> bits)) == 0;
 }
@@ -78,7 +122,7 @@ static int valid_allow(const char *s)
 /* The options that take a value: CLI_CONTINUE, or the usage error. */
 static int value_option(int ch, const char *arg, cli_options *o)
 {
-    long v;
+    unsigned long v;
 
     switch (ch) {
     case 'p':
@@ -87,7 +131,7 @@ static int value_option(int ch, const char *arg, cli_options *o)
                             arg);
         break;
     case 'l':
-        if (parse_uint(arg, 1, 0x7fffffff, &v))
+        if (cli_parse_number(arg, 10, 1, 0x7fffffff, &v))
             return cli_fail(CLI_EX_USAGE, "--lifetime takes seconds > 0, not '%s'", arg);
         o->lifetime = (uint32_t)v;
         break;
@@ -95,7 +139,12 @@ static int value_option(int ch, const char *arg, cli_options *o)
         if (cli_parse_port(arg, &o->external_port))
             return cli_fail(CLI_EX_USAGE, "--external-port takes 1-65535, not '%s'", arg);
         break;
-    case 'g': o->gateway = arg; break;
+    case 'g':
+        if (!valid_gateway(arg))
+            return cli_fail(CLI_EX_USAGE, "--gateway takes an IPv4 or IPv6 address (a link-local "
+                            "one may carry its zone, e.g. fe80::1%%eth0), not '%s'", arg);
+        o->gateway = arg;
+        break;
     case 'd': o->description = arg; break;
     case 'a':
         if (!valid_allow(arg))
@@ -104,7 +153,7 @@ static int value_option(int ch, const char *arg, cli_options *o)
         o->allow = arg;
         break;
     case 't':
-        if (parse_uint(arg, 1, 3600, &v))
+        if (cli_parse_number(arg, 10, 1, 3600, &v))
             return cli_fail(CLI_EX_USAGE, "--timeout takes 1-3600 seconds, not '%s'", arg);
         o->timeout_s = (int)v;
         break;

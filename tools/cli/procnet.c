@@ -3,7 +3,6 @@
  * than probed with bind(), which would disturb the service being asked
  * about, and needs no privileges to see other users' sockets.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -14,7 +13,9 @@
 static int port_is(const char *addr, uint16_t port)
 {
     const char *colon = strrchr(addr, ':');
-    return colon && strtoul(colon + 1, NULL, 16) == port;
+    unsigned long v;
+
+    return colon && !cli_parse_number(colon + 1, 16, 0, 65535, &v) && v == port;
 }
 
 /* Is something on this host listening on port (TCP) or bound to it (UDP)? */
