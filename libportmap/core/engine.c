@@ -17,7 +17,7 @@
 
 /* the wants of one pass may make more: bounded, the next round goes on */
 #define PM_PASSES_MAX 4
-/* orphans claimed at once, per protocol answering */
+/* orphans claimed from the journal at a time (as many times as needed) */
 #define PM_ORPHANS_MAX 64
 
 int pm_engine_on_thread(portmap_client *c)
@@ -148,8 +148,13 @@ static void claim_orphans(portmap_client *c, int64_t now)
             /* the network may have changed meanwhile: the entries stay in
              * the journal under our pid, for the next client once we are
              * gone */
-            if (pm_addr_eq(&gw, &net->gateway) && net->avail[method] == PM_AVAIL_YES)
+            if (pm_addr_eq(&gw, &net->gateway) && net->avail[method] == PM_AVAIL_YES) {
                 pm_orphans_release(c, e, n, now);
+                /* a full batch: there may be more (claimed ones are ours
+                 * now, the next claim takes the next ones) */
+                if (n == PM_ORPHANS_MAX)
+                    net->orphans_due |= PORTMAP_HAVE(method);
+            }
             free(e);
         }
     }

@@ -10,6 +10,9 @@
 
 #include "core/api.h"
 
+/* orphans claimed from the journal at a time, as many times as needed */
+#define PM_CLEANUP_BATCH 64
+
 
 /* Whether a delete of method's entry of fam that this process did not
  * make asks the router whose it is first (see pm_backend). */
@@ -210,9 +213,50 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     return rc;
 }
 
+/* Release fam's orphans of method, claimed from the journal in batches
+ * of PM_CLEANUP_BATCH until none is left (a claimed entry is ours from
+ * then on: the next claim takes the next ones), each deleted and waited
+ * for. Counts them in *done; the first error, or OK. Lock held, dropped
+ * while claiming. */
+static int cleanup_method(portmap_client *c, int fam, portmap_method meth, int64_t deadline,
+                          unsigned *done)
+{
+    pm_journal_entry e[PM_CLEANUP_BATCH];
+    int rc = PORTMAP_OK;
+    size_t n;
+
+    do {
+        pm_addr gw = c->net[fam].gateway, local = c->net[fam].local;
+        pthread_mutex_unlock(&c->lock);
+        n = pm_journal_claim_orphans(c->state_dir, &gw, &local, meth, (long)getpid(), e,
+                                     PM_CLEANUP_BATCH);
+        pm_jq_check_refusal(c);
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < n; i++) {
+            char allow[PORTMAP_ADDRSTRLEN + 4];
+            int drc;
+            pm_allow_str(e[i].allow_addr, e[i].allow_prefix, allow, sizeof(allow));
+            /* a UPnP entry may have been reused by another host since:
+             * ask first (a pinhole's id is ours alone) */
+            drc = pm_api_delete_on_router(c, fam, e[i].proto, e[i].internal_port, e[i].method,
+                                          &e[i], allow, owner_checked(c, e[i].method, fam),
+                                          deadline);
+            if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
+                pm_jq_remove(c, e[i].proto, e[i].internal_port, &e[i].local);
+                pm_engine_wake(c);
+                PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
+                        e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
+                (*done)++;
+            } else if (rc == PORTMAP_OK) {
+                rc = drc; /* the entry stays, ours now: detached at close */
+            }
+        }
+    } while (n == PM_CLEANUP_BATCH && !c->stopping && pm_now_ms() < deadline);
+    return rc;
+}
+
 PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released)
 {
-    pm_journal_entry e[64];
     unsigned done = 0;
     int64_t deadline;
     unsigned fams;
@@ -229,35 +273,9 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
     rc = pm_api_probe_and_wait(c, fams, fams, 0, deadline);
     for (int k = 0; rc == PORTMAP_OK && k < PM_FAMS * PORTMAP_METHOD_COUNT; k++) {
         int fam = k / PORTMAP_METHOD_COUNT, meth = k % PORTMAP_METHOD_COUNT;
-        pm_net *net = &c->net[fam];
-        size_t n;
-        if (meth == PORTMAP_METHOD_AUTO || net->avail[meth] != PM_AVAIL_YES)
+        if (meth == PORTMAP_METHOD_AUTO || c->net[fam].avail[meth] != PM_AVAIL_YES)
             continue;
-        pm_addr gw = net->gateway, local = net->local;
-        pthread_mutex_unlock(&c->lock);
-        n = pm_journal_claim_orphans(c->state_dir, &gw, &local, (portmap_method)meth,
-                                     (long)getpid(), e, sizeof(e) / sizeof(e[0]));
-        pm_jq_check_refusal(c);
-        pthread_mutex_lock(&c->lock);
-        for (size_t i = 0; i < n; i++) {
-            char allow[PORTMAP_ADDRSTRLEN + 4];
-            int drc;
-            pm_allow_str(e[i].allow_addr, e[i].allow_prefix, allow, sizeof(allow));
-            /* a UPnP entry may have been reused by another host since:
-             * ask first (a pinhole's id is ours alone) */
-            drc = pm_api_delete_on_router(c, fam, e[i].proto, e[i].internal_port, e[i].method, &e[i],
-                                   allow, owner_checked(c, e[i].method, fam),
-                                   deadline);
-            if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
-                pm_jq_remove(c, e[i].proto, e[i].internal_port, &e[i].local);
-                pm_engine_wake(c);
-                PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
-                        e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
-                done++;
-            } else {
-                rc = drc; /* the entry stays, ours now: detached at close */
-            }
-        }
+        rc = cleanup_method(c, fam, (portmap_method)meth, deadline, &done);
     }
     pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);

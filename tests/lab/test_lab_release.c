@@ -60,6 +60,64 @@ static void kill_holder(const char *method, unsigned port)
     ck_assert_msg(has_rule("udp", port), "the killed holder's rule should still be there");
 }
 
+#define MANY 100
+#define PER_HOLDER 25 /* the CLI takes up to 32 pairs */
+
+/* A holder of ports first..first+PER_HOLDER-1 (IPv4, PCP), killed once
+ * all are mapped. */
+static void kill_many(int first)
+{
+    char *argv[2 * PER_HOLDER + 8], ports[PER_HOLDER][8], line[1024];
+    int fds[2], st, argc = 0, mapped = 0;
+    pid_t pid;
+    FILE *f;
+
+    argv[argc++] = (char *)cli;
+    argv[argc++] = "request";
+    for (int i = 0; i < PER_HOLDER; i++) {
+        snprintf(ports[i], sizeof(ports[i]), "%d", first + i);
+        argv[argc++] = ports[i];
+        argv[argc++] = "udp";
+    }
+    argv[argc++] = "-4";
+    argv[argc++] = "--protocol";
+    argv[argc++] = "pcp";
+    argv[argc] = NULL;
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execv(cli, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    while (mapped < PER_HOLDER && fgets(line, sizeof(line), f))
+        mapped += strstr(line, "mapped udp") != NULL;
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    fclose(f);
+    ck_assert_int_eq(mapped, PER_HOLDER);
+}
+
+/* Holders of 100 mappings in all (more than one batch of the journal's
+ * claims) are killed: one cleanup releases every one of them. */
+START_TEST(cli_cleanup_releases_every_orphan)
+{
+    char out[1024], want[128];
+
+    for (int i = 0; i < MANY; i += PER_HOLDER)
+        kill_many(27300 + i);
+    ck_assert(has_rule("udp", 27300 + MANY - 1));
+    ck_assert_int_eq(cli_all(out, sizeof(out), "cleanup"), 0);
+    snprintf(want, sizeof(want), "released %d mappings left by dead processes\n", MANY);
+    ck_assert_str_eq(out, want);
+    for (int i = 0; i < MANY; i++)
+        ck_assert_msg(!has_rule("udp", 27300 + i), "udp %d still mapped", 27300 + i);
+}
+END_TEST
+
 START_TEST(cli_cleanup_after_sigkill)
 {
     char out[1024];
@@ -126,6 +184,7 @@ Suite *lab_release_suite(int upnp_only)
     if (upnp_only)
         return s;
     tcase_add_test(tc, cli_cleanup_after_sigkill);
+    tcase_add_test(tc, cli_cleanup_releases_every_orphan);
     tcase_add_test(tc, next_client_releases_what_a_killed_one_left);
     tcase_add_test(tc, release_port_closes_a_pinhole_left_by_once);
     return s;

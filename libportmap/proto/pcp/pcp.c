@@ -248,6 +248,12 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     r.lifetime = rsp->lifetime;
     if (rsp->result != PM_PCP_SUCCESS)
         pm_result_detail(&r, "%s (result %u)", pm_pcp_result_name(rsp->result), rsp->result);
+    if (r.err == PORTMAP_ERR_NO_RESOURCES && m->op == PM_OP_DELETE && !m->lease_cut) {
+        /* miniupnpd's answer to a delete of a mapping it does not hold
+         * (RFC 6887 would say SUCCESS): gone already, not a full router */
+        r.err = PORTMAP_ERR_NOT_FOUND;
+        pm_result_detail(&r, "the router holds no such mapping (it answered NO_RESOURCES)");
+    }
     if (r.err == PORTMAP_ERR_NOT_AUTHORIZED && m->op == PM_OP_DELETE && st->fam == PM_V6 &&
         !m->lease_cut) {
         /* miniupnpd 2.3.1 refuses to delete an IPv6 pinhole once it has
