@@ -14,6 +14,9 @@
 #include "core/core.h"
 #include "sys/route.h"
 
+/* a lost mapping's request younger than this is not sent again when the
+ * router is found answering (it will be answered too) */
+#define PM_RESTART_AGE_MS 1000
 /* a router reset is answered after a random wait of up to this */
 #define PM_RESET_SPREAD_MS 5000
 /* renewals hurried by a change the router confirmed are spread over this */
@@ -76,6 +79,39 @@ static void external_pending(portmap_client *c, int pending)
  * an announcement may have told: each protocol in use its own way
  * (pm_backend.check), or by the renewal of the one of its mappings due
  * soonest. A handful of requests, whatever the number of mappings. */
+/* One lost mapping of method at fam retried now: one request that,
+ * answered, brings the others back (restart_lost) */
+static void retry_one_lost(portmap_client *c, int fam, portmap_method meth, int64_t now)
+{
+    portmap_mapping *one = NULL;
+
+    for (portmap_mapping *m = c->mappings; m && !one; m = m->next)
+        if (m->fam == fam && m->method == meth && m->state == PORTMAP_STATE_LOST)
+            one = m;
+    if (!one || (one->op != PM_OP_NONE && now - one->op_started < PM_RESTART_AGE_MS))
+        return; /* none, or its request is fresh */
+    /* a request waiting out its backoff (or between resends) goes now */
+    pm_mapping_stop_op(c, one);
+    one->retry_at = now;
+}
+
+/* The router answered a request of ours in method: it is back, so every
+ * mapping of method at fam it had lost is asked for again at once, not
+ * at the end of its backoff (up to 30 s after a long outage). */
+static void restart_lost(portmap_client *c, int fam, portmap_method meth,
+                         const portmap_mapping *except, int64_t now)
+{
+    for (portmap_mapping *m = c->mappings; m; m = m->next) {
+        if (m == except || m->fam != fam || m->method != meth || m->state != PORTMAP_STATE_LOST)
+            continue;
+        if (m->op != PM_OP_NONE && now - m->op_started < PM_RESTART_AGE_MS)
+            continue;
+        pm_mapping_stop_op(c, m);
+        m->retry_at = now;
+        m->backoff_ms = 0;
+    }
+}
+
 static void check_router(portmap_client *c, int fam, int64_t now)
 {
     for (unsigned i = 0; i < c->n_order; i++) {
@@ -84,6 +120,7 @@ static void check_router(portmap_client *c, int fam, int64_t now)
         portmap_mapping *soonest = NULL;
         if (!b || c->net[fam].avail[meth] != PM_AVAIL_YES)
             continue;
+        retry_one_lost(c, fam, meth, now);
         if (b->check)
             b->check(c, fam, now);
         if (!b->check_by_renewal)
@@ -412,6 +449,7 @@ void pm_net_probe_done(portmap_client *c, int fam, portmap_method method, pm_ava
     if (result == PM_AVAIL_YES && net->avail[method] == PM_AVAIL_PROBING)
         net->probe_rtt[method] = now - net->probe_started[method];
     if (result == PM_AVAIL_YES) {
+        restart_lost(c, fam, method, NULL, now); /* it answers again */
         pm_net_heard(c, fam, method, now);
         net->why[method][0] = '\0';
     } else if (result == PM_AVAIL_NO && !net->why[method][0]) {
@@ -455,6 +493,8 @@ void pm_net_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, 
         pm_net_probe_done(c, fam, method, PM_AVAIL_YES, NULL, now);
     if (r->err == PORTMAP_OK && m->op == PM_OP_MAP && r->ext.family == AF_INET && r->ext.u.v4)
         pm_net_set_external(c, r->ext.u.v4, now);
+    if (r->err == PORTMAP_OK && m->op == PM_OP_MAP)
+        restart_lost(c, fam, method, m, now);
     pm_mapping_on_result(c, m, r, now);
     /* the router's verdict on the protocol, for every exchange in it (m's
      * own has ended: a pending request moves on to the next protocol) */
