@@ -156,7 +156,9 @@ struct portmap_mapping {
 /* One address family's network: its router and our address, and what
  * that router speaks. IPv4 and IPv6 routers are found and probed each on
  * their own, at the same time; they are often one box, but need not be.
- * Written by core/net.c alone; backends read it. */
+ * Written by core/net.c, but for what a backend alone learns of its own
+ * protocol (why[] of its method while probing, pcp_version, upnp_*);
+ * test_layers fails a backend that writes avail[] or the address. */
 typedef struct pm_net {
     int fam;                  /* PM_V4 or PM_V6 */
     int route_ok;
