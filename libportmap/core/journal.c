@@ -504,6 +504,26 @@ static int owner_dead(const pm_journal_entry *e)
     return e->pid > 0 && (st == 0 || st != e->start_time);
 }
 
+unsigned pm_journal_orphan_methods(const char *dir, const pm_addr *gateway, const pm_addr *local)
+{
+    pm_journal_entry *all;
+    unsigned methods = 0;
+    int dfd, lock;
+    size_t n;
+
+    if (open_locked(dir, &dfd, &lock) != 0)
+        return 0;
+    all = calloc(MAX_ENTRIES, sizeof(*all));
+    if (all && load(dfd, dir, all, MAX_ENTRIES, &n) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (owner_dead(&all[i]) && pm_addr_eq(&all[i].gateway, gateway) &&
+                pm_addr_eq(&all[i].local, local))
+                methods |= PORTMAP_HAVE(all[i].method);
+    close_locked(dfd, lock);
+    free(all);
+    return methods;
+}
+
 size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const pm_addr *local,
                                 portmap_method method, long pid, pm_journal_entry *out, size_t max)
 {

@@ -48,6 +48,9 @@ int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_
 int pm_journal_detach_pid(const char *dir, long pid);
 /* 1 when some entry is of our address local */
 int pm_journal_has_local(const char *dir, const pm_addr *local);
+/* PORTMAP_HAVE(method) of each method that entries for gateway and local
+ * whose process has died were made through; 0 when none (or unreadable). */
+unsigned pm_journal_orphan_methods(const char *dir, const pm_addr *gateway, const pm_addr *local);
 /* Take over (for pid) the entries for gateway, local and method whose
  * process has died; up to max copied to out, the number returned. Drops
  * expired entries nobody holds on the way. */

@@ -25,9 +25,8 @@ static const pm_retx_params retx_lost = { 1000, 30000, 0, 0 };
 #define PM_BACKOFF_MIN_MS 1000
 #define PM_BACKOFF_MAX_MS 60000
 #define PM_REFRESH_GRID_MS 1000
-
-
-
+/* the shortest interval between a renewal's sends */
+#define PM_RENEW_RT_MIN_MS 250
 
 /*
  * When to renew a lease granted at now. PCP leaves a window (1/2 to 5/8 of
@@ -53,7 +52,6 @@ int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, 
         return at;
     return at - at % grid;
 }
-
 
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
 {
@@ -115,9 +113,6 @@ void pm_mapping_fail(portmap_client *c, portmap_mapping *m, portmap_error err)
     pm_event_queue(c, m, PORTMAP_EVENT_FAILED);
 }
 
-
-
-
 void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_error err)
 {
     pm_mapping_stop_op(c, m);
@@ -126,8 +121,10 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
     m->release_err = err;
     m->last_error = err; /* the RELEASED event tells whether the router confirmed */
     m->refresh_at = m->retry_at = m->expires_at = PM_NEVER;
-    /* an orphan that could not be released stays for the next client */
-    if (!m->orphan_of || !err || err == PORTMAP_ERR_NOT_FOUND)
+    /* A release the router never confirmed (it went silent) leaves the
+     * entry, under our pid, for the next client once we are gone, or a
+     * cleanup; so does an orphan the router would not release. */
+    if (!err || err == PORTMAP_ERR_NOT_FOUND || (!m->orphan_of && err != PORTMAP_ERR_TIMEOUT))
         journal_drop(c, m);
     if (m->orphan_of && (!err || err == PORTMAP_ERR_NOT_FOUND))
         PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
@@ -135,9 +132,26 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
     pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
 }
 
+/*
+ * A renewal's retransmissions, fitted to the time the lease has left:
+ * RFC 6887's 3 s doubling gives a 30 s lease renewed at 15 s three sends
+ * before it runs out, and at 30 % loss one renewal in 40 lapses. At least
+ * about 16 sends fit in what is left (a send a second or so for a short
+ * lease); long leases keep the RFC's pace.
+ */
+static pm_retx_params renewal_retx(int64_t left_ms)
+{
+    pm_retx_params p = pm_retx_rfc6887;
+
+    p.irt_ms = PM_MAX(PM_RENEW_RT_MIN_MS, PM_MIN(p.irt_ms, left_ms / 32));
+    p.mrt_ms = PM_MAX(p.irt_ms, PM_MIN(p.mrt_ms, left_ms / 16));
+    return p;
+}
+
 void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_t now)
 {
     const pm_retx_params *p = &pm_retx_fast;
+    pm_retx_params renewal;
     const pm_backend *b;
 
     pm_mapping_stop_op(c, m);
@@ -149,10 +163,11 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
     if (m->state == PORTMAP_STATE_PENDING) {
         m->op_deadline = m->first_deadline;
     } else if (m->state == PORTMAP_STATE_MAPPED) {
-        p = &pm_retx_rfc6887;
         /* a permanent entry's check gets one refresh period */
         m->op_deadline = m->expires_at != PM_NEVER ? m->expires_at
                          : now + (int64_t)m->want_lifetime * 500;
+        renewal = renewal_retx(m->op_deadline - now);
+        p = &renewal;
     } else if (m->state == PORTMAP_STATE_LOST) {
         p = &retx_lost;
         m->op_deadline = PM_NEVER;
@@ -170,16 +185,6 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
                  m->internal_port);
     }
 }
-
-
-
-
-
-
-
-
-
-
 
 int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now)
 {
@@ -211,7 +216,6 @@ int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t no
         return 0;
     }
 }
-
 
 static int retryable(portmap_error e)
 {

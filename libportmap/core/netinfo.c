@@ -57,7 +57,8 @@ int64_t pm_net_silent_deadline(const portmap_client *c, int fam, portmap_method 
 {
     const pm_net *net = &c->net[fam];
 
-    if (net->avail[method] != PM_AVAIL_PROBING || net->heard_at[method] || !anything_answered(c, fam))
+    if (net->avail[method] != PM_AVAIL_PROBING || net->heard_at[method] ||
+        (net->expected & PORTMAP_HAVE(method)) || !anything_answered(c, fam))
         return PM_NEVER;
     /* A refusal alone is a weaker hint than an answer: the silent
      * protocol gets time for four transmissions (a lossy link) */

@@ -213,16 +213,48 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     return rc;
 }
 
+/* Delete the n orphans of e at once (UPnP's exchanges are paced by the
+ * backend's pool of connections) and wait for each; the confirmed ones
+ * (gone, or found gone) leave the journal and are counted in *done. The
+ * first error, or OK. Lock held. */
+static int release_batch(portmap_client *c, int fam, const pm_journal_entry *e, size_t n,
+                         int64_t deadline, unsigned *done)
+{
+    portmap_mapping *m[PM_CLEANUP_BATCH];
+    int rc = PORTMAP_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        char allow[PORTMAP_ADDRSTRLEN + 4];
+        pm_allow_str(e[i].allow_addr, e[i].allow_prefix, allow, sizeof(allow));
+        /* a UPnP entry may have been reused by another host since: ask
+         * first (a pinhole's id is ours alone) */
+        m[i] = pm_api_start_delete(c, fam, e[i].proto, e[i].internal_port, e[i].method, &e[i],
+                                   allow, owner_checked(c, e[i].method, fam), deadline);
+    }
+    for (size_t i = 0; i < n; i++) {
+        int drc = m[i] ? pm_api_finish_delete(c, m[i], deadline) : PORTMAP_ERR_NO_MEMORY;
+        if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
+            pm_jq_remove(c, e[i].proto, e[i].internal_port, &e[i].local);
+            PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
+                    e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
+            (*done)++;
+        } else if (rc == PORTMAP_OK) {
+            rc = drc; /* the entry stays, ours now: detached at close */
+        }
+    }
+    pm_engine_wake(c);
+    return rc;
+}
+
 /* Release fam's orphans of method, claimed from the journal in batches
  * of PM_CLEANUP_BATCH until none is left (a claimed entry is ours from
- * then on: the next claim takes the next ones), each deleted and waited
- * for. Counts them in *done; the first error, or OK. Lock held, dropped
- * while claiming. */
+ * then on: the next claim takes the next ones). Counts them in *done;
+ * the first error, or OK. Lock held, dropped while claiming. */
 static int cleanup_method(portmap_client *c, int fam, portmap_method meth, int64_t deadline,
                           unsigned *done)
 {
     pm_journal_entry e[PM_CLEANUP_BATCH];
-    int rc = PORTMAP_OK;
+    int rc = PORTMAP_OK, brc;
     size_t n;
 
     do {
@@ -232,27 +264,30 @@ static int cleanup_method(portmap_client *c, int fam, portmap_method meth, int64
                                      PM_CLEANUP_BATCH);
         pm_jq_check_refusal(c);
         pthread_mutex_lock(&c->lock);
-        for (size_t i = 0; i < n; i++) {
-            char allow[PORTMAP_ADDRSTRLEN + 4];
-            int drc;
-            pm_allow_str(e[i].allow_addr, e[i].allow_prefix, allow, sizeof(allow));
-            /* a UPnP entry may have been reused by another host since:
-             * ask first (a pinhole's id is ours alone) */
-            drc = pm_api_delete_on_router(c, fam, e[i].proto, e[i].internal_port, e[i].method,
-                                          &e[i], allow, owner_checked(c, e[i].method, fam),
-                                          deadline);
-            if (drc == PORTMAP_OK || drc == PORTMAP_ERR_NOT_FOUND) {
-                pm_jq_remove(c, e[i].proto, e[i].internal_port, &e[i].local);
-                pm_engine_wake(c);
-                PM_INFO(c, "released %s port %u, left on the router by process %ld, which died",
-                        e[i].proto == PORTMAP_TCP ? "tcp" : "udp", e[i].internal_port, e[i].pid);
-                (*done)++;
-            } else if (rc == PORTMAP_OK) {
-                rc = drc; /* the entry stays, ours now: detached at close */
-            }
-        }
+        brc = release_batch(c, fam, e, n, deadline, done);
+        if (rc == PORTMAP_OK)
+            rc = brc;
     } while (n == PM_CLEANUP_BATCH && !c->stopping && pm_now_ms() < deadline);
     return rc;
+}
+
+/* For each family in fams, the protocols the journal's orphans there were
+ * made through: the probe waits for their answer (pm_net.expected). */
+static void expect_orphans(portmap_client *c, unsigned fams)
+{
+    for (int fam = 0; fam < PM_FAMS; fam++) {
+        pm_addr gw, local;
+        unsigned methods;
+        if (!(fams & (1u << fam)) || pm_net_refresh_route(c, fam, pm_now_ms()) != 0)
+            continue;
+        gw = c->net[fam].gateway;
+        local = c->net[fam].local;
+        pthread_mutex_unlock(&c->lock);
+        methods = pm_journal_orphan_methods(c->state_dir, &gw, &local);
+        pm_jq_check_refusal(c);
+        pthread_mutex_lock(&c->lock);
+        c->net[fam].expected = methods;
+    }
 }
 
 PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released)
@@ -270,6 +305,7 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
         return rc;
     deadline = pm_now_ms() + pm_api_timeout(c, timeout_ms);
     fams = pm_api_journal_fams(c, pm_now_ms());
+    expect_orphans(c, fams);
     rc = pm_api_probe_and_wait(c, fams, fams, 0, deadline);
     for (int k = 0; rc == PORTMAP_OK && k < PM_FAMS * PORTMAP_METHOD_COUNT; k++) {
         int fam = k / PORTMAP_METHOD_COUNT, meth = k % PORTMAP_METHOD_COUNT;
@@ -277,6 +313,8 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
             continue;
         rc = cleanup_method(c, fam, (portmap_method)meth, deadline, &done);
     }
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        c->net[fam].expected = 0;
     pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     if (released)

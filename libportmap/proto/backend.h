@@ -184,6 +184,12 @@ typedef struct pm_net {
     int64_t probe_deadline;
     unsigned orphans_claimed; /* PORTMAP_HAVE(method): dead processes' entries taken */
     unsigned orphans_due;     /* PORTMAP_HAVE(method): answered, orphans not yet looked for */
+    /* PORTMAP_HAVE(method): the journal holds dead processes' mappings
+     * made through it on this router, which spoke it then; a cleanup
+     * waits for its answer to the end of the probe, not giving it up for
+     * silence while another protocol answered (a router busy with the
+     * dead processes' last requests answers late) */
+    unsigned expected;
     /* Announcements are prompts: at most one check of the router a
      * second, those in between coalesced into the next. */
     int check_due;

@@ -98,6 +98,23 @@ int has_rule(const char *proto, unsigned port)
     return run("'%s' has-rule %s %u", lab, proto, port) == 0;
 }
 
+int count_rules(const char *proto, unsigned first, unsigned count)
+{
+    char cmd[1024], line[256], p[8];
+    unsigned port;
+    int n = 0;
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "'%s' rules", lab);
+    ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "%7s %u", p, &port) == 2 && !strcmp(p, proto) && port >= first &&
+            port < first + count)
+            n++;
+    ck_assert_int_eq(pclose(f), 0);
+    return n;
+}
+
 int has_rule2(const char *proto, unsigned port)
 {
     return run("'%s' router2 has-rule %s %u", lab, proto, port) == 0;

@@ -47,6 +47,8 @@ int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The router's table: a DNAT rule, a pinhole, the second router's rule. */
 int has_rule(const char *proto, unsigned port);
+/* The router's DNAT rules of proto for external ports first..first+count-1 */
+int count_rules(const char *proto, unsigned first, unsigned count);
 int has_rule2(const char *proto, unsigned port);
 int has_pinhole(const char *proto, const char *addr, unsigned port);
 /* Until the rule is there (present) or gone (!present): 1 if in time. */
@@ -99,5 +101,6 @@ Suite *lab_examples_suite(int upnp_only);
 Suite *lab_spoof_suite(int upnp_only);
 Suite *lab_roam_suite(int upnp_only);
 Suite *lab_pinhole_suite(int upnp_only);
+Suite *lab_signals_suite(int upnp_only);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lab_support.h"
 
@@ -117,6 +118,75 @@ START_TEST(discover_prefers_pcp)
     ck_assert_int_eq(portmap_external_ip(c, ip, sizeof(ip), 5000), PORTMAP_OK);
     ck_assert_str_eq(ip, WAN_ADDR);
     portmap_close(&c);
+}
+END_TEST
+
+#define LAPSE_N 50
+#define LAPSE_LEASE 30
+#define LAPSE_HOLD_S 90
+
+static _Atomic int lapse_lost;
+
+/* Engine thread: a renewal that came too late shows as LOST. */
+static void count_lost(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
+                       void *user)
+{
+    (void)m;
+    (void)info;
+    (void)user;
+    if (ev == PORTMAP_EVENT_LOST)
+        lapse_lost++;
+}
+
+/* 30 % of the datagrams to the router are dropped while 50 PCP mappings
+ * with 30 s leases are held for 90 s (about 250 renewals): no lease may
+ * lapse, on the router (its table, sampled every second) or in the
+ * library (no LOST event). */
+START_TEST(pcp_renewals_survive_loss)
+{
+    portmap_client *c = open_client(PORTMAP_METHOD_PCP, 10000);
+    portmap_mapping *m[LAPSE_N];
+    unsigned renewals = 0;
+    int dips = 0, lowest = LAPSE_N;
+    portmap_counters k;
+    int64_t end;
+
+    lapse_lost = 0;
+    for (int i = 0; i < LAPSE_N; i++) {
+        portmap_request r;
+        portmap_request_init(&r);
+        r.protocol = PORTMAP_UDP;
+        r.internal_port = (uint16_t)(28200 + i);
+        r.family = PORTMAP_IPV4;
+        r.lifetime = LAPSE_LEASE;
+        r.callback = count_lost;
+        ck_assert_int_eq(portmap_request_mapping(c, &r, &m[i]), PORTMAP_OK);
+    }
+    for (int i = 0; i < LAPSE_N; i++)
+        ck_assert_int_eq(portmap_mapping_wait(m[i], 10000, NULL), PORTMAP_OK);
+    lab_changed();
+    ck_assert_int_eq(run("'%s' loss 30", lab), 0);
+    for (end = now_ms() + LAPSE_HOLD_S * 1000; now_ms() < end; usleep(1000 * 1000)) {
+        int n = count_rules("udp", 28200, LAPSE_N);
+        dips += n < LAPSE_N;
+        lowest = n < lowest ? n : lowest;
+    }
+    ck_assert_int_eq(run("'%s' loss 0", lab), 0);
+    lab_restored();
+    for (int i = 0; i < LAPSE_N; i++) {
+        portmap_mapping_info info;
+        ck_assert_int_eq(portmap_mapping_get_info(m[i], &info), PORTMAP_OK);
+        renewals += info.renewals;
+    }
+    ck_assert_int_eq(portmap_get_counters(c, &k), PORTMAP_OK);
+    fprintf(stderr, "  %d PCP mappings, %d s leases, %d s at 30 %% loss: %u renewals, "
+            "%llu retransmissions, %d LOST, router short of rules in %d samples (lowest %d)\n",
+            LAPSE_N, LAPSE_LEASE, LAPSE_HOLD_S, renewals, (unsigned long long)k.retransmissions,
+            (int)lapse_lost, dips, lowest);
+    portmap_close(&c);
+    ck_assert_uint_ge(renewals, LAPSE_N * (LAPSE_HOLD_S / LAPSE_LEASE));
+    ck_assert_int_eq(lapse_lost, 0);
+    ck_assert_int_eq(dips, 0);
 }
 END_TEST
 
@@ -348,5 +418,6 @@ Suite *lab_map_suite(int upnp_only)
     tcase_add_test(tc, upnp_allow_is_enforced);
     tcase_add_test(tc, discovery_follows_the_default_route);
     tcase_add_test(tc, mappings_under_packet_loss);
+    tcase_add_test(tc, pcp_renewals_survive_loss);
     return s;
 }

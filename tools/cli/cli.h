@@ -94,8 +94,18 @@ void cli_usage(FILE *f);
 void cli_help_for(const char *name);
 
 /* signals.c */
+/* How long a request has, after SIGINT or SIGTERM, to release what it
+ * holds (a router that does not answer must not hold the shell). */
+#define CLI_SIGNAL_RELEASE_MS 1000
+/* Block SIGINT and SIGTERM and start the thread that takes them: a
+ * command ends at once on either, unless it holds mappings. */
 void cli_block_signals(void);
+/* From now on a signal is for the command to act on (it holds mappings
+ * to release); a second one still ends it at once. */
+void cli_hold_on_signal(void);
+/* Until the first signal: it. */
 int cli_wait_for_signal(void);
+/* The signal that came, 0 none. */
 int cli_signal_pending(void);
 
 /* procnet.c */

@@ -74,15 +74,15 @@ static portmap_family request_family(const cli_options *o)
     return PORTMAP_IPV4_IPV6;
 }
 
-/* Release one request and print each part that was mapped; the worst
- * exit code. */
-static int release_one(const cli_options *o, portmap_mapping **m, const cli_pair *pr)
+/* Release one request within timeout_ms and print each part that was
+ * mapped; the worst exit code. */
+static int release_one(portmap_mapping **m, const cli_pair *pr, int timeout_ms)
 {
     cli_parts p;
     int rc, printed = 0;
 
     cli_read_parts(*m, &p);
-    rc = portmap_mapping_release(m, o->timeout_s * 1000);
+    rc = portmap_mapping_release(m, timeout_ms);
     for (int f = 0; f < 2; f++) {
         portmap_mapping_info *i = &p.info[f];
         if (!p.have[f] || (i->state != PORTMAP_STATE_MAPPED && i->state != PORTMAP_STATE_LOST))
@@ -174,11 +174,16 @@ static int hold_and_release(const cli_options *o, portmap_mapping **m, const cli
                             int n, int sig)
 {
     int worst = CLI_EX_OK;
+    int64_t deadline;
 
     if (!sig)
         cli_wait_for_signal();
+    /* what is held goes within a second, however the router answers */
+    deadline = cli_mono_ms() + (o->timeout_s * 1000 < CLI_SIGNAL_RELEASE_MS ? o->timeout_s * 1000
+                                                                          : CLI_SIGNAL_RELEASE_MS);
     for (int i = 0; i < n; i++) {
-        int r = release_one(o, &m[i], &pairs[i]);
+        int64_t left = deadline - cli_mono_ms();
+        int r = release_one(&m[i], &pairs[i], left > 1 ? (int)left : 1);
         if (r != CLI_EX_OK)
             worst = r;
     }
@@ -193,6 +198,7 @@ int cli_cmd_request(const cli_options *o, const cli_pair *pairs, int n)
 
     if ((rc = cli_open_client(o, &c, !o->once)) != 0)
         return rc;
+    cli_hold_on_signal();
     if ((rc = start_requests(o, c, pairs, n, m)) != CLI_EX_OK) {
         release_all(o, m, n);
         goto out;

@@ -34,6 +34,52 @@ static uint16_t alt_port(const pm_addr *local, uint16_t internal, unsigned attem
     return (uint16_t)(1024 + h % (65535 - 1024));
 }
 
+static int xchg_active(const portmap_mapping *m)
+{
+    return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && m->op_data;
+}
+
+/* The connections fam's router has from us now: the description, the
+ * external address, each mapping's exchange. */
+static int conns_in_use(portmap_client *c, const upnp_state *st)
+{
+    int n = pm_http_active(&st->desc) + pm_http_active(&st->extip);
+
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next)
+        if (xchg_active(m) && m->fam == st->fam)
+            n += pm_http_active(&((upnp_xchg *)m->op_data)->h);
+    return n;
+}
+
+int pm_upnp_queue_ready(portmap_client *c, int fam)
+{
+    upnp_state *st = pm_upnp_state_if_any(c, fam);
+
+    if (!st || !st->have_igd || conns_in_use(c, st) >= UPNP_MAX_CONNS)
+        return 0;
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next)
+        if (xchg_active(m) && m->fam == fam && ((upnp_xchg *)m->op_data)->queued)
+            return 1;
+    return 0;
+}
+
+void pm_upnp_start_queued(portmap_client *c, int fam, int64_t now)
+{
+    upnp_state *st = pm_upnp_state_if_any(c, fam);
+    int free_conns;
+
+    if (!st || !st->have_igd)
+        return;
+    free_conns = UPNP_MAX_CONNS - conns_in_use(c, st);
+    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m && free_conns > 0;
+         m = m->next) {
+        if (xchg_active(m) && m->fam == fam && ((upnp_xchg *)m->op_data)->queued) {
+            pm_upnp_send_step(c, m, now);
+            free_conns--;
+        }
+    }
+}
+
 int pm_upnp_send_step(portmap_client *c, portmap_mapping *m, int64_t now)
 {
     upnp_state *st = pm_upnp_state_if_any(c, m->fam);
@@ -81,6 +127,11 @@ int pm_upnp_send_step(portmap_client *c, portmap_mapping *m, int64_t now)
         break;
     }
 send:
+    x->queued = conns_in_use(c, st) >= UPNP_MAX_CONNS;
+    if (x->queued) {
+        x->retry_at = PM_NEVER; /* pm_upnp_start_queued() sends it */
+        return 0;
+    }
     if (pm_upnp_soap_start(c, st, &x->h, action, a, n, now, deadline) != 0) {
         x->retry_at = now + 1000;
         return -1;

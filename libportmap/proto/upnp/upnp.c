@@ -138,6 +138,8 @@ static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max
             fds[n++] = (struct pollfd){ .fd = st->notify_fd, .events = POLLIN };
         n += add_http(&st->desc, fds, n, max, deadline);
         n += add_http(&st->extip, fds, n, max, deadline);
+        if (pm_ops_maybe(c, PORTMAP_METHOD_UPNP) && pm_upnp_queue_ready(c, fam))
+            *deadline = 0; /* dispatch at once: upnp_dispatch() starts them */
     }
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next) {
         upnp_xchg *x;
@@ -186,8 +188,11 @@ static void upnp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64
         return;
     for (int fam = 0; fam < PM_FAMS; fam++)
         dispatch_fam(c, pm_upnp_state_if_any(c, fam), &d);
-    if (pm_ops_maybe(c, PORTMAP_METHOD_UPNP))
-        pm_host_each_mapping(c, dispatch_one, &d);
+    if (!pm_ops_maybe(c, PORTMAP_METHOD_UPNP))
+        return;
+    pm_host_each_mapping(c, dispatch_one, &d);
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        pm_upnp_start_queued(c, fam, now);
 }
 
 static void upnp_reset(portmap_client *c, int fam)

@@ -21,6 +21,11 @@
 #define SSDP_MAX_ANSWERS 64            /* per search */
 #define HTTP_MAX_MS 5000               /* any one HTTP exchange */
 #define MAX_CONFLICT_TRIES 8
+/* HTTP exchanges with one router at a time, per client and family: a
+ * router's HTTP server is small (miniupnpd takes a few connections in its
+ * listen queue and drops the SYNs beyond, each costing a 1 s
+ * retransmission), so many deletes at once queue here instead */
+#define UPNP_MAX_CONNS 4
 /* WANIPv6FirewallControl:1 takes leases of 1 to 86400 s */
 #define PINHOLE_MAX_LEASE 86400
 
@@ -68,6 +73,7 @@ typedef struct upnp_xchg {
     unsigned conflicts;
     int tried_lease0, tried_same_port;
     int64_t retry_at;          /* after a failed exchange; PM_NEVER none */
+    int queued;                /* ready to send, waiting for a connection of the pool */
 } upnp_xchg;
 
 extern const pm_backend pm_backend_upnp;
@@ -107,6 +113,12 @@ void pm_upnp_done(portmap_client *c, portmap_mapping *m, portmap_error err, cons
 /* The IGD of fam was found: the requests that waited for it go out. */
 void pm_upnp_start_waiting(portmap_client *c, int fam, int64_t now);
 void pm_upnp_step_mapping(portmap_client *c, portmap_mapping *m, short revents, int64_t now);
+/* The exchanges that queued for a connection of fam's pool go out, as
+ * many as there are free connections, in the order of the client's list. */
+void pm_upnp_start_queued(portmap_client *c, int fam, int64_t now);
+/* Some exchange of fam waits in the queue while a connection is free (an
+ * exchange was stopped, not finished): the engine must not sleep. */
+int pm_upnp_queue_ready(portmap_client *c, int fam);
 
 /* pinhole.c */
 void pm_upnp_first_pinhole_step(portmap_mapping *m, upnp_xchg *x);
