@@ -320,6 +320,27 @@ static int cli_vrun(char *out, size_t len, int all, const char *fmt, va_list ap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+pid_t cli_start(char **argv, FILE **out)
+{
+    int fds[2];
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(cli, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    *out = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(*out);
+    return pid;
+}
+
 int cli_run(char *out, size_t len, const char *fmt, ...)
 {
     va_list ap;

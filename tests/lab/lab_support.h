@@ -11,6 +11,8 @@
 #include <check.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include <portmap/portmap.h>
 
@@ -89,6 +91,9 @@ int wan_reaches(const char *proto, unsigned ext_port);
 /* Run the CLI with printf-style arguments; its exit code, and its output:
  * the first line (cli_run) or every line up to len (cli_all). */
 int cli_run(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The CLI started with argv (argv[0] is ignored: the CLI's path), its
+ * standard output readable from *out; its pid. */
+pid_t cli_start(char **argv, FILE **out);
 int cli_all(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* One suite per feature (test_lab_<feature>.c), with the tests that the

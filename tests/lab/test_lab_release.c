@@ -70,8 +70,7 @@ static void kill_holder(const char *method, unsigned port)
 static pid_t start_holder(int first, const char *method, FILE **out)
 {
     char *argv[2 * PER_HOLDER + 8], ports[PER_HOLDER][8];
-    int fds[2], argc = 0;
-    pid_t pid;
+    int argc = 0;
 
     argv[argc++] = (char *)cli;
     argv[argc++] = "request";
@@ -84,17 +83,7 @@ static pid_t start_holder(int first, const char *method, FILE **out)
     argv[argc++] = "--protocol";
     argv[argc++] = (char *)method;
     argv[argc] = NULL;
-    ck_assert_int_eq(pipe(fds), 0);
-    pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execv(cli, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    *out = fdopen(fds[0], "r");
-    return pid;
+    return cli_start(argv, out);
 }
 
 /* Holders of count ports from first, all alive together (a new client

@@ -84,22 +84,13 @@ END_TEST
  * removes the rule. */
 START_TEST(ctrl_c_with_a_silent_router_leaves_nothing_behind)
 {
+    char *argv[] = { "portmap-cli", "request", "27165", "udp", "-4", "--timeout", "30", NULL };
     char line[1024], out[1024];
-    int fds[2], st;
     int64_t took;
-    pid_t pid;
     FILE *f;
+    int st;
+    pid_t pid = cli_start(argv, &f);
 
-    ck_assert_int_eq(pipe(fds), 0);
-    pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        execl(cli, cli, "request", "27165", "udp", "-4", "--timeout", "30", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    f = fdopen(fds[0], "r");
     ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
     ck_assert_msg(strstr(line, "mapped udp"), "output: %s", line);
     fclose(f);
