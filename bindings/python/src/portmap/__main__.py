@@ -101,7 +101,8 @@ def _mapped(args: argparse.Namespace, m: Mapping) -> None:
 def _discover(args: argparse.Namespace, client: Client) -> int:
     d = client.discover(fresh=True, family=args.family)
     record = {f.name: _jsonable(getattr(d, f.name)) for f in dataclasses.fields(d)}
-    text = "\n".join(f"{k}: {'' if v is None else v}" for k, v in record.items())
+    text = "\n".join(f"{k}: {', '.join(v) if isinstance(v, list) else '' if v is None else v}"
+                     for k, v in record.items())
     _out(args, record, text)
     return EX_OK
 

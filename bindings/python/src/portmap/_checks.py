@@ -12,10 +12,7 @@ import ipaddress
 import logging
 import math
 import os
-from typing import Any, Optional, Union
-
-# typing.Literal is in Python 3.8, the oldest this package supports.
-from typing import Literal
+from typing import Any, Literal, Optional, Union
 
 from ._enums import ErrorCode, Family, LogLevel, Method, Transport
 from .errors import InvalidArgumentError, PortmapError

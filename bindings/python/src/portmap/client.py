@@ -209,7 +209,8 @@ class Client:
         event loop goes on while the router confirms the releases.
 
         Cancelling the awaiting task does not stop the close: it finishes
-        on the executor's thread (``asyncio.run()`` waits for it).
+        on the executor's thread (which ``asyncio.run()`` waits for from
+        Python 3.9 on).
         """
         if self._gate.state == _CLOSED:
             return
