@@ -1,7 +1,7 @@
 """`mypy --strict` is clean for the package and for user programs: the
 README's examples (bindings/python/README.md and the Python blocks of the
-top-level README.md, extracted into files), and a misspelt transport or
-method is refused by the type checker.
+top-level README.md, extracted into files), examples/*.py, and a misspelt
+transport or method is refused by the type checker.
 
 mypy is Debian's python3-mypy (scripts/setup.sh installs it), run by the
 interpreter that has it: this one, else /usr/bin/python3. Without it the
@@ -87,6 +87,13 @@ class MypyStrict(unittest.TestCase):
             self.assertTrue(blocks, f"no python example in {readme}")
             for i, code in enumerate(blocks):
                 files.append(self.write(f"{os.path.basename(os.path.dirname(readme))}_{i}.py", code))
+        r = self.run_mypy(*files)
+        self.assertEqual(r.returncode, 0, r.stdout)
+
+    def test_example_programs(self) -> None:
+        examples = os.path.join(support.SOURCE_ROOT, "examples")
+        files = sorted(os.path.join(examples, n) for n in os.listdir(examples) if n.endswith(".py"))
+        self.assertTrue(files)
         r = self.run_mypy(*files)
         self.assertEqual(r.returncode, 0, r.stdout)
 
