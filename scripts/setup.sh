@@ -9,6 +9,9 @@ packages=(
     libnatpmp-dev libminiupnpc-dev
     miniupnpd-nftables miniupnpc natpmpc nftables iproute2 binutils
     python3 python3-venv
+    # the Python binding: its build backend (setuptools, wheel; the -whl
+    # files for pip's build isolation offline) and its type check
+    python3-setuptools python3-wheel python3-setuptools-whl python3-wheel-whl python3-mypy
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -375,6 +375,42 @@ START_TEST(natpmp_only_server_gets_natpmp)
 }
 END_TEST
 
+/* The router's table is UPnP-IGD's: a router that answers another
+ * protocol has none to read. */
+START_TEST(router_table_without_upnp_is_unsupported)
+{
+    portmap_router_entry *e = NULL;
+    size_t n = 0;
+    start(S_PMP_ONLY);
+    ck_assert_int_eq(portmap_router_mappings(client, &e, &n, 3000), PORTMAP_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(e);
+    finish();
+}
+END_TEST
+
+/* Nothing at the gateway's address (every protocol refused at once): no
+ * gateway, as portmap_discover() says, and known without the timeout. */
+START_TEST(router_table_without_a_router_is_no_gateway)
+{
+    portmap_settings st;
+    portmap_router_entry *e = NULL, entry = { .protocol = PORTMAP_UDP, .external_port = 7020 };
+    portmap_client *c = NULL;
+    char dir[] = "/tmp/pm-fakegw-XXXXXX";
+    size_t n = 0;
+    int64_t t0 = now_ms();
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    portmap_default_settings(&st);
+    st.gateway = "127.0.0.99";
+    st.state_dir = dir;
+    ck_assert_int_eq(portmap_open(&c, &st), PORTMAP_OK);
+    ck_assert_int_eq(portmap_router_mappings(c, &e, &n, 10000), PORTMAP_ERR_NO_GATEWAY);
+    ck_assert_int_eq(portmap_router_delete(c, &entry, 10000), PORTMAP_ERR_NO_GATEWAY);
+    ck_assert_int_lt(now_ms() - t0, 5000);
+    portmap_close(&c);
+}
+END_TEST
+
 START_TEST(spoofed_and_malformed_replies_are_dropped)
 {
     portmap_mapping_info info;
@@ -910,6 +946,8 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, not_authorized_is_a_clear_error);
     tcase_add_test(tc, no_resources_is_retried);
     tcase_add_test(tc, natpmp_only_server_gets_natpmp);
+    tcase_add_test(tc, router_table_without_upnp_is_unsupported);
+    tcase_add_test(tc, router_table_without_a_router_is_no_gateway);
     tcase_add_test(tc, spoofed_and_malformed_replies_are_dropped);
     tcase_add_test(tc, allow_goes_out_as_a_pcp_filter);
     tcase_add_test(tc, allow_is_refused_where_only_natpmp_answers);

@@ -475,7 +475,9 @@ typedef struct portmap_router_entry {
  * the exchanges run on the calling thread, never holding up the engine.
  * On success *out is an array of *count entries, freed with
  * portmap_router_entries_free(). PORTMAP_ERR_UNSUPPORTED when the router
- * offers no UPnP-IGD.
+ * offers no UPnP-IGD, PORTMAP_ERR_NO_GATEWAY when there is no gateway or
+ * no protocol answered at all (as portmap_discover), PORTMAP_ERR_TIMEOUT
+ * when UPnP-IGD did not answer in time.
  */
 PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
                                         size_t *count, int timeout_ms);

@@ -23,8 +23,30 @@ static portmap_method table_method(const portmap_client *c)
     return PORTMAP_METHOD_AUTO;
 }
 
-/* The IPv4 router's answer in method, or why not: the other protocols
- * are not waited for. Lock held. */
+/* How many of the client's protocols are in state a on the IPv4 net. */
+static unsigned count_avail(const portmap_client *c, int a)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < c->n_order; i++)
+        n += c->net[PM_V4].avail[c->order[i]] == a;
+    return n;
+}
+
+/* Whether to go on waiting: for method's answer, and once method is out,
+ * for the others while none answered, to tell a router without it
+ * (UNSUPPORTED) from one where nothing answers at all (NO_GATEWAY, as
+ * portmap_discover says). A protocol that answered ends the wait. */
+static int table_pending(const portmap_client *c, portmap_method method)
+{
+    int a = c->net[PM_V4].avail[method];
+
+    if (a == PM_AVAIL_PROBING)
+        return 1;
+    return a == PM_AVAIL_NO && !count_avail(c, PM_AVAIL_YES) && count_avail(c, PM_AVAIL_PROBING);
+}
+
+/* The IPv4 router's answer in method, or why not. Lock held. */
 static int wait_table(portmap_client *c, portmap_method method, int64_t deadline)
 {
     pm_net *net = &c->net[PM_V4];
@@ -36,14 +58,18 @@ static int wait_table(portmap_client *c, portmap_method method, int64_t deadline
         return PORTMAP_ERR_NO_GATEWAY;
     pm_net_probe_all(c, PM_V4, now, deadline, PM_PROBE_RETRY);
     pm_engine_wake(c);
-    while (net->avail[method] == PM_AVAIL_PROBING && !c->stopping && !c->closed)
+    while (table_pending(c, method) && !c->stopping && !c->closed)
         if (!pm_api_wait_until(c, deadline))
             break;
     if (c->stopping || c->closed)
         return PORTMAP_ERR_CANCELLED;
     if (net->avail[method] == PM_AVAIL_YES)
         return PORTMAP_OK;
-    return net->avail[method] == PM_AVAIL_NO ? PORTMAP_ERR_UNSUPPORTED : PORTMAP_ERR_TIMEOUT;
+    if (net->avail[method] != PM_AVAIL_NO)
+        return PORTMAP_ERR_TIMEOUT;
+    /* every protocol refused or never answered: there is no router to ask */
+    return count_avail(c, PM_AVAIL_NO) == c->n_order ? PORTMAP_ERR_NO_GATEWAY
+                                                      : PORTMAP_ERR_UNSUPPORTED;
 }
 
 PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,

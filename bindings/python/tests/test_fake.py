@@ -10,7 +10,11 @@ import asyncio
 import dataclasses
 import gc
 import ipaddress
+import json
 import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -128,6 +132,17 @@ class Mappings(FakeGatewayTest):
             self.client().router_mappings(timeout=1)
         self.assertEqual(cm.exception.code, portmap.ErrorCode.UNSUPPORTED)
 
+    def test_router_table_without_a_router(self) -> None:
+        # nothing listens at that address: every protocol refused, which is
+        # no gateway (as discover() says), not a router without UPnP
+        c = self.client(gateway="127.0.0.99", methods=None, timeout=10)
+        t0 = time.monotonic()
+        with self.assertRaises(portmap.NoGatewayError) as cm:
+            c.router_mappings()
+        self.assertLess(time.monotonic() - t0, 5)  # known at once, not at the timeout
+        self.assertIsInstance(cm.exception, ConnectionError)
+        self.assertIn("the router at 127.0.0.99: PCP: refused", str(cm.exception))
+
 
 class Families(FakeGatewayTest):
     """IPv6 pinholes (API 0.3) where the network has no IPv6: the fake
@@ -209,6 +224,7 @@ class Families(FakeGatewayTest):
         self.assertIsNone(v6.gateway)
         self.assertEqual(v6.protocols, ())
         self.assertIsNone(v6.preferred)
+        self.assertEqual(v6.nat, "unknown")  # no router to judge
         with self.assertRaises(portmap.NoGatewayError) as cm:
             c.discover(family="ipv6")
         d = cm.exception.discovery
@@ -250,6 +266,7 @@ class Errors(FakeGatewayTest):
             c.discover(fresh=True)
         self.assertEqual(cm2.exception.discovery.gateway, FAKE_GW)  # type: ignore[union-attr]
         self.assertEqual(cm2.exception.discovery.protocols, ())  # type: ignore[union-attr]
+        self.assertEqual(cm2.exception.discovery.nat, "unknown")  # type: ignore[union-attr]
 
     def test_gateway_that_stops_answering_times_out(self) -> None:
         c = self.client(timeout=0.8)
@@ -527,6 +544,90 @@ class Asyncio(FakeGatewayTest):
         asyncio.run(main())
         self.assertTrue(wait_until(lambda: c.mappings == [], 3))
 
+    def test_async_with_client_and_mapping(self) -> None:
+        async def main() -> portmap.Client:
+            async with self.client() as c:
+                async with await c.request_async(40190, "udp") as m:
+                    self.assertTrue(self.fake.has(UDP, 40190))
+                self.assertIs(m.state, State.RELEASED)
+                self.assertEqual(self.fake.deletes, [(UDP, 40190)])
+                c.request(40191, "tcp")  # left to the close
+                self.assertFalse(c.closed)
+            return c
+
+        c = asyncio.run(main())
+        self.assertTrue(c.closed)
+        self.assertEqual(self.fake.deletes, [(UDP, 40190), (TCP, 40191)])
+
+    def test_async_close_does_not_block_the_loop(self) -> None:
+        from portmap._gate import _CLOSING
+
+        c = self.client(close_timeout=1)
+        seen: List[int] = []
+
+        async def main() -> None:
+            async with c:
+                await c.request_async(40192, "udp")
+                self.fake.silent = True  # the release waits for close_timeout
+
+                async def watch() -> None:
+                    while True:
+                        seen.append(c._gate.state)
+                        await asyncio.sleep(0.01)
+
+                task = asyncio.ensure_future(watch())
+            task.cancel()
+
+        asyncio.run(main())
+        self.assertIn(_CLOSING, seen, "the loop stood still while the client closed")
+        self.assertTrue(c.closed)
+
+    def test_cancelled_inside_async_with_releases_and_closes(self) -> None:
+        c = self.client()
+
+        async def main() -> None:
+            mapped = asyncio.Event()
+
+            async def hold() -> None:
+                async with c:
+                    async with await c.request_async(40193, "udp"):
+                        mapped.set()
+                        await asyncio.sleep(3600)
+
+            task = asyncio.ensure_future(hold())
+            await asyncio.wait_for(mapped.wait(), 10)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(main())
+        self.assertTrue(c.closed)
+        self.assertEqual(self.fake.deletes, [(UDP, 40193)])
+        self.assertEqual(self.fake.mappings, {})
+
+    def test_cancelled_while_closing_still_closes(self) -> None:
+        c = self.client(close_timeout=1)
+
+        async def main() -> None:
+            closing = asyncio.Event()
+
+            async def hold() -> None:
+                async with c:
+                    await c.request_async(40194, "udp")
+                    self.fake.silent = True
+                    closing.set()
+
+            task = asyncio.ensure_future(hold())
+            await asyncio.wait_for(closing.wait(), 10)
+            await asyncio.sleep(0)  # into __aexit__
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(main())
+        self.assertTrue(c._gate.closed.wait(5))
+        self.assertTrue(c.closed)
+
     def test_loop_does_not_block(self) -> None:
         self.fake.silent = True
         c = self.client(timeout=1)
@@ -548,6 +649,72 @@ class Asyncio(FakeGatewayTest):
 
         self.assertGreater(asyncio.run(main()), 5)
 
+
+
+class Cli(FakeGatewayTest):
+    """python -m portmap, the C tool's everyday commands."""
+
+    def cli(self, *args: str) -> List[str]:
+        return [sys.executable, "-m", "portmap", *args, "--gateway", FAKE_GW, "--protocol", "natpmp",
+                "--timeout", "3", "--state-dir", self.state_dir]
+
+    def run_cli(self, *args: str) -> "subprocess.CompletedProcess[str]":
+        return subprocess.run(self.cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=60)
+
+    def test_discover(self) -> None:
+        r = self.run_cli("discover", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = json.loads(r.stdout)
+        self.assertEqual((d["gateway"], d["external_address"], d["protocols"], d["nat"]),
+                         (FAKE_GW, FAKE_EXTERNAL, ["natpmp"], "nat"))
+
+    def test_request_once_then_release(self) -> None:
+        r = self.run_cli("request", "40200", "tcp", "--once", "--json", "--lifetime", "300")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual((got["event"], got["protocol"], got["external_address"], got["external_port"]),
+                         ("mapped", "tcp", FAKE_EXTERNAL, 40200))
+        self.assertTrue(self.fake.has(TCP, 40200))  # left mapped: --once
+        r = self.run_cli("release", "40200", "tcp")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "released tcp 40200\n")
+        self.assertEqual(self.fake.deletes, [(TCP, 40200)])
+
+    def test_request_holds_until_sigterm(self) -> None:
+        p = subprocess.Popen(self.cli("request", "40201", "udp"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True)
+        try:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            self.assertTrue(line.startswith(f"mapped udp 40201 -> {FAKE_EXTERNAL}:40201 via natpmp"), line)
+            self.assertTrue(self.fake.has(UDP, 40201))
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(30), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            for f in (p.stdout, p.stderr):
+                if f is not None:
+                    f.close()
+        self.assertEqual(self.fake.deletes, [(UDP, 40201)])
+
+    def test_failures_exit_as_portmap_cli(self) -> None:
+        r = self.run_cli("request", "40202", "tpc")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown Transport 'tpc'", r.stderr)
+        r = self.run_cli("request", "40202", "udp", "--description", "x" * 64)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("description is 64 bytes", r.stderr)
+        self.fake.result = 2
+        r = self.run_cli("request", "40202", "udp")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.fake.silent = True
+        r = self.run_cli("discover")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("no answer", r.stderr)
+        self.assertEqual(self.fake.mappings, {})
 
 if __name__ == "__main__":
     unittest.main()

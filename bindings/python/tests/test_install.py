@@ -1,20 +1,26 @@
-"""`pip install ./bindings/python` works offline into a fresh virtualenv.
+"""`pip install ./bindings/python` works offline into a fresh virtualenv,
+with the standard build backend (setuptools, PEP 517/621/660).
 
+The offline command is `pip install --no-build-isolation` in a venv made
+with `--system-site-packages` from Debian's python3, which then has
+Debian's setuptools and wheel (python3-setuptools, python3-wheel); or pip
+with build isolation fed from Debian's wheel directory (`--find-links
+/usr/share/python-wheels`, python3-setuptools-whl and python3-wheel-whl).
 Each install runs with --no-index, and as root also inside a network
 namespace of its own (`unshare -n`), where there is no network at all. The
 installed package must import from the venv (not from the source tree) and
-report the library's version.
+report the library's version. The builds run in a copy of the binding, so
+the tree gets no build/ or egg-info and concurrent runs do not meet.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import unittest
 import zipfile
@@ -23,7 +29,8 @@ from typing import Dict, List
 import support
 import test_unit
 
-BACKEND = os.path.join(support.BINDING, "_build_backend")
+DEBIAN = "/usr/bin/python3"
+WHEELS = "/usr/share/python-wheels"  # Debian's *-whl packages
 
 
 def clean_env() -> Dict[str, str]:
@@ -31,7 +38,7 @@ def clean_env() -> Dict[str, str]:
     env["PIP_CONFIG_FILE"] = os.devnull  # no index or proxy from a user's pip.conf
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the source tree
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
@@ -42,11 +49,27 @@ def offline() -> List[str]:
     return []
 
 
+def version() -> str:
+    return "%d.%d.%d" % test_unit.version_h()
+
+
 class OfflineInstall(unittest.TestCase):
     def setUp(self) -> None:
+        if not os.path.exists(DEBIAN):
+            self.skipTest("no Debian python3")
+        missing = [m for m in ("ensurepip", "setuptools", "wheel")
+                   if subprocess.run([DEBIAN, "-c", f"import {m}"], stderr=subprocess.DEVNULL).returncode]
+        if missing:
+            if os.environ.get("CI") == "true":
+                self.fail(f"Debian's python3 lacks {missing}: python3-venv, python3-setuptools, "
+                          "python3-wheel (scripts/setup.sh)")
+            self.skipTest(f"Debian's python3 lacks {missing}")
         tmp = tempfile.TemporaryDirectory(prefix="portmap-pip-")
         self.addCleanup(tmp.cleanup)
         self.tmp = tmp.name
+        self.src = os.path.join(self.tmp, "python")
+        shutil.copytree(support.BINDING, self.src,
+                        ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__"))
 
     def run_ok(self, cmd: List[str], **kw: object) -> str:
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
@@ -54,109 +77,97 @@ class OfflineInstall(unittest.TestCase):
         self.assertEqual(r.returncode, 0, f"{' '.join(cmd)}:\n{r.stdout}")
         return r.stdout  # type: ignore[no-any-return]
 
-    def venv(self, python: str = sys.executable) -> str:
+    def venv(self, python: str = DEBIAN, system_site: bool = True) -> str:
         path = os.path.join(self.tmp, "venv")
-        self.run_ok([python, "-m", "venv", path])
+        self.run_ok([python, "-m", "venv", path] + (["--system-site-packages"] if system_site else []))
         return path
+
+    def pip(self, venv: str, *args: str) -> str:
+        return self.run_ok(offline() + [os.path.join(venv, "bin", "pip"), "install", "--no-index", *args])
 
     def check_installed(self, venv: str, *, editable: bool = False) -> None:
         code = ("import json, os, portmap; print(json.dumps([portmap.__version__, portmap.library_version(), "
                 "portmap.__file__, os.path.isfile(os.path.join(os.path.dirname(portmap.__file__), 'py.typed'))]))")
         env = clean_env()
-        env["PORTMAP_LIBRARY"] = os.environ["PORTMAP_LIBRARY"]
+        env["PORTMAP_LIBRARY"] = os.environ["PORTMAP_LIBRARY"]  # how the binding finds the library
         r = subprocess.run([os.path.join(venv, "bin", "python"), "-c", code], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, universal_newlines=True, env=env, cwd=self.tmp, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        version, libversion, where, typed = json.loads(r.stdout)
-        expected = "%d.%d.%d" % test_unit.version_h()
-        self.assertEqual(version, expected)
-        self.assertEqual(libversion, expected)
+        got_version, libversion, where, typed = json.loads(r.stdout)
+        self.assertEqual(got_version, version())
+        self.assertEqual(libversion, version())
         self.assertTrue(typed)
         if editable:
             self.assertEqual(os.path.realpath(where),
-                             os.path.realpath(os.path.join(support.BINDING, "src", "portmap", "__init__.py")))
+                             os.path.realpath(os.path.join(self.src, "src", "portmap", "__init__.py")))
         else:
             self.assertTrue(os.path.realpath(where).startswith(os.path.realpath(venv)), where)
 
     def test_install_into_a_fresh_venv(self) -> None:
+        # the command of the README
         venv = self.venv()
-        pip = os.path.join(venv, "bin", "pip")
-        self.run_ok(offline() + [pip, "install", "--no-index", support.BINDING])
+        self.pip(venv, "--no-build-isolation", self.src)
         self.check_installed(venv)
-        self.run_ok([pip, "uninstall", "-y", "portmap"])
-        if offline():  # the plain command needs no network either
-            self.run_ok(offline() + [pip, "install", support.BINDING])
-            self.check_installed(venv)
+        self.run_ok([os.path.join(venv, "bin", "pip"), "uninstall", "-y", "portmap"])
+
+    def test_build_isolation_from_debian_wheels(self) -> None:
+        if not all(any(n.startswith(p) for n in os.listdir(WHEELS)) for p in ("setuptools-", "wheel-")):
+            if os.environ.get("CI") == "true":
+                self.fail(f"no setuptools or wheel in {WHEELS}: python3-setuptools-whl, python3-wheel-whl")
+            self.skipTest(f"no setuptools or wheel in {WHEELS}")
+        venv = self.venv(system_site=False)
+        self.pip(venv, "--find-links", WHEELS, self.src)
+        self.check_installed(venv)
 
     def test_editable_install(self) -> None:
         venv = self.venv()
-        self.run_ok(offline() + [os.path.join(venv, "bin", "pip"), "install", "--no-index", "-e", support.BINDING])
+        self.pip(venv, "--no-build-isolation", "-e", self.src)  # PEP 660
         self.check_installed(venv, editable=True)
 
-    def test_sdist_builds_and_installs(self) -> None:
+    def build(self, kind: str) -> str:
         out = os.path.join(self.tmp, "dist")
-        name = self.run_ok([sys.executable, "-c",
-                            "import sys; sys.path.insert(0, sys.argv[1]); import portmap_build as b; "
-                            "print(b.build_sdist(sys.argv[2]))", BACKEND, out]).strip()
-        self.assertEqual(name, "portmap-%d.%d.%d.tar.gz" % test_unit.version_h())
+        name = self.run_ok([DEBIAN, "-c", f"import sys; from setuptools import build_meta as b; "
+                            f"print(b.build_{kind}(sys.argv[1]))", out], cwd=self.src).strip().splitlines()[-1]
+        return os.path.join(out, name)
+
+    def test_sdist_builds_and_installs(self) -> None:
+        sdist = self.build("sdist")
+        self.assertEqual(os.path.basename(sdist), f"portmap-{version()}.tar.gz")
+        with tarfile.open(sdist) as tf:
+            names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+        for needed in ("pyproject.toml", "README.md", "src/portmap/py.typed", "src/portmap/__main__.py"):
+            self.assertIn(needed, names)
         venv = self.venv()
-        self.run_ok(offline() + [os.path.join(venv, "bin", "pip"), "install", "--no-index",
-                                 os.path.join(out, name)])
+        self.pip(venv, "--no-build-isolation", sdist)
         self.check_installed(venv)
 
-    def test_debian_python(self) -> None:
-        debian = "/usr/bin/python3"
-        if not os.path.exists(debian) or os.path.realpath(debian) == os.path.realpath(sys.executable):
-            self.skipTest("no separate Debian python3")
-        if subprocess.run([debian, "-c", "import ensurepip"], stderr=subprocess.DEVNULL).returncode != 0:
-            if os.environ.get("CI") == "true":
-                self.fail("Debian's python3 cannot make a venv: install python3-venv (scripts/setup.sh)")
-            self.skipTest("python3-venv is not installed")
-        venv = self.venv(debian)
-        self.run_ok(offline() + [os.path.join(venv, "bin", "pip"), "install", "--no-index", support.BINDING])
+    def test_wheel(self) -> None:
+        wheel = self.build("wheel")
+        self.assertEqual(os.path.basename(wheel), f"portmap-{version()}-py3-none-any.whl")
+        with zipfile.ZipFile(wheel) as zf:
+            names = set(zf.namelist())
+            modules = {f"portmap/{n}" for n in os.listdir(os.path.join(support.BINDING, "src", "portmap"))
+                       if n.endswith(".py") or n == "py.typed"}
+            self.assertEqual({n for n in names if n.startswith("portmap/")}, modules)
+            meta = zf.read(f"portmap-{version()}.dist-info/METADATA").decode()
+        self.assertIn(f"Version: {version()}", meta)
+        self.assertIn("Requires-Python: >=3.8", meta)
+        self.assertIn("Classifier: Typing :: Typed", meta)
+
+    def test_running_python(self) -> None:
+        # Another Python (e.g. pyenv's): its venv has setuptools of its own
+        # (ensurepip) but no wheel; Debian's wheel file brings it offline.
+        if os.path.realpath(sys.executable) == os.path.realpath(DEBIAN):
+            self.skipTest("this is Debian's python3")
+        venv = self.venv(sys.executable, system_site=False)
+        vpy = os.path.join(venv, "bin", "python")
+        has = self.run_ok([vpy, "-c", "import importlib.util as u; print(bool(u.find_spec('setuptools')))"])
+        if has.strip() != "True":
+            self.skipTest(f"{sys.executable}'s venv has no setuptools")
+        if subprocess.run([vpy, "-c", "import wheel"], stderr=subprocess.DEVNULL).returncode:
+            self.pip(venv, "--find-links", WHEELS, "wheel")
+        self.pip(venv, "--no-build-isolation", self.src)
         self.check_installed(venv)
-
-
-class Wheel(unittest.TestCase):
-    def test_record_lists_every_file_with_its_hash(self) -> None:
-        with tempfile.TemporaryDirectory() as out:
-            sys.path.insert(0, BACKEND)
-            try:
-                import portmap_build
-            finally:
-                sys.path.remove(BACKEND)
-            name = portmap_build.build_wheel(out)
-            with zipfile.ZipFile(os.path.join(out, name)) as zf:
-                names = zf.namelist()
-                info = [n for n in names if n.endswith(".dist-info/RECORD")][0]
-                record = {}
-                for line in zf.read(info).decode().splitlines():
-                    path, digest, size = line.rsplit(",", 2)
-                    record[path] = (digest, size)
-                self.assertEqual(set(record), set(names))
-                for n in names:
-                    if n == info:
-                        self.assertEqual(record[n], ("", ""))
-                        continue
-                    data = zf.read(n)
-                    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-                    self.assertEqual(record[n], (f"sha256={digest}", str(len(data))), n)
-                self.assertIn("portmap/py.typed", names)
-                self.assertIn("Tag: py3-none-any", zf.read(info.replace("RECORD", "WHEEL")).decode())
-
-    def test_toml_reader_of_old_pythons_agrees_with_tomllib(self) -> None:
-        try:
-            import tomllib
-        except ImportError:
-            self.skipTest("no tomllib to compare with")
-        sys.path.insert(0, BACKEND)
-        try:
-            import portmap_build
-        finally:
-            sys.path.remove(BACKEND)
-        with open(os.path.join(support.BINDING, "pyproject.toml"), encoding="utf-8") as f:
-            text = f.read()
-        self.assertEqual(portmap_build.parse_toml_subset(text), tomllib.loads(text))
 
 
 if __name__ == "__main__":

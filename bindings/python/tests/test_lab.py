@@ -275,6 +275,80 @@ class Errors(LabTest):
             lab("router-start", "--profile", "full")
 
 
+# The everyday flows of issue 11 in a child interpreter: several requests
+# of both families, then close() (which once crashed the interpreter).
+# Prints one line per mapping: "PROTO EXTPORT V6ADDR V6PORT".
+_DUAL_FLOW = """
+import sys, portmap
+keep = sys.argv[2] == "keep"
+c = portmap.Client(timeout=5, state_dir=sys.argv[1], release_on_close=not keep)
+for port, proto in ((%d, "udp"), (%d, "tcp"), (%d, "udp")):
+    m = c.request(port, proto, family="both")
+    v6 = m.info(family="ipv6")
+    print(m.protocol, m.external_port, v6.external_address, v6.external_port, flush=True)
+c.close()
+print("closed", flush=True)
+"""
+
+
+class EverydayFlows(LabTest):
+    PORTS = (BASE + 70, BASE + 71, BASE + 72)
+
+    def dual_flow(self, keep: bool) -> List[Tuple[str, int, str, int]]:
+        code = _DUAL_FLOW % self.PORTS
+        r = subprocess.run([sys.executable, "-c", code, self.state_dir, "keep" if keep else "release"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        # a crash on close is a signal (-11), not an exception
+        self.assertEqual(r.returncode, 0, f"child died ({r.returncode}):\n{r.stderr}")
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[-1], "closed")
+        held = []
+        for line in lines[:-1]:
+            proto, eport, addr6, port6 = line.split()
+            held.append((proto, int(eport), addr6, int(port6)))
+        self.assertEqual(len(held), 3)
+        return held
+
+    def test_several_dual_family_mappings_then_close(self) -> None:
+        held = self.dual_flow(keep=False)
+        for proto, eport, addr6, port6 in held:
+            self.assertNotEqual(addr6, "None", "no IPv6 pinhole")
+            self.assertFalse(has_rule(proto, eport), f"{proto} {eport} left after close")
+            self.assertNotEqual(lab("has-pinhole", proto, addr6, str(port6), check=False).returncode, 0,
+                                f"pinhole {addr6} {port6} left after close")
+
+    def test_dual_family_mappings_kept_on_close_then_released(self) -> None:
+        held = self.dual_flow(keep=True)
+        for proto, eport, addr6, port6 in held:
+            self.assertTrue(has_rule(proto, eport), f"{proto} {eport} not kept on close")
+            self.assertEqual(lab("has-pinhole", proto, addr6, str(port6), check=False).returncode, 0)
+        # release_port() releases the IPv4 mappings; the pinholes' leases
+        # run out (the lab goes down first)
+        with self.client() as c:
+            for port, (proto, _, _, _) in zip(self.PORTS, held):
+                c.release_port(port, portmap.Transport.parse(proto))
+        for proto, eport, _, _ in held:
+            self.assertFalse(has_rule(proto, eport))
+
+    def test_async_with_both_families(self) -> None:
+        async def main() -> Tuple[str, int, str, int]:
+            async with portmap.Client(timeout=5, state_dir=self.state_dir) as c:
+                async with await c.request_async(BASE + 75, "tcp", family="both") as m:
+                    v6 = m.info(family="ipv6")
+                    assert v6.external_address is not None
+                    self.assertTrue(has_rule("tcp", m.external_port))
+                    self.assertEqual(lab("has-pinhole", "tcp", v6.external_address, str(v6.external_port),
+                                         check=False).returncode, 0)
+                    found = ("tcp", m.external_port, v6.external_address, v6.external_port)
+                self.assertIs(m.state, State.RELEASED)
+            self.assertTrue(c.closed)
+            return found
+
+        _, eport, addr6, port6 = asyncio.run(main())
+        self.assertFalse(has_rule("tcp", eport))
+        self.assertNotEqual(lab("has-pinhole", "tcp", addr6, str(port6), check=False).returncode, 0)
+
+
 class Example(LabTest):
     def test_http_example_is_reachable_from_the_wan(self) -> None:
         example = os.path.join(support.BINDING, "..", "..", "examples", "serve_http.py")

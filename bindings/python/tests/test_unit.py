@@ -12,6 +12,7 @@ import ctypes
 import dataclasses
 import gc
 import inspect
+import logging
 import os
 import pickle
 import pydoc
@@ -235,7 +236,7 @@ class Versions(unittest.TestCase):
 class Errors(unittest.TestCase):
     EXPECTED = {
         "INVALID_ARGUMENT": (portmap.InvalidArgumentError, ValueError),
-        "NO_GATEWAY": (portmap.NoGatewayError, PortmapError),
+        "NO_GATEWAY": (portmap.NoGatewayError, ConnectionError),
         "TIMEOUT": (portmap.GatewayTimeoutError, TimeoutError),
         "CANCELLED": (portmap.ClientClosedError, PortmapError),
         "REFUSED": (portmap.RefusedError, PortmapError),
@@ -265,6 +266,20 @@ class Errors(unittest.TestCase):
                 again = pickle.loads(pickle.dumps(err))
                 self.assertIs(type(again), cls)
                 self.assertEqual((again.code, str(again)), (err.code, str(err)))
+
+    def test_stdlib_hierarchy(self) -> None:
+        # code that knows only the stdlib catches what it would catch from
+        # socket calls: a peer that cannot be reached, a timeout
+        self.assertTrue(issubclass(portmap.NoGatewayError, ConnectionError))
+        self.assertTrue(issubclass(portmap.NoGatewayError, OSError))
+        self.assertTrue(issubclass(portmap.GatewayTimeoutError, TimeoutError))
+        self.assertTrue(issubclass(portmap.InvalidArgumentError, ValueError))
+        err = PortmapError.from_code(portmap.ErrorCode.NO_GATEWAY, "request 80/udp")
+        try:
+            raise err
+        except OSError as e:
+            self.assertIsNone(e.errno)
+            self.assertEqual(str(e), f"request 80/udp: {portmap.strerror(3)}")
 
     def test_unknown_code_keeps_its_number(self) -> None:
         err = PortmapError.from_code(99)
@@ -426,13 +441,26 @@ class Validation(unittest.TestCase):
         with self.assertRaises(TypeError):
             self.c.on_event(None)  # type: ignore[arg-type]
 
-    def test_description_is_cut_on_a_character_boundary(self) -> None:
-        from portmap.client import _text_arg
+    def test_description_over_63_bytes_is_refused(self) -> None:
+        # never cut silently: the router would show another text
+        from portmap._checks import _text_arg
 
-        cut = _text_arg("é" * 40, "description", limit=63)
-        assert cut is not None
-        self.assertEqual(len(cut), 62)
-        self.assertEqual(cut.decode("utf-8"), "é" * 31)
+        self.assertEqual(_text_arg("é" * 31 + "x", "description", limit=63), ("é" * 31 + "x").encode())
+        for text in ("é" * 32, "x" * 64):
+            with self.subTest(n=len(text.encode())), self.assertRaises(portmap.InvalidArgumentError) as cm:
+                self.c.request(40001, "udp", description=text)
+            self.assertIsInstance(cm.exception, ValueError)
+            self.assertIn(f"description is {len(text.encode())} bytes", str(cm.exception))
+        self.assertEqual(self.c.mappings, [])
+
+    def test_misspelt_names_are_value_errors(self) -> None:
+        # the type checker refuses them (Literal); at run time a clear ValueError
+        for kw, text in (({"transport": "tpc"}, "transport: unknown Transport 'tpc' (expected one of: tcp, udp)"),
+                         ({"protocol": "nat-pmp"}, "protocol: unknown Method 'nat-pmp'"),
+                         ({"family": "ipv5"}, "family: unknown Family 'ipv5'")):
+            with self.subTest(kw=kw), self.assertRaises(ValueError) as cm:
+                self.c.request(40002, **kw)  # type: ignore[arg-type]
+            self.assertIn(text, str(cm.exception))
 
 
 class RequestStruct(unittest.TestCase):
@@ -657,7 +685,63 @@ class MappingAttributes(unittest.TestCase):
                 self.assertIn(f"{name}\n |      {doc}", text)
 
 
+class Logging(unittest.TestCase):
+    """The library's log is silent until the application configures
+    logging (a NullHandler on "portmap", as the logging HOWTO asks of
+    libraries); then it goes where the application said."""
+
+    # a library warning through the real path: the C log trampoline
+    CODE = ("import logging, sys, portmap\n"
+            "from portmap import _callbacks\n"
+            "if sys.argv[1] == 'configured': logging.basicConfig(format='%(name)s %(levelname)s %(message)s')\n"
+            "_callbacks._LOG_TRAMPOLINE(None, portmap.LogLevel.WARNING, b'the router said no')\n")
+
+    def run_child(self, mode: str) -> str:
+        r = subprocess.run([sys.executable, "-c", self.CODE, mode], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stderr
+
+    def test_silent_until_configured(self) -> None:
+        self.assertEqual(self.run_child("unconfigured"), "")
+
+    def test_configured_logging_gets_it(self) -> None:
+        self.assertEqual(self.run_child("configured"), "portmap WARNING the router said no\n")
+
+    def test_null_handler(self) -> None:
+        handlers = logging.getLogger("portmap").handlers
+        self.assertTrue(any(isinstance(h, logging.NullHandler) for h in handlers), handlers)
+
+
 class Typing(unittest.TestCase):
+    def test_all_is_a_literal_list_of_every_public_name(self) -> None:
+        # Type checkers read __all__ only as a literal list: no "+" of
+        # another module's list, no name missing or extra.
+        import ast
+
+        path = os.path.join(os.path.dirname(portmap.__file__), "__init__.py")
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        assigned = [n for n in tree.body if isinstance(n, (ast.Assign, ast.AugAssign))
+                    and any(isinstance(t, ast.Name) and t.id == "__all__"
+                            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+        self.assertEqual(len(assigned), 1, "__all__ assigned more than once")
+        value = assigned[0].value
+        self.assertIsInstance(value, ast.List)
+        assert isinstance(value, ast.List)
+        names = [ast.literal_eval(e) for e in value.elts]
+        self.assertEqual(names, list(portmap.__all__))
+        self.assertEqual(len(set(names)), len(names), "listed twice")
+        for name in portmap.errors.__all__:
+            self.assertIn(name, names)
+        public = {n for n, v in vars(portmap).items() if not n.startswith("_") and not inspect.ismodule(v)}
+        public.discard("annotations")  # from __future__
+        public.discard("Tuple")
+        public.discard("logging")
+        self.assertEqual(public - set(names), set(), "public but not in __all__")
+        for name in names:
+            self.assertTrue(hasattr(portmap, name), name)
+
     def test_py_typed_and_docstrings(self) -> None:
         pkg = os.path.dirname(portmap.__file__)
         self.assertTrue(os.path.isfile(os.path.join(pkg, "py.typed")))

@@ -9,15 +9,20 @@
 
 The binding loads the shared library libportmap (``$PORTMAP_LIBRARY``, else
 ``libportmap.so.0`` from the system) and refuses, at import, a library of
-another API generation. The library's log goes to the ``portmap`` logger.
+another API generation. The library's log goes to the ``portmap`` logger,
+which has a NullHandler: it is silent until the application configures
+logging (``logging.basicConfig()`` and the like).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Tuple
 
 from . import _native
 from ._enums import AddressKind, ErrorCode, EventKind, Family, LogLevel, Method, State, Transport
+from ._checks import FamilyName, MethodName, TransportName
+from ._values import NatVerdict
 from ._version import API_MAJOR, API_MINOR, __version__
 from .client import (
     Client,
@@ -31,7 +36,6 @@ from .client import (
     MappingInfo,
     RouterEntry,
 )
-from . import errors as _errors
 from .errors import (
     BadStateError as BadStateError,
     ClientClosedError as ClientClosedError,
@@ -48,6 +52,9 @@ from .errors import (
     WouldDeadlockError as WouldDeadlockError,
 )
 
+# Every public name, listed literally: type checkers read __all__ only
+# when it is a plain list (tests/test_unit.py checks it against errors.py
+# and the names defined here).
 __all__ = [
     "__version__",
     "library_version",
@@ -72,13 +79,30 @@ __all__ = [
     "Method",
     "State",
     "Transport",
+    "TransportName",
+    "MethodName",
+    "FamilyName",
+    "NatVerdict",
     "API_MAJOR",
     "API_MINOR",
+    "PortmapError",
+    "InvalidArgumentError",
+    "NoGatewayError",
+    "GatewayTimeoutError",
+    "ClientClosedError",
+    "RefusedError",
+    "NotAuthorizedError",
+    "NoResourcesError",
+    "PortInUseError",
+    "UnsupportedError",
+    "BadStateError",
+    "WouldDeadlockError",
+    "NotFoundError",
 ]
-# The exception classes, listed once in errors.py. Type checkers read
-# "__all__ += module.__all__" (not "+"), and mypy only the "X as X"
-# imports above, as exporting them.
-__all__ += _errors.__all__
+
+# The logging HOWTO's rule for libraries: nothing reaches stderr through
+# logging's last resort until the application configures logging.
+logging.getLogger("portmap").addHandler(logging.NullHandler())
 
 
 def library_version() -> str:

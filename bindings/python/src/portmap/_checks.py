@@ -12,15 +12,25 @@ import ipaddress
 import logging
 import math
 import os
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from ._enums import ErrorCode, Family, LogLevel, Method, Transport
 from .errors import InvalidArgumentError, PortmapError
 
-TransportLike = Union[Transport, str]
-MethodLike = Union[Method, str]
-FamilyLike = Union[Family, str]
-LogLevelLike = Union[LogLevel, str, int]
+# The names the calls take besides the enum members: spelled as Literal so
+# that a type checker refuses a typo ("tpc"); at run time parse() also
+# takes other cases and the numbers, and refuses the rest with
+# InvalidArgumentError (a ValueError). A str read at run time (argv, a
+# file) goes through e.g. Transport.parse() first.
+TransportName = Literal["udp", "tcp"]
+MethodName = Literal["auto", "pcp", "natpmp", "upnp"]
+FamilyName = Literal["ipv4", "ipv6", "both"]
+LogLevelName = Literal["error", "warning", "info", "debug"]
+
+TransportLike = Union[Transport, TransportName]
+MethodLike = Union[Method, MethodName]
+FamilyLike = Union[Family, FamilyName]
+LogLevelLike = Union[LogLevel, LogLevelName, int]
 
 _INT_MAX = 2**31 - 1
 _U32_MAX = 2**32 - 1
@@ -79,8 +89,8 @@ def _text_arg(value: Any, name: str, limit: Optional[int] = None) -> Optional[by
     if b"\0" in raw:
         raise _invalid(f"{name} must not contain NUL characters")
     if limit is not None and len(raw) > limit:
-        # The library keeps limit bytes; cut on a character boundary.
-        raw = raw[:limit].decode("utf-8", "ignore").encode("utf-8")
+        # Never cut silently: the router would show another text.
+        raise _invalid(f"{name} is {len(raw)} bytes in UTF-8, more than the {limit} a router keeps")
     return raw
 
 

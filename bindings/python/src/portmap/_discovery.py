@@ -151,13 +151,20 @@ async def external_ip_async(self: _client.Client, *, timeout: Optional[float] = 
 def router_mappings(self: _client.Client, *, timeout: Optional[float] = None) -> List[RouterEntry]:
     """The router's whole mapping table (UPnP-IGD), for audits.
 
-    Raises UnsupportedError when the router offers no UPnP-IGD.
+    Raises NoGatewayError when there is no gateway or no protocol
+    answered at all, UnsupportedError when the router answered but
+    offers no UPnP-IGD (or the client's ``methods`` leave it out),
+    GatewayTimeoutError when UPnP-IGD did not answer in time.
     """
     ms = 0 if timeout is None else _ms(timeout, "timeout")
     arr = POINTER(_native.RouterEntry)()
     count = c_size_t(0)
     with self._gate.use("router mappings") as ptr:
         rc = _lib.portmap_router_mappings(ptr, byref(arr), byref(count), ms)
+    if rc == ErrorCode.NO_GATEWAY:
+        why = self.discover_reason(Family.IPV4)
+        message = _native.strerror(rc) + (f": {why}" if why else "")
+        raise PortmapError.from_code(rc, "router mappings", message)
     _raise_for(rc, "router mappings")
     try:
         return [RouterEntry._from_c(arr[i]) for i in range(count.value)]

@@ -97,8 +97,9 @@ class Mapping:
     """A port mapping held by a Client (``portmap_mapping *``).
 
     Made by ``Client.request()``. The library keeps it alive (renewals,
-    router reboots) until ``release()``, the end of a ``with`` block, or
-    the client's close. Attributes read the current state; ``info()``
+    router reboots) until ``release()``, the end of a ``with`` block
+    (``async with await client.request_async(...)`` too), or the client's
+    close. Attributes read the current state; ``info()``
     returns all of it at once.
 
     A request of both families (``family="both"``) holds an IPv4 mapping
@@ -373,6 +374,17 @@ class Mapping:
     def __exit__(self, *exc: Any) -> None:
         try:
             self.release()
+        except PortmapError as e:
+            log.warning("portmap: %s", e)
+
+    async def __aenter__(self) -> "Mapping":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        """``release()`` in the default executor, as ``release_async()``.
+        Cancelled while waiting, the release still goes on."""
+        try:
+            await self.release_async()
         except PortmapError as e:
             log.warning("portmap: %s", e)
 

@@ -6,13 +6,16 @@ that they stay valid after the client that returned them is closed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, Literal, NamedTuple, Optional, Tuple, Union
 
 from . import _native
 from ._enums import AddressKind, ErrorCode, Family, Method, State, Transport
 
 # PM_REASON_LEN: the library's reasons fit in this many bytes
 _REASON_LEN = 384
+
+# Discovery.nat: "unknown" when no protocol answered (no router to judge)
+NatVerdict = Literal["direct", "nat", "double_nat", "unknown"]
 
 
 def _opt_address(raw: Any) -> Optional[str]:
@@ -98,8 +101,11 @@ class Discovery:
         upnp_service: e.g. ``"WANIPConnection:2"``, None without UPnP.
         double_nat: the router's own external address is private or CGN.
         nat: the verdict of ``portmap-cli discover``: ``"direct"`` (the
-            external address is this host's), ``"double_nat"`` or ``"nat"``;
-            always ``"direct"`` for IPv6 (no translation).
+            external address is this host's), ``"double_nat"`` or
+            ``"nat"``; ``"direct"`` for an IPv6 router (no translation);
+            ``"unknown"`` when no protocol answered (the ``discovery`` of
+            a NoGatewayError, the side of ``discover_dual()`` the network
+            lacks): there was no router to judge.
         family: IPV4, or IPV6 for the IPv6 side (``discover(family=
             "ipv6")``, ``discover_dual()``): then ``gateway`` is the IPv6
             default router (link-local, with ``%zone``), ``local_address``
@@ -118,7 +124,7 @@ class Discovery:
     upnp_version: int
     upnp_service: Optional[str]
     double_nat: bool
-    nat: str
+    nat: NatVerdict
     family: Family = Family.IPV4
     address_kind: AddressKind = AddressKind.NA
 
@@ -130,8 +136,10 @@ class Discovery:
         local = _opt_address(d.local_address)
         external = _opt_address(d.external_address)
         v6 = d.family == Family.IPV6
-        nat = "double_nat" if d.double_nat else "nat"
-        if v6 or (external and external == local):
+        nat: NatVerdict = "double_nat" if d.double_nat else "nat"
+        if not protocols:
+            nat = "unknown"
+        elif v6 or (external and external == local):
             nat = "direct"
         try:
             kind: Any = AddressKind(d.address_kind)

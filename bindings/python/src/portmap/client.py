@@ -105,14 +105,15 @@ class Client:
             True leaves them, e.g. for ``cleanup()``.
         on_event: a callback registered with ``on_event()``.
 
-    Use it as a context manager, or call ``close()``; a client that is
+    Use it as a context manager (``with``, or ``async with``, which closes
+    without blocking the event loop), or call ``close()``; a client that is
     garbage-collected or still open at interpreter exit is closed then.
     """
 
     def __init__(
         self,
         *,
-        methods: Optional[Sequence[MethodLike]] = None,
+        methods: Optional[Union[MethodLike, Sequence[MethodLike]]] = None,
         default_lifetime: Optional[int] = None,
         timeout: Optional[float] = None,
         gateway: Optional[str] = None,
@@ -126,9 +127,8 @@ class Client:
         s = _native.Settings()
         _lib.portmap_default_settings(byref(s))
         if methods is not None:
-            if isinstance(methods, (str, bytes)):
-                methods = [methods]
-            parsed = [_parse_enum(Method, m, "methods") for m in methods]
+            listed: Sequence[Any] = [methods] if isinstance(methods, (str, bytes, Method)) else methods
+            parsed = [_parse_enum(Method, m, "methods") for m in listed]
             if not parsed or Method.AUTO in parsed or len(set(parsed)) != len(parsed):
                 raise _invalid("methods must list pcp, natpmp or upnp, each at most once")
             for i, m in enumerate(parsed):
@@ -204,6 +204,25 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    async def aclose(self) -> None:
+        """``close()`` for asyncio: runs in the default executor, so the
+        event loop goes on while the router confirms the releases.
+
+        Cancelling the awaiting task does not stop the close: it finishes
+        on the executor's thread (which ``asyncio.run()`` waits for from
+        Python 3.9 on).
+        """
+        if self._gate.state == _CLOSED:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.close)
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
     def __repr__(self) -> str:
         gw = self._gateway_setting or "default route"
         return f"<portmap.Client {'closed' if self.closed else 'open'}, gateway {gw}>"
@@ -273,7 +292,9 @@ class Client:
             lifetime: lease in seconds; None for the client's default. The
                 library renews it until release.
             description: shown in the router's table (UPnP), at most 63
-                bytes are kept; None for "libportmap".
+                bytes in UTF-8 (a longer one raises InvalidArgumentError,
+                a ValueError, rather than being cut); None for
+                "libportmap".
             protocol: ``"auto"``, ``"pcp"``, ``"natpmp"`` or ``"upnp"``
                 (as ``portmap-cli --protocol``).
             timeout: bound on the first success in seconds; None for the

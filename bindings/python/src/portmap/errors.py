@@ -1,4 +1,11 @@
-"""Exceptions: one class per common ``portmap_error``, all under PortmapError."""
+"""Exceptions: one class per common ``portmap_error``, all under PortmapError.
+
+Each also derives from the stdlib exception that a caller not knowing
+portmap would catch: InvalidArgumentError is a ValueError, NoGatewayError
+a ConnectionError (an OSError), GatewayTimeoutError a TimeoutError (an
+OSError), BadStateError and WouldDeadlockError RuntimeErrors,
+NotFoundError a LookupError.
+"""
 
 from __future__ import annotations
 
@@ -84,8 +91,10 @@ class InvalidArgumentError(PortmapError, ValueError):
     """``INVALID_ARGUMENT``: a parameter is out of range (also a ValueError)."""
 
 
-class NoGatewayError(PortmapError):
-    """``NO_GATEWAY``: no default gateway, or none answered any protocol."""
+class NoGatewayError(PortmapError, ConnectionError):
+    """``NO_GATEWAY``: no default gateway, or none answered any protocol
+    (also a ConnectionError, so an OSError, as the stdlib's failures to
+    reach a peer are)."""
 
 
 class GatewayTimeoutError(PortmapError, TimeoutError):
