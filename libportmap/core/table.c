@@ -24,7 +24,7 @@ static portmap_method table_method(const portmap_client *c)
 }
 
 /* How many of the client's protocols are in state a on the IPv4 net. */
-static unsigned count_avail(const portmap_client *c, int a)
+static unsigned count_avail(const portmap_client *c, pm_avail a)
 {
     unsigned n = 0;
 
