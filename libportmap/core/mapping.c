@@ -21,6 +21,11 @@
 /* A lost mapping is retried sooner than RFC 6887's 1024 s cap: the user
  * wants the port back as soon as the router answers again. */
 static const pm_retx_params retx_lost = { 1000, 30000, 0, 0 };
+/* The first lost mapping of a router asks on at this pace: a router that
+ * comes back without a word (a link that went silent, no reboot, no
+ * announcement) is found within it, and its answer brings the others,
+ * backing off up to 30 s, back at once (restart_lost in net.c). */
+static const pm_retx_params retx_scout = { 1000, 2000, 0, 0 };
 
 #define PM_BACKOFF_MIN_MS 1000
 #define PM_BACKOFF_MAX_MS 60000
@@ -132,6 +137,15 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
     pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
 }
 
+/* m is the first lost mapping of its router and protocol in the list. */
+static int is_scout(const portmap_client *c, const portmap_mapping *m)
+{
+    for (const portmap_mapping *o = c->mappings; o; o = o->next)
+        if (o->fam == m->fam && o->method == m->method && o->state == PORTMAP_STATE_LOST)
+            return o == m;
+    return 0;
+}
+
 /*
  * A renewal's retransmissions, fitted to the time the lease has left:
  * RFC 6887's 3 s doubling gives a 30 s lease renewed at 15 s three sends
@@ -169,7 +183,7 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
         renewal = renewal_retx(m->op_deadline - now);
         p = &renewal;
     } else if (m->state == PORTMAP_STATE_LOST) {
-        p = &retx_lost;
+        p = is_scout(c, m) ? &retx_scout : &retx_lost;
         m->op_deadline = PM_NEVER;
     }
     /* RELEASING: the caller set op_deadline before calling. */

@@ -158,6 +158,9 @@ static int report_all(const cli_options *o, portmap_mapping **m, int n)
     for (int i = 0; i < n; i++) {
         cli_parts p;
         int rc;
+        /* each has an outcome; this also waits until the journal names
+         * what is mapped: whoever reads "mapped" may kill us at once */
+        portmap_mapping_wait(m[i], o->timeout_s * 1000, NULL);
         cli_read_parts(m[i], &p);
         rc = cli_report_parts(o, &p);
         if (rc != PORTMAP_OK) {
