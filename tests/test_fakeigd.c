@@ -501,8 +501,10 @@ START_TEST(rootdevice_only_device_is_found)
 END_TEST
 
 /* Routers that answer, but with nothing usable: the request fails as
- * soon as that is known (well before its timeout, the description read
- * once at most), with the cause in the reason the user sees. */
+ * soon as that is known (well before its timeout of 10 s, the
+ * description read once at most; answers pointing elsewhere, which a
+ * forger could send, 3 s into the search), with the cause in the reason
+ * the user sees. */
 static const struct {
     int scenario;
     const char *cause;

@@ -129,6 +129,7 @@ int pm_upnp_probe(portmap_client *c, int fam, int64_t now)
     st->searching = 1;
     memset(st->cand, 0, sizeof(st->cand));
     st->refused = 0;
+    st->refused_until = PM_NEVER;
     st->why[0] = '\0';
     st->rounds = 0;
     st->by_root = 0;
@@ -197,8 +198,9 @@ static upnp_cand *cand_of(upnp_state *st, const char *location)
  * gateway). IPv6: its global address is checked against the gateway's
  * link-layer address once connected (finish_description).
  */
-static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a)
+static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, int64_t now)
 {
+    pm_net *net = &c->net[st->fam];
     pm_addr host;
     uint16_t port;
     char path[256];
@@ -221,6 +223,12 @@ static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer 
         pm_addr_fmt(&host, where, sizeof(where));
         snprintf(st->why, sizeof(st->why), "answers, but its description is on %s, which is "
                  "not the gateway: refused (see SECURITY.md)", where);
+        /* if no usable answer comes, this is why (at the deadline too) */
+        snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]), "%s",
+                 st->why);
+        if (st->refused_until == PM_NEVER)
+            st->refused_until = PM_MAX(now, net->probe_started[PORTMAP_METHOD_UPNP] +
+                                                UPNP_REFUSED_GRACE_MS);
         return;
     }
     if (cand_of(st, a->location))
@@ -238,14 +246,14 @@ static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer 
 int pm_upnp_next_description(portmap_client *c, upnp_state *st, int64_t now)
 {
     pm_net *net = &c->net[st->fam];
-    int told = st->refused;
+    int unusable = 0;
 
     if (st->have_igd || pm_http_active(&st->desc))
         return 0;
     for (int i = 0; i < UPNP_CANDIDATES; i++) {
         upnp_cand *k = &st->cand[i];
         pm_ssdp_answer a = { .bootid = k->bootid };
-        told += k->state == CAND_UNUSABLE;
+        unusable += k->state == CAND_UNUSABLE;
         if (k->state != CAND_PENDING)
             continue;
         k->state = CAND_READING;
@@ -260,11 +268,20 @@ int pm_upnp_next_description(portmap_client *c, upnp_state *st, int64_t now)
             return 0;
         k->state = CAND_FREE; /* could not even start: a later answer may tell it */
     }
-    /* the router answered, and every answer is known unusable: no
-     * waiting for the deadline, and the user is told why */
-    if (told && st->searching)
+    /* The router answered, and every answer is known unusable: no
+     * waiting for the deadline, and the user is told why. What the
+     * router's own description said (over TCP, from its address) ends
+     * the probe now; answers pointing elsewhere, which anyone could
+     * forge, once their grace is over. */
+    if (st->searching && (unusable || (st->refused && now >= st->refused_until)))
         pm_upnp_unavailable(c, st, now, st->why);
     return -1;
+}
+
+void pm_upnp_refused_expired(portmap_client *c, upnp_state *st, int64_t now)
+{
+    if (st->searching && !st->have_igd && now >= st->refused_until)
+        pm_upnp_next_description(c, st, now);
 }
 
 void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, int definitive, const char *why,
@@ -427,7 +444,7 @@ void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             continue;
         }
         if (!st->have_igd && st->searching)
-            take_answer(c, st, &a);
+            take_answer(c, st, &a, now);
     }
     /* this batch's answers are all in: the first usable one is read */
     if (st->searching && !st->have_igd)

@@ -28,6 +28,11 @@
 #define UPNP_MAX_CONNS 4
 /* descriptions told by one probe's answers, each read once at most */
 #define UPNP_CANDIDATES 4
+/* Answers whose LOCATION is not on the gateway end a probe only this long
+ * after it began: one forged datagram could say as much, so the router
+ * has four searches (0, 0.25, 0.75, 1.75 s) and the answer time of the
+ * last (MX 1 s) to give a usable answer first */
+#define UPNP_REFUSED_GRACE_MS 3000
 /* WANIPv6FirewallControl:1 takes leases of 1 to 86400 s */
 #define PINHOLE_MAX_LEASE 86400
 
@@ -64,6 +69,7 @@ typedef struct upnp_state {
      * was; every one unusable ends the probe at once */
     upnp_cand cand[UPNP_CANDIDATES];
     int refused;
+    int64_t refused_until;     /* refused answers alone end the probe then; PM_NEVER none */
     char why[192];
     unsigned rounds;           /* searches sent this probe */
     int by_root;               /* the IGD answered a search for root devices */
@@ -125,6 +131,9 @@ void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, int definitive, cons
 /* Read the next description told, if none is being read; 0 when one is
  * being read or the IGD is known. */
 int pm_upnp_next_description(portmap_client *c, upnp_state *st, int64_t now);
+/* The probe's answers were all refused and their grace is over by now:
+ * UPnP is not to be had at st's router (see UPNP_REFUSED_GRACE_MS). */
+void pm_upnp_refused_expired(portmap_client *c, upnp_state *st, int64_t now);
 
 /* describe.c */
 /* Ask the IGD for the external address (GetExternalIPAddress). */
