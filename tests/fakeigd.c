@@ -89,11 +89,22 @@ static int answers_search(const fakeigd *g, const char *st, char *out, size_t ca
     return strstr(st, "urn:schemas-upnp-org:device:InternetGatewayDevice:") != NULL;
 }
 
+static int searched(fakeigd *g)
+{
+    int n;
+    pthread_mutex_lock(&g->lock);
+    n = g->searches;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
 static void answer_ssdp(fakeigd *g, const char *st, const struct sockaddr *to, socklen_t to_len)
 {
     char msg[512];
+    int early = searched(g) <= 6; /* the first two rounds: 2 searches, then 4 */
     const char *loc = g->v6 ? "http://[::1]:5000/rootDesc.xml"
-                      : g->scenario == IGD_LOCATION_ELSEWHERE
+                      : g->scenario == IGD_LOCATION_ELSEWHERE ||
+                                (g->scenario == IGD_LOCATION_LATE && early)
                           ? "http://127.0.0.2:5000/rootDesc.xml"
                       : g->scenario == IGD_TR064 ? "http://127.0.0.1:5000/tr64desc.xml"
                                                  : "http://127.0.0.1:5000/rootDesc.xml";

@@ -29,6 +29,8 @@ enum fakeigd_scenario {
     IGD_NO_DECL,        /* no XML declaration, no namespace */
     IGD_TWO_WAN,        /* two WAN devices: the first without a connection service */
     IGD_V2_FW,          /* IGD v2 with WANIPv6FirewallControl beside WANIPConnection:2 */
+    IGD_LOCATION_LATE,  /* the first rounds' answers point elsewhere (as a forger's
+                         * would while the router is slow), then the right one */
     /* IPv6 (fakeigd_start6) */
     IGD6_OK,
     IGD6_FW_DISABLED,   /* GetFirewallStatus: FirewallEnabled 0 */

@@ -537,6 +537,21 @@ START_TEST(unusable_answers_fail_at_once)
 }
 END_TEST
 
+/* Answers pointing elsewhere first (a forger's, while the router is
+ * slow), the router's own after: mapped, nothing fetched elsewhere. */
+START_TEST(answer_elsewhere_does_not_end_the_search)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+
+    start(IGD_LOCATION_LATE, 10000);
+    ck_assert_int_eq(map(7108, 0, &m, &info), PORTMAP_OK);
+    ck_assert_str_eq(info.external_address, "198.51.100.7");
+    ck_assert_int_eq(fakeigd_desc_fetches(&igd), 1); /* the gateway's, once */
+    finish();
+}
+END_TEST
+
 /* The same, as the person at the shell sees it without -v */
 START_TEST(cli_names_the_unusable_router)
 {
@@ -1026,6 +1041,7 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, cli_says_the_external_address_is_junk);
     tcase_add_test(tc, rootdevice_only_device_is_found);
     tcase_add_loop_test(tc, unusable_answers_fail_at_once, 0, PM_ARRAY_LEN(unusable));
+    tcase_add_test(tc, answer_elsewhere_does_not_end_the_search);
     tcase_add_loop_test(tc, cli_names_the_unusable_router, 0, PM_ARRAY_LEN(unusable));
     tcase_add_loop_test(tc, real_device_descriptions_map, 0, PM_ARRAY_LEN(shapes));
     suite_add_tcase(s, tc);
