@@ -53,6 +53,16 @@ static int version(const fakeigd *g)
     }
 }
 
+/* A counter of g's, read under its lock */
+static int counter(fakeigd *g, const int *which)
+{
+    int n;
+    pthread_mutex_lock(&g->lock);
+    n = *which;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
 /* Devices of the old kind: only a search for every root device finds them */
 static int rootdevice_only(const fakeigd *g)
 {
@@ -89,19 +99,10 @@ static int answers_search(const fakeigd *g, const char *st, char *out, size_t ca
     return strstr(st, "urn:schemas-upnp-org:device:InternetGatewayDevice:") != NULL;
 }
 
-static int searched(fakeigd *g)
-{
-    int n;
-    pthread_mutex_lock(&g->lock);
-    n = g->searches;
-    pthread_mutex_unlock(&g->lock);
-    return n;
-}
-
 static void answer_ssdp(fakeigd *g, const char *st, const struct sockaddr *to, socklen_t to_len)
 {
     char msg[512];
-    int early = searched(g) <= 6; /* the first two rounds: 2 searches, then 4 */
+    int early = counter(g, &g->searches) <= 6; /* the first two rounds: 2 searches, then 4 */
     const char *loc = g->v6 ? "http://[::1]:5000/rootDesc.xml"
                       : g->scenario == IGD_LOCATION_ELSEWHERE ||
                                 (g->scenario == IGD_LOCATION_LATE && early)
@@ -122,6 +123,14 @@ static void answer_ssdp(fakeigd *g, const char *st, const struct sockaddr *to, s
     "<service><serviceType>" type "</serviceType><serviceId>" id "</serviceId>"              \
     "<controlURL>" ctl "</controlURL><eventSubURL>/evt</eventSubURL>"                         \
     "<SCPDURL>/scpd.xml</SCPDURL></service>"
+
+/* A TR-064 root device and its first service, DeviceInfo */
+#define TR64_ROOT                                                                               \
+    "<?xml version=\"1.0\"?><root xmlns=\"urn:dslforum-org:device-1-0\">"                     \
+    "<specVersion><major>1</major><minor>0</minor></specVersion><device>"                       \
+    "<deviceType>urn:dslforum-org:device:InternetGatewayDevice:1</deviceType><serviceList>"     \
+    SERVICE("urn:dslforum-org:service:DeviceInfo:1", "urn:DeviceInfo-com:serviceId:DeviceInfo1", \
+            "/upnp/control/deviceinfo")
 
 /*
  * Descriptions shaped like deployed devices', written from the UPnP
@@ -200,23 +209,13 @@ static const char *shaped_description(const fakeigd *g)
                SERVICE(SVC_FW, "urn:upnp-org:serviceId:WANIPv6Firewall1", "/v2/IP6FCtl")
                "</serviceList></device></deviceList></device></deviceList></device></root>";
     case IGD_DSLFORUM_ONLY: /* TR-064's management services, no WAN connection */
-        return "<?xml version=\"1.0\"?><root xmlns=\"urn:dslforum-org:device-1-0\">"
-               "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
-               "<deviceType>urn:dslforum-org:device:InternetGatewayDevice:1</deviceType>"
-               "<serviceList>"
-               SERVICE("urn:dslforum-org:service:DeviceInfo:1", "urn:DeviceInfo-com:serviceId:"
-                       "DeviceInfo1", "/upnp/control/deviceinfo")
+        return TR64_ROOT
                SERVICE("urn:dslforum-org:service:LANConfigSecurity:1",
                        "urn:LANConfigSecurity-com:serviceId:LANConfigSecurity1",
                        "/upnp/control/lanconfigsecurity")
                "</serviceList></device></root>";
     case IGD_TR064: /* TR-064: the WAN connection under the Broadband Forum's names */
-        return "<?xml version=\"1.0\"?><root xmlns=\"urn:dslforum-org:device-1-0\">"
-               "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
-               "<deviceType>urn:dslforum-org:device:InternetGatewayDevice:1</deviceType>"
-               "<serviceList>"
-               SERVICE("urn:dslforum-org:service:DeviceInfo:1", "urn:DeviceInfo-com:serviceId:"
-                       "DeviceInfo1", "/upnp/control/deviceinfo")
+        return TR64_ROOT
                "</serviceList><deviceList><device><deviceType>"
                "urn:dslforum-org:device:WANDevice:1</deviceType><deviceList><device>"
                "<deviceType>urn:dslforum-org:device:WANConnectionDevice:1</deviceType>"
@@ -714,20 +713,12 @@ int fakeigd_count(fakeigd *g, const char *action)
 
 int fakeigd_http_requests(fakeigd *g)
 {
-    int n;
-    pthread_mutex_lock(&g->lock);
-    n = g->http_requests;
-    pthread_mutex_unlock(&g->lock);
-    return n;
+    return counter(g, &g->http_requests);
 }
 
 int fakeigd_desc_fetches(fakeigd *g)
 {
-    int n;
-    pthread_mutex_lock(&g->lock);
-    n = g->desc_fetches;
-    pthread_mutex_unlock(&g->lock);
-    return n;
+    return counter(g, &g->desc_fetches);
 }
 
 int fakeigd_call_get(fakeigd *g, const char *action, int n, fakeigd_call *out)

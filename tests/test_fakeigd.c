@@ -71,6 +71,27 @@ static int map(uint16_t port, uint16_t ext, portmap_mapping **m, portmap_mapping
     return portmap_mapping_wait(*m, 0, info);
 }
 
+/* portmap-cli's output (stdout and stderr) for args into out; its exit
+ * status as pclose gives it. A journal directory of its own (dir). */
+static int cli_output(const char *args, char *out, size_t cap)
+{
+    char cmd[512];
+    size_t len = 0;
+    FILE *p;
+
+    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "PORTMAP_STATE_DIR=%s '%s' %s 2>&1", dir, PORTMAP_CLI, args);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = '\0';
+    while (len < cap - 1 && fgets(out + len, (int)(cap - len), p))
+        len = strlen(out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    return pclose(p);
+}
+
 START_TEST(v2_uses_add_any)
 {
     portmap_mapping *m;
@@ -133,29 +154,18 @@ END_TEST
  * permanent entry and that --once will not let it expire. */
 START_TEST(cli_explains_725)
 {
-    char cmd[512], out[4096] = "";
-    size_t len = 0;
-    FILE *p;
+    char out[4096];
     int st;
 
     ck_assert_msg(fakeigd_start(&igd, IGD_725) == 0, "cannot bind the fake IGD's ports");
-    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof(cmd), "PORTMAP_STATE_DIR=%s '%s' request 7211 tcp --once --protocol upnp "
-             "--gateway 127.0.0.1 --timeout 3 2>&1", dir, PORTMAP_CLI);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
-        len = strlen(out);
-    st = pclose(p);
+    st = cli_output("request 7211 tcp --once --protocol upnp --gateway 127.0.0.1 --timeout 3",
+                    out, sizeof(out));
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d: %s", st, out);
     ck_assert_msg(strstr(out, "mapped tcp 7211"), "%s", out);
     ck_assert_msg(strstr(out, "UPnP error 725") && strstr(out, "only accepts permanent") &&
                       strstr(out, "will NOT expire") && strstr(out, "release 7211 tcp"),
                   "no explanation: %s", out);
     fakeigd_stop(&igd);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -220,20 +230,28 @@ END_TEST
 START_TEST(error_402_retries_permanent) { only_permanent(IGD_402); }
 END_TEST
 
-START_TEST(error_718_picks_a_stable_port)
+/* 7100 is taken: another port, the same again for a restarted program;
+ * returns it */
+static unsigned stable_alternative(void)
 {
     portmap_mapping *m;
     portmap_mapping_info info;
     unsigned first;
-    start(IGD_718, 3000);
-    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK); /* 7100 is taken */
+
+    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK);
     ck_assert_uint_ne(info.external_port, 7100);
     ck_assert_uint_ge(info.external_port, 1024);
     first = info.external_port;
     ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
-    /* a restarted program gets the same port again */
     ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK);
     ck_assert_uint_eq(info.external_port, first);
+    return first;
+}
+
+START_TEST(error_718_picks_a_stable_port)
+{
+    start(IGD_718, 3000);
+    stable_alternative();
     finish();
 }
 END_TEST
@@ -331,20 +349,14 @@ static void reason_of(portmap_mapping *m, char *buf, size_t len)
  * port is; the deterministic alternative is asked for, as after 718. */
 START_TEST(error_501_on_a_taken_port_is_a_conflict)
 {
-    portmap_mapping *m;
-    portmap_mapping_info info;
-    unsigned first;
+    unsigned port;
 
-    start(IGD_501, 3000);
-    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK); /* 7100 is another host's */
-    ck_assert_uint_ne(info.external_port, 7100);
-    ck_assert_uint_ge(info.external_port, 1024);
+    start(IGD_718, 3000);
+    port = stable_alternative();
+    finish();
+    start(IGD_501, 3000); /* 7100 is another host's, said with 501 */
+    ck_assert_uint_eq(stable_alternative(), port); /* the port a 718 gives */
     ck_assert_int_ge(fakeigd_count(&igd, "GetSpecificPortMappingEntry"), 1);
-    first = info.external_port;
-    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
-    /* the same alternative as a 718 gives: a restarted program gets it again */
-    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK);
-    ck_assert_uint_eq(info.external_port, first);
     finish();
 }
 END_TEST
@@ -397,27 +409,6 @@ START_TEST(junk_external_address_is_unknown)
     finish();
 }
 END_TEST
-
-/* portmap-cli's output (stdout and stderr) for args into out; its exit
- * status as pclose gives it. A journal directory of its own (dir). */
-static int cli_output(const char *args, char *out, size_t cap)
-{
-    char cmd[512];
-    size_t len = 0;
-    FILE *p;
-
-    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof(cmd), "PORTMAP_STATE_DIR=%s '%s' %s 2>&1", dir, PORTMAP_CLI, args);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    out[0] = '\0';
-    while (len < cap - 1 && fgets(out + len, (int)(cap - len), p))
-        len = strlen(out);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    return pclose(p);
-}
 
 /* The person at the shell is told why the address is unknown */
 START_TEST(cli_says_the_external_address_is_junk)
@@ -555,28 +546,17 @@ END_TEST
 /* The same, as the person at the shell sees it without -v */
 START_TEST(cli_names_the_unusable_router)
 {
-    char cmd[512], out[4096] = "";
-    size_t len = 0;
-    FILE *p;
+    char out[4096];
     int st;
 
     ck_assert_msg(fakeigd_start(&igd, unusable[_i].scenario) == 0, "cannot bind the fake IGD");
-    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof(cmd), "PORTMAP_STATE_DIR=%s '%s' request 7106 tcp --protocol upnp "
-             "--gateway 127.0.0.1 --timeout 10 2>&1", dir, PORTMAP_CLI);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
-        len = strlen(out);
-    st = pclose(p);
+    st = cli_output("request 7106 tcp --protocol upnp --gateway 127.0.0.1 --timeout 10", out,
+                    sizeof(out));
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "exit %d: %s", st, out);
     ck_assert_msg(strstr(out, unusable[_i].cause), "\"%s\" lacks \"%s\"", out,
                   unusable[_i].cause);
     ck_assert_msg(!strstr(out, "no gateway answered"), "%s", out);
     fakeigd_stop(&igd);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 

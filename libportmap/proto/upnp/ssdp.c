@@ -155,6 +155,23 @@ int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr)
     return fam == PM_V6 && pm_route_same_router(&net->gateway, addr, net->ifname) == 1;
 }
 
+/* An answer's LOCATION, parsed (path of cap 256); -1, counted and
+ * logged, when it is not an http:// URL of st's family */
+static int location_of(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, pm_addr *host,
+                       uint16_t *port, char *path)
+{
+    if (pm_url_parse(a->location, host, port, path, 256) != 0 ||
+        host->family != pm_fam_af(st->fam)) {
+        st->dropped++;
+        c->counters.dropped_malformed++;
+        PM_WARN(c, "upnp: ignored an answer with an unusable LOCATION %.80s", a->location);
+        return -1;
+    }
+    if (pm_addr_is_link_local(host))
+        host->scope = c->net[st->fam].gateway.scope;
+    return 0;
+}
+
 static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a,
                               int64_t now, int64_t until)
 {
@@ -164,15 +181,8 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
     char path[256], hosts[PM_ADDR_TEXT], req[512];
     size_t n;
 
-    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 ||
-        host.family != pm_fam_af(st->fam)) {
-        st->dropped++;
-        c->counters.dropped_malformed++;
-        PM_WARN(c, "upnp: ignored an answer with an unusable LOCATION %.80s", a->location);
+    if (location_of(c, st, a, &host, &port, path) != 0)
         return;
-    }
-    if (pm_addr_is_link_local(&host))
-        host.scope = net->gateway.scope;
     pm_addr_url_host(&host, hosts, sizeof(hosts));
     n = pm_http_get(req, sizeof(req), hosts, port, path);
     snprintf(st->location, sizeof(st->location), "%s", a->location);
@@ -206,13 +216,8 @@ static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer 
     char path[256];
     upnp_cand *slot;
 
-    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 ||
-        host.family != pm_fam_af(st->fam)) {
-        st->dropped++;
-        c->counters.dropped_malformed++;
-        PM_WARN(c, "upnp: ignored an answer with an unusable LOCATION %.80s", a->location);
+    if (location_of(c, st, a, &host, &port, path) != 0)
         return;
-    }
     if (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, &host)) {
         char where[PM_ADDR_TEXT];
         if (!st->refused++)
