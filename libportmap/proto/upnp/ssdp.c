@@ -96,8 +96,8 @@ static void ssdp_send_to(portmap_client *c, upnp_state *st, const pm_addr *to, c
  * Older devices answer only a search for every root device (or for
  * everything): from the second round of a probe on, within its deadline,
  * those are asked too; the IGD searches went first, so an IGD that
- * answers them is read first. Everything goes to the gateway alone: the
- * whole LAN would answer it.
+ * answers them is read first. The search for everything goes to the
+ * gateway alone: every device on the LAN would answer it many times.
  */
 void pm_upnp_ssdp_send(portmap_client *c, upnp_state *st)
 {
@@ -110,9 +110,9 @@ void pm_upnp_ssdp_send(portmap_client *c, upnp_state *st)
     pm_addr_parse(st->fam == PM_V6 ? "ff02::c" : "239.255.255.250", &group);
     pm_addr_url_host(gw, host, sizeof(host));
     pm_addr_url_host(&group, group_host, sizeof(group_host));
-    for (int v = 2; v >= (fallback ? -1 : 1); v--) {
+    for (int v = 2; v >= (fallback ? -1 : 1); v--) { /* IGD v2, v1, root devices, all */
         ssdp_send_to(c, st, gw, host, v);
-        if (loopback || v <= 0)
+        if (loopback || v < 0)
             continue; /* a test gateway on loopback: nothing to multicast to */
         ssdp_send_to(c, st, &group, group_host, v);
     }
@@ -245,7 +245,7 @@ static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer 
     slot->state = CAND_PENDING;
     snprintf(slot->location, sizeof(slot->location), "%s", a->location);
     slot->bootid = a->bootid;
-    st->by_root = a->igd_version == 0; /* a search for root devices found it */
+    slot->root = a->igd_version == 0; /* a search for root devices found it */
 }
 
 int pm_upnp_next_description(portmap_client *c, upnp_state *st, int64_t now)
@@ -267,6 +267,7 @@ int pm_upnp_next_description(portmap_client *c, upnp_state *st, int64_t now)
                  st->fam == PM_V6 ? " over IPv6" : "",
                  (long long)(now - net->probe_started[PORTMAP_METHOD_UPNP]));
         st->bootid = k->bootid;
+        st->by_root = k->root;
         start_description(c, st, &a, now,
                           PM_MIN(now + HTTP_MAX_MS, PM_MAX(net->probe_deadline, now + 1)));
         if (pm_http_active(&st->desc))

@@ -41,6 +41,7 @@ typedef struct upnp_cand {
     enum { CAND_FREE, CAND_PENDING, CAND_READING, CAND_UNUSABLE } state;
     char location[256];
     long bootid;
+    int root;                  /* it answered a search for root devices */
 } upnp_cand;
 
 typedef struct upnp_state {
