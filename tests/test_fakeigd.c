@@ -380,9 +380,10 @@ START_TEST(error_501_says_what_the_router_said)
 END_TEST
 
 /* Junk the router gives as its external address: not one, and not a
- * sign of double NAT either; unknown, with the reason. */
+ * sign of double NAT either; unknown, with the reason. (Not 127.0.0.1:
+ * here that is our own address, which means no NAT at all.) */
 static const char *const junk_addresses[] = {
-    "127.0.0.1", "0.0.0.0", "0.1.2.3", "169.254.7.1", "224.0.0.251", "239.1.2.3",
+    "127.0.1.1", "0.0.0.0", "0.1.2.3", "169.254.7.1", "224.0.0.251", "239.1.2.3",
     "255.255.255.255", "240.0.0.1",
 };
 
@@ -417,11 +418,11 @@ START_TEST(cli_says_the_external_address_is_junk)
     int st;
 
     ck_assert_msg(fakeigd_start(&igd, IGD_EXT_JUNK) == 0, "cannot bind the fake IGD's ports");
-    snprintf(igd.ext_addr, sizeof(igd.ext_addr), "127.0.0.1");
+    snprintf(igd.ext_addr, sizeof(igd.ext_addr), "127.0.1.1");
     st = cli_output("discover -4 --protocol upnp --gateway 127.0.0.1 --timeout 3", out, sizeof(out));
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d: %s", st, out);
     ck_assert_msg(strstr(out, "external address ?\n"), "%s", out);
-    ck_assert_msg(strstr(out, "gave 127.0.0.1 as its external address, which is not an "
+    ck_assert_msg(strstr(out, "gave 127.0.1.1 as its external address, which is not an "
                               "external address (loopback)"), "%s", out);
     ck_assert_msg(!strstr(out, "double NAT"), "%s", out);
     st = cli_output("external-ip --protocol upnp --gateway 127.0.0.1 --timeout 3", out, sizeof(out));
@@ -440,7 +441,7 @@ static void natpmp_address(fakegw *g, const uint8_t *req, size_t len, void *user
         fakegw_reply(g, out, fakegw_pmp_addr_reply(out, 0, g->epoch, "203.0.113.9"));
 }
 
-/* The router's NAT-PMP knows its address when its UPnP says 127.0.0.1:
+/* The router's NAT-PMP knows its address when its UPnP says 127.0.1.1:
  * NAT-PMP's is the one reported, UPnP's junk does not replace it. */
 START_TEST(junk_external_address_takes_natpmp_view)
 {
@@ -452,7 +453,7 @@ START_TEST(junk_external_address_takes_natpmp_view)
 
     ck_assert_int_eq(fakegw_start(&gw, natpmp_address, NULL), 0);
     ck_assert_msg(fakeigd_start(&igd, IGD_EXT_JUNK) == 0, "cannot bind the fake IGD's ports");
-    snprintf(igd.ext_addr, sizeof(igd.ext_addr), "127.0.0.1");
+    snprintf(igd.ext_addr, sizeof(igd.ext_addr), "127.0.1.1");
     strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     portmap_default_settings(&s);

@@ -63,7 +63,9 @@ static void junk_external(portmap_client *c, uint32_t addr, const char *kind, in
 void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now)
 {
     char text[PORTMAP_ADDRSTRLEN];
-    const char *junk = pm_addr_not_external(addr);
+    /* our own address is never junk: no NAT (the verdict "direct"), which
+     * a test on loopback shows with 127.0.0.1 */
+    const char *junk = addr != pm_local4(c) ? pm_addr_not_external(addr) : NULL;
 
     if (junk) {
         junk_external(c, addr, junk, now);
