@@ -155,8 +155,15 @@ int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr)
     return fam == PM_V6 && pm_route_same_router(&net->gateway, addr, net->ifname) == 1;
 }
 
-/* An answer's LOCATION, parsed (path of cap 256); -1, counted and
- * logged, when it is not an http:// URL of st's family */
+/*
+ * An answer's LOCATION, parsed (path of cap 256): 0 when it may be read;
+ * -1, counted and logged, when it is not an http:// URL of st's family;
+ * 1, counted, when it is not on the gateway. IPv4: the LOCATION must be
+ * the gateway's address (see SECURITY.md: any host on the LAN can send a
+ * datagram from that address, so an answer is believed only as far as it
+ * points at the gateway). IPv6: its global address is checked against
+ * the gateway's link-layer address once connected (finish_description).
+ */
 static int location_of(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, pm_addr *host,
                        uint16_t *port, char *path)
 {
@@ -169,6 +176,11 @@ static int location_of(portmap_client *c, upnp_state *st, const pm_ssdp_answer *
     }
     if (pm_addr_is_link_local(host))
         host->scope = c->net[st->fam].gateway.scope;
+    if (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, host)) {
+        st->dropped++;
+        c->counters.dropped_wrong_source++;
+        return 1;
+    }
     return 0;
 }
 
@@ -182,7 +194,7 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
     size_t n;
 
     if (location_of(c, st, a, &host, &port, path) != 0)
-        return;
+        return; /* never read elsewhere, whoever asks */
     pm_addr_url_host(&host, hosts, sizeof(hosts));
     n = pm_http_get(req, sizeof(req), hosts, port, path);
     snprintf(st->location, sizeof(st->location), "%s", a->location);
@@ -200,14 +212,8 @@ static upnp_cand *cand_of(upnp_state *st, const char *location)
     return NULL;
 }
 
-/*
- * A probe's answer: its description is to be read once, unless it is
- * not on the router. IPv4: the LOCATION must be the gateway's address
- * (see SECURITY.md: any host on the LAN can send a datagram from that
- * address, so an answer is believed only as far as it points at the
- * gateway). IPv6: its global address is checked against the gateway's
- * link-layer address once connected (finish_description).
- */
+/* A probe's answer: its description is to be read once, unless it is
+ * not on the router (location_of) */
 static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, int64_t now)
 {
     pm_net *net = &c->net[st->fam];
@@ -215,16 +221,15 @@ static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer 
     uint16_t port;
     char path[256];
     upnp_cand *slot;
+    int where_to = location_of(c, st, a, &host, &port, path);
 
-    if (location_of(c, st, a, &host, &port, path) != 0)
+    if (where_to < 0)
         return;
-    if (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, &host)) {
+    if (where_to > 0) {
         char where[PM_ADDR_TEXT];
         if (!st->refused++)
             PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway",
                     a->location);
-        st->dropped++;
-        c->counters.dropped_wrong_source++;
         pm_addr_fmt(&host, where, sizeof(where));
         snprintf(st->why, sizeof(st->why), "answers, but its description is on %s, which is "
                  "not the gateway: refused (see SECURITY.md)", where);
@@ -380,7 +385,14 @@ static void read_errors(portmap_client *c, upnp_state *st, int64_t now)
 static void checked(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, int64_t now)
 {
     int moved = strcmp(a->location, st->location) != 0;
+    pm_addr host;
+    uint16_t port;
+    char path[256];
 
+    /* a description moved off the router: a forgery (counted), and the
+     * router's own answer may still come */
+    if (moved && location_of(c, st, a, &host, &port, path) != 0)
+        return;
     st->checking = 0;
     if (!moved && (a->bootid < 0 || st->bootid < 0 || a->bootid == st->bootid))
         return;
