@@ -66,7 +66,8 @@ static int counter(fakeigd *g, const int *which)
 /* Devices of the old kind: only a search for every root device finds them */
 static int rootdevice_only(const fakeigd *g)
 {
-    return g->scenario == IGD_ROOTDEVICE_ONLY || g->scenario == IGD_TR064;
+    return g->scenario == IGD_ROOTDEVICE_ONLY || g->scenario == IGD_TR064 ||
+           g->scenario == IGD_TR064_AUTH;
 }
 
 /* The search's ST into st ("" when none) */
@@ -107,7 +108,8 @@ static void answer_ssdp(fakeigd *g, const char *st, const struct sockaddr *to, s
                       : g->scenario == IGD_LOCATION_ELSEWHERE ||
                                 (g->scenario == IGD_LOCATION_LATE && early)
                           ? "http://127.0.0.2:5000/rootDesc.xml"
-                      : g->scenario == IGD_TR064 ? "http://127.0.0.1:5000/tr64desc.xml"
+                      : g->scenario == IGD_TR064 || g->scenario == IGD_TR064_AUTH
+                          ? "http://127.0.0.1:5000/tr64desc.xml"
                                                  : "http://127.0.0.1:5000/rootDesc.xml";
     int n = snprintf(msg, sizeof(msg),
                      "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
@@ -215,6 +217,7 @@ static const char *shaped_description(const fakeigd *g)
                        "/upnp/control/lanconfigsecurity")
                "</serviceList></device></root>";
     case IGD_TR064: /* TR-064: the WAN connection under the Broadband Forum's names */
+    case IGD_TR064_AUTH:
         return TR64_ROOT
                "</serviceList><deviceList><device><deviceType>"
                "urn:dslforum-org:device:WANDevice:1</deviceType><deviceList><device>"
@@ -458,7 +461,7 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
     call.lease = xml_uint(body, "NewLeaseDuration");
     xml_str(body, "NewInternalClient", call.client, sizeof(call.client));
     /* a TR-064 router knows its actions by its own namespace only */
-    if (g->scenario == IGD_TR064 && (!a || !strstr(a, TR_IP "#")))
+    if ((g->scenario == IGD_TR064 || g->scenario == IGD_TR064_AUTH) && (!a || !strstr(a, TR_IP "#")))
         call.error = 401;
     record(g, &call);
     if (call.error) {
@@ -470,13 +473,23 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
         snprintf(inner, sizeof(inner), "<NewExternalIPAddress>%s</NewExternalIPAddress>",
                  g->scenario == IGD_CGN ? "100.64.1.1"
                  : g->scenario == IGD_EXT_JUNK ? g->ext_addr : "198.51.100.7");
-        soap_ok_from(fd, g->scenario == IGD_TR064 ? TR_IP : SVC_IP "1", action, inner);
+        soap_ok_from(fd, g->scenario == IGD_TR064 || g->scenario == IGD_TR064_AUTH ? TR_IP
+                                                                                : SVC_IP "1",
+                     action, inner);
         return;
     }
     if (!strcmp(action, "AddPortMapping") || !strcmp(action, "AddAnyPortMapping")) {
         int any = action[3] == 'A';
         if (g->add_silent)
             return; /* made, perhaps, but never said */
+        if (g->scenario == IGD_TR064_AUTH) {
+            static const char unauthorized[] =
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"SOAP-Auth\", "
+                "nonce=\"1\", algorithm=MD5, qop=\"auth\"\r\nContent-Length: 0\r\n"
+                "Connection: close\r\n\r\n";
+            send_all(fd, unauthorized, strlen(unauthorized));
+            return;
+        }
         if (g->scenario == IGD_BAD_SOAP) {
             reply(fd, 200, "<<<this is not < xml");
             return;

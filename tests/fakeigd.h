@@ -24,6 +24,7 @@ enum fakeigd_scenario {
     IGD_ROOTDEVICE_ONLY,/* answers only upnp:rootdevice and ssdp:all searches */
     IGD_DSLFORUM_ONLY,  /* TR-064 services only (urn:dslforum-org), no WAN connection */
     IGD_TR064,          /* WANIPConnection under urn:dslforum-org, rootdevice searches */
+    IGD_TR064_AUTH,     /* the same, AddPortMapping wants HTTP authentication (401) */
     IGD_PPP_URLBASE,    /* WANPPPConnection:1 behind a URLBase on port 5001 */
     IGD_ABSOLUTE_CTL,   /* absolute control URLs */
     IGD_NO_DECL,        /* no XML declaration, no namespace */

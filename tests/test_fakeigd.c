@@ -544,6 +544,22 @@ START_TEST(answer_elsewhere_does_not_end_the_search)
 }
 END_TEST
 
+/* A TR-064 router that wants a password for its actions: told so, not
+ * "Action Failed" */
+START_TEST(tr064_password_is_said)
+{
+    portmap_mapping *m;
+    char why[512];
+
+    start(IGD_TR064_AUTH, 3000);
+    ck_assert_int_eq(map(7109, 0, &m, NULL), PORTMAP_ERR_NOT_AUTHORIZED);
+    reason_of(m, why, sizeof(why));
+    ck_assert_msg(strstr(why, "password") && strstr(why, "HTTP 401"), "%s", why);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPortMapping"), 1);
+    finish();
+}
+END_TEST
+
 /* The same, as the person at the shell sees it without -v */
 START_TEST(cli_names_the_unusable_router)
 {
@@ -1023,6 +1039,7 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, rootdevice_only_device_is_found);
     tcase_add_loop_test(tc, unusable_answers_fail_at_once, 0, PM_ARRAY_LEN(unusable));
     tcase_add_test(tc, answer_elsewhere_does_not_end_the_search);
+    tcase_add_test(tc, tr064_password_is_said);
     tcase_add_loop_test(tc, cli_names_the_unusable_router, 0, PM_ARRAY_LEN(unusable));
     tcase_add_loop_test(tc, real_device_descriptions_map, 0, PM_ARRAY_LEN(shapes));
     suite_add_tcase(s, tc);

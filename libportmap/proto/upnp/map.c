@@ -339,6 +339,14 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
         x->retry_at = now + 1000; /* within the op's own deadline */
         return;
     }
+    if (x->h.resp.status == 401) {
+        /* TR-064 routers guard their actions with HTTP authentication */
+        pm_http_reset(&x->h);
+        pm_upnp_done(c, m, PORTMAP_ERR_NOT_AUTHORIZED, "the router asks for a password (HTTP "
+                     "401 Unauthorized, as TR-064 routers may), which libportmap does not send",
+                     now);
+        return;
+    }
     if (m->fam == PM_V6) {
         int add = x->step == X_PH_ADD || x->step == X_PH_FIND;
         code = pm_upnp_soap_result(&x->h, add ? "UniqueID" : NULL, value, sizeof(value));
