@@ -19,7 +19,8 @@ void pm_upnp_start_extip(portmap_client *c, upnp_state *st, int64_t now)
 }
 
 /* The description's service for this family into st; 0 when it has one
- * on the gateway, else -1 with why (cap len) saying what is wrong. */
+ * on the gateway, else with why (cap len) saying what is wrong: -1 for a
+ * description of no use, -2 for one that is not the router's (IPv6). */
 static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d, char *why,
                         size_t len)
 {
@@ -33,7 +34,7 @@ static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d,
         pm_addr_fmt(&st->desc_host, where, sizeof(where));
         snprintf(why, len, "answers, but its description is on %s, which is not the IPv6 "
                  "router: refused (see SECURITY.md)", where);
-        return -1;
+        return -2;
     }
     if (st->fam == PM_V6 ? !d->has_fw : !d->has_wan) {
         PM_WARN(c, "upnp: %s describes no %s", st->location, what);
@@ -79,6 +80,7 @@ static void desc_unread(portmap_client *c, upnp_state *st, int64_t now)
     int definitive = failed ? !strcmp(st->desc.why, "connection refused") &&
                                   (st->fam == PM_V4 || pm_upnp_on_gateway(c, st->fam, &st->desc_host))
                             : st->desc.state == PM_HTTPC_DONE;
+    enum desc_verdict v = definitive ? DESC_UNUSABLE : DESC_RETRY;
     char why[192], what[40];
 
     if (failed)
@@ -88,7 +90,10 @@ static void desc_unread(portmap_client *c, upnp_state *st, int64_t now)
     PM_DEBUG(c, "upnp: description fetch failed: %s", what);
     snprintf(why, sizeof(why), "answered, but its description %.70s could not be read (%s)",
              st->location, what);
-    pm_upnp_desc_failed(c, st, definitive, why, now);
+    /* IPv6: an error from a host not known to be the router's proves nothing */
+    if (st->fam == PM_V6 && definitive && !pm_upnp_on_gateway(c, st->fam, &st->desc_host))
+        v = DESC_ELSEWHERE;
+    pm_upnp_desc_failed(c, st, v, why, now);
 }
 
 void pm_upnp_finish_description(portmap_client *c, upnp_state *st, int64_t now)
@@ -96,15 +101,16 @@ void pm_upnp_finish_description(portmap_client *c, upnp_state *st, int64_t now)
     pm_net *net = &c->net[st->fam];
     char why[192];
     pm_igd_desc d;
+    int rc;
 
     if (st->desc.state != PM_HTTPC_DONE || st->desc.resp.status != 200) {
         desc_unread(c, st, now);
         return;
     }
     pm_upnp_desc_parse(st->desc.resp.body, st->desc.resp.body_len, st->location, &d);
-    if (take_service(c, st, &d, why, sizeof(why)) != 0) {
+    if ((rc = take_service(c, st, &d, why, sizeof(why))) != 0) {
         /* that device offers nothing else: another answer may */
-        pm_upnp_desc_failed(c, st, 1, why, now);
+        pm_upnp_desc_failed(c, st, rc == -2 ? DESC_ELSEWHERE : DESC_UNUSABLE, why, now);
         return;
     }
     pm_http_reset(&st->desc);

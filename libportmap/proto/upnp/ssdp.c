@@ -212,11 +212,26 @@ static upnp_cand *cand_of(upnp_state *st, const char *location)
     return NULL;
 }
 
+/* An answer pointed elsewhere than the router: if no usable one comes,
+ * the probe ends with why once the grace is over (UPNP_REFUSED_GRACE_MS) */
+static void refused(portmap_client *c, upnp_state *st, const char *why, int64_t now)
+{
+    pm_net *net = &c->net[st->fam];
+
+    st->refused++;
+    if (why != st->why)
+        snprintf(st->why, sizeof(st->why), "%s", why);
+    /* the reason at the deadline too */
+    snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]), "%s", st->why);
+    if (st->refused_until == PM_NEVER)
+        st->refused_until = PM_MAX(now, net->probe_started[PORTMAP_METHOD_UPNP] +
+                                            UPNP_REFUSED_GRACE_MS);
+}
+
 /* A probe's answer: its description is to be read once, unless it is
  * not on the router (location_of) */
 static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, int64_t now)
 {
-    pm_net *net = &c->net[st->fam];
     pm_addr host;
     uint16_t port;
     char path[256];
@@ -226,19 +241,14 @@ static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer 
     if (where_to < 0)
         return;
     if (where_to > 0) {
-        char where[PM_ADDR_TEXT];
-        if (!st->refused++)
+        char where[PM_ADDR_TEXT], why[sizeof(st->why)];
+        if (!st->refused)
             PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway",
                     a->location);
         pm_addr_fmt(&host, where, sizeof(where));
-        snprintf(st->why, sizeof(st->why), "answers, but its description is on %s, which is "
-                 "not the gateway: refused (see SECURITY.md)", where);
-        /* if no usable answer comes, this is why (at the deadline too) */
-        snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]), "%s",
-                 st->why);
-        if (st->refused_until == PM_NEVER)
-            st->refused_until = PM_MAX(now, net->probe_started[PORTMAP_METHOD_UPNP] +
-                                                UPNP_REFUSED_GRACE_MS);
+        snprintf(why, sizeof(why), "answers, but its description is on %s, which is not the "
+                 "gateway: refused (see SECURITY.md)", where);
+        refused(c, st, why, now);
         return;
     }
     if (cand_of(st, a->location))
@@ -295,16 +305,19 @@ void pm_upnp_refused_expired(portmap_client *c, upnp_state *st, int64_t now)
         pm_upnp_next_description(c, st, now);
 }
 
-void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, int definitive, const char *why,
+void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, enum desc_verdict v, const char *why,
                          int64_t now)
 {
     upnp_cand *k = cand_of(st, st->location);
 
     pm_http_reset(&st->desc);
-    if (why && why != st->why)
+    if (v == DESC_ELSEWHERE)
+        refused(c, st, why, now);
+    else if (why && why != st->why)
         snprintf(st->why, sizeof(st->why), "%s", why);
     if (k && k->state == CAND_READING)
-        k->state = definitive ? CAND_UNUSABLE : CAND_FREE;
+        k->state = v == DESC_UNUSABLE ? CAND_UNUSABLE : v == DESC_ELSEWHERE ? CAND_ELSEWHERE
+                                                                          : CAND_FREE;
     if (st->why[0])
         snprintf(c->net[st->fam].why[PORTMAP_METHOD_UPNP],
                  sizeof(c->net[st->fam].why[PORTMAP_METHOD_UPNP]), "%s", st->why);

@@ -38,7 +38,7 @@
 
 /* A description an SSDP answer told of */
 typedef struct upnp_cand {
-    enum { CAND_FREE, CAND_PENDING, CAND_READING, CAND_UNUSABLE } state;
+    enum { CAND_FREE, CAND_PENDING, CAND_READING, CAND_UNUSABLE, CAND_ELSEWHERE } state;
     char location[256];
     long bootid;
     int root;                  /* it answered a search for root devices */
@@ -123,11 +123,15 @@ void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now);
 int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr);
 /* UPnP is not to be had at st's router, and why. */
 void pm_upnp_unavailable(portmap_client *c, upnp_state *st, int64_t now, const char *why);
-/* The description being read is unusable (why; definitive: it is not
- * read again this probe) or could not be read this time (0: a later
- * answer may tell it again); the next one told is read, or, when every
- * answer was unusable, UPnP is not to be had. */
-void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, int definitive, const char *why,
+/* What is wrong with the description being read */
+enum desc_verdict {
+    DESC_RETRY,     /* not read this time: a later answer may tell it again */
+    DESC_UNUSABLE,  /* the router's own, and of no use: ends the probe when the last */
+    DESC_ELSEWHERE, /* not the router's (IPv6): as an answer pointing elsewhere */
+};
+/* The description being read failed (why); the next one told is read,
+ * or, when every answer was unusable, UPnP is not to be had. */
+void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, enum desc_verdict v, const char *why,
                          int64_t now);
 /* Read the next description told, if none is being read; 0 when one is
  * being read or the IGD is known. */
