@@ -12,6 +12,8 @@
 #define SVC_IP "urn:schemas-upnp-org:service:WANIPConnection:"
 #define SVC_PPP "urn:schemas-upnp-org:service:WANPPPConnection:1"
 #define SVC_FW "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1"
+/* TR-064 (Broadband Forum): the same actions under another namespace */
+#define TR_IP "urn:dslforum-org:service:WANIPConnection:1"
 
 /* addr is an IPv4 or (with a colon) an IPv6 literal */
 static int bound(int type, const char *addr, int port)
@@ -40,31 +42,198 @@ static int bound(int type, const char *addr, int port)
 
 static int version(const fakeigd *g)
 {
-    return g->scenario == IGD_OK_V1 || g->scenario == IGD_718 || g->scenario == IGD_724 ||
-                   g->scenario == IGD6_NO_FW
-               ? 1
-               : 2;
+    switch (g->scenario) {
+    case IGD_OK_V2: case IGD_725: case IGD_402: case IGD_CGN: case IGD_ABSOLUTE_CTL:
+    case IGD_V2_FW: case IGD_SSDP_NOT_GATEWAY: case IGD_LOCATION_ELSEWHERE:
+    case IGD_CONTROL_ELSEWHERE: case IGD_HUGE_DESC: case IGD_DRIP: case IGD_BAD_XML:
+    case IGD_BAD_SOAP: case IGD_PPP_ONLY:
+        return 2;
+    default:
+        return g->v6 && g->scenario != IGD6_NO_FW ? 2 : 1;
+    }
 }
 
-static void answer_ssdp(fakeigd *g, const struct sockaddr *to, socklen_t to_len)
+/* A counter of g's, read under its lock */
+static int counter(fakeigd *g, const int *which)
+{
+    int n;
+    pthread_mutex_lock(&g->lock);
+    n = *which;
+    pthread_mutex_unlock(&g->lock);
+    return n;
+}
+
+/* Devices of the old kind: only a search for every root device finds them */
+static int rootdevice_only(const fakeigd *g)
+{
+    return g->scenario == IGD_ROOTDEVICE_ONLY || g->scenario == IGD_TR064 ||
+           g->scenario == IGD_TR064_AUTH;
+}
+
+/* The search's ST into st ("" when none) */
+static void search_target(const char *req, char *st, size_t cap)
+{
+    const char *p = strstr(req, "\r\nST:");
+    size_t n = 0;
+
+    st[0] = '\0';
+    if (!p)
+        return;
+    for (p += 5; *p == ' '; p++)
+        ;
+    while (n + 1 < cap && p[n] && p[n] != '\r' && p[n] != '\n')
+        n++;
+    memcpy(st, p, n);
+    st[n] = '\0';
+}
+
+/* Whether the fake answers a search for st, and with which ST into out */
+static int answers_search(const fakeigd *g, const char *st, char *out, size_t cap)
+{
+    int any = !strcmp(st, "ssdp:all") || !strcmp(st, "upnp:rootdevice");
+
+    if (rootdevice_only(g)) {
+        snprintf(out, cap, "upnp:rootdevice");
+        return any;
+    }
+    snprintf(out, cap, "urn:schemas-upnp-org:device:InternetGatewayDevice:%d", version(g));
+    return strstr(st, "urn:schemas-upnp-org:device:InternetGatewayDevice:") != NULL;
+}
+
+static void answer_ssdp(fakeigd *g, const char *st, const struct sockaddr *to, socklen_t to_len)
 {
     char msg[512];
+    int early = counter(g, &g->searches) <= 6; /* the first two rounds: 2 searches, then 4 */
     const char *loc = g->v6 ? "http://[::1]:5000/rootDesc.xml"
-                      : g->scenario == IGD_LOCATION_ELSEWHERE
+                      : g->scenario == IGD_LOCATION_ELSEWHERE ||
+                                (g->scenario == IGD_LOCATION_LATE && early)
                           ? "http://127.0.0.2:5000/rootDesc.xml"
-                          : "http://127.0.0.1:5000/rootDesc.xml";
+                      : g->scenario == IGD_TR064 || g->scenario == IGD_TR064_AUTH
+                          ? "http://127.0.0.1:5000/tr64desc.xml"
+                                                 : "http://127.0.0.1:5000/rootDesc.xml";
     int n = snprintf(msg, sizeof(msg),
                      "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\n"
-                     "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:%d\r\n"
-                     "USN: uuid:fake::urn:schemas-upnp-org:device:InternetGatewayDevice:%d\r\n"
+                     "ST: %s\r\nUSN: uuid:fake::%s\r\n"
                      "EXT:\r\nSERVER: fake UPnP/1.1 fakeigd/1\r\nLOCATION: %s\r\n\r\n",
-                     version(g), version(g), loc);
+                     st, st, loc);
     int fd = g->scenario == IGD_SSDP_NOT_GATEWAY ? g->spoof_fd : g->udp_fd;
     sendto(fd, msg, (size_t)n, 0, to, to_len);
 }
 
+/* A service element; ctl as written */
+#define SERVICE(type, id, ctl)                                                                  \
+    "<service><serviceType>" type "</serviceType><serviceId>" id "</serviceId>"              \
+    "<controlURL>" ctl "</controlURL><eventSubURL>/evt</eventSubURL>"                         \
+    "<SCPDURL>/scpd.xml</SCPDURL></service>"
+
+/* A TR-064 root device and its first service, DeviceInfo */
+#define TR64_ROOT                                                                               \
+    "<?xml version=\"1.0\"?><root xmlns=\"urn:dslforum-org:device-1-0\">"                     \
+    "<specVersion><major>1</major><minor>0</minor></specVersion><device>"                       \
+    "<deviceType>urn:dslforum-org:device:InternetGatewayDevice:1</deviceType><serviceList>"     \
+    SERVICE("urn:dslforum-org:service:DeviceInfo:1", "urn:DeviceInfo-com:serviceId:DeviceInfo1", \
+            "/upnp/control/deviceinfo")
+
+/*
+ * Descriptions shaped like deployed devices', written from the UPnP
+ * Device Architecture and IGD specifications and the Broadband Forum's
+ * TR-064: the variations that matter to a reader of them.
+ */
+static const char *shaped_description(const fakeigd *g)
+{
+    switch (g->scenario) {
+    case IGD_PPP_URLBASE: /* a DSL modem: PPP, its control point behind URLBase */
+        return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+               "<root xmlns=\"urn:schemas-upnp-org:device-1-0\">\n"
+               " <specVersion><major>1</major><minor>0</minor></specVersion>\n"
+               " <URLBase>http://127.0.0.1:5001/</URLBase>\n"
+               " <device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1"
+               "</deviceType><friendlyName>DSL modem</friendlyName>\n"
+               "  <deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:1"
+               "</deviceType><serviceList>"
+               SERVICE("urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1",
+                       "urn:upnp-org:serviceId:WANCommonIFC1", "upnp/control/WANCommonIFC1")
+               "</serviceList>\n   <deviceList><device><deviceType>"
+               "urn:schemas-upnp-org:device:WANConnectionDevice:1</deviceType><serviceList>"
+               SERVICE("urn:schemas-upnp-org:service:WANDSLLinkConfig:1",
+                       "urn:upnp-org:serviceId:WANDSLLinkC1", "upnp/control/WANDSLLinkC1")
+               SERVICE(SVC_PPP, "urn:upnp-org:serviceId:WANPPPConn1",
+                       "upnp/control/WANPPPConn1")
+               "</serviceList></device></deviceList></device></deviceList></device>\n"
+               "</root>\n";
+    case IGD_ABSOLUTE_CTL: /* every URL written whole */
+        return "<?xml version=\"1.0\"?><root xmlns=\"urn:schemas-upnp-org:device-1-0\">"
+               "<specVersion><major>1</major><minor>1</minor></specVersion><device>"
+               "<deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:2</deviceType>"
+               "<deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:2"
+               "</deviceType><deviceList><device><deviceType>"
+               "urn:schemas-upnp-org:device:WANConnectionDevice:2</deviceType><serviceList>"
+               SERVICE(SVC_IP "2", "urn:upnp-org:serviceId:WANIPConn1",
+                       "http://127.0.0.1:5000/abs/WANIPConn1")
+               "</serviceList></device></deviceList></device></deviceList></device></root>";
+    case IGD_NO_DECL: /* no declaration, no namespace, CRLF and indents */
+        return "<root>\r\n  <specVersion>\r\n    <major>1</major>\r\n    <minor>0</minor>"
+               "\r\n  </specVersion>\r\n  <device>\r\n    <deviceType>"
+               "urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>\r\n"
+               "    <deviceList>\r\n      <device>\r\n        <deviceType>"
+               "urn:schemas-upnp-org:device:WANDevice:1</deviceType>\r\n"
+               "        <deviceList>\r\n          <device>\r\n            <deviceType>"
+               "urn:schemas-upnp-org:device:WANConnectionDevice:1</deviceType>\r\n"
+               "            <serviceList>\r\n              "
+               SERVICE(SVC_IP "1", "urn:upnp-org:serviceId:WANIPConn1", "/nodecl/ctl")
+               "\r\n            </serviceList>\r\n          </device>\r\n        </deviceList>"
+               "\r\n      </device>\r\n    </deviceList>\r\n  </device>\r\n</root>\r\n";
+    case IGD_TWO_WAN: /* a DSL port unused, the Ethernet WAN in use */
+        return "<?xml version=\"1.0\"?><root xmlns=\"urn:schemas-upnp-org:device-1-0\">"
+               "<specVersion><major>1</major><minor>0</minor></specVersion><device>"
+               "<deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>"
+               "<deviceList><device><deviceType>urn:schemas-upnp-org:device:WANDevice:1"
+               "</deviceType><serviceList>"
+               SERVICE("urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1",
+                       "urn:upnp-org:serviceId:WANCommonIFC1", "/dsl/CmnIfCfg")
+               "</serviceList></device><device><deviceType>"
+               "urn:schemas-upnp-org:device:WANDevice:1</deviceType><serviceList>"
+               SERVICE("urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1",
+                       "urn:upnp-org:serviceId:WANCommonIFC2", "/eth/CmnIfCfg")
+               "</serviceList><deviceList><device><deviceType>"
+               "urn:schemas-upnp-org:device:WANConnectionDevice:1</deviceType><serviceList>"
+               SERVICE(SVC_IP "1", "urn:upnp-org:serviceId:WANIPConn2", "/eth/IPConn")
+               "</serviceList></device></deviceList></device></deviceList></device></root>";
+    case IGD_V2_FW: /* IGD v2: IPv4 mappings and IPv6 pinholes side by side */
+        return "<?xml version=\"1.0\"?><root xmlns=\"urn:schemas-upnp-org:device-1-0\" "
+               "configId=\"1\"><specVersion><major>1</major><minor>1</minor></specVersion>"
+               "<device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:2"
+               "</deviceType><deviceList><device><deviceType>"
+               "urn:schemas-upnp-org:device:WANDevice:2</deviceType><deviceList><device>"
+               "<deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:2</deviceType>"
+               "<serviceList>"
+               SERVICE(SVC_IP "2", "urn:upnp-org:serviceId:WANIPConn1", "/v2/IPConn")
+               SERVICE(SVC_FW, "urn:upnp-org:serviceId:WANIPv6Firewall1", "/v2/IP6FCtl")
+               "</serviceList></device></deviceList></device></deviceList></device></root>";
+    case IGD_DSLFORUM_ONLY: /* TR-064's management services, no WAN connection */
+        return TR64_ROOT
+               SERVICE("urn:dslforum-org:service:LANConfigSecurity:1",
+                       "urn:LANConfigSecurity-com:serviceId:LANConfigSecurity1",
+                       "/upnp/control/lanconfigsecurity")
+               "</serviceList></device></root>";
+    case IGD_TR064: /* TR-064: the WAN connection under the Broadband Forum's names */
+    case IGD_TR064_AUTH:
+        return TR64_ROOT
+               "</serviceList><deviceList><device><deviceType>"
+               "urn:dslforum-org:device:WANDevice:1</deviceType><deviceList><device>"
+               "<deviceType>urn:dslforum-org:device:WANConnectionDevice:1</deviceType>"
+               "<serviceList>"
+               SERVICE(TR_IP, "urn:WANIPConnection-com:serviceId:WANIPConnection1",
+                       "/upnp/control/wanipconnection1")
+               "</serviceList></device></deviceList></device></deviceList></device></root>";
+    default:
+        return NULL;
+    }
+}
+
 static int description(fakeigd *g, char *out, size_t cap)
 {
+    const char *shaped = shaped_description(g);
     const char *svc = g->scenario == IGD_PPP_ONLY ? SVC_PPP : NULL;
     char svcbuf[80];
     const char *ctl = g->scenario == IGD_CONTROL_ELSEWHERE ? "http://127.0.0.2:5000/ctl/IPConn"
@@ -77,6 +246,8 @@ static int description(fakeigd *g, char *out, size_t cap)
                            "<eventSubURL>/evt/IP6FCtl</eventSubURL>"
                            "<SCPDURL>/WANIP6FC.xml</SCPDURL></service>"
                          : "";
+    if (shaped)
+        return snprintf(out, cap, "%s", shaped);
     if (!svc) {
         snprintf(svcbuf, sizeof(svcbuf), SVC_IP "%d", version(g));
         svc = svcbuf;
@@ -136,7 +307,7 @@ static void soap_ok(int fd, const char *action, const char *inner)
     soap_ok_from(fd, SVC_IP "1", action, inner);
 }
 
-static void soap_err(int fd, int code)
+static void soap_err_text(int fd, int code, const char *text)
 {
     char body[1024];
     snprintf(body, sizeof(body),
@@ -144,9 +315,14 @@ static void soap_err(int fd, int code)
              "s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body><s:Fault>"
              "<faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail>"
              "<UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>%d</errorCode>"
-             "<errorDescription>fake</errorDescription></UPnPError></detail></s:Fault></s:Body>"
-             "</s:Envelope>", code);
+             "<errorDescription>%s</errorDescription></UPnPError></detail></s:Fault></s:Body>"
+             "</s:Envelope>", code, text);
     reply(fd, 500, body);
+}
+
+static void soap_err(int fd, int code)
+{
+    soap_err_text(fd, code, "fake");
 }
 
 static unsigned xml_uint(const char *body, const char *tag)
@@ -273,6 +449,10 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
     if (hash)
         sscanf(hash + 1, "%39[A-Za-z]", action);
     snprintf(call.action, sizeof(call.action), "%s", action);
+    sscanf(req, "POST %39s", call.path);
+    if ((a = strstr(req, "\r\nHost:")) != NULL)
+        sscanf(a + 7, " %39[^\r\n ]", call.host);
+    a = strstr(req, "SOAPAction:");
     if (strstr(req, "POST /ctl/IP6FCtl ")) {
         handle_pinhole(g, fd, body, &call);
         return;
@@ -280,18 +460,36 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
     call.ext_port = xml_uint(body, "NewExternalPort");
     call.lease = xml_uint(body, "NewLeaseDuration");
     xml_str(body, "NewInternalClient", call.client, sizeof(call.client));
+    /* a TR-064 router knows its actions by its own namespace only */
+    if ((g->scenario == IGD_TR064 || g->scenario == IGD_TR064_AUTH) && (!a || !strstr(a, TR_IP "#")))
+        call.error = 401;
     record(g, &call);
+    if (call.error) {
+        soap_err_text(fd, call.error, "Invalid Action");
+        return;
+    }
 
     if (!strcmp(action, "GetExternalIPAddress")) {
         snprintf(inner, sizeof(inner), "<NewExternalIPAddress>%s</NewExternalIPAddress>",
-                 g->scenario == IGD_CGN ? "100.64.1.1" : "198.51.100.7");
-        soap_ok(fd, action, inner);
+                 g->scenario == IGD_CGN ? "100.64.1.1"
+                 : g->scenario == IGD_EXT_JUNK ? g->ext_addr : "198.51.100.7");
+        soap_ok_from(fd, g->scenario == IGD_TR064 || g->scenario == IGD_TR064_AUTH ? TR_IP
+                                                                                : SVC_IP "1",
+                     action, inner);
         return;
     }
     if (!strcmp(action, "AddPortMapping") || !strcmp(action, "AddAnyPortMapping")) {
         int any = action[3] == 'A';
         if (g->add_silent)
             return; /* made, perhaps, but never said */
+        if (g->scenario == IGD_TR064_AUTH) {
+            static const char unauthorized[] =
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"SOAP-Auth\", "
+                "nonce=\"1\", algorithm=MD5, qop=\"auth\"\r\nContent-Length: 0\r\n"
+                "Connection: close\r\n\r\n";
+            send_all(fd, unauthorized, strlen(unauthorized));
+            return;
+        }
         if (g->scenario == IGD_BAD_SOAP) {
             reply(fd, 200, "<<<this is not < xml");
             return;
@@ -302,6 +500,15 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
         }
         if (g->scenario == IGD_718 && call.ext_port == g->taken_port) {
             soap_err(fd, 718);
+            return;
+        }
+        /* what some routers say of a port another host holds */
+        if (g->scenario == IGD_501 && call.ext_port == g->taken_port) {
+            soap_err_text(fd, 501, "Action Failed");
+            return;
+        }
+        if (g->scenario == IGD_501_ALWAYS) {
+            soap_err_text(fd, 501, "WAN connection is not up");
             return;
         }
         if (g->scenario == IGD_724 && call.ext_port != xml_uint(body, "NewInternalPort")) {
@@ -318,6 +525,15 @@ static void handle_soap(fakeigd *g, int fd, const char *req, const char *body)
     }
     if (!strcmp(action, "GetSpecificPortMappingEntry") && g->lost) {
         soap_err(fd, 714); /* the router lost our entry */
+        return;
+    }
+    if (!strcmp(action, "GetSpecificPortMappingEntry") &&
+        (g->scenario == IGD_501 || g->scenario == IGD_501_ALWAYS)) {
+        if (g->scenario == IGD_501 && call.ext_port == g->taken_port) {
+            soap_ok(fd, action, "<NewInternalClient>192.168.1.23</NewInternalClient>");
+            return;
+        }
+        soap_err_text(fd, 714, "NoSuchEntryInArray");
         return;
     }
     if (!strcmp(action, "DeletePortMapping") || !strcmp(action, "GetSpecificPortMappingEntry")) {
@@ -373,6 +589,9 @@ static void serve_http(fakeigd *g, int fd)
     g->http_requests++;
     pthread_mutex_unlock(&g->lock);
     if (!strncmp(req, "GET ", 4)) {
+        pthread_mutex_lock(&g->lock);
+        g->desc_fetches++;
+        pthread_mutex_unlock(&g->lock);
         if (g->scenario == IGD_DRIP) {
             pthread_t th;
             g->drip_threads++;
@@ -393,7 +612,7 @@ static void serve_http(fakeigd *g, int fd)
         } else if (g->scenario == IGD_BAD_XML) {
             reply(fd, 200, "<root><device><serviceList><service><serviceType>urn:sch");
         } else {
-            char d[4096];
+            char d[8192];
             description(g, d, sizeof(d));
             reply(fd, 200, d);
         }
@@ -406,12 +625,18 @@ static void serve_http(fakeigd *g, int fd)
 static void *serve(void *arg)
 {
     fakeigd *g = arg;
-    struct pollfd p[4] = { { .fd = g->udp_fd, .events = POLLIN }, { .fd = g->tcp_fd, .events = POLLIN },
-                           { .fd = g->stop_fd, .events = POLLIN }, { .fd = g->tcp2_fd, .events = POLLIN } };
+    struct pollfd p[5] = { { .fd = g->udp_fd, .events = POLLIN }, { .fd = g->tcp_fd, .events = POLLIN },
+                           { .fd = g->stop_fd, .events = POLLIN }, { .fd = g->tcp2_fd, .events = POLLIN },
+                           { .fd = g->tcp3_fd, .events = POLLIN } };
 
-    while (poll(p, 4, 30000) > 0 && !p[2].revents) {
+    while (poll(p, 5, 30000) > 0 && !p[2].revents) {
         if (p[3].revents) { /* the host that is not the gateway: count, serve */
             int fd = accept(g->tcp2_fd, NULL, NULL);
+            if (fd >= 0)
+                serve_http(g, fd);
+        }
+        if (p[4].revents) { /* the gateway's other port (a URLBase) */
+            int fd = accept(g->tcp3_fd, NULL, NULL);
             if (fd >= 0)
                 serve_http(g, fd);
         }
@@ -421,9 +646,14 @@ static void *serve(void *arg)
             socklen_t fl = sizeof(from);
             ssize_t n = recvfrom(g->udp_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
             if (n > 0) {
+                char st[128], ans[128];
                 buf[n] = '\0';
-                if (strstr(buf, "M-SEARCH") && strstr(buf, "InternetGatewayDevice"))
-                    answer_ssdp(g, (struct sockaddr *)&from, fl);
+                search_target(buf, st, sizeof(st));
+                pthread_mutex_lock(&g->lock);
+                g->searches += strstr(buf, "M-SEARCH") != NULL;
+                pthread_mutex_unlock(&g->lock);
+                if (strstr(buf, "M-SEARCH") && answers_search(g, st, ans, sizeof(ans)))
+                    answer_ssdp(g, ans, (struct sockaddr *)&from, fl);
             }
         }
         if (p[1].revents) {
@@ -445,8 +675,10 @@ int fakeigd_start(fakeigd *g, int scenario)
     g->spoof_fd = bound(SOCK_DGRAM, "127.0.0.2", 1900);
     g->tcp_fd = bound(SOCK_STREAM, "127.0.0.1", 5000);
     g->tcp2_fd = bound(SOCK_STREAM, "127.0.0.2", 5000);
+    g->tcp3_fd = bound(SOCK_STREAM, "127.0.0.1", 5001);
     g->stop_fd = eventfd(0, 0);
-    if (g->udp_fd < 0 || g->spoof_fd < 0 || g->tcp_fd < 0 || g->tcp2_fd < 0 || g->stop_fd < 0)
+    if (g->udp_fd < 0 || g->spoof_fd < 0 || g->tcp_fd < 0 || g->tcp2_fd < 0 || g->tcp3_fd < 0 ||
+        g->stop_fd < 0)
         return -1;
     return pthread_create(&g->th, NULL, serve, g);
 }
@@ -459,7 +691,7 @@ int fakeigd_start6(fakeigd *g, int scenario)
     pthread_mutex_init(&g->lock, NULL);
     g->udp_fd = bound(SOCK_DGRAM, "::1", 1900);
     g->tcp_fd = bound(SOCK_STREAM, "::1", 5000);
-    g->spoof_fd = g->tcp2_fd = -1; /* poll() skips them */
+    g->spoof_fd = g->tcp2_fd = g->tcp3_fd = -1; /* poll() skips them */
     g->stop_fd = eventfd(0, 0);
     if (g->udp_fd < 0 || g->tcp_fd < 0 || g->stop_fd < 0)
         return -1;
@@ -477,6 +709,8 @@ void fakeigd_stop(fakeigd *g)
     close(g->tcp_fd);
     if (g->tcp2_fd >= 0)
         close(g->tcp2_fd);
+    if (g->tcp3_fd >= 0)
+        close(g->tcp3_fd);
     close(g->stop_fd);
 }
 
@@ -492,11 +726,12 @@ int fakeigd_count(fakeigd *g, const char *action)
 
 int fakeigd_http_requests(fakeigd *g)
 {
-    int n;
-    pthread_mutex_lock(&g->lock);
-    n = g->http_requests;
-    pthread_mutex_unlock(&g->lock);
-    return n;
+    return counter(g, &g->http_requests);
+}
+
+int fakeigd_desc_fetches(fakeigd *g)
+{
+    return counter(g, &g->desc_fetches);
 }
 
 int fakeigd_call_get(fakeigd *g, const char *action, int n, fakeigd_call *out)

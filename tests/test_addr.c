@@ -243,6 +243,29 @@ START_TEST(v6_fitness)
 }
 END_TEST
 
+/* What a router may give as its external address although no Internet
+ * host can have it: named; public, private and CGN addresses are not. */
+START_TEST(not_external_addresses)
+{
+    static const char *const junk[] = { "0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.0.9",
+                                        "169.254.0.1", "224.0.0.1", "239.255.255.250",
+                                        "240.0.0.1", "255.255.255.255" };
+    static const char *const fine[] = { "198.51.100.7", "10.0.0.1", "192.168.1.1",
+                                        "100.64.1.1", "172.16.0.1", "1.1.1.1", "223.255.255.255" };
+    pm_addr a;
+
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        ck_assert_int_eq(pm_addr_parse(junk[i], &a), 0);
+        ck_assert_msg(pm_addr_not_external(a.u.v4) != NULL, "%s", junk[i]);
+    }
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        ck_assert_int_eq(pm_addr_parse(fine[i], &a), 0);
+        ck_assert_msg(pm_addr_not_external(a.u.v4) == NULL, "%s", fine[i]);
+    }
+    ck_assert_str_eq(pm_addr_not_external(0), "none: the router is not connected");
+}
+END_TEST
+
 static Suite *addr_suite(void)
 {
     Suite *s = suite_create("addr");
@@ -254,6 +277,7 @@ static Suite *addr_suite(void)
     tcase_add_test(tc, sockaddr_round_trip);
     tcase_add_test(tc, pcp_form_round_trip);
     tcase_add_test(tc, v6_fitness);
+    tcase_add_test(tc, not_external_addresses);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,6 +18,7 @@
 
 #include "check_main.h"
 #include "log_capture.h"
+#include "fakegw.h"
 #include "fakeigd.h"
 #include "wait.h"
 
@@ -68,6 +69,27 @@ static int map(uint16_t port, uint16_t ext, portmap_mapping **m, portmap_mapping
     r.lifetime = 600;
     ck_assert_int_eq(portmap_request_mapping(client, &r, m), PORTMAP_OK);
     return portmap_mapping_wait(*m, 0, info);
+}
+
+/* portmap-cli's output (stdout and stderr) for args into out; its exit
+ * status as pclose gives it. A journal directory of its own (dir). */
+static int cli_output(const char *args, char *out, size_t cap)
+{
+    char cmd[512];
+    size_t len = 0;
+    FILE *p;
+
+    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd), "PORTMAP_STATE_DIR=%s '%s' %s 2>&1", dir, PORTMAP_CLI, args);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = '\0';
+    while (len < cap - 1 && fgets(out + len, (int)(cap - len), p))
+        len = strlen(out);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    return pclose(p);
 }
 
 START_TEST(v2_uses_add_any)
@@ -132,29 +154,18 @@ END_TEST
  * permanent entry and that --once will not let it expire. */
 START_TEST(cli_explains_725)
 {
-    char cmd[512], out[4096] = "";
-    size_t len = 0;
-    FILE *p;
+    char out[4096];
     int st;
 
     ck_assert_msg(fakeigd_start(&igd, IGD_725) == 0, "cannot bind the fake IGD's ports");
-    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(cmd, sizeof(cmd), "PORTMAP_STATE_DIR=%s '%s' request 7211 tcp --once --protocol upnp "
-             "--gateway 127.0.0.1 --timeout 3 2>&1", dir, PORTMAP_CLI);
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), p))
-        len = strlen(out);
-    st = pclose(p);
+    st = cli_output("request 7211 tcp --once --protocol upnp --gateway 127.0.0.1 --timeout 3",
+                    out, sizeof(out));
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d: %s", st, out);
     ck_assert_msg(strstr(out, "mapped tcp 7211"), "%s", out);
     ck_assert_msg(strstr(out, "UPnP error 725") && strstr(out, "only accepts permanent") &&
                       strstr(out, "will NOT expire") && strstr(out, "release 7211 tcp"),
                   "no explanation: %s", out);
     fakeigd_stop(&igd);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -219,20 +230,28 @@ END_TEST
 START_TEST(error_402_retries_permanent) { only_permanent(IGD_402); }
 END_TEST
 
-START_TEST(error_718_picks_a_stable_port)
+/* 7100 is taken: another port, the same again for a restarted program;
+ * returns it */
+static unsigned stable_alternative(void)
 {
     portmap_mapping *m;
     portmap_mapping_info info;
     unsigned first;
-    start(IGD_718, 3000);
-    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK); /* 7100 is taken */
+
+    ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK);
     ck_assert_uint_ne(info.external_port, 7100);
     ck_assert_uint_ge(info.external_port, 1024);
     first = info.external_port;
     ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
-    /* a restarted program gets the same port again */
     ck_assert_int_eq(map(7100, 0, &m, &info), PORTMAP_OK);
     ck_assert_uint_eq(info.external_port, first);
+    return first;
+}
+
+START_TEST(error_718_picks_a_stable_port)
+{
+    start(IGD_718, 3000);
+    stable_alternative();
     finish();
 }
 END_TEST
@@ -309,6 +328,293 @@ START_TEST(carrier_grade_nat_is_reported)
     ck_assert_int_eq(d.double_nat, 1);
     ck_assert_int_eq(map(7208, 0, &m, &info), PORTMAP_OK);
     ck_assert_int_eq(info.double_nat, 1);
+    finish();
+}
+END_TEST
+
+/* ---- issue 20: deployed routers' behaviours ---- */
+
+/* The reason the mapping failed, or the client's discovery reason */
+static void reason_of(portmap_mapping *m, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (m)
+        portmap_mapping_get_reason(m, PORTMAP_FAMILY_DEFAULT, buf, len);
+    if (!buf[0])
+        portmap_discover_reason(client, PORTMAP_IPV4, buf, len);
+}
+
+/* 501 (Action Failed) for a port another host holds, as some routers
+ * answer instead of 718: a conflict, once the router says whose the
+ * port is; the deterministic alternative is asked for, as after 718. */
+START_TEST(error_501_on_a_taken_port_is_a_conflict)
+{
+    unsigned port;
+
+    start(IGD_718, 3000);
+    port = stable_alternative();
+    finish();
+    start(IGD_501, 3000); /* 7100 is another host's, said with 501 */
+    ck_assert_uint_eq(stable_alternative(), port); /* the port a 718 gives */
+    ck_assert_int_ge(fakeigd_count(&igd, "GetSpecificPortMappingEntry"), 1);
+    finish();
+}
+END_TEST
+
+/* A 501 that is no conflict: failed at once with what the router said
+ * (code and text), not "out of resources" after three resends. */
+START_TEST(error_501_says_what_the_router_said)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    char why[512];
+
+    start(IGD_501_ALWAYS, 10000);
+    ck_assert_int_eq(map(7101, 0, &m, &info), PORTMAP_ERR_REFUSED);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPortMapping"), 1);
+    reason_of(m, why, sizeof(why));
+    ck_assert_msg(strstr(why, "501") && strstr(why, "WAN connection is not up"), "%s", why);
+    ck_assert_msg(!strstr(why, "resources"), "%s", why);
+    finish();
+}
+END_TEST
+
+/* Junk the router gives as its external address: not one, and not a
+ * sign of double NAT either; unknown, with the reason. (Not 127.0.0.1:
+ * here that is our own address, which means no NAT at all.) */
+static const char *const junk_addresses[] = {
+    "127.0.1.1", "0.0.0.0", "0.1.2.3", "169.254.7.1", "224.0.0.251", "239.1.2.3",
+    "255.255.255.255", "240.0.0.1",
+};
+
+START_TEST(junk_external_address_is_unknown)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    portmap_discovery d;
+    char why[512];
+
+    start(IGD_EXT_JUNK, 3000);
+    /* before anything is asked of it */
+    snprintf(igd.ext_addr, sizeof(igd.ext_addr), "%s", junk_addresses[_i]);
+    ck_assert_int_eq(portmap_discover(client, &d, 0, 2000), PORTMAP_OK);
+    ck_assert_msg(!d.external_address[0], "%s reported as %s", junk_addresses[_i],
+                  d.external_address);
+    ck_assert_int_eq(d.double_nat, 0);
+    portmap_discover_reason(client, PORTMAP_IPV4, why, sizeof(why));
+    ck_assert_msg(strstr(why, junk_addresses[_i]) && strstr(why, "not an external address"),
+                  "%s", why);
+    ck_assert_int_eq(map(7102, 0, &m, &info), PORTMAP_OK);
+    ck_assert_str_eq(info.external_address, "");
+    ck_assert_int_eq(info.double_nat, 0);
+    finish();
+}
+END_TEST
+
+/* The person at the shell is told why the address is unknown */
+START_TEST(cli_says_the_external_address_is_junk)
+{
+    char out[4096];
+    int st;
+
+    ck_assert_msg(fakeigd_start(&igd, IGD_EXT_JUNK) == 0, "cannot bind the fake IGD's ports");
+    snprintf(igd.ext_addr, sizeof(igd.ext_addr), "127.0.1.1");
+    st = cli_output("discover -4 --protocol upnp --gateway 127.0.0.1 --timeout 3", out, sizeof(out));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d: %s", st, out);
+    ck_assert_msg(strstr(out, "external address ?\n"), "%s", out);
+    ck_assert_msg(strstr(out, "gave 127.0.1.1 as its external address, which is not an "
+                              "external address (loopback)"), "%s", out);
+    ck_assert_msg(!strstr(out, "double NAT"), "%s", out);
+    st = cli_output("external-ip --protocol upnp --gateway 127.0.0.1 --timeout 3", out, sizeof(out));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "exit %d: %s", st, out);
+    ck_assert_msg(strstr(out, "not an external address (loopback)"), "%s", out);
+    ck_assert_msg(!strstr(out, "malformed"), "%s", out);
+    fakeigd_stop(&igd);
+}
+END_TEST
+
+static void natpmp_address(fakegw *g, const uint8_t *req, size_t len, void *user)
+{
+    uint8_t out[16];
+    (void)user;
+    if (len >= 2 && req[0] == 0 && req[1] == 0)
+        fakegw_reply(g, out, fakegw_pmp_addr_reply(out, 0, g->epoch, "203.0.113.9"));
+}
+
+/* The router's NAT-PMP knows its address when its UPnP says 127.0.1.1:
+ * NAT-PMP's is the one reported, UPnP's junk does not replace it. */
+START_TEST(junk_external_address_takes_natpmp_view)
+{
+    fakegw gw;
+    portmap_settings s;
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    portmap_discovery d;
+
+    ck_assert_int_eq(fakegw_start(&gw, natpmp_address, NULL), 0);
+    ck_assert_msg(fakeigd_start(&igd, IGD_EXT_JUNK) == 0, "cannot bind the fake IGD's ports");
+    snprintf(igd.ext_addr, sizeof(igd.ext_addr), "127.0.1.1");
+    strcpy(dir, "/tmp/pm-fakeigd-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    portmap_default_settings(&s);
+    s.methods[0] = PORTMAP_METHOD_UPNP;
+    s.methods[1] = PORTMAP_METHOD_NATPMP;
+    s.gateway = "127.0.0.1";
+    s.timeout_ms = 3000;
+    s.state_dir = dir;
+    s.close_timeout_ms = 1000;
+    ck_assert_int_eq(portmap_open(&client, &s), PORTMAP_OK);
+    ck_assert_int_eq(map(7103, 0, &m, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_UPNP);
+    ck_assert_int_ge(fakeigd_count(&igd, "GetExternalIPAddress"), 1);
+    ck_assert_str_eq(info.external_address, "203.0.113.9");
+    ck_assert_int_eq(portmap_discover(client, &d, 0, 2000), PORTMAP_OK);
+    ck_assert_str_eq(d.external_address, "203.0.113.9");
+    ck_assert_int_eq(d.double_nat, 0);
+    finish();
+    fakegw_stop(&gw);
+}
+END_TEST
+
+/* A device that answers only searches for every root device is found
+ * within the request's deadline, and its description read. */
+START_TEST(rootdevice_only_device_is_found)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+
+    start(IGD_ROOTDEVICE_ONLY, 3000);
+    ck_assert_int_eq(map(7104, 0, &m, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 7104);
+    ck_assert_str_eq(info.external_address, "198.51.100.7");
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPortMapping"), 1);
+    finish();
+}
+END_TEST
+
+/* Routers that answer, but with nothing usable: the request fails as
+ * soon as that is known (well before its timeout of 10 s, the
+ * description read once at most; answers pointing elsewhere, which a
+ * forger could send, 3 s into the search), with the cause in the reason
+ * the user sees. */
+static const struct {
+    int scenario;
+    const char *cause;
+    int fetches;
+} unusable[] = {
+    { IGD_DSLFORUM_ONLY, "offers no port-mapping service", 1 },
+    { IGD_LOCATION_ELSEWHERE, "description is on 127.0.0.2, which is not the gateway", 0 },
+    { IGD_CONTROL_ELSEWHERE, "control URL is on 127.0.0.2, which is not the gateway", 1 },
+};
+
+START_TEST(unusable_answers_fail_at_once)
+{
+    portmap_mapping *m;
+    char why[512];
+    int64_t t0;
+    int rc;
+
+    start(unusable[_i].scenario, 10000);
+    t0 = now_ms();
+    rc = map(7105, 0, &m, NULL);
+    ck_assert_int_ne(rc, PORTMAP_OK);
+    ck_assert_msg(now_ms() - t0 < 5000, "waited %lld ms", (long long)(now_ms() - t0));
+    ck_assert_int_eq(fakeigd_desc_fetches(&igd), unusable[_i].fetches);
+    reason_of(m, why, sizeof(why));
+    ck_assert_msg(strstr(why, unusable[_i].cause), "\"%s\" lacks \"%s\"", why,
+                  unusable[_i].cause);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPortMapping") +
+                     fakeigd_count(&igd, "AddAnyPortMapping"), 0);
+    finish();
+}
+END_TEST
+
+/* Answers pointing elsewhere first (a forger's, while the router is
+ * slow), the router's own after: mapped, nothing fetched elsewhere. */
+START_TEST(answer_elsewhere_does_not_end_the_search)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+
+    start(IGD_LOCATION_LATE, 10000);
+    ck_assert_int_eq(map(7108, 0, &m, &info), PORTMAP_OK);
+    ck_assert_str_eq(info.external_address, "198.51.100.7");
+    ck_assert_int_eq(fakeigd_desc_fetches(&igd), 1); /* the gateway's, once */
+    finish();
+}
+END_TEST
+
+/* A TR-064 router that wants a password for its actions: told so, not
+ * "Action Failed" */
+START_TEST(tr064_password_is_said)
+{
+    portmap_mapping *m;
+    char why[512];
+
+    start(IGD_TR064_AUTH, 3000);
+    ck_assert_int_eq(map(7109, 0, &m, NULL), PORTMAP_ERR_NOT_AUTHORIZED);
+    reason_of(m, why, sizeof(why));
+    ck_assert_msg(strstr(why, "password") && strstr(why, "HTTP 401"), "%s", why);
+    ck_assert_int_eq(fakeigd_count(&igd, "AddPortMapping"), 1);
+    finish();
+}
+END_TEST
+
+/* The same, as the person at the shell sees it without -v */
+START_TEST(cli_names_the_unusable_router)
+{
+    char out[4096];
+    int st;
+
+    ck_assert_msg(fakeigd_start(&igd, unusable[_i].scenario) == 0, "cannot bind the fake IGD");
+    st = cli_output("request 7106 tcp --protocol upnp --gateway 127.0.0.1 --timeout 10", out,
+                    sizeof(out));
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 0, "exit %d: %s", st, out);
+    ck_assert_msg(strstr(out, unusable[_i].cause), "\"%s\" lacks \"%s\"", out,
+                  unusable[_i].cause);
+    ck_assert_msg(!strstr(out, "no gateway answered"), "%s", out);
+    fakeigd_stop(&igd);
+}
+END_TEST
+
+/* Descriptions shaped like deployed devices': the right control point
+ * (host and path) and service are used for the mapping. */
+static const struct {
+    int scenario;
+    const char *host, *path, *service;
+} shapes[] = {
+    { IGD_PPP_URLBASE, "127.0.0.1:5001", "/upnp/control/WANPPPConn1", "WANPPPConnection:1" },
+    { IGD_ABSOLUTE_CTL, "127.0.0.1:5000", "/abs/WANIPConn1", "WANIPConnection:2" },
+    { IGD_NO_DECL, "127.0.0.1:5000", "/nodecl/ctl", "WANIPConnection:1" },
+    { IGD_TWO_WAN, "127.0.0.1:5000", "/eth/IPConn", "WANIPConnection:1" },
+    { IGD_V2_FW, "127.0.0.1:5000", "/v2/IPConn", "WANIPConnection:2" },
+    /* TR-064: the same actions under urn:dslforum-org (the fake answers
+     * no other namespace), found by a search for root devices */
+    { IGD_TR064, "127.0.0.1:5000", "/upnp/control/wanipconnection1", "WANIPConnection:1" },
+};
+
+START_TEST(real_device_descriptions_map)
+{
+    portmap_mapping *m;
+    portmap_mapping_info info;
+    portmap_discovery d;
+    fakeigd_call call;
+    const char *add;
+
+    start(shapes[_i].scenario, 3000);
+    ck_assert_int_eq(map(7107, 0, &m, &info), PORTMAP_OK);
+    ck_assert_str_eq(info.external_address, "198.51.100.7");
+    add = fakeigd_count(&igd, "AddAnyPortMapping") ? "AddAnyPortMapping" : "AddPortMapping";
+    ck_assert_int_eq(fakeigd_call_get(&igd, add, 0, &call), 0);
+    ck_assert_int_eq(call.error, 0);
+    ck_assert_str_eq(call.host, shapes[_i].host);
+    ck_assert_str_eq(call.path, shapes[_i].path);
+    ck_assert_int_eq(portmap_discover(client, &d, 0, 1000), PORTMAP_OK);
+    ck_assert_str_eq(d.upnp_service, shapes[_i].service);
+    ck_assert_int_eq(portmap_mapping_release(&m, 1000), PORTMAP_OK);
+    ck_assert_int_eq(fakeigd_call_get(&igd, "DeletePortMapping", 0, &call), 0);
+    ck_assert_int_eq(call.error, 0);
+    ck_assert_str_eq(call.path, shapes[_i].path);
     finish();
 }
 END_TEST
@@ -722,6 +1028,20 @@ static Suite *fakeigd_suite(void)
     tcase_add_test(tc, malformed_soap_reply);
     tcase_add_test(tc, ppp_only_device);
     tcase_add_test(tc, carrier_grade_nat_is_reported);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("real_routers");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, error_501_on_a_taken_port_is_a_conflict);
+    tcase_add_test(tc, error_501_says_what_the_router_said);
+    tcase_add_loop_test(tc, junk_external_address_is_unknown, 0, PM_ARRAY_LEN(junk_addresses));
+    tcase_add_test(tc, junk_external_address_takes_natpmp_view);
+    tcase_add_test(tc, cli_says_the_external_address_is_junk);
+    tcase_add_test(tc, rootdevice_only_device_is_found);
+    tcase_add_loop_test(tc, unusable_answers_fail_at_once, 0, PM_ARRAY_LEN(unusable));
+    tcase_add_test(tc, answer_elsewhere_does_not_end_the_search);
+    tcase_add_test(tc, tr064_password_is_said);
+    tcase_add_loop_test(tc, cli_names_the_unusable_router, 0, PM_ARRAY_LEN(unusable));
+    tcase_add_loop_test(tc, real_device_descriptions_map, 0, PM_ARRAY_LEN(shapes));
     suite_add_tcase(s, tc);
     tc = tcase_create("ipv6");
     tcase_set_timeout(tc, 30);

@@ -211,6 +211,73 @@ START_TEST(description_without_a_wan_service_or_with_a_bad_url)
 }
 END_TEST
 
+/* TR-064: WANIPConnection under urn:dslforum-org, read as a UPnP one;
+ * TR-064's other services are not a port-mapping service. */
+START_TEST(description_tr064)
+{
+    static const char tr064[] =
+        "<?xml version=\"1.0\"?><root xmlns=\"urn:dslforum-org:device-1-0\"><URLBase>"
+        "http://10.77.0.1:49000</URLBase><device><deviceType>urn:dslforum-org:device:"
+        "InternetGatewayDevice:1</deviceType><serviceList><service><serviceType>"
+        "urn:dslforum-org:service:DeviceInfo:1</serviceType><controlURL>/upnp/control/deviceinfo"
+        "</controlURL></service></serviceList><deviceList><device><deviceList><device>"
+        "<serviceList><service><serviceId>urn:WANPPPConnection-com:serviceId:WANPPPConnection1"
+        "</serviceId><controlURL> /upnp/control/wanpppconn1 </controlURL><serviceType>"
+        "urn:dslforum-org:service:WANPPPConnection:1</serviceType></service><service>"
+        "<serviceType>urn:dslforum-org:service:WANIPConnection:1</serviceType><controlURL>"
+        "/upnp/control/wanipconnection1</controlURL></service></serviceList></device>"
+        "</deviceList></device></deviceList></device></root>";
+    static const char mgmt_only[] =
+        "<root><device><serviceList><service><serviceType>urn:dslforum-org:service:"
+        "DeviceInfo:1</serviceType><controlURL>/upnp/control/deviceinfo</controlURL>"
+        "</service></serviceList></device></root>";
+    static const char no_control[] =
+        "<root><service><serviceType>urn:dslforum-org:service:WANIPConnection:1</serviceType>"
+        "</service></root>";
+    pm_igd_desc d;
+    char host[PM_ADDR_TEXT];
+
+    /* the first listed, the control URL before the type and padded */
+    ck_assert_int_eq(pm_upnp_desc_parse(tr064, strlen(tr064), LOCATION, &d), PM_DESC_OK);
+    ck_assert_str_eq(d.service, "urn:dslforum-org:service:WANPPPConnection:1");
+    ck_assert_str_eq(d.service_name, "WANPPPConnection:1");
+    ck_assert_int_eq(d.version, 1);
+    pm_addr_fmt(&d.ctl_addr, host, sizeof(host));
+    ck_assert_str_eq(host, "10.77.0.1");
+    ck_assert_uint_eq(d.ctl_port, 49000); /* from URLBase */
+    ck_assert_str_eq(d.ctl_path, "/upnp/control/wanpppconn1");
+    ck_assert_int_eq(pm_upnp_desc_parse(mgmt_only, strlen(mgmt_only), LOCATION, &d),
+                     PM_DESC_NO_SERVICE);
+    ck_assert_int_eq(pm_upnp_desc_parse(no_control, strlen(no_control), LOCATION, &d),
+                     PM_DESC_NO_SERVICE);
+    for (size_t n = 0; n < sizeof(tr064) - 1; n += 7) /* cut anywhere: no crash */
+        pm_upnp_desc_parse(tr064, n, LOCATION, &d);
+}
+END_TEST
+
+/* The router's words for a fault, printable only */
+START_TEST(soap_fault_text)
+{
+    static const char fault[] =
+        "<s:Envelope><s:Body><s:Fault><detail><UPnPError><errorCode>501</errorCode>"
+        "<errorDescription> WAN\x1b[31m down \n</errorDescription></UPnPError></detail>"
+        "</s:Fault></s:Body></s:Envelope>";
+    static const char bare[] =
+        "<s:Envelope><s:Body><s:Fault><detail><UPnPError><errorCode>501</errorCode>"
+        "</UPnPError></detail></s:Fault></s:Body></s:Envelope>";
+    char t[64] = "x", small[4];
+
+    pm_soap_fault_text(fault, strlen(fault), t, sizeof(t));
+    ck_assert_str_eq(t, "WAN [31m down");
+    pm_soap_fault_text(fault, strlen(fault), small, sizeof(small));
+    ck_assert_str_eq(small, "WAN");
+    pm_soap_fault_text(bare, strlen(bare), t, sizeof(t));
+    ck_assert_str_eq(t, "");
+    pm_soap_fault_text("", 0, t, sizeof(t));
+    ck_assert_str_eq(t, "");
+}
+END_TEST
+
 START_TEST(soap_success_and_faults)
 {
     pm_http_response r = corpus_reply("soap", "lab-addany");
@@ -403,6 +470,8 @@ static Suite *upnp_reply_suite(void)
     tcase_add_test(tc, description_with_a_bad_firewall_url);
     tcase_add_test(tc, description_without_a_wan_service_or_with_a_bad_url);
     tcase_add_test(tc, soap_success_and_faults);
+    tcase_add_test(tc, description_tr064);
+    tcase_add_test(tc, soap_fault_text);
     tcase_add_test(tc, ports_are_checked_not_cut);
     tcase_add_test(tc, table_entries);
     tcase_add_test(tc, pinhole_unique_ids);

@@ -238,11 +238,44 @@ START_TEST(ssdp_answers)
     ck_assert_int_eq(a.igd_version, 1);
     const char *other = "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:MediaServer:1\r\n"
                         "LOCATION: http://10.77.0.1/\r\n\r\n";
-    ck_assert_int_ne(pm_ssdp_parse(other, strlen(other), &a), 0);
+    ck_assert_int_eq(pm_ssdp_parse(other, strlen(other), &a), 1); /* not ours, not malformed */
+    /* a root device: whether it is an IGD its description says */
+    const char *root = "HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:1::upnp:rootdevice\r\n"
+                       "LOCATION: http://10.77.0.1:49000/tr64desc.xml\r\n\r\n";
+    ck_assert_int_eq(pm_ssdp_parse(root, strlen(root), &a), 0);
+    ck_assert_int_eq(a.igd_version, 0);
+    ck_assert_str_eq(a.location, "http://10.77.0.1:49000/tr64desc.xml");
+    const char *root_noloc = "HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\n\r\n";
+    ck_assert_int_eq(pm_ssdp_parse(root_noloc, strlen(root_noloc), &a), -1);
     const char *noloc = "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
     ck_assert_int_ne(pm_ssdp_parse(noloc, strlen(noloc), &a), 0);
     for (size_t n = 0; n < strlen(ok) - 60; n++) /* truncations never crash */
         pm_ssdp_parse(ok, n, &a);
+}
+END_TEST
+
+/* The searches: each IGD version, every root device, everything */
+START_TEST(ssdp_search_targets)
+{
+    static const struct {
+        int version;
+        const char *st;
+    } t[] = {
+        { 2, "\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n" },
+        { 1, "\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n" },
+        { 0, "\r\nST: upnp:rootdevice\r\n" },
+        { -1, "\r\nST: ssdp:all\r\n" },
+    };
+    char buf[512];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        size_t n = pm_ssdp_msearch(buf, sizeof(buf), "10.77.0.1", t[i].version);
+        ck_assert_uint_gt(n, 0);
+        ck_assert_uint_eq(n, strlen(buf));
+        ck_assert_msg(strstr(buf, t[i].st) != NULL, "%s", buf);
+        ck_assert(strncmp(buf, "M-SEARCH * HTTP/1.1\r\nHOST: 10.77.0.1:1900\r\n", 42) == 0);
+        ck_assert_uint_eq(pm_ssdp_msearch(buf, 40, "10.77.0.1", t[i].version), 0); /* no room */
+    }
 }
 END_TEST
 
@@ -336,6 +369,7 @@ static Suite *upnp_wire_suite(void)
     tcase_add_test(tc, urls_ipv6);
     tcase_add_test(tc, url_host_round_trip);
     tcase_add_test(tc, ssdp_answers);
+    tcase_add_test(tc, ssdp_search_targets);
     tcase_add_test(tc, ssdp_ipv6);
     tcase_add_test(tc, soap_request_escapes);
     tcase_add_test(tc, soap_request_ipv6_host);

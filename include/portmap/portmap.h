@@ -257,6 +257,9 @@ PORTMAP_API int portmap_discover_reason(portmap_client *c, portmap_family family
  * Ask the gateway for its external IPv4 address now (NAT-PMP opcode 0, or
  * a short-lived PCP mapping that is deleted again). Writes a NUL-terminated
  * string into buf (at least PORTMAP_ADDRSTRLEN bytes). Blocks <= timeout_ms.
+ * An address no Internet host can have (127.0.0.1, 0.0.0.0, ...) is not
+ * written: PORTMAP_ERR_PROTOCOL, and portmap_discover_reason() says what
+ * the router gave.
  */
 PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, int timeout_ms);
 

@@ -198,10 +198,11 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
     deadline = start + pm_api_timeout(c, timeout_ms);
     /* A fresh probe: NAT-PMP's opcode 0 tells the address directly. */
     rc = pm_api_discover(c, 1u << PM_V4, PORTMAP_DISCOVER_FRESH, deadline);
-    if (rc == PORTMAP_OK && c->ext_addr_at < start && mapping_tells(c) != PORTMAP_METHOD_AUTO) {
-        /* Only a protocol with no question for it answered (PCP): learn
-         * the address from a short mapping of the discard port that is
-         * deleted at once. */
+    if (rc == PORTMAP_OK && (c->ext_addr_at < start || !c->ext_addr) &&
+        mapping_tells(c) != PORTMAP_METHOD_AUTO) {
+        /* Only a protocol with no question for it answered (PCP), or the
+         * one that did gave no external address: learn it from a short
+         * mapping of the discard port that is deleted at once. */
         portmap_request r;
         portmap_mapping *m;
         portmap_request_init(&r);

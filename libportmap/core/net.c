@@ -40,10 +40,38 @@ static void hurry(portmap_client *c, int fam, portmap_method method, int64_t now
     }
 }
 
-void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now)
+/* The router gave addr, which no Internet host can have (kind): the
+ * address is unknown, and that is said (ext_why). Not a sign of double
+ * NAT either. What another protocol said before stays; the wait for an
+ * address is over (it is known to be unknown). */
+static void junk_external(portmap_client *c, uint32_t addr, const char *kind, int64_t now)
 {
     char text[PORTMAP_ADDRSTRLEN];
 
+    pm_addr_str(addr, text, sizeof(text));
+    snprintf(c->ext_why, sizeof(c->ext_why),
+             "the router gave %s as its external address, which is not an external address (%s)",
+             text, kind);
+    if (!c->ext_addr) {
+        PM_WARN(c, "%s: the external address is unknown", c->ext_why);
+        c->double_nat = 0;
+    }
+    c->ext_addr_at = PM_MAX(now, 1);
+    pthread_cond_broadcast(&c->cond);
+}
+
+void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now)
+{
+    char text[PORTMAP_ADDRSTRLEN];
+    /* our own address is never junk: no NAT (the verdict "direct"), which
+     * a test on loopback shows with 127.0.0.1 */
+    const char *junk = addr != pm_local4(c) ? pm_addr_not_external(addr) : NULL;
+
+    if (junk) {
+        junk_external(c, addr, junk, now);
+        return;
+    }
+    c->ext_why[0] = '\0';
     if (addr && c->ext_addr && addr != c->ext_addr) {
         /* said by a reply to a request of ours: each mapping's renewal
          * brings the new address to its holder (CHANGED) */
@@ -51,11 +79,7 @@ void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now)
         PM_INFO(c, "the router's external address is now %s", text);
         hurry(c, PM_V4, PORTMAP_METHOD_AUTO, now);
     }
-    /* 0.0.0.0 (the router is not connected) is kept as "known but
-     * useless": the double-NAT verdict comes from it, and nobody waits
-     * for the address any longer; an address known before stays. */
-    if (addr)
-        c->ext_addr = addr;
+    c->ext_addr = addr;
     c->ext_addr_at = PM_MAX(now, 1);
     c->double_nat = pm_addr_is_private(addr);
     pthread_cond_broadcast(&c->cond);
@@ -67,6 +91,7 @@ void pm_net_forget_external(portmap_client *c)
     c->ext_addr_at = 0;
     c->double_nat = 0;
     c->ext_pending = 0;
+    c->ext_why[0] = '\0';
 }
 
 static void external_pending(portmap_client *c, int pending)

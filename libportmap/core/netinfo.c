@@ -136,6 +136,8 @@ void pm_net_reason(const portmap_client *c, int fam, portmap_method only, uint8_
                                   label);
     }
     if (!parts && n < len)
-        snprintf(buf + n, len - n, "%s", only ? "that protocol has no such family"
-                                              : "no protocol to ask");
+        n += (size_t)snprintf(buf + n, len - n, "%s", only ? "that protocol has no such family"
+                                                           : "no protocol to ask");
+    if (fam == PM_V4 && !c->ext_addr && c->ext_why[0] && n < len)
+        snprintf(buf + n, len - n, "; %s", c->ext_why);
 }

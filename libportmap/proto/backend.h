@@ -232,6 +232,9 @@ struct portmap_client {
     uint32_t ext_addr;
     int64_t ext_addr_at;      /* when ext_addr was learned; 0 never */
     int double_nat;           /* the external address is private or CGN */
+    /* why the router's external address is unknown although it answered
+     * (it gave one that no Internet host can have); "" otherwise */
+    char ext_why[128];
     int ext_pending;          /* an external-address query is under way */
     portmap_counters counters;
     portmap_mapping *mappings;

@@ -248,6 +248,28 @@ void pm_allow_str(uint32_t addr_be, uint8_t prefix, char *buf, size_t len)
         snprintf(buf, len, "%s/%u", a, prefix);
 }
 
+const char *pm_addr_not_external(uint32_t addr_be)
+{
+    uint32_t a = ntohl(addr_be);
+
+    if (a == 0)
+        return "none: the router is not connected";
+    if (a == 0xffffffffu)
+        return "the broadcast address";
+    switch (a >> 24) {
+    case 0: return "\"this network\", 0.0.0.0/8";
+    case 127: return "loopback";
+    default: break;
+    }
+    if ((a >> 16) == (169u << 8 | 254))
+        return "link-local";
+    if ((a >> 28) == 0xe)
+        return "multicast";
+    if ((a >> 28) == 0xf)
+        return "reserved, 240.0.0.0/4";
+    return NULL;
+}
+
 int pm_addr_is_private(uint32_t addr_be)
 {
     uint32_t a = ntohl(addr_be);

@@ -91,5 +91,10 @@ int pm_allow_parse(const char *s, uint32_t *addr_be, uint8_t *prefix);
 /* "A.B.C.D" for a /32, "A.B.C.D/N" otherwise, "" for anyone. */
 void pm_allow_str(uint32_t addr_be, uint8_t prefix, char *buf, size_t len);
 int pm_addr_is_private(uint32_t addr_be); /* RFC 1918, CGN, loopback, link-local, 0 */
+/* What an IPv4 address is when no host on the Internet can have it
+ * (loopback, 0/8, link-local, multicast, 240/4, the broadcast address),
+ * in a few words; NULL for any other address. A router that gives one
+ * as its external address does not know it. */
+const char *pm_addr_not_external(uint32_t addr_be);
 
 #endif

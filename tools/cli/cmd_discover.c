@@ -62,12 +62,19 @@ static void print_discovery4_json(const portmap_discovery *d, const portmap_disc
     printf("}\n");
 }
 
-static void print_discovery4_text(const portmap_discovery *d, const portmap_discovery *d6)
+/* why: the library's reason, shown when the external address is unknown
+ * (a router that gave junk for it says so there) */
+static void print_discovery4_text(const portmap_discovery *d, const portmap_discovery *d6,
+                                  const char *why)
 {
     const char *nat = nat_kind(d);
 
     printf("gateway %s\nlocal address %s\nexternal address %s\n", d->gateway, d->local_address,
            d->external_address[0] ? d->external_address : "?");
+    if (!d->external_address[0] && strstr(why, "which is not an external address")) {
+        const char *own = strstr(why, "; the router gave ");
+        printf("external address unknown: %s\n", own ? own + 2 : why);
+    }
     if (d->methods & PORTMAP_HAVE(PORTMAP_METHOD_PCP))
         printf("pcp yes (version %d)\n", d->pcp_version);
     else
@@ -104,13 +111,16 @@ static int discover_ipv4(portmap_client *c, const cli_options *o)
     int rc = portmap_discover_dual(c, &d, want6 ? &d6 : NULL, PORTMAP_DISCOVER_FRESH,
                                    o->timeout_s * 1000);
     const portmap_discovery *have6 = want6 && d6.gateway[0] ? &d6 : NULL;
+    char why[512] = "";
 
     if (rc != PORTMAP_OK && !d.gateway[0])
         return rc;
-    if (cli_json_mode)
+    if (cli_json_mode) {
         print_discovery4_json(&d, have6);
-    else
-        print_discovery4_text(&d, have6);
+    } else {
+        portmap_discover_reason(c, PORTMAP_IPV4, why, sizeof(why));
+        print_discovery4_text(&d, have6, why);
+    }
     return rc;
 }
 
@@ -133,7 +143,7 @@ int cli_cmd_discover(const cli_options *o, const cli_pair *pairs, int n)
 int cli_cmd_external_ip(const cli_options *o, const cli_pair *pairs, int n)
 {
     portmap_client *c = NULL;
-    char addr[PORTMAP_ADDRSTRLEN];
+    char addr[PORTMAP_ADDRSTRLEN], why[512] = "";
     int rc;
 
     (void)pairs;
@@ -141,10 +151,16 @@ int cli_cmd_external_ip(const cli_options *o, const cli_pair *pairs, int n)
     if ((rc = cli_open_client(o, &c, 1)) != 0)
         return rc;
     rc = portmap_external_ip(c, addr, sizeof(addr), o->timeout_s * 1000);
-    if (rc == PORTMAP_OK)
+    if (rc == PORTMAP_OK) {
         printf(cli_json_mode ? "{\"external_address\":\"%s\"}\n" : "%s\n", addr);
-    else
+    } else if (rc == PORTMAP_ERR_PROTOCOL &&
+               (portmap_discover_reason(c, PORTMAP_IPV4, why, sizeof(why)), strstr(why, "which "
+                                                           "is not an external address"))) {
+        /* it answered, with junk for an address: not a malformed reply */
+        rc = cli_fail(cli_exit_code_for(rc), "the external address is unknown: %s", why);
+    } else {
         rc = cli_explain(c, o, rc);
+    }
     portmap_close(&c);
     return rc;
 }

@@ -164,6 +164,9 @@ static void hint(const cli_options *o, const cli_parts *p, int f)
     else if (p->info[f].no_route && f)
         cli_fail(0, "hint: this host has no IPv6 default route or no global IPv6 address; -4 "
                     "asks for IPv4 only");
+    else if (strstr(part_reason(p, f), "(see SECURITY.md)"))
+        cli_fail(0, "hint: the router points elsewhere than its own address; libportmap will "
+                    "not follow (see SECURITY.md)");
     else if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED)
         cli_fail(0, "hint: is %s enabled on the router?", cli_methods_tried(o->method));
 }

@@ -19,26 +19,29 @@ void pm_upnp_start_extip(portmap_client *c, upnp_state *st, int64_t now)
 }
 
 /* The description's service for this family into st; 0 when it has one
- * on the gateway. -1 with *why set: the router offers none we can use;
- * -1 with *why NULL: the description is not the gateway's (IPv6). */
-static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d,
-                        const char **why)
+ * on the gateway, else with why (cap len) saying what is wrong: -1 for a
+ * description of no use, -2 for one that is not the router's (IPv6). */
+static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d, char *why,
+                        size_t len)
 {
     pm_addr addr = st->fam == PM_V6 ? d->fw_addr : d->ctl_addr;
     const char *what = st->fam == PM_V6 ? "WANIPv6FirewallControl" : "WANIPConnection or WANPPPConnection";
+    char where[PM_ADDR_TEXT];
 
-    *why = NULL;
     if (st->fam == PM_V6 && !pm_upnp_on_gateway(c, st->fam, &st->desc_host)) {
         PM_WARN(c, "upnp: the description %s is not on the IPv6 router; ignored", st->location);
         c->counters.dropped_wrong_source++;
-        return -1;
+        pm_addr_fmt(&st->desc_host, where, sizeof(where));
+        snprintf(why, len, "answers, but its description is on %s, which is not the IPv6 "
+                 "router: refused (see SECURITY.md)", where);
+        return -2;
     }
     if (st->fam == PM_V6 ? !d->has_fw : !d->has_wan) {
         PM_WARN(c, "upnp: %s describes no %s", st->location, what);
-        *why = st->fam == PM_V6 ? "answers, but offers no IPv6 pinholes (no "
+        snprintf(why, len, "%s", st->fam == PM_V6 ? "answers, but offers no IPv6 pinholes (no "
                                   "WANIPv6FirewallControl: an IGD v1 device?)"
                                 : "answers, but offers no port-mapping service (no "
-                                  "WANIPConnection or WANPPPConnection)";
+                                  "WANIPConnection or WANPPPConnection)");
         return -1;
     }
     if (pm_addr_is_link_local(&addr))
@@ -47,7 +50,9 @@ static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d,
     if (!pm_upnp_on_gateway(c, st->fam, &addr)) {
         PM_WARN(c, "upnp: the control URL of %s is not on the gateway; ignored", st->location);
         c->counters.dropped_wrong_source++;
-        *why = "answers, but its control URL is on another host: refused (see SECURITY.md)";
+        pm_addr_fmt(&addr, where, sizeof(where));
+        snprintf(why, len, "answers, but its control URL is on %s, which is not the gateway: "
+                 "refused (see SECURITY.md)", where);
         return -1;
     }
     st->ctl_addr = addr;
@@ -66,32 +71,49 @@ static int take_service(portmap_client *c, upnp_state *st, const pm_igd_desc *d,
     return 0;
 }
 
+/* The description could not be read: said so, and whether it is for
+ * good (nothing listens there, or the router answers with an error) or
+ * a later answer may tell it again (a timeout, a cut connection). */
+static void desc_unread(portmap_client *c, upnp_state *st, int64_t now)
+{
+    int failed = st->desc.state == PM_HTTPC_FAILED;
+    int definitive = failed ? !strcmp(st->desc.why, "connection refused") &&
+                                  (st->fam == PM_V4 || pm_upnp_on_gateway(c, st->fam, &st->desc_host))
+                            : st->desc.state == PM_HTTPC_DONE;
+    enum desc_verdict v = definitive ? DESC_UNUSABLE : DESC_RETRY;
+    char why[192], what[40];
+
+    if (failed)
+        snprintf(what, sizeof(what), "%.39s", st->desc.why);
+    else
+        snprintf(what, sizeof(what), "HTTP status %d", st->desc.resp.status);
+    PM_DEBUG(c, "upnp: description fetch failed: %s", what);
+    snprintf(why, sizeof(why), "answered, but its description %.70s could not be read (%s)",
+             st->location, what);
+    /* IPv6: an error from a host not known to be the router's proves nothing */
+    if (st->fam == PM_V6 && definitive && !pm_upnp_on_gateway(c, st->fam, &st->desc_host))
+        v = DESC_ELSEWHERE;
+    pm_upnp_desc_failed(c, st, v, why, now);
+}
+
 void pm_upnp_finish_description(portmap_client *c, upnp_state *st, int64_t now)
 {
     pm_net *net = &c->net[st->fam];
-    const char *why;
+    char why[192];
     pm_igd_desc d;
+    int rc;
 
     if (st->desc.state != PM_HTTPC_DONE || st->desc.resp.status != 200) {
-        const char *what = st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "HTTP error";
-        PM_DEBUG(c, "upnp: description fetch failed: %s", what);
-        snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]),
-                 "answered, but its description %.70s could not be read (%.30s)", st->location,
-                 st->desc.state == PM_HTTPC_FAILED ? st->desc.why : "an HTTP error status");
-        /* nothing listens where the router said: it will not get better */
-        if (st->desc.state == PM_HTTPC_FAILED && !strcmp(st->desc.why, "connection refused") &&
-            (st->fam == PM_V4 || pm_upnp_on_gateway(c, st->fam, &st->desc_host)))
-            pm_upnp_unavailable(c, st, now, net->why[PORTMAP_METHOD_UPNP]);
-        return; /* a later SSDP answer may do better; the probe deadline ends it */
-    }
-    pm_upnp_desc_parse(st->desc.resp.body, st->desc.resp.body_len, st->location, &d);
-    pm_http_reset(&st->desc);
-    if (take_service(c, st, &d, &why) != 0) {
-        /* the router's own description: it offers nothing else */
-        if (why)
-            pm_upnp_unavailable(c, st, now, why);
+        desc_unread(c, st, now);
         return;
     }
+    pm_upnp_desc_parse(st->desc.resp.body, st->desc.resp.body_len, st->location, &d);
+    if ((rc = take_service(c, st, &d, why, sizeof(why))) != 0) {
+        /* that device offers nothing else: another answer may */
+        pm_upnp_desc_failed(c, st, rc == -2 ? DESC_ELSEWHERE : DESC_UNUSABLE, why, now);
+        return;
+    }
+    pm_http_reset(&st->desc);
     snprintf(net->upnp_service, sizeof(net->upnp_service), "%s", st->service_name);
     net->upnp_version = st->fam == PM_V6 ? 1 : d.version;
     st->searching = 0;
@@ -151,8 +173,8 @@ void pm_upnp_finish_extip(portmap_client *c, upnp_state *st, int64_t now)
         return;
     }
     pm_http_reset(&st->extip);
-    /* 0.0.0.0 (not connected) is kept as "known but useless": the verdict
-     * double NAT comes from it, and nobody waits for it any longer. */
+    /* 0.0.0.0 (not connected), loopback and the like: the core keeps
+     * the address unknown, says why, and nobody waits for it any longer */
     if (inet_pton(AF_INET, addr, &a) != 1)
         a.s_addr = 0;
     pm_host_set_external(c, a.s_addr, now);

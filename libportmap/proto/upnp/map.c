@@ -2,7 +2,7 @@
  * IPv4 port mappings over WANIPConnection / WANPPPConnection: add (any
  * port on IGD v2), renew, check a permanent entry, delete after checking
  * the owner, and the routers' error codes (725 permanent leases only,
- * 718 conflicts, 724 same port only...).
+ * 718 conflicts, 501 for a taken port, 724 same port only...).
  */
 #include <miniupnpc/upnperrors.h>
 #include <stdio.h>
@@ -122,7 +122,7 @@ int pm_upnp_send_step(portmap_client *c, portmap_mapping *m, int64_t now)
     case X_DELETE:
         action = "DeletePortMapping";
         break;
-    default: /* X_CHECK, X_OWNER */
+    default: /* X_CHECK, X_OWNER, X_CONFLICT */
         action = "GetSpecificPortMappingEntry";
         break;
     }
@@ -183,6 +183,7 @@ int pm_upnp_start(portmap_client *c, portmap_mapping *m, int64_t now)
     pm_http_reset(&x->h);
     x->conflicts = 0;
     x->tried_lease0 = x->tried_same_port = 0;
+    x->fault[0] = '\0';
     first_step(c, m);
     return pm_upnp_send_step(c, m, now);
 }
@@ -242,17 +243,51 @@ static portmap_error map_upnp_error(int code, int *retry_later)
     case 718:
     case 729: return PORTMAP_ERR_PORT_IN_USE;
     case 728: *retry_later = 1; return PORTMAP_ERR_NO_RESOURCES;
-    case 501: *retry_later = 1; return PORTMAP_ERR_REFUSED;
-    default: return PORTMAP_ERR_REFUSED;
+    default: return PORTMAP_ERR_REFUSED; /* 501 too: the router said what failed */
     }
+}
+
+/* The add failed for good with code: the caller is told the code, its
+ * name and the router's own words for it. */
+static void add_failed(portmap_client *c, portmap_mapping *m, int code, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+    const char *name = strupnperror(code);
+    portmap_error err;
+    char detail[PM_REASON_LEN];
+    int later;
+
+    err = map_upnp_error(code, &later);
+    if (x->fault[0] && (!name || strcmp(x->fault, name) != 0))
+        snprintf(detail, sizeof(detail), "UPnP error %d: %s; the router said \"%s\"", code,
+                 name ? name : "unknown", x->fault);
+    else
+        snprintf(detail, sizeof(detail), "UPnP error %d: %s", code, name ? name : "unknown");
+    PM_WARN(c, "upnp: port %u: %s", m->internal_port, detail);
+    if (later) {
+        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES };
+        pm_result_detail(&r, "%s", detail);
+        pm_host_map_done(c, m, &r, now);
+        return;
+    }
+    pm_upnp_done(c, m, err, detail, now);
+}
+
+/* The port asked for is another host's (718, 729, or 501 said so): the
+ * next of the ports derived from ours is asked for. */
+static void try_another_port(portmap_client *c, portmap_mapping *m, int code, int64_t now)
+{
+    upnp_xchg *x = m->op_data;
+
+    x->try_port = alt_port(&m->local, m->internal_port, x->conflicts++);
+    x->step = X_ADD;
+    PM_INFO(c, "upnp: external port taken (error %d); trying %u", code, x->try_port);
+    pm_upnp_send_step(c, m, now);
 }
 
 static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, int64_t now)
 {
     upnp_xchg *x = m->op_data;
-    int later;
-    portmap_error err;
-    char detail[96];
 
     if ((code == 725 || code == 402) && x->lease && !x->tried_lease0) {
         PM_WARN(c, "upnp: the router answered error %d (%s) to a %u s lease: "
@@ -271,9 +306,14 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
     }
     if ((code == 718 || code == 729) && m->state == PORTMAP_STATE_PENDING &&
         x->conflicts < MAX_CONFLICT_TRIES) {
-        x->try_port = alt_port(&m->local, m->internal_port, x->conflicts++);
-        x->step = X_ADD;
-        PM_INFO(c, "upnp: external port taken (error %d); trying %u", code, x->try_port);
+        try_another_port(c, m, code, now);
+        return;
+    }
+    /* Some routers answer 501 (Action Failed) for a port another host
+     * holds: a conflict if the router says the port is another's. */
+    if (code == 501 && x->step == X_ADD && m->state == PORTMAP_STATE_PENDING &&
+        x->conflicts < MAX_CONFLICT_TRIES) {
+        x->step = X_CONFLICT;
         pm_upnp_send_step(c, m, now);
         return;
     }
@@ -284,17 +324,7 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
         pm_upnp_send_step(c, m, now);
         return;
     }
-    err = map_upnp_error(code, &later);
-    snprintf(detail, sizeof(detail), "UPnP error %d: %s", code,
-             strupnperror(code) ? strupnperror(code) : "unknown");
-    PM_WARN(c, "upnp: port %u: %s", m->internal_port, detail);
-    if (later) {
-        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES };
-        pm_result_detail(&r, "%s", detail);
-        pm_host_map_done(c, m, &r, now);
-        return;
-    }
-    pm_upnp_done(c, m, err, detail, now);
+    add_failed(c, m, code, now);
 }
 
 static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
@@ -309,6 +339,14 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
         x->retry_at = now + 1000; /* within the op's own deadline */
         return;
     }
+    if (x->h.resp.status == 401) {
+        /* TR-064 routers guard their actions with HTTP authentication */
+        pm_http_reset(&x->h);
+        pm_upnp_done(c, m, PORTMAP_ERR_NOT_AUTHORIZED, "the router asks for a password (HTTP "
+                     "401 Unauthorized, as TR-064 routers may), which libportmap does not send",
+                     now);
+        return;
+    }
     if (m->fam == PM_V6) {
         int add = x->step == X_PH_ADD || x->step == X_PH_FIND;
         code = pm_upnp_soap_result(&x->h, add ? "UniqueID" : NULL, value, sizeof(value));
@@ -317,8 +355,11 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
         return;
     }
     code = pm_upnp_soap_result(&x->h, x->step == X_ADD_ANY ? "NewReservedPort"
-                              : x->step == X_OWNER  ? "NewInternalClient" : NULL,
+                              : x->step == X_OWNER || x->step == X_CONFLICT ? "NewInternalClient"
+                                                                            : NULL,
                        value, sizeof(value));
+    if (code > 0 && (x->step == X_ADD || x->step == X_ADD_ANY))
+        pm_soap_fault_text(x->h.resp.body, x->h.resp.body_len, x->fault, sizeof(x->fault));
     pm_http_reset(&x->h);
     switch (x->step) {
     case X_ADD_ANY:
@@ -365,6 +406,15 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
             x->step = X_DELETE;
             pm_upnp_send_step(c, m, now);
         }
+        break;
+    }
+    case X_CONFLICT: {
+        char mine[PM_ADDR_TEXT];
+        pm_addr_fmt(&m->local, mine, sizeof(mine));
+        if (code == 0 && value[0] && strcmp(value, mine) != 0)
+            try_another_port(c, m, 501, now);
+        else /* free, ours, or not said: the 501 was something else */
+            add_failed(c, m, 501, now);
         break;
     }
     case X_DELETE:

@@ -91,20 +91,28 @@ static void ssdp_send_to(portmap_client *c, upnp_state *st, const pm_addr *to, c
     c->counters.requests_sent++;
 }
 
-/* To the gateway itself, then to the group: a router may answer either. */
+/*
+ * To the gateway itself, then to the group: a router may answer either.
+ * Older devices answer only a search for every root device (or for
+ * everything): from the second round of a probe on, within its deadline,
+ * those are asked too; the IGD searches went first, so an IGD that
+ * answers them is read first. The search for everything goes to the
+ * gateway alone: every device on the LAN would answer it many times.
+ */
 void pm_upnp_ssdp_send(portmap_client *c, upnp_state *st)
 {
     const pm_addr *gw = &c->net[st->fam].gateway;
     char host[PM_ADDR_TEXT], group_host[PM_ADDR_TEXT];
     pm_addr group;
     int loopback = st->fam == PM_V4 && (ntohl(gw->u.v4) >> 24) == 127;
+    int fallback = st->checking ? st->by_root : ++st->rounds > 1;
 
     pm_addr_parse(st->fam == PM_V6 ? "ff02::c" : "239.255.255.250", &group);
     pm_addr_url_host(gw, host, sizeof(host));
     pm_addr_url_host(&group, group_host, sizeof(group_host));
-    for (int v = 2; v >= 1; v--) {
+    for (int v = 2; v >= (fallback ? -1 : 1); v--) { /* IGD v2, v1, root devices, all */
         ssdp_send_to(c, st, gw, host, v);
-        if (loopback)
+        if (loopback || v < 0)
             continue; /* a test gateway on loopback: nothing to multicast to */
         ssdp_send_to(c, st, &group, group_host, v);
     }
@@ -119,6 +127,12 @@ int pm_upnp_probe(portmap_client *c, int fam, int64_t now)
     st->have_igd = 0;
     st->answers = 0;
     st->searching = 1;
+    memset(st->cand, 0, sizeof(st->cand));
+    st->refused = 0;
+    st->refused_until = PM_NEVER;
+    st->why[0] = '\0';
+    st->rounds = 0;
+    st->by_root = 0;
     pm_http_reset(&st->desc);
     pm_http_reset(&st->extip);
     pm_retx_start(&st->ssdp_retx, &pm_retx_fast, now, pm_rand_unit, &c->rng);
@@ -141,6 +155,35 @@ int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr)
     return fam == PM_V6 && pm_route_same_router(&net->gateway, addr, net->ifname) == 1;
 }
 
+/*
+ * An answer's LOCATION, parsed (path of cap 256): 0 when it may be read;
+ * -1, counted and logged, when it is not an http:// URL of st's family;
+ * 1, counted, when it is not on the gateway. IPv4: the LOCATION must be
+ * the gateway's address (see SECURITY.md: any host on the LAN can send a
+ * datagram from that address, so an answer is believed only as far as it
+ * points at the gateway). IPv6: its global address is checked against
+ * the gateway's link-layer address once connected (finish_description).
+ */
+static int location_of(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, pm_addr *host,
+                       uint16_t *port, char *path)
+{
+    if (pm_url_parse(a->location, host, port, path, 256) != 0 ||
+        host->family != pm_fam_af(st->fam)) {
+        st->dropped++;
+        c->counters.dropped_malformed++;
+        PM_WARN(c, "upnp: ignored an answer with an unusable LOCATION %.80s", a->location);
+        return -1;
+    }
+    if (pm_addr_is_link_local(host))
+        host->scope = c->net[st->fam].gateway.scope;
+    if (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, host)) {
+        st->dropped++;
+        c->counters.dropped_wrong_source++;
+        return 1;
+    }
+    return 0;
+}
+
 static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a,
                               int64_t now, int64_t until)
 {
@@ -150,29 +193,8 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
     char path[256], hosts[PM_ADDR_TEXT], req[512];
     size_t n;
 
-    if (pm_url_parse(a->location, &host, &port, path, sizeof(path)) != 0 ||
-        host.family != pm_fam_af(st->fam)) {
-        st->dropped++;
-        c->counters.dropped_malformed++;
-        PM_WARN(c, "upnp: ignored an answer with an unusable LOCATION %.80s", a->location);
-        return;
-    }
-    if (pm_addr_is_link_local(&host))
-        host.scope = net->gateway.scope;
-    /* IPv6: the global address is checked against the gateway's
-     * link-layer address once connected (finish_description) */
-    if (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, &host)) {
-        char where[PM_ADDR_TEXT];
-        st->dropped++;
-        c->counters.dropped_wrong_source++;
-        pm_addr_fmt(&host, where, sizeof(where));
-        /* kept waiting for a usable answer; if none comes, this is why */
-        snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]),
-                 "answered with a description on %s, which is not the router: refused "
-                 "(see SECURITY.md)", where);
-        PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway", a->location);
-        return;
-    }
+    if (location_of(c, st, a, &host, &port, path) != 0)
+        return; /* never read elsewhere, whoever asks */
     pm_addr_url_host(&host, hosts, sizeof(hosts));
     n = pm_http_get(req, sizeof(req), hosts, port, path);
     snprintf(st->location, sizeof(st->location), "%s", a->location);
@@ -180,6 +202,126 @@ static void start_description(portmap_client *c, upnp_state *st, const pm_ssdp_a
     if (!n || pm_http_start_from(&st->desc, st->fam == PM_V6 ? &net->local : NULL, &host, port,
                                  req, n, PM_UPNP_DESC_MAX, until) != 0)
         PM_DEBUG(c, "upnp: cannot fetch %s", a->location);
+}
+
+static upnp_cand *cand_of(upnp_state *st, const char *location)
+{
+    for (int i = 0; i < UPNP_CANDIDATES; i++)
+        if (st->cand[i].state != CAND_FREE && !strcmp(st->cand[i].location, location))
+            return &st->cand[i];
+    return NULL;
+}
+
+/* An answer pointed elsewhere than the router: if no usable one comes,
+ * the probe ends with why once the grace is over (UPNP_REFUSED_GRACE_MS) */
+static void refused(portmap_client *c, upnp_state *st, const char *why, int64_t now)
+{
+    pm_net *net = &c->net[st->fam];
+
+    st->refused++;
+    if (why != st->why)
+        snprintf(st->why, sizeof(st->why), "%s", why);
+    /* the reason at the deadline too */
+    snprintf(net->why[PORTMAP_METHOD_UPNP], sizeof(net->why[PORTMAP_METHOD_UPNP]), "%s", st->why);
+    if (st->refused_until == PM_NEVER)
+        st->refused_until = PM_MAX(now, net->probe_started[PORTMAP_METHOD_UPNP] +
+                                            UPNP_REFUSED_GRACE_MS);
+}
+
+/* A probe's answer: its description is to be read once, unless it is
+ * not on the router (location_of) */
+static void take_answer(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, int64_t now)
+{
+    pm_addr host;
+    uint16_t port;
+    char path[256];
+    upnp_cand *slot;
+    int where_to = location_of(c, st, a, &host, &port, path);
+
+    if (where_to < 0)
+        return;
+    if (where_to > 0) {
+        char where[PM_ADDR_TEXT], why[sizeof(st->why)];
+        if (!st->refused)
+            PM_WARN(c, "upnp: ignored an answer whose LOCATION %.80s is not on the gateway",
+                    a->location);
+        pm_addr_fmt(&host, where, sizeof(where));
+        snprintf(why, sizeof(why), "answers, but its description is on %s, which is not the "
+                 "gateway: refused (see SECURITY.md)", where);
+        refused(c, st, why, now);
+        return;
+    }
+    if (cand_of(st, a->location))
+        return; /* told already: read once */
+    for (slot = st->cand; slot < st->cand + UPNP_CANDIDATES && slot->state != CAND_FREE; slot++)
+        ;
+    if (slot == st->cand + UPNP_CANDIDATES)
+        return;
+    slot->state = CAND_PENDING;
+    snprintf(slot->location, sizeof(slot->location), "%s", a->location);
+    slot->bootid = a->bootid;
+    slot->root = a->igd_version == 0; /* a search for root devices found it */
+}
+
+int pm_upnp_next_description(portmap_client *c, upnp_state *st, int64_t now)
+{
+    pm_net *net = &c->net[st->fam];
+    int unusable = 0;
+
+    if (st->have_igd || pm_http_active(&st->desc))
+        return 0;
+    for (int i = 0; i < UPNP_CANDIDATES; i++) {
+        upnp_cand *k = &st->cand[i];
+        pm_ssdp_answer a = { .bootid = k->bootid };
+        unusable += k->state == CAND_UNUSABLE;
+        if (k->state != CAND_PENDING)
+            continue;
+        k->state = CAND_READING;
+        snprintf(a.location, sizeof(a.location), "%s", k->location);
+        PM_DEBUG(c, "upnp: reading %s%s after %lld ms", k->location,
+                 st->fam == PM_V6 ? " over IPv6" : "",
+                 (long long)(now - net->probe_started[PORTMAP_METHOD_UPNP]));
+        st->bootid = k->bootid;
+        st->by_root = k->root;
+        start_description(c, st, &a, now,
+                          PM_MIN(now + HTTP_MAX_MS, PM_MAX(net->probe_deadline, now + 1)));
+        if (pm_http_active(&st->desc))
+            return 0;
+        k->state = CAND_FREE; /* could not even start: a later answer may tell it */
+    }
+    /* The router answered, and every answer is known unusable: no
+     * waiting for the deadline, and the user is told why. What the
+     * router's own description said (over TCP, from its address) ends
+     * the probe now; answers pointing elsewhere, which anyone could
+     * forge, once their grace is over. */
+    if (st->searching && (unusable || (st->refused && now >= st->refused_until)))
+        pm_upnp_unavailable(c, st, now, st->why);
+    return -1;
+}
+
+void pm_upnp_refused_expired(portmap_client *c, upnp_state *st, int64_t now)
+{
+    if (st->searching && !st->have_igd && now >= st->refused_until)
+        pm_upnp_next_description(c, st, now);
+}
+
+void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, enum desc_verdict v, const char *why,
+                         int64_t now)
+{
+    upnp_cand *k = cand_of(st, st->location);
+
+    pm_http_reset(&st->desc);
+    if (v == DESC_ELSEWHERE)
+        refused(c, st, why, now);
+    else if (why && why != st->why)
+        snprintf(st->why, sizeof(st->why), "%s", why);
+    if (k && k->state == CAND_READING)
+        k->state = v == DESC_UNUSABLE ? CAND_UNUSABLE : v == DESC_ELSEWHERE ? CAND_ELSEWHERE
+                                                                          : CAND_FREE;
+    if (st->why[0])
+        snprintf(c->net[st->fam].why[PORTMAP_METHOD_UPNP],
+                 sizeof(c->net[st->fam].why[PORTMAP_METHOD_UPNP]), "%s", st->why);
+    pm_upnp_next_description(c, st, now);
 }
 
 /* UPnP is not to be had at fam's router, and why. */
@@ -256,7 +398,14 @@ static void read_errors(portmap_client *c, upnp_state *st, int64_t now)
 static void checked(portmap_client *c, upnp_state *st, const pm_ssdp_answer *a, int64_t now)
 {
     int moved = strcmp(a->location, st->location) != 0;
+    pm_addr host;
+    uint16_t port;
+    char path[256];
 
+    /* a description moved off the router: a forgery (counted), and the
+     * router's own answer may still come */
+    if (moved && location_of(c, st, a, &host, &port, path) != 0)
+        return;
     st->checking = 0;
     if (!moved && (a->bootid < 0 || st->bootid < 0 || a->bootid == st->bootid))
         return;
@@ -288,7 +437,7 @@ void pm_upnp_check(portmap_client *c, int fam, int64_t now)
 
 void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
 {
-    pm_net *net = &c->net[st->fam];
+    int rc;
 
     read_errors(c, st, now);
     for (int i = 0; i < 16 && st->ssdp_fd >= 0; i++) {
@@ -300,8 +449,8 @@ void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
         ssize_t n = recvfrom(st->ssdp_fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
 
         if (n < 0)
-            return;
-        if ((!st->searching && !st->checking) || ++st->answers > SSDP_MAX_ANSWERS)
+            break;
+        if (!st->searching && !st->checking)
             continue; /* drained, not looked at */
         if (pm_addr_from_sockaddr((struct sockaddr *)&from, fl, &src, NULL) != 0 ||
             (st->fam == PM_V4 && !pm_upnp_on_gateway(c, st->fam, &src))) {
@@ -310,8 +459,12 @@ void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             PM_DEBUG(c, "upnp: dropped an SSDP answer from a host that is not the gateway");
             continue;
         }
+        if (++st->answers > SSDP_MAX_ANSWERS)
+            continue; /* the gateway's own, beyond what one probe reads */
         buf[n] = '\0';
-        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || a.is_notify) {
+        if ((rc = pm_ssdp_parse(buf, (size_t)n, &a)) == 1)
+            continue; /* of another type: not ours to read */
+        if (rc != 0 || a.is_notify) {
             st->dropped++;
             c->counters.dropped_malformed++;
             continue;
@@ -321,15 +474,12 @@ void pm_upnp_read_ssdp(portmap_client *c, upnp_state *st, int64_t now)
             checked(c, st, &a, now);
             continue;
         }
-        if (!pm_http_active(&st->desc) && !st->have_igd) {
-            PM_DEBUG(c, "upnp: IGD v%d answered the search%s after %lld ms", a.igd_version,
-                     st->fam == PM_V6 ? " over IPv6" : "",
-                     (long long)(now - net->probe_started[PORTMAP_METHOD_UPNP]));
-            st->bootid = a.bootid;
-            start_description(c, st, &a, now,
-                              PM_MIN(now + HTTP_MAX_MS, PM_MAX(net->probe_deadline, now + 1)));
-        }
+        if (!st->have_igd && st->searching)
+            take_answer(c, st, &a, now);
     }
+    /* this batch's answers are all in: the first usable one is read */
+    if (st->searching && !st->have_igd)
+        pm_upnp_next_description(c, st, now);
 }
 
 /* ---- the router's table, read on the caller's thread ---- */
@@ -366,7 +516,8 @@ void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now)
         if (fl != sizeof(from) || !pm_gw4(c) || from.sin_addr.s_addr != pm_gw4(c))
             continue;
         buf[n] = '\0';
-        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || !a.is_notify || a.byebye || !st->have_igd)
+        if (pm_ssdp_parse(buf, (size_t)n, &a) != 0 || !a.is_notify || a.byebye || !st->have_igd ||
+            (a.igd_version == 0 && !st->by_root))
             continue;
         /* its BOOTID says nothing we can trust: the check asks */
         c->counters.announcements++;

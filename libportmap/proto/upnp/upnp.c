@@ -25,6 +25,7 @@ static void init_fam(upnp_state *st, int fam)
     st->fam = fam;
     st->ssdp_fd = st->desc.fd = st->extip.fd = st->notify_fd = -1;
     st->bootid = -1;
+    st->refused_until = PM_NEVER;
 }
 
 static void close_fam(upnp_state *st)
@@ -132,7 +133,7 @@ static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max
         if (st->ssdp_fd >= 0 && n < max) {
             fds[n++] = (struct pollfd){ .fd = st->ssdp_fd, .events = POLLIN };
             if (st->searching && c->net[fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING)
-                *deadline = PM_MIN(*deadline, st->ssdp_retx.next_ms);
+                *deadline = PM_MIN(*deadline, PM_MIN(st->ssdp_retx.next_ms, st->refused_until));
         }
         if (st->notify_fd >= 0 && n < max)
             fds[n++] = (struct pollfd){ .fd = st->notify_fd, .events = POLLIN };
@@ -176,6 +177,8 @@ static void dispatch_fam(portmap_client *c, upnp_state *st, const pm_dispatch *d
     }
     if (pm_http_active(&st->desc) && pm_http_step(&st->desc, pm_revents(d, st->desc.fd), now))
         pm_upnp_finish_description(c, st, now);
+    if (st->searching && now >= st->refused_until)
+        pm_upnp_refused_expired(c, st, now);
     if (pm_http_active(&st->extip) && pm_http_step(&st->extip, pm_revents(d, st->extip.fd), now))
         pm_upnp_finish_extip(c, st, now);
 }

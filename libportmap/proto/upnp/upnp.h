@@ -26,8 +26,23 @@
  * listen queue and drops the SYNs beyond, each costing a 1 s
  * retransmission), so many deletes at once queue here instead */
 #define UPNP_MAX_CONNS 4
+/* descriptions told by one probe's answers, each read once at most */
+#define UPNP_CANDIDATES 4
+/* Answers whose LOCATION is not on the gateway end a probe only this long
+ * after it began: one forged datagram could say as much, so the router
+ * has four searches (0, 0.25, 0.75, 1.75 s) and the answer time of the
+ * last (MX 1 s) to give a usable answer first */
+#define UPNP_REFUSED_GRACE_MS 3000
 /* WANIPv6FirewallControl:1 takes leases of 1 to 86400 s */
 #define PINHOLE_MAX_LEASE 86400
+
+/* A description an SSDP answer told of */
+typedef struct upnp_cand {
+    enum { CAND_FREE, CAND_PENDING, CAND_READING, CAND_UNUSABLE, CAND_ELSEWHERE } state;
+    char location[256];
+    long bootid;
+    int root;                  /* it answered a search for root devices */
+} upnp_cand;
 
 typedef struct upnp_state {
     int fam;                   /* PM_V4: WANIPConnection; PM_V6: WANIPv6FirewallControl */
@@ -50,6 +65,15 @@ typedef struct upnp_state {
     long bootid;               /* BOOTID.UPNP.ORG of the answer we use, -1 none */
     int notify_fd;             /* IPv4: SSDP NOTIFY on 239.255.255.250:1900, or -1 */
     int checking;              /* a check's search is out (pm_upnp_check) */
+    /* this probe's answers: the descriptions they told of, how many were
+     * refused (LOCATION not on the gateway), why the last unusable one
+     * was; every one unusable ends the probe at once */
+    upnp_cand cand[UPNP_CANDIDATES];
+    int refused;
+    int64_t refused_until;     /* refused answers alone end the probe then; PM_NEVER none */
+    char why[192];
+    unsigned rounds;           /* searches sent this probe */
+    int by_root;               /* the IGD answered a search for root devices */
 } upnp_state;
 
 /* The IPv4 IGD and the IPv6 one are found apart: over SSDP on
@@ -60,6 +84,7 @@ typedef struct upnp_states {
 
 enum xstep {
     X_WAIT_IGD, X_ADD, X_ADD_ANY, X_CHECK, X_DELETE, X_OWNER,
+    X_CONFLICT, /* whose is the port an AddPortMapping got 501 for? */
     /* IPv6 pinholes (WANIPv6FirewallControl:1) */
     X_PH_ADD, X_PH_UPDATE, X_PH_DELETE, X_PH_FIND,
 };
@@ -72,6 +97,7 @@ typedef struct upnp_xchg {
     uint32_t lease;
     unsigned conflicts;
     int tried_lease0, tried_same_port;
+    char fault[80];            /* the router's words for the last add's fault */
     int64_t retry_at;          /* after a failed exchange; PM_NEVER none */
     int queued;                /* ready to send, waiting for a connection of the pool */
 } upnp_xchg;
@@ -97,6 +123,22 @@ void pm_upnp_read_notify(portmap_client *c, upnp_state *st, int64_t now);
 int pm_upnp_on_gateway(portmap_client *c, int fam, const pm_addr *addr);
 /* UPnP is not to be had at st's router, and why. */
 void pm_upnp_unavailable(portmap_client *c, upnp_state *st, int64_t now, const char *why);
+/* What is wrong with the description being read */
+enum desc_verdict {
+    DESC_RETRY,     /* not read this time: a later answer may tell it again */
+    DESC_UNUSABLE,  /* the router's own, and of no use: ends the probe when the last */
+    DESC_ELSEWHERE, /* not the router's (IPv6): as an answer pointing elsewhere */
+};
+/* The description being read failed (why); the next one told is read,
+ * or, when every answer was unusable, UPnP is not to be had. */
+void pm_upnp_desc_failed(portmap_client *c, upnp_state *st, enum desc_verdict v, const char *why,
+                         int64_t now);
+/* Read the next description told, if none is being read; 0 when one is
+ * being read or the IGD is known. */
+int pm_upnp_next_description(portmap_client *c, upnp_state *st, int64_t now);
+/* The probe's answers were all refused and their grace is over by now:
+ * UPnP is not to be had at st's router (see UPNP_REFUSED_GRACE_MS). */
+void pm_upnp_refused_expired(portmap_client *c, upnp_state *st, int64_t now);
 
 /* describe.c */
 /* Ask the IGD for the external address (GetExternalIPAddress). */

@@ -74,6 +74,84 @@ static void read_fw(pm_igd_desc *out, const struct IGDdatas *data, const struct 
     out->has_fw = 1;
 }
 
+static int is_blank(char ch);
+
+/* Where the element named by open ("<tag>") that holds p begins: the
+ * last open before p in body, or NULL. Bounded by body. */
+static const char *element_start(const char *body, const char *p, const char *open)
+{
+    size_t n = strlen(open);
+
+    for (size_t back = n; back <= (size_t)(p - body); back++)
+        if (!memcmp(p - back, open, n))
+            return p - back;
+    return NULL;
+}
+
+/* The text of <tag> inside [from, to), blanks around it trimmed, into
+ * out (cap); 0, or -1 when absent or too long. */
+static int element_text(const char *from, const char *to, const char *tag, char *out, size_t cap)
+{
+    char open[32], close[32];
+    const char *p, *e;
+
+    snprintf(open, sizeof(open), "<%s>", tag);
+    snprintf(close, sizeof(close), "</%s>", tag);
+    p = memmem(from, (size_t)(to - from), open, strlen(open));
+    if (!p)
+        return -1;
+    p += strlen(open);
+    e = memmem(p, (size_t)(to - p), close, strlen(close));
+    if (!e)
+        return -1;
+    while (p < e && is_blank(*p))
+        p++;
+    while (e > p && is_blank(e[-1]))
+        e--;
+    if ((size_t)(e - p) >= cap)
+        return -1;
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+    return 0;
+}
+
+/*
+ * TR-064 (the Broadband Forum's management of DSL routers) offers the
+ * WAN connection services under urn:dslforum-org with the same actions
+ * and arguments as UPnP's, which miniupnpc does not look for. The first
+ * such service the description lists into *out, as miniupnpc would have
+ * filed a UPnP one; 0, or -1 when there is none.
+ */
+static int find_tr064_service(const char *body, size_t len, struct IGDdatas_service *out)
+{
+    static const char *const types[] = { "urn:dslforum-org:service:WANIPConnection:1",
+                                         "urn:dslforum-org:service:WANPPPConnection:1" };
+    const char *best = NULL, *end = body + len;
+    const char *type = NULL;
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        const char *p = memmem(body, len, types[i], strlen(types[i]));
+        if (p && (!best || p < best)) {
+            best = p;
+            type = types[i];
+        }
+    }
+    if (!best)
+        return -1;
+    {
+        const char *svc = element_start(body, best, "<service>");
+        const char *svc_end = memmem(best, (size_t)(end - best), "</service>", 10);
+        char st[MINIUPNPC_URL_MAXSIZE];
+        if (!svc || !svc_end ||
+            element_text(svc, svc_end, "serviceType", st, sizeof(st)) != 0 || strcmp(st, type) ||
+            element_text(svc, svc_end, "controlURL", out->controlurl,
+                         sizeof(out->controlurl)) != 0)
+            return -1;
+        snprintf(out->servicetype, sizeof(out->servicetype), "%s", type);
+    }
+    return 0;
+}
+
 pm_desc_status pm_upnp_desc_parse(const char *body, size_t len, const char *location,
                                   pm_igd_desc *out)
 {
@@ -87,6 +165,8 @@ pm_desc_status pm_upnp_desc_parse(const char *body, size_t len, const char *loca
     if (len > INT32_MAX)
         return PM_DESC_NO_SERVICE;
     parserootdesc(body, (int)len, &data);
+    if (!data.first.servicetype[0])
+        find_tr064_service(body, len, &data.first);
     /* scope 0: no zone is written into link-local URLs, pm_url_parse
      * would refuse it; the caller knows the link */
     GetUPNPUrls(&urls, &data, location, 0);
@@ -161,6 +241,30 @@ int pm_soap_result(const char *body, size_t len, int status, const char *want, c
         copy_value(&pd, want, out, out_len);
     ClearNameValueList(&pd);
     return code;
+}
+
+void pm_soap_fault_text(const char *body, size_t len, char *out, size_t out_len)
+{
+    struct NameValueParserData pd;
+    const char *v, *e;
+    size_t n = 0;
+
+    if (!out_len)
+        return;
+    out[0] = '\0';
+    parse_reply(body, len, 500, &pd);
+    v = GetValueFromNameValueList(&pd, "errorDescription");
+    if (v) {
+        while (is_blank(*v))
+            v++;
+        for (e = v + strlen(v); e > v && is_blank(e[-1]); e--)
+            ;
+        /* the router's text goes to logs and terminals: printable only */
+        for (; v < e && n + 1 < out_len; v++)
+            out[n++] = (unsigned char)*v < 0x20 || *v == 0x7f ? ' ' : *v;
+        out[n] = '\0';
+    }
+    ClearNameValueList(&pd);
 }
 
 int pm_upnp_unique_id(const char *s, uint16_t *out)

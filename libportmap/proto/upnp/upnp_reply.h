@@ -72,6 +72,11 @@ pm_desc_status pm_upnp_desc_parse(const char *body, size_t len, const char *loca
 int pm_soap_result(const char *body, size_t len, int status, const char *want, char *out,
                    size_t out_len);
 
+/* A SOAP fault's errorDescription (what the router said, in its words)
+ * into out, blanks around it and control characters dropped; "" when it
+ * has none. */
+void pm_soap_fault_text(const char *body, size_t len, char *out, size_t out_len);
+
 /* A decimal port 1..65535 and nothing else; 0 otherwise. */
 uint16_t pm_upnp_port(const char *s);
 

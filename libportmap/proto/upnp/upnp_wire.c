@@ -287,12 +287,14 @@ int pm_ssdp_parse(const char *buf, size_t len, pm_ssdp_answer *out)
     if (header_value(buf, hlen, out->is_notify ? "NT" : "ST", st, sizeof(st)) != 0)
         return -1;
     ver = strstr(st, "urn:schemas-upnp-org:device:InternetGatewayDevice:");
-    if (!ver)
-        return -1;
-    ver += strlen("urn:schemas-upnp-org:device:InternetGatewayDevice:");
-    if (*ver != '1' && *ver != '2')
-        return -1;
-    out->igd_version = *ver - '0';
+    if (ver) {
+        ver += strlen("urn:schemas-upnp-org:device:InternetGatewayDevice:");
+        if (*ver != '1' && *ver != '2')
+            return -1;
+        out->igd_version = *ver - '0';
+    } else if (strcmp(st, "upnp:rootdevice") != 0) {
+        return 1; /* another device or service type (ssdp:all tells them all) */
+    }
     header_value(buf, hlen, "USN", out->usn, sizeof(out->usn));
     if (header_value(buf, hlen, "BOOTID.UPNP.ORG", v, sizeof(v)) == 0)
         out->bootid = strtol(v, NULL, 10);
@@ -309,15 +311,23 @@ int pm_ssdp_parse(const char *buf, size_t len, pm_ssdp_answer *out)
 
 size_t pm_ssdp_msearch(char *buf, size_t cap, const char *host, int igd_version)
 {
-    int n = snprintf(buf, cap,
+    char target[64];
+    int n;
+
+    if (igd_version > 0)
+        snprintf(target, sizeof(target), "urn:schemas-upnp-org:device:InternetGatewayDevice:%d",
+                 igd_version);
+    else
+        snprintf(target, sizeof(target), "%s", igd_version ? "ssdp:all" : "upnp:rootdevice");
+    n = snprintf(buf, cap,
                      "M-SEARCH * HTTP/1.1\r\n"
                      "HOST: %s:1900\r\n"
                      "MAN: \"ssdp:discover\"\r\n"
                      "MX: 1\r\n"
-                     "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:%d\r\n"
+                     "ST: %s\r\n"
                      "USER-AGENT: Linux UPnP/1.1 libportmap/1\r\n"
                      "\r\n",
-                     host, igd_version);
+                     host, target);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

@@ -46,7 +46,7 @@ pm_http_status pm_http_parse(char *buf, size_t len, int eof, size_t max_body, pm
 int pm_url_parse(const char *url, pm_addr *host, uint16_t *port, char *path, size_t path_len);
 
 typedef struct pm_ssdp_answer {
-    int igd_version;         /* 1 or 2 from the ST / NT, 0 if not an IGD */
+    int igd_version;         /* 1 or 2 from the ST / NT, 0 for a root device */
     char location[256];
     char usn[128];
     long bootid;             /* BOOTID.UPNP.ORG, -1 if absent */
@@ -54,11 +54,16 @@ typedef struct pm_ssdp_answer {
     int byebye;              /* ssdp:byebye */
 } pm_ssdp_answer;
 
-/* Parse an M-SEARCH answer or a NOTIFY. Returns 0 when it is an IGD
- * announcement with a usable LOCATION (byebye needs none). */
+/* Parse an M-SEARCH answer or a NOTIFY. Returns 0 when it is an IGD's
+ * (igd_version 1 or 2) or a root device's (upnp:rootdevice, igd_version
+ * 0: whether it is an IGD only its description says), with a usable
+ * LOCATION (byebye needs none); 1 for one about another device or
+ * service type (an answer to ssdp:all tells each); -1 when malformed. */
 int pm_ssdp_parse(const char *buf, size_t len, pm_ssdp_answer *out);
 
-/* Build an M-SEARCH for the IGD of the given version. */
+/* Build an M-SEARCH for the IGD of the given version (1 or 2), or with
+ * 0 for every root device (ST upnp:rootdevice), with -1 for everything
+ * (ST ssdp:all): what older devices answer. */
 size_t pm_ssdp_msearch(char *buf, size_t cap, const char *host, int igd_version);
 
 typedef struct pm_soap_arg {
