@@ -127,6 +127,28 @@ END_TEST
 
 static _Atomic int lapse_lost;
 
+/* The mappings of ports first..first+count-1 the router has removed as
+ * expired so far (its log). */
+static int router_expired(unsigned first, unsigned count)
+{
+    char cmd[512], line[512];
+    unsigned port;
+    int n = 0;
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "'%s' log", lab);
+    ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+    while (fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "remove port mapping ");
+        if (p && strstr(p, "because it has expired") &&
+            sscanf(p, "remove port mapping %u", &port) == 1 && port >= first &&
+            port < first + count)
+            n++;
+    }
+    pclose(f);
+    return n;
+}
+
 /* Engine thread: a renewal that came too late shows as LOST. */
 static void count_lost(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
                        void *user)
@@ -140,14 +162,16 @@ static void count_lost(portmap_mapping *m, portmap_event ev, const portmap_mappi
 
 /* 30 % of the datagrams to the router are dropped while 50 PCP mappings
  * with 30 s leases are held for 90 s (about 250 renewals): no lease may
- * lapse, on the router (its table, sampled every second) or in the
- * library (no LOST event). */
+ * lapse, on the router (it logs each mapping it removes as expired) or in
+ * the library (no LOST event). The table is sampled every second too, for
+ * the figure only: miniupnpd renews a rule by replacing it, and a sample
+ * may fall in between. */
 START_TEST(pcp_renewals_survive_loss)
 {
     portmap_client *c = open_client(PORTMAP_METHOD_PCP, 10000);
     portmap_mapping *m[LAPSE_N];
     unsigned renewals = 0;
-    int dips = 0, lowest = LAPSE_N;
+    int dips = 0, lowest = LAPSE_N, expired_before, expired;
     portmap_counters k;
     int64_t end;
 
@@ -165,6 +189,7 @@ START_TEST(pcp_renewals_survive_loss)
     for (int i = 0; i < LAPSE_N; i++)
         ck_assert_int_eq(portmap_mapping_wait(m[i], 10000, NULL), PORTMAP_OK);
     lab_changed();
+    expired_before = router_expired(28200, LAPSE_N);
     ck_assert_int_eq(run("'%s' loss 30", lab), 0);
     for (end = now_ms() + LAPSE_HOLD_S * 1000; now_ms() < end; usleep(1000 * 1000)) {
         int n = count_rules("udp", 28200, LAPSE_N);
@@ -173,6 +198,7 @@ START_TEST(pcp_renewals_survive_loss)
     }
     ck_assert_int_eq(run("'%s' loss 0", lab), 0);
     lab_restored();
+    expired = router_expired(28200, LAPSE_N) - expired_before;
     for (int i = 0; i < LAPSE_N; i++) {
         portmap_mapping_info info;
         ck_assert_int_eq(portmap_mapping_get_info(m[i], &info), PORTMAP_OK);
@@ -180,13 +206,14 @@ START_TEST(pcp_renewals_survive_loss)
     }
     ck_assert_int_eq(portmap_get_counters(c, &k), PORTMAP_OK);
     fprintf(stderr, "  %d PCP mappings, %d s leases, %d s at 30 %% loss: %u renewals, "
-            "%llu retransmissions, %d LOST, router short of rules in %d samples (lowest %d)\n",
+            "%llu retransmissions, %d LOST, %d expired on the router, table short of rules in "
+            "%d samples (lowest %d)\n",
             LAPSE_N, LAPSE_LEASE, LAPSE_HOLD_S, renewals, (unsigned long long)k.retransmissions,
-            (int)lapse_lost, dips, lowest);
+            (int)lapse_lost, expired, dips, lowest);
     portmap_close(&c);
     ck_assert_uint_ge(renewals, LAPSE_N * (LAPSE_HOLD_S / LAPSE_LEASE));
     ck_assert_int_eq(lapse_lost, 0);
-    ck_assert_int_eq(dips, 0);
+    ck_assert_int_eq(expired, 0);
 }
 END_TEST
 
