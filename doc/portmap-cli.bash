@@ -6,15 +6,15 @@ _portmap_cli()
     local -a words=("${COMP_WORDS[@]}")
     local cword=$COMP_CWORD
 
-    local commands="request release discover external-ip list audit check cleanup"
+    local commands="request release discover external-ip list audit check cleanup serve-check"
     local opts="--protocol --lifetime --external-port --description --allow --gateway --timeout
-                --once --prune --json --verbose --help --version -4 -6 --ipv4 --ipv6"
+                --via --listen --once --prune --json --verbose --help --version -4 -6 --ipv4 --ipv6"
     case $prev in
     --protocol)
         COMPREPLY=($(compgen -W "auto pcp natpmp upnp" -- "$cur"))
         return
         ;;
-    --lifetime | --external-port | --description | --allow | --gateway | --timeout)
+    --lifetime | --external-port | --description | --allow | --gateway | --timeout | --via | --listen)
         return
         ;;
     esac
@@ -25,7 +25,7 @@ _portmap_cli()
     local i cmd="" nargs=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-        --protocol | --lifetime | --external-port | --description | --allow | --gateway | --timeout)
+        --protocol | --lifetime | --external-port | --description | --allow | --gateway | --timeout | --via | --listen)
             ((i++))
             ;;
         -*) ;;

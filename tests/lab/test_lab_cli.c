@@ -188,9 +188,12 @@ START_TEST(cli_no_gateway_error)
 }
 END_TEST
 
-/* check: open only when a connection to the external address comes back
- * to a listener here through the router; closed when nothing listens or
- * when the router has no mapping (a local listener alone is not enough). */
+/* check from inside: open only when a TCP connection to the external
+ * address comes back to a listener here through the router; closed only
+ * when nothing here listens; otherwise unknown (never closed without
+ * proof: a router without NAT loopback, or no mapping in a table that
+ * may not be the whole story). UDP is never probed from inside: the
+ * probe would land in the service. lab_check tests the outside check. */
 static void cli_check(const char *proto, unsigned port)
 {
     int tcp = !strcmp(proto, "tcp"), rc;
@@ -200,11 +203,15 @@ static void cli_check(const char *proto, unsigned port)
     ck_assert_int_eq(cli_run(line, sizeof(line), "request %u %s --once", port, proto), 0);
     echo_start(&e, tcp, port);
     rc = cli_run(line, sizeof(line), "check %u %s --json", port, proto);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, line);
-    ck_assert_msg(strstr(line, "\"state\":\"open\"") && strstr(line, "\"mapping\":true") &&
-                      strstr(line, "\"listening\":true") &&
-                      strstr(line, "\"reached_this_host\":true"),
-                  "not open: %s", line);
+    if (tcp)
+        ck_assert_msg(rc == 0 && strstr(line, "\"state\":\"open\"") &&
+                          strstr(line, "\"listening\":true") &&
+                          strstr(line, "\"reached_this_host\":true"),
+                      "not open: exit %d: %s", rc, line);
+    else
+        ck_assert_msg(rc == 1 && strstr(line, "\"state\":\"unknown\"") &&
+                          strstr(line, "\"listening\":true") && strstr(line, "--via"),
+                      "not unknown: exit %d: %s", rc, line);
     echo_stop(&e);
     ck_assert_int_eq(cli_run(line, sizeof(line), "check %u %s", port, proto), 1);
     ck_assert_msg(!strncmp(line, "port ", 5) && strstr(line, " is closed at " WAN_ADDR) &&
@@ -212,9 +219,10 @@ static void cli_check(const char *proto, unsigned port)
                   "not closed: %s", line);
     ck_assert_int_eq(cli_run(line, sizeof(line), "release %u %s", port, proto), 0);
 
-    echo_start(&e, tcp, port); /* listening, but no mapping */
+    echo_start(&e, tcp, port); /* listening, but no mapping: cannot be proved closed */
     ck_assert_int_eq(cli_run(line, sizeof(line), "check %u %s --json", port, proto), 1);
-    ck_assert_msg(strstr(line, "\"state\":\"closed\"") && strstr(line, "\"mapping\":false"),
+    ck_assert_msg(strstr(line, "\"state\":\"unknown\"") && strstr(line, "\"mapping\":false") &&
+                      strstr(line, "no mapping for it"),
                   "no mapping, yet: %s", line);
     echo_stop(&e);
 }

@@ -33,6 +33,8 @@ typedef struct cli_options {
     const char *gateway;
     const char *description;
     const char *allow;
+    const char *via;         /* check: the checker, HOST[:PORT] or http(s)://HOST[:PORT] */
+    const char *listen;      /* serve-check: ADDR[:PORT] */
     int timeout_s;
     int once;
     int prune;
@@ -133,5 +135,6 @@ int cli_cmd_external_ip(const cli_options *o, const cli_pair *pairs, int n);
 int cli_cmd_list(const cli_options *o, const cli_pair *pairs, int n);
 int cli_cmd_audit(const cli_options *o, const cli_pair *pairs, int n);
 int cli_cmd_check(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_serve_check(const cli_options *o, const cli_pair *pairs, int n);
 
 #endif

@@ -86,16 +86,38 @@ static const cli_command cli_commands[] = {
     {
         .name = "check",
         .synopsis = "check PORT PROTO",
-        .summary = "is the port open: mapping, listener, loopback connection",
-        .help = "usage: portmap-cli check PORT tcp|udp [--external-port N] [--json] [options]\n"
-                "Is PORT really open? Shows whether the router has a mapping for it\n"
-                "(UPnP-IGD table), whether a process on this host listens on it (TCP) or\n"
-                "is bound to it (UDP), and connects to the external address to see whether\n"
-                "the connection comes back to this host through the router (NAT loopback).\n"
-                "Verdict: open, closed or filtered, with the reason. Exit 0 when open.\n",
+        .summary = "is the port open: from outside (--via), or what this host sees",
+        .help = "usage: portmap-cli check PORT tcp|udp [--via CHECKER] [--external-port N] [options]\n"
+                "Is PORT really open? With --via CHECKER, a host outside the NAT connects\n"
+                "back to this network's address and reports what it saw, as port scanners\n"
+                "do: tcp open, closed (reset) or filtered (no answer); udp open (an answer)\n"
+                "or open|filtered. CHECKER is HOST[:PORT] running portmap-cli serve-check\n"
+                "(default port 8490), or http(s)://HOST[:PORT] of an echoip service\n"
+                "(GET /port/N; TCP only). When nothing on this host uses the port,\n"
+                "portmap-cli holds it during the check, so a mapping can be checked before\n"
+                "its service runs. A double NAT (the checker sees another address than the\n"
+                "router's external one) is reported.\n"
+                "Without --via: what this host can see, each on its own line: the router's\n"
+                "mapping (UPnP-IGD table), a local listener, and for TCP a connection to\n"
+                "the external address that comes back through the router (NAT loopback).\n"
+                "Open only with that proof, closed only when nothing here listens,\n"
+                "otherwise unknown: only a check from outside can tell.\n"
+                "Exit 0 when open, 1 otherwise.\n",
         .max_pairs = 1,
-        .bad_args = "usage: portmap-cli check PORT tcp|udp [options]",
+        .bad_args = "usage: portmap-cli check PORT tcp|udp [--via CHECKER] [options]",
         .run = cli_cmd_check,
+    },
+    {
+        .name = "serve-check",
+        .synopsis = "serve-check",
+        .summary = "be the outside checker for check --via (on a public host)",
+        .help = "usage: portmap-cli serve-check [--listen ADDR[:PORT]]\n"
+                "Answer portmap-cli check --via requests (and echoip's GET /port/N) until\n"
+                "SIGINT or SIGTERM, on ADDR:PORT (default 0.0.0.0:8490). It only ever probes\n"
+                "the address a request comes from, a burst of 20 then one a second per\n"
+                "address, one at a time; each probe waits 3 s at most. The protocol is in\n"
+                "doc/checker-protocol.md.\n",
+        .run = cli_cmd_serve_check,
     },
 };
 
@@ -128,6 +150,8 @@ void cli_usage(FILE *f)
           "                               given (default: both where the network has them)\n"
           "  --gateway ADDR               gateway to use instead of the default route's\n"
           "  --timeout SECONDS            give up after this long (default 10)\n"
+          "  --via CHECKER                check: ask this host outside the NAT\n"
+          "  --listen ADDR[:PORT]         serve-check: where to listen (default 0.0.0.0:8490)\n"
           "  --once                       map, print and exit; the mapping expires by itself\n"
           "  --json                       one JSON object per line\n"
           "  -v, --verbose                show the library's log on stderr\n"

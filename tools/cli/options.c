@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <string.h>
 
+#include "check_wire.h"
 #include "cli.h"
 
 /* The one way the tool reads a number: digits of base (10, or 16 for
@@ -152,6 +153,23 @@ static int value_option(int ch, const char *arg, cli_options *o)
                             "host bits set (e.g. 198.51.100.0/24), not '%s'", arg);
         o->allow = arg;
         break;
+    case 'c': {
+        cli_checker ck;
+        if (cli_checker_parse(arg, &ck))
+            return cli_fail(CLI_EX_USAGE, "--via takes HOST[:PORT] (a portmap-cli serve-check) or "
+                            "http://HOST[:PORT] or https://HOST[:PORT] (an echoip service), "
+                            "not '%s'", arg);
+        o->via = arg;
+        break;
+    }
+    case 'L': {
+        cli_checker ck;
+        if (cli_checker_parse(arg, &ck) || ck.kind != CLI_CHECKER_NATIVE)
+            return cli_fail(CLI_EX_USAGE, "--listen takes ADDR[:PORT] or [V6ADDR][:PORT], "
+                            "not '%s'", arg);
+        o->listen = arg;
+        break;
+    }
     case 't':
         if (cli_parse_number(arg, 10, 1, 3600, &v))
             return cli_fail(CLI_EX_USAGE, "--timeout takes 1-3600 seconds, not '%s'", arg);
@@ -173,7 +191,7 @@ static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
     case '6': o->family |= PORTMAP_IPV6; break;
     case 'h': *want_help = 1; break;
     case 'V': printf("portmap-cli %s\n", portmap_version()); return CLI_EX_OK;
-    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't':
+    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L':
         return value_option(ch, arg, o);
     default: cli_usage(stderr); return CLI_EX_USAGE;
     }
@@ -195,6 +213,8 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
         { "timeout", required_argument, NULL, 't' },
         { "description", required_argument, NULL, 'd' },
         { "allow", required_argument, NULL, 'a' },
+        { "via", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'L' },
         { "once", no_argument, NULL, 'o' },
         { "prune", no_argument, NULL, 'P' },
         { "json", no_argument, NULL, 'j' },
