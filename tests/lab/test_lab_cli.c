@@ -325,6 +325,88 @@ END_TEST
 START_TEST(cli_upnp_once) { cli_once_then_release("upnp", 27065); }
 END_TEST
 
+/* list and audit show this host's IPv6 pinholes (from the journal: no
+ * protocol lists them), audit flags the stale ones and --prune removes
+ * them, by PCP and by UPnP-IGD's WANIPv6FirewallControl alike, and never
+ * one a running process holds. */
+START_TEST(cli_pinholes_list_audit_prune)
+{
+    static const struct { unsigned port; const char *proto, *method; } left[] = {
+        { 27400, "tcp", "pcp" }, { 27401, "udp", "upnp" }, { 27402, "tcp", "upnp" },
+    };
+    char line[1024], out[8192], want[160];
+    int fds[2], st;
+    pid_t holder;
+    FILE *f;
+
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(cli_run(line, sizeof(line), "request %u %s --once -6 --protocol %s",
+                                 left[i].port, left[i].proto, left[i].method), 0);
+        ck_assert(has_pinhole(left[i].proto, LAN6_ADDR, left[i].port));
+    }
+    ck_assert_int_eq(pipe(fds), 0);
+    holder = fork();
+    if (holder == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        execl(cli, cli, "request", "27403", "tcp", "-6", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    f = fdopen(fds[0], "r");
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f)); /* mapped */
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "list --json"), 0);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(want, sizeof(want), "{\"protocol\":\"%s\",\"external_port\":%u,"
+                 "\"internal_client\":\"" LAN6_ADDR "\",\"internal_port\":%u,\"description\":"
+                 "\"%s\"", left[i].proto, left[i].port, left[i].port, left[i].method);
+        ck_assert_msg(strstr(out, want), "no %s in: %s", want, out);
+    }
+    ck_assert_msg(strstr(out, "\"family\":\"ipv6\",\"ours\":true}") &&
+                      strstr(out, "\"external_port\":27403"), "list: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "list -6"), 0);
+    ck_assert_msg(strstr(out, "tcp pinhole [" LAN6_ADDR "]:27403") && strstr(out, "held"),
+                  "list -6: %s", out);
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "audit"), 1);
+    ck_assert_msg(strstr(out, "udp pinhole [" LAN6_ADDR "]:27401: stale") &&
+                      !strstr(out, "27403: stale"), "audit: %s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "audit --prune --json"), 0);
+    ck_assert_msg(strstr(out, "\"family\":\"ipv6\"") && strstr(out, "\"pruned\":true") &&
+                      !strstr(out, "\"pruned\":false"), "prune: %s", out);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(pinhole_gone(left[i].proto, LAN6_ADDR, left[i].port),
+                      "the stale pinhole of %u stayed", left[i].port);
+    ck_assert(has_pinhole("tcp", LAN6_ADDR, 27403));
+    ck_assert_int_eq(cli_all(out, sizeof(out), "list -6 --json"), 0);
+    ck_assert_msg(!strstr(out, "2740") || (strstr(out, "27403") && !strstr(out, "27401")),
+                  "still listed: %s", out);
+
+    kill(holder, SIGTERM);
+    ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+    fclose(f);
+    ck_assert(pinhole_gone("tcp", LAN6_ADDR, 27403));
+}
+END_TEST
+
+/* The risky-service table knows its transports: udp/27017 is not MongoDB,
+ * udp/11211 (memcached) is risky. */
+START_TEST(cli_audit_risky_by_transport)
+{
+    char line[1024], out[8192];
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27017 udp --once -4 --protocol upnp"), 0);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "audit -4"), 1); /* stale, yet not MongoDB */
+    ck_assert_msg(strstr(out, "udp 27017") && !strstr(out, "MongoDB"), "%s", out);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release 27017 udp"), 0);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27017 tcp --once -4 --protocol upnp"), 0);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "audit -4"), 1);
+    ck_assert_msg(strstr(out, "tcp 27017") && strstr(out, "MongoDB"), "%s", out);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release 27017 tcp"), 0);
+}
+END_TEST
+
 Suite *lab_cli_suite(int upnp_only)
 {
     Suite *s = suite_create("lab_cli");
@@ -347,5 +429,7 @@ Suite *lab_cli_suite(int upnp_only)
     tcase_add_test(tc, cli_check_udp);
     tcase_add_test(tc, cli_audit_other_host);
     tcase_add_test(tc, cli_router_down_error);
+    tcase_add_test(tc, cli_pinholes_list_audit_prune);
+    tcase_add_test(tc, cli_audit_risky_by_transport);
     return s;
 }
