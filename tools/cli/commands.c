@@ -23,6 +23,8 @@ static const cli_command cli_commands[] = {
                 "--description, --allow, --gateway, --timeout, --once, --json, -v.\n",
         .max_pairs = CLI_MAX_PAIRS,
         .bad_args = "usage: portmap-cli request PORT tcp|udp [PORT tcp|udp ...] [options]",
+        .options = CLI_O_ROUTER | CLI_O_LIFETIME | CLI_O_EXTERNAL_PORT | CLI_O_DESCRIPTION | CLI_O_ALLOW |
+                   CLI_O_ONCE,
         .run = cli_cmd_request,
     },
     {
@@ -33,6 +35,7 @@ static const cli_command cli_commands[] = {
                 "Release this host's mapping of PORT, e.g. one left by request --once.\n",
         .max_pairs = 1,
         .bad_args = "usage: portmap-cli release PORT tcp|udp [options]",
+        .options = CLI_O_ROUTER,
         .run = cli_cmd_release,
     },
     {
@@ -43,6 +46,7 @@ static const cli_command cli_commands[] = {
                 "Show the gateway, the local address, which protocols answered, the\n"
                 "external address and a verdict: direct, behind NAT, or behind double\n"
                 "NAT / carrier-grade NAT.\n",
+        .options = CLI_O_ROUTER,
         .run = cli_cmd_discover,
     },
     {
@@ -51,6 +55,7 @@ static const cli_command cli_commands[] = {
         .summary = "print the router's external address",
         .help = "usage: portmap-cli external-ip [options]\n"
                 "Print the router's external address, one line, for scripts.\n",
+        .options = CLI_O_ROUTER,
         .run = cli_cmd_external_ip,
     },
     {
@@ -59,6 +64,7 @@ static const cli_command cli_commands[] = {
         .summary = "the router's mapping table (UPnP-IGD), ours marked",
         .help = "usage: portmap-cli list [--json] [options]\n"
                 "Print the router's mapping table (UPnP-IGD); this host's entries are marked.\n",
+        .options = CLI_O_ROUTER,
         .run = cli_cmd_list,
     },
     {
@@ -71,6 +77,7 @@ static const cli_command cli_commands[] = {
                 "leases, risky services exposed (telnet, SMB, RDP, VNC, databases, ...),\n"
                 "mappings to other hosts. Exit 0 when nothing is flagged, 1 otherwise.\n"
                 "--prune deletes the stale mappings that belong to this host.\n",
+        .options = CLI_O_ROUTER | CLI_O_PRUNE,
         .run = cli_cmd_audit,
     },
     {
@@ -81,6 +88,7 @@ static const cli_command cli_commands[] = {
                 "Release the mappings that processes which have died (SIGKILL, crash)\n"
                 "left on the router, as recorded in the journal. Any libportmap client\n"
                 "does this by itself when it starts; this does it now and reports.\n",
+        .options = CLI_O_ROUTER,
         .run = cli_cmd_cleanup,
     },
     {
@@ -105,6 +113,7 @@ static const cli_command cli_commands[] = {
                 "Exit 0 when open, 1 otherwise.\n",
         .max_pairs = 1,
         .bad_args = "usage: portmap-cli check PORT tcp|udp [--via CHECKER] [options]",
+        .options = CLI_O_ROUTER | CLI_O_EXTERNAL_PORT | CLI_O_VIA,
         .run = cli_cmd_check,
     },
     {
@@ -117,6 +126,7 @@ static const cli_command cli_commands[] = {
                 "the address a request comes from, a burst of 20 then one a second per\n"
                 "address, one at a time; each probe waits 3 s at most. The protocol is in\n"
                 "doc/checker-protocol.md.\n",
+        .options = CLI_O_LISTEN,
         .run = cli_cmd_serve_check,
     },
 };
@@ -155,7 +165,8 @@ void cli_usage(FILE *f)
           "  --once                       map, print and exit; the mapping expires by itself\n"
           "  --json                       one JSON object per line\n"
           "  -v, --verbose                show the library's log on stderr\n"
-          "  -h, --help                   this text; COMMAND --help for one command\n"
+          "  -h, --help                   this text; help COMMAND (or COMMAND --help) for one\n"
+          "                               command and the options it takes\n"
           "  --version                    print the version\n"
           "\n"
           "exit codes: 0 ok, 1 negative answer, 2 usage, 3 no gateway answered,\n"
@@ -163,13 +174,34 @@ void cli_usage(FILE *f)
           f);
 }
 
-/* --help: the command's own text when one is named, else the usage. */
-void cli_help_for(const char *name)
+int cli_unknown_command(const char *name)
+{
+    cli_fail(CLI_EX_USAGE, "unknown command '%s'", name);
+    cli_usage(stderr);
+    return CLI_EX_USAGE;
+}
+
+/* --help and help [COMMAND]: the command's own text when one is named,
+ * else the usage; an unknown name is a usage error. */
+int cli_help_for(const char *name)
 {
     const cli_command *cmd = cli_find_command(name);
 
+    if (name && !cmd)
+        return cli_unknown_command(name);
     if (cmd)
         fputs(cmd->help, stdout);
     else
         cli_usage(stdout);
+    return CLI_EX_OK;
+}
+
+int cli_check_options(const cli_command *cmd, unsigned given)
+{
+    unsigned extra = given & ~cmd->options;
+
+    if (!extra)
+        return CLI_EX_OK;
+    return cli_fail(CLI_EX_USAGE, "%s is not an option of %s (portmap-cli help %s)",
+                    cli_option_name(extra & -extra), cmd->name, cmd->name);
 }

@@ -1,7 +1,8 @@
 /*
- * portmap-cli: the options, which every command takes (a command ignores
- * those it has no use for). Each value is checked here, so that a typo is
- * a usage error naming the option, not a confusing answer from a router.
+ * portmap-cli: the options, wherever they stand on the command line. Each
+ * value is checked here, so that a typo is a usage error naming the
+ * option, not a confusing answer from a router; which options a command
+ * takes is checked once the command is known (cli_check_options()).
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -179,9 +180,36 @@ static int value_option(int ch, const char *arg, cli_options *o)
     return CLI_CONTINUE;
 }
 
+static const struct {
+    int ch;
+    unsigned bit;
+    const char *name;
+} cli_option_bits[] = {
+    { 'p', CLI_O_PROTOCOL, "--protocol" },   { 'l', CLI_O_LIFETIME, "--lifetime" },
+    { 'e', CLI_O_EXTERNAL_PORT, "--external-port" }, { 'g', CLI_O_GATEWAY, "--gateway" },
+    { 't', CLI_O_TIMEOUT, "--timeout" },     { 'd', CLI_O_DESCRIPTION, "--description" },
+    { 'a', CLI_O_ALLOW, "--allow" },         { 'c', CLI_O_VIA, "--via" },
+    { 'L', CLI_O_LISTEN, "--listen" },       { 'o', CLI_O_ONCE, "--once" },
+    { 'P', CLI_O_PRUNE, "--prune" },         { 'j', CLI_O_JSON, "--json" },
+    { '4', CLI_O_FAMILY, "-4" },             { '6', CLI_O_FAMILY, "-6" },
+};
+
+#define CLI_NOPTION_BITS (sizeof(cli_option_bits) / sizeof(cli_option_bits[0]))
+
+const char *cli_option_name(unsigned bit)
+{
+    for (size_t i = 0; i < CLI_NOPTION_BITS; i++)
+        if (cli_option_bits[i].bit == bit)
+            return cli_option_bits[i].name;
+    return "?";
+}
+
 /* One option: CLI_CONTINUE, or the exit code to end with. */
 static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
 {
+    for (size_t i = 0; i < CLI_NOPTION_BITS; i++)
+        if (cli_option_bits[i].ch == ch)
+            o->given |= cli_option_bits[i].bit;
     switch (ch) {
     case 'o': o->once = 1; break;
     case 'P': o->prune = 1; break;
