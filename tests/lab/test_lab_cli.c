@@ -390,6 +390,100 @@ START_TEST(cli_pinholes_list_audit_prune)
 }
 END_TEST
 
+/* tmux: the screen of the terminal a held request runs in. */
+static void screen(const char *sock, char *out, size_t len)
+{
+    char cmd[512];
+    size_t n = 0;
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "tmux -S '%s' capture-pane -p -t live 2>/dev/null", sock);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = '\0';
+    while (n < len - 1 && fgets(out + n, (int)(len - n), p))
+        n = strlen(out);
+    pclose(p);
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        k++;
+    return k;
+}
+
+/* On a terminal a held request shows one status line per mapping,
+ * redrawn in place (lease left, renewals), and a Ctrl-C hint; Ctrl-C
+ * releases, and the block is gone from the screen. */
+START_TEST(cli_live_status_on_a_tty)
+{
+    char sock[128], conf[128], out[8192];
+    int seen = 0;
+
+    if (run("command -v tmux >/dev/null") != 0) {
+        fprintf(stderr, "cli_live_status_on_a_tty: no tmux (scripts/setup.sh installs it)\n");
+        ck_abort_msg("tmux is needed");
+    }
+    snprintf(sock, sizeof(sock), "%s/tmux.sock", lab_state_dir);
+    snprintf(conf, sizeof(conf), "%s/tmux.conf", lab_state_dir);
+    ck_assert_int_eq(run("echo 'set -g remain-on-exit on' > '%s'", conf), 0);
+    /* The shell in the pane ignores Ctrl-C and writes the exit code; the
+     * request gets SIGINT as a terminal's shell leaves it (a test runner
+     * may ignore it, and an ignored signal stays ignored across exec). */
+    ck_assert_int_eq(run("tmux -S '%s' -f '%s' new-session -d -s live -x 150 -y 30 "
+                         "\"trap '' INT; env --default-signal=INT,TERM '%s' request 27500 udp -4 "
+                         "--lifetime 4; echo exit=\\$? > '%s/live.rc'\"", sock, conf, cli,
+                         lab_state_dir), 0);
+    /* the lease is 4 s: renewed within a few seconds */
+    for (int i = 0; i < 100 && !seen; i++) {
+        usleep(100 * 1000);
+        screen(sock, out, sizeof(out));
+        seen = strstr(out, "renewed 1 time") != NULL;
+    }
+    ck_assert_msg(seen, "no renewal shown: %s", out);
+    ck_assert_msg(strstr(out, "mapped udp 27500 -> " WAN_ADDR ":27500") &&
+                      count(out, "udp " WAN_ADDR ":27500 <- 27500") == 1 &&
+                      strstr(out, " left") && count(out, "Ctrl-C releases") == 1,
+                  "screen: %s", out);
+    ck_assert(has_rule("udp", 27500));
+    ck_assert_int_eq(run("tmux -S '%s' send-keys -t live C-c", sock), 0);
+    seen = 0;
+    for (int i = 0; i < 50 && !seen; i++) {
+        usleep(100 * 1000);
+        seen = run("grep -qx exit=0 '%s/live.rc' 2>/dev/null", lab_state_dir) == 0;
+    }
+    screen(sock, out, sizeof(out));
+    run("tmux -S '%s' kill-server", sock);
+    ck_assert_msg(seen, "Ctrl-C did not end it with exit 0: %s", out);
+    ck_assert_msg(strstr(out, "released udp 27500") && !strstr(out, "<- 27500") &&
+                      !strstr(out, "Ctrl-C releases"), "screen after Ctrl-C: %s", out);
+    ck_assert(!has_rule("udp", 27500));
+}
+END_TEST
+
+/* Not a terminal: the event lines alone, no status block, no escapes;
+ * with --json an error is a JSON object on stdout. */
+START_TEST(cli_plain_lines_and_json_errors)
+{
+    char out[4096];
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "request 27501 udp -4 --once"), 0);
+    ck_assert_msg(!strncmp(out, "mapped udp 27501 -> " WAN_ADDR ":27501", 35) &&
+                      !strchr(out, '\033') && !strstr(out, "Ctrl-C"), "%s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "release 27501 udp"), 0);
+    /* (a request's failure is its "failed" event, JSON already) */
+    ck_assert_int_eq(cli_all(out, sizeof(out), "external-ip --gateway 10.77.0.99 --timeout 1 "
+                                               "--json 2>/dev/null"), 3);
+    ck_assert_msg(!strncmp(out, "{\"error\":\"no gateway found or none answered: the router at "
+                                "10.77.0.99", 65) && strstr(out, "\"exit_code\":3}\n"), "%s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "--json request 27502 udp --prune 2>/dev/null"), 2);
+    ck_assert_str_eq(out, "{\"error\":\"--prune is not an option of request (portmap-cli help "
+                          "request)\",\"exit_code\":2}\n");
+}
+END_TEST
+
 /* The risky-service table knows its transports: udp/27017 is not MongoDB,
  * udp/11211 (memcached) is risky. */
 START_TEST(cli_audit_risky_by_transport)
@@ -431,5 +525,7 @@ Suite *lab_cli_suite(int upnp_only)
     tcase_add_test(tc, cli_router_down_error);
     tcase_add_test(tc, cli_pinholes_list_audit_prune);
     tcase_add_test(tc, cli_audit_risky_by_transport);
+    tcase_add_test(tc, cli_live_status_on_a_tty);
+    tcase_add_test(tc, cli_plain_lines_and_json_errors);
     return s;
 }

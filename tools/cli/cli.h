@@ -137,6 +137,13 @@ int cli_wait_for_signal(void);
 /* The signal that came, 0 none. */
 int cli_signal_pending(void);
 
+/* live.c: the status block of a held request on a terminal */
+int cli_live_wanted(const cli_options *o);
+/* Redraw it until a signal comes: the signal. */
+int cli_live_hold(portmap_mapping *const *m, int n);
+/* cli_out_lock held: take it off the terminal before another line */
+void cli_live_erase(void);
+
 /* procnet.c */
 int cli_locally_bound(portmap_transport proto, uint16_t port);
 int cli_tcp_arrived(uint16_t port, uint16_t sport);

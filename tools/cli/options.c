@@ -213,7 +213,7 @@ static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
     switch (ch) {
     case 'o': o->once = 1; break;
     case 'P': o->prune = 1; break;
-    case 'j': o->json = 1; break;
+    case 'j': o->json = cli_json_mode = 1; break; /* errors from here on are JSON too */
     case 'v': o->verbose = 1; break;
     case '4': o->family |= PORTMAP_IPV4; break;
     case '6': o->family |= PORTMAP_IPV6; break;
@@ -255,8 +255,19 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
     };
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "vh46", longopts, NULL)) != -1) {
-        int rc = one_option(ch, optarg, o, want_help);
+    opterr = 0; /* our own messages, JSON with --json */
+    while ((ch = getopt_long(argc, argv, ":vh46", longopts, NULL)) != -1) {
+        int rc;
+        if (ch == '?' || ch == ':') {
+            const char *bad = argv[optind - 1];
+            char shortopt[3] = { '-', (char)optopt, '\0' };
+            if (optopt && strncmp(bad, "--", 2))
+                bad = shortopt; /* one of several letters in a word, e.g. -4x */
+            return cli_fail(CLI_EX_USAGE, ch == ':' ? "%s needs a value (portmap-cli --help)"
+                                                    : "unknown option '%s' (portmap-cli --help)",
+                            bad);
+        }
+        rc = one_option(ch, optarg, o, want_help);
         if (rc != CLI_CONTINUE)
             return rc;
     }
