@@ -9,14 +9,19 @@ _portmap_cli()
     local commands="request release discover external-ip list audit check cleanup serve-check help"
     # what every command that asks the router takes, then each command's own
     # (as tools/cli/commands.c has them)
-    local router="--protocol --gateway --timeout --json -4 -6 --ipv4 --ipv6"
+    local router="--protocol --gateway --interface --timeout --json -4 -6 --ipv4 --ipv6"
     local always="--verbose --help --version"
     case $prev in
     --protocol)
         COMPREPLY=($(compgen -W "auto pcp natpmp upnp" -- "$cur"))
         return
         ;;
-    --lifetime | --external-port | --description | --allow | --gateway | --timeout | --via | --listen)
+    --interface)
+        COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
+        return
+        ;;
+    --lifetime | --external-port | --description | --allow | --gateway | --timeout | --via | \
+        --listen | --ports)
         return
         ;;
     esac
@@ -25,7 +30,7 @@ _portmap_cli()
         case ${words[i]} in
         # an option's value is not a command or an argument
         --protocol | --lifetime | --external-port | --description | --allow | --gateway | \
-            --timeout | --via | --listen)
+            --timeout | --via | --listen | --interface | --ports)
             ((i++))
             ;;
         -*) ;;
@@ -38,12 +43,13 @@ _portmap_cli()
         local opts
         case $cmd in
         request) opts="$router --lifetime --external-port --description --allow --once" ;;
-        release | discover | external-ip | list | cleanup) opts=$router ;;
-        audit) opts="$router --prune" ;;
+        release | discover | external-ip | cleanup) opts=$router ;;
+        list) opts="$router --ports" ;;
+        audit) opts="$router --prune --ports" ;;
         check) opts="$router --external-port --via" ;;
         serve-check) opts="--listen" ;;
         *) opts="$router --lifetime --external-port --description --allow --once --prune --via
-                 --listen" ;;
+                 --listen --ports" ;;
         esac
         COMPREPLY=($(compgen -W "$opts $always" -- "$cur"))
         return

@@ -75,6 +75,10 @@ START_TEST(options_of_other_commands_refused)
         { "list --listen 0.0.0.0", "--listen is not an option of list" },
         { "--allow 1.2.3.4 discover", "--allow is not an option of discover" },
         { "discover extra", "discover takes no arguments, not 'extra'" },
+        { "request 80 tcp --ports 80", "--ports is not an option of request" },
+        { "audit --ports 90-80", "--ports takes PORT or LOW-HIGH" },
+        { "list --interface no-such-if0", "no interface 'no-such-if0'" },
+        { "list --interface lo --gateway 10.0.0.1", "--interface and --gateway both" },
     };
     char out[4096];
 
@@ -103,9 +107,9 @@ START_TEST(completion_per_command)
                          "bash -c 'source \"" COMPLETION "\"; "
                          "c() { COMPREPLY=(); COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); "
                          "_portmap_cli; echo \"${COMPREPLY[*]}\"; }; "
-                         "c portmap-cli audit --p; c portmap-cli request 80 tcp --p; "
+                         "c portmap-cli audit --pru; c portmap-cli request 80 tcp --p; "
                          "c portmap-cli serve-check --l; c portmap-cli help ser'"), 0);
-    ck_assert_str_eq(out, "--protocol --prune\n--protocol\n--listen\nserve-check\n");
+    ck_assert_str_eq(out, "--prune\n--protocol\n--listen\nserve-check\n");
 }
 END_TEST
 

@@ -484,6 +484,44 @@ START_TEST(cli_plain_lines_and_json_errors)
 }
 END_TEST
 
+/* --interface: the router behind the LAN interface, by its default
+ * route; none behind lo. */
+START_TEST(cli_interface)
+{
+    char out[4096];
+
+    ck_assert_int_eq(cli_all(out, sizeof(out), "discover -4 --interface lan0 --json"), 0);
+    ck_assert_msg(strstr(out, "\"gateway\":\"10.77.0.1\""), "%s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "discover -6 --interface lan0 --json"), 0);
+    ck_assert_msg(strstr(out, "\"gateway\":\"fe80::1%lan0\"") ||
+                      strstr(out, "\"gateway\":\"fe80::1%"), "%s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "external-ip --interface lo 2>&1"), 3);
+    ck_assert_msg(strstr(out, "--interface lo: no IPv4 default route through it"), "%s", out);
+}
+END_TEST
+
+/* audit --prune --ports deletes a range of this host's entries, a port
+ * with a listener too (the user named the range), and nothing outside it. */
+START_TEST(cli_prune_a_range)
+{
+    char line[1024], out[8192];
+    echo e;
+
+    for (unsigned p = 27600; p <= 27602; p++)
+        ck_assert_int_eq(cli_run(line, sizeof(line), "request %u udp --once -4 --protocol upnp", p),
+                         0);
+    echo_start(&e, 0, 27601);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "audit --ports 27600-27602 -4"), 1);
+    ck_assert_msg(strstr(out, "udp 27600") && strstr(out, "udp 27601") &&
+                      strstr(out, "udp 27602") && !strstr(out, "udp 2750"), "%s", out);
+    ck_assert_int_eq(cli_all(out, sizeof(out), "audit --prune --ports 27600-27601 -4"), 0);
+    echo_stop(&e);
+    ck_assert_msg(!has_rule("udp", 27600) && !has_rule("udp", 27601), "%s", out);
+    ck_assert(has_rule("udp", 27602));
+    ck_assert_int_eq(cli_run(line, sizeof(line), "release 27602 udp"), 0);
+}
+END_TEST
+
 /* The risky-service table knows its transports: udp/27017 is not MongoDB,
  * udp/11211 (memcached) is risky. */
 START_TEST(cli_audit_risky_by_transport)
@@ -527,5 +565,7 @@ Suite *lab_cli_suite(int upnp_only)
     tcase_add_test(tc, cli_audit_risky_by_transport);
     tcase_add_test(tc, cli_live_status_on_a_tty);
     tcase_add_test(tc, cli_plain_lines_and_json_errors);
+    tcase_add_test(tc, cli_interface);
+    tcase_add_test(tc, cli_prune_a_range);
     return s;
 }

@@ -41,10 +41,13 @@ enum {
     CLI_O_PRUNE = 1u << 10,
     CLI_O_JSON = 1u << 11,
     CLI_O_FAMILY = 1u << 12,     /* -4, -6 */
+    CLI_O_INTERFACE = 1u << 13,
+    CLI_O_PORTS = 1u << 14,
 };
 /* What every command that asks the router takes. -v, -h and --version go
  * with any command. */
-#define CLI_O_ROUTER (CLI_O_PROTOCOL | CLI_O_GATEWAY | CLI_O_TIMEOUT | CLI_O_JSON | CLI_O_FAMILY)
+#define CLI_O_ROUTER                                                                              \
+    (CLI_O_PROTOCOL | CLI_O_GATEWAY | CLI_O_TIMEOUT | CLI_O_JSON | CLI_O_FAMILY | CLI_O_INTERFACE)
 
 typedef struct cli_options {
     unsigned given;          /* CLI_O_* bits of the options on the command line */
@@ -56,6 +59,8 @@ typedef struct cli_options {
     const char *allow;
     const char *via;         /* check: the checker, HOST[:PORT] or http(s)://HOST[:PORT] */
     const char *listen;      /* serve-check: ADDR[:PORT] */
+    const char *interface;   /* the router behind this interface (its default route's gateway) */
+    uint16_t ports_lo, ports_hi; /* list, audit: only these external ports; 0: all */
     int timeout_s;
     int once;
     int prune;
@@ -143,6 +148,9 @@ int cli_live_wanted(const cli_options *o);
 int cli_live_hold(portmap_mapping *const *m, int n);
 /* cli_out_lock held: take it off the terminal before another line */
 void cli_live_erase(void);
+
+/* iface.c: --interface's gateway into buf: 0, or an exit code (said) */
+int cli_interface_gateway(const cli_options *o, char *buf, size_t size);
 
 /* procnet.c */
 int cli_locally_bound(portmap_transport proto, uint16_t port);

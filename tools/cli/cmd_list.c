@@ -64,14 +64,16 @@ static int fetch_table(const cli_options *o, portmap_client **c, portmap_router_
         portmap_close(c);
         return cli_fail(CLI_EX_OTHER, "out of memory");
     }
-    if (nt)
-        memcpy(all, t, nt * sizeof(*t));
-    if (np)
-        memcpy(all + nt, p, np * sizeof(*p));
+    *n = 0;
+    for (size_t i = 0; i < nt + np; i++) {
+        const portmap_router_entry *x = i < nt ? &t[i] : &p[i - nt];
+        /* --ports: only those external ports */
+        if (!o->ports_lo || (x->external_port >= o->ports_lo && x->external_port <= o->ports_hi))
+            all[(*n)++] = *x;
+    }
     portmap_router_entries_free(t);
     portmap_router_entries_free(p);
     *e = all;
-    *n = nt + np;
     return CLI_EX_OK;
 }
 
@@ -126,10 +128,14 @@ static const char *risky_service(portmap_transport proto, uint16_t port)
     return NULL;
 }
 
-static int assess(const portmap_router_entry *e, finding *f)
+/* Stale: ours, and no running process holds it (per the journal) or, as
+ * far as this host can tell, listens on its port. With --ports the user
+ * named the range to clear: a listener alone does not keep an entry. */
+static int assess(const cli_options *o, const portmap_router_entry *e, finding *f)
 {
     memset(f, 0, sizeof(*f));
-    f->stale = e->ours && !e->held && !cli_locally_bound(e->protocol, e->internal_port);
+    f->stale = e->ours && !e->held &&
+               (o->ports_lo || !cli_locally_bound(e->protocol, e->internal_port));
     f->permanent = e->lease == 0 && !e->ipv6; /* a pinhole's lease is the journal's */
     f->other_host = !e->ours;
     f->risky = risky_service(e->protocol, e->external_port)
@@ -226,7 +232,7 @@ static int audit_entry(portmap_client *c, const cli_options *o, const portmap_ro
     finding f;
     const char *pruned = NULL;
 
-    if (!assess(e, &f))
+    if (!assess(o, e, &f))
         return 0;
     if (o->prune && f.stale)
         pruned = prune(c, o, e);

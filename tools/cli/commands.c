@@ -62,22 +62,28 @@ static const cli_command cli_commands[] = {
         .name = "list",
         .synopsis = "list",
         .summary = "the router's mapping table (UPnP-IGD), ours marked",
-        .help = "usage: portmap-cli list [--json] [options]\n"
-                "Print the router's mapping table (UPnP-IGD); this host's entries are marked.\n",
-        .options = CLI_O_ROUTER,
+        .help = "usage: portmap-cli list [-4|-6] [--ports LOW[-HIGH]] [--json] [options]\n"
+                "Print the router's mapping table (UPnP-IGD); this host's entries are marked.\n"
+                "This host's IPv6 pinholes follow (from the journal: no protocol lists them).\n"
+                "-4 the table only, -6 the pinholes only; --ports LOW[-HIGH] those external\n"
+                "ports only.\n",
+        .options = CLI_O_ROUTER | CLI_O_PORTS,
         .run = cli_cmd_list,
     },
     {
         .name = "audit",
         .synopsis = "audit [--prune]",
         .summary = "flag stale, permanent, risky and foreign mappings",
-        .help = "usage: portmap-cli audit [--prune] [--json] [options]\n"
+        .help = "usage: portmap-cli audit [--prune] [--ports LOW[-HIGH]] [--json] [options]\n"
                 "Read the router's mapping table and flag, one line each with the reason:\n"
                 "mappings to this host that no running process holds (stale), permanent\n"
                 "leases, risky services exposed (telnet, SMB, RDP, VNC, databases, ...),\n"
                 "mappings to other hosts. Exit 0 when nothing is flagged, 1 otherwise.\n"
-                "--prune deletes the stale mappings that belong to this host.\n",
-        .options = CLI_O_ROUTER | CLI_O_PRUNE,
+                "--prune deletes the stale mappings and IPv6 pinholes of this host.\n"
+                "--ports LOW[-HIGH] looks at those external ports only; with --prune it\n"
+                "deletes every entry of this host there that no running process holds\n"
+                "(a listener alone does not keep it).\n",
+        .options = CLI_O_ROUTER | CLI_O_PRUNE | CLI_O_PORTS,
         .run = cli_cmd_audit,
     },
     {
@@ -160,6 +166,8 @@ void cli_usage(FILE *f)
           "                               given (default: both where the network has them)\n"
           "  --gateway ADDR               gateway to use instead of the default route's\n"
           "  --timeout SECONDS            give up after this long (default 10)\n"
+          "  --interface IFACE            the router behind IFACE (its default route)\n"
+          "  --ports LOW[-HIGH]           list, audit: only these external ports\n"
           "  --via CHECKER                check: ask this host outside the NAT\n"
           "  --listen ADDR[:PORT]         serve-check: where to listen (default 0.0.0.0:8490)\n"
           "  --once                       map, print and exit; the mapping expires by itself\n"

@@ -67,6 +67,8 @@ int main(int argc, char **argv)
         return cli_unknown_command(argv[optind]);
     if ((rc = cli_check_options(cmd, o.given)) != CLI_EX_OK)
         return rc;
+    if (o.interface && o.gateway)
+        return cli_fail(CLI_EX_USAGE, "--interface and --gateway both name the router: give one");
     if ((rc = parse_args(cmd, argv + optind + 1, argc - optind - 1, pairs, &n)) != CLI_EX_OK)
         return rc;
     cli_block_signals();

@@ -171,6 +171,26 @@ static int value_option(int ch, const char *arg, cli_options *o)
         o->listen = arg;
         break;
     }
+    case 'i':
+        if (!if_nametoindex(arg))
+            return cli_fail(CLI_EX_USAGE, "--interface: this host has no interface '%s'", arg);
+        o->interface = arg;
+        break;
+    case 'r': {
+        const char *dash = strchr(arg, '-');
+        char lo[8];
+        size_t n = dash ? (size_t)(dash - arg) : strlen(arg);
+        if (n == 0 || n >= sizeof(lo))
+            return cli_fail(CLI_EX_USAGE, "--ports takes PORT or LOW-HIGH (1-65535), not '%s'",
+                            arg);
+        memcpy(lo, arg, n);
+        lo[n] = '\0';
+        if (cli_parse_port(lo, &o->ports_lo) ||
+            cli_parse_port(dash ? dash + 1 : lo, &o->ports_hi) || o->ports_hi < o->ports_lo)
+            return cli_fail(CLI_EX_USAGE, "--ports takes PORT or LOW-HIGH (1-65535), not '%s'",
+                            arg);
+        break;
+    }
     case 't':
         if (cli_parse_number(arg, 10, 1, 3600, &v))
             return cli_fail(CLI_EX_USAGE, "--timeout takes 1-3600 seconds, not '%s'", arg);
@@ -192,6 +212,7 @@ static const struct {
     { 'L', CLI_O_LISTEN, "--listen" },       { 'o', CLI_O_ONCE, "--once" },
     { 'P', CLI_O_PRUNE, "--prune" },         { 'j', CLI_O_JSON, "--json" },
     { '4', CLI_O_FAMILY, "-4" },             { '6', CLI_O_FAMILY, "-6" },
+    { 'i', CLI_O_INTERFACE, "--interface" }, { 'r', CLI_O_PORTS, "--ports" },
 };
 
 #define CLI_NOPTION_BITS (sizeof(cli_option_bits) / sizeof(cli_option_bits[0]))
@@ -219,7 +240,7 @@ static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
     case '6': o->family |= PORTMAP_IPV6; break;
     case 'h': *want_help = 1; break;
     case 'V': printf("portmap-cli %s\n", portmap_version()); return CLI_EX_OK;
-    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L':
+    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L': case 'i': case 'r':
         return value_option(ch, arg, o);
     default: cli_usage(stderr); return CLI_EX_USAGE;
     }
@@ -243,6 +264,8 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
         { "allow", required_argument, NULL, 'a' },
         { "via", required_argument, NULL, 'c' },
         { "listen", required_argument, NULL, 'L' },
+        { "interface", required_argument, NULL, 'i' },
+        { "ports", required_argument, NULL, 'r' },
         { "once", no_argument, NULL, 'o' },
         { "prune", no_argument, NULL, 'P' },
         { "json", no_argument, NULL, 'j' },
