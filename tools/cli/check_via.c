@@ -388,7 +388,9 @@ int cli_check_via(const cli_options *o, check *k)
         close(v.own);
     if (rc)
         return cli_fail(CLI_EX_OTHER, "check via %s: %s", o->via, v.why);
-    double_nat = k->external[0] && strcmp(k->external, v.reply.address) != 0;
+    /* an IPv6 answer (the checker reached over IPv6) says nothing of the IPv4 NAT */
+    double_nat = k->external[0] && !strchr(v.reply.address, ':') &&
+                 strcmp(k->external, v.reply.address) != 0;
     explain(k, &v, double_nat);
     print_via(k, &v, double_nat, o->via);
     return v.reply.verdict == CLI_V_OPEN ? CLI_EX_OK : CLI_EX_NEGATIVE;

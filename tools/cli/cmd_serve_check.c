@@ -6,8 +6,8 @@
  * It is no open relay: it only ever probes the address the request came
  * from, so it cannot be turned on a third party. A source gets a burst of
  * CHECK_BURST requests, then one every CHECK_REFILL_MS, one at a time; at
- * most CHECK_MAX_CLIENTS are served at once; every read, connect and wait
- * has a deadline.
+ * most CHECK_MAX_CLIENTS are served at once and CHECK_MAX_CONNS
+ * connections kept open; every read, connect and wait has a deadline.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +26,7 @@
 #define CHECK_BURST 20
 #define CHECK_REFILL_MS 1000
 #define CHECK_MAX_CLIENTS 32
+#define CHECK_MAX_CONNS 128      /* connections open at once, a request line read or not */
 #define CHECK_SOURCES 256        /* sources remembered for the rate limit */
 
 typedef struct source {
@@ -38,6 +39,7 @@ typedef struct source {
 static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
 static source check_sources[CHECK_SOURCES];
 static int check_clients;
+static int check_conns;          /* threads serving a connection */
 
 typedef struct conn {
     int fd;
@@ -349,7 +351,30 @@ static void *serve_one(void *arg)
     }
     close(c->fd);
     free(c);
+    pthread_mutex_lock(&check_lock);
+    check_conns--;
+    pthread_mutex_unlock(&check_lock);
     return NULL;
+}
+
+/* One more connection thread, unless as many as CHECK_MAX_CONNS run
+ * (slow or idle peers): 1 when taken. */
+static int take_conn(void)
+{
+    int ok;
+
+    pthread_mutex_lock(&check_lock);
+    ok = check_conns < CHECK_MAX_CONNS;
+    check_conns += ok;
+    pthread_mutex_unlock(&check_lock);
+    return ok;
+}
+
+static void drop_conn(void)
+{
+    pthread_mutex_lock(&check_lock);
+    check_conns--;
+    pthread_mutex_unlock(&check_lock);
 }
 
 /* ADDR:PORT, [V6]:PORT or a bare port: the socket listening there, or -1. */
@@ -398,7 +423,9 @@ int cli_cmd_serve_check(const cli_options *o, const cli_pair *pairs, int n)
             continue;
         c->peer_len = sizeof(c->peer);
         c->fd = accept4(fd, (struct sockaddr *)&c->peer, &c->peer_len, SOCK_CLOEXEC);
-        if (c->fd < 0) {
+        if (c->fd < 0 || !take_conn()) {
+            if (c->fd >= 0)
+                close(c->fd); /* too many at once: the peer sees the connection end */
             free(c);
             continue;
         }
@@ -407,6 +434,7 @@ int cli_cmd_serve_check(const cli_options *o, const cli_pair *pairs, int n)
         if (pthread_create(&th, &attr, serve_one, c)) {
             close(c->fd);
             free(c);
+            drop_conn();
         }
         pthread_attr_destroy(&attr);
     }
