@@ -75,6 +75,8 @@ START_TEST(options_of_other_commands_refused)
         { "list --listen 0.0.0.0", "--listen is not an option of list" },
         { "--allow 1.2.3.4 discover", "--allow is not an option of discover" },
         { "discover extra", "discover takes no arguments, not 'extra'" },
+        { "--bogus list", "unknown option '--bogus'" },
+        { "list --timeout", "--timeout needs a value" },
         { "request 80 tcp --ports 80", "--ports is not an option of request" },
         { "audit --ports 90-80", "--ports takes PORT or LOW-HIGH" },
         { "list --interface no-such-if0", "no interface 'no-such-if0'" },

@@ -286,9 +286,13 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
             char shortopt[3] = { '-', (char)optopt, '\0' };
             if (optopt && strncmp(bad, "--", 2))
                 bad = shortopt; /* one of several letters in a word, e.g. -4x */
-            return cli_fail(CLI_EX_USAGE, ch == ':' ? "%s needs a value (portmap-cli --help)"
-                                                    : "unknown option '%s' (portmap-cli --help)",
-                            bad);
+            if (ch == ':')
+                return cli_fail(CLI_EX_USAGE, "%s needs a value (portmap-cli --help)", bad);
+            /* with the usage, as an unknown command: "check -0 tcp" is more
+             * likely a bad PORT than a wish for an option */
+            cli_fail(CLI_EX_USAGE, "unknown option '%s'", bad);
+            cli_usage(stderr);
+            return CLI_EX_USAGE;
         }
         rc = one_option(ch, optarg, o, want_help);
         if (rc != CLI_CONTINUE)
