@@ -6,26 +6,31 @@ _portmap_cli()
     local -a words=("${COMP_WORDS[@]}")
     local cword=$COMP_CWORD
 
-    local commands="request release discover external-ip list audit check cleanup"
-    local opts="--protocol --lifetime --external-port --description --allow --gateway --timeout
-                --once --prune --json --verbose --help --version -4 -6 --ipv4 --ipv6"
+    local commands="request release discover external-ip list audit check cleanup serve-check help"
+    # what every command that asks the router takes, then each command's own
+    # (as tools/cli/commands.c has them)
+    local router="--protocol --gateway --interface --timeout --json -4 -6 --ipv4 --ipv6"
+    local always="--verbose --help --version"
     case $prev in
     --protocol)
         COMPREPLY=($(compgen -W "auto pcp natpmp upnp" -- "$cur"))
         return
         ;;
-    --lifetime | --external-port | --description | --allow | --gateway | --timeout)
+    --interface)
+        COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
+        return
+        ;;
+    --lifetime | --external-port | --description | --allow | --gateway | --timeout | --via | \
+        --listen | --ports)
         return
         ;;
     esac
-    if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-        return
-    fi
     local i cmd="" nargs=0
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-        --protocol | --lifetime | --external-port | --description | --allow | --gateway | --timeout)
+        # an option's value is not a command or an argument
+        --protocol | --lifetime | --external-port | --description | --allow | --gateway | \
+            --timeout | --via | --listen | --interface | --ports)
             ((i++))
             ;;
         -*) ;;
@@ -34,11 +39,29 @@ _portmap_cli()
             ;;
         esac
     done
+    if [[ $cur == -* ]]; then
+        local opts
+        case $cmd in
+        request) opts="$router --lifetime --external-port --description --allow --once" ;;
+        release | discover | external-ip | cleanup) opts=$router ;;
+        list) opts="$router --ports" ;;
+        audit) opts="$router --prune --ports" ;;
+        check) opts="$router --external-port --via" ;;
+        serve-check) opts="--listen" ;;
+        *) opts="$router --lifetime --external-port --description --allow --once --prune --via
+                 --listen --ports" ;;
+        esac
+        COMPREPLY=($(compgen -W "$opts $always" -- "$cur"))
+        return
+    fi
     if [[ -z $cmd ]]; then
         COMPREPLY=($(compgen -W "$commands" -- "$cur"))
         return
     fi
     case $cmd in
+    help)
+        ((nargs == 0)) && COMPREPLY=($(compgen -W "${commands% help}" -- "$cur"))
+        ;;
     request | release | check)
         # PORT PROTO pairs: offer the protocol after each port
         ((nargs % 2 == 1)) && COMPREPLY=($(compgen -W "tcp udp" -- "$cur"))

@@ -12,6 +12,8 @@ packages=(
     # the Python binding: its build backend (setuptools, wheel; the -whl
     # files for pip's build isolation offline) and its type check
     python3-setuptools python3-wheel python3-setuptools-whl python3-wheel-whl python3-mypy
+    # portmap-cli: HTTPS checkers (check --via https://); the live status test
+    libcurl4-openssl-dev tmux
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -194,6 +194,33 @@ START_TEST(ipv6_entries_keep_zone_and_pinhole)
 }
 END_TEST
 
+/* list: every entry, both families, in the order written (what
+ * portmap_router_pinholes() reads); held: per entry. */
+START_TEST(list_returns_every_entry)
+{
+    pm_journal_entry a = entry4(27015, getpid()), b = entry4(27016, 0), *all = NULL;
+    size_t n = 0;
+
+    b.local = addr("2001:db8:77:1::2");
+    b.gateway = addr("fe80::1%1");
+    b.expires_unix = (int64_t)time(NULL) + 3600; /* a detached entry lives until then */
+    ck_assert_int_eq(pm_journal_list(dir, &all, &n), 0); /* no file yet: none */
+    ck_assert_uint_eq(n, 0);
+    free(all);
+    ck_assert_int_eq(pm_journal_put(dir, &a), 0);
+    ck_assert_int_eq(pm_journal_put(dir, &b), 0);
+    ck_assert_int_eq(pm_journal_list(dir, &all, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(all[0].internal_port, 27015);
+    ck_assert_int_eq(all[1].local.family, AF_INET6);
+    ck_assert_int_eq(pm_journal_entry_held(&all[0]), 1);
+    ck_assert_int_eq(pm_journal_entry_held(&all[1]), 0); /* detached */
+    free(all);
+    ck_assert_int_ne(pm_journal_list("/proc/no-such-dir/x", &all, &n), 0);
+    ck_assert_ptr_null(all);
+}
+END_TEST
+
 /* The oldest lines (10 fields) have no restriction: anyone. */
 START_TEST(oldest_lines_read_as_unrestricted)
 {
@@ -536,6 +563,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, file_is_0600_and_dir_0700);
     tcase_add_test(tc, has_local_sees_any_port_of_that_address);
     tcase_add_test(tc, default_dir_honours_portmap_state_dir);
+    tcase_add_test(tc, list_returns_every_entry);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(own, setup, teardown);

@@ -469,7 +469,10 @@ typedef struct portmap_router_entry {
     /* ours and held by a running process on this host, per the journal
      * of libportmap's clients (pid and process start time checked) */
     int held;
-    uint8_t reserved[32];
+    /* 1: an IPv6 firewall pinhole (portmap_router_pinholes()): no
+     * translation, external_port is internal_port (since 0.5) */
+    uint8_t ipv6;
+    uint8_t reserved[31];
 } portmap_router_entry;
 
 /*
@@ -485,6 +488,20 @@ typedef struct portmap_router_entry {
 PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
                                         size_t *count, int timeout_ms);
 PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries);
+
+/*
+ * This host's IPv6 firewall pinholes, as the journal of libportmap's
+ * clients records them (held ones and ones left by `request --once` or by
+ * a process that died), since neither UPnP-IGD's WANIPv6FirewallControl
+ * nor PCP has a request that lists a router's pinholes. Pinholes whose
+ * lease has run out and nobody holds are left out. Each entry has ipv6
+ * set, ours set, internal_client the IPv6 address the pinhole is for and
+ * lease the seconds left. Reads the journal only: never waits for the
+ * network. Free with portmap_router_entries_free(); delete one that is
+ * this host's current address's with portmap_release_port(). (since 0.5)
+ */
+PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry **out,
+                                        size_t *count);
 
 /*
  * Delete an entry of the router's table (UPnP-IGD) that maps to this host,

@@ -563,15 +563,37 @@ out:
     return got;
 }
 
+int pm_journal_entry_held(const pm_journal_entry *e)
+{
+    /* a recycled pid has another start time */
+    return e->pid > 0 && proc_start_time(e->pid) != 0 && proc_start_time(e->pid) == e->start_time;
+}
+
 int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port,
                     const pm_addr *local)
 {
     pm_journal_entry e;
 
-    if (pm_journal_find(dir, proto, internal_port, local, &e) != 0 || e.pid <= 0)
-        return 0;
-    /* a recycled pid has another start time */
-    return proc_start_time(e.pid) != 0 && proc_start_time(e.pid) == e.start_time;
+    return pm_journal_find(dir, proto, internal_port, local, &e) == 0 && pm_journal_entry_held(&e);
+}
+
+int pm_journal_list(const char *dir, pm_journal_entry **out, size_t *n)
+{
+    int dfd, lock, rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = open_locked(dir, &dfd, &lock)) != 0)
+        return rc;
+    *out = calloc(MAX_ENTRIES, sizeof(**out));
+    rc = *out ? load(dfd, dir, *out, MAX_ENTRIES, n) : PM_JOURNAL_ERR;
+    close_locked(dfd, lock);
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 int pm_journal_has_local(const char *dir, const pm_addr *local)

@@ -46,6 +46,10 @@ int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t interna
 int pm_journal_find(const char *dir, portmap_transport proto, uint16_t internal_port,
                     const pm_addr *local, pm_journal_entry *out);
 int pm_journal_detach_pid(const char *dir, long pid);
+/* Every entry, into *out (malloc'ed, *n of them): 0, or the error. */
+int pm_journal_list(const char *dir, pm_journal_entry **out, size_t *n);
+/* 1 when the process that wrote e still runs (same pid and start time). */
+int pm_journal_entry_held(const pm_journal_entry *e);
 /* 1 when some entry is of our address local */
 int pm_journal_has_local(const char *dir, const pm_addr *local);
 /* PORTMAP_HAVE(method) of each method that entries for gateway and local

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/api.h"
@@ -139,6 +140,63 @@ PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_en
     pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     return rc;
+}
+
+/* A journal entry as a pinhole of the router's listing; 0 when it is
+ * none (IPv4, or run out with nobody holding it). */
+static int pinhole_entry(const pm_journal_entry *j, int64_t now_unix, portmap_router_entry *e)
+{
+    int held = pm_journal_entry_held(j);
+
+    if (j->local.family != AF_INET6 || (!held && j->expires_unix <= now_unix))
+        return 0;
+    memset(e, 0, sizeof(*e));
+    e->protocol = j->proto;
+    e->external_port = e->internal_port = j->internal_port;
+    pm_addr_fmt(&j->local, e->internal_client, sizeof(e->internal_client));
+    if (j->allow_addr)
+        pm_allow_str(j->allow_addr, j->allow_prefix, e->remote_host, sizeof(e->remote_host));
+    snprintf(e->description, sizeof(e->description), "%s", portmap_method_name(j->method));
+    e->lease = j->expires_unix > now_unix ? (uint32_t)PM_MIN(j->expires_unix - now_unix,
+                                                            (int64_t)UINT32_MAX)
+                                          : 0;
+    e->enabled = 1;
+    e->ours = 1;
+    e->held = held;
+    e->ipv6 = 1;
+    return 1;
+}
+
+PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry **out,
+                                        size_t *count)
+{
+    pm_journal_entry *j = NULL;
+    size_t n = 0;
+    int64_t now_unix = (int64_t)time(NULL);
+    int rc;
+
+    if (!c || !out || !count)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    *count = 0;
+    if ((rc = pm_api_enter(c)) != PORTMAP_OK)
+        return rc;
+    pm_jq_barrier(c, pm_now_ms() + pm_api_timeout(c, 0)); /* our own writes first */
+    pm_api_leave(c);
+    /* read without the lock, as the journal always is by a caller's thread */
+    if (pm_journal_list(c->state_dir, &j, &n) != 0) {
+        pm_jq_check_refusal(c);
+        return PORTMAP_ERR_SYSTEM;
+    }
+    *out = calloc(n ? n : 1, sizeof(**out));
+    if (!*out) {
+        free(j);
+        return PORTMAP_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++)
+        *count += (size_t)pinhole_entry(&j[i], now_unix, &(*out)[*count]);
+    free(j);
+    return PORTMAP_OK;
 }
 
 PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries)

@@ -107,5 +107,6 @@ Suite *lab_spoof_suite(int upnp_only);
 Suite *lab_roam_suite(int upnp_only);
 Suite *lab_pinhole_suite(int upnp_only);
 Suite *lab_signals_suite(int upnp_only);
+Suite *lab_check_suite(int upnp_only);
 
 #endif

@@ -26,13 +26,41 @@ enum {
 /* The most PORT PROTO pairs one request takes. */
 #define CLI_MAX_PAIRS 32
 
+/* The options, as bits: which were given, and which a command takes. */
+enum {
+    CLI_O_PROTOCOL = 1u << 0,
+    CLI_O_LIFETIME = 1u << 1,
+    CLI_O_EXTERNAL_PORT = 1u << 2,
+    CLI_O_GATEWAY = 1u << 3,
+    CLI_O_TIMEOUT = 1u << 4,
+    CLI_O_DESCRIPTION = 1u << 5,
+    CLI_O_ALLOW = 1u << 6,
+    CLI_O_VIA = 1u << 7,
+    CLI_O_LISTEN = 1u << 8,
+    CLI_O_ONCE = 1u << 9,
+    CLI_O_PRUNE = 1u << 10,
+    CLI_O_JSON = 1u << 11,
+    CLI_O_FAMILY = 1u << 12,     /* -4, -6 */
+    CLI_O_INTERFACE = 1u << 13,
+    CLI_O_PORTS = 1u << 14,
+};
+/* What every command that asks the router takes. -v, -h and --version go
+ * with any command. */
+#define CLI_O_ROUTER                                                                              \
+    (CLI_O_PROTOCOL | CLI_O_GATEWAY | CLI_O_TIMEOUT | CLI_O_JSON | CLI_O_FAMILY | CLI_O_INTERFACE)
+
 typedef struct cli_options {
+    unsigned given;          /* CLI_O_* bits of the options on the command line */
     portmap_method method;
     uint32_t lifetime;
     uint16_t external_port;
     const char *gateway;
     const char *description;
     const char *allow;
+    const char *via;         /* check: the checker, HOST[:PORT] or http(s)://HOST[:PORT] */
+    const char *listen;      /* serve-check: ADDR[:PORT] */
+    const char *interface;   /* the router behind this interface (its default route's gateway) */
+    uint16_t ports_lo, ports_hi; /* list, audit: only these external ports; 0: all */
     int timeout_s;
     int once;
     int prune;
@@ -57,6 +85,7 @@ typedef struct cli_command {
     const char *summary;      /* the rest of that line */
     const char *help;         /* COMMAND --help */
     int max_pairs;            /* PORT PROTO pairs: 0 none, else 1 up to this many */
+    unsigned options;         /* the CLI_O_* options it takes; others are a usage error */
     const char *bad_args;     /* said on wrong arguments; NULL: the general usage */
     int (*run)(const cli_options *o, const cli_pair *pairs, int n);
 } cli_command;
@@ -91,7 +120,12 @@ int cli_parse_proto(const char *s, portmap_transport *out);
 /* commands.c */
 const cli_command *cli_find_command(const char *name);
 void cli_usage(FILE *f);
-void cli_help_for(const char *name);
+/* 0, or a usage error: the command name is unknown (also for help NAME) */
+int cli_help_for(const char *name);
+int cli_unknown_command(const char *name);
+/* CLI_EX_OK, or a usage error naming the first option cmd does not take */
+int cli_check_options(const cli_command *cmd, unsigned given);
+const char *cli_option_name(unsigned bit);
 
 /* signals.c */
 /* How long a request has, after SIGINT or SIGTERM, to release what it
@@ -107,6 +141,16 @@ void cli_hold_on_signal(void);
 int cli_wait_for_signal(void);
 /* The signal that came, 0 none. */
 int cli_signal_pending(void);
+
+/* live.c: the status block of a held request on a terminal */
+int cli_live_wanted(const cli_options *o);
+/* Redraw it until a signal comes: the signal. */
+int cli_live_hold(portmap_mapping *const *m, int n);
+/* cli_out_lock held: take it off the terminal before another line */
+void cli_live_erase(void);
+
+/* iface.c: --interface's gateway into buf: 0, or an exit code (said) */
+int cli_interface_gateway(const cli_options *o, char *buf, size_t size);
 
 /* procnet.c */
 int cli_locally_bound(portmap_transport proto, uint16_t port);
@@ -133,5 +177,6 @@ int cli_cmd_external_ip(const cli_options *o, const cli_pair *pairs, int n);
 int cli_cmd_list(const cli_options *o, const cli_pair *pairs, int n);
 int cli_cmd_audit(const cli_options *o, const cli_pair *pairs, int n);
 int cli_cmd_check(const cli_options *o, const cli_pair *pairs, int n);
+int cli_cmd_serve_check(const cli_options *o, const cli_pair *pairs, int n);
 
 #endif

@@ -17,12 +17,18 @@ static void on_log(void *user, portmap_log_level level, const char *msg)
 
 int cli_open_client(const cli_options *o, portmap_client **c, int release_on_close)
 {
+    char gw[PORTMAP_ADDRSTRLEN + 20];
     portmap_settings s;
     int rc;
 
     portmap_default_settings(&s);
     s.timeout_ms = o->timeout_s * 1000;
     s.gateway = o->gateway;
+    if (o->interface && !o->gateway) {
+        if ((rc = cli_interface_gateway(o, gw, sizeof(gw))) != 0)
+            return rc;
+        s.gateway = gw;
+    }
     s.release_on_close = release_on_close;
     s.close_timeout_ms = 3000;
     if (o->method != PORTMAP_METHOD_AUTO)

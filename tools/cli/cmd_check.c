@@ -5,8 +5,10 @@
  * the router's table (UPnP-IGD; PCP and NAT-PMP cannot be queried), a
  * listening or bound socket on this host (/proc/net), and a connection to
  * the external address that comes back to this host through the router
- * (NAT loopback, "hairpin"). The verdict uses the words port-checker
- * websites use: open, closed, filtered.
+ * (NAT loopback, "hairpin"). From inside, a port is open only with
+ * proof and closed only when nothing here listens; otherwise the verdict
+ * is unknown, and --via CHECKER asks a host outside the NAT (check_via.c),
+ * whose verdicts are the port scanners' open, closed, filtered.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,26 +18,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "check_cmd.h"
 
-/* A probe that gets no answer within this is called filtered. */
+/* A loopback probe that gets no answer within this proves nothing. */
 #define CHECK_PROBE_MS 3000
-#define CHECK_RESEND_MS 700
-
-typedef struct check {
-    uint16_t port;
-    portmap_transport proto;
-    char local[PORTMAP_ADDRSTRLEN];
-    char external[PORTMAP_ADDRSTRLEN];
-    uint16_t external_port;
-    int mapping;                 /* 1 present, 0 absent, -1 cannot tell */
-    uint32_t lease;
-    char mapping_note[160];
-    int listening;
-    const char *state;           /* open, closed, filtered */
-    int reached_us;              /* the probe arrived at this host's port */
-    char reason[384];
-} check;
 
 /* Look the port up in the router's table; only UPnP-IGD has one. */
 static void find_mapping(portmap_client *c, const cli_options *o, check *k)
@@ -78,126 +64,100 @@ static void find_mapping(portmap_client *c, const cli_options *o, check *k)
     portmap_router_entries_free(e);
 }
 
-/* Wait for the answer to a connect (TCP) or to datagrams (UDP) on fd:
- * 0, or the errno that ended it (ETIMEDOUT: nothing came back). */
-static int await_answer(int fd, int tcp, int64_t deadline)
-{
-    int err = 0;
-
-    for (int64_t next_send = 0;;) {
-        struct pollfd p = { .fd = fd, .events = tcp ? POLLOUT : POLLIN };
-        int64_t now = cli_mono_ms(), left = deadline - now, wait = left;
-        socklen_t el = sizeof(err);
-        char buf[64];
-        if (left <= 0)
-            return ETIMEDOUT;
-        /* UDP: send again now and then, since the datagram or the ICMP
-         * error may be lost, and hosts rate-limit ICMP errors (one a
-         * second once a burst is spent). */
-        if (!tcp && now >= next_send) {
-            if (send(fd, "portmap-cli check\n", 18, 0) < 0) /* ECONNREFUSED: closed */
-                return errno;
-            next_send = now + CHECK_RESEND_MS;
-        }
-        if (!tcp && next_send - now < wait)
-            wait = next_send - now;
-        if (poll(&p, 1, (int)wait) <= 0)
-            continue; /* EINTR or a deadline: the loop decides */
-        if (tcp) {
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
-            return err;
-        }
-        err = recv(fd, buf, sizeof(buf), 0) < 0 ? errno : 0;
-        if (err != EAGAIN)
-            return err;
-    }
-}
-
-/* Connect (TCP) or send (UDP) to the external address; 0 on an answer,
- * else the errno that ended it (ETIMEDOUT: nothing came back). Sets
- * k->reached_us when the answer came from this host's port. */
-static int probe(check *k)
+/* Connect to the external address; 0 when it was accepted, else the
+ * errno that ended it (ETIMEDOUT: nothing came back). Sets k->reached_us
+ * when the connection came to this host's port. Only TCP is probed from
+ * inside: a UDP probe would write into the very service being asked
+ * about, and its silence proves nothing. */
+static int probe_tcp(check *k)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(k->external_port) };
     struct sockaddr_in me;
-    socklen_t ml = sizeof(me);
-    int tcp = k->proto == PORTMAP_TCP;
-    int fd, err;
+    socklen_t ml = sizeof(me), el = sizeof(int);
+    struct pollfd p = { .events = POLLOUT };
     int64_t deadline = cli_mono_ms() + CHECK_PROBE_MS;
+    int fd, err = 0;
 
     if (inet_pton(AF_INET, k->external, &sa.sin_addr) != 1)
         return EAFNOSUPPORT;
-    fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return errno;
+    p.fd = fd;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS) {
         err = errno;
         goto out;
     }
-    err = await_answer(fd, tcp, deadline);
-    /* a UDP answer can only come from the service; a TCP one is looked up
-     * while the connection still exists on both ends */
+    err = ETIMEDOUT;
+    for (int64_t left; (left = deadline - cli_mono_ms()) > 0;)
+        if (poll(&p, 1, (int)left) == 1) {
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            break;
+        }
+    /* looked up while the connection still exists on both ends */
     if (!err)
-        k->reached_us = !tcp || (getsockname(fd, (struct sockaddr *)&me, &ml) == 0 &&
-                                 cli_tcp_arrived(k->port, ntohs(me.sin_port)));
+        k->reached_us = getsockname(fd, (struct sockaddr *)&me, &ml) == 0 &&
+                        cli_tcp_arrived(k->port, ntohs(me.sin_port));
 out:
     close(fd);
     return err;
 }
 
+/* What the router's table says, for a reason. */
+static const char *mapping_words(const check *k)
+{
+    return k->mapping == 1   ? "the router has a mapping for it"
+           : k->mapping == 0 ? "the router's table has no mapping for it"
+                             : "whether the router has a mapping for it cannot be read";
+}
+
+/*
+ * The verdict from inside: open only with proof (a connection that came
+ * back to this host through the router), closed only when nothing here
+ * could answer; anything else is unknown, since only a host outside the
+ * NAT can tell (check --via).
+ */
 static void verdict(check *k)
 {
     const char *p = cli_proto_name(k->proto);
-    int err = probe(k);
+    int err;
 
+    if (!k->listening) {
+        k->state = "closed";
+        snprintf(k->reason, sizeof(k->reason),
+                 "nothing on this host %s %s %u, so nothing can answer (%s): start the service",
+                 k->proto == PORTMAP_TCP ? "listens on" : "is bound to", p, k->port,
+                 mapping_words(k));
+        return;
+    }
+    k->state = "unknown";
+    if (k->proto == PORTMAP_UDP) {
+        snprintf(k->reason, sizeof(k->reason),
+                 "a socket on this host is bound to udp %u and %s; a probe from inside would "
+                 "write into the service and its silence proves nothing: only a check from "
+                 "outside can tell (--via CHECKER)", k->port, mapping_words(k));
+        return;
+    }
+    err = probe_tcp(k);
     if (!err && k->reached_us) {
         k->state = "open";
         snprintf(k->reason, sizeof(k->reason),
-                 k->proto == PORTMAP_TCP
-                     ? "a TCP connection to %s:%u came back through the router to port %u on this host"
-                     : "a datagram to %s:%u came back through the router to port %u on this host, "
-                       "and the service answered",
-                 k->external, k->external_port, k->port);
+                 "a TCP connection to %s:%u came back through the router to port %u on this host "
+                 "(NAT loopback)", k->external, k->external_port, k->port);
     } else if (!err) {
-        k->state = "open";
         snprintf(k->reason, sizeof(k->reason),
-                 "something at %s:%u accepted the connection, but it did not reach port %u on this "
-                 "host: probably the router itself, which then hides any mapping", k->external,
-                 k->external_port, k->port);
-    } else if (err == ECONNREFUSED && k->mapping == 1 && !k->listening) {
-        k->state = "closed";
-        snprintf(k->reason, sizeof(k->reason),
-                 "the router forwarded it, but nothing on this host %s %s %u: start the service",
-                 k->proto == PORTMAP_TCP ? "listens on" : "is bound to", p, k->port);
-    } else if (err == ECONNREFUSED && k->mapping == 0) {
-        k->state = "closed";
-        snprintf(k->reason, sizeof(k->reason),
-                 "the router refused it: it has no mapping for %s %u (portmap-cli request %u %s)", p,
-                 k->port, k->port, p);
-    } else if (err == ECONNREFUSED) {
-        k->state = "closed";
-        snprintf(k->reason, sizeof(k->reason),
-                 "%s:%u refused it: %s", k->external, k->external_port,
-                 k->listening ? "the router may not loop connections from the LAN back in (NAT "
-                                "loopback); check from outside the network"
-                              : "nothing on this host listens on the port");
-    } else if (err == ETIMEDOUT && k->proto == PORTMAP_UDP && k->listening && k->mapping != 0) {
-        /* No ICMP error while a socket is bound: the usual sight of a UDP
-         * service that ignores unknown datagrams, and all UDP can tell. */
-        k->state = "open";
-        snprintf(k->reason, sizeof(k->reason),
-                 "a datagram to %s:%u drew no error and a socket on this host is bound to udp %u; "
-                 "the service did not answer, as UDP services often do not", k->external,
-                 k->external_port, k->port);
+                 "something at %s:%u accepted the connection, but it did not reach port %u on "
+                 "this host: probably the router itself, which hides any mapping from inside; "
+                 "%s; check from outside (--via CHECKER)", k->external, k->external_port,
+                 k->port, mapping_words(k));
     } else {
-        k->state = "filtered";
         snprintf(k->reason, sizeof(k->reason),
-                 err == ETIMEDOUT
-                     ? "no answer from %s:%u within %d s: a firewall drops it, or the router does "
-                       "not loop connections from the LAN back in (NAT loopback); check from "
-                       "outside the network"
-                     : "%s:%u cannot be reached (%d s): %s",
-                 k->external, k->external_port, CHECK_PROBE_MS / 1000, strerror(err));
+                 "a connection from inside to %s:%u %s; %s and a service listens, but routers "
+                 "often do not loop connections from the LAN back in (NAT loopback): only a "
+                 "check from outside can tell (--via CHECKER)", k->external, k->external_port,
+                 err == ECONNREFUSED ? "was refused"
+                 : err == ETIMEDOUT  ? "got no answer within 3 s"
+                                     : strerror(err), mapping_words(k));
     }
 }
 
@@ -209,15 +169,15 @@ static void print_check(const check *k)
                "\"listening\":%s,\"state\":\"%s\",\"reached_this_host\":%s,\"reason\":",
                cli_proto_name(k->proto), k->port, k->local, k->external, k->external_port,
                k->mapping < 0 ? "null" : cli_json_bool(k->mapping), k->lease,
-               cli_json_bool(k->listening), k->state, cli_json_bool(k->reached_us));
+               cli_json_bool(k->listening), k->state, cli_json_bool(k->reached_us == 1));
         cli_json_string(stdout, k->reason);
         printf(",\"mapping_detail\":");
         cli_json_string(stdout, k->mapping_note);
         printf("}\n");
         return;
     }
-    printf("port %u/%s is %s at %s:%u: %s\n", k->port, cli_proto_name(k->proto), k->state,
-           k->external, k->external_port, k->reason);
+    printf("port %u/%s is %s at %s:%u from inside: %s\n", k->port, cli_proto_name(k->proto),
+           k->state, k->external, k->external_port, k->reason);
     printf("  mapping on the router: %s\n", k->mapping_note);
     printf("  local %s: %s\n", k->proto == PORTMAP_TCP ? "listener" : "socket",
            k->listening ? "yes" : "none");
@@ -245,27 +205,35 @@ static int find_addresses(portmap_client *c, const cli_options *o, check *k)
 int cli_cmd_check(const cli_options *o, const cli_pair *pairs, int n)
 {
     portmap_client *c = NULL;
-    check k = { .port = pairs[0].port, .proto = pairs[0].proto };
+    check k = { .port = pairs[0].port, .proto = pairs[0].proto, .reached_us = -1 };
     int rc;
 
     (void)n;
     if ((rc = cli_open_client(o, &c, 1)) != 0)
         return rc;
+    k.external_port = o->external_port ? o->external_port : k.port;
     if ((rc = find_addresses(c, o, &k)) != PORTMAP_OK) {
         cli_status_clear();
-        rc = cli_explain(c, o, rc);
-        portmap_close(&c);
-        return rc;
+        /* from outside, the router need not answer us for the checker to */
+        if (!o->via) {
+            rc = cli_explain(c, o, rc);
+            portmap_close(&c);
+            return rc;
+        }
+        k.mapping = -1;
+        snprintf(k.mapping_note, sizeof(k.mapping_note), "unknown: the router did not answer (%s)",
+                 portmap_strerror(rc));
+    } else {
+        cli_status("reading the router's table...");
+        find_mapping(c, o, &k);
     }
-    cli_status("reading the router's table...");
-    find_mapping(c, o, &k);
     portmap_close(&c);
     k.listening = cli_locally_bound(k.proto, k.port);
+    if (o->via)
+        return cli_check_via(o, &k);
     cli_status("connecting to the external address...");
     verdict(&k);
     cli_status_clear();
     print_check(&k);
-    /* open but answered by something else is not the user's service */
-    return !strcmp(k.state, "open") && (k.reached_us || k.proto == PORTMAP_UDP) ? CLI_EX_OK
-                                                                                : CLI_EX_NEGATIVE;
+    return !strcmp(k.state, "open") ? CLI_EX_OK : CLI_EX_NEGATIVE;
 }

@@ -1,22 +1,34 @@
 /*
  * portmap-cli list and audit: the router's mapping table. Only UPnP-IGD
- * lets a host read it; PCP and NAT-PMP have no such request.
+ * lets a host read it; PCP and NAT-PMP have no such request. IPv6
+ * pinholes cannot be listed by any protocol: this host's own come from the
+ * journal of libportmap's clients (portmap_router_pinholes()).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-/* Services that should not face the Internet. Documented in portmap-cli(1). */
+#define CLI_T (1u << PORTMAP_TCP)
+#define CLI_U (1u << PORTMAP_UDP)
+
+/* Services that should not face the Internet, on the transport they use
+ * (udp/27017 is not MongoDB). Documented in portmap-cli(1). */
 static const struct cli_risky {
     uint16_t lo, hi;
+    unsigned protos;
     const char *what;
 } cli_risky_ports[] = {
-    { 21, 21, "FTP" },          { 23, 23, "telnet" },          { 135, 135, "MS RPC" },
-    { 137, 139, "NetBIOS/SMB" }, { 445, 445, "SMB" },            { 1433, 1433, "MS SQL" },
-    { 1900, 1900, "SSDP" },     { 2375, 2376, "Docker API" },  { 3306, 3306, "MySQL" },
-    { 3389, 3389, "RDP" },      { 5432, 5432, "PostgreSQL" },  { 5900, 5903, "VNC" },
-    { 5984, 5984, "CouchDB" },  { 6379, 6379, "Redis" },       { 9200, 9200, "Elasticsearch" },
-    { 11211, 11211, "memcached" }, { 27017, 27017, "MongoDB" },
+    { 21, 21, CLI_T, "FTP" },                 { 23, 23, CLI_T, "telnet" },
+    { 135, 135, CLI_T | CLI_U, "MS RPC" },    { 137, 138, CLI_U, "NetBIOS" },
+    { 139, 139, CLI_T, "NetBIOS/SMB" },       { 445, 445, CLI_T, "SMB" },
+    { 1433, 1433, CLI_T, "MS SQL" },          { 1434, 1434, CLI_U, "MS SQL browser" },
+    { 1900, 1900, CLI_U, "SSDP" },            { 2375, 2376, CLI_T, "Docker API" },
+    { 3306, 3306, CLI_T, "MySQL" },           { 3389, 3389, CLI_T | CLI_U, "RDP" },
+    { 5432, 5432, CLI_T, "PostgreSQL" },      { 5900, 5903, CLI_T, "VNC" },
+    { 5984, 5984, CLI_T, "CouchDB" },         { 6379, 6379, CLI_T, "Redis" },
+    { 9200, 9200, CLI_T, "Elasticsearch" },   { 11211, 11211, CLI_T | CLI_U, "memcached" },
+    { 27017, 27017, CLI_T, "MongoDB" },
 };
 
 typedef struct finding {
@@ -24,21 +36,45 @@ typedef struct finding {
     const char *risky;
 } finding;
 
-/* The router's table, or an explained failure (client closed then). */
+/* The router's table (IPv4, unless -6 alone) and this host's IPv6
+ * pinholes (unless -4 alone) in one array, or an explained failure
+ * (client closed then). */
 static int fetch_table(const cli_options *o, portmap_client **c, portmap_router_entry **e,
                        size_t *n, const char *why_upnp)
 {
+    portmap_router_entry *t = NULL, *p = NULL, *all;
+    size_t nt = 0, np = 0;
     int rc;
 
     if ((rc = cli_open_client(o, c, 1)) != 0)
         return rc;
-    rc = portmap_router_mappings(*c, e, n, o->timeout_s * 1000);
-    if (rc == PORTMAP_OK)
-        return CLI_EX_OK;
-    rc = rc == PORTMAP_ERR_UNSUPPORTED ? cli_fail(CLI_EX_NOGW, "%s", why_upnp)
-                                       : cli_explain(*c, o, rc);
-    portmap_close(c);
-    return rc;
+    if (o->family != PORTMAP_IPV6 &&
+        (rc = portmap_router_mappings(*c, &t, &nt, o->timeout_s * 1000)) != PORTMAP_OK) {
+        rc = rc == PORTMAP_ERR_UNSUPPORTED ? cli_fail(CLI_EX_NOGW, "%s", why_upnp)
+                                           : cli_explain(*c, o, rc);
+        portmap_close(c);
+        return rc;
+    }
+    /* neither UPnP-IGD nor PCP lists pinholes: this host's journal does */
+    if (o->family != PORTMAP_IPV4 && (rc = portmap_router_pinholes(*c, &p, &np)) != PORTMAP_OK)
+        cli_fail(0, "this host's IPv6 pinholes are not shown: %s", portmap_strerror(rc));
+    if (!(all = calloc(nt + np + 1, sizeof(*all)))) {
+        portmap_router_entries_free(t);
+        portmap_router_entries_free(p);
+        portmap_close(c);
+        return cli_fail(CLI_EX_OTHER, "out of memory");
+    }
+    *n = 0;
+    for (size_t i = 0; i < nt + np; i++) {
+        const portmap_router_entry *x = i < nt ? &t[i] : &p[i - nt];
+        /* --ports: only those external ports */
+        if (!o->ports_lo || (x->external_port >= o->ports_lo && x->external_port <= o->ports_hi))
+            all[(*n)++] = *x;
+    }
+    portmap_router_entries_free(t);
+    portmap_router_entries_free(p);
+    *e = all;
+    return CLI_EX_OK;
 }
 
 static void print_entry(const portmap_router_entry *e)
@@ -49,8 +85,14 @@ static void print_entry(const portmap_router_entry *e)
         cli_json_string(stdout, e->internal_client);
         printf(",\"internal_port\":%u,\"description\":", e->internal_port);
         cli_json_string(stdout, e->description);
-        printf(",\"lease\":%u,\"enabled\":%s,\"ours\":%s}\n", e->lease, cli_json_bool(e->enabled),
-               cli_json_bool(e->ours));
+        printf(",\"lease\":%u,\"enabled\":%s,\"family\":\"%s\",\"ours\":%s}\n", e->lease,
+               cli_json_bool(e->enabled), e->ipv6 ? "ipv6" : "ipv4", cli_json_bool(e->ours));
+        return;
+    }
+    if (e->ipv6) {
+        printf("%s pinhole [%s]:%u  lease %u  opened with %s  (this host%s)\n",
+               cli_proto_name(e->protocol), e->internal_client, e->internal_port, e->lease,
+               e->description, e->held ? ", held" : "");
         return;
     }
     printf("%s %5u -> %s:%u  lease %s%u  %s%s\n", cli_proto_name(e->protocol), e->external_port,
@@ -77,22 +119,28 @@ int cli_cmd_list(const cli_options *o, const cli_pair *pairs, int n)
     return CLI_EX_OK;
 }
 
-static const char *risky_service(uint16_t port)
+static const char *risky_service(portmap_transport proto, uint16_t port)
 {
     for (size_t i = 0; i < sizeof(cli_risky_ports) / sizeof(cli_risky_ports[0]); i++)
-        if (port >= cli_risky_ports[i].lo && port <= cli_risky_ports[i].hi)
+        if (port >= cli_risky_ports[i].lo && port <= cli_risky_ports[i].hi &&
+            (cli_risky_ports[i].protos & (1u << proto)))
             return cli_risky_ports[i].what;
     return NULL;
 }
 
-static int assess(const portmap_router_entry *e, finding *f)
+/* Stale: ours, and no running process holds it (per the journal) or, as
+ * far as this host can tell, listens on its port. With --ports the user
+ * named the range to clear: a listener alone does not keep an entry. */
+static int assess(const cli_options *o, const portmap_router_entry *e, finding *f)
 {
     memset(f, 0, sizeof(*f));
-    f->stale = e->ours && !e->held && !cli_locally_bound(e->protocol, e->internal_port);
-    f->permanent = e->lease == 0;
+    f->stale = e->ours && !e->held &&
+               (o->ports_lo || !cli_locally_bound(e->protocol, e->internal_port));
+    f->permanent = e->lease == 0 && !e->ipv6; /* a pinhole's lease is the journal's */
     f->other_host = !e->ours;
-    f->risky = risky_service(e->external_port) ? risky_service(e->external_port)
-                                               : risky_service(e->internal_port);
+    f->risky = risky_service(e->protocol, e->external_port)
+                   ? risky_service(e->protocol, e->external_port)
+                   : risky_service(e->protocol, e->internal_port);
     return f->stale || f->permanent || f->other_host || f->risky;
 }
 
@@ -104,9 +152,9 @@ static void finding_reason(const portmap_router_entry *e, const finding *f, char
 
     why[0] = '\0';
     if (f->stale)
-        n += (size_t)snprintf(why + n, size - n, "%sstale: maps to this host but no running "
+        n += (size_t)snprintf(why + n, size - n, "%sstale: %s this host but no running "
                               "process holds it or listens on port %u", n ? "; " : "",
-                              e->internal_port);
+                              e->ipv6 ? "an IPv6 pinhole for" : "maps to", e->internal_port);
     if (f->permanent)
         n += (size_t)snprintf(why + n, size - n, "%spermanent lease: it never expires",
                               n ? "; " : "");
@@ -132,7 +180,8 @@ static void print_finding_json(const portmap_router_entry *e, const finding *f, 
         cli_json_string(stdout, f->risky);
     else
         printf("null");
-    printf(",\"other_host\":%s,\"reason\":", cli_json_bool(f->other_host));
+    printf(",\"other_host\":%s,\"family\":\"%s\",\"reason\":", cli_json_bool(f->other_host),
+           e->ipv6 ? "ipv6" : "ipv4");
     cli_json_string(stdout, why);
     if (pruned)
         printf(",\"pruned\":%s", pruned);
@@ -146,21 +195,33 @@ static void print_finding(const portmap_router_entry *e, const finding *f, const
     finding_reason(e, f, why, sizeof(why));
     if (cli_json_mode)
         print_finding_json(e, f, why, pruned);
+    else if (e->ipv6)
+        printf("%s pinhole [%s]:%u: %s%s%s\n", cli_proto_name(e->protocol), e->internal_client,
+               e->internal_port, why, pruned ? " -- pruned: " : "", pruned ? pruned : "");
     else
         printf("%s %u -> %s:%u: %s%s%s\n", cli_proto_name(e->protocol), e->external_port,
                e->internal_client, e->internal_port, why, pruned ? " -- pruned: " : "",
                pruned ? pruned : "");
 }
 
-/* Delete a stale entry; "true" or "false" for the report. */
+/* Delete a stale entry; "true" or "false" for the report. A pinhole is
+ * released by its journal entry, which names this host's current IPv6
+ * address only: one for an address given up since runs out by itself. */
 static const char *prune(portmap_client *c, const cli_options *o, const portmap_router_entry *e)
 {
-    int rc = portmap_router_delete(c, e, o->timeout_s * 1000);
+    int rc = e->ipv6 ? portmap_release_port(c, e->protocol, e->internal_port,
+                                            PORTMAP_METHOD_AUTO, o->timeout_s * 1000)
+                     : portmap_router_delete(c, e, o->timeout_s * 1000);
 
     if (rc == PORTMAP_OK)
         return "true";
-    cli_fail(cli_exit_code_for(rc), "could not prune %s %u: %s", cli_proto_name(e->protocol),
-             e->external_port, portmap_strerror(rc));
+    if (e->ipv6 && rc == PORTMAP_ERR_NOT_FOUND)
+        cli_fail(0, "could not prune the %s pinhole of port %u: it is for %s, no longer this "
+                 "host's IPv6 address; it runs out in %u s", cli_proto_name(e->protocol),
+                 e->internal_port, e->internal_client, e->lease);
+    else
+        cli_fail(cli_exit_code_for(rc), "could not prune %s %u: %s", cli_proto_name(e->protocol),
+                 e->external_port, portmap_strerror(rc));
     return "false";
 }
 
@@ -171,7 +232,7 @@ static int audit_entry(portmap_client *c, const cli_options *o, const portmap_ro
     finding f;
     const char *pruned = NULL;
 
-    if (!assess(e, &f))
+    if (!assess(o, e, &f))
         return 0;
     if (o->prune && f.stale)
         pruned = prune(c, o, e);

@@ -179,7 +179,9 @@ static int hold_and_release(const cli_options *o, portmap_mapping **m, const cli
     int worst = CLI_EX_OK;
     int64_t deadline;
 
-    if (!sig)
+    if (!sig && cli_live_wanted(o))
+        cli_live_hold(m, n);
+    else if (!sig)
         cli_wait_for_signal();
     /* what is held goes within a second, however the router answers */
     deadline = cli_mono_ms() + (o->timeout_s * 1000 < CLI_SIGNAL_RELEASE_MS ? o->timeout_s * 1000

@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -20,15 +21,20 @@ static int parse_args(const cli_command *cmd, char **args, int nargs, cli_pair *
     if (!cmd->max_pairs) {
         if (nargs == 0)
             return CLI_EX_OK;
-        cli_usage(stderr);
-        return CLI_EX_USAGE;
+        return cli_fail(CLI_EX_USAGE, "%s takes no arguments, not '%s' (portmap-cli help %s)",
+                        cmd->name, args[0], cmd->name);
     }
     if (nargs < 2 || nargs % 2 || *n > cmd->max_pairs)
         return cli_fail(CLI_EX_USAGE, "%s", cmd->bad_args);
     for (int i = 0; i < *n; i++) {
         const char *port = args[2 * i], *proto = args[2 * i + 1];
-        if (!cli_parse_port(port, &pairs[i].port) && !cli_parse_proto(proto, &pairs[i].proto))
+        if (!cli_parse_port(port, &pairs[i].port) && !cli_parse_proto(proto, &pairs[i].proto)) {
+            /* one port twice in a request would be one mapping, released twice */
+            for (int j = 0; j < i; j++)
+                if (pairs[j].port == pairs[i].port && pairs[j].proto == pairs[i].proto)
+                    return cli_fail(CLI_EX_USAGE, "'%s %s' is given twice", port, proto);
             continue;
+        }
         if (cmd->max_pairs > 1)
             return cli_fail(CLI_EX_USAGE, "'%s %s' is not PORT tcp|udp", port, proto);
         return cli_fail(CLI_EX_USAGE, "%s", cmd->bad_args);
@@ -49,14 +55,20 @@ int main(int argc, char **argv)
     if ((rc = cli_parse_options(argc, argv, &o, &want_help)) != CLI_CONTINUE)
         return rc;
     cli_json_mode = o.json;
-    if (want_help) {
-        cli_help_for(optind < argc ? argv[optind] : NULL);
-        return CLI_EX_OK;
-    }
-    if (optind >= argc || !(cmd = cli_find_command(argv[optind]))) {
+    if (want_help)
+        return cli_help_for(optind < argc ? argv[optind] : NULL);
+    if (optind < argc && !strcmp(argv[optind], "help"))
+        return cli_help_for(optind + 1 < argc ? argv[optind + 1] : NULL);
+    if (optind >= argc) {
         cli_usage(stderr);
         return CLI_EX_USAGE;
     }
+    if (!(cmd = cli_find_command(argv[optind])))
+        return cli_unknown_command(argv[optind]);
+    if ((rc = cli_check_options(cmd, o.given)) != CLI_EX_OK)
+        return rc;
+    if (o.interface && o.gateway)
+        return cli_fail(CLI_EX_USAGE, "--interface and --gateway both name the router: give one");
     if ((rc = parse_args(cmd, argv + optind + 1, argc - optind - 1, pairs, &n)) != CLI_EX_OK)
         return rc;
     cli_block_signals();

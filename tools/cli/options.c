@@ -1,13 +1,15 @@
 /*
- * portmap-cli: the options, which every command takes (a command ignores
- * those it has no use for). Each value is checked here, so that a typo is
- * a usage error naming the option, not a confusing answer from a router.
+ * portmap-cli: the options, wherever they stand on the command line. Each
+ * value is checked here, so that a typo is a usage error naming the
+ * option, not a confusing answer from a router; which options a command
+ * takes is checked once the command is known (cli_check_options()).
  */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <string.h>
 
+#include "check_wire.h"
 #include "cli.h"
 
 /* The one way the tool reads a number: digits of base (10, or 16 for
@@ -152,6 +154,43 @@ static int value_option(int ch, const char *arg, cli_options *o)
                             "host bits set (e.g. 198.51.100.0/24), not '%s'", arg);
         o->allow = arg;
         break;
+    case 'c': {
+        cli_checker ck;
+        if (cli_checker_parse(arg, &ck))
+            return cli_fail(CLI_EX_USAGE, "--via takes HOST[:PORT] (a portmap-cli serve-check) or "
+                            "http://HOST[:PORT] or https://HOST[:PORT] (an echoip service), "
+                            "not '%s'", arg);
+        o->via = arg;
+        break;
+    }
+    case 'L': {
+        cli_checker ck;
+        if (cli_checker_parse(arg, &ck) || ck.kind != CLI_CHECKER_NATIVE)
+            return cli_fail(CLI_EX_USAGE, "--listen takes ADDR[:PORT] or [V6ADDR][:PORT], "
+                            "not '%s'", arg);
+        o->listen = arg;
+        break;
+    }
+    case 'i':
+        if (!if_nametoindex(arg))
+            return cli_fail(CLI_EX_USAGE, "--interface: this host has no interface '%s'", arg);
+        o->interface = arg;
+        break;
+    case 'r': {
+        const char *dash = strchr(arg, '-');
+        char lo[8];
+        size_t n = dash ? (size_t)(dash - arg) : strlen(arg);
+        if (n == 0 || n >= sizeof(lo))
+            return cli_fail(CLI_EX_USAGE, "--ports takes PORT or LOW-HIGH (1-65535), not '%s'",
+                            arg);
+        memcpy(lo, arg, n);
+        lo[n] = '\0';
+        if (cli_parse_port(lo, &o->ports_lo) ||
+            cli_parse_port(dash ? dash + 1 : lo, &o->ports_hi) || o->ports_hi < o->ports_lo)
+            return cli_fail(CLI_EX_USAGE, "--ports takes PORT or LOW-HIGH (1-65535), not '%s'",
+                            arg);
+        break;
+    }
     case 't':
         if (cli_parse_number(arg, 10, 1, 3600, &v))
             return cli_fail(CLI_EX_USAGE, "--timeout takes 1-3600 seconds, not '%s'", arg);
@@ -161,19 +200,47 @@ static int value_option(int ch, const char *arg, cli_options *o)
     return CLI_CONTINUE;
 }
 
+static const struct {
+    int ch;
+    unsigned bit;
+    const char *name;
+} cli_option_bits[] = {
+    { 'p', CLI_O_PROTOCOL, "--protocol" },   { 'l', CLI_O_LIFETIME, "--lifetime" },
+    { 'e', CLI_O_EXTERNAL_PORT, "--external-port" }, { 'g', CLI_O_GATEWAY, "--gateway" },
+    { 't', CLI_O_TIMEOUT, "--timeout" },     { 'd', CLI_O_DESCRIPTION, "--description" },
+    { 'a', CLI_O_ALLOW, "--allow" },         { 'c', CLI_O_VIA, "--via" },
+    { 'L', CLI_O_LISTEN, "--listen" },       { 'o', CLI_O_ONCE, "--once" },
+    { 'P', CLI_O_PRUNE, "--prune" },         { 'j', CLI_O_JSON, "--json" },
+    { '4', CLI_O_FAMILY, "-4" },             { '6', CLI_O_FAMILY, "-6" },
+    { 'i', CLI_O_INTERFACE, "--interface" }, { 'r', CLI_O_PORTS, "--ports" },
+};
+
+#define CLI_NOPTION_BITS (sizeof(cli_option_bits) / sizeof(cli_option_bits[0]))
+
+const char *cli_option_name(unsigned bit)
+{
+    for (size_t i = 0; i < CLI_NOPTION_BITS; i++)
+        if (cli_option_bits[i].bit == bit)
+            return cli_option_bits[i].name;
+    return "?";
+}
+
 /* One option: CLI_CONTINUE, or the exit code to end with. */
 static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
 {
+    for (size_t i = 0; i < CLI_NOPTION_BITS; i++)
+        if (cli_option_bits[i].ch == ch)
+            o->given |= cli_option_bits[i].bit;
     switch (ch) {
     case 'o': o->once = 1; break;
     case 'P': o->prune = 1; break;
-    case 'j': o->json = 1; break;
+    case 'j': o->json = cli_json_mode = 1; break; /* errors from here on are JSON too */
     case 'v': o->verbose = 1; break;
     case '4': o->family |= PORTMAP_IPV4; break;
     case '6': o->family |= PORTMAP_IPV6; break;
     case 'h': *want_help = 1; break;
     case 'V': printf("portmap-cli %s\n", portmap_version()); return CLI_EX_OK;
-    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't':
+    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L': case 'i': case 'r':
         return value_option(ch, arg, o);
     default: cli_usage(stderr); return CLI_EX_USAGE;
     }
@@ -195,6 +262,10 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
         { "timeout", required_argument, NULL, 't' },
         { "description", required_argument, NULL, 'd' },
         { "allow", required_argument, NULL, 'a' },
+        { "via", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, 'L' },
+        { "interface", required_argument, NULL, 'i' },
+        { "ports", required_argument, NULL, 'r' },
         { "once", no_argument, NULL, 'o' },
         { "prune", no_argument, NULL, 'P' },
         { "json", no_argument, NULL, 'j' },
@@ -207,8 +278,23 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
     };
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "vh46", longopts, NULL)) != -1) {
-        int rc = one_option(ch, optarg, o, want_help);
+    opterr = 0; /* our own messages, JSON with --json */
+    while ((ch = getopt_long(argc, argv, ":vh46", longopts, NULL)) != -1) {
+        int rc;
+        if (ch == '?' || ch == ':') {
+            const char *bad = argv[optind - 1];
+            char shortopt[3] = { '-', (char)optopt, '\0' };
+            if (optopt && strncmp(bad, "--", 2))
+                bad = shortopt; /* one of several letters in a word, e.g. -4x */
+            if (ch == ':')
+                return cli_fail(CLI_EX_USAGE, "%s needs a value (portmap-cli --help)", bad);
+            /* with the usage, as an unknown command: "check -0 tcp" is more
+             * likely a bad PORT than a wish for an option */
+            cli_fail(CLI_EX_USAGE, "unknown option '%s'", bad);
+            cli_usage(stderr);
+            return CLI_EX_USAGE;
+        }
+        rc = one_option(ch, optarg, o, want_help);
         if (rc != CLI_CONTINUE)
             return rc;
     }

@@ -39,15 +39,28 @@ const char *cli_proto_name(portmap_transport p)
     return p == PORTMAP_TCP ? "tcp" : "udp";
 }
 
+/* An error (code != 0) or a warning (0): a line on stderr, or with
+ * --json a JSON object on stdout, where a script reads the rest. */
 int cli_fail(int code, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
-    pthread_mutex_lock(&cli_out_lock);
-    fputs("portmap-cli: ", stderr);
+
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    pthread_mutex_lock(&cli_out_lock);
+    cli_live_erase();
+    if (cli_json_mode) {
+        printf("{\"%s\":", code ? "error" : "warning");
+        cli_json_string(stdout, msg);
+        if (code)
+            printf(",\"exit_code\":%d", code);
+        printf("}\n");
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "portmap-cli: %s\n", msg);
+    }
     pthread_mutex_unlock(&cli_out_lock);
     return code;
 }

@@ -47,6 +47,7 @@ static void print_event_text(const char *event, const portmap_mapping_info *i)
 void cli_print_event(const char *event, const portmap_mapping_info *i)
 {
     pthread_mutex_lock(&cli_out_lock);
+    cli_live_erase();
     if (cli_json_mode)
         print_event_json(event, i);
     else

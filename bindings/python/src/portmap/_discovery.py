@@ -171,6 +171,20 @@ def router_mappings(self: _client.Client, *, timeout: Optional[float] = None) ->
     finally:
         _lib.portmap_router_entries_free(arr)
 
+def router_pinholes(self: _client.Client) -> List[RouterEntry]:
+    """This host's IPv6 firewall pinholes, as the journal of libportmap
+    clients records them (no protocol lists a router's pinholes); each has
+    ``ipv6`` set. Reads the journal only. Delete one with release_port()."""
+    arr = POINTER(_native.RouterEntry)()
+    count = c_size_t(0)
+    with self._gate.use("router pinholes") as ptr:
+        rc = _lib.portmap_router_pinholes(ptr, byref(arr), byref(count))
+    _raise_for(rc, "router pinholes")
+    try:
+        return [RouterEntry._from_c(arr[i]) for i in range(count.value)]
+    finally:
+        _lib.portmap_router_entries_free(arr)
+
 def router_delete(self: _client.Client, entry: RouterEntry, *, timeout: Optional[float] = None) -> None:
     """Delete an entry of the router's table that maps to this host
     (``portmap_router_delete``); entries of other hosts are refused

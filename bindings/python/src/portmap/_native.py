@@ -164,7 +164,8 @@ class RouterEntry(Structure):
         ("enabled", c_int),
         ("ours", c_int),
         ("held", c_int),
-        ("reserved", c_uint8 * 32),
+        ("ipv6", c_uint8),
+        ("reserved", c_uint8 * 31),
     ]
 
 
@@ -202,6 +203,10 @@ PROTOTYPES = {
     "portmap_router_mappings": (
         c_int,
         [c_void_p, POINTER(POINTER(RouterEntry)), POINTER(c_size_t), c_int],
+    ),
+    "portmap_router_pinholes": (
+        c_int,
+        [c_void_p, POINTER(POINTER(RouterEntry)), POINTER(c_size_t)],
     ),
     "portmap_router_entries_free": (None, [POINTER(RouterEntry)]),
     "portmap_router_delete": (c_int, [c_void_p, POINTER(RouterEntry), c_int]),

@@ -186,6 +186,8 @@ class RouterEntry:
         ours: the entry maps to this host's address.
         held: ours, and held by a running process on this host (per the
             journal of libportmap clients).
+        ipv6: an IPv6 firewall pinhole of this host (router_pinholes()):
+            no translation, external_port is internal_port.
     """
 
     protocol: Transport
@@ -198,11 +200,12 @@ class RouterEntry:
     enabled: bool
     ours: bool
     held: bool
+    ipv6: bool = False
 
     @property
     def permanent(self) -> bool:
         """The router holds this entry without a lease."""
-        return self.lease == 0
+        return self.lease == 0 and not self.ipv6
 
     @classmethod
     def _from_c(cls, e: _native.RouterEntry) -> "RouterEntry":
@@ -221,6 +224,7 @@ class RouterEntry:
             enabled=bool(e.enabled),
             ours=bool(e.ours),
             held=bool(e.held),
+            ipv6=bool(e.ipv6),
         )
 
     def _to_c(self) -> _native.RouterEntry:
@@ -235,6 +239,7 @@ class RouterEntry:
         e.enabled = int(self.enabled)
         e.ours = int(self.ours)
         e.held = int(self.held)
+        e.ipv6 = int(self.ipv6)
         return e
 
 

@@ -490,4 +490,5 @@ class Client:
     discover_dual_async = _discovery.discover_dual_async
     external_ip_async = _discovery.external_ip_async
     router_mappings = _discovery.router_mappings
+    router_pinholes = _discovery.router_pinholes
     router_delete = _discovery.router_delete
