@@ -35,6 +35,15 @@ typedef struct via {
     char why[512];           /* the checker could not be asked: why */
 } via;
 
+/* SO_REUSEADDR for a TCP listener: the connection an earlier check
+ * accepted may still be in TIME_WAIT on the port (a listening service
+ * still keeps the port from us: Linux refuses the bind then). */
+static int reuse_addr(int fd, portmap_transport proto)
+{
+    int one = 1;
+    return proto == PORTMAP_TCP ? setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) : 0;
+}
+
 /* Hold the port, dual stack where the host has IPv6: the socket, or -1
  * (something bound to one address only, say 127.0.0.1, holds it too). */
 static int hold_port(portmap_transport proto, uint16_t port)
@@ -45,12 +54,12 @@ static int hold_port(portmap_transport proto, uint16_t port)
     int fd = socket(AF_INET6, type, 0), zero = 0;
 
     if (fd >= 0 && (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
-                    bind(fd, (struct sockaddr *)&a6, sizeof(a6)))) {
+                    reuse_addr(fd, proto) || bind(fd, (struct sockaddr *)&a6, sizeof(a6)))) {
         close(fd);
         fd = -1;
     }
     if (fd < 0 && (fd = socket(AF_INET, type, 0)) >= 0 &&
-        bind(fd, (struct sockaddr *)&a4, sizeof(a4))) {
+        (reuse_addr(fd, proto) || bind(fd, (struct sockaddr *)&a4, sizeof(a4)))) {
         close(fd);
         fd = -1;
     }
