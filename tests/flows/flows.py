@@ -207,6 +207,11 @@ class FlowCase(unittest.TestCase):
         else:
             self.assertIn(r.rc, (EX_NOGW, EX_OTHER), str(r))
             self.assertRegex(r.err, r"no IPv[46] (mapping|pinhole), ", str(r))
+            if self.netns is None and "-6" not in flags:
+                # no route in either family: told of IPv4, with a hint that
+                # can help (not "-4 asks for IPv4 only")
+                self.assertIn("no IPv4 mapping, no route", r.err, str(r))
+                self.assertNotIn("-4 asks for IPv4 only", r.err, str(r))
             # a failing command leaves nothing mapped, even with --once
             self.expect_gone(p1, "udp", r)
             self.expect_gone(p2, "tcp", r)

@@ -91,14 +91,21 @@ static void note_permanent(const portmap_mapping_info *i, int once)
     pthread_mutex_unlock(&cli_out_lock);
 }
 
+static int no_route(const cli_parts *p, int f)
+{
+    return p->have[f] && p->info[f].state == PORTMAP_STATE_FAILED && p->info[f].no_route;
+}
+
 /* The parts a request must get for the command to succeed (bit f for
  * part f): what -4/-6 named, else IPv4 where the host has an IPv4 route
- * and IPv6 otherwise; a part not required is made where it can be. */
+ * and IPv6 otherwise; a part not required is made where it can be. With
+ * no route in either family, IPv4 is the one the failure is told of
+ * (not "no IPv6 ...; -4 asks for IPv4 only", which could not help). */
 static unsigned required_parts(const cli_options *o, const cli_parts *p)
 {
     if (o->family != PORTMAP_FAMILY_DEFAULT)
         return (o->family & PORTMAP_IPV4 ? 1u : 0u) | (o->family & PORTMAP_IPV6 ? 2u : 0u);
-    if (p->have[0] && !(p->info[0].state == PORTMAP_STATE_FAILED && p->info[0].no_route))
+    if (p->have[0] && (!no_route(p, 0) || !p->have[1] || no_route(p, 1)))
         return 1u;
     return p->have[1] ? 2u : 1u;
 }
