@@ -119,7 +119,8 @@ static int orphans_left(int first, int count)
 
 /* Holders of 200 mappings in all (several of the journal's claim
  * batches) are killed: one cleanup releases every one of them, for each
- * protocol. */
+ * protocol (ports of its own: an orphan left by another protocol's test
+ * of the same port would be released by the new holders' sweep). */
 static void cleanup_releases_every_orphan(const char *method, int first)
 {
     char out[1024], want[128];
@@ -138,18 +139,18 @@ static void cleanup_releases_every_orphan(const char *method, int first)
     ck_assert_int_eq(left, 0);
 }
 
-START_TEST(cli_cleanup_releases_every_pcp_orphan) { cleanup_releases_every_orphan("pcp", 27300); }
+START_TEST(cli_cleanup_releases_every_pcp_orphan) { cleanup_releases_every_orphan("pcp", 26000); }
 END_TEST
 
 START_TEST(cli_cleanup_releases_every_natpmp_orphan)
 {
-    cleanup_releases_every_orphan("natpmp", 27300);
+    cleanup_releases_every_orphan("natpmp", 26200);
 }
 END_TEST
 
 START_TEST(cli_cleanup_releases_every_upnp_orphan)
 {
-    cleanup_releases_every_orphan("upnp", 27300);
+    cleanup_releases_every_orphan("upnp", 26400);
 }
 END_TEST
 
