@@ -81,6 +81,8 @@ static void tidy_lab(void)
     if (access(lab_changed_file, F_OK) != 0)
         return;
     run("'%s' loss 0; '%s' spoofer down; '%s' router2 down", lab, lab, lab);
+    /* a test's drop of PCP/NAT-PMP (test_lab_map.c) */
+    run("ip netns exec ${LAB_PREFIX:-pm}-rtr nft delete table ip silent5351 2>/dev/null");
     lab_restored();
 }
 
