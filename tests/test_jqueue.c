@@ -67,9 +67,9 @@ START_TEST(writes_reach_the_file_only_when_run)
 {
     pm_journal_entry e = entry(27015, 30000);
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     e.internal_port = 27016;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     ck_assert_uint_eq(c->n_jops, 2);
     ck_assert_int_eq(in_file(27015), -1);
     ck_assert_uint_eq(c->jops_queued, 2);
@@ -95,7 +95,7 @@ START_TEST(put_then_remove_leaves_nothing)
 {
     pm_journal_entry e = entry(27015, 30000);
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_remove(c, PORTMAP_UDP, 27015, &local);
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), -1);
@@ -110,7 +110,7 @@ START_TEST(remove_then_put_leaves_the_entry)
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     pm_jq_remove(c, PORTMAP_UDP, 27015, &local);
     e.external_port = 30001;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), 30001);
 }
@@ -121,7 +121,7 @@ START_TEST(the_last_put_of_a_key_wins)
 {
     for (uint16_t p = 30000; p < 30040; p++) { /* past the queue's first size */
         pm_journal_entry e = entry(27015, p);
-        pm_jq_put(c, &e);
+        pm_jq_put(c, &e, 0);
     }
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), 30039);
@@ -136,12 +136,12 @@ START_TEST(remove_keeps_the_whole_key)
     pm_addr v6;
 
     ck_assert_int_eq(pm_addr_parse("fe80::2%1", &v6), 0);
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     e.proto = PORTMAP_TCP;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     ck_assert_int_eq(pm_addr_parse("fe80::1%1", &e.gateway), 0);
     e.local = v6;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_run(c, 0);
     pm_jq_remove(c, PORTMAP_TCP, 27015, &local);
     v6.scope = 2;
@@ -159,13 +159,13 @@ START_TEST(free_drops_what_is_queued)
 {
     pm_journal_entry e = entry(27015, 30000);
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_free(c);
     ck_assert_uint_eq(c->n_jops, 0);
     ck_assert_ptr_null(c->jops);
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), -1);
-    pm_jq_put(c, &e); /* the queue is usable again */
+    pm_jq_put(c, &e, 0); /* the queue is usable again */
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), 30000);
 }
@@ -181,7 +181,7 @@ START_TEST(barrier_returns_at_once_when_nothing_is_queued)
     pthread_mutex_lock(&c->lock);
     pm_jq_barrier(c, deadline);
     pthread_mutex_unlock(&c->lock);
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_run(c, 0);
     pthread_mutex_lock(&c->lock);
     pm_jq_barrier(c, deadline);
@@ -198,7 +198,7 @@ START_TEST(barrier_returns_by_its_deadline_when_the_engine_never_runs)
     pm_journal_entry e = entry(27015, 30000);
     int64_t deadline = pm_now_ms() + 200;
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pthread_mutex_lock(&c->lock);
     pm_jq_barrier(c, deadline);
     ck_assert_int_ge(pm_now_ms(), deadline); /* it did wait */
@@ -214,7 +214,7 @@ START_TEST(barrier_does_not_wait_on_a_closed_client)
     pm_journal_entry e = entry(27015, 30000);
     int64_t deadline = pm_now_ms() + 3600 * 1000;
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     c->closed = 1;
     pthread_mutex_lock(&c->lock);
     pm_jq_barrier(c, deadline);
@@ -242,7 +242,7 @@ START_TEST(barrier_waits_for_the_engines_batch)
     pthread_t t;
 
     pthread_mutex_lock(&c->lock);
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     ck_assert_int_eq(pthread_create(&t, NULL, engine_round, NULL), 0);
     pm_jq_barrier(c, deadline); /* the lock is free while it waits */
     ck_assert_int_lt(pm_now_ms(), deadline);
@@ -273,7 +273,7 @@ START_TEST(writes_run_without_the_lock_and_later_ones_wait_their_batch)
     ck_assert_int_eq(flock(lockfd, LOCK_EX), 0);
 
     pthread_mutex_lock(&c->lock);
-    pm_jq_put(c, &a);
+    pm_jq_put(c, &a, 0);
     pthread_mutex_unlock(&c->lock);
     ck_assert_int_eq(pthread_create(&t, NULL, engine_round, NULL), 0);
     /* the journal waits about a second for its flock: well within */
@@ -282,7 +282,7 @@ START_TEST(writes_run_without_the_lock_and_later_ones_wait_their_batch)
         pthread_mutex_lock(&c->lock);
         busy = c->journal_busy;
         if (busy) {
-            pm_jq_put(c, &b);
+            pm_jq_put(c, &b, 0);
             /* a second runner would write b before a: it leaves b to
              * the runner under way */
             pm_jq_run(c, 1);

@@ -28,18 +28,20 @@
 
 /* ---- jqueue.c: journal writes, queued under the lock ---- */
 
-typedef struct pm_jop {
-    int put;                  /* 1: put e; 0: remove e's key */
-    pm_journal_entry e;
-} pm_jop;
+typedef pm_journal_op pm_jop; /* put 1: put e; 0: remove e's key */
 
-void pm_jq_put(portmap_client *c, const pm_journal_entry *e);
+/* early: the write is to be done before the events queued with it are
+ * delivered (a lease that never ends, see pm_jq_run); otherwise after. */
+void pm_jq_put(portmap_client *c, const pm_journal_entry *e, int early);
 void pm_jq_remove(portmap_client *c, portmap_transport proto, uint16_t internal_port,
                   const pm_addr *local);
-/* Do the queued writes in order. With unlock, c->lock is held on entry
- * and released while writing (the engine); without, nobody holds it
- * (tests, the engine's last act). */
+/* Do the queued writes in order, in one journal store per batch. With
+ * unlock, c->lock is held on entry and released while writing (the
+ * engine); without, nobody holds it (tests, the engine's last act). */
 void pm_jq_run(portmap_client *c, int unlock);
+/* pm_jq_run when a write queued is early (pm_jq_put), else nothing: the
+ * engine's turn before it delivers events. */
+void pm_jq_run_early(portmap_client *c);
 /* Wait until every write queued so far is done, or deadline (at least
  * 2 s from now: the caller is owed the writes it caused). Lock held;
  * not on the engine thread. */

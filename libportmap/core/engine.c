@@ -124,37 +124,40 @@ void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
     *deadline = now; /* more asked than done: the next round goes on */
 }
 
-/* The journal entries that dead processes left for a protocol that has
- * just answered, claimed without the lock (flock, fsync), then released
- * like any mapping. */
+/* The journal entries that dead processes left for the protocols that
+ * have just answered, claimed without the lock (flock, a journal store),
+ * then released like any mapping. Every protocol that answered since the
+ * last round is one sweep of the journal: a reply of another probe that
+ * lands in the same round does not make a second one. */
 static void claim_orphans(portmap_client *c, int64_t now)
 {
     for (int fam = 0; fam < PM_FAMS; fam++) {
         pm_net *net = &c->net[fam];
         while (net->orphans_due) {
-            portmap_method method = (portmap_method)__builtin_ctz(net->orphans_due);
+            unsigned methods = net->orphans_due;
             pm_addr gw = net->gateway, local = net->local;
-            pm_journal_entry *e = calloc(PM_ORPHANS_MAX, sizeof(*e));
-            size_t n = 0;
+            pm_journal_entry *e = malloc(PM_ORPHANS_MAX * sizeof(*e));
+            size_t n = 0, kept = 0;
 
-            net->orphans_due &= ~PORTMAP_HAVE(method);
+            net->orphans_due = 0;
             if (!e)
                 return;
             pthread_mutex_unlock(&c->lock);
-            n = pm_journal_claim_orphans(c->state_dir, &gw, &local, method, (long)getpid(), e,
+            n = pm_journal_claim_orphans(c->state_dir, &gw, &local, methods, (long)getpid(), e,
                                          PM_ORPHANS_MAX);
             pm_jq_check_refusal(c);
             pthread_mutex_lock(&c->lock);
             /* the network may have changed meanwhile: the entries stay in
              * the journal under our pid, for the next client once we are
              * gone */
-            if (pm_addr_eq(&gw, &net->gateway) && net->avail[method] == PM_AVAIL_YES) {
-                pm_orphans_release(c, e, n, now);
-                /* a full batch: there may be more (claimed ones are ours
-                 * now, the next claim takes the next ones) */
-                if (n == PM_ORPHANS_MAX)
-                    net->orphans_due |= PORTMAP_HAVE(method);
-            }
+            for (size_t i = 0; i < n && pm_addr_eq(&gw, &net->gateway); i++)
+                if (net->avail[e[i].method] == PM_AVAIL_YES)
+                    e[kept++] = e[i];
+            pm_orphans_release(c, e, kept, now);
+            /* a full batch: there may be more (claimed ones are ours now,
+             * the next claim takes the next ones) */
+            if (n == PM_ORPHANS_MAX && pm_addr_eq(&gw, &net->gateway))
+                net->orphans_due |= methods;
             free(e);
         }
     }
@@ -201,14 +204,23 @@ static struct timespec until(int64_t deadline)
     return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 }
 
+/* The round's events (MAPPED...) first, then its journal writes in one
+ * batch: the caller is not kept waiting for the journal's flock and
+ * store. Writes that must precede the events go first (jqueue.c). */
+static void deliver(portmap_client *c)
+{
+    pm_jq_run_early(c);
+    pm_events_deliver(c);
+    pm_jq_run(c, 1);
+}
+
 /* What a round does besides poll: each step may drop the lock (journal,
  * callbacks), after which the state is read again. */
 static void round_work(portmap_client *c, int64_t now, int64_t *deadline)
 {
     pm_engine_pass(c, now, deadline);
+    deliver(c);
     claim_orphans(c, now);
-    pm_jq_run(c, 1);
-    pm_events_deliver(c);
 }
 
 void *pm_engine_main(void *arg)
@@ -239,8 +251,7 @@ void *pm_engine_main(void *arg)
         if (c->nl_fd >= 0 && c->pfds[1].revents && pm_route_netlink_drain(c->nl_fd))
             c->route_dirty = 1;
         dispatch_backends(c, first, n, pm_now_ms());
-        pm_jq_run(c, 1);
-        pm_events_deliver(c);
+        deliver(c);
     }
     pm_engine_cancel_all(c);
     pm_jq_run(c, 1);

@@ -1,7 +1,19 @@
 /*
  * Journal writes, queued under the client lock and done by the engine
- * without it: a write takes the directory's flock and fsyncs, and no
- * public call is to wait behind that for the lock. The queue keeps the
+ * without it: a write takes the directory's flock (and fsyncs off tmpfs),
+ * and no public call is to wait behind that for the lock. What queued up
+ * since the last batch goes in one store (pm_journal_apply): 1,000
+ * mappings answered in one round are one journal write, not 1,000.
+ *
+ * The engine writes after it delivered the events of the round (MAPPED
+ * first: the caller is not kept waiting for a flock and a file write).
+ * Crash consistency this keeps: a process that dies between MAPPED and
+ * the write leaves a mapping no journal names, so no later client
+ * releases it; it lasts until its lease runs out on the router (at most
+ * the lifetime asked for, 2 h by default), as a mapping of a process
+ * killed before the router's answer does. A lease that never runs out
+ * (a UPnP router that grants only permanent ones, error 725) would stay
+ * forever: its write is early, done before the events are delivered. The queue keeps the
  * order of the writes (a put and the remove that follows it); readers of
  * the journal on a caller's thread first wait for the queue to drain
  * (pm_jq_barrier), so they see every write queued before them. Whoever
@@ -33,11 +45,12 @@ static void push(portmap_client *c, const pm_jop *op)
     c->jops_queued++;
 }
 
-void pm_jq_put(portmap_client *c, const pm_journal_entry *e)
+void pm_jq_put(portmap_client *c, const pm_journal_entry *e, int early)
 {
     pm_jop op = { .put = 1, .e = *e };
 
     push(c, &op);
+    c->jops_early |= early;
 }
 
 void pm_jq_remove(portmap_client *c, portmap_transport proto, uint16_t internal_port,
@@ -63,19 +76,20 @@ void pm_jq_check_refusal(portmap_client *c)
                 why);
 }
 
-static void write_one(portmap_client *c, const char *dir, const pm_jop *op)
+static void write_batch(portmap_client *c, const char *dir, const pm_jop *ops, size_t n)
 {
-    int rc = op->put ? pm_journal_put(dir, &op->e)
-                     : pm_journal_remove(dir, op->e.proto, op->e.internal_port, &op->e.local);
+    int rc = pm_journal_apply(dir, ops, n);
+
     if (rc == PM_JOURNAL_UNSAFE)
         pm_jq_check_refusal(c);
     else if (rc != 0)
-        PM_DEBUG(c, "journal: cannot %s port %u in %s", op->put ? "record" : "forget",
-                 op->e.internal_port, dir);
+        PM_DEBUG(c, "journal: cannot record %zu change%s (port %u%s) in %s", n, n == 1 ? "" : "s",
+                 ops[0].e.internal_port, n > 1 ? " and more" : "", dir);
 }
 
 void pm_jq_run(portmap_client *c, int unlock)
 {
+    c->jops_early = 0;
     while (c->n_jops && !c->journal_busy) {
         pm_jop *ops = c->jops;
         size_t n = c->n_jops;
@@ -87,8 +101,7 @@ void pm_jq_run(portmap_client *c, int unlock)
         c->journal_busy = 1;
         if (unlock)
             pthread_mutex_unlock(&c->lock);
-        for (size_t i = 0; i < n; i++)
-            write_one(c, c->state_dir, &ops[i]);
+        write_batch(c, c->state_dir, ops, n);
         free(ops);
         if (unlock)
             pthread_mutex_lock(&c->lock);
@@ -96,6 +109,12 @@ void pm_jq_run(portmap_client *c, int unlock)
         c->jops_done = upto;
         pthread_cond_broadcast(&c->cond);
     }
+}
+
+void pm_jq_run_early(portmap_client *c)
+{
+    if (c->jops_early)
+        pm_jq_run(c, 1);
 }
 
 void pm_jq_barrier(portmap_client *c, int64_t deadline)

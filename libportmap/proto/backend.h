@@ -213,7 +213,7 @@ typedef struct pm_net {
 typedef struct pm_backend pm_backend;
 typedef struct pm_host pm_host;
 struct pm_event;
-struct pm_jop;
+struct pm_journal_op;
 
 struct portmap_client {
     /* ---- read by backends ---- */
@@ -260,10 +260,11 @@ struct portmap_client {
     struct pm_event *events;
     size_t n_events, cap_events;
     /* journal writes queued under the lock, done by the engine without it */
-    struct pm_jop *jops;
+    struct pm_journal_op *jops;
     size_t n_jops, cap_jops;
     uint64_t jops_queued, jops_done; /* sequence numbers, for waiters */
     int journal_busy;         /* the engine is writing a batch */
+    int jops_early;           /* a write queued is to be done before the events */
     int journal_warned;       /* the state directory's refusal was logged (atomic) */
     /* the engine's poll set */
     struct pollfd *pfds;
