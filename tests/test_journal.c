@@ -425,6 +425,37 @@ START_TEST(claim_is_for_that_gateway_local_and_method)
 }
 END_TEST
 
+/* The protocols that answered in one round are one sweep: one load and
+ * one store take the orphans of all of them, and no other method's. */
+START_TEST(claim_takes_several_methods_in_one_store)
+{
+    owner gone = start_owner();
+    pm_journal_entry e, out[8];
+    pm_addr gw = addr("10.77.0.1"), local = addr("10.77.0.2");
+    unsigned long before;
+
+    e = entry4(27015, gone.pid);
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    e = entry4(27016, gone.pid);
+    e.method = PORTMAP_METHOD_NATPMP;
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    e = entry4(27017, gone.pid);
+    e.method = PORTMAP_METHOD_UPNP;
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    end_owner(&gone);
+    before = pm_journal_stores();
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local,
+                                               PORTMAP_HAVE(PORTMAP_METHOD_PCP) |
+                                                   PORTMAP_HAVE(PORTMAP_METHOD_NATPMP),
+                                               getpid(), out, 8),
+                      2);
+    ck_assert_uint_eq(pm_journal_stores() - before, 1);
+    ck_assert_int_eq(pid_of(27015, &local), getpid());
+    ck_assert_int_eq(pid_of(27016, &local), getpid());
+    ck_assert_int_eq(pid_of(27017, &local), gone.pid);
+}
+END_TEST
+
 /* A pid with another start time than the one written is another process
  * that got the pid: the entry's owner is dead. */
 START_TEST(claim_sees_through_a_recycled_pid)
@@ -543,6 +574,7 @@ static Suite *journal_suite(void)
     tcase_add_test(own, held_needs_a_live_owner);
     tcase_add_test(own, claim_takes_a_dead_owners_entries_up_to_max);
     tcase_add_test(own, claim_is_for_that_gateway_local_and_method);
+    tcase_add_test(own, claim_takes_several_methods_in_one_store);
     tcase_add_test(own, claim_sees_through_a_recycled_pid);
     tcase_add_test(own, claim_matches_the_gateways_zone);
     tcase_add_test(own, claim_drops_expired_unheld_entries);

@@ -155,6 +155,54 @@ START_TEST(remove_keeps_the_whole_key)
 END_TEST
 
 /* Freed unrun (a client closing): nothing is written later. */
+/* What queued up between two runs is one journal store, whatever the
+ * number of edits: 1,000 mappings answered in one round do not rewrite
+ * the file 1,000 times. The edits keep their order within the batch. */
+START_TEST(a_batch_is_one_store)
+{
+    pm_journal_entry e;
+    unsigned long before;
+
+    e = entry(9, 9);
+    pm_jq_put(c, &e, 0);
+    pm_jq_run(c, 0);
+    before = pm_journal_stores();
+    for (uint16_t p = 10000; p < 11000; p++) {
+        e = entry(p, p);
+        pm_jq_put(c, &e, 0);
+    }
+    pm_jq_remove(c, PORTMAP_UDP, 9, &local);
+    pm_jq_remove(c, PORTMAP_UDP, 10500, &local);
+    e = entry(10500, 20500);
+    pm_jq_put(c, &e, 0);
+    pm_jq_run(c, 0);
+    ck_assert_uint_eq(pm_journal_stores() - before, 1);
+    ck_assert_int_eq(in_file(9), -1);
+    ck_assert_int_eq(in_file(10000), 10000);
+    ck_assert_int_eq(in_file(10999), 10999);
+    ck_assert_int_eq(in_file(10500), 20500);
+}
+END_TEST
+
+/* A write marked early (a lease that never runs out) is what the engine
+ * does before it delivers the round's events; others wait until after. */
+START_TEST(only_an_early_write_runs_before_the_events)
+{
+    pm_journal_entry e = entry(27015, 27015);
+
+    pthread_mutex_lock(&c->lock); /* as the engine holds it */
+    pm_jq_put(c, &e, 0);
+    pm_jq_run_early(c);
+    ck_assert_int_eq(in_file(27015), -1);
+    e = entry(27016, 27016);
+    pm_jq_put(c, &e, 1);
+    pm_jq_run_early(c);
+    pthread_mutex_unlock(&c->lock);
+    ck_assert_int_eq(in_file(27015), 27015);
+    ck_assert_int_eq(in_file(27016), 27016);
+}
+END_TEST
+
 START_TEST(free_drops_what_is_queued)
 {
     pm_journal_entry e = entry(27015, 30000);
@@ -321,6 +369,8 @@ static Suite *jqueue_suite(void)
     tcase_add_test(tc, the_last_put_of_a_key_wins);
     tcase_add_test(tc, remove_keeps_the_whole_key);
     tcase_add_test(tc, free_drops_what_is_queued);
+    tcase_add_test(tc, a_batch_is_one_store);
+    tcase_add_test(tc, only_an_early_write_runs_before_the_events);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(bar, setup, teardown);
