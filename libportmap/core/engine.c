@@ -92,6 +92,15 @@ static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
         pm_mapping_unlink(c, m);
 }
 
+/* The exchanges under way at each family's router, before the pass
+ * starts more (service_pending keeps the count as it does). */
+static void count_inflight(portmap_client *c)
+{
+    memset(c->inflight, 0, sizeof(c->inflight));
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        c->inflight[m->fam] += m->op != PM_OP_NONE;
+}
+
 static int run_wants(portmap_client *c, int64_t now)
 {
     int did = 0;
@@ -117,6 +126,7 @@ void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
             pm_net_run_checks(c, fam, now, deadline);
         }
         c->ops_mask = 0; /* recounted by the pass */
+        count_inflight(c);
         pm_mappings_each(c, service_one, &ctx);
         if (!run_wants(c, now))
             return;
@@ -204,14 +214,16 @@ static struct timespec until(int64_t deadline)
     return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 }
 
-/* The round's events (MAPPED...) first, then its journal writes in one
- * batch: the caller is not kept waiting for the journal's flock and
- * store. Writes that must precede the events go first (jqueue.c). */
-static void deliver(portmap_client *c)
+/* The round's events (MAPPED...) first, then the journal writes, in
+ * batches of a few rounds (pm_jq_due): the caller is not kept waiting
+ * for the journal's flock and store. Writes that must precede the events
+ * go first (jqueue.c). */
+static void deliver(portmap_client *c, int64_t *deadline)
 {
     pm_jq_run_early(c);
     pm_events_deliver(c);
-    pm_jq_run(c, 1);
+    if (pm_jq_due(c, pm_now_ms(), deadline))
+        pm_jq_run(c, 1);
 }
 
 /* What a round does besides poll: each step may drop the lock (journal,
@@ -219,7 +231,7 @@ static void deliver(portmap_client *c)
 static void round_work(portmap_client *c, int64_t now, int64_t *deadline)
 {
     pm_engine_pass(c, now, deadline);
-    deliver(c);
+    deliver(c, deadline);
     claim_orphans(c, now);
 }
 
@@ -236,7 +248,7 @@ void *pm_engine_main(void *arg)
         round_work(c, pm_now_ms(), &deadline);
         if (c->stopping)
             break;
-        if (c->n_jops || c->n_events || c->route_dirty)
+        if (c->n_events || c->route_dirty || pm_jq_due(c, pm_now_ms(), &deadline))
             deadline = 0; /* queued while the lock was dropped */
         n = build_pollset(c, &deadline, &first);
         pthread_cond_broadcast(&c->cond);
@@ -251,7 +263,7 @@ void *pm_engine_main(void *arg)
         if (c->nl_fd >= 0 && c->pfds[1].revents && pm_route_netlink_drain(c->nl_fd))
             c->route_dirty = 1;
         dispatch_backends(c, first, n, pm_now_ms());
-        deliver(c);
+        deliver(c, &deadline); /* the next round sets its own deadline */
     }
     pm_engine_cancel_all(c);
     pm_jq_run(c, 1);

@@ -26,6 +26,10 @@
 #include "core/core.h"
 
 #define PM_JQ_GRACE_MS 2000
+/* Writes wait this long for more to join their batch, unless someone
+ * waits for them: mappings answered over a few rounds (1,000 requests'
+ * replies come in many) are one store, not one per round. */
+#define PM_JQ_BATCH_MS 20
 
 _Static_assert(PM_JOURNAL_NONCE_LEN == PM_NONCE_LEN, "the journal keeps the mapping's nonce");
 
@@ -41,6 +45,8 @@ static void push(portmap_client *c, const pm_jop *op)
         c->jops = n;
         c->cap_jops = cap;
     }
+    if (!c->n_jops)
+        c->jops_since = pm_now_ms();
     c->jops[c->n_jops++] = *op;
     c->jops_queued++;
 }
@@ -117,6 +123,16 @@ void pm_jq_run_early(portmap_client *c)
         pm_jq_run(c, 1);
 }
 
+int pm_jq_due(const portmap_client *c, int64_t now, int64_t *deadline)
+{
+    if (!c->n_jops || c->journal_busy)
+        return 0;
+    if (c->jops_early || c->jops_waiters || c->stopping || now >= c->jops_since + PM_JQ_BATCH_MS)
+        return 1;
+    *deadline = PM_MIN(*deadline, c->jops_since + PM_JQ_BATCH_MS);
+    return 0;
+}
+
 void pm_jq_barrier(portmap_client *c, int64_t deadline)
 {
     uint64_t want = c->jops_queued;
@@ -124,12 +140,16 @@ void pm_jq_barrier(portmap_client *c, int64_t deadline)
     /* a caller past its deadline still gets the writes it caused (a flock
      * is held for one load and store: far less than this) */
     deadline = PM_MAX(deadline, pm_now_ms() + PM_JQ_GRACE_MS);
+    if (c->jops_done >= want || c->closed)
+        return;
+    c->jops_waiters++; /* the batch is not held back for more (pm_jq_due) */
     while (c->jops_done < want && !c->closed) {
         struct timespec ts = { .tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000 };
         if (pm_now_ms() >= deadline)
-            return;
+            break;
         pthread_cond_timedwait(&c->cond, &c->lock, &ts);
     }
+    c->jops_waiters--;
 }
 
 void pm_jq_free(portmap_client *c)

@@ -204,6 +204,13 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         *deadline = PM_MIN(*deadline, PM_MIN(now + 100, m->first_deadline));
         return;
     }
+    if (c->inflight[m->fam] >= PM_INFLIGHT_MAX) {
+        /* the router has enough to answer: an answer's round (or a
+         * timeout's) brings this one's turn */
+        *deadline = PM_MIN(*deadline, m->first_deadline);
+        return;
+    }
+    c->inflight[m->fam]++;
     m->op_method = meth;
     m->local = net->local;
     m->local_kind = net->local_kind;

@@ -240,6 +240,9 @@ struct portmap_client {
      * with none skips its own passes, so holding many mappings costs
      * nothing per round but the engine's one pass. */
     unsigned ops_mask;
+    /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
+     * are under way at a family's router (counted by the engine's pass) */
+    unsigned inflight[PM_FAMS];
     pm_rng rng;               /* for jitter only; nonces come from getrandom */
 
     /* ---- the engine's own (core/): backends never touch these ---- */
@@ -265,6 +268,8 @@ struct portmap_client {
     uint64_t jops_queued, jops_done; /* sequence numbers, for waiters */
     int journal_busy;         /* the engine is writing a batch */
     int jops_early;           /* a write queued is to be done before the events */
+    int64_t jops_since;       /* when the oldest write queued was queued */
+    int jops_waiters;         /* callers in pm_jq_barrier */
     int journal_warned;       /* the state directory's refusal was logged (atomic) */
     /* the engine's poll set */
     struct pollfd *pfds;
