@@ -235,6 +235,15 @@ static void round_work(portmap_client *c, int64_t now, int64_t *deadline)
     claim_orphans(c, now);
 }
 
+static void count_poll(portmap_client *c, int64_t deadline, const struct timespec *ts)
+{
+    c->polls++;
+    if (deadline == 0)
+        c->polls_for_work++;
+    else if (deadline != PM_NEVER && !ts->tv_sec && !ts->tv_nsec)
+        c->polls_overdue++;
+}
+
 void *pm_engine_main(void *arg)
 {
     portmap_client *c = arg;
@@ -254,6 +263,7 @@ void *pm_engine_main(void *arg)
         pthread_cond_broadcast(&c->cond);
         if (deadline != PM_NEVER)
             ts = until(deadline);
+        count_poll(c, deadline, &ts);
         pthread_mutex_unlock(&c->lock);
         if (ppoll(c->pfds, n, deadline == PM_NEVER ? NULL : &ts, NULL) < 0 && errno != EINTR)
             usleep(10000); /* poll failing means a bad fd: do not spin */
@@ -268,6 +278,9 @@ void *pm_engine_main(void *arg)
     pm_engine_cancel_all(c);
     pm_jq_run(c, 1);
     pm_events_deliver(c);
+    PM_DEBUG(c, "engine: %llu polls; without a wait: %llu for work queued, %llu for a timer "
+                "already due", (unsigned long long)c->polls, (unsigned long long)c->polls_for_work,
+             (unsigned long long)c->polls_overdue);
     c->closed = 1;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);

@@ -5,15 +5,19 @@
  * since the last batch goes in one store (pm_journal_apply): 1,000
  * mappings answered in one round are one journal write, not 1,000.
  *
- * The engine writes after it delivered the events of the round (MAPPED
- * first: the caller is not kept waiting for a flock and a file write).
- * Crash consistency this keeps: a process that dies between MAPPED and
- * the write leaves a mapping no journal names, so no later client
- * releases it; it lasts until its lease runs out on the router (at most
- * the lifetime asked for, 2 h by default), as a mapping of a process
- * killed before the router's answer does. A lease that never runs out
- * (a UPnP router that grants only permanent ones, error 725) would stay
- * forever: its write is early, done before the events are delivered. The queue keeps the
+ * The engine writes after it delivered the events of the round (the
+ * MAPPED callback is not kept waiting for a flock and a file write), and
+ * holds writes up to PM_JQ_BATCH_MS for more to join the batch, unless
+ * someone waits for them: portmap_mapping_wait() returns once the journal
+ * names the mapping (pm_jq_barrier), so a caller killed the moment it
+ * knows leaves nothing behind. Crash consistency this keeps: a process
+ * that dies between the callback and the write leaves a mapping no
+ * journal names, so no later client releases it; it lasts until its
+ * lease runs out on the router (at most the lifetime asked for, 2 h by
+ * default), as one of a process killed before the router's answer does.
+ * A lease that never runs out (a UPnP router that grants only permanent
+ * ones, error 725) would stay forever: its write is early, done before
+ * the events are delivered. The queue keeps the
  * order of the writes (a put and the remove that follows it); readers of
  * the journal on a caller's thread first wait for the queue to drain
  * (pm_jq_barrier), so they see every write queued before them. Whoever

@@ -191,11 +191,11 @@ PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap
     /* both families: either one mapped will do */
     if (rc != PORTMAP_OK && m->twin && result_of(m->twin, c->stopping) == PORTMAP_OK)
         rc = PORTMAP_OK;
-    /* Mapped is told before the journal names the mapping (jqueue.c): a
-     * caller killed the moment it knows leaves a lease that runs out. One
-     * that never runs out (permanent) is named first, for whoever comes
-     * next. */
-    if (rc == PORTMAP_OK && (m->permanent || (m->twin && m->twin->permanent)))
+    /* The caller may be killed the moment it knows: the journal names the
+     * mapping first, for whoever comes next. (The event callback is told
+     * before the write: see jqueue.c.) The engine writes the batch at once
+     * for a waiter; with its lock dropped, a flock and a store on tmpfs. */
+    if (rc == PORTMAP_OK)
         pm_api_journal_barrier(c, deadline);
     pm_mapping_unref(m);
     pm_api_waiter_leave(c);

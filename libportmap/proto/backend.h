@@ -240,9 +240,6 @@ struct portmap_client {
      * with none skips its own passes, so holding many mappings costs
      * nothing per round but the engine's one pass. */
     unsigned ops_mask;
-    /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
-     * are under way at a family's router (counted by the engine's pass) */
-    unsigned inflight[PM_FAMS];
     pm_rng rng;               /* for jitter only; nonces come from getrandom */
 
     /* ---- the engine's own (core/): backends never touch these ---- */
@@ -258,6 +255,14 @@ struct portmap_client {
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
+    /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
+     * are under way at a family's router (counted by the engine's pass) */
+    unsigned inflight[PM_FAMS];
+    /* the engine's polls, and those that could not wait (timeout 0): for
+     * work queued (events, journal), or for a timer already due, which a
+     * pass that acts on every due timer never leaves (a busy loop); the
+     * debug log tells them at close */
+    uint64_t polls, polls_for_work, polls_overdue;
     unsigned fams_used;       /* 1 << PM_V6: IPv6 was asked for; probed from then on */
     /* events queued under the lock, delivered without it */
     struct pm_event *events;
