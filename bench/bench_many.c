@@ -127,7 +127,8 @@ static double lib(int n, double *cpu_ms)
         int rc = portmap_mapping_wait(maps[i], 20000, &info);
         if ((rc != PORTMAP_OK || info.method != PORTMAP_METHOD_PCP) && !failed++)
             fprintf(stderr, "bench_many: port %d: %s, method %d\n", PORT_BASE + i,
-                    portmap_strerror(rc != PORTMAP_OK ? (portmap_error)rc : info.last_error), info.method);
+                    portmap_strerror(rc != PORTMAP_OK ? (portmap_error)rc : info.last_error),
+                    info.method);
     }
     t1 = bench_now_ms();
     *cpu_ms = bench_cpu_ms() - c0;

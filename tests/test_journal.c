@@ -16,6 +16,9 @@
 #include "check_main.h"
 #include "core/journal.h"
 
+/* the claims' methods: PCP's orphans */
+#define PCP_ONLY PORTMAP_HAVE(PORTMAP_METHOD_PCP)
+
 static char dir[64];
 
 static void setup(void)
@@ -256,7 +259,7 @@ START_TEST(unusable_directory_fails_softly)
     ck_assert_int_ne(pm_journal_detach_pid(bad, getpid()), 0);
     ck_assert_int_eq(pm_journal_has_local(bad, &e.local), 0);
     ck_assert_int_eq(pm_journal_held(bad, PORTMAP_UDP, 27015, &e.local), 0);
-    ck_assert_uint_eq(pm_journal_claim_orphans(bad, &e.gateway, &e.local, PORTMAP_HAVE(PORTMAP_METHOD_PCP),
+    ck_assert_uint_eq(pm_journal_claim_orphans(bad, &e.gateway, &e.local, PCP_ONLY,
                                                getpid(), &out, 1), 0);
 }
 END_TEST
@@ -359,7 +362,7 @@ START_TEST(claim_takes_a_dead_owners_entries_up_to_max)
         ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     }
     end_owner(&o);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 2), 2);
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(out[i].pid, dead);
@@ -371,11 +374,11 @@ START_TEST(claim_takes_a_dead_owners_entries_up_to_max)
         ck_assert_int_eq(pm_journal_held(dir, PORTMAP_UDP, out[i].internal_port, &local), 1);
     }
     ck_assert_uint_eq(__builtin_popcount(seen), 2);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 1);
     ck_assert_uint_eq(seen | 1u << (out[0].internal_port - 27015), 7);
     /* all ours now: nothing left to claim */
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 0);
 }
 END_TEST
@@ -406,7 +409,7 @@ START_TEST(claim_is_for_that_gateway_local_and_method)
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     end_owner(&gone);
 
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 8), 1);
     ck_assert_uint_eq(out[0].internal_port, 27020);
     ck_assert_int_eq(pid_of(27015, &local), dead);
@@ -418,7 +421,7 @@ START_TEST(claim_is_for_that_gateway_local_and_method)
     ck_assert_int_eq(pid_of(27020, &local), getpid());
     /* the live owner's are claimed once it is gone */
     end_owner(&live);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 8), 1);
     ck_assert_uint_eq(out[0].internal_port, 27018);
     ck_assert_int_eq(out[0].pid, live.pid);
@@ -469,7 +472,7 @@ START_TEST(claim_sees_through_a_recycled_pid)
              "v1 1 17 27015 27015 10.77.0.1 10.77.0.2 000102030405060708090a0b %ld 1 0 -\n",
              (long)getppid());
     write_journal(line);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 2), 1);
     ck_assert_int_eq(out[0].pid, getppid());
     ck_assert_int_eq(pid_of(27015, &local), getpid());
@@ -487,9 +490,9 @@ START_TEST(claim_matches_the_gateways_zone)
     e.local = addr("2001:db8:77:1::2");
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     end_owner(&o);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &other_link, &e.local, PORTMAP_HAVE(PORTMAP_METHOD_PCP),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &other_link, &e.local, PCP_ONLY,
                                                getpid(), out, 2), 0);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PORTMAP_HAVE(PORTMAP_METHOD_PCP),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PCP_ONLY,
                                                getpid(), out, 2), 1);
     ck_assert_uint_eq(out[0].gateway.scope, 1);
 }
@@ -516,14 +519,14 @@ START_TEST(claim_drops_expired_unheld_entries)
     e = entry4(27018, getpid()); /* held: ours to release, though run out */
     e.expires_unix = now - 10;
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 0);
     ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 27015, &local, &out[0]), 0);
     ck_assert_int_eq(pid_of(27016, &local), 0);
     ck_assert_int_eq(pid_of(27017, &local), 0);
     ck_assert_int_eq(pid_of(27018, &local), getpid());
     gw = addr("10.77.0.1");
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 0);
 }
 END_TEST

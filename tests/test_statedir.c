@@ -188,8 +188,8 @@ static void victim_refused(void)
     EXPECT(pm_journal_remove(dir, PORTMAP_UDP, 27015, &e.local) == PM_JOURNAL_UNSAFE);
     EXPECT(pm_journal_has_local(dir, &e.local) == 0);
     EXPECT(pm_journal_refusal() != NULL);
-    EXPECT(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PORTMAP_HAVE(PORTMAP_METHOD_PCP), getpid(),
-                                    &out, 1) == 0);
+    EXPECT(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PORTMAP_HAVE(PORTMAP_METHOD_PCP),
+                                    getpid(), &out, 1) == 0);
     EXPECT(pm_journal_refusal() != NULL);
     EXPECT(elapsed_s(&t0) < BOUND_S);
     free(dir);

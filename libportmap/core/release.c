@@ -260,8 +260,8 @@ static int cleanup_method(portmap_client *c, int fam, portmap_method meth, int64
     do {
         pm_addr gw = c->net[fam].gateway, local = c->net[fam].local;
         pthread_mutex_unlock(&c->lock);
-        n = pm_journal_claim_orphans(c->state_dir, &gw, &local, PORTMAP_HAVE(meth), (long)getpid(), e,
-                                     PM_CLEANUP_BATCH);
+        n = pm_journal_claim_orphans(c->state_dir, &gw, &local, PORTMAP_HAVE(meth),
+                                     (long)getpid(), e, PM_CLEANUP_BATCH);
         pm_jq_check_refusal(c);
         pthread_mutex_lock(&c->lock);
         brc = release_batch(c, fam, e, n, deadline, done);
