@@ -235,12 +235,15 @@ static void round_work(portmap_client *c, int64_t now, int64_t *deadline)
     claim_orphans(c, now);
 }
 
-static void count_poll(portmap_client *c, int64_t deadline, const struct timespec *ts)
+/* A poll without a wait is for work queued (deadline 0), or a spin: a
+ * timer that was due when the round's pass ran and that it left due. One
+ * that came due while the round ran (after the pass's now) is neither. */
+static void count_poll(portmap_client *c, int64_t deadline, int64_t round_now)
 {
     c->polls++;
     if (deadline == 0)
         c->polls_for_work++;
-    else if (deadline != PM_NEVER && !ts->tv_sec && !ts->tv_nsec)
+    else if (deadline <= round_now)
         c->polls_overdue++;
 }
 
@@ -250,11 +253,11 @@ void *pm_engine_main(void *arg)
 
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        int64_t deadline = PM_NEVER;
+        int64_t deadline = PM_NEVER, round_now = pm_now_ms();
         size_t first, n;
         struct timespec ts;
 
-        round_work(c, pm_now_ms(), &deadline);
+        round_work(c, round_now, &deadline);
         if (c->stopping)
             break;
         if (c->n_events || c->route_dirty || pm_jq_due(c, pm_now_ms(), &deadline))
@@ -263,7 +266,7 @@ void *pm_engine_main(void *arg)
         pthread_cond_broadcast(&c->cond);
         if (deadline != PM_NEVER)
             ts = until(deadline);
-        count_poll(c, deadline, &ts);
+        count_poll(c, deadline, round_now);
         pthread_mutex_unlock(&c->lock);
         if (ppoll(c->pfds, n, deadline == PM_NEVER ? NULL : &ts, NULL) < 0 && errno != EINTR)
             usleep(10000); /* poll failing means a bad fd: do not spin */

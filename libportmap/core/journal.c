@@ -196,14 +196,16 @@ static int lock_dir(int dfd, const char *dir)
 
     if (fd < 0)
         return fd;
-    /* Holders keep the lock for one load and store; a second is plenty,
-     * and a stuck holder must not stall the engine. */
-    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
-        if (errno != EWOULDBLOCK || i >= 200) {
+    /* Holders keep the lock for one load and store (tens of us on
+     * tmpfs): retried after 100 us, doubling up to 5 ms, for a second in
+     * all; a stuck holder must not stall the engine. */
+    for (useconds_t slept = 0, step = 100; flock(fd, LOCK_EX | LOCK_NB) < 0; slept += step) {
+        if (errno != EWOULDBLOCK || slept >= 1000000) {
             close(fd);
             return PM_JOURNAL_ERR;
         }
-        usleep(5000);
+        usleep(step);
+        step = step < 5000 ? step * 2 : 5000;
     }
     return fd;
 }

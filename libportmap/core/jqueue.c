@@ -8,13 +8,14 @@
  * The engine writes after it delivered the events of the round (the
  * MAPPED callback is not kept waiting for a flock and a file write), and
  * holds writes up to PM_JQ_BATCH_MS for more to join the batch, unless
- * someone waits for them: portmap_mapping_wait() returns once the journal
- * names the mapping (pm_jq_barrier), so a caller killed the moment it
- * knows leaves nothing behind. Crash consistency this keeps: a process
- * that dies between the callback and the write leaves a mapping no
- * journal names, so no later client releases it; it lasts until its
- * lease runs out on the router (at most the lifetime asked for, 2 h by
- * default), as one of a process killed before the router's answer does.
+ * someone waits for them (portmap_sync_journal(), a release, a read of
+ * the journal: pm_jq_barrier, which writes the batch on the caller's
+ * thread). portmap_mapping_wait() does not wait for the write. Crash
+ * consistency this keeps: a process that dies between MAPPED and the
+ * write leaves a mapping no journal names, so no later client releases
+ * it; it lasts until its lease runs out on the router (at most the
+ * lifetime asked for, 2 h by default), as one of a process killed before
+ * the router's answer does.
  * A lease that never runs out (a UPnP router that grants only permanent
  * ones, error 725) would stay forever: its write is early, done before
  * the events are delivered. The queue keeps the
@@ -149,6 +150,12 @@ void pm_jq_barrier(portmap_client *c, int64_t deadline)
     c->jops_waiters++; /* the batch is not held back for more (pm_jq_due) */
     while (c->jops_done < want && !c->closed) {
         struct timespec ts = { .tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000 };
+        if (!c->journal_busy) {
+            /* written here, in order (journal_busy keeps one writer):
+             * not a round trip through the engine's thread */
+            pm_jq_run(c, 1);
+            continue;
+        }
         if (pm_now_ms() >= deadline)
             break;
         pthread_cond_timedwait(&c->cond, &c->lock, &ts);

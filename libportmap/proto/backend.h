@@ -258,10 +258,10 @@ struct portmap_client {
     /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
      * are under way at a family's router (counted by the engine's pass) */
     unsigned inflight[PM_FAMS];
-    /* the engine's polls, and those that could not wait (timeout 0): for
-     * work queued (events, journal), or for a timer already due, which a
-     * pass that acts on every due timer never leaves (a busy loop); the
-     * debug log tells them at close */
+    /* the engine's polls, and those that could not wait: for work queued
+     * (events, journal), or for a timer that was due when the round's
+     * pass ran, which a pass that acts on every due timer never leaves (a
+     * busy loop); the debug log tells them at close */
     uint64_t polls, polls_for_work, polls_overdue;
     unsigned fams_used;       /* 1 << PM_V6: IPv6 was asked for; probed from then on */
     /* events queued under the lock, delivered without it */

@@ -206,6 +206,10 @@ int cli_cmd_request(const cli_options *o, const cli_pair *pairs, int n)
     /* All requests are under way together; each is reported once all
      * have an outcome. */
     sig = wait_all(o, m, n);
+    /* what is printed as mapped is in the journal: killed right after,
+     * this process leaves it to the next client's cleanup */
+    if (!sig)
+        portmap_sync_journal(c, 0);
     if (!sig && (rc = report_all(o, m, n)) != CLI_EX_OK)
         goto out;
     /* --once: release_on_close is off, the leases run out by themselves */
