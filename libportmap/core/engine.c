@@ -131,7 +131,7 @@ void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
         if (!run_wants(c, now))
             return;
     }
-    *deadline = now; /* more asked than done: the next round goes on */
+    *deadline = 0; /* more asked than done: the next round goes on at once */
 }
 
 /* The journal entries that dead processes left for the protocols that

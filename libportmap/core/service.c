@@ -179,9 +179,9 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     }
     if (!net->route_ok && net->route_read_at < m->created_at) {
         /* the routes are read again before this request fails for want
-         * of one: the engine does it and comes back */
+         * of one: the engine's pass does it and comes back (no deadline:
+         * a round at once would find nothing to do) */
         net->want_route = 1;
-        *deadline = now;
         return;
     }
     if (!net->route_ok) {
@@ -190,10 +190,8 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         return;
     }
     meth = pick_method(c, m, &all_no);
-    if (all_no && retry_old_verdicts(c, m, now)) {
-        *deadline = now;
-        return;
-    }
+    if (all_no && retry_old_verdicts(c, m, now))
+        return; /* the pass starts the probes and comes back */
     if (all_no) {
         pm_mapping_fail(c, m, m->last_error ? m->last_error
                          : m->forced || m->cannot_allow ? PORTMAP_ERR_UNSUPPORTED
