@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <portmap/portmap.h>
@@ -443,9 +444,86 @@ static double tool_upnpc(unsigned port)
     return t;
 }
 
+/* ---- a fresh process ---- */
+
+static const char *self_exe = "/proc/self/exe";
+
+/* In the child (a new process, exec'ed): open, map port, and write the
+ * monotonic time it was mapped at to fd; the mapping is released after. */
+static int child_map(unsigned port, int fd)
+{
+    portmap_client *c = NULL;
+    portmap_mapping *m = NULL;
+    portmap_request r;
+    char line[64];
+    int rc, n;
+
+    if (portmap_open(&c, NULL) != PORTMAP_OK)
+        return 1;
+    portmap_request_init(&r);
+    r.internal_port = (uint16_t)port;
+    rc = portmap_request_mapping(c, &r, &m);
+    if (rc == PORTMAP_OK)
+        rc = portmap_mapping_wait(m, 5000, NULL);
+    n = snprintf(line, sizeof(line), "%f\n", rc == PORTMAP_OK ? bench_now_ms() : -1.0);
+    if (write(fd, line, (size_t)n) != n)
+        rc = -1;
+    portmap_close(&c);
+    return rc == PORTMAP_OK ? 0 : 1;
+}
+
+/* The first mapping of a new process using the library: from fork()
+ * to mapped (exec, the libraries' loading, portmap_open(), the request). */
+static double lib_process(unsigned port)
+{
+    char ps[16], fds[16], buf[64] = "";
+    double t0, at = -1;
+    int p[2], st;
+    pid_t pid;
+
+    settle();
+    if (pipe(p) != 0)
+        return -1;
+    snprintf(ps, sizeof(ps), "%u", port);
+    snprintf(fds, sizeof(fds), "%d", p[1]);
+    t0 = bench_now_ms();
+    pid = fork();
+    if (pid == 0) {
+        execl(self_exe, "bench_mapped", "--child-map", ps, fds, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    if (pid > 0 && read(p[0], buf, sizeof(buf) - 1) > 0)
+        at = atof(buf);
+    close(p[0]);
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) || at < 0)
+        return -1;
+    return at - t0;
+}
+
+/* portmap-cli request PORT udp --once [-4], the whole process; the
+ * mapping released after, outside the timing */
+static double cli_process(unsigned port, int v4_only)
+{
+    const char *cli = getenv("PORTMAP_CLI");
+    char ps[16];
+    char *req[] = { (char *)cli, "request", ps, "udp", "--once", v4_only ? "-4" : NULL, NULL };
+    char *rel[] = { (char *)cli, "release", ps, "udp", NULL };
+    double t;
+
+    if (!cli)
+        return -1;
+    snprintf(ps, sizeof(ps), "%u", port);
+    settle();
+    t = bench_run(req, NULL);
+    bench_run(rel, NULL);
+    return t;
+}
+
 /* ---- the cases ---- */
 
-enum { C_BARE, C_BARE_PROBES, C_FRESH, C_BARE_WARM, C_WARM, C_TOOL, C_COUNT };
+enum { C_BARE, C_BARE_PROBES, C_FRESH, C_BARE_WARM, C_WARM, C_TOOL, C_PROC, C_CLI, C_CLI4,
+       C_COUNT };
 
 static int check(const char *what, int run, double v, int err)
 {
@@ -496,6 +574,14 @@ static int time_to_mapped(const char *mode, int runs)
         rc |= check("libportmap (warm client)", i, lr.ms, lr.err);
         v[C_TOOL][i] = is_upnp ? tool_upnpc(port + 4) : tool_natpmpc(BENCH_RTR_IP, port + 4);
         rc |= check(is_upnp ? "upnpc -r" : "natpmpc -a", i, v[C_TOOL][i], 0);
+        if (is_pcp || is_upnp) {
+            v[C_PROC][i] = lib_process(port + 100);
+            rc |= check("libportmap (a new process)", i, v[C_PROC][i], 0);
+            v[C_CLI][i] = cli_process(port + 101, 0);
+            rc |= check("portmap-cli request --once", i, v[C_CLI][i], 0);
+            v[C_CLI4][i] = cli_process(port + 102, 1);
+            rc |= check("portmap-cli request --once -4", i, v[C_CLI4][i], 0);
+        }
     }
     bench_gw_stop(&gw);
     if (rc)
@@ -509,6 +595,9 @@ static int time_to_mapped(const char *mode, int runs)
         for (int k = C_BARE_PROBES; k < C_COUNT; k++)
             if (k != C_BARE_WARM)
                 st[k] = bench_stats_of(v[k], runs);
+    } else if (!is_upnp) {
+        for (int k = 0; k < C_PROC; k++)
+            st[k] = bench_stats_of(v[k], runs);
     } else {
         for (int k = 0; k < C_COUNT; k++)
             st[k] = bench_stats_of(v[k], runs);
@@ -531,6 +620,11 @@ static int time_to_mapped(const char *mode, int runs)
         bench_table_row(warm_name, &st[C_BARE_WARM], &st[C_BARE_WARM]);
     bench_table_row("libportmap, warm client", &st[C_WARM], &st[C_BARE_WARM]);
     bench_table_row(tool_name, &st[C_TOOL], &st[C_BARE]);
+    if (is_pcp || is_upnp) {
+        bench_table_row("libportmap, a new process: fork to mapped", &st[C_PROC], &st[C_BARE]);
+        bench_table_row("portmap-cli request --once (whole process)", &st[C_CLI], &st[C_BARE]);
+        bench_table_row("portmap-cli request --once -4 (whole process)", &st[C_CLI4], &st[C_BARE]);
+    }
     printf("\n");
     return 0;
 }
@@ -567,6 +661,8 @@ int main(int argc, char **argv)
     int runs = argc > 2 ? atoi(argv[2]) : 20;
     int timeout_ms = argc > 3 ? atoi(argv[3]) : 2000;
 
+    if (argc == 4 && !strcmp(argv[1], "--child-map"))
+        return child_map((unsigned)atoi(argv[2]), atoi(argv[3]));
     if (runs < 1 || timeout_ms < 1) {
         fprintf(stderr, "usage: bench_mapped pcp|upnp|natpmp|none [RUNS] [TIMEOUT_MS]\n");
         return 2;

@@ -8,8 +8,10 @@
 #   LAB_PREFIX      lab namespaces' prefix (default bn)
 #   BENCH_BUILD     build directory (default build-bench, set up with
 #                   buildtype release when it does not exist)
-#   BENCH_ONLY      parts to run, of: pcp cold upnp natpmp none hold
-#                   (default all)
+#   BENCH_ONLY      parts to run, of: pcp cold upnp loss many natpmp none
+#                   hold (default all)
+#   MANY_MAPPINGS   mappings requested at once on the fake router
+#                   (default 1000); MANY_LAB on miniupnpd (default 100)
 #   HOLD_MAPPINGS   mappings held (default 1000)
 #   HOLD_SECONDS    how long they are held (default 300)
 #   HOLD_LIFETIME   their lease in seconds (default 60)
@@ -30,7 +32,9 @@ fi
 export LAB_PREFIX=${LAB_PREFIX:-bn}
 build=${BENCH_BUILD:-build-bench}
 [[ $build == /* ]] || build=$PWD/$build
-only=" ${BENCH_ONLY:-pcp cold upnp natpmp none hold} "
+only=" ${BENCH_ONLY:-pcp cold upnp loss many natpmp none hold} "
+many_n=${MANY_MAPPINGS:-1000}
+many_lab=${MANY_LAB:-100}
 hold_n=${HOLD_MAPPINGS:-1000}
 hold_s=${HOLD_SECONDS:-300}
 hold_l=${HOLD_LIFETIME:-60}
@@ -59,7 +63,8 @@ wants() {
 # shared, and what is measured is the library, not the neighbours' load.
 bench() {
 	"$lab" exec lan nice -n -20 env LD_LIBRARY_PATH="$build/libportmap" \
-		LAB_NETNS_RTR="$LAB_PREFIX-rtr" "$build/bench/$@"
+		LAB_NETNS_RTR="$LAB_PREFIX-rtr" PORTMAP_CLI="$build/tools/portmap-cli" \
+		"$build/bench/$@"
 }
 
 router() {
@@ -68,6 +73,33 @@ router() {
 	if [ "$1" != none ]; then
 		renice -n -20 -p "$(cat "$lab_state/miniupnpd.pid")" >/dev/null
 	fi
+}
+
+# The engine's polls that did not wait, under 30 % loss on the UPnP-only
+# router (lost SYNs: connects pending for a second or more), from the
+# count the library logs at close (-v): RUNS CLI requests, each a new
+# process, IPv4 and IPv6.
+loss_polls() {
+	local i line a b c polls=0 work=0 due=0 n=0 t0 t1
+	"$lab" loss 30
+	t0=$(date +%s%N)
+	for ((i = 0; i < $1; i++)); do
+		line=$("$lab" exec lan env LD_LIBRARY_PATH="$build/libportmap" \
+			"$build/tools/portmap-cli" -v --timeout 10 request $((28000 + i)) udp --once 2>&1 |
+			sed -n 's/.*engine: \([0-9]*\) polls; without a wait: \([0-9]*\) for work queued, \([0-9]*\) for a timer already due.*/\1 \2 \3/p')
+		[ -n "$line" ] || continue
+		read -r a b c <<<"$line"
+		n=$((n + 1))
+		polls=$((polls + a)) work=$((work + b)) due=$((due + c))
+	done
+	t1=$(date +%s%N)
+	"$lab" loss 0
+	echo "Engine polls under 30 % loss, UPnP-only router: $n CLI requests (--once, IPv4 and IPv6), $(( (t1 - t0) / 1000000 )) ms in all"
+	echo
+	echo "| polls | without a wait, for work queued | without a wait, for a timer already due (busy loop) |"
+	echo "|---|---|---|"
+	echo "| $polls | $work | $due |"
+	echo
 }
 
 out=$build/bench-results.md
@@ -93,12 +125,23 @@ renice -n -20 -p "$(cat "$lab_state/miniupnpd.pid")" >/dev/null
 	if wants cold; then
 		bench bench_cold "$runs"
 	fi
+	if wants many; then
+		# miniupnpd's cost per mapping grows with those it holds: fewer
+		bench bench_many lab "$(( (runs + 3) / 4 ))" "$many_lab"
+	fi
 	if wants upnp; then
 		router upnp-only
 		bench bench_mapped upnp "$runs"
 	fi
-	if wants natpmp || wants none || wants hold; then
+	if wants loss; then
+		router upnp-only
+		loss_polls "$runs"
+	fi
+	if wants natpmp || wants none || wants hold || wants many; then
 		router none
+	fi
+	if wants many; then
+		bench bench_many fake "$runs" "$many_n"
 	fi
 	if wants natpmp; then
 		bench bench_mapped natpmp "$runs"

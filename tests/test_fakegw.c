@@ -194,10 +194,17 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
 static wait_events rec = WAIT_EVENTS_INIT;
 static int inner_wait_rc, inner_info_rc;
 
+static char state_dir[32];
+static int journal_at_mapped = -1; /* the journal file existed when MAPPED was delivered */
+
 static void on_event(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
                      void *user)
 {
     if (ev == PORTMAP_EVENT_MAPPED) {
+        char path[64];
+        snprintf(path, sizeof(path), "%s/journal", state_dir);
+        if (journal_at_mapped < 0)
+            journal_at_mapped = access(path, F_OK) == 0;
         portmap_mapping_info i;
         inner_wait_rc = portmap_mapping_wait(m, 1000, NULL);
         inner_info_rc = portmap_mapping_get_info(m, &i);
@@ -228,6 +235,8 @@ static void start(int s)
     inner_wait_rc = inner_info_rc = -1;
     ck_assert_msg(fakegw_start(&gw, handler, NULL) == 0, "cannot bind 127.0.0.1:5351");
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(state_dir, sizeof(state_dir), "%s", dir);
+    journal_at_mapped = -1;
     portmap_default_settings(&st);
     st.gateway = "127.0.0.1";
     st.timeout_ms = 3000;
@@ -340,6 +349,27 @@ START_TEST(not_authorized_is_a_clear_error)
     pthread_mutex_lock(&last_lock);
     ck_assert_mem_eq(delete_nonce, map_nonce, sizeof(map_nonce));
     pthread_mutex_unlock(&last_lock);
+    finish();
+}
+END_TEST
+
+/* MAPPED is delivered before the journal is written (the write, a flock
+ * and a file store, comes after the round's events; a crash in between
+ * leaves a mapping that expires with its lease). The entry is there
+ * right after. */
+START_TEST(mapped_is_told_before_the_journal_write)
+{
+    char path[64];
+    int there = 0;
+
+    start(S_CHANGE); /* its first answer maps */
+    request(7002);
+    ck_assert(expect_event_within(&rec, PORTMAP_EVENT_MAPPED, 1, 2000));
+    ck_assert_int_eq(journal_at_mapped, 0);
+    snprintf(path, sizeof(path), "%s/journal", state_dir);
+    for (int i = 0; i < 200 && !(there = access(path, F_OK) == 0); i++)
+        usleep(10000); /* the engine's write, just after the callback */
+    ck_assert(there);
     finish();
 }
 END_TEST
@@ -945,6 +975,7 @@ static Suite *fakegw_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, not_authorized_is_a_clear_error);
     tcase_add_test(tc, no_resources_is_retried);
+    tcase_add_test(tc, mapped_is_told_before_the_journal_write);
     tcase_add_test(tc, natpmp_only_server_gets_natpmp);
     tcase_add_test(tc, router_table_without_upnp_is_unsupported);
     tcase_add_test(tc, router_table_without_a_router_is_no_gateway);

@@ -16,6 +16,9 @@
 #include "check_main.h"
 #include "core/journal.h"
 
+/* the claims' methods: PCP's orphans */
+#define PCP_ONLY PORTMAP_HAVE(PORTMAP_METHOD_PCP)
+
 static char dir[64];
 
 static void setup(void)
@@ -283,7 +286,7 @@ START_TEST(unusable_directory_fails_softly)
     ck_assert_int_ne(pm_journal_detach_pid(bad, getpid()), 0);
     ck_assert_int_eq(pm_journal_has_local(bad, &e.local), 0);
     ck_assert_int_eq(pm_journal_held(bad, PORTMAP_UDP, 27015, &e.local), 0);
-    ck_assert_uint_eq(pm_journal_claim_orphans(bad, &e.gateway, &e.local, PORTMAP_METHOD_PCP,
+    ck_assert_uint_eq(pm_journal_claim_orphans(bad, &e.gateway, &e.local, PCP_ONLY,
                                                getpid(), &out, 1), 0);
 }
 END_TEST
@@ -386,7 +389,7 @@ START_TEST(claim_takes_a_dead_owners_entries_up_to_max)
         ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     }
     end_owner(&o);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 2), 2);
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(out[i].pid, dead);
@@ -398,11 +401,11 @@ START_TEST(claim_takes_a_dead_owners_entries_up_to_max)
         ck_assert_int_eq(pm_journal_held(dir, PORTMAP_UDP, out[i].internal_port, &local), 1);
     }
     ck_assert_uint_eq(__builtin_popcount(seen), 2);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 1);
     ck_assert_uint_eq(seen | 1u << (out[0].internal_port - 27015), 7);
     /* all ours now: nothing left to claim */
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 0);
 }
 END_TEST
@@ -433,7 +436,7 @@ START_TEST(claim_is_for_that_gateway_local_and_method)
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     end_owner(&gone);
 
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 8), 1);
     ck_assert_uint_eq(out[0].internal_port, 27020);
     ck_assert_int_eq(pid_of(27015, &local), dead);
@@ -445,10 +448,41 @@ START_TEST(claim_is_for_that_gateway_local_and_method)
     ck_assert_int_eq(pid_of(27020, &local), getpid());
     /* the live owner's are claimed once it is gone */
     end_owner(&live);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 8), 1);
     ck_assert_uint_eq(out[0].internal_port, 27018);
     ck_assert_int_eq(out[0].pid, live.pid);
+}
+END_TEST
+
+/* The protocols that answered in one round are one sweep: one load and
+ * one store take the orphans of all of them, and no other method's. */
+START_TEST(claim_takes_several_methods_in_one_store)
+{
+    owner gone = start_owner();
+    pm_journal_entry e, out[8];
+    pm_addr gw = addr("10.77.0.1"), local = addr("10.77.0.2");
+    unsigned long before;
+
+    e = entry4(27015, gone.pid);
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    e = entry4(27016, gone.pid);
+    e.method = PORTMAP_METHOD_NATPMP;
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    e = entry4(27017, gone.pid);
+    e.method = PORTMAP_METHOD_UPNP;
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    end_owner(&gone);
+    before = pm_journal_stores();
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local,
+                                               PORTMAP_HAVE(PORTMAP_METHOD_PCP) |
+                                                   PORTMAP_HAVE(PORTMAP_METHOD_NATPMP),
+                                               getpid(), out, 8),
+                      2);
+    ck_assert_uint_eq(pm_journal_stores() - before, 1);
+    ck_assert_int_eq(pid_of(27015, &local), getpid());
+    ck_assert_int_eq(pid_of(27016, &local), getpid());
+    ck_assert_int_eq(pid_of(27017, &local), gone.pid);
 }
 END_TEST
 
@@ -465,7 +499,7 @@ START_TEST(claim_sees_through_a_recycled_pid)
              "v1 1 17 27015 27015 10.77.0.1 10.77.0.2 000102030405060708090a0b %ld 1 0 -\n",
              (long)getppid());
     write_journal(line);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 2), 1);
     ck_assert_int_eq(out[0].pid, getppid());
     ck_assert_int_eq(pid_of(27015, &local), getpid());
@@ -483,9 +517,9 @@ START_TEST(claim_matches_the_gateways_zone)
     e.local = addr("2001:db8:77:1::2");
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     end_owner(&o);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &other_link, &e.local, PORTMAP_METHOD_PCP,
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &other_link, &e.local, PCP_ONLY,
                                                getpid(), out, 2), 0);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PORTMAP_METHOD_PCP,
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PCP_ONLY,
                                                getpid(), out, 2), 1);
     ck_assert_uint_eq(out[0].gateway.scope, 1);
 }
@@ -512,14 +546,14 @@ START_TEST(claim_drops_expired_unheld_entries)
     e = entry4(27018, getpid()); /* held: ours to release, though run out */
     e.expires_unix = now - 10;
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 0);
     ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 27015, &local, &out[0]), 0);
     ck_assert_int_eq(pid_of(27016, &local), 0);
     ck_assert_int_eq(pid_of(27017, &local), 0);
     ck_assert_int_eq(pid_of(27018, &local), getpid());
     gw = addr("10.77.0.1");
-    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PORTMAP_METHOD_PCP, getpid(),
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &local, PCP_ONLY, getpid(),
                                                out, 4), 0);
 }
 END_TEST
@@ -571,6 +605,7 @@ static Suite *journal_suite(void)
     tcase_add_test(own, held_needs_a_live_owner);
     tcase_add_test(own, claim_takes_a_dead_owners_entries_up_to_max);
     tcase_add_test(own, claim_is_for_that_gateway_local_and_method);
+    tcase_add_test(own, claim_takes_several_methods_in_one_store);
     tcase_add_test(own, claim_sees_through_a_recycled_pid);
     tcase_add_test(own, claim_matches_the_gateways_zone);
     tcase_add_test(own, claim_drops_expired_unheld_entries);

@@ -67,9 +67,9 @@ START_TEST(writes_reach_the_file_only_when_run)
 {
     pm_journal_entry e = entry(27015, 30000);
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     e.internal_port = 27016;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     ck_assert_uint_eq(c->n_jops, 2);
     ck_assert_int_eq(in_file(27015), -1);
     ck_assert_uint_eq(c->jops_queued, 2);
@@ -95,7 +95,7 @@ START_TEST(put_then_remove_leaves_nothing)
 {
     pm_journal_entry e = entry(27015, 30000);
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_remove(c, PORTMAP_UDP, 27015, &local);
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), -1);
@@ -110,7 +110,7 @@ START_TEST(remove_then_put_leaves_the_entry)
     ck_assert_int_eq(pm_journal_put(dir, &e), 0);
     pm_jq_remove(c, PORTMAP_UDP, 27015, &local);
     e.external_port = 30001;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), 30001);
 }
@@ -121,7 +121,7 @@ START_TEST(the_last_put_of_a_key_wins)
 {
     for (uint16_t p = 30000; p < 30040; p++) { /* past the queue's first size */
         pm_journal_entry e = entry(27015, p);
-        pm_jq_put(c, &e);
+        pm_jq_put(c, &e, 0);
     }
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), 30039);
@@ -136,12 +136,12 @@ START_TEST(remove_keeps_the_whole_key)
     pm_addr v6;
 
     ck_assert_int_eq(pm_addr_parse("fe80::2%1", &v6), 0);
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     e.proto = PORTMAP_TCP;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     ck_assert_int_eq(pm_addr_parse("fe80::1%1", &e.gateway), 0);
     e.local = v6;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_run(c, 0);
     pm_jq_remove(c, PORTMAP_TCP, 27015, &local);
     v6.scope = 2;
@@ -155,17 +155,65 @@ START_TEST(remove_keeps_the_whole_key)
 END_TEST
 
 /* Freed unrun (a client closing): nothing is written later. */
+/* What queued up between two runs is one journal store, whatever the
+ * number of edits: 1,000 mappings answered in one round do not rewrite
+ * the file 1,000 times. The edits keep their order within the batch. */
+START_TEST(a_batch_is_one_store)
+{
+    pm_journal_entry e;
+    unsigned long before;
+
+    e = entry(9, 9);
+    pm_jq_put(c, &e, 0);
+    pm_jq_run(c, 0);
+    before = pm_journal_stores();
+    for (uint16_t p = 10000; p < 11000; p++) {
+        e = entry(p, p);
+        pm_jq_put(c, &e, 0);
+    }
+    pm_jq_remove(c, PORTMAP_UDP, 9, &local);
+    pm_jq_remove(c, PORTMAP_UDP, 10500, &local);
+    e = entry(10500, 20500);
+    pm_jq_put(c, &e, 0);
+    pm_jq_run(c, 0);
+    ck_assert_uint_eq(pm_journal_stores() - before, 1);
+    ck_assert_int_eq(in_file(9), -1);
+    ck_assert_int_eq(in_file(10000), 10000);
+    ck_assert_int_eq(in_file(10999), 10999);
+    ck_assert_int_eq(in_file(10500), 20500);
+}
+END_TEST
+
+/* A write marked early (a lease that never runs out) is what the engine
+ * does before it delivers the round's events; others wait until after. */
+START_TEST(only_an_early_write_runs_before_the_events)
+{
+    pm_journal_entry e = entry(27015, 27015);
+
+    pthread_mutex_lock(&c->lock); /* as the engine holds it */
+    pm_jq_put(c, &e, 0);
+    pm_jq_run_early(c);
+    ck_assert_int_eq(in_file(27015), -1);
+    e = entry(27016, 27016);
+    pm_jq_put(c, &e, 1);
+    pm_jq_run_early(c);
+    pthread_mutex_unlock(&c->lock);
+    ck_assert_int_eq(in_file(27015), 27015);
+    ck_assert_int_eq(in_file(27016), 27016);
+}
+END_TEST
+
 START_TEST(free_drops_what_is_queued)
 {
     pm_journal_entry e = entry(27015, 30000);
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_free(c);
     ck_assert_uint_eq(c->n_jops, 0);
     ck_assert_ptr_null(c->jops);
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), -1);
-    pm_jq_put(c, &e); /* the queue is usable again */
+    pm_jq_put(c, &e, 0); /* the queue is usable again */
     pm_jq_run(c, 0);
     ck_assert_int_eq(in_file(27015), 30000);
 }
@@ -181,7 +229,7 @@ START_TEST(barrier_returns_at_once_when_nothing_is_queued)
     pthread_mutex_lock(&c->lock);
     pm_jq_barrier(c, deadline);
     pthread_mutex_unlock(&c->lock);
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_run(c, 0);
     pthread_mutex_lock(&c->lock);
     pm_jq_barrier(c, deadline);
@@ -191,18 +239,38 @@ START_TEST(barrier_returns_at_once_when_nothing_is_queued)
 }
 END_TEST
 
-/* The engine never runs (stuck, or gone without saying): the caller
- * goes on at its deadline, the write still queued. */
-START_TEST(barrier_returns_by_its_deadline_when_the_engine_never_runs)
+/* Writes the engine has not taken (it holds them back for a batch, or
+ * is busy elsewhere) are written by the waiting caller itself, at once:
+ * no round trip through the engine's thread. */
+START_TEST(barrier_writes_what_the_engine_has_not_taken)
+{
+    pm_journal_entry e = entry(27015, 30000);
+    int64_t deadline = pm_now_ms() + 3600 * 1000;
+
+    pm_jq_put(c, &e, 0);
+    pthread_mutex_lock(&c->lock);
+    pm_jq_barrier(c, deadline);
+    ck_assert_uint_eq(c->jops_done, c->jops_queued);
+    pthread_mutex_unlock(&c->lock);
+    ck_assert_int_lt(pm_now_ms(), deadline);
+    ck_assert_int_eq(in_file(27015), 30000);
+}
+END_TEST
+
+/* The engine took a batch and never finishes it (stuck): the caller
+ * goes on at its deadline, its write still queued behind that batch. */
+START_TEST(barrier_returns_by_its_deadline_when_the_engine_is_stuck)
 {
     pm_journal_entry e = entry(27015, 30000);
     int64_t deadline = pm_now_ms() + 200;
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pthread_mutex_lock(&c->lock);
+    c->journal_busy = 1; /* as while the engine writes, the lock dropped */
     pm_jq_barrier(c, deadline);
     ck_assert_int_ge(pm_now_ms(), deadline); /* it did wait */
     ck_assert_uint_lt(c->jops_done, c->jops_queued);
+    c->journal_busy = 0;
     pthread_mutex_unlock(&c->lock);
     ck_assert_int_eq(in_file(27015), -1);
 }
@@ -214,7 +282,7 @@ START_TEST(barrier_does_not_wait_on_a_closed_client)
     pm_journal_entry e = entry(27015, 30000);
     int64_t deadline = pm_now_ms() + 3600 * 1000;
 
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     c->closed = 1;
     pthread_mutex_lock(&c->lock);
     pm_jq_barrier(c, deadline);
@@ -242,7 +310,7 @@ START_TEST(barrier_waits_for_the_engines_batch)
     pthread_t t;
 
     pthread_mutex_lock(&c->lock);
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     ck_assert_int_eq(pthread_create(&t, NULL, engine_round, NULL), 0);
     pm_jq_barrier(c, deadline); /* the lock is free while it waits */
     ck_assert_int_lt(pm_now_ms(), deadline);
@@ -273,7 +341,7 @@ START_TEST(writes_run_without_the_lock_and_later_ones_wait_their_batch)
     ck_assert_int_eq(flock(lockfd, LOCK_EX), 0);
 
     pthread_mutex_lock(&c->lock);
-    pm_jq_put(c, &a);
+    pm_jq_put(c, &a, 0);
     pthread_mutex_unlock(&c->lock);
     ck_assert_int_eq(pthread_create(&t, NULL, engine_round, NULL), 0);
     /* the journal waits about a second for its flock: well within */
@@ -282,7 +350,7 @@ START_TEST(writes_run_without_the_lock_and_later_ones_wait_their_batch)
         pthread_mutex_lock(&c->lock);
         busy = c->journal_busy;
         if (busy) {
-            pm_jq_put(c, &b);
+            pm_jq_put(c, &b, 0);
             /* a second runner would write b before a: it leaves b to
              * the runner under way */
             pm_jq_run(c, 1);
@@ -321,11 +389,14 @@ static Suite *jqueue_suite(void)
     tcase_add_test(tc, the_last_put_of_a_key_wins);
     tcase_add_test(tc, remove_keeps_the_whole_key);
     tcase_add_test(tc, free_drops_what_is_queued);
+    tcase_add_test(tc, a_batch_is_one_store);
+    tcase_add_test(tc, only_an_early_write_runs_before_the_events);
     suite_add_tcase(s, tc);
 
     tcase_add_checked_fixture(bar, setup, teardown);
     tcase_add_test(bar, barrier_returns_at_once_when_nothing_is_queued);
-    tcase_add_test(bar, barrier_returns_by_its_deadline_when_the_engine_never_runs);
+    tcase_add_test(bar, barrier_writes_what_the_engine_has_not_taken);
+    tcase_add_test(bar, barrier_returns_by_its_deadline_when_the_engine_is_stuck);
     tcase_add_test(bar, barrier_does_not_wait_on_a_closed_client);
     tcase_add_test(bar, barrier_waits_for_the_engines_batch);
     tcase_add_test(bar, writes_run_without_the_lock_and_later_ones_wait_their_batch);

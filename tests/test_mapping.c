@@ -301,15 +301,36 @@ static portmap_mapping *pcp_asked_natpmp_answered(void)
 
 START_TEST(preferred_protocol_silent_gives_way)
 {
-    /* PCP says nothing: it is given 8 x 10 ms from its request, then
-     * NAT-PMP maps */
+    /* PCP says nothing: it is given 50 ms from its request (a router
+     * that speaks it answers within a round trip), then NAT-PMP maps */
     portmap_mapping *m = pcp_asked_natpmp_answered();
-    service(m, 79);
+    service(m, 49);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP); /* still within its grace */
-    service(m, 80);
+    service(m, 50);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
     reply_ok(m, 27015, 60, 90);
     ck_assert_int_eq(m->method, PORTMAP_METHOD_NATPMP);
+}
+END_TEST
+
+/* The other protocol answers after the floor (UPnP: SSDP, a GET, ~50 ms
+ * and more): the silent PCP request gives way in the pass that sees the
+ * answer, not 8 times the answer's delay later, nor once PCP is declared
+ * unavailable (1 s) */
+START_TEST(an_answer_after_the_floor_is_taken_at_once)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    c->net[PM_V4].avail[PORTMAP_METHOD_NATPMP] = PM_AVAIL_PROBING;
+    c->net[PM_V4].probe_started[PORTMAP_METHOD_NATPMP] = 0;
+    service(m, 300);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP); /* nothing answered: waited for */
+    pm_net_heard(c, PM_V4, PORTMAP_METHOD_NATPMP, 400);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 400);
+    service(m, 400);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
 }
 END_TEST
 
@@ -645,6 +666,7 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, unsupported_protocol_falls_back);
     tcase_add_test(tc, preferred_protocol_silent_gives_way);
     tcase_add_test(tc, preferred_protocol_heard_is_waited_for);
+    tcase_add_test(tc, an_answer_after_the_floor_is_taken_at_once);
     tcase_add_test(tc, epoch_reset_remaps);
     tcase_add_test(tc, network_change_remaps_by_what_the_new_gateway_speaks);
     tcase_add_test(tc, network_change_remaps_a_forced_mapping_at_once);

@@ -188,8 +188,8 @@ static void victim_refused(void)
     EXPECT(pm_journal_remove(dir, PORTMAP_UDP, 27015, &e.local) == PM_JOURNAL_UNSAFE);
     EXPECT(pm_journal_has_local(dir, &e.local) == 0);
     EXPECT(pm_journal_refusal() != NULL);
-    EXPECT(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PORTMAP_METHOD_PCP, getpid(),
-                                    &out, 1) == 0);
+    EXPECT(pm_journal_claim_orphans(dir, &e.gateway, &e.local, PORTMAP_HAVE(PORTMAP_METHOD_PCP),
+                                    getpid(), &out, 1) == 0);
     EXPECT(pm_journal_refusal() != NULL);
     EXPECT(elapsed_s(&t0) < BOUND_S);
     free(dir);
@@ -448,9 +448,9 @@ START_TEST(client_warns_once_and_goes_on)
     set.log_callback = count_warnings;
     set.log_level = PORTMAP_LOG_DEBUG;
     ck_assert_int_eq(pm_client_new(&c, &set, NULL, 1), PORTMAP_OK);
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     e.internal_port = 27016;
-    pm_jq_put(c, &e);
+    pm_jq_put(c, &e, 0);
     pm_jq_remove(c, PORTMAP_UDP, 27015, &e.local);
     pm_jq_run(c, 0);
     ck_assert_uint_eq(c->jops_done, 3);

@@ -385,6 +385,19 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
  */
 PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap_mapping_info *info);
 
+/*
+ * Since API 0.5: wait until the journal of held mappings (see
+ * portmap_settings.state_dir) names every mapping this client reported
+ * mapped so far. The MAPPED event and portmap_mapping_wait() come first;
+ * the journal is written just after, in batches: a program killed between
+ * the two leaves a mapping that no later client releases, which lasts
+ * until its lease runs out. A program that may be killed the moment it
+ * knows and wants the next client to release what it held calls this.
+ * timeout_ms <= 0: the client's timeout. PORTMAP_OK, or
+ * PORTMAP_ERR_TIMEOUT (the journal's lock stayed taken).
+ */
+PORTMAP_API int portmap_sync_journal(portmap_client *c, int timeout_ms);
+
 /* Copy the current state. Never blocks on the network. */
 PORTMAP_API int portmap_mapping_get_info(portmap_mapping *m, portmap_mapping_info *info);
 

@@ -11,6 +11,14 @@
 
 #include "core/core.h"
 
+/* Wait until the journal holds every write queued so far (lock held):
+ * the engine, woken, writes its batch without waiting for more. */
+static inline void pm_api_journal_barrier(portmap_client *c, int64_t deadline)
+{
+    pm_engine_wake(c);
+    pm_jq_barrier(c, deadline);
+}
+
 static inline int pm_all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -28,18 +28,25 @@
 
 /* ---- jqueue.c: journal writes, queued under the lock ---- */
 
-typedef struct pm_jop {
-    int put;                  /* 1: put e; 0: remove e's key */
-    pm_journal_entry e;
-} pm_jop;
+typedef pm_journal_op pm_jop; /* put 1: put e; 0: remove e's key */
 
-void pm_jq_put(portmap_client *c, const pm_journal_entry *e);
+/* early: the write is to be done before the events queued with it are
+ * delivered (a lease that never ends, see pm_jq_run); otherwise after. */
+void pm_jq_put(portmap_client *c, const pm_journal_entry *e, int early);
 void pm_jq_remove(portmap_client *c, portmap_transport proto, uint16_t internal_port,
                   const pm_addr *local);
-/* Do the queued writes in order. With unlock, c->lock is held on entry
- * and released while writing (the engine); without, nobody holds it
- * (tests, the engine's last act). */
+/* Do the queued writes in order, in one journal store per batch. With
+ * unlock, c->lock is held on entry and released while writing (the
+ * engine); without, nobody holds it (tests, the engine's last act). */
 void pm_jq_run(portmap_client *c, int unlock);
+/* pm_jq_run when a write queued is early (pm_jq_put), else nothing: the
+ * engine's turn before it delivers events. */
+void pm_jq_run_early(portmap_client *c);
+/* Whether the engine is to run the queued writes now: one is early, a
+ * caller waits for them (pm_jq_barrier), the client closes, or the
+ * oldest has waited PM_JQ_BATCH_MS for others to join its batch; if not,
+ * *deadline is lowered to when it will be. */
+int pm_jq_due(const portmap_client *c, int64_t now, int64_t *deadline);
 /* Wait until every write queued so far is done, or deadline (at least
  * 2 s from now: the caller is owed the writes it caused). Lock held;
  * not on the engine thread. */
@@ -107,6 +114,14 @@ portmap_method pm_net_first_answered(const portmap_client *c);
  * transmissions are waited for first. The time that happens, PM_NEVER
  * when it does not apply.
  */
+/*
+ * Many mappings asked for at once go out at once, up to this many
+ * exchanges under way at one router: a burst of 1,000 datagrams
+ * overflows a router's socket buffer (~200 of them), and the ones it
+ * dropped would each wait out a retransmission (250 ms, then 500...).
+ * The others go as answers come, one round trip apart per 64.
+ */
+#define PM_INFLIGHT_MAX 64
 #define PM_SILENT_GRACE_MS 1000
 #define PM_REFUSED_GRACE_MS 2000
 int64_t pm_net_silent_deadline(const portmap_client *c, int fam, portmap_method method);

@@ -69,7 +69,7 @@ unsigned pm_api_journal_fams(portmap_client *c, int64_t now)
     if (pm_net_refresh_route(c, PM_V6, now) != 0)
         return fams;
     local = c->net[PM_V6].local;
-    pm_jq_barrier(c, now + c->s.timeout_ms);
+    pm_api_journal_barrier(c, now + c->s.timeout_ms);
     pthread_mutex_unlock(&c->lock);
     has = pm_journal_has_local(c->state_dir, &local);
     pm_jq_check_refusal(c);

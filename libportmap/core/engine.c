@@ -92,6 +92,15 @@ static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
         pm_mapping_unlink(c, m);
 }
 
+/* The exchanges under way at each family's router, before the pass
+ * starts more (service_pending keeps the count as it does). */
+static void count_inflight(portmap_client *c)
+{
+    memset(c->inflight, 0, sizeof(c->inflight));
+    for (portmap_mapping *m = c->mappings; m; m = m->next)
+        c->inflight[m->fam] += m->op != PM_OP_NONE;
+}
+
 static int run_wants(portmap_client *c, int64_t now)
 {
     int did = 0;
@@ -117,44 +126,48 @@ void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
             pm_net_run_checks(c, fam, now, deadline);
         }
         c->ops_mask = 0; /* recounted by the pass */
+        count_inflight(c);
         pm_mappings_each(c, service_one, &ctx);
         if (!run_wants(c, now))
             return;
     }
-    *deadline = now; /* more asked than done: the next round goes on */
+    *deadline = 0; /* more asked than done: the next round goes on at once */
 }
 
-/* The journal entries that dead processes left for a protocol that has
- * just answered, claimed without the lock (flock, fsync), then released
- * like any mapping. */
+/* The journal entries that dead processes left for the protocols that
+ * have just answered, claimed without the lock (flock, a journal store),
+ * then released like any mapping. Every protocol that answered since the
+ * last round is one sweep of the journal: a reply of another probe that
+ * lands in the same round does not make a second one. */
 static void claim_orphans(portmap_client *c, int64_t now)
 {
     for (int fam = 0; fam < PM_FAMS; fam++) {
         pm_net *net = &c->net[fam];
         while (net->orphans_due) {
-            portmap_method method = (portmap_method)__builtin_ctz(net->orphans_due);
+            unsigned methods = net->orphans_due;
             pm_addr gw = net->gateway, local = net->local;
-            pm_journal_entry *e = calloc(PM_ORPHANS_MAX, sizeof(*e));
-            size_t n = 0;
+            pm_journal_entry *e = malloc(PM_ORPHANS_MAX * sizeof(*e));
+            size_t n = 0, kept = 0;
 
-            net->orphans_due &= ~PORTMAP_HAVE(method);
+            net->orphans_due = 0;
             if (!e)
                 return;
             pthread_mutex_unlock(&c->lock);
-            n = pm_journal_claim_orphans(c->state_dir, &gw, &local, method, (long)getpid(), e,
+            n = pm_journal_claim_orphans(c->state_dir, &gw, &local, methods, (long)getpid(), e,
                                          PM_ORPHANS_MAX);
             pm_jq_check_refusal(c);
             pthread_mutex_lock(&c->lock);
             /* the network may have changed meanwhile: the entries stay in
              * the journal under our pid, for the next client once we are
              * gone */
-            if (pm_addr_eq(&gw, &net->gateway) && net->avail[method] == PM_AVAIL_YES) {
-                pm_orphans_release(c, e, n, now);
-                /* a full batch: there may be more (claimed ones are ours
-                 * now, the next claim takes the next ones) */
-                if (n == PM_ORPHANS_MAX)
-                    net->orphans_due |= PORTMAP_HAVE(method);
-            }
+            for (size_t i = 0; i < n && pm_addr_eq(&gw, &net->gateway); i++)
+                if (net->avail[e[i].method] == PM_AVAIL_YES)
+                    e[kept++] = e[i];
+            pm_orphans_release(c, e, kept, now);
+            /* a full batch: there may be more (claimed ones are ours now,
+             * the next claim takes the next ones) */
+            if (n == PM_ORPHANS_MAX && pm_addr_eq(&gw, &net->gateway))
+                net->orphans_due |= methods;
             free(e);
         }
     }
@@ -201,14 +214,37 @@ static struct timespec until(int64_t deadline)
     return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 }
 
+/* The round's events (MAPPED...) first, then the journal writes, in
+ * batches of a few rounds (pm_jq_due): the caller is not kept waiting
+ * for the journal's flock and store. Writes that must precede the events
+ * go first (jqueue.c). */
+static void deliver(portmap_client *c, int64_t *deadline)
+{
+    pm_jq_run_early(c);
+    pm_events_deliver(c);
+    if (pm_jq_due(c, pm_now_ms(), deadline))
+        pm_jq_run(c, 1);
+}
+
 /* What a round does besides poll: each step may drop the lock (journal,
  * callbacks), after which the state is read again. */
 static void round_work(portmap_client *c, int64_t now, int64_t *deadline)
 {
     pm_engine_pass(c, now, deadline);
+    deliver(c, deadline);
     claim_orphans(c, now);
-    pm_jq_run(c, 1);
-    pm_events_deliver(c);
+}
+
+/* A poll without a wait is for work queued (deadline 0), or a spin: a
+ * timer that was due when the round's pass ran and that it left due. One
+ * that came due while the round ran (after the pass's now) is neither. */
+static void count_poll(portmap_client *c, int64_t deadline, int64_t round_now)
+{
+    c->polls++;
+    if (deadline == 0)
+        c->polls_for_work++;
+    else if (deadline <= round_now)
+        c->polls_overdue++;
 }
 
 void *pm_engine_main(void *arg)
@@ -217,19 +253,20 @@ void *pm_engine_main(void *arg)
 
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        int64_t deadline = PM_NEVER;
+        int64_t deadline = PM_NEVER, round_now = pm_now_ms();
         size_t first, n;
         struct timespec ts;
 
-        round_work(c, pm_now_ms(), &deadline);
+        round_work(c, round_now, &deadline);
         if (c->stopping)
             break;
-        if (c->n_jops || c->n_events || c->route_dirty)
+        if (c->n_events || c->route_dirty || pm_jq_due(c, pm_now_ms(), &deadline))
             deadline = 0; /* queued while the lock was dropped */
         n = build_pollset(c, &deadline, &first);
         pthread_cond_broadcast(&c->cond);
         if (deadline != PM_NEVER)
             ts = until(deadline);
+        count_poll(c, deadline, round_now);
         pthread_mutex_unlock(&c->lock);
         if (ppoll(c->pfds, n, deadline == PM_NEVER ? NULL : &ts, NULL) < 0 && errno != EINTR)
             usleep(10000); /* poll failing means a bad fd: do not spin */
@@ -239,12 +276,14 @@ void *pm_engine_main(void *arg)
         if (c->nl_fd >= 0 && c->pfds[1].revents && pm_route_netlink_drain(c->nl_fd))
             c->route_dirty = 1;
         dispatch_backends(c, first, n, pm_now_ms());
-        pm_jq_run(c, 1);
-        pm_events_deliver(c);
+        deliver(c, &deadline); /* the next round sets its own deadline */
     }
     pm_engine_cancel_all(c);
     pm_jq_run(c, 1);
     pm_events_deliver(c);
+    PM_DEBUG(c, "engine: %llu polls; without a wait: %llu for work queued, %llu for a timer "
+                "already due", (unsigned long long)c->polls, (unsigned long long)c->polls_for_work,
+             (unsigned long long)c->polls_overdue);
     c->closed = 1;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);

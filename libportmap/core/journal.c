@@ -30,8 +30,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "core/journal.h"
 #include "sys/util.h"
@@ -194,14 +196,16 @@ static int lock_dir(int dfd, const char *dir)
 
     if (fd < 0)
         return fd;
-    /* Holders keep the lock for one load and store; a second is plenty,
-     * and a stuck holder must not stall the engine. */
-    for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
-        if (errno != EWOULDBLOCK || i >= 200) {
+    /* Holders keep the lock for one load and store (tens of us on
+     * tmpfs): retried after 100 us, doubling up to 5 ms, for a second in
+     * all; a stuck holder must not stall the engine. */
+    for (useconds_t slept = 0, step = 100; flock(fd, LOCK_EX | LOCK_NB) < 0; slept += step) {
+        if (errno != EWOULDBLOCK || slept >= 1000000) {
             close(fd);
             return PM_JOURNAL_ERR;
         }
-        usleep(5000);
+        usleep(step);
+        step = step < 5000 ? step * 2 : 5000;
     }
     return fd;
 }
@@ -312,27 +316,87 @@ static void format_line(FILE *f, const pm_journal_entry *e)
             e->start_time, e->expires_unix, allow[0] ? allow : "-", pinhole);
 }
 
-/* The entries into out, *n of them: 0, or the error (a journal that
- * cannot be read is not to be overwritten). No file: none. */
-static int load(int dfd, const char *dir, pm_journal_entry *out, size_t max, size_t *n)
+/* The shortest line format_line writes is about 90 bytes: a buffer of
+ * one entry per this many bytes of file holds them all at once. */
+#define MIN_LINE 64
+
+/* Room for at least want entries in *all (*cap of them): 0, or -1. */
+static int reserve(pm_journal_entry **all, size_t *cap, size_t want)
+{
+    pm_journal_entry *p;
+    size_t n = *cap ? *cap : 16;
+
+    if (want <= *cap)
+        return 0;
+    while (n < want)
+        n *= 2;
+    p = realloc(*all, n * sizeof(*p));
+    if (!p)
+        return -1;
+    *all = p;
+    *cap = n;
+    return 0;
+}
+
+/* The entries into *all (malloc'ed, sized from the file, with room for
+ * extra more), *n of them: 0, or the error (a journal that cannot be
+ * read is not to be overwritten). No file: none. Nothing is zeroed: an
+ * edit of a journal of 10 entries costs 10 entries, not MAX_ENTRIES. */
+static int load(int dfd, const char *dir, size_t extra, pm_journal_entry **all, size_t *n,
+                size_t *cap)
 {
     char line[512];
     int fd = open_in(dfd, dir, "journal", O_RDONLY);
+    struct stat st;
     FILE *f;
 
     *n = 0;
+    *all = NULL;
+    *cap = 0;
+    if (fd < 0 && !(fd == PM_JOURNAL_ERR && errno == ENOENT))
+        return fd;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        st.st_size = 0;
+    if (reserve(all, cap, PM_MIN((size_t)st.st_size / MIN_LINE + 1, MAX_ENTRIES) + extra) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return PM_JOURNAL_ERR;
+    }
     if (fd < 0)
-        return fd == PM_JOURNAL_ERR && errno == ENOENT ? 0 : fd;
+        return 0;
     f = fdopen(fd, "r");
     if (!f) {
         close(fd);
         return PM_JOURNAL_ERR;
     }
-    while (*n < max && fgets(line, sizeof(line), f))
-        if (parse_line(line, &out[*n]) == 0)
+    while (*n < MAX_ENTRIES && fgets(line, sizeof(line), f)) {
+        if (*n + extra >= *cap && reserve(all, cap, *n + extra + 1) != 0) {
+            fclose(f);
+            return PM_JOURNAL_ERR;
+        }
+        memset(&(*all)[*n], 0, sizeof(**all)); /* the fields a line may leave out */
+        if (parse_line(line, &(*all)[*n]) == 0)
             (*n)++;
+    }
     fclose(f);
     return 0;
+}
+
+/* Whether the state directory is on tmpfs (/run, /dev/shm, most
+ * $XDG_RUNTIME_DIRs): its files do not outlive the machine's power, so
+ * fsync() buys nothing there and costs a system call per write. */
+static int on_tmpfs(int dfd)
+{
+    struct statfs sf;
+
+    return fstatfs(dfd, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+}
+
+static unsigned long stores; /* see pm_journal_stores() */
+
+unsigned long pm_journal_stores(void)
+{
+    return __atomic_load_n(&stores, __ATOMIC_RELAXED);
 }
 
 static int store(int dfd, const char *dir, const pm_journal_entry *e, size_t n)
@@ -360,7 +424,7 @@ static int store(int dfd, const char *dir, const pm_journal_entry *e, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         format_line(f, &e[i]);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if (fflush(f) != 0 || (!on_tmpfs(dfd) && fsync(fileno(f)) != 0)) {
         fclose(f);
         unlinkat(dfd, tmp, 0);
         return PM_JOURNAL_ERR;
@@ -370,6 +434,7 @@ static int store(int dfd, const char *dir, const pm_journal_entry *e, size_t n)
         unlinkat(dfd, tmp, 0);
         return PM_JOURNAL_ERR;
     }
+    __atomic_add_fetch(&stores, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -411,36 +476,60 @@ static unsigned long long proc_start_time(long pid)
     return start;
 }
 
-/* The journal is shared state: each call locks, loads, edits, stores. */
-static int edit(const char *dir, const pm_journal_entry *put, portmap_transport proto,
-                uint16_t port, const pm_addr *local, long detach_pid)
+/* The index of the entry of e's key in all[0..n), or n. */
+static size_t find_key(const pm_journal_entry *all, size_t n, const pm_journal_entry *e)
 {
-    pm_journal_entry *all;
-    int dfd, lock, rc;
-    size_t n, w = 0;
+    size_t i = 0;
 
+    while (i < n && !same_key(&all[i], e->proto, e->internal_port, &e->local))
+        i++;
+    return i;
+}
+
+/* op done on all[0..*n): a put replaces the entry of its key or adds
+ * one (all has room), a remove drops it keeping the order. */
+static void apply_one(pm_journal_entry *all, size_t *n, const pm_journal_op *op,
+                      long *pid_seen, unsigned long long *start_seen)
+{
+    size_t i = find_key(all, *n, &op->e);
+
+    if (!op->put) {
+        if (i < *n)
+            memmove(&all[i], &all[i + 1], (*n - i - 1) * sizeof(*all));
+        *n -= i < *n;
+        return;
+    }
+    if (op->e.pid != *pid_seen) { /* a batch is one process's: read /proc once */
+        *pid_seen = op->e.pid;
+        *start_seen = proc_start_time(op->e.pid);
+    }
+    all[i] = op->e;
+    all[i].start_time = *start_seen;
+    *n += i == *n;
+}
+
+/* The journal is shared state: each call locks, loads, edits, stores. A
+ * batch of edits (pm_journal_apply) is one load and one store. */
+int pm_journal_apply(const char *dir, const pm_journal_op *ops, size_t n_ops)
+{
+    pm_journal_entry *all = NULL;
+    unsigned long long start = 0;
+    size_t n, cap, puts = 0;
+    long pid = -1;
+    int dfd, lock, rc;
+
+    if (!n_ops)
+        return 0;
     if ((rc = open_locked(dir, &dfd, &lock)) != 0)
         return rc;
-    all = calloc(MAX_ENTRIES + 1, sizeof(*all));
-    rc = all ? load(dfd, dir, all, MAX_ENTRIES, &n) : PM_JOURNAL_ERR;
-    if (rc != 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (put && same_key(&all[i], put->proto, put->internal_port, &put->local))
-            continue;
-        if (!put && !detach_pid && same_key(&all[i], proto, port, local))
-            continue;
-        if (detach_pid && all[i].pid == detach_pid)
-            all[i].pid = 0;
-        all[w++] = all[i];
+    for (size_t i = 0; i < n_ops; i++)
+        puts += ops[i].put != 0;
+    rc = load(dfd, dir, puts, &all, &n, &cap);
+    if (rc == 0) {
+        for (size_t i = 0; i < n_ops; i++)
+            apply_one(all, &n, &ops[i], &pid, &start);
+        rc = store(dfd, dir, all, n);
     }
-    if (put) {
-        all[w] = *put;
-        all[w].start_time = proc_start_time(put->pid);
-        w++;
-    }
-    rc = store(dfd, dir, all, w);
-out:
     close_locked(dfd, lock);
     free(all);
     return rc;
@@ -448,18 +537,40 @@ out:
 
 int pm_journal_put(const char *dir, const pm_journal_entry *e)
 {
-    return edit(dir, e, 0, 0, NULL, 0);
+    pm_journal_op op = { .put = 1, .e = *e };
+
+    return pm_journal_apply(dir, &op, 1);
 }
 
 int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port,
                       const pm_addr *local)
 {
-    return edit(dir, NULL, proto, internal_port, local, 0);
+    pm_journal_op op = { .put = 0 };
+
+    op.e.proto = proto;
+    op.e.internal_port = internal_port;
+    op.e.local = *local;
+    return pm_journal_apply(dir, &op, 1);
 }
 
 int pm_journal_detach_pid(const char *dir, long pid)
 {
-    return edit(dir, NULL, 0, 0, NULL, pid);
+    pm_journal_entry *all = NULL;
+    int dfd, lock, rc;
+    size_t n, cap;
+
+    if ((rc = open_locked(dir, &dfd, &lock)) != 0)
+        return rc;
+    rc = load(dfd, dir, 0, &all, &n, &cap);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (all[i].pid == pid)
+                all[i].pid = 0;
+        rc = store(dfd, dir, all, n);
+    }
+    close_locked(dfd, lock);
+    free(all);
+    return rc;
 }
 
 /* The first entry of our address local, and of proto and port unless
@@ -467,14 +578,13 @@ int pm_journal_detach_pid(const char *dir, long pid)
 static int find_entry(const char *dir, portmap_transport proto, uint16_t port, int any_port,
                       const pm_addr *local, pm_journal_entry *out)
 {
-    pm_journal_entry *all;
+    pm_journal_entry *all = NULL;
     int dfd, lock, rc;
-    size_t n;
+    size_t n, cap;
 
     if ((rc = open_locked(dir, &dfd, &lock)) != 0)
         return rc;
-    all = calloc(MAX_ENTRIES, sizeof(*all));
-    rc = all ? load(dfd, dir, all, MAX_ENTRIES, &n) : PM_JOURNAL_ERR;
+    rc = load(dfd, dir, 0, &all, &n, &cap);
     close_locked(dfd, lock);
     if (rc == 0) {
         rc = PM_JOURNAL_ERR;
@@ -506,15 +616,14 @@ static int owner_dead(const pm_journal_entry *e)
 
 unsigned pm_journal_orphan_methods(const char *dir, const pm_addr *gateway, const pm_addr *local)
 {
-    pm_journal_entry *all;
+    pm_journal_entry *all = NULL;
     unsigned methods = 0;
     int dfd, lock;
-    size_t n;
+    size_t n, cap;
 
     if (open_locked(dir, &dfd, &lock) != 0)
         return 0;
-    all = calloc(MAX_ENTRIES, sizeof(*all));
-    if (all && load(dfd, dir, all, MAX_ENTRIES, &n) == 0)
+    if (load(dfd, dir, 0, &all, &n, &cap) == 0)
         for (size_t i = 0; i < n; i++)
             if (owner_dead(&all[i]) && pm_addr_eq(&all[i].gateway, gateway) &&
                 pm_addr_eq(&all[i].local, local))
@@ -525,18 +634,17 @@ unsigned pm_journal_orphan_methods(const char *dir, const pm_addr *gateway, cons
 }
 
 size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const pm_addr *local,
-                                portmap_method method, long pid, pm_journal_entry *out, size_t max)
+                                unsigned methods, long pid, pm_journal_entry *out, size_t max)
 {
-    pm_journal_entry *all;
+    pm_journal_entry *all = NULL;
     int64_t now = (int64_t)time(NULL);
     unsigned long long my_start = proc_start_time(pid);
-    size_t n, w = 0, got = 0;
+    size_t n, cap, w = 0, got = 0;
     int dfd, lock, changed = 0;
 
     if (open_locked(dir, &dfd, &lock) != 0)
         return 0;
-    all = calloc(MAX_ENTRIES, sizeof(*all));
-    if (!all || load(dfd, dir, all, MAX_ENTRIES, &n) != 0)
+    if (load(dfd, dir, 0, &all, &n, &cap) != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         pm_journal_entry *e = &all[i];
@@ -546,8 +654,7 @@ size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const p
             continue;
         }
         if (got < max && owner_dead(e) && pm_addr_eq(&e->gateway, gateway) &&
-            pm_addr_eq(&e->local, local) &&
-            e->method == method) {
+            pm_addr_eq(&e->local, local) && (methods & PORTMAP_HAVE(e->method))) {
             out[got++] = *e;
             e->pid = pid;
             e->start_time = my_start;
@@ -580,13 +687,13 @@ int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_
 int pm_journal_list(const char *dir, pm_journal_entry **out, size_t *n)
 {
     int dfd, lock, rc;
+    size_t cap;
 
     *out = NULL;
     *n = 0;
     if ((rc = open_locked(dir, &dfd, &lock)) != 0)
         return rc;
-    *out = calloc(MAX_ENTRIES, sizeof(**out));
-    rc = *out ? load(dfd, dir, *out, MAX_ENTRIES, n) : PM_JOURNAL_ERR;
+    rc = load(dfd, dir, 0, out, n, &cap);
     close_locked(dfd, lock);
     if (rc != 0) {
         free(*out);

@@ -40,6 +40,16 @@ typedef struct pm_journal_entry {
 #define PM_JOURNAL_UNSAFE (-2) /* the directory or a file in it is refused: not ours, a
                                 * symlink, open to others, not a regular file */
 
+/* One edit: put e (replacing the entry of its key: proto, internal_port,
+ * local) or remove e's key */
+typedef struct pm_journal_op {
+    int put;
+    pm_journal_entry e;
+} pm_journal_op;
+
+/* The edits in order, under one lock, in one load and one store (the
+ * engine's batches, see jqueue.c) */
+int pm_journal_apply(const char *dir, const pm_journal_op *ops, size_t n);
 int pm_journal_put(const char *dir, const pm_journal_entry *e);
 int pm_journal_remove(const char *dir, portmap_transport proto, uint16_t internal_port,
                       const pm_addr *local);
@@ -55,11 +65,12 @@ int pm_journal_has_local(const char *dir, const pm_addr *local);
 /* PORTMAP_HAVE(method) of each method that entries for gateway and local
  * whose process has died were made through; 0 when none (or unreadable). */
 unsigned pm_journal_orphan_methods(const char *dir, const pm_addr *gateway, const pm_addr *local);
-/* Take over (for pid) the entries for gateway, local and method whose
- * process has died; up to max copied to out, the number returned. Drops
- * expired entries nobody holds on the way. */
+/* Take over (for pid) the entries for gateway and local, made through one
+ * of methods (PORTMAP_HAVE bits), whose process has died; up to max
+ * copied to out, the number returned. Drops expired entries nobody holds
+ * on the way. One load and at most one store for every method. */
 size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const pm_addr *local,
-                                portmap_method method, long pid, pm_journal_entry *out, size_t max);
+                                unsigned methods, long pid, pm_journal_entry *out, size_t max);
 /* 1 when a live process (same pid and start time) holds this mapping. */
 int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port,
                     const pm_addr *local);
@@ -70,5 +81,8 @@ char *pm_journal_default_dir(void);
  * (any call: has_local, held and claim_orphans cannot return it), or
  * NULL when it did not. */
 const char *pm_journal_refusal(void);
+/* Journal files stored (renamed into place) by this process so far: the
+ * tests' count of writes, to check that edits are batched */
+unsigned long pm_journal_stores(void);
 
 #endif

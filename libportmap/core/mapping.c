@@ -88,7 +88,8 @@ static void journal_update(portmap_client *c, portmap_mapping *m, int64_t now)
         return;
     memcpy(e.nonce, m->nonce, sizeof(e.nonce));
     e.expires_unix = (int64_t)time(NULL) + (m->expires_at - now) / 1000;
-    pm_jq_put(c, &e);
+    /* a permanent lease is written before MAPPED is told (jqueue.c) */
+    pm_jq_put(c, &e, m->permanent);
     m->journaled = 1;
 }
 

@@ -180,7 +180,7 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
         if (!(fams & (1u << fam)) || pm_net_refresh_route(c, fam, pm_now_ms()) != 0)
             continue;
         pm_addr local = c->net[fam].local;
-        pm_jq_barrier(c, deadline);
+        pm_api_journal_barrier(c, deadline);
         pthread_mutex_unlock(&c->lock);
         found[fam] = pm_journal_find(c->state_dir, protocol, internal_port, &local, &e[fam]) == 0;
         pm_jq_check_refusal(c);
@@ -208,7 +208,7 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     rc = rcs[PM_V4] == PORTMAP_ERR_NOT_FOUND ? rcs[PM_V6] : rcs[PM_V4];
     if (rc == PORTMAP_OK && rcs[PM_V6] != PORTMAP_ERR_NOT_FOUND)
         rc = rcs[PM_V6];
-    pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
+    pm_api_journal_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     return rc;
 }
@@ -260,8 +260,8 @@ static int cleanup_method(portmap_client *c, int fam, portmap_method meth, int64
     do {
         pm_addr gw = c->net[fam].gateway, local = c->net[fam].local;
         pthread_mutex_unlock(&c->lock);
-        n = pm_journal_claim_orphans(c->state_dir, &gw, &local, meth, (long)getpid(), e,
-                                     PM_CLEANUP_BATCH);
+        n = pm_journal_claim_orphans(c->state_dir, &gw, &local, PORTMAP_HAVE(meth),
+                                     (long)getpid(), e, PM_CLEANUP_BATCH);
         pm_jq_check_refusal(c);
         pthread_mutex_lock(&c->lock);
         brc = release_batch(c, fam, e, n, deadline, done);
@@ -315,7 +315,7 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
     }
     for (int fam = 0; fam < PM_FAMS; fam++)
         c->net[fam].expected = 0;
-    pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
+    pm_api_journal_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     if (released)
         *released = done;

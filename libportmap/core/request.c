@@ -191,10 +191,12 @@ PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap
     /* both families: either one mapped will do */
     if (rc != PORTMAP_OK && m->twin && result_of(m->twin, c->stopping) == PORTMAP_OK)
         rc = PORTMAP_OK;
-    /* The caller may be killed the moment it knows: the journal names the
-     * mapping first, for whoever comes next. */
-    if (rc == PORTMAP_OK)
-        pm_jq_barrier(c, deadline);
+    /* Mapped is told before the journal names the mapping (jqueue.c): a
+     * caller killed the moment it knows leaves a lease that runs out, and
+     * one that must not (portmap-cli) calls portmap_sync_journal(). A
+     * lease that never runs out is named first, for whoever comes next. */
+    if (rc == PORTMAP_OK && (m->permanent || (m->twin && m->twin->permanent)))
+        pm_api_journal_barrier(c, deadline);
     pm_mapping_unref(m);
     pm_api_waiter_leave(c);
 out:
@@ -275,7 +277,7 @@ PORTMAP_API int portmap_mapping_release(portmap_mapping **pm, int timeout_ms)
                !c->closed)
             if (!pm_api_wait_until(c, deadline))
                 break;
-        pm_jq_barrier(c, deadline); /* the journal forgets it before the caller knows */
+        pm_api_journal_barrier(c, deadline); /* the journal forgets it before the caller knows */
         if (!m->release_done || (m->twin && !m->twin->release_done))
             rc = c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_TIMEOUT;
         else
@@ -283,6 +285,27 @@ PORTMAP_API int portmap_mapping_release(portmap_mapping **pm, int timeout_ms)
         pm_api_waiter_leave(c);
     }
     pm_mapping_unref(m); /* the caller's handle */
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+PORTMAP_API int portmap_sync_journal(portmap_client *c, int timeout_ms)
+{
+    uint64_t want;
+    int rc;
+
+    if (!c)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&c->lock);
+    if (pm_engine_on_thread(c)) {
+        pthread_mutex_unlock(&c->lock);
+        return PORTMAP_ERR_WOULD_DEADLOCK;
+    }
+    want = c->jops_queued;
+    pm_api_waiter_enter(c);
+    pm_api_journal_barrier(c, pm_now_ms() + (timeout_ms > 0 ? timeout_ms : c->s.timeout_ms));
+    rc = c->jops_done >= want || c->closed ? PORTMAP_OK : PORTMAP_ERR_TIMEOUT;
+    pm_api_waiter_leave(c);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

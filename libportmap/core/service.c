@@ -68,22 +68,27 @@ static portmap_method answered_method(portmap_client *c, const portmap_mapping *
 }
 
 /*
- * How long a first request in a protocol the router has said nothing in
- * waits once another protocol answered: eight times the quickest first
- * word from this router, within 50 ms to 1 s. A router that answers SSDP
- * in 1 ms and keeps silent in PCP for 50 ms does not speak PCP (or lost
- * the request, and the other protocol serves as well).
+ * When a first request in a protocol the router has said nothing in is
+ * given up for the protocol that answered: as soon as that one answered,
+ * but not before PM_SWITCH_FLOOR_MS after the request went out. The
+ * router has then had as long to answer our request as it took to answer
+ * the other protocol (every probe starts with or after the request): a
+ * router that answers SSDP, a GET and nothing in PCP by then does not
+ * speak PCP, or lost the request, and the other protocol serves as well.
+ * Nothing waits for PCP to be declared unavailable (1 s, pm_net_end_probes).
+ * The floor keeps the client's order where several answer: a router that
+ * speaks the preferred protocol answers it within a round trip, long
+ * before 50 ms, even when a fast SSDP answer comes first.
  */
-static int64_t switch_grace(const pm_net *net)
-{
-    int64_t fastest = PM_NEVER;
+#define PM_SWITCH_FLOOR_MS 50
 
-    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
-        if (net->heard_at[i] && net->heard_at[i] >= net->probe_started[i])
-            fastest = PM_MIN(fastest, net->heard_at[i] - net->probe_started[i]);
-    if (fastest == PM_NEVER)
-        return PM_SILENT_GRACE_MS;
-    return PM_MIN(PM_MAX(8 * fastest, 50), PM_SILENT_GRACE_MS);
+static int64_t switch_at(portmap_client *c, const portmap_mapping *m)
+{
+    const pm_net *net = pm_net_of(c, m);
+    portmap_method other = answered_method(c, m);
+    int64_t answered = net->verdict_at[other] ? net->verdict_at[other] : m->op_started;
+
+    return PM_MAX(m->op_started + PM_SWITCH_FLOOR_MS, answered);
 }
 
 /* A pending request whose protocol has been silent while another one
@@ -96,7 +101,7 @@ static int switch_due(portmap_client *c, portmap_mapping *m, int64_t now, int64_
     if (m->forced || m->op != PM_OP_MAP || net->avail[m->op_method] == PM_AVAIL_YES ||
         net->heard_at[m->op_method] || answered_method(c, m) == PORTMAP_METHOD_AUTO)
         return 0;
-    at = m->op_started + switch_grace(net);
+    at = switch_at(c, m);
     if (now < at) {
         *deadline = PM_MIN(*deadline, at);
         return 0;
@@ -174,9 +179,9 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     }
     if (!net->route_ok && net->route_read_at < m->created_at) {
         /* the routes are read again before this request fails for want
-         * of one: the engine does it and comes back */
+         * of one: the engine's pass does it and comes back (no deadline:
+         * a round at once would find nothing to do) */
         net->want_route = 1;
-        *deadline = now;
         return;
     }
     if (!net->route_ok) {
@@ -185,10 +190,8 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         return;
     }
     meth = pick_method(c, m, &all_no);
-    if (all_no && retry_old_verdicts(c, m, now)) {
-        *deadline = now;
-        return;
-    }
+    if (all_no && retry_old_verdicts(c, m, now))
+        return; /* the pass starts the probes and comes back */
     if (all_no) {
         pm_mapping_fail(c, m, m->last_error ? m->last_error
                          : m->forced || m->cannot_allow ? PORTMAP_ERR_UNSUPPORTED
@@ -199,6 +202,13 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         *deadline = PM_MIN(*deadline, PM_MIN(now + 100, m->first_deadline));
         return;
     }
+    if (c->inflight[m->fam] >= PM_INFLIGHT_MAX) {
+        /* the router has enough to answer: an answer's round (or a
+         * timeout's) brings this one's turn */
+        *deadline = PM_MIN(*deadline, m->first_deadline);
+        return;
+    }
+    c->inflight[m->fam]++;
     m->op_method = meth;
     m->local = net->local;
     m->local_kind = net->local_kind;

@@ -96,7 +96,7 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
     if (rc == PORTMAP_OK)
         rc = b && b->table_open && b->table_open(c, &ctl) == 0 ? PORTMAP_OK
                                                                 : PORTMAP_ERR_UNSUPPORTED;
-    pm_jq_barrier(c, deadline); /* "held" is read from the journal below */
+    pm_api_journal_barrier(c, deadline); /* "held" is read from the journal below */
     local = pm_local4(c);
     pm_api_leave(c);
     if (rc != PORTMAP_OK)
@@ -137,7 +137,7 @@ PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_en
         pm_jq_remove(c, entry->protocol, entry->internal_port, &c->net[PM_V4].local);
         pm_engine_wake(c);
     }
-    pm_jq_barrier(c, deadline); /* the journal in step before the caller knows */
+    pm_api_journal_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     return rc;
 }

@@ -213,7 +213,7 @@ typedef struct pm_net {
 typedef struct pm_backend pm_backend;
 typedef struct pm_host pm_host;
 struct pm_event;
-struct pm_jop;
+struct pm_journal_op;
 
 struct portmap_client {
     /* ---- read by backends ---- */
@@ -258,15 +258,26 @@ struct portmap_client {
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
+    /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
+     * are under way at a family's router (counted by the engine's pass) */
+    unsigned inflight[PM_FAMS];
+    /* the engine's polls, and those that could not wait: for work queued
+     * (events, journal), or for a timer that was due when the round's
+     * pass ran, which a pass that acts on every due timer never leaves (a
+     * busy loop); the debug log tells them at close */
+    uint64_t polls, polls_for_work, polls_overdue;
     unsigned fams_used;       /* 1 << PM_V6: IPv6 was asked for; probed from then on */
     /* events queued under the lock, delivered without it */
     struct pm_event *events;
     size_t n_events, cap_events;
     /* journal writes queued under the lock, done by the engine without it */
-    struct pm_jop *jops;
+    struct pm_journal_op *jops;
     size_t n_jops, cap_jops;
     uint64_t jops_queued, jops_done; /* sequence numbers, for waiters */
     int journal_busy;         /* the engine is writing a batch */
+    int jops_early;           /* a write queued is to be done before the events */
+    int64_t jops_since;       /* when the oldest write queued was queued */
+    int jops_waiters;         /* callers in pm_jq_barrier */
     int journal_warned;       /* the state directory's refusal was logged (atomic) */
     /* the engine's poll set */
     struct pollfd *pfds;

@@ -4,6 +4,7 @@
  * host through it), discovery, allow, the router's table, lease refresh,
  * and mappings under packet loss.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,99 @@ START_TEST(auto_uses_upnp)
 }
 END_TEST
 
+/* The engine's debug lines, in order, for tests that check what it did
+ * when. The callback runs on the engine thread. */
+static pthread_mutex_t debug_lock = PTHREAD_MUTEX_INITIALIZER;
+static char debug_log[16384];
+
+static void on_debug(void *user, portmap_log_level level, const char *msg)
+{
+    size_t n;
+
+    (void)user;
+    (void)level;
+    pthread_mutex_lock(&debug_lock);
+    n = strlen(debug_log);
+    snprintf(debug_log + n, sizeof(debug_log) - n, "%s\n", msg);
+    pthread_mutex_unlock(&debug_lock);
+}
+
+/* The number after what in the first line that has it, -1 if none. */
+static long logged_ms(const char *what)
+{
+    const char *at = strstr(debug_log, what);
+
+    return at ? strtol(at + strlen(what), NULL, 10) : -1;
+}
+
+/* The router drops PCP and NAT-PMP (port 5351) without a word, as a box
+ * whose ICMP refusals are rate limited does: the request, which goes out
+ * in PCP first, must move to UPnP as UPnP answers, not once PCP has been
+ * silent for 8 times the SSDP answer's delay (400 ms here) or declared
+ * unavailable (1 s). Checked by the engine's own account, not the clock:
+ * PCP is given up after no longer than UPnP took to answer (twice that,
+ * for the engine pass in between), before it is declared unavailable. */
+START_TEST(upnp_answered_maps_now)
+{
+    portmap_settings s;
+    portmap_client *c = NULL;
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+    portmap_discovery d;
+    portmap_request r;
+    long upnp_ms, pcp_ms;
+    const char *gave_up, *pcp_gone;
+
+    ck_assert_int_eq(run("ip netns exec ${LAB_PREFIX:-pm}-rtr nft -f - <<'EOF'\n"
+                         "table ip silent5351 {\n"
+                         "  chain input {\n"
+                         "    type filter hook input priority -20; policy accept;\n"
+                         "    udp dport 5351 drop\n"
+                         "  }\n"
+                         "}\n"
+                         "EOF"),
+                     0);
+    lab_changed();
+    portmap_default_settings(&s);
+    s.timeout_ms = 5000;
+    s.log_callback = on_debug;
+    s.log_level = PORTMAP_LOG_DEBUG;
+    debug_log[0] = '\0';
+    ck_assert_int_eq(portmap_open(&c, &s), PORTMAP_OK);
+    portmap_request_init(&r);
+    r.internal_port = 27064;
+    r.family = PORTMAP_IPV4;
+    ck_assert_int_eq(portmap_request_mapping(c, &r, &m), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(m, 5000, &info), PORTMAP_OK);
+    pthread_mutex_lock(&debug_lock);
+    fputs(debug_log, stderr);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_UPNP);
+    upnp_ms = logged_ms("upnp answered after ");
+    pcp_ms = logged_ms("PCP has said nothing for ");
+    gave_up = strstr(debug_log, "PCP has said nothing");
+    pcp_gone = strstr(debug_log, "pcp is not available");
+    ck_assert_msg(upnp_ms > 0 && pcp_ms > 0, "no switch from PCP to UPnP in the log");
+    ck_assert_msg(!pcp_gone || pcp_gone > gave_up, "the request waited for PCP's verdict");
+    ck_assert_msg(pcp_ms <= 2 * upnp_ms, "PCP given up after %ld ms, UPnP answered after %ld ms",
+                  pcp_ms, upnp_ms);
+    pthread_mutex_unlock(&debug_lock);
+    ck_assert(has_rule("udp", info.external_port));
+    /* PCP and NAT-PMP are given up at last (their probes, resent meanwhile,
+     * must not spin the engine between resends: libnatpmp's timer, taken
+     * as due a fraction of a millisecond early, did) */
+    ck_assert_int_eq(portmap_discover(c, &d, 0, 5000), PORTMAP_OK);
+    ck_assert_uint_eq(d.methods, PORTMAP_HAVE(PORTMAP_METHOD_UPNP));
+    portmap_close(&c);
+    run("ip netns exec ${LAB_PREFIX:-pm}-rtr nft delete table ip silent5351");
+    pthread_mutex_lock(&debug_lock);
+    ck_assert_msg(strstr(debug_log, "natpmp is not available"), "NAT-PMP was not given up");
+    /* "engine: N polls; without a wait: W for work queued, D for a timer
+     * already due": D is the busy loop's count */
+    ck_assert_int_eq(logged_ms("for work queued, "), 0);
+    pthread_mutex_unlock(&debug_lock);
+}
+END_TEST
+
 START_TEST(upnp_lease_is_refreshed)
 {
     portmap_client *c = open_client(PORTMAP_METHOD_UPNP, 5000);
@@ -427,6 +521,7 @@ Suite *lab_map_suite(int upnp_only)
         tcase_add_test(tc, upnp_udp);
         tcase_add_test(tc, upnp_tcp);
         tcase_add_test(tc, auto_uses_upnp);
+        tcase_add_test(tc, upnp_answered_maps_now);
         tcase_add_test(tc, upnp_lease_is_refreshed);
         tcase_add_test(tc, no_gateway_fails_within_timeout);
         tcase_add_test(tc, router_table_lists_ours);

@@ -158,9 +158,6 @@ static int report_all(const cli_options *o, portmap_mapping **m, int n)
     for (int i = 0; i < n; i++) {
         cli_parts p;
         int rc;
-        /* each has an outcome; this also waits until the journal names
-         * what is mapped: whoever reads "mapped" may kill us at once */
-        portmap_mapping_wait(m[i], o->timeout_s * 1000, NULL);
         cli_read_parts(m[i], &p);
         rc = cli_report_parts(o, &p);
         if (rc != PORTMAP_OK) {
@@ -211,6 +208,10 @@ int cli_cmd_request(const cli_options *o, const cli_pair *pairs, int n)
     /* All requests are under way together; each is reported once all
      * have an outcome. */
     sig = wait_all(o, m, n);
+    /* what is printed as mapped is in the journal: killed right after,
+     * this process leaves it to the next client's cleanup */
+    if (!sig)
+        portmap_sync_journal(c, 0);
     if (!sig && (rc = report_all(o, m, n)) != CLI_EX_OK)
         goto out;
     /* --once: release_on_close is off, the leases run out by themselves */

@@ -97,12 +97,14 @@ static void xchg_close(pmp_xchg *x)
     x->open = 0;
 }
 
-/* libnatpmp times its resends with gettimeofday(); convert to our clock. */
+/* libnatpmp times its resends with gettimeofday(); convert to our clock,
+ * rounded up: a resend due in 0.7 ms taken as due now would find
+ * libnatpmp not ready yet, again and again until it is (a busy loop). */
 static void note_retry(pmp_xchg *x, int64_t now)
 {
     struct timeval tv;
     if (getnatpmprequesttimeout(&x->n, &tv) == 0)
-        x->retry_at = now + PM_MAX(0, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+        x->retry_at = now + PM_MAX(0, (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
     else
         x->retry_at = PM_NEVER;
 }

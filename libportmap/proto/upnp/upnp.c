@@ -122,6 +122,16 @@ static size_t add_http(pm_http *h, struct pollfd *fds, size_t i, size_t max, int
     return 1;
 }
 
+/* Whether the search is to be resent at its timer: searching, no
+ * answer yet, and no description on its way (one answer is tried at a
+ * time; its failure resumes the search). add_pollfds and dispatch ask
+ * the same question, so a timer never asks for a round that does nothing. */
+static int search_resend_due(const portmap_client *c, const upnp_state *st)
+{
+    return st->searching && c->net[st->fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING &&
+           !pm_http_active(&st->desc);
+}
+
 static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline)
 {
     size_t n = 0;
@@ -132,7 +142,11 @@ static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max
         upnp_state *st = pm_upnp_state_if_any(c, fam);
         if (st->ssdp_fd >= 0 && n < max) {
             fds[n++] = (struct pollfd){ .fd = st->ssdp_fd, .events = POLLIN };
-            if (st->searching && c->net[fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING)
+            /* the search is resent only while no description is being
+             * fetched (dispatch_fam): its timers (the resend, the end of
+             * refused answers' grace), passed during a slow connect (a
+             * lost SYN waits 1 s), would spin the engine */
+            if (search_resend_due(c, st))
                 *deadline = PM_MIN(*deadline, PM_MIN(st->ssdp_retx.next_ms, st->refused_until));
         }
         if (st->notify_fd >= 0 && n < max)
@@ -170,8 +184,7 @@ static void dispatch_fam(portmap_client *c, upnp_state *st, const pm_dispatch *d
         pm_upnp_read_ssdp(c, st, now);
     if (st->notify_fd >= 0 && pm_revents(d, st->notify_fd))
         pm_upnp_read_notify(c, st, now);
-    if (st->searching && c->net[st->fam].avail[PORTMAP_METHOD_UPNP] == PM_AVAIL_PROBING &&
-        now >= st->ssdp_retx.next_ms && !pm_http_active(&st->desc)) {
+    if (search_resend_due(c, st) && now >= st->ssdp_retx.next_ms) {
         pm_retx_advance(&st->ssdp_retx, now, pm_rand_unit, &c->rng);
         pm_upnp_ssdp_send(c, st);
     }

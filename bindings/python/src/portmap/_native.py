@@ -199,6 +199,7 @@ PROTOTYPES = {
     "portmap_mapping_release": (c_int, [POINTER(c_void_p), c_int]),
     "portmap_release_port": (c_int, [c_void_p, c_enum, c_uint16, c_enum, c_int]),
     "portmap_cleanup": (c_int, [c_void_p, c_int, POINTER(c_uint)]),
+    "portmap_sync_journal": (c_int, [c_void_p, c_int]),
     "portmap_get_counters": (c_int, [c_void_p, POINTER(Counters)]),
     "portmap_router_mappings": (
         c_int,

@@ -472,6 +472,17 @@ class Client:
         _raise_for(rc, "cleanup")
         return released.value
 
+    def sync_journal(self, *, timeout: Optional[float] = None) -> None:
+        """Wait until the journal names every mapping this client reported
+        mapped so far (``portmap_sync_journal``, API 0.5): the journal is
+        written just after ``wait()`` returns, and a process killed in
+        between leaves a mapping that only its lease ends. Blocks up to
+        ``timeout`` seconds."""
+        ms = 0 if timeout is None else _ms(timeout, "timeout")
+        with self._gate.use("sync_journal") as ptr:
+            rc = _lib.portmap_sync_journal(ptr, ms)
+        _raise_for(rc, "sync_journal")
+
     def counters(self) -> Counters:
         """What this client has done so far (``portmap_get_counters``)."""
         c = _native.Counters()
