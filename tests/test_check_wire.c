@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check_wire.h"
+#include "check_main.h"
 
 START_TEST(request_round_trip)
 {
@@ -128,12 +129,10 @@ START_TEST(echoip_answers)
 }
 END_TEST
 
-int main(void)
+static Suite *check_wire_suite(void)
 {
     Suite *s = suite_create("check_wire");
     TCase *tc = tcase_create("wire");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, request_round_trip);
     tcase_add_test(tc, request_refused);
@@ -141,9 +140,7 @@ int main(void)
     tcase_add_test(tc, checker_specs);
     tcase_add_test(tc, echoip_answers);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+PM_CHECK_MAIN(check_wire_suite)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "check_main.h"
+
 /* Run a shell command line; its exit code and its output (both streams). */
 static int run(char *out, size_t len, const char *fmt, ...)
 {
@@ -115,12 +117,10 @@ START_TEST(completion_per_command)
 }
 END_TEST
 
-int main(void)
+static Suite *cli_usage_suite(void)
 {
     Suite *s = suite_create("cli_usage");
     TCase *tc = tcase_create("usage");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, unknown_command_is_named);
     tcase_add_test(tc, help_command);
@@ -128,9 +128,7 @@ int main(void)
     tcase_add_test(tc, port_twice_in_a_request);
     tcase_add_test(tc, completion_per_command);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+PM_CHECK_MAIN(cli_usage_suite)
