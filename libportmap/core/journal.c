@@ -578,14 +578,10 @@ int pm_journal_detach_pid(const char *dir, long pid)
 static int find_entry(const char *dir, portmap_transport proto, uint16_t port, int any_port,
                       const pm_addr *local, pm_journal_entry *out)
 {
-    pm_journal_entry *all = NULL;
-    int dfd, lock, rc;
-    size_t n, cap;
+    pm_journal_entry *all;
+    size_t n;
+    int rc = pm_journal_list(dir, &all, &n);
 
-    if ((rc = open_locked(dir, &dfd, &lock)) != 0)
-        return rc;
-    rc = load(dfd, dir, 0, &all, &n, &cap);
-    close_locked(dfd, lock);
     if (rc == 0) {
         rc = PM_JOURNAL_ERR;
         for (size_t i = 0; i < n && rc != 0; i++) {
@@ -616,19 +612,15 @@ static int owner_dead(const pm_journal_entry *e)
 
 unsigned pm_journal_orphan_methods(const char *dir, const pm_addr *gateway, const pm_addr *local)
 {
-    pm_journal_entry *all = NULL;
+    pm_journal_entry *all;
     unsigned methods = 0;
-    int dfd, lock;
-    size_t n, cap;
+    size_t n;
 
-    if (open_locked(dir, &dfd, &lock) != 0)
-        return 0;
-    if (load(dfd, dir, 0, &all, &n, &cap) == 0)
+    if (pm_journal_list(dir, &all, &n) == 0)
         for (size_t i = 0; i < n; i++)
             if (owner_dead(&all[i]) && pm_addr_eq(&all[i].gateway, gateway) &&
                 pm_addr_eq(&all[i].local, local))
                 methods |= PORTMAP_HAVE(all[i].method);
-    close_locked(dfd, lock);
     free(all);
     return methods;
 }
@@ -673,7 +665,9 @@ out:
 int pm_journal_entry_held(const pm_journal_entry *e)
 {
     /* a recycled pid has another start time */
-    return e->pid > 0 && proc_start_time(e->pid) != 0 && proc_start_time(e->pid) == e->start_time;
+    unsigned long long start = e->pid > 0 ? proc_start_time(e->pid) : 0;
+
+    return start != 0 && start == e->start_time;
 }
 
 int pm_journal_held(const char *dir, portmap_transport proto, uint16_t internal_port,

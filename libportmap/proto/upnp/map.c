@@ -34,11 +34,6 @@ static uint16_t alt_port(const pm_addr *local, uint16_t internal, unsigned attem
     return (uint16_t)(1024 + h % (65535 - 1024));
 }
 
-static int xchg_active(const portmap_mapping *m)
-{
-    return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && m->op_data;
-}
-
 /* The connections fam's router has from us now: the description, the
  * external address, each mapping's exchange. */
 static int conns_in_use(portmap_client *c, const upnp_state *st)
@@ -46,7 +41,7 @@ static int conns_in_use(portmap_client *c, const upnp_state *st)
     int n = pm_http_active(&st->desc) + pm_http_active(&st->extip);
 
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next)
-        if (xchg_active(m) && m->fam == st->fam)
+        if (pm_upnp_op_active(m) && m->fam == st->fam)
             n += pm_http_active(&((upnp_xchg *)m->op_data)->h);
     return n;
 }
@@ -58,7 +53,7 @@ int pm_upnp_queue_ready(portmap_client *c, int fam)
     if (!st || !st->have_igd || conns_in_use(c, st) >= UPNP_MAX_CONNS)
         return 0;
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next)
-        if (xchg_active(m) && m->fam == fam && ((upnp_xchg *)m->op_data)->queued)
+        if (pm_upnp_op_active(m) && m->fam == fam && ((upnp_xchg *)m->op_data)->queued)
             return 1;
     return 0;
 }
@@ -73,7 +68,7 @@ void pm_upnp_start_queued(portmap_client *c, int fam, int64_t now)
     free_conns = UPNP_MAX_CONNS - conns_in_use(c, st);
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m && free_conns > 0;
          m = m->next) {
-        if (xchg_active(m) && m->fam == fam && ((upnp_xchg *)m->op_data)->queued) {
+        if (pm_upnp_op_active(m) && m->fam == fam && ((upnp_xchg *)m->op_data)->queued) {
             pm_upnp_send_step(c, m, now);
             free_conns--;
         }

@@ -100,16 +100,11 @@ int pm_upnp_soap_result(pm_http *h, const char *want, char *out, size_t out_len)
 
 /* ---- poll plumbing ---- */
 
-static int op_active(const portmap_mapping *m)
-{
-    return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && m->op_data;
-}
-
 static size_t upnp_count(portmap_client *c)
 {
     size_t n = 4 * PM_FAMS; /* per family: SSDP, NOTIFY, description, extip */
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next)
-        n += op_active(m);
+        n += pm_upnp_op_active(m);
     return n;
 }
 
@@ -158,7 +153,7 @@ static size_t upnp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max
     }
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_UPNP); m; m = m->next) {
         upnp_xchg *x;
-        if (!op_active(m))
+        if (!pm_upnp_op_active(m))
             continue;
         x = m->op_data;
         if (!pm_http_active(&x->h) && x->retry_at != PM_NEVER)
@@ -172,7 +167,7 @@ static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)
 {
     pm_dispatch *d = arg;
 
-    if (op_active(m))
+    if (pm_upnp_op_active(m))
         pm_upnp_step_mapping(c, m, pm_revents(d, ((upnp_xchg *)m->op_data)->h.fd), d->now);
 }
 

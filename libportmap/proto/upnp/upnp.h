@@ -104,6 +104,12 @@ typedef struct upnp_xchg {
 
 extern const pm_backend pm_backend_upnp;
 
+/* m has a UPnP exchange under way (m->op_data is its upnp_xchg). */
+static inline int pm_upnp_op_active(const portmap_mapping *m)
+{
+    return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_UPNP && m->op_data;
+}
+
 /* upnp.c */
 upnp_state *pm_upnp_state(portmap_client *c, int fam);
 upnp_state *pm_upnp_state_if_any(portmap_client *c, int fam);
