@@ -418,6 +418,35 @@ START_TEST(router_table_without_upnp_is_unsupported)
 }
 END_TEST
 
+/* Without a table to read, this host's own mappings are the journal's:
+ * made through NAT-PMP here, held by this process, then released. */
+START_TEST(journal_mappings_without_upnp)
+{
+    portmap_mapping_info info;
+    portmap_router_entry *e = NULL;
+    size_t n = 0;
+
+    start(S_PMP_ONLY);
+    portmap_mapping *m = request(7004);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(portmap_router_mappings(client, &e, &n, 3000), PORTMAP_ERR_UNSUPPORTED);
+    ck_assert_int_eq(portmap_journal_mappings(client, &e, &n), PORTMAP_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(e[0].internal_port, 7004);
+    ck_assert_uint_eq(e[0].external_port, info.external_port);
+    ck_assert_str_eq(e[0].description, "natpmp");
+    ck_assert_str_eq(e[0].internal_client, "127.0.0.1");
+    ck_assert(e[0].ours && e[0].held && !e[0].ipv6 && e[0].lease > 0);
+    portmap_router_entries_free(e);
+    ck_assert_int_eq(portmap_mapping_release(&m, 3000), PORTMAP_OK);
+    ck_assert_int_eq(portmap_journal_mappings(client, &e, &n), PORTMAP_OK);
+    ck_assert_uint_eq(n, 0);
+    portmap_router_entries_free(e);
+    ck_assert_int_eq(portmap_journal_mappings(NULL, &e, &n), PORTMAP_ERR_INVALID_ARGUMENT);
+    finish();
+}
+END_TEST
+
 /* Nothing at the gateway's address (every protocol refused at once): no
  * gateway, as portmap_discover() says, and known without the timeout. */
 START_TEST(router_table_without_a_router_is_no_gateway)
@@ -978,6 +1007,7 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, mapped_is_told_before_the_journal_write);
     tcase_add_test(tc, natpmp_only_server_gets_natpmp);
     tcase_add_test(tc, router_table_without_upnp_is_unsupported);
+    tcase_add_test(tc, journal_mappings_without_upnp);
     tcase_add_test(tc, router_table_without_a_router_is_no_gateway);
     tcase_add_test(tc, spoofed_and_malformed_replies_are_dropped);
     tcase_add_test(tc, allow_goes_out_as_a_pcp_filter);

@@ -517,6 +517,23 @@ PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry 
                                         size_t *count);
 
 /*
+ * This host's IPv4 mappings on its current router (any router before the
+ * client has read its default route), as the journal of libportmap's
+ * clients records them: the ones made through PCP or NAT-PMP too, whose
+ * router's table cannot be read (portmap_router_mappings() answers
+ * PORTMAP_ERR_UNSUPPORTED there). Held ones and ones left by
+ * `request --once` or by a process that died; those whose lease has run
+ * out and that nobody holds are left out. Each entry has ours set,
+ * internal_client the address the mapping is for, external_port the one
+ * the router granted, description the protocol that made it (pcp,
+ * natpmp, upnp) and lease the seconds left. Reads the journal only: never
+ * waits for the network. Free with portmap_router_entries_free(); delete
+ * one with portmap_release_port(). (since 0.5)
+ */
+PORTMAP_API int portmap_journal_mappings(portmap_client *c, portmap_router_entry **out,
+                                         size_t *count);
+
+/*
  * Delete an entry of the router's table (UPnP-IGD) that maps to this host,
  * e.g. a stale one found with portmap_router_mappings(). The router is
  * asked first whom the entry maps to: entries of other hosts are refused

@@ -199,6 +199,67 @@ PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry 
     return PORTMAP_OK;
 }
 
+/* A journal entry as a mapping of this host on the router at gw (unset:
+ * any); 0 when it is none (IPv6, another router's, or run out with
+ * nobody holding it). */
+static int mapping_entry(const pm_journal_entry *j, const pm_addr *gw, int64_t now_unix,
+                         portmap_router_entry *e)
+{
+    int held = pm_journal_entry_held(j);
+
+    if (j->local.family != AF_INET || (gw->family && !pm_addr_eq(&j->gateway, gw)) ||
+        (!held && j->expires_unix <= now_unix))
+        return 0;
+    memset(e, 0, sizeof(*e));
+    e->protocol = j->proto;
+    e->internal_port = j->internal_port;
+    e->external_port = j->external_port ? j->external_port : j->internal_port;
+    pm_addr_fmt(&j->local, e->internal_client, sizeof(e->internal_client));
+    if (j->allow_addr)
+        pm_allow_str(j->allow_addr, j->allow_prefix, e->remote_host, sizeof(e->remote_host));
+    snprintf(e->description, sizeof(e->description), "%s", portmap_method_name(j->method));
+    e->lease = j->expires_unix > now_unix ? (uint32_t)PM_MIN(j->expires_unix - now_unix,
+                                                            (int64_t)UINT32_MAX)
+                                          : 0;
+    e->enabled = 1;
+    e->ours = 1;
+    e->held = held;
+    return 1;
+}
+
+PORTMAP_API int portmap_journal_mappings(portmap_client *c, portmap_router_entry **out,
+                                         size_t *count)
+{
+    pm_journal_entry *j = NULL;
+    pm_addr gw;
+    size_t n = 0;
+    int64_t now_unix = (int64_t)time(NULL);
+    int rc;
+
+    if (!c || !out || !count)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    *count = 0;
+    if ((rc = pm_api_enter(c)) != PORTMAP_OK)
+        return rc;
+    gw = c->net[PM_V4].gateway; /* unset before the route is read: every router's */
+    pm_jq_barrier(c, pm_now_ms() + pm_api_timeout(c, 0)); /* our own writes first */
+    pm_api_leave(c);
+    if (pm_journal_list(c->state_dir, &j, &n) != 0) {
+        pm_jq_check_refusal(c);
+        return PORTMAP_ERR_SYSTEM;
+    }
+    *out = calloc(n ? n : 1, sizeof(**out));
+    if (!*out) {
+        free(j);
+        return PORTMAP_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++)
+        *count += (size_t)mapping_entry(&j[i], &gw, now_unix, &(*out)[*count]);
+    free(j);
+    return PORTMAP_OK;
+}
+
 PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries)
 {
     free(entries);

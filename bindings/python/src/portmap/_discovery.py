@@ -185,6 +185,21 @@ def router_pinholes(self: _client.Client) -> List[RouterEntry]:
     finally:
         _lib.portmap_router_entries_free(arr)
 
+def journal_mappings(self: _client.Client) -> List[RouterEntry]:
+    """This host's IPv4 mappings on its router, as the journal of libportmap
+    clients records them: also those made through PCP or NAT-PMP, whose
+    router's table cannot be read. Reads the journal only. Delete one with
+    release_port()."""
+    arr = POINTER(_native.RouterEntry)()
+    count = c_size_t(0)
+    with self._gate.use("journal mappings") as ptr:
+        rc = _lib.portmap_journal_mappings(ptr, byref(arr), byref(count))
+    _raise_for(rc, "journal mappings")
+    try:
+        return [RouterEntry._from_c(arr[i]) for i in range(count.value)]
+    finally:
+        _lib.portmap_router_entries_free(arr)
+
 def router_delete(self: _client.Client, entry: RouterEntry, *, timeout: Optional[float] = None) -> None:
     """Delete an entry of the router's table that maps to this host
     (``portmap_router_delete``); entries of other hosts are refused

@@ -209,6 +209,10 @@ PROTOTYPES = {
         c_int,
         [c_void_p, POINTER(POINTER(RouterEntry)), POINTER(c_size_t)],
     ),
+    "portmap_journal_mappings": (
+        c_int,
+        [c_void_p, POINTER(POINTER(RouterEntry)), POINTER(c_size_t)],
+    ),
     "portmap_router_entries_free": (None, [POINTER(RouterEntry)]),
     "portmap_router_delete": (c_int, [c_void_p, POINTER(RouterEntry), c_int]),
 }

@@ -502,4 +502,5 @@ class Client:
     external_ip_async = _discovery.external_ip_async
     router_mappings = _discovery.router_mappings
     router_pinholes = _discovery.router_pinholes
+    journal_mappings = _discovery.journal_mappings
     router_delete = _discovery.router_delete
