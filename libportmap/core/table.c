@@ -142,17 +142,23 @@ PORTMAP_API int portmap_router_delete(portmap_client *c, const portmap_router_en
     return rc;
 }
 
-/* A journal entry as a pinhole of the router's listing; 0 when it is
- * none (IPv4, or run out with nobody holding it). */
-static int pinhole_entry(const pm_journal_entry *j, int64_t now_unix, portmap_router_entry *e)
+/* A journal entry as an entry of a listing of family's (AF_INET: the
+ * mappings on the router at gw, any when gw is unset; AF_INET6: the
+ * pinholes, no translation); 0 when it is none (the other family, another
+ * router's, or run out with nobody holding it). */
+static int journal_entry(const pm_journal_entry *j, int family, const pm_addr *gw,
+                         int64_t now_unix, portmap_router_entry *e)
 {
     int held = pm_journal_entry_held(j);
 
-    if (j->local.family != AF_INET6 || (!held && j->expires_unix <= now_unix))
+    if (j->local.family != family || (gw->family && !pm_addr_eq(&j->gateway, gw)) ||
+        (!held && j->expires_unix <= now_unix))
         return 0;
     memset(e, 0, sizeof(*e));
     e->protocol = j->proto;
-    e->external_port = e->internal_port = j->internal_port;
+    e->internal_port = j->internal_port;
+    e->external_port = family == AF_INET && j->external_port ? j->external_port
+                                                             : j->internal_port;
     pm_addr_fmt(&j->local, e->internal_client, sizeof(e->internal_client));
     if (j->allow_addr)
         pm_allow_str(j->allow_addr, j->allow_prefix, e->remote_host, sizeof(e->remote_host));
@@ -163,14 +169,16 @@ static int pinhole_entry(const pm_journal_entry *j, int64_t now_unix, portmap_ro
     e->enabled = 1;
     e->ours = 1;
     e->held = held;
-    e->ipv6 = 1;
+    e->ipv6 = family == AF_INET6;
     return 1;
 }
 
-PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry **out,
-                                        size_t *count)
+/* This host's entries of family's in the journal, as a listing. */
+static int journal_listing(portmap_client *c, int family, portmap_router_entry **out,
+                           size_t *count)
 {
     pm_journal_entry *j = NULL;
+    pm_addr gw = { .family = 0 };
     size_t n = 0;
     int64_t now_unix = (int64_t)time(NULL);
     int rc;
@@ -181,6 +189,8 @@ PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry 
     *count = 0;
     if ((rc = pm_api_enter(c)) != PORTMAP_OK)
         return rc;
+    if (family == AF_INET)
+        gw = c->net[PM_V4].gateway; /* unset before the route is read: every router's */
     pm_jq_barrier(c, pm_now_ms() + pm_api_timeout(c, 0)); /* our own writes first */
     pm_api_leave(c);
     /* read without the lock, as the journal always is by a caller's thread */
@@ -194,70 +204,21 @@ PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry 
         return PORTMAP_ERR_NO_MEMORY;
     }
     for (size_t i = 0; i < n; i++)
-        *count += (size_t)pinhole_entry(&j[i], now_unix, &(*out)[*count]);
+        *count += (size_t)journal_entry(&j[i], family, &gw, now_unix, &(*out)[*count]);
     free(j);
     return PORTMAP_OK;
 }
 
-/* A journal entry as a mapping of this host on the router at gw (unset:
- * any); 0 when it is none (IPv6, another router's, or run out with
- * nobody holding it). */
-static int mapping_entry(const pm_journal_entry *j, const pm_addr *gw, int64_t now_unix,
-                         portmap_router_entry *e)
+PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry **out,
+                                        size_t *count)
 {
-    int held = pm_journal_entry_held(j);
-
-    if (j->local.family != AF_INET || (gw->family && !pm_addr_eq(&j->gateway, gw)) ||
-        (!held && j->expires_unix <= now_unix))
-        return 0;
-    memset(e, 0, sizeof(*e));
-    e->protocol = j->proto;
-    e->internal_port = j->internal_port;
-    e->external_port = j->external_port ? j->external_port : j->internal_port;
-    pm_addr_fmt(&j->local, e->internal_client, sizeof(e->internal_client));
-    if (j->allow_addr)
-        pm_allow_str(j->allow_addr, j->allow_prefix, e->remote_host, sizeof(e->remote_host));
-    snprintf(e->description, sizeof(e->description), "%s", portmap_method_name(j->method));
-    e->lease = j->expires_unix > now_unix ? (uint32_t)PM_MIN(j->expires_unix - now_unix,
-                                                            (int64_t)UINT32_MAX)
-                                          : 0;
-    e->enabled = 1;
-    e->ours = 1;
-    e->held = held;
-    return 1;
+    return journal_listing(c, AF_INET6, out, count);
 }
 
 PORTMAP_API int portmap_journal_mappings(portmap_client *c, portmap_router_entry **out,
                                          size_t *count)
 {
-    pm_journal_entry *j = NULL;
-    pm_addr gw;
-    size_t n = 0;
-    int64_t now_unix = (int64_t)time(NULL);
-    int rc;
-
-    if (!c || !out || !count)
-        return PORTMAP_ERR_INVALID_ARGUMENT;
-    *out = NULL;
-    *count = 0;
-    if ((rc = pm_api_enter(c)) != PORTMAP_OK)
-        return rc;
-    gw = c->net[PM_V4].gateway; /* unset before the route is read: every router's */
-    pm_jq_barrier(c, pm_now_ms() + pm_api_timeout(c, 0)); /* our own writes first */
-    pm_api_leave(c);
-    if (pm_journal_list(c->state_dir, &j, &n) != 0) {
-        pm_jq_check_refusal(c);
-        return PORTMAP_ERR_SYSTEM;
-    }
-    *out = calloc(n ? n : 1, sizeof(**out));
-    if (!*out) {
-        free(j);
-        return PORTMAP_ERR_NO_MEMORY;
-    }
-    for (size_t i = 0; i < n; i++)
-        *count += (size_t)mapping_entry(&j[i], &gw, now_unix, &(*out)[*count]);
-    free(j);
-    return PORTMAP_OK;
+    return journal_listing(c, AF_INET, out, count);
 }
 
 PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries)

@@ -171,34 +171,29 @@ def router_mappings(self: _client.Client, *, timeout: Optional[float] = None) ->
     finally:
         _lib.portmap_router_entries_free(arr)
 
-def router_pinholes(self: _client.Client) -> List[RouterEntry]:
-    """This host's IPv6 firewall pinholes, as the journal of libportmap
-    clients records them (no protocol lists a router's pinholes); each has
-    ``ipv6`` set. Reads the journal only. Delete one with release_port()."""
+def _journal_listing(self: _client.Client, name: str, context: str) -> List[RouterEntry]:
     arr = POINTER(_native.RouterEntry)()
     count = c_size_t(0)
-    with self._gate.use("router pinholes") as ptr:
-        rc = _lib.portmap_router_pinholes(ptr, byref(arr), byref(count))
-    _raise_for(rc, "router pinholes")
+    with self._gate.use(context) as ptr:
+        rc = getattr(_lib, name)(ptr, byref(arr), byref(count))
+    _raise_for(rc, context)
     try:
         return [RouterEntry._from_c(arr[i]) for i in range(count.value)]
     finally:
         _lib.portmap_router_entries_free(arr)
+
+def router_pinholes(self: _client.Client) -> List[RouterEntry]:
+    """This host's IPv6 firewall pinholes, as the journal of libportmap
+    clients records them (no protocol lists a router's pinholes); each has
+    ``ipv6`` set. Reads the journal only. Delete one with release_port()."""
+    return _journal_listing(self, "portmap_router_pinholes", "router pinholes")
 
 def journal_mappings(self: _client.Client) -> List[RouterEntry]:
     """This host's IPv4 mappings on its router, as the journal of libportmap
     clients records them: also those made through PCP or NAT-PMP, whose
     router's table cannot be read. Reads the journal only. Delete one with
     release_port()."""
-    arr = POINTER(_native.RouterEntry)()
-    count = c_size_t(0)
-    with self._gate.use("journal mappings") as ptr:
-        rc = _lib.portmap_journal_mappings(ptr, byref(arr), byref(count))
-    _raise_for(rc, "journal mappings")
-    try:
-        return [RouterEntry._from_c(arr[i]) for i in range(count.value)]
-    finally:
-        _lib.portmap_router_entries_free(arr)
+    return _journal_listing(self, "portmap_journal_mappings", "journal mappings")
 
 def router_delete(self: _client.Client, entry: RouterEntry, *, timeout: Optional[float] = None) -> None:
     """Delete an entry of the router's table that maps to this host
