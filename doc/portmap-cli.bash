@@ -20,6 +20,10 @@ _portmap_cli()
         COMPREPLY=($(compgen -W "$(ls /sys/class/net 2>/dev/null)" -- "$cur"))
         return
         ;;
+    --cacert)
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return
+        ;;
     --lifetime | --external-port | --description | --allow | --gateway | --timeout | --via | \
         --listen | --ports)
         return
@@ -30,7 +34,7 @@ _portmap_cli()
         case ${words[i]} in
         # an option's value is not a command or an argument
         --protocol | --lifetime | --external-port | --description | --allow | --gateway | \
-            --timeout | --via | --listen | --interface | --ports)
+            --timeout | --via | --listen | --interface | --ports | --cacert)
             ((i++))
             ;;
         -*) ;;
@@ -46,10 +50,10 @@ _portmap_cli()
         release | discover | external-ip | cleanup) opts=$router ;;
         list) opts="$router --ports" ;;
         audit) opts="$router --prune --ports" ;;
-        check) opts="$router --external-port --via" ;;
+        check) opts="$router --external-port --via --cacert" ;;
         serve-check) opts="--listen" ;;
         *) opts="$router --lifetime --external-port --description --allow --once --prune --via
-                 --listen --ports" ;;
+                 --cacert --listen --ports" ;;
         esac
         COMPREPLY=($(compgen -W "$opts $always" -- "$cur"))
         return

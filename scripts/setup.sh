@@ -14,6 +14,8 @@ packages=(
     python3-setuptools python3-wheel python3-setuptools-whl python3-wheel-whl python3-mypy
     # portmap-cli: HTTPS checkers (check --via https://); the live status test
     libcurl4-openssl-dev tmux
+    # the lab's HTTPS checker (tests/lab/echoip-tls.py): its certificates
+    openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,12 @@
 #             2001:db8:11::1 (blocked by the router's firewall unless
 #             miniupnpd opened a pinhole);
 #             wan1 12.77.0.2/24 while router2 is up
+#   <P>-isp   empty until `cgnat on`: then a carrier's NAT between the
+#             router and the WAN host: in0 14.77.0.254/24 (the router's
+#             wan0 becomes 14.77.0.1/24, default route via 14.77.0.254),
+#             wan0 11.77.0.9/24 towards the WAN host; it masquerades what
+#             leaves by wan0 to 11.77.0.9 and forwards nothing unasked in
+#             (no mappings); IPv4 only (the router has no IPv6 WAN then)
 #   <P>-lan2  lan0 10.77.0.5/24 and 2001:db8:77:1::5/64 (spoofer up): a
 #             second host on the LAN
 #   <P>-rtr2  lan0 10.78.0.1/24, wan0 12.77.0.1/24, its own miniupnpd
@@ -37,6 +43,15 @@
 #
 #: Usage: lab.sh up [--profile full|upnp-only|igdv1|pmp-only|none]
 #:        lab.sh down
+#:        lab.sh tls-dir                (prints the directory of the lab's TLS
+#:                                      files, made by up with openssl: ca.pem,
+#:                                      the lab's CA; server.pem and server.key,
+#:                                      for 11.77.0.2, signed by it;
+#:                                      other-ca.pem, a CA that signed nothing)
+#:        lab.sh cgnat on|off           (a real double NAT: <P>-isp between the
+#:                                      router and the WAN host; restarts the
+#:                                      router, whose WAN address changes; NAT
+#:                                      loopback is off meanwhile)
 #:        lab.sh router-stop [--kill]
 #:        lab.sh router-start [--profile P]
 #:        lab.sh router-restart [--keep-leases]
@@ -56,7 +71,7 @@
 #:                                      link-local one)
 #:        lab.sh loss PERCENT           (0 removes the loss rule)
 #:        lab.sh hairpin on|off         (NAT loopback for LAN -> external; on after up)
-#:        lab.sh exec lan|rtr|wan|lan2|rtr2 CMD...
+#:        lab.sh exec lan|rtr|wan|lan2|rtr2|isp CMD...
 #:        lab.sh log
 #:        lab.sh spoofer up|down        (a second LAN host, <P>-lan2)
 #:        lab.sh router2 up [--profile P] (a second router, <P>-rtr2;
@@ -123,12 +138,24 @@ NS_RTR=$LAB_PREFIX-rtr
 NS_WAN=$LAB_PREFIX-wan
 NS_LAN2=$LAB_PREFIX-lan2
 NS_RTR2=$LAB_PREFIX-rtr2
+NS_ISP=$LAB_PREFIX-isp
 
 LAN_NET=10.77.0.0/24
 LAN_RTR_IP=10.77.0.1
 LAN_HOST_IP=10.77.0.2
 WAN_RTR_IP=11.77.0.1
 WAN_HOST_IP=11.77.0.2
+# cgnat on: the router's WAN link is the carrier's inner link (public-
+# looking too: miniupnpd refuses a reserved external address), the
+# carrier's NAT faces the WAN host with an address of its own
+CGNAT_FILE=$STATE_DIR/cgnat
+CGNAT_RTR_IP=14.77.0.1
+CGNAT_IN_IP=14.77.0.254
+CGNAT_OUT_IP=11.77.0.9
+if [ -f "$CGNAT_FILE" ]; then
+	WAN_RTR_IP=$CGNAT_RTR_IP
+fi
+TLS_DIR=$STATE_DIR/tls
 UUID=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
 
 LAN2_HOST_IP=10.77.0.5
@@ -268,7 +295,7 @@ plug() {
 
 build_namespaces() {
 	local ns
-	for ns in "$NS_LAN" "$NS_RTR" "$NS_WAN" "$NS_LAN2" "$NS_RTR2"; do
+	for ns in "$NS_LAN" "$NS_RTR" "$NS_WAN" "$NS_LAN2" "$NS_RTR2" "$NS_ISP"; do
 		new_ns "$ns"
 	done
 
@@ -278,16 +305,112 @@ build_namespaces() {
 	ip -n "$NS_LAN" route add default via "$LAN_RTR_IP" dev lan0
 	echo rtr >"$LAN_AT"
 
+	nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	wan_link
+}
+
+# wan_link: the router's wan0 cabled straight to the WAN host's wan0
+wan_link() {
 	ip -n "$NS_WAN" link add wan0 type veth peer name wan0 netns "$NS_RTR"
 	ip -n "$NS_RTR" addr add "$WAN_RTR_IP/24" dev wan0
 	ip -n "$NS_RTR" addr add "$WAN6_RTR_IP/64" dev wan0 nodad
 	ip -n "$NS_RTR" link set wan0 up
-	nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
 	ip -n "$NS_WAN" addr add "$WAN_HOST_IP/24" dev wan0
 	ip -n "$NS_WAN" addr add "$WAN6_HOST_IP/64" dev wan0 nodad
 	ip -n "$NS_WAN" link set wan0 up
 	ip -n "$NS_WAN" -6 route add "$LAN6_NET" via "$WAN6_RTR_IP" dev wan0
+}
+
+# cgnat_link: the router's wan0 on the carrier's inner link, the carrier's
+# NAT between it and the WAN host; the carrier forwards only what the
+# inside asked for (no mappings) and masquerades it to its own address
+cgnat_link() {
+	ip -n "$NS_RTR" link add wan0 type veth peer name in0 netns "$NS_ISP"
+	ip -n "$NS_RTR" addr add "$CGNAT_RTR_IP/24" dev wan0
+	# no IPv6 beyond the router now; its address only keeps miniupnpd's
+	# ext_ifname6 as it was
+	ip -n "$NS_RTR" addr add "$WAN6_RTR_IP/64" dev wan0 nodad
+	ip -n "$NS_RTR" link set wan0 up
+	ip -n "$NS_RTR" route add default via "$CGNAT_IN_IP" dev wan0
+	ip -n "$NS_ISP" addr add "$CGNAT_IN_IP/24" dev in0
+	ip -n "$NS_ISP" link set in0 up
+
+	ip -n "$NS_WAN" link add wan0 type veth peer name wan0 netns "$NS_ISP"
+	ip -n "$NS_WAN" addr add "$WAN_HOST_IP/24" dev wan0
+	ip -n "$NS_WAN" addr add "$WAN6_HOST_IP/64" dev wan0 nodad
+	ip -n "$NS_WAN" link set wan0 up
+	ip -n "$NS_ISP" addr add "$CGNAT_OUT_IP/24" dev wan0
+	ip -n "$NS_ISP" link set wan0 up
+	nsx "$NS_ISP" sysctl -qw net.ipv4.ip_forward=1
+	nsx "$NS_ISP" nft -f - <<EOF
+table ip cgnat {
+	chain forward {
+		type filter hook forward priority 0; policy drop;
+		ct state established,related accept
+		iifname "in0" oifname "wan0" accept
+	}
+	chain postrouting {
+		type nat hook postrouting priority 100; policy accept;
+		oifname "wan0" snat to $CGNAT_OUT_IP
+	}
+}
+EOF
+}
+
+# cgnat on|off: the router's WAN side rebuilt, its nftables made again for
+# its new external address, miniupnpd restarted to take it
+cgnat_set() {
+	local want=$1 profile
+	ns_exists "$NS_ISP" || die "lab is not up (no namespace $NS_ISP)"
+	if [ "$want" = on ] && [ -f "$CGNAT_FILE" ]; then return 0; fi
+	if [ "$want" = off ] && [ ! -f "$CGNAT_FILE" ]; then return 0; fi
+	profile=$(current_profile)
+	router_stop KILL
+	hairpin_off
+	ip -n "$NS_RTR" link del wan0 2>/dev/null || true
+	ip -n "$NS_WAN" link del wan0 2>/dev/null || true
+	ip -n "$NS_ISP" link del in0 2>/dev/null || true
+	nsx "$NS_ISP" nft flush ruleset
+	nsx "$NS_RTR" nft delete table inet filter
+	if [ "$want" = on ]; then
+		touch -- "$CGNAT_FILE"
+		WAN_RTR_IP=$CGNAT_RTR_IP
+		cgnat_link || die "failed to build the carrier's NAT"
+		setup_nft
+	else
+		rm -f -- "$CGNAT_FILE"
+		WAN_RTR_IP=11.77.0.1
+		wan_link || die "failed to cable the router to the WAN host again"
+		setup_nft
+		hairpin_on
+	fi
+	router_start "$profile"
+}
+
+# The lab's CA and the HTTPS checker's certificate (for the WAN host's
+# address, signed by the CA), short-lived, made fresh at each up
+tls_make() {
+	mkdir -m 700 -p -- "$TLS_DIR"
+	(
+		cd "$TLS_DIR" &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-keyout ca.key -out ca.pem -days 2 -subj "/CN=portmap lab CA" \
+				-addext basicConstraints=critical,CA:TRUE \
+				-addext keyUsage=critical,keyCertSign,cRLSign &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-keyout server.key -out server.csr -subj "/CN=$WAN_HOST_IP" &&
+			printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+				"$WAN_HOST_IP" >server.ext &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 \
+				-extfile server.ext -out server.pem &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+				-keyout other-ca.key -out other-ca.pem -days 2 -subj "/CN=another CA" \
+				-addext basicConstraints=critical,CA:TRUE \
+				-addext keyUsage=critical,keyCertSign,cRLSign
+	) >/dev/null 2>&1 || die "openssl could not make the lab's certificates (scripts/setup.sh installs openssl)"
+	# the checker runs as root in the WAN namespace; the tests read ca.pem
+	chmod 644 -- "$TLS_DIR/ca.pem" "$TLS_DIR/other-ca.pem"
 }
 
 # The forward chain serves both families: IPv6 is routed (never NATed: the
@@ -399,7 +522,7 @@ lab_down() {
 	local ns
 	router_stop KILL
 	(use_router2 && router_stop KILL)
-	for ns in "$NS_LAN" "$NS_LAN2" "$NS_RTR" "$NS_RTR2" "$NS_WAN"; do
+	for ns in "$NS_LAN" "$NS_LAN2" "$NS_RTR" "$NS_RTR2" "$NS_WAN" "$NS_ISP"; do
 		kill_ns_processes "$ns"
 		if ns_exists "$ns"; then
 			ip netns del "$ns"
@@ -949,6 +1072,7 @@ up)
 		lab_down
 		die "failed to build the lab"
 	fi
+	tls_make
 	if ! router_start "$PROFILE"; then
 		exit 1
 	fi
@@ -1011,10 +1135,25 @@ addr6)
 	[ $# -ge 1 ] && [ $# -le 2 ] || usage
 	addr6 "$@"
 	;;
+tls-dir)
+	[ $# -eq 0 ] || usage
+	[ -f "$TLS_DIR/ca.pem" ] || die "lab is not up (no $TLS_DIR/ca.pem)"
+	echo "$TLS_DIR"
+	;;
+cgnat)
+	[ $# -eq 1 ] || usage
+	case $1 in
+	on | off) cgnat_set "$1" ;;
+	*) usage ;;
+	esac
+	;;
 hairpin)
 	[ $# -eq 1 ] || usage
 	case $1 in
-	on) hairpin_on ;;
+	on)
+		[ ! -f "$CGNAT_FILE" ] || die "hairpin on: NAT loopback needs cgnat off"
+		hairpin_on
+		;;
 	off) hairpin_off ;;
 	*) usage ;;
 	esac
@@ -1031,7 +1170,8 @@ exec)
 	wan) ns=$NS_WAN ;;
 	lan2) ns=$NS_LAN2 ;;
 	rtr2) ns=$NS_RTR2 ;;
-	*) die "exec: namespace must be lan, rtr, wan, lan2 or rtr2" ;;
+	isp) ns=$NS_ISP ;;
+	*) die "exec: namespace must be lan, rtr, wan, lan2, rtr2 or isp" ;;
 	esac
 	shift
 	ns_exists "$ns" || die "lab is not up (no namespace $ns)"

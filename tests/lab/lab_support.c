@@ -46,8 +46,20 @@ void lab_teardown(void)
 
 int lab_upnp_only(void)
 {
+    return lab_router() == LAB_UPNP;
+}
+
+lab_router_kind lab_router(void)
+{
     const char *profile = getenv("LAB_PROFILE");
-    return profile && (!strcmp(profile, "upnp-only") || !strcmp(profile, "igdv1"));
+
+    if (!profile || !strcmp(profile, "full"))
+        return LAB_FULL;
+    if (!strcmp(profile, "pmp-only"))
+        return LAB_PMP;
+    if (!strcmp(profile, "none"))
+        return LAB_NONE;
+    return LAB_UPNP; /* upnp-only, igdv1 */
 }
 
 int run(const char *fmt, ...)
@@ -80,13 +92,12 @@ static void tidy_lab(void)
 {
     if (access(lab_changed_file, F_OK) != 0)
         return;
-    run("'%s' loss 0; '%s' spoofer down; '%s' router2 down; '%s' hairpin on", lab, lab, lab, lab);
-    /* lab_check's firewall in front of the router and second NAT; a
-     * test's drop of PCP/NAT-PMP (test_lab_map.c) */
+    run("'%s' loss 0; '%s' spoofer down; '%s' router2 down; '%s' cgnat off; '%s' hairpin on",
+        lab, lab, lab, lab, lab);
+    /* lab_check's firewall in front of the router; a test's drop of
+     * PCP/NAT-PMP (test_lab_map.c) */
     run("ip netns exec ${LAB_PREFIX:-pm}-rtr nft delete table ip labdrop 2>/dev/null;"
-        "ip netns exec ${LAB_PREFIX:-pm}-rtr nft delete table ip silent5351 2>/dev/null;"
-        "ip netns exec ${LAB_PREFIX:-pm}-wan nft delete table ip cgnat 2>/dev/null;"
-        "ip -n ${LAB_PREFIX:-pm}-wan route del 100.64.0.9/32 2>/dev/null");
+        "ip netns exec ${LAB_PREFIX:-pm}-rtr nft delete table ip silent5351 2>/dev/null");
     lab_restored();
 }
 

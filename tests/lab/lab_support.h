@@ -20,6 +20,8 @@
 
 #define WAN_ADDR "11.77.0.1"
 #define WAN2_ADDR "12.77.0.1" /* the second router's (lab.sh router2) */
+#define CGNAT_RTR_ADDR "14.77.0.1" /* lab.sh cgnat on: the router's WAN address */
+#define CGNAT_OUT_ADDR "11.77.0.9" /* and the carrier's NAT's, which the Internet sees */
 #define LAN6_ADDR "2001:db8:77:1::2" /* the LAN host's stable IPv6 address */
 
 /* From the environment: LAB (lab.sh), LAB_PROBE, PORTMAP_CLI, LAB_SPOOF,
@@ -33,6 +35,10 @@ int lab_setup(void);
 void lab_teardown(void);
 /* Profiles upnp-only and igdv1: a router that speaks UPnP-IGD alone. */
 int lab_upnp_only(void);
+/* What the profile's router speaks: full (all), upnp (upnp-only, igdv1),
+ * pmp (pmp-only: PCP and NAT-PMP), none (no miniupnpd: a NAT alone). */
+typedef enum lab_router_kind { LAB_FULL, LAB_UPNP, LAB_PMP, LAB_NONE } lab_router_kind;
+lab_router_kind lab_router(void);
 
 /* A test case of suite s for the profile, tidying up after a test that
  * could not (see lab_changed). */

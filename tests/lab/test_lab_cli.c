@@ -291,7 +291,7 @@ START_TEST(cli_discover_external_ip_list)
     ck_assert_msg(strstr(out, "{\"protocol\":\"tcp\",\"external_port\":27094,\"internal_client\":\"10.77.0.2\","
                               "\"internal_port\":27094,\"description\":\"cli-list\",\"lease\":"),
                   "list: %s", out);
-    ck_assert_msg(strstr(out, "\"ours\":true}"), "list: %s", out);
+    ck_assert_msg(strstr(out, "\"ours\":true,\"source\":\"router\"}"), "list: %s", out);
     ck_assert_int_eq(cli_all(out, sizeof(out), "release 27094 tcp --json"), 0);
     ck_assert_msg(strstr(out, "\"event\":\"released\""), "release: %s", out);
     ck_assert_int_eq(cli_all(out, sizeof(out), "list --json"), 0);
@@ -323,6 +323,77 @@ START_TEST(cli_router_down_error)
 END_TEST
 
 START_TEST(cli_upnp_once) { cli_once_then_release("upnp", 27065); }
+END_TEST
+
+/* A router without UPnP-IGD (pmp-only) has no table to read: list and
+ * audit show this host's own mappings, made through PCP and NAT-PMP, from
+ * the journal, say so, and audit --prune releases the stale ones (the
+ * old list said the table cannot be read and showed nothing, exit 3). */
+START_TEST(cli_list_audit_from_journal)
+{
+    char line[1024], out[8192];
+    char *argv[] = { (char *)cli, "request", "27072", "tcp", "--protocol", "pcp", "-4", NULL };
+    pid_t holder;
+    FILE *f;
+    int rc, st;
+
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27070 tcp --once --protocol pcp -4"), 0);
+    ck_assert_int_eq(cli_run(line, sizeof(line), "request 27071 udp --once --protocol natpmp -4"),
+                     0);
+    holder = cli_start(argv, &f);
+    ck_assert_ptr_nonnull(fgets(line, sizeof(line), f)); /* mapped */
+    ck_assert(has_rule("tcp", 27072));
+
+    rc = cli_all(out, sizeof(out), "list --json -4");
+    ck_assert_msg(rc == 0 && strstr(out, "{\"warning\":\"the router's table cannot be read over "
+                                         "PCP or NAT-PMP") &&
+                      strstr(out, "\"external_port\":27070,\"internal_client\":\"10.77.0.2\","
+                                  "\"internal_port\":27070,\"description\":\"pcp\"") &&
+                      strstr(out, "\"internal_port\":27071,\"description\":\"natpmp\"") &&
+                      strstr(out, "\"external_port\":27072") &&
+                      strstr(out, "\"ours\":true,\"source\":\"journal\"") &&
+                      !strstr(out, "\"source\":\"router\""), "exit %d: %s", rc, out);
+    rc = cli_all(out, sizeof(out), "list -4 2>&1");
+    ck_assert_msg(rc == 0 && strstr(out, "tcp 27070 -> 10.77.0.2:27070") &&
+                      strstr(out, "made with natpmp  (this host, from the journal)") &&
+                      strstr(out, "made with pcp  (this host, held, from the journal)") &&
+                      strstr(out, "other hosts' cannot be known"), "exit %d: %s", rc, out);
+
+    /* the two left by --once are stale, the held one is not */
+    rc = cli_all(out, sizeof(out), "audit -4");
+    ck_assert_msg(rc == 1 && strstr(out, "tcp 27070 -> 10.77.0.2:27070: stale") &&
+                      strstr(out, "udp 27071 -> 10.77.0.2:27071: stale") &&
+                      !strstr(out, "27072"), "exit %d: %s", rc, out);
+    rc = cli_all(out, sizeof(out), "audit --prune -4");
+    ck_assert_msg(rc == 0 && strstr(out, "27070: stale") && strstr(out, "pruned: true"),
+                  "exit %d: %s", rc, out);
+    ck_assert(!has_rule("tcp", 27070));
+    ck_assert(!has_rule("udp", 27071));
+    ck_assert(has_rule("tcp", 27072));
+    rc = cli_all(out, sizeof(out), "audit -4");
+    ck_assert_msg(rc == 0 && strstr(out, "nothing to flag in 1 mapping of this host (from its "
+                                         "journal)"), "exit %d: %s", rc, out);
+
+    kill(holder, SIGTERM);
+    ck_assert_int_eq(waitpid(holder, &st, 0), holder);
+    fclose(f);
+    ck_assert(!has_rule("tcp", 27072));
+    rc = cli_all(out, sizeof(out), "list -4");
+    ck_assert_msg(rc == 0 && !strstr(out, "2707"), "exit %d: %s", rc, out);
+}
+END_TEST
+
+/* No router answers (profile none): list says so at once. */
+START_TEST(cli_list_no_router)
+{
+    char out[2048];
+    int64_t t0 = now_ms();
+    int rc = cli_all(out, sizeof(out), "list 2>&1");
+
+    ck_assert_msg(rc == 3 && strstr(out, "none answered") && strstr(out, "PCP: refused"),
+                  "exit %d: %s", rc, out);
+    ck_assert_int_lt(now_ms() - t0, 2000);
+}
 END_TEST
 
 /* list and audit show this host's IPv6 pinholes (from the journal: no
@@ -363,7 +434,7 @@ START_TEST(cli_pinholes_list_audit_prune)
                  "\"%s\"", left[i].proto, left[i].port, left[i].port, left[i].method);
         ck_assert_msg(strstr(out, want), "no %s in: %s", want, out);
     }
-    ck_assert_msg(strstr(out, "\"family\":\"ipv6\",\"ours\":true}") &&
+    ck_assert_msg(strstr(out, "\"family\":\"ipv6\",\"ours\":true,\"source\":\"journal\"}") &&
                       strstr(out, "\"external_port\":27403"), "list: %s", out);
     ck_assert_int_eq(cli_all(out, sizeof(out), "list -6"), 0);
     ck_assert_msg(strstr(out, "tcp pinhole [" LAN6_ADDR "]:27403") && strstr(out, "held"),
@@ -546,6 +617,18 @@ Suite *lab_cli_suite(int upnp_only)
 
     if (upnp_only) {
         tcase_add_test(tc, cli_upnp_once);
+        return s;
+    }
+    if (lab_router() == LAB_PMP) {
+        tcase_add_test(tc, cli_pcp_once);
+        tcase_add_test(tc, cli_natpmp_once);
+        tcase_add_test(tc, cli_no_gateway_error);
+        tcase_add_test(tc, cli_list_audit_from_journal);
+        return s;
+    }
+    if (lab_router() == LAB_NONE) {
+        tcase_add_test(tc, cli_no_gateway_error);
+        tcase_add_test(tc, cli_list_no_router);
         return s;
     }
     tcase_add_test(tc, cli_pcp_once);

@@ -257,7 +257,8 @@ static int ask_https(via *v, const check *k)
 
     snprintf(url, sizeof(url), "https://%s%s%s:%u%s/port/%u", v6 ? "[" : "", h, v6 ? "]" : "",
              v->checker.port, v->checker.prefix, k->external_port);
-    if (cli_https_get(url, left > 0 ? (int)left : 1, body, sizeof(body), v->why, sizeof(v->why)))
+    if (cli_https_get(url, v->o->cacert, left > 0 ? (int)left : 1, body, sizeof(body), v->why,
+                      sizeof(v->why)))
         return -1;
     /* the kernel completed the checker's connection to our listener meanwhile */
     if (v->own >= 0 && poll(&p, 1, 0) == 1)
@@ -290,6 +291,27 @@ static void say(check *k, size_t *n, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A second NAT in front of the router: first, since it is why the
+ * router's mapping cannot help, and what to do about it. */
+static void explain_double_nat(check *k, const via *v, size_t *n)
+{
+    const cli_check_reply *r = &v->reply;
+
+    if (r->verdict == CLI_V_OPEN) {
+        say(k, n, "double NAT: the checker reached this network at %s, not at the router's "
+                  "external address %s, so a second NAT in front of the router forwards the "
+                  "port; ", r->address, k->external);
+        return;
+    }
+    say(k, n, "double NAT: the checker reached this network at %s, not at the router's external "
+              "address %s: a second NAT (the provider's carrier-grade NAT, or a modem-router "
+              "in front of this router) has no mapping for port %u, so %s on this router "
+              "cannot be reached from the Internet (ask the provider for a public IPv4 address "
+              "or a forwarded port, put the box in front in bridge mode or map the port there "
+              "too, or use IPv6); ", r->address, k->external, k->external_port,
+        k->mapping == 1 ? "the mapping" : "a mapping");
+}
+
 /* The verdict of the checker, and what it means given the router's table
  * and this host's sockets. */
 static void explain(check *k, const via *v, int double_nat)
@@ -299,6 +321,8 @@ static void explain(check *k, const via *v, int double_nat)
     size_t n = 0;
 
     k->state = cli_verdict_name(r->verdict);
+    if (double_nat)
+        explain_double_nat(k, v, &n);
     switch (r->verdict) {
     case CLI_V_OPEN:
         say(k, &n, "the checker %s %s:%u from outside", k->proto == PORTMAP_TCP
@@ -314,6 +338,8 @@ static void explain(check *k, const via *v, int double_nat)
         say(k, &n, "%s:%u refused the checker's %s (%s)", r->address, r->port,
             k->proto == PORTMAP_TCP ? "connection" : "datagram",
             k->proto == PORTMAP_TCP ? "TCP reset" : "ICMP port unreachable");
+        if (double_nat)
+            break; /* the second NAT refused, whatever this router has */
         if (k->mapping == 0)
             say(k, &n, ": the router has no mapping for %s %u (portmap-cli request %u %s)", p,
                 k->port, k->port, p);
@@ -322,10 +348,12 @@ static void explain(check *k, const via *v, int double_nat)
                         ? "listens on" : "is bound to", p, k->port);
         break;
     case CLI_V_FILTERED:
-        say(k, &n, v->checker.kind == CLI_CHECKER_NATIVE
-                       ? "no answer from %s:%u within %d s: something drops the checker's packets"
-                       : "the checker could not connect to %s:%u (echoip does not tell closed "
-                         "from filtered; %d s)", r->address, r->port, CLI_CHECK_PROBE_MS / 1000);
+        if (v->checker.kind == CLI_CHECKER_NATIVE)
+            say(k, &n, "no answer from %s:%u within %d s: something drops the checker's packets",
+                r->address, r->port, CLI_CHECK_PROBE_MS / 1000);
+        else /* how long an echoip service waits is its own */
+            say(k, &n, "the checker could not connect to %s:%u (echoip does not tell closed "
+                       "from filtered)", r->address, r->port);
         break;
     case CLI_V_OPEN_FILTERED:
         say(k, &n, "neither an answer nor an error from %s:%u: a UDP service that ignores "
@@ -336,13 +364,10 @@ static void explain(check *k, const via *v, int double_nat)
     case CLI_V_ERROR:
         break;
     }
-    if (r->verdict != CLI_V_OPEN && k->mapping == 1)
+    if (r->verdict != CLI_V_OPEN && k->mapping == 1 && !double_nat)
         say(k, &n, "; the router has a mapping for it, yet the port is not reachable from "
-                   "outside: a firewall or a second NAT in front of the router");
-    if (double_nat)
-        say(k, &n, "; double NAT: the checker sees this network as %s, the router's external "
-                   "address is %s, so mappings on this router are not reachable from the "
-                   "Internet", r->address, k->external);
+                   "outside: a firewall in front of the router, or a second NAT that rewrites "
+                   "to the router's own address");
 }
 
 static void print_via(const check *k, const via *v, int double_nat, const char *checker)
@@ -379,10 +404,7 @@ int cli_check_via(const cli_options *o, check *k)
     via v = { .o = o, .own = -1 };
     int rc, double_nat;
 
-    cli_checker_parse(o->via, &v.checker); /* checked with the options */
-    if (v.checker.kind != CLI_CHECKER_NATIVE && k->proto == PORTMAP_UDP)
-        return cli_fail(CLI_EX_USAGE, "an echoip checker (%s) tests TCP only; UDP needs a "
-                        "portmap-cli serve-check checker", o->via);
+    cli_checker_parse(o->via, &v.checker); /* checked with the options, as echoip's TCP only */
     make_token(v.token);
     if (!k->listening)
         v.own = hold_port(k->proto, k->port);

@@ -43,6 +43,7 @@ enum {
     CLI_O_FAMILY = 1u << 12,     /* -4, -6 */
     CLI_O_INTERFACE = 1u << 13,
     CLI_O_PORTS = 1u << 14,
+    CLI_O_CACERT = 1u << 15,
 };
 /* What every command that asks the router takes. -v, -h and --version go
  * with any command. */
@@ -59,6 +60,7 @@ typedef struct cli_options {
     const char *allow;
     const char *via;         /* check: the checker, HOST[:PORT] or http(s)://HOST[:PORT] */
     const char *listen;      /* serve-check: ADDR[:PORT] */
+    const char *cacert;      /* check --via https://: the CAs to trust instead of the system's */
     const char *interface;   /* the router behind this interface (its default route's gateway) */
     uint16_t ports_lo, ports_hi; /* list, audit: only these external ports; 0: all */
     int timeout_s;

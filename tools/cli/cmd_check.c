@@ -23,6 +23,34 @@
 /* A loopback probe that gets no answer within this proves nothing. */
 #define CHECK_PROBE_MS 3000
 
+/* A router without UPnP-IGD has no table to read: this host's journal
+ * still knows the mappings libportmap's clients made there. */
+static void find_in_journal(portmap_client *c, const cli_options *o, check *k)
+{
+    portmap_router_entry *e = NULL;
+    size_t n = 0;
+
+    k->mapping = -1;
+    snprintf(k->mapping_note, sizeof(k->mapping_note), "unknown: the router's table cannot be "
+             "read over PCP or NAT-PMP, and this host's journal has no mapping for %s %u",
+             cli_proto_name(k->proto), k->port);
+    if (portmap_journal_mappings(c, &e, &n) != PORTMAP_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (e[i].protocol == k->proto && e[i].internal_port == k->port &&
+            (!o->external_port || e[i].external_port == o->external_port)) {
+            k->mapping = 1;
+            k->external_port = e[i].external_port;
+            k->lease = e[i].lease;
+            snprintf(k->mapping_note, sizeof(k->mapping_note), "%s:%u -> %s:%u, made with %s, "
+                     "per this host's journal (the router's table cannot be read over PCP or "
+                     "NAT-PMP)", k->external, e[i].external_port, e[i].internal_client,
+                     e[i].internal_port, e[i].description);
+            break;
+        }
+    portmap_router_entries_free(e);
+}
+
 /* Look the port up in the router's table; only UPnP-IGD has one. */
 static void find_mapping(portmap_client *c, const cli_options *o, check *k)
 {
@@ -32,12 +60,13 @@ static void find_mapping(portmap_client *c, const cli_options *o, check *k)
     int rc = portmap_router_mappings(c, &e, &n, o->timeout_s * 1000);
 
     k->external_port = want_ext;
+    if (rc == PORTMAP_ERR_UNSUPPORTED) {
+        find_in_journal(c, o, k);
+        return;
+    }
     if (rc != PORTMAP_OK) {
         k->mapping = -1;
-        snprintf(k->mapping_note, sizeof(k->mapping_note), "%s",
-                 rc == PORTMAP_ERR_UNSUPPORTED
-                     ? "unknown: the router offers no table to read (PCP and NAT-PMP cannot be queried)"
-                     : portmap_strerror(rc));
+        snprintf(k->mapping_note, sizeof(k->mapping_note), "%s", portmap_strerror(rc));
         return;
     }
     k->mapping = 0;
@@ -206,9 +235,18 @@ int cli_cmd_check(const cli_options *o, const cli_pair *pairs, int n)
 {
     portmap_client *c = NULL;
     check k = { .port = pairs[0].port, .proto = pairs[0].proto, .reached_us = -1 };
+    cli_checker ck = { .kind = CLI_CHECKER_NATIVE };
     int rc;
 
     (void)n;
+    /* usage errors before any wait for the router */
+    if (o->via)
+        cli_checker_parse(o->via, &ck); /* checked with the options */
+    if (o->cacert && (!o->via || ck.kind != CLI_CHECKER_HTTPS))
+        return cli_fail(CLI_EX_USAGE, "--cacert is for an https:// checker (--via https://HOST)");
+    if (o->via && ck.kind != CLI_CHECKER_NATIVE && k.proto == PORTMAP_UDP)
+        return cli_fail(CLI_EX_USAGE, "an echoip checker (%s) tests TCP only; UDP needs a "
+                        "portmap-cli serve-check checker", o->via);
     if ((rc = cli_open_client(o, &c, 1)) != 0)
         return rc;
     k.external_port = o->external_port ? o->external_port : k.port;

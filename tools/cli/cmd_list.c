@@ -1,8 +1,10 @@
 /*
  * portmap-cli list and audit: the router's mapping table. Only UPnP-IGD
- * lets a host read it; PCP and NAT-PMP have no such request. IPv6
- * pinholes cannot be listed by any protocol: this host's own come from the
- * journal of libportmap's clients (portmap_router_pinholes()).
+ * lets a host read it; PCP and NAT-PMP have no such request, so on a
+ * router without UPnP-IGD this host's own mappings come from the journal
+ * of libportmap's clients (portmap_journal_mappings()), and other hosts'
+ * cannot be known. IPv6 pinholes cannot be listed by any protocol: this
+ * host's own come from the journal too (portmap_router_pinholes()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,22 +38,39 @@ typedef struct finding {
     const char *risky;
 } finding;
 
+/* The IPv4 part: the router's table, or on a router without UPnP-IGD
+ * this host's own mappings from the journal (*journal set, and said). */
+static int fetch_ipv4(const cli_options *o, portmap_client *c, portmap_router_entry **t,
+                      size_t *nt, int *journal)
+{
+    int rc = portmap_router_mappings(c, t, nt, o->timeout_s * 1000);
+
+    if (rc != PORTMAP_ERR_UNSUPPORTED)
+        return rc;
+    if ((rc = portmap_journal_mappings(c, t, nt)) != PORTMAP_OK)
+        return rc;
+    *journal = 1;
+    cli_fail(0, "the router's table cannot be read over PCP or NAT-PMP (only UPnP-IGD lists "
+                "it): shown are this host's own mappings, from its journal; other hosts' "
+                "cannot be known");
+    return PORTMAP_OK;
+}
+
 /* The router's table (IPv4, unless -6 alone) and this host's IPv6
  * pinholes (unless -4 alone) in one array, or an explained failure
  * (client closed then). */
 static int fetch_table(const cli_options *o, portmap_client **c, portmap_router_entry **e,
-                       size_t *n, const char *why_upnp)
+                       size_t *n, int *journal)
 {
     portmap_router_entry *t = NULL, *p = NULL, *all;
     size_t nt = 0, np = 0;
     int rc;
 
+    *journal = 0;
     if ((rc = cli_open_client(o, c, 1)) != 0)
         return rc;
-    if (o->family != PORTMAP_IPV6 &&
-        (rc = portmap_router_mappings(*c, &t, &nt, o->timeout_s * 1000)) != PORTMAP_OK) {
-        rc = rc == PORTMAP_ERR_UNSUPPORTED ? cli_fail(CLI_EX_NOGW, "%s", why_upnp)
-                                           : cli_explain(*c, o, rc);
+    if (o->family != PORTMAP_IPV6 && (rc = fetch_ipv4(o, *c, &t, &nt, journal)) != PORTMAP_OK) {
+        rc = cli_explain(*c, o, rc);
         portmap_close(c);
         return rc;
     }
@@ -77,7 +96,14 @@ static int fetch_table(const cli_options *o, portmap_client **c, portmap_router_
     return CLI_EX_OK;
 }
 
-static void print_entry(const portmap_router_entry *e)
+/* Where an entry comes from: the router's table, or this host's journal
+ * (pinholes always; mappings on a router without UPnP-IGD). */
+static const char *source(const portmap_router_entry *e, int journal)
+{
+    return e->ipv6 || journal ? "journal" : "router";
+}
+
+static void print_entry(const portmap_router_entry *e, int journal)
 {
     if (cli_json_mode) {
         printf("{\"protocol\":\"%s\",\"external_port\":%u,\"internal_client\":",
@@ -85,8 +111,15 @@ static void print_entry(const portmap_router_entry *e)
         cli_json_string(stdout, e->internal_client);
         printf(",\"internal_port\":%u,\"description\":", e->internal_port);
         cli_json_string(stdout, e->description);
-        printf(",\"lease\":%u,\"enabled\":%s,\"family\":\"%s\",\"ours\":%s}\n", e->lease,
-               cli_json_bool(e->enabled), e->ipv6 ? "ipv6" : "ipv4", cli_json_bool(e->ours));
+        printf(",\"lease\":%u,\"enabled\":%s,\"family\":\"%s\",\"ours\":%s,\"source\":\"%s\"}\n",
+               e->lease, cli_json_bool(e->enabled), e->ipv6 ? "ipv6" : "ipv4",
+               cli_json_bool(e->ours), source(e, journal));
+        return;
+    }
+    if (journal && !e->ipv6) {
+        printf("%s %5u -> %s:%u  lease %u  made with %s  (this host%s, from the journal)\n",
+               cli_proto_name(e->protocol), e->external_port, e->internal_client,
+               e->internal_port, e->lease, e->description, e->held ? ", held" : "");
         return;
     }
     if (e->ipv6) {
@@ -105,15 +138,14 @@ int cli_cmd_list(const cli_options *o, const cli_pair *pairs, int n)
     portmap_client *c = NULL;
     portmap_router_entry *e = NULL;
     size_t count = 0;
-    int rc;
+    int rc, journal;
 
     (void)pairs;
     (void)n;
-    if ((rc = fetch_table(o, &c, &e, &count,
-                          "the router offers no UPnP-IGD, which is needed to list its table")))
+    if ((rc = fetch_table(o, &c, &e, &count, &journal)))
         return rc;
     for (size_t i = 0; i < count; i++)
-        print_entry(&e[i]);
+        print_entry(&e[i], journal);
     portmap_router_entries_free(e);
     portmap_close(&c);
     return CLI_EX_OK;
@@ -167,7 +199,7 @@ static void finding_reason(const portmap_router_entry *e, const finding *f, char
 }
 
 static void print_finding_json(const portmap_router_entry *e, const finding *f, const char *why,
-                               const char *pruned)
+                               const char *pruned, int journal)
 {
     printf("{\"protocol\":\"%s\",\"external_port\":%u,\"internal_client\":",
            cli_proto_name(e->protocol), e->external_port);
@@ -180,21 +212,22 @@ static void print_finding_json(const portmap_router_entry *e, const finding *f, 
         cli_json_string(stdout, f->risky);
     else
         printf("null");
-    printf(",\"other_host\":%s,\"family\":\"%s\",\"reason\":", cli_json_bool(f->other_host),
-           e->ipv6 ? "ipv6" : "ipv4");
+    printf(",\"other_host\":%s,\"family\":\"%s\",\"source\":\"%s\",\"reason\":",
+           cli_json_bool(f->other_host), e->ipv6 ? "ipv6" : "ipv4", source(e, journal));
     cli_json_string(stdout, why);
     if (pruned)
         printf(",\"pruned\":%s", pruned);
     printf("}\n");
 }
 
-static void print_finding(const portmap_router_entry *e, const finding *f, const char *pruned)
+static void print_finding(const portmap_router_entry *e, const finding *f, const char *pruned,
+                          int journal)
 {
     char why[512];
 
     finding_reason(e, f, why, sizeof(why));
     if (cli_json_mode)
-        print_finding_json(e, f, why, pruned);
+        print_finding_json(e, f, why, pruned, journal);
     else if (e->ipv6)
         printf("%s pinhole [%s]:%u: %s%s%s\n", cli_proto_name(e->protocol), e->internal_client,
                e->internal_port, why, pruned ? " -- pruned: " : "", pruned ? pruned : "");
@@ -204,14 +237,23 @@ static void print_finding(const portmap_router_entry *e, const finding *f, const
                pruned ? pruned : "");
 }
 
-/* Delete a stale entry; "true" or "false" for the report. A pinhole is
- * released by its journal entry, which names this host's current IPv6
- * address only: one for an address given up since runs out by itself. */
-static const char *prune(portmap_client *c, const cli_options *o, const portmap_router_entry *e)
+/* Delete a stale entry; "true" or "false" for the report. A pinhole, or
+ * a mapping known from the journal alone, is released by its journal
+ * entry, which names this host's current address only: a pinhole for an
+ * IPv6 address given up since runs out by itself. */
+static const char *prune(portmap_client *c, const cli_options *o, const portmap_router_entry *e,
+                         int journal, int *released)
 {
-    int rc = e->ipv6 ? portmap_release_port(c, e->protocol, e->internal_port,
-                                            PORTMAP_METHOD_AUTO, o->timeout_s * 1000)
-                     : portmap_router_delete(c, e, o->timeout_s * 1000);
+    int by_port = e->ipv6 || journal;
+    int rc;
+
+    /* a release by port ends the port's mapping and pinhole at once */
+    if (by_port && *released)
+        return "true";
+    rc = by_port ? portmap_release_port(c, e->protocol, e->internal_port, PORTMAP_METHOD_AUTO,
+                                        o->timeout_s * 1000)
+                 : portmap_router_delete(c, e, o->timeout_s * 1000);
+    *released = by_port && rc == PORTMAP_OK;
 
     if (rc == PORTMAP_OK)
         return "true";
@@ -227,7 +269,8 @@ static const char *prune(portmap_client *c, const cli_options *o, const portmap_
 
 /* Report one entry; 1 when it is still flagged. A pruned entry with no
  * other finding is fixed, and no longer counts. */
-static int audit_entry(portmap_client *c, const cli_options *o, const portmap_router_entry *e)
+static int audit_entry(portmap_client *c, const cli_options *o, const portmap_router_entry *e,
+                       int journal, int *released)
 {
     finding f;
     const char *pruned = NULL;
@@ -235,8 +278,8 @@ static int audit_entry(portmap_client *c, const cli_options *o, const portmap_ro
     if (!assess(o, e, &f))
         return 0;
     if (o->prune && f.stale)
-        pruned = prune(c, o, e);
-    print_finding(e, &f, pruned);
+        pruned = prune(c, o, e, journal, released);
+    print_finding(e, &f, pruned, journal);
     return !(pruned && !strcmp(pruned, "true") && !f.permanent && !f.risky && !f.other_host);
 }
 
@@ -245,18 +288,30 @@ int cli_cmd_audit(const cli_options *o, const cli_pair *pairs, int n)
     portmap_client *c = NULL;
     portmap_router_entry *e = NULL;
     size_t count = 0, flagged = 0;
-    int rc;
+    unsigned char *gone; /* released by port (with the port's other family) */
+    int rc, journal;
 
     (void)pairs;
     (void)n;
-    if ((rc = fetch_table(o, &c, &e, &count,
-                          "audit needs the router's mapping table, which only UPnP-IGD offers, "
-                          "and the router does not speak it")))
+    if ((rc = fetch_table(o, &c, &e, &count, &journal)))
         return rc;
-    for (size_t i = 0; i < count; i++)
-        flagged += (size_t)audit_entry(c, o, &e[i]);
+    if (!(gone = calloc(count + 1, 1))) {
+        portmap_router_entries_free(e);
+        portmap_close(&c);
+        return cli_fail(CLI_EX_OTHER, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        int released = 0; /* an earlier entry of the same port was released by port */
+        for (size_t j = 0; j < i && !released; j++)
+            released = e[j].protocol == e[i].protocol && e[j].internal_port == e[i].internal_port &&
+                       gone[j];
+        flagged += (size_t)audit_entry(c, o, &e[i], journal, &released);
+        gone[i] = (unsigned char)released;
+    }
     if (!cli_json_mode && !flagged)
-        printf("nothing to flag in %zu mapping%s\n", count, count == 1 ? "" : "s");
+        printf("nothing to flag in %zu mapping%s%s\n", count, count == 1 ? "" : "s",
+               journal ? " of this host (from its journal)" : "");
+    free(gone);
     portmap_router_entries_free(e);
     portmap_close(&c);
     return flagged ? CLI_EX_NEGATIVE : CLI_EX_OK;

@@ -66,7 +66,9 @@ static const cli_command cli_commands[] = {
                 "Print the router's mapping table (UPnP-IGD); this host's entries are marked.\n"
                 "This host's IPv6 pinholes follow (from the journal: no protocol lists them).\n"
                 "-4 the table only, -6 the pinholes only; --ports LOW[-HIGH] those external\n"
-                "ports only.\n",
+                "ports only. A router that speaks only PCP or NAT-PMP has no table to read:\n"
+                "then this host's own mappings are shown, from the journal, with a note\n"
+                "saying so (exit 0).\n",
         .options = CLI_O_ROUTER | CLI_O_PORTS,
         .run = cli_cmd_list,
     },
@@ -82,7 +84,9 @@ static const cli_command cli_commands[] = {
                 "--prune deletes the stale mappings and IPv6 pinholes of this host.\n"
                 "--ports LOW[-HIGH] looks at those external ports only; with --prune it\n"
                 "deletes every entry of this host there that no running process holds\n"
-                "(a listener alone does not keep it).\n",
+                "(a listener alone does not keep it). A router that speaks only PCP or\n"
+                "NAT-PMP has no table to read: then this host's own mappings, from the\n"
+                "journal, are audited, with a note saying so.\n",
         .options = CLI_O_ROUTER | CLI_O_PRUNE | CLI_O_PORTS,
         .run = cli_cmd_audit,
     },
@@ -101,13 +105,16 @@ static const cli_command cli_commands[] = {
         .name = "check",
         .synopsis = "check PORT PROTO",
         .summary = "is the port open: from outside (--via), or what this host sees",
-        .help = "usage: portmap-cli check PORT tcp|udp [--via CHECKER] [--external-port N] [options]\n"
+        .help = "usage: portmap-cli check PORT tcp|udp [--via CHECKER [--cacert FILE]]\n"
+                "                         [--external-port N] [options]\n"
                 "Is PORT really open? With --via CHECKER, a host outside the NAT connects\n"
                 "back to this network's address and reports what it saw, as port scanners\n"
                 "do: tcp open, closed (reset) or filtered (no answer); udp open (an answer)\n"
                 "or open|filtered. CHECKER is HOST[:PORT] running portmap-cli serve-check\n"
                 "(default port 8490), or http(s)://HOST[:PORT] of an echoip service\n"
-                "(GET /port/N; TCP only). When nothing on this host uses the port,\n"
+                "(GET /port/N; TCP only). An https:// checker's certificate is verified\n"
+                "against the system's CAs, or with --cacert FILE against the CAs in FILE\n"
+                "(PEM) instead. When nothing on this host uses the port,\n"
                 "portmap-cli holds it during the check, so a mapping can be checked before\n"
                 "its service runs. A double NAT (the checker sees another address than the\n"
                 "router's external one) is reported.\n"
@@ -119,7 +126,7 @@ static const cli_command cli_commands[] = {
                 "Exit 0 when open, 1 otherwise.\n",
         .max_pairs = 1,
         .bad_args = "usage: portmap-cli check PORT tcp|udp [--via CHECKER] [options]",
-        .options = CLI_O_ROUTER | CLI_O_EXTERNAL_PORT | CLI_O_VIA,
+        .options = CLI_O_ROUTER | CLI_O_EXTERNAL_PORT | CLI_O_VIA | CLI_O_CACERT,
         .run = cli_cmd_check,
     },
     {
@@ -169,6 +176,8 @@ void cli_usage(FILE *f)
           "  --interface IFACE            the router behind IFACE (its default route)\n"
           "  --ports LOW[-HIGH]           list, audit: only these external ports\n"
           "  --via CHECKER                check: ask this host outside the NAT\n"
+          "  --cacert FILE                check --via https://: trust the CAs in FILE (PEM)\n"
+          "                               instead of the system's\n"
           "  --listen ADDR[:PORT]         serve-check: where to listen (default 0.0.0.0:8490)\n"
           "  --once                       map, print and exit; the mapping expires by itself\n"
           "  --json                       one JSON object per line\n"

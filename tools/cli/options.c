@@ -7,7 +7,9 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_wire.h"
 #include "cli.h"
@@ -171,6 +173,12 @@ static int value_option(int ch, const char *arg, cli_options *o)
         o->listen = arg;
         break;
     }
+    case 'A':
+        /* read now: a typo is a usage error, not a TLS failure later */
+        if (access(arg, R_OK))
+            return cli_fail(CLI_EX_USAGE, "--cacert: cannot read '%s': %s", arg, strerror(errno));
+        o->cacert = arg;
+        break;
     case 'i':
         if (!if_nametoindex(arg))
             return cli_fail(CLI_EX_USAGE, "--interface: this host has no interface '%s'", arg);
@@ -213,6 +221,7 @@ static const struct {
     { 'P', CLI_O_PRUNE, "--prune" },         { 'j', CLI_O_JSON, "--json" },
     { '4', CLI_O_FAMILY, "-4" },             { '6', CLI_O_FAMILY, "-6" },
     { 'i', CLI_O_INTERFACE, "--interface" }, { 'r', CLI_O_PORTS, "--ports" },
+    { 'A', CLI_O_CACERT, "--cacert" },
 };
 
 #define CLI_NOPTION_BITS (sizeof(cli_option_bits) / sizeof(cli_option_bits[0]))
@@ -241,6 +250,7 @@ static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
     case 'h': *want_help = 1; break;
     case 'V': printf("portmap-cli %s\n", portmap_version()); return CLI_EX_OK;
     case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L': case 'i': case 'r':
+    case 'A':
         return value_option(ch, arg, o);
     default: cli_usage(stderr); return CLI_EX_USAGE;
     }
@@ -263,6 +273,7 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
         { "description", required_argument, NULL, 'd' },
         { "allow", required_argument, NULL, 'a' },
         { "via", required_argument, NULL, 'c' },
+        { "cacert", required_argument, NULL, 'A' },
         { "listen", required_argument, NULL, 'L' },
         { "interface", required_argument, NULL, 'i' },
         { "ports", required_argument, NULL, 'r' },
