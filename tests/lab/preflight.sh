@@ -6,7 +6,7 @@ if [ "$(id -u)" != 0 ]; then
     [ "${CI:-}" = true ] && exit 1
     exit 77
 fi
-for tool in miniupnpd nft ip; do
+for tool in miniupnpd nft ip openssl python3; do
     if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
         echo "lab tests need $tool: run scripts/setup.sh" >&2
         exit 1
