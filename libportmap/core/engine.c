@@ -20,11 +20,6 @@
 /* orphans claimed from the journal at a time (as many times as needed) */
 #define PM_ORPHANS_MAX 64
 
-int pm_engine_on_thread(portmap_client *c)
-{
-    return c->thread_started && pthread_equal(pthread_self(), c->thread);
-}
-
 void pm_engine_wake(portmap_client *c)
 {
     uint64_t one = 1;

@@ -327,8 +327,14 @@ struct pm_backend {
      * first use by pm_backend_state and freed with the client. */
     void *(*state_new)(void);
     void (*state_free)(void *state);
-    /* Send the first datagram of m's exchange (m->op, m->op_lifetime). */
+    /* Send the first datagram of m's exchange (m->op, m->op_lifetime).
+     * Also runs on a caller's thread (lock held): a release, and with
+     * start_sends a request on a router that answered. */
     int (*start)(portmap_client *c, portmap_mapping *m, int64_t now);
+    /* start() sends the request itself, a datagram, rather than leave it
+     * to the engine's rounds (UPnP's connections): a request on a router
+     * that answered in it is sent from the caller's thread at once. */
+    int start_sends;
     /* Forget m's exchange (done, timed out or cancelled). */
     void (*stop)(portmap_client *c, portmap_mapping *m);
     /* Probe fam's gateway for this protocol; -1 when it cannot even try

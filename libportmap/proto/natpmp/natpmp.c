@@ -548,6 +548,7 @@ const pm_backend pm_backend_natpmp = {
     .state_new = pmp_state_new,
     .state_free = pmp_state_free,
     .start = pmp_start,
+    .start_sends = 1,
     .stop = pmp_stop,
     .probe = pmp_probe,
     .listen = pmp_listen,
