@@ -991,6 +991,12 @@ END_TEST
  * test lets it go: what happens meanwhile happens without it. */
 static atomic_int engine_held, let_engine_go;
 
+static int engine_is_held(void *arg)
+{
+    (void)arg;
+    return atomic_load(&engine_held);
+}
+
 static int engine_let_go(void *arg)
 {
     (void)arg;
@@ -1031,9 +1037,7 @@ START_TEST(known_router_request_leaves_without_the_engine)
     ck_assert_int_eq(portmap_request_mapping(client, &r, &first), PORTMAP_OK);
     ck_assert_int_eq(portmap_mapping_wait(first, 0, NULL), PORTMAP_OK);
     /* the engine is in the callback now, or about to be */
-    for (int i = 0; i < 500 && !atomic_load(&engine_held); i++)
-        usleep(10000);
-    ck_assert(atomic_load(&engine_held));
+    ck_assert(wait_until(engine_is_held, NULL, 5000));
     want = atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests) + 1;
     r.internal_port = 7302;
     r.callback = NULL;

@@ -259,7 +259,8 @@ struct portmap_client {
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
     /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
-     * are under way at a family's router (counted by the engine's pass) */
+     * are under way at a family's router (counted by the engine's pass;
+     * a request started since, on a caller's thread too, adds itself) */
     unsigned inflight[PM_FAMS];
     /* the engine's polls, and those that could not wait: for work queued
      * (events, journal), or for a timer that was due when the round's
