@@ -242,6 +242,28 @@ static inline int pm_engine_on_thread(const portmap_client *c)
 {
     return c->thread_started && pthread_equal(pthread_self(), c->thread);
 }
+/* Something a waiting caller may wait for changed (lock held): they are
+ * woken now, or, on the engine thread, when it next drops the lock
+ * (pm_unlock_and_wake). A caller woken while the engine holds the lock
+ * would only wake to wait for it: a second wake-up, with the switches
+ * of both, on the way from a reply to its waiter. */
+static inline void pm_wake_waiters(portmap_client *c)
+{
+    if (pm_engine_on_thread(c))
+        c->wake_due = 1;
+    else
+        pthread_cond_broadcast(&c->cond);
+}
+/* Drop the lock, then wake the callers pm_wake_waiters told of. */
+static inline void pm_unlock_and_wake(portmap_client *c)
+{
+    int due = c->wake_due;
+
+    c->wake_due = 0;
+    pthread_mutex_unlock(&c->lock);
+    if (due)
+        pthread_cond_broadcast(&c->cond);
+}
 /* One pass over the mappings and what they asked for, as the engine does
  * each round (no I/O but sends; the tests drive it with their clock). */
 void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline);

@@ -255,6 +255,7 @@ struct portmap_client {
     int stopping;
     int closed;               /* engine has exited */
     int waiters;              /* threads blocked in a public call */
+    int wake_due;             /* they are to be woken when the engine drops the lock */
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
