@@ -6,8 +6,8 @@
  * it is the only thread that ever calls your mapping callbacks. All public
  * functions are thread-safe unless a comment says otherwise; they take the
  * client's lock, change state, wake the engine and return. One exception
- * to the I/O: a request on a router that has already answered in PCP or
- * NAT-PMP, and a release, send their first datagram from the calling
+ * to the I/O: a request on a router that has already answered in PCP,
+ * and a release, send their first datagram from the calling
  * thread (under the lock, without waiting); the engine still owns the
  * exchange (retransmissions, the reply, the events). Blocking functions (portmap_discover,
  * portmap_external_ip, portmap_mapping_wait, portmap_release_port,

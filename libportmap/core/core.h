@@ -185,7 +185,7 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
 /* m's part of the engine's pass at now; lowers *deadline to its next. */
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline);
 /* A new request m on a router that has answered in a protocol whose start
- * sends the request itself (pm_backend.start_sends): started now, on the
+ * sends the request itself (pm_backend.start_sends, PCP): started now, on the
  * caller's thread, as the engine's pass would start it, so the request
  * does not wait for the engine to wake up. The engine owns the exchange
  * from there (retransmissions, the reply, the deadline) and is to be

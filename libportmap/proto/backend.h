@@ -333,9 +333,10 @@ struct pm_backend {
      * Also runs on a caller's thread (lock held): a release, and with
      * start_sends a request on a router that answered. */
     int (*start)(portmap_client *c, portmap_mapping *m, int64_t now);
-    /* start() sends the request itself, a datagram, rather than leave it
-     * to the engine's rounds (UPnP's connections): a request on a router
-     * that answered in it is sent from the caller's thread at once. */
+    /* start() sends the request itself, a datagram on a socket the engine
+     * polls already (PCP; not UPnP's connections, nor NAT-PMP's socket of
+     * each exchange): a request on a router that answered in it is sent
+     * from the caller's thread at once, its reply read as soon as it comes. */
     int start_sends;
     /* Forget m's exchange (done, timed out or cancelled). */
     void (*stop)(portmap_client *c, portmap_mapping *m);
