@@ -186,7 +186,8 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
                                                   (uint16_t)(6000 + count), "198.51.100.7"));
         break;
     case S_DROP_FIRST:
-        if (((req[40] << 8) | req[41]) == DROPPED_PORT && atomic_fetch_add(&dropped_port_maps, 1) == 0)
+        if (((req[40] << 8) | req[41]) == DROPPED_PORT &&
+            atomic_fetch_add(&dropped_port_maps, 1) == 0)
             break;
         /* fall through */
     case S_PLAIN:
