@@ -24,7 +24,10 @@ static int scenario;
 static atomic_int map_count;      /* MAP requests seen by the gateway's thread */
 
 enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
-       S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH };
+       S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH, S_PLAIN, S_DROP_FIRST };
+/* S_DROP_FIRST: the first MAP request for this port is lost */
+#define DROPPED_PORT 7301
+static atomic_int dropped_port_maps; /* MAP requests for it seen, the lost one too */
 static atomic_int addr_requests;
 static atomic_int pmp_maps;       /* NAT-PMP mapping requests seen */
 /* the last PCP MAP request, for S_FILTER: written by the gateway's thread */
@@ -182,6 +185,16 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch,
                                                   (uint16_t)(6000 + count), "198.51.100.7"));
         break;
+    case S_DROP_FIRST:
+        if (((req[40] << 8) | req[41]) == DROPPED_PORT &&
+            atomic_fetch_add(&dropped_port_maps, 1) == 0)
+            break;
+        /* fall through */
+    case S_PLAIN:
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch,
+                                                  (uint16_t)(((req[40] << 8) | req[41]) + 1000),
+                                                  "198.51.100.7"));
+        break;
     case S_CHANGE:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 2, g->epoch,
                                                   (uint16_t)(count == 1 ? 5000 : 5001),
@@ -230,6 +243,7 @@ static void start(int s)
     atomic_store(&pcp_deletes, 0);
     atomic_store(&addr_requests, 0);
     atomic_store(&pmp_maps, 0);
+    atomic_store(&dropped_port_maps, 0);
     last_map_len = 0; /* before the gateway's thread starts */
     wait_events_reset(&rec);
     inner_wait_rc = inner_info_rc = -1;
@@ -997,6 +1011,98 @@ START_TEST(ipv6_natpmp_and_allow_are_refused)
 }
 END_TEST
 
+/*
+ * A request on a router that has answered leaves from the caller's
+ * thread (request.c, start_at_once); the engine owns the exchange from
+ * there: its retransmissions, its reply, its deadline.
+ */
+
+/* The engine is kept in the first mapping's MAPPED callback until the
+ * test lets it go: what happens meanwhile happens without it. */
+static atomic_int engine_held, let_engine_go;
+
+static int engine_is_held(void *arg)
+{
+    (void)arg;
+    return atomic_load(&engine_held);
+}
+
+static int engine_let_go(void *arg)
+{
+    (void)arg;
+    return atomic_load(&let_engine_go);
+}
+
+static void on_mapped_hold(portmap_mapping *m, portmap_event ev, const portmap_mapping_info *info,
+                           void *user)
+{
+    (void)m;
+    (void)info;
+    (void)user;
+    if (ev != PORTMAP_EVENT_MAPPED || atomic_exchange(&engine_held, 1))
+        return;
+    wait_until(engine_let_go, NULL, 10000);
+}
+
+static int gateway_maps(void *arg)
+{
+    return atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests) >= *(int *)arg;
+}
+
+START_TEST(known_router_request_leaves_without_the_engine)
+{
+    int want;
+    portmap_request r;
+    portmap_mapping *first = NULL, *m = NULL;
+    portmap_mapping_info info;
+
+    atomic_store(&engine_held, 0);
+    atomic_store(&let_engine_go, 0);
+    start(S_PLAIN);
+    portmap_request_init(&r);
+    r.internal_port = 7300;
+    r.callback = on_mapped_hold;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &first), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(first, 0, NULL), PORTMAP_OK);
+    /* the engine is in the callback now, or about to be */
+    ck_assert(wait_until(engine_is_held, NULL, 5000));
+    want = atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests) + 1;
+    r.internal_port = 7302;
+    r.callback = NULL;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &m), PORTMAP_OK);
+    ck_assert_msg(wait_until(gateway_maps, &want, 2000),
+                  "the request waited for the engine, busy in a callback");
+    atomic_store(&let_engine_go, 1);
+    ck_assert_int_eq(portmap_mapping_wait(m, 0, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.method, PORTMAP_METHOD_PCP);
+    ck_assert_uint_eq(info.external_port, 8302);
+    finish();
+}
+END_TEST
+
+/* The engine, not the caller, retransmits: the first datagram of a
+ * request sent from the caller's thread is lost. */
+START_TEST(known_router_request_is_retransmitted_by_the_engine)
+{
+    portmap_counters k;
+    portmap_mapping_info info;
+    portmap_discovery d;
+
+    start(S_DROP_FIRST);
+    ck_assert_int_eq(portmap_mapping_wait(request(7300), 0, NULL), PORTMAP_OK);
+    /* the engine idle, asleep until the first mapping's renewal: only
+     * the request's own wake-up takes the exchange into its timers */
+    ck_assert_int_eq(portmap_discover(client, &d, 0, 2000), PORTMAP_OK);
+    ck_assert_int_eq(portmap_sync_journal(client, 2000), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(request(DROPPED_PORT), 0, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, DROPPED_PORT + 1000);
+    ck_assert_int_eq(atomic_load(&dropped_port_maps), 2);
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_ge(k.retransmissions, 1);
+    finish();
+}
+END_TEST
+
 static Suite *fakegw_suite(void)
 {
     Suite *s = suite_create("fakegw");
@@ -1019,6 +1125,11 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, natpmp_refusal);
     tcase_add_test(tc, natpmp_mapped_waits_for_the_address);
     tcase_add_test(tc, close_with_requests_in_flight);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("known_router");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, known_router_request_leaves_without_the_engine);
+    tcase_add_test(tc, known_router_request_is_retransmitted_by_the_engine);
     suite_add_tcase(s, tc);
     tc = tcase_create("ipv6");
     tcase_set_timeout(tc, 30);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@
 
 static fakegw gw;
 static portmap_client *client;
+/* first requests (no external port suggested yet) per port, by the
+ * gateway's thread, for the burst's ports */
+#define FIRST_PORTS 8192
+static atomic_int first_maps[FIRST_PORTS];
 static atomic_int callbacks, callback_violations, blocked;
 
 static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
@@ -49,6 +54,8 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
     if (len < 60)
         return;
     iport = (uint16_t)((req[40] << 8) | req[41]);
+    if (iport < FIRST_PORTS && !req[42] && !req[43])
+        atomic_fetch_add(&first_maps[iport], 1);
     if (iport >= SILENT_PORT)
         return;
     /* short leases so that renewals run all the time; deletes confirmed */
@@ -205,12 +212,82 @@ START_TEST(threads_and_close_in_the_middle)
 }
 END_TEST
 
+/*
+ * Many threads request at once on a router that has answered: each
+ * request leaves from its caller's thread under the client lock, past
+ * PM_INFLIGHT_MAX (64) at once, where the engine's pass takes over.
+ */
+#define BURST_THREADS 8
+#define BURST_PER_THREAD 24
+#define BURST_PORT 7000
+
+static pthread_barrier_t burst_start;
+
+static void *burst(void *arg)
+{
+    int id = (int)(intptr_t)arg, failed = 0;
+    portmap_mapping *m[BURST_PER_THREAD];
+
+    pthread_barrier_wait(&burst_start);
+    for (int i = 0; i < BURST_PER_THREAD; i++)
+        m[i] = request((uint16_t)(BURST_PORT + id * BURST_PER_THREAD + i), 10000);
+    for (int i = 0; i < BURST_PER_THREAD; i++)
+        failed += !m[i] || portmap_mapping_wait(m[i], 0, NULL) != PORTMAP_OK;
+    return (void *)(intptr_t)failed;
+}
+
+START_TEST(many_threads_request_at_once_on_a_known_router)
+{
+    portmap_settings s;
+    pthread_t th[BURST_THREADS];
+    char dir[] = "/tmp/pm-stress-XXXXXX";
+    portmap_counters k;
+    int failed = 0, sent = 0;
+
+    ck_assert_msg(fakegw_start(&gw, handler, NULL) == 0, "cannot bind 127.0.0.1:5351");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    portmap_default_settings(&s);
+    s.gateway = "127.0.0.1";
+    s.methods[0] = PORTMAP_METHOD_PCP;
+    s.methods[1] = PORTMAP_METHOD_NATPMP;
+    s.timeout_ms = 10000;
+    s.state_dir = dir;
+    s.close_timeout_ms = 2000;
+    ck_assert_int_eq(portmap_open(&client, &s), PORTMAP_OK);
+    /* the router answers first: PCP is known when the burst comes */
+    ck_assert_int_eq(portmap_mapping_wait(request(BURST_PORT - 1, 10000), 0, NULL), PORTMAP_OK);
+    ck_assert_int_eq(pthread_barrier_init(&burst_start, NULL, BURST_THREADS), 0);
+    for (intptr_t i = 0; i < BURST_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, burst, (void *)i), 0);
+    for (int i = 0; i < BURST_THREADS; i++) {
+        void *r;
+        ck_assert_int_eq(pthread_join(th[i], &r), 0);
+        failed += (int)(intptr_t)r;
+    }
+    pthread_barrier_destroy(&burst_start);
+    ck_assert_int_eq(failed, 0);
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    /* each request went out once (the fake router drops nothing), not
+     * by its caller and again by the engine; a slow engine may have
+     * resent some */
+    for (int p = BURST_PORT; p < BURST_PORT + BURST_THREADS * BURST_PER_THREAD; p++) {
+        ck_assert_int_ge(atomic_load(&first_maps[p]), 1);
+        sent += atomic_load(&first_maps[p]);
+    }
+    ck_assert_int_le(sent, BURST_THREADS * BURST_PER_THREAD + (int)k.retransmissions);
+    ck_assert_int_eq(portmap_close(&client), PORTMAP_OK);
+    fakegw_stop(&gw);
+    ck_assert_int_eq(atomic_load(&callback_violations), 0);
+}
+END_TEST
+
 static Suite *stress_suite(void)
 {
     Suite *s = suite_create("stress");
     TCase *tc = tcase_create("threads");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, threads_and_close_in_the_middle);
+    tcase_add_test(tc, many_threads_request_at_once_on_a_known_router);
     suite_add_tcase(s, tc);
     return s;
 }

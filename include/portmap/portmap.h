@@ -2,11 +2,14 @@
  * libportmap: open ports on the local router (PCP, NAT-PMP, UPnP-IGD).
  *
  * Threading model, in one paragraph: every client owns one engine thread.
- * The engine does all network I/O, retransmissions and lease refreshes, and
- * it is the only thread that ever calls your callbacks (mapping callbacks
- * and the log callback). All public functions are thread-safe unless a
- * comment says otherwise; they take the client's lock, change state, wake
- * the engine and return. Blocking functions (portmap_discover,
+ * The engine does the network I/O, retransmissions and lease refreshes, and
+ * it is the only thread that ever calls your mapping callbacks. All public
+ * functions are thread-safe unless a comment says otherwise; they take the
+ * client's lock, change state, wake the engine and return. One exception
+ * to the I/O: a request on a router that has already answered in PCP,
+ * and a release, send their first datagram from the calling
+ * thread (under the lock, without waiting); the engine still owns the
+ * exchange (retransmissions, the reply, the events). Blocking functions (portmap_discover,
  * portmap_external_ip, portmap_mapping_wait, portmap_release_port,
  * portmap_cleanup, portmap_router_mappings, portmap_router_delete and
  * portmap_mapping_release with a timeout) always honour their timeout.

@@ -184,6 +184,14 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
 
 /* m's part of the engine's pass at now; lowers *deadline to its next. */
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline);
+/* A new request m on a router that has answered in a protocol whose start
+ * sends the request itself (pm_backend.start_sends, PCP): started now, on the
+ * caller's thread, as the engine's pass would start it, so the request
+ * does not wait for the engine to wake up. The engine owns the exchange
+ * from there (retransmissions, the reply, the deadline) and is to be
+ * woken to take it into its timers and poll set. 1 when started; 0 when
+ * the pass is to decide (no answer yet, probes to make, a full window). */
+int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now);
 
 /* ---- net.c: the one writer of the network state ---- */
 
@@ -229,7 +237,33 @@ void pm_orphans_release(portmap_client *c, const pm_journal_entry *e, size_t n, 
 
 void pm_engine_wake(portmap_client *c);
 void *pm_engine_main(void *arg);
-int pm_engine_on_thread(portmap_client *c);
+/* Whether the calling thread is c's engine (inline: every module asks) */
+static inline int pm_engine_on_thread(const portmap_client *c)
+{
+    return c->thread_started && pthread_equal(pthread_self(), c->thread);
+}
+/* Something a waiting caller may wait for changed (lock held): they are
+ * woken now, or, on the engine thread, when it next drops the lock
+ * (pm_unlock_and_wake). A caller woken while the engine holds the lock
+ * would only wake to wait for it: a second wake-up, with the switches
+ * of both, on the way from a reply to its waiter. */
+static inline void pm_wake_waiters(portmap_client *c)
+{
+    if (pm_engine_on_thread(c))
+        c->wake_due = 1;
+    else
+        pthread_cond_broadcast(&c->cond);
+}
+/* Drop the lock, then wake the callers pm_wake_waiters told of. */
+static inline void pm_unlock_and_wake(portmap_client *c)
+{
+    int due = c->wake_due;
+
+    c->wake_due = 0;
+    pthread_mutex_unlock(&c->lock);
+    if (due)
+        pthread_cond_broadcast(&c->cond);
+}
 /* One pass over the mappings and what they asked for, as the engine does
  * each round (no I/O but sends; the tests drive it with their clock). */
 void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline);

@@ -20,11 +20,6 @@
 /* orphans claimed from the journal at a time (as many times as needed) */
 #define PM_ORPHANS_MAX 64
 
-int pm_engine_on_thread(portmap_client *c)
-{
-    return c->thread_started && pthread_equal(pthread_self(), c->thread);
-}
-
 void pm_engine_wake(portmap_client *c)
 {
     uint64_t one = 1;
@@ -152,7 +147,7 @@ static void claim_orphans(portmap_client *c, int64_t now)
             net->orphans_due = 0;
             if (!e)
                 return;
-            pthread_mutex_unlock(&c->lock);
+            pm_unlock_and_wake(c);
             n = pm_journal_claim_orphans(c->state_dir, &gw, &local, methods, (long)getpid(), e,
                                          PM_ORPHANS_MAX);
             pm_jq_check_refusal(c);
@@ -263,11 +258,11 @@ void *pm_engine_main(void *arg)
         if (c->n_events || c->route_dirty || pm_jq_due(c, pm_now_ms(), &deadline))
             deadline = 0; /* queued while the lock was dropped */
         n = build_pollset(c, &deadline, &first);
-        pthread_cond_broadcast(&c->cond);
         if (deadline != PM_NEVER)
             ts = until(deadline);
         count_poll(c, deadline, round_now);
-        pthread_mutex_unlock(&c->lock);
+        c->wake_due = 1; /* every round: whatever changed, waiters look */
+        pm_unlock_and_wake(c);
         if (ppoll(c->pfds, n, deadline == PM_NEVER ? NULL : &ts, NULL) < 0 && errno != EINTR)
             usleep(10000); /* poll failing means a bad fd: do not spin */
         pthread_mutex_lock(&c->lock);

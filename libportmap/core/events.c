@@ -29,7 +29,7 @@ void pm_event_queue(portmap_client *c, portmap_mapping *m, portmap_event ev)
     if (m->handle) /* delivered through it */
         pm_mapping_ref(m->handle);
     pm_mapping_fill_info(m, pm_now_ms(), &e->info);
-    pthread_cond_broadcast(&c->cond);
+    pm_wake_waiters(c);
 }
 
 static void release_events(pm_event *evs, size_t n)
@@ -52,7 +52,7 @@ void pm_events_deliver(portmap_client *c)
 
         c->events = NULL;
         c->n_events = c->cap_events = 0;
-        pthread_mutex_unlock(&c->lock);
+        pm_unlock_and_wake(c);
         for (size_t i = 0; i < n; i++) {
             if (evs[i].m->cb)
                 evs[i].m->cb(pm_mapping_handle(evs[i].m), evs[i].ev, &evs[i].info,

@@ -114,14 +114,14 @@ void pm_jq_run(portmap_client *c, int unlock)
         c->n_jops = c->cap_jops = 0;
         c->journal_busy = 1;
         if (unlock)
-            pthread_mutex_unlock(&c->lock);
+            pm_unlock_and_wake(c);
         write_batch(c, c->state_dir, ops, n);
         free(ops);
         if (unlock)
             pthread_mutex_lock(&c->lock);
         c->journal_busy = 0;
         c->jops_done = upto;
-        pthread_cond_broadcast(&c->cond);
+        pm_wake_waiters(c);
     }
 }
 

@@ -57,7 +57,7 @@ static void junk_external(portmap_client *c, uint32_t addr, const char *kind, in
         c->double_nat = 0;
     }
     c->ext_addr_at = PM_MAX(now, 1);
-    pthread_cond_broadcast(&c->cond);
+    pm_wake_waiters(c);
 }
 
 void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now)
@@ -82,7 +82,7 @@ void pm_net_set_external(portmap_client *c, uint32_t addr, int64_t now)
     c->ext_addr = addr;
     c->ext_addr_at = PM_MAX(now, 1);
     c->double_nat = pm_addr_is_private(addr);
-    pthread_cond_broadcast(&c->cond);
+    pm_wake_waiters(c);
 }
 
 void pm_net_forget_external(portmap_client *c)
@@ -97,7 +97,7 @@ void pm_net_forget_external(portmap_client *c)
 static void external_pending(portmap_client *c, int pending)
 {
     c->ext_pending = pending;
-    pthread_cond_broadcast(&c->cond);
+    pm_wake_waiters(c);
 }
 
 /* Ask fam's router now, in requests whose replies can be trusted, what
@@ -502,7 +502,7 @@ void pm_net_probe_done(portmap_client *c, int fam, portmap_method method, pm_ava
     if (net->refused == method)
         share_refusal(c, fam, method, now);
 out:
-    pthread_cond_broadcast(&c->cond);
+    pm_wake_waiters(c);
 }
 
 void pm_net_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
@@ -525,7 +525,7 @@ void pm_net_map_done(portmap_client *c, portmap_mapping *m, const pm_result *r, 
      * own has ended: a pending request moves on to the next protocol) */
     if (verdict)
         pm_net_probe_failed(c, fam, method, now, "%s", r->detail[0] ? r->detail : "not spoken");
-    pthread_cond_broadcast(&c->cond);
+    pm_wake_waiters(c);
 }
 
 /* A router that lost its state (reboot) answers with a young epoch (the

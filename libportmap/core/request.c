@@ -45,6 +45,23 @@ static portmap_mapping *new_handle(portmap_client *c, const portmap_request *r)
     return m;
 }
 
+/* On a router that has answered, the request leaves from this thread
+ * now rather than one wake-up of the engine later: the engine, woken
+ * after the send, takes the exchange into its timers and poll set while
+ * the datagram is on its way. A bare client (the state machine's tests)
+ * has no engine: its test drives every pass, with a clock of its own. */
+static void start_at_once(portmap_client *c, portmap_mapping *m)
+{
+    int64_t now;
+
+    if (!c->thread_started)
+        return;
+    now = pm_now_ms();
+    pm_mapping_start_at_once(c, m, now);
+    if (m->twin)
+        pm_mapping_start_at_once(c, m->twin, now);
+}
+
 PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request *r,
                                         portmap_mapping **out)
 {
@@ -87,6 +104,7 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
         pthread_mutex_unlock(&c->lock);
         return PORTMAP_ERR_NO_MEMORY;
     }
+    start_at_once(c, m);
     pm_engine_wake(c);
     pthread_mutex_unlock(&c->lock);
     *out = m;

@@ -142,6 +142,24 @@ static int retry_old_verdicts(portmap_client *c, portmap_mapping *m, int64_t now
     return 1;
 }
 
+/* m's first request goes out in meth: its turn at the router has come. */
+static void start_request(portmap_client *c, portmap_mapping *m, portmap_method meth, int64_t now)
+{
+    pm_net *net = pm_net_of(c, m);
+
+    c->inflight[m->fam]++;
+    m->op_method = meth;
+    m->local = net->local;
+    m->local_kind = net->local_kind;
+    m->retry_at = PM_NEVER;
+    pm_mapping_start_op(c, m, PM_OP_MAP, now);
+    /* Then probe whatever nobody has asked yet. The mapping's request goes
+     * first because a router answers in turn: a fresh client maps in one
+     * round trip, not behind its own probes. A probe that cannot even
+     * start ends this request's exchange (pm_mapping_protocol_gone). */
+    pm_mapping_want_probe(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline);
+}
+
 static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
 {
     pm_net *net = pm_net_of(c, m);
@@ -208,17 +226,28 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         *deadline = PM_MIN(*deadline, m->first_deadline);
         return;
     }
-    c->inflight[m->fam]++;
-    m->op_method = meth;
-    m->local = net->local;
-    m->local_kind = net->local_kind;
-    m->retry_at = PM_NEVER;
-    pm_mapping_start_op(c, m, PM_OP_MAP, now);
-    /* Then probe whatever nobody has asked yet. The mapping's request goes
-     * first because a router answers in turn: a fresh client maps in one
-     * round trip, not behind its own probes. A probe that cannot even
-     * start ends this request's exchange (pm_mapping_protocol_gone). */
-    pm_mapping_want_probe(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline);
+    start_request(c, m, meth, now);
+}
+
+int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    pm_net *net = pm_net_of(c, m);
+    const pm_backend *b;
+    portmap_method meth;
+    int all_no;
+
+    /* what service_pending would find before it picks a protocol */
+    if (m->state != PORTMAP_STATE_PENDING || m->op != PM_OP_NONE || m->held ||
+        m->retry_at != PM_NEVER || now >= m->first_deadline || !net->route_ok ||
+        c->route_dirty || c->inflight[m->fam] >= PM_INFLIGHT_MAX)
+        return 0;
+    meth = pick_method(c, m, &all_no);
+    b = pm_backend_of(c, meth);
+    if (all_no || meth == PORTMAP_METHOD_AUTO || net->avail[meth] != PM_AVAIL_YES || !b ||
+        !b->start_sends)
+        return 0;
+    start_request(c, m, meth, now);
+    return 1;
 }
 
 /* Release a held success once the address is known or the hold is over. */

@@ -255,11 +255,13 @@ struct portmap_client {
     int stopping;
     int closed;               /* engine has exited */
     int waiters;              /* threads blocked in a public call */
+    int wake_due;             /* they are to be woken when the engine drops the lock */
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
     /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
-     * are under way at a family's router (counted by the engine's pass) */
+     * are under way at a family's router (counted by the engine's pass;
+     * a request started since, on a caller's thread too, adds itself) */
     unsigned inflight[PM_FAMS];
     /* the engine's polls, and those that could not wait: for work queued
      * (events, journal), or for a timer that was due when the round's
@@ -327,8 +329,15 @@ struct pm_backend {
      * first use by pm_backend_state and freed with the client. */
     void *(*state_new)(void);
     void (*state_free)(void *state);
-    /* Send the first datagram of m's exchange (m->op, m->op_lifetime). */
+    /* Send the first datagram of m's exchange (m->op, m->op_lifetime).
+     * Also runs on a caller's thread (lock held): a release, and with
+     * start_sends a request on a router that answered. */
     int (*start)(portmap_client *c, portmap_mapping *m, int64_t now);
+    /* start() sends the request itself, a datagram on a socket the engine
+     * polls already (PCP; not UPnP's connections, nor NAT-PMP's socket of
+     * each exchange): a request on a router that answered in it is sent
+     * from the caller's thread at once, its reply read as soon as it comes. */
+    int start_sends;
     /* Forget m's exchange (done, timed out or cancelled). */
     void (*stop)(portmap_client *c, portmap_mapping *m);
     /* Probe fam's gateway for this protocol; -1 when it cannot even try

@@ -548,6 +548,10 @@ const pm_backend pm_backend_natpmp = {
     .state_new = pmp_state_new,
     .state_free = pmp_state_free,
     .start = pmp_start,
+    /* not start_sends: each exchange has a socket of its own, whose reply
+     * waits for the engine to poll it; sent from the caller's thread the
+     * request gained nothing, and the engine's round then met the reply
+     * (bench natpmp, warm client: 25 us slower) */
     .stop = pmp_stop,
     .probe = pmp_probe,
     .listen = pmp_listen,

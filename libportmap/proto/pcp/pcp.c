@@ -458,6 +458,7 @@ const pm_backend pm_backend_pcp = {
     .state_new = pm_pcp_state_new,
     .state_free = pm_pcp_state_free,
     .start = pcp_start,
+    .start_sends = 1,
     .stop = pcp_stop,
     .probe = pcp_probe,
     .listen = pm_pcp_listen,
