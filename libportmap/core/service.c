@@ -32,6 +32,14 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int *al
         pm_avail a = net->avail[meth];
         if (a == PM_AVAIL_NO || !pm_method_has_family(c, meth, m->fam))
             continue;
+        if (pm_addr_is_set(&m->third) && !pm_method_third_party(c, meth, m->fam)) {
+            /* it would map the port for this host, not the one named */
+            if (!m->cannot_third)
+                PM_INFO(c, "port %u: %s cannot map a port for another host; not using it",
+                        m->internal_port, pm_method_label(c, meth));
+            m->cannot_third = 1;
+            continue;
+        }
         if (!pm_method_can_allow(c, meth, m->allow_prefix)) {
             /* open to everyone is not what was asked: never this one */
             if (!m->cannot_allow)
@@ -61,7 +69,7 @@ static portmap_method answered_method(portmap_client *c, const portmap_mapping *
     for (unsigned i = 0; i < c->n_order; i++) {
         portmap_method meth = c->order[i];
         if (net->avail[meth] == PM_AVAIL_YES && pm_method_has_family(c, meth, m->fam) &&
-            pm_method_can_allow(c, meth, m->allow_prefix))
+            pm_method_can_serve(c, meth, m))
             return meth;
     }
     return PORTMAP_METHOD_AUTO;
@@ -142,6 +150,43 @@ static int retry_old_verdicts(portmap_client *c, portmap_mapping *m, int64_t now
     return 1;
 }
 
+/*
+ * A request for another host (m->third), now that its network is known:
+ * that host must be on our link's subnets, where the router can reach
+ * it, and not the router. Our own address is this host's request. 0 when
+ * it failed m.
+ */
+static int third_party_on_lan(portmap_client *c, portmap_mapping *m)
+{
+    pm_net *net = pm_net_of(c, m);
+    char who[PM_ADDR_TEXT], lan[PM_ADDR_TEXT];
+
+    if (!pm_addr_is_set(&m->third))
+        return 1;
+    if (pm_addr_eq(&m->third, &net->local)) {
+        m->third = (pm_addr){ 0 };
+        return 1;
+    }
+    pm_addr_fmt(&m->third, who, sizeof(who));
+    if (pm_addr_eq(&m->third, &net->gateway) ||
+        (net->gateway.family == AF_INET6 && !memcmp(m->third.u.v6, net->gateway.u.v6, 16))) {
+        snprintf(m->reason, sizeof(m->reason), "the internal address %s is the router itself, "
+                 "not a host behind it", who);
+        pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
+        return 0;
+    }
+    for (unsigned i = 0; i < net->n_lan; i++)
+        if (pm_addr_in_prefix(&m->third, &net->lan[i], net->lan_len[i]))
+            return 1;
+    pm_addr_fmt(net->n_lan ? &net->lan[0] : &net->local, lan, sizeof(lan));
+    snprintf(m->reason, sizeof(m->reason), "the internal address %s is not on this host's LAN "
+             "(%s/%u%s%s): the router maps ports only to hosts on its own link", who, lan,
+             net->n_lan ? net->lan_len[0] : (m->fam == PM_V6 ? 128u : 32u),
+             net->ifname[0] ? " on " : "", net->ifname);
+    pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
+    return 0;
+}
+
 static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
 {
     pm_net *net = pm_net_of(c, m);
@@ -164,7 +209,7 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
             answered |= net->avail[i] == PM_AVAIL_YES;
             usable |= net->avail[i] == PM_AVAIL_YES &&
-                      pm_method_can_allow(c, (portmap_method)i, m->allow_prefix);
+                      pm_method_can_serve(c, (portmap_method)i, m);
         }
         /* the router answered only in protocols that cannot honour allow */
         pm_mapping_fail(c, m, m->last_error        ? m->last_error
@@ -189,12 +234,15 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         pm_mapping_fail(c, m, PORTMAP_ERR_NO_GATEWAY);
         return;
     }
+    if (!third_party_on_lan(c, m))
+        return;
     meth = pick_method(c, m, &all_no);
     if (all_no && retry_old_verdicts(c, m, now))
         return; /* the pass starts the probes and comes back */
     if (all_no) {
         pm_mapping_fail(c, m, m->last_error ? m->last_error
-                         : m->forced || m->cannot_allow ? PORTMAP_ERR_UNSUPPORTED
+                         : m->forced || m->cannot_allow || m->cannot_third
+                             ? PORTMAP_ERR_UNSUPPORTED
                                                         : PORTMAP_ERR_NO_GATEWAY);
         return;
     }
@@ -210,7 +258,7 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
     }
     c->inflight[m->fam]++;
     m->op_method = meth;
-    m->local = net->local;
+    m->local = pm_mapping_client(c, m);
     m->local_kind = net->local_kind;
     m->retry_at = PM_NEVER;
     pm_mapping_start_op(c, m, PM_OP_MAP, now);
@@ -253,6 +301,8 @@ static int rediscovered(portmap_client *c, portmap_mapping *m, int64_t now, int6
         return 0;
     }
     m->rediscover = 0;
+    if (!third_party_on_lan(c, m))
+        return 0; /* the other host is not on the new network: failed */
     meth = pick_method(c, m, &all_no);
     if (!all_no && meth != PORTMAP_METHOD_AUTO)
         m->op_method = meth;

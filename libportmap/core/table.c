@@ -106,8 +106,14 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
     b->table_close(ctl);
     for (size_t i = 0; rc == PORTMAP_OK && i < *count; i++) {
         portmap_router_entry *e = &(*out)[i];
-        pm_addr mine = pm_addr_from_v4(local);
-        e->held = e->ours && pm_journal_held(c->state_dir, e->protocol, e->internal_port, &mine);
+        pm_addr mine = pm_addr_from_v4(local), other;
+        pm_journal_entry j;
+        if (e->ours)
+            e->held = pm_journal_held(c->state_dir, e->protocol, e->internal_port, &mine);
+        else if (pm_addr_parse(e->internal_client, &other) == 0 &&
+                 pm_journal_find(c->state_dir, e->protocol, e->internal_port, &other, &j) == 0)
+            /* made from here for another host (request.internal_address) */
+            e->held = pm_addr_eq(&j.by, &mine) && pm_journal_entry_held(&j);
         pm_jq_check_refusal(c);
     }
     return rc;
@@ -161,7 +167,7 @@ static int pinhole_entry(const pm_journal_entry *j, int64_t now_unix, portmap_ro
                                                             (int64_t)UINT32_MAX)
                                           : 0;
     e->enabled = 1;
-    e->ours = 1;
+    e->ours = !j->by.family; /* else made from here for another host */
     e->held = held;
     e->ipv6 = 1;
     return 1;

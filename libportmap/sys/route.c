@@ -270,6 +270,53 @@ int pm_route_local6(uint32_t ifindex, pm_addr *local, pm_v6_kind *kind)
     return 0;
 }
 
+typedef struct prefixes {
+    uint32_t ifindex;
+    int family;
+    pm_addr *addr;
+    uint8_t *len;
+    unsigned n, max;
+} prefixes;
+
+static void on_prefix(const struct nlmsghdr *h, void *arg)
+{
+    prefixes *p = arg;
+    const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+    int len = (int)IFA_PAYLOAD(h);
+    size_t alen = p->family == AF_INET6 ? 16 : 4;
+    const uint8_t *addr = NULL;
+
+    if (h->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != p->family ||
+        (p->ifindex && ifa->ifa_index != p->ifindex) || p->n >= p->max)
+        return;
+    /* IFA_LOCAL is ours on a point-to-point link, where IFA_ADDRESS is
+     * the peer's; elsewhere the two are one */
+    for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
+        if ((a->rta_type == IFA_LOCAL || (a->rta_type == IFA_ADDRESS && !addr)) &&
+            RTA_PAYLOAD(a) == alen)
+            addr = RTA_DATA(a);
+    if (!addr)
+        return;
+    if (p->family == AF_INET6) {
+        p->addr[p->n] = pm_addr_from_v6(addr, 0);
+    } else {
+        uint32_t v4;
+        memcpy(&v4, addr, 4);
+        p->addr[p->n] = pm_addr_from_v4(v4);
+    }
+    p->len[p->n++] = ifa->ifa_prefixlen;
+}
+
+int pm_route_prefixes(const char *ifname, int family, pm_addr *addr, uint8_t *len, unsigned max)
+{
+    prefixes p = { .ifindex = ifname && ifname[0] ? if_nametoindex(ifname) : 0,
+                   .family = family, .addr = addr, .len = len, .max = max };
+
+    if ((ifname && ifname[0] && !p.ifindex) || nl_dump(RTM_GETADDR, family, on_prefix, &p) != 0)
+        return -1;
+    return (int)p.n;
+}
+
 typedef struct neigh_find {
     uint32_t ifindex;
     uint8_t addr[2][16];

@@ -49,11 +49,19 @@ void pm_upnp_first_pinhole_step(portmap_mapping *m, upnp_xchg *x)
 static void pinhole_failed(portmap_client *c, portmap_mapping *m, const char *action, int code,
                            int64_t now)
 {
-    char detail[128];
+    char detail[PM_REASON_LEN];
     const char *why = NULL;
     portmap_error err = pm_upnp_pinhole_error(code, &why);
 
-    snprintf(detail, sizeof(detail), "%s: UPnP error %d: %s", action, code, why ? why : "?");
+    if (code == 606 && pm_addr_is_set(&m->third)) {
+        char who[PM_ADDR_TEXT];
+        pm_addr_fmt(&m->third, who, sizeof(who));
+        snprintf(detail, sizeof(detail), "pinhole for %s refused: " UPNP_SECURE_MODE "; %s: UPnP "
+                 "error %d", who, action, code);
+        err = PORTMAP_ERR_NOT_AUTHORIZED;
+    } else {
+        snprintf(detail, sizeof(detail), "%s: UPnP error %d: %s", action, code, why ? why : "?");
+    }
     PM_WARN(c, "upnp: IPv6 port %u: %s", m->internal_port, detail);
     pm_upnp_done(c, m, err, detail, now);
 }
