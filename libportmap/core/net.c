@@ -320,6 +320,9 @@ static void read_lan(pm_net *net)
         net->lan[net->n_lan] = a[i];
         net->lan_len[net->n_lan++] = len[i];
     }
+    n = net->fam == PM_V6 && net->ifname[0]
+            ? pm_route_router_addrs(&net->gateway, net->ifname, net->rtr_addrs, PM_LAN_MAX) : 0;
+    net->n_rtr_addrs = n > 0 ? (unsigned)n : 0;
 }
 
 int pm_net_refresh_route(portmap_client *c, int fam, int64_t now)

@@ -150,6 +150,38 @@ static int retry_old_verdicts(portmap_client *c, portmap_mapping *m, int64_t now
     return 1;
 }
 
+/* "10.77.0.0/24": the first subnet of ours on the link, for a reason */
+static void lan_net(const pm_net *net, char *buf, size_t len)
+{
+    pm_addr a = net->n_lan ? net->lan[0] : net->local;
+    unsigned bits = net->n_lan ? net->lan_len[0] : a.family == AF_INET6 ? 128u : 32u;
+    uint8_t *p = a.family == AF_INET6 ? a.u.v6 : (uint8_t *)&a.u.v4;
+    unsigned size = a.family == AF_INET6 ? 16u : 4u;
+    char text[INET6_ADDRSTRLEN];
+
+    for (unsigned i = 0; i < size; i++)
+        if (i * 8 >= bits)
+            p[i] = 0;
+        else if (i * 8 + 8 > bits)
+            p[i] &= (uint8_t)(0xff << (8 - bits % 8));
+    pm_addr_fmt(&a, text, sizeof(text));
+    snprintf(buf, len, "%s/%u", text, bits);
+}
+
+/* The router's own address: the gateway's (without its zone), or for
+ * IPv6 another of the router's, as the neighbour table knows them */
+static int third_is_router(const pm_net *net, const pm_addr *a)
+{
+    if (a->family == AF_INET)
+        return pm_addr_eq(a, &net->gateway);
+    if (net->gateway.family == AF_INET6 && !memcmp(a->u.v6, net->gateway.u.v6, 16))
+        return 1;
+    for (unsigned i = 0; i < net->n_rtr_addrs; i++)
+        if (!memcmp(a->u.v6, net->rtr_addrs[i].u.v6, 16))
+            return 1;
+    return 0;
+}
+
 /*
  * A request for another host (m->third), now that its network is known:
  * that host must be on our link's subnets, where the router can reach
@@ -168,8 +200,7 @@ static int third_party_on_lan(portmap_client *c, portmap_mapping *m)
         return 1;
     }
     pm_addr_fmt(&m->third, who, sizeof(who));
-    if (pm_addr_eq(&m->third, &net->gateway) ||
-        (net->gateway.family == AF_INET6 && !memcmp(m->third.u.v6, net->gateway.u.v6, 16))) {
+    if (third_is_router(net, &m->third)) {
         snprintf(m->reason, sizeof(m->reason), "the internal address %s is the router itself, "
                  "not a host behind it", who);
         pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
@@ -178,10 +209,9 @@ static int third_party_on_lan(portmap_client *c, portmap_mapping *m)
     for (unsigned i = 0; i < net->n_lan; i++)
         if (pm_addr_in_prefix(&m->third, &net->lan[i], net->lan_len[i]))
             return 1;
-    pm_addr_fmt(net->n_lan ? &net->lan[0] : &net->local, lan, sizeof(lan));
+    lan_net(net, lan, sizeof(lan));
     snprintf(m->reason, sizeof(m->reason), "the internal address %s is not on this host's LAN "
-             "(%s/%u%s%s): the router maps ports only to hosts on its own link", who, lan,
-             net->n_lan ? net->lan_len[0] : (m->fam == PM_V6 ? 128u : 32u),
+             "(%s%s%s): the router maps ports only to hosts on its own link", who, lan,
              net->ifname[0] ? " on " : "", net->ifname);
     pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
     return 0;

@@ -182,6 +182,10 @@ typedef struct pm_net {
     pm_addr lan[PM_LAN_MAX];
     uint8_t lan_len[PM_LAN_MAX];
     unsigned n_lan;
+    /* IPv6: the router's addresses besides the gateway's link-local one,
+     * as the neighbour table knows them (nobody maps ports to them) */
+    pm_addr rtr_addrs[PM_LAN_MAX];
+    unsigned n_rtr_addrs;
     pm_avail avail[PORTMAP_METHOD_COUNT];
     int64_t probe_started[PORTMAP_METHOD_COUNT];
     int64_t probe_rtt[PORTMAP_METHOD_COUNT];   /* how long its answer took */

@@ -354,6 +354,57 @@ static void on_neigh(const struct nlmsghdr *h, void *arg)
     }
 }
 
+typedef struct neigh_same {
+    uint32_t ifindex;
+    uint8_t ll[32];
+    size_t ll_len;
+    pm_addr *out;
+    unsigned n, max;
+} neigh_same;
+
+static void on_neigh_same(const struct nlmsghdr *h, void *arg)
+{
+    neigh_same *f = arg;
+    const struct ndmsg *nd = NLMSG_DATA(h);
+    int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
+    const uint8_t *dst = NULL, *ll = NULL;
+    size_t ll_len = 0;
+
+    if (h->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != AF_INET6 ||
+        (uint32_t)nd->ndm_ifindex != f->ifindex || (nd->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)) ||
+        f->n >= f->max)
+        return;
+    for (const struct rtattr *a = (const struct rtattr *)((const char *)nd + NLMSG_ALIGN(sizeof(*nd)));
+         RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+        if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 16)
+            dst = RTA_DATA(a);
+        else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) <= sizeof(f->ll)) {
+            ll = RTA_DATA(a);
+            ll_len = RTA_PAYLOAD(a);
+        }
+    }
+    if (dst && ll_len && ll_len == f->ll_len && memcmp(ll, f->ll, ll_len) == 0)
+        f->out[f->n++] = pm_addr_from_v6(dst, 0);
+}
+
+int pm_route_router_addrs(const pm_addr *gateway, const char *ifname, pm_addr *out, unsigned max)
+{
+    neigh_find g = { .ifindex = if_nametoindex(ifname) };
+    neigh_same f = { .ifindex = g.ifindex, .out = out, .max = max };
+
+    if (!g.ifindex || gateway->family != AF_INET6)
+        return -1;
+    memcpy(g.addr[0], gateway->u.v6, 16);
+    memset(g.addr[1], 0xff, 16); /* matches no neighbour */
+    if (nl_dump(RTM_GETNEIGH, AF_INET6, on_neigh, &g) != 0 || !g.ll_len[0])
+        return -1;
+    memcpy(f.ll, g.ll[0], g.ll_len[0]);
+    f.ll_len = g.ll_len[0];
+    if (nl_dump(RTM_GETNEIGH, AF_INET6, on_neigh_same, &f) != 0)
+        return -1;
+    return (int)f.n;
+}
+
 int pm_route_same_router(const pm_addr *gateway, const pm_addr *addr, const char *ifname)
 {
     neigh_find f = { .ifindex = if_nametoindex(ifname) };

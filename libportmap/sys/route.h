@@ -27,6 +27,10 @@ int pm_route_prefixes(const char *ifname, int family, pm_addr *addr, uint8_t *le
  * address of gateway (one router, two addresses); 0 when not, -1 when
  * either is not in the table. */
 int pm_route_same_router(const pm_addr *gateway, const pm_addr *addr, const char *ifname);
+/* The IPv6 addresses the kernel's neighbour table on ifname gives the
+ * link-layer address of gateway (the router's other addresses, as far as
+ * the table knows them), up to max: their number, or -1. */
+int pm_route_router_addrs(const pm_addr *gateway, const char *ifname, pm_addr *out, unsigned max);
 int pm_route_netlink_open(void);
 int pm_route_netlink_drain(int fd); /* 1 when an address/route message was seen */
 

@@ -35,6 +35,7 @@ int main(void)
     srunner_add_suite(sr, lab_pinhole_suite(upnp_only));
     srunner_add_suite(sr, lab_signals_suite(upnp_only));
     srunner_add_suite(sr, lab_check_suite(upnp_only));
+    srunner_add_suite(sr, lab_thirdparty_suite(upnp_only));
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

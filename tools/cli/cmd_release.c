@@ -8,16 +8,18 @@
 /* Why a release found nothing to do it with, in words. */
 static int explain_release(portmap_client *c, const cli_options *o, int rc, const cli_pair *pr)
 {
+    int v6 = o->internal_family == PORTMAP_IPV6;
     char why[512] = "";
 
     if (o->internal && rc == PORTMAP_ERR_UNSUPPORTED)
-        return cli_fail(cli_exit_code_for(rc), "release of %s %s:%u: %s cannot map or release "
-                        "ports of another host", cli_proto_name(pr->proto), o->internal, pr->port,
-                        cli_methods_tried(o->method));
+        return cli_fail(cli_exit_code_for(rc), "release of %s %s%s%s:%u: %s cannot map or "
+                        "release ports of another host", cli_proto_name(pr->proto), v6 ? "[" : "",
+                        o->internal, v6 ? "]" : "", pr->port, cli_methods_tried(o->method));
     if (o->internal && rc == PORTMAP_ERR_NOT_FOUND)
-        return cli_fail(cli_exit_code_for(rc), "release of %s %s:%u: no mapping of this host's "
-                        "for that host and port (the journal has none, and the router did not "
-                        "list one)", cli_proto_name(pr->proto), o->internal, pr->port);
+        return cli_fail(cli_exit_code_for(rc), "release of %s %s%s%s:%u: no mapping made from "
+                        "this host for that host and port (the journal has none, and the router "
+                        "did not name one)", cli_proto_name(pr->proto), v6 ? "[" : "", o->internal,
+                        v6 ? "]" : "", pr->port);
     if (rc == PORTMAP_ERR_NO_GATEWAY || rc == PORTMAP_ERR_UNSUPPORTED || rc == PORTMAP_ERR_TIMEOUT)
         portmap_discover_reason(c, o->family == PORTMAP_IPV6 ? PORTMAP_IPV6 : PORTMAP_IPV4, why,
                                 sizeof(why));

@@ -56,7 +56,7 @@ static void pinhole_failed(portmap_client *c, portmap_mapping *m, const char *ac
     if (code == 606 && pm_addr_is_set(&m->third)) {
         char who[PM_ADDR_TEXT];
         pm_addr_fmt(&m->third, who, sizeof(who));
-        snprintf(detail, sizeof(detail), "pinhole for %s refused: " UPNP_SECURE_MODE "; %s: UPnP "
+        snprintf(detail, sizeof(detail), "pinhole for %s refused: " UPNP_PINHOLE_OWN "; %s: UPnP "
                  "error %d", who, action, code);
         err = PORTMAP_ERR_NOT_AUTHORIZED;
     } else {

@@ -108,6 +108,11 @@ extern const pm_backend pm_backend_upnp;
 /* miniupnpd's secure mode (secure_mode=yes) maps ports only to the host
  * asking (error 606 or 718): the words for a request naming another */
 #define UPNP_SECURE_MODE "the router allows mappings only for the asking host (secure mode)"
+/* WANIPv6FirewallControl without a security policy (miniupnpd whatever
+ * its secure_mode) opens pinholes only for the asking host */
+#define UPNP_PINHOLE_OWN                                                                          \
+    "the router opens pinholes only for the asking host (secure mode, or no security policy "    \
+    "for other hosts, as in miniupnpd)"
 
 
 /* m has a UPnP exchange under way (m->op_data is its upnp_xchg). */
