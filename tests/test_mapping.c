@@ -546,6 +546,88 @@ START_TEST(allow_never_falls_back_to_natpmp)
 }
 END_TEST
 
+/* A mapping for another host of the LAN never falls back to NAT-PMP,
+ * which would map the port for this host instead */
+START_TEST(third_party_never_falls_back_to_natpmp)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
+
+    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
+    c->net[PM_V4].lan_len[0] = 24;
+    c->net[PM_V4].n_lan = 1;
+    pm_addr_parse("10.77.0.9", &m->third);
+    m->local = m->third;
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(pm_addr_eq(&m->local, &m->third), 1); /* PCP names that host */
+    pm_net_map_done(c, m, &gone, 5);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 5);
+    service(m, 5);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(m->last_error, PORTMAP_ERR_UNSUPPORTED);
+    ck_assert_int_eq(starts, 1); /* nothing was ever asked of NAT-PMP */
+    ck_assert_msg(strstr(m->reason, "NAT-PMP: cannot map a port for another host"), "%s",
+                  m->reason);
+}
+END_TEST
+
+/* Not a host of our subnet, or the router: INVALID_ARGUMENT, said why,
+ * before any protocol is asked; our own address is our own request */
+START_TEST(third_party_must_be_on_the_lan)
+{
+    static const struct {
+        const char *addr;
+        const char *why;
+    } cases[] = {
+        { "10.78.0.9", "is not on this host's LAN (10.77.0.0/24)" },
+        { "10.77.0.1", "is the router itself" },
+    };
+
+    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
+    c->net[PM_V4].lan_len[0] = 24;
+    c->net[PM_V4].n_lan = 1;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        portmap_mapping *m = add_mapping(0, 10000);
+        pm_addr_parse(cases[i].addr, &m->third);
+        m->local = m->third;
+        service(m, 0);
+        ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+        ck_assert_int_eq(m->last_error, PORTMAP_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(m->reason, cases[i].why), "%s: %s", cases[i].addr, m->reason);
+        pm_mapping_unlink(c, m);
+    }
+    ck_assert_int_eq(starts, 0);
+    {
+        portmap_mapping *m = add_mapping(0, 10000);
+        pm_addr_parse("10.77.0.2", &m->third);
+        service(m, 0);
+        ck_assert_int_eq(pm_addr_is_set(&m->third), 0);
+        ck_assert_int_eq(starts, 1);
+    }
+}
+END_TEST
+
+/* The journal keeps another host's mapping under that host, by us */
+START_TEST(journal_keys_a_third_party_mapping_by_its_host)
+{
+    pm_journal_entry e;
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_addr host;
+
+    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
+    c->net[PM_V4].lan_len[0] = 24;
+    c->net[PM_V4].n_lan = 1;
+    pm_addr_parse("10.77.0.9", &host);
+    m->third = m->local = host;
+    service(m, 0);
+    reply_ok(m, 27015, 60, 0);
+    ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local, &e), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, &host, &e), 0);
+    ck_assert_int_eq(pm_addr_eq(&e.by, &c->net[PM_V4].local), 1);
+}
+END_TEST
+
 START_TEST(journal_keeps_the_restriction)
 {
     pm_journal_entry e;
@@ -677,6 +759,9 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, allow_is_parsed_strictly);
     tcase_add_test(tc, allow_never_falls_back_to_natpmp);
     tcase_add_test(tc, journal_keeps_the_restriction);
+    tcase_add_test(tc, third_party_never_falls_back_to_natpmp);
+    tcase_add_test(tc, third_party_must_be_on_the_lan);
+    tcase_add_test(tc, journal_keys_a_third_party_mapping_by_its_host);
     tcase_add_test(tc, pinhole_uses_the_ipv6_network);
     tcase_add_test(tc, epoch_reset_is_per_family);
     tcase_add_test(tc, twin_events_go_through_the_handle);

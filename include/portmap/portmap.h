@@ -369,7 +369,8 @@ typedef struct portmap_request {
      * the request fails with PORTMAP_ERR_INVALID_ARGUMENT and
      * portmap_mapping_get_reason() says why. PCP sends it as a
      * THIRD_PARTY option, UPnP-IGD as NewInternalClient (InternalClient
-     * of a pinhole); NAT-PMP cannot map for another host and is never
+     * of a pinhole, which miniupnpd opens for the asking host only);
+     * NAT-PMP cannot map for another host and is never
      * used for such a request, nor does the library ever map the port
      * for this host instead. A router that refuses (PCP NOT_AUTHORIZED
      * or UNSUPP_OPTION, miniupnpd's secure mode) fails the request with
