@@ -546,6 +546,14 @@ START_TEST(allow_never_falls_back_to_natpmp)
 }
 END_TEST
 
+/* Our link's subnet as the engine reads it with the route: 10.77.0.0/24 */
+static void lan24(void)
+{
+    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
+    c->net[PM_V4].lan_len[0] = 24;
+    c->net[PM_V4].n_lan = 1;
+}
+
 /* A mapping for another host of the LAN never falls back to NAT-PMP,
  * which would map the port for this host instead */
 START_TEST(third_party_never_falls_back_to_natpmp)
@@ -553,9 +561,7 @@ START_TEST(third_party_never_falls_back_to_natpmp)
     portmap_mapping *m = add_mapping(0, 10000);
     pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
 
-    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
-    c->net[PM_V4].lan_len[0] = 24;
-    c->net[PM_V4].n_lan = 1;
+    lan24();
     pm_addr_parse("10.77.0.9", &m->third);
     m->local = m->third;
     service(m, 0);
@@ -584,9 +590,7 @@ START_TEST(third_party_must_be_on_the_lan)
         { "10.77.0.1", "is the router itself" },
     };
 
-    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
-    c->net[PM_V4].lan_len[0] = 24;
-    c->net[PM_V4].n_lan = 1;
+    lan24();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         portmap_mapping *m = add_mapping(0, 10000);
         pm_addr_parse(cases[i].addr, &m->third);
@@ -615,9 +619,7 @@ START_TEST(journal_keys_a_third_party_mapping_by_its_host)
     portmap_mapping *m = add_mapping(0, 10000);
     pm_addr host;
 
-    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
-    c->net[PM_V4].lan_len[0] = 24;
-    c->net[PM_V4].n_lan = 1;
+    lan24();
     pm_addr_parse("10.77.0.9", &host);
     m->third = m->local = host;
     service(m, 0);

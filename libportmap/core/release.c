@@ -151,10 +151,10 @@ static int start_release_fam(portmap_client *c, int fam, portmap_transport proto
     return *out ? PORTMAP_OK : PORTMAP_ERR_NO_MEMORY;
 }
 
-/* The outcome of fam's delete, and the journal kept in step. Lock held. */
-static int end_release_fam(portmap_client *c, int fam, portmap_transport protocol,
-                           uint16_t internal_port, const pm_addr *key, int found,
-                           portmap_mapping *m, int64_t deadline)
+/* The outcome of a family's delete, and the journal kept in step (key:
+ * the host of its entry). Lock held. */
+static int end_release_fam(portmap_client *c, portmap_transport protocol, uint16_t internal_port,
+                           const pm_addr *key, int found, portmap_mapping *m, int64_t deadline)
 {
     int rc = pm_api_finish_delete(c, m, deadline);
 
@@ -211,8 +211,8 @@ static int release_port(portmap_client *c, const pm_addr *third, portmap_transpo
     }
     for (int fam = 0; fam < PM_FAMS; fam++)
         if (del[fam])
-            rcs[fam] = end_release_fam(c, fam, protocol, internal_port, &key[fam], found[fam],
-                                       del[fam], deadline);
+            rcs[fam] = end_release_fam(c, protocol, internal_port, &key[fam], found[fam], del[fam],
+                                       deadline);
     /* the first family's error, unless it had nothing to release */
     rc = rcs[PM_V4] == PORTMAP_ERR_NOT_FOUND ? rcs[PM_V6] : rcs[PM_V4];
     if (rc == PORTMAP_OK && rcs[PM_V6] != PORTMAP_ERR_NOT_FOUND)

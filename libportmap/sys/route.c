@@ -324,27 +324,38 @@ typedef struct neigh_find {
     size_t ll_len[2];
 } neigh_find;
 
-static void on_neigh(const struct nlmsghdr *h, void *arg)
+/* A usable entry of ifindex's IPv6 neighbour table: its address and
+ * link-layer address (at most max bytes). 0 for any other message. */
+static int neigh_entry(const struct nlmsghdr *h, uint32_t ifindex, size_t max, const uint8_t **dst,
+                       const uint8_t **ll, size_t *ll_len)
 {
-    neigh_find *f = arg;
     const struct ndmsg *nd = NLMSG_DATA(h);
     int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
-    const uint8_t *dst = NULL, *ll = NULL;
-    size_t ll_len = 0;
 
+    *dst = *ll = NULL;
+    *ll_len = 0;
     if (h->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != AF_INET6 ||
-        (uint32_t)nd->ndm_ifindex != f->ifindex || (nd->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)))
-        return;
+        (uint32_t)nd->ndm_ifindex != ifindex || (nd->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)))
+        return 0;
     for (const struct rtattr *a = (const struct rtattr *)((const char *)nd + NLMSG_ALIGN(sizeof(*nd)));
          RTA_OK(a, len); a = RTA_NEXT(a, len)) {
         if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 16)
-            dst = RTA_DATA(a);
-        else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) <= sizeof(f->ll[0])) {
-            ll = RTA_DATA(a);
-            ll_len = RTA_PAYLOAD(a);
+            *dst = RTA_DATA(a);
+        else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) <= max) {
+            *ll = RTA_DATA(a);
+            *ll_len = RTA_PAYLOAD(a);
         }
     }
-    if (!dst || !ll || !ll_len)
+    return *dst && *ll && *ll_len;
+}
+
+static void on_neigh(const struct nlmsghdr *h, void *arg)
+{
+    neigh_find *f = arg;
+    const uint8_t *dst, *ll;
+    size_t ll_len;
+
+    if (!neigh_entry(h, f->ifindex, sizeof(f->ll[0]), &dst, &ll, &ll_len))
         return;
     for (int i = 0; i < 2; i++) {
         if (memcmp(dst, f->addr[i], 16) == 0) {
@@ -365,25 +376,11 @@ typedef struct neigh_same {
 static void on_neigh_same(const struct nlmsghdr *h, void *arg)
 {
     neigh_same *f = arg;
-    const struct ndmsg *nd = NLMSG_DATA(h);
-    int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
-    const uint8_t *dst = NULL, *ll = NULL;
-    size_t ll_len = 0;
+    const uint8_t *dst, *ll;
+    size_t ll_len;
 
-    if (h->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != AF_INET6 ||
-        (uint32_t)nd->ndm_ifindex != f->ifindex || (nd->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)) ||
-        f->n >= f->max)
-        return;
-    for (const struct rtattr *a = (const struct rtattr *)((const char *)nd + NLMSG_ALIGN(sizeof(*nd)));
-         RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-        if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 16)
-            dst = RTA_DATA(a);
-        else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) <= sizeof(f->ll)) {
-            ll = RTA_DATA(a);
-            ll_len = RTA_PAYLOAD(a);
-        }
-    }
-    if (dst && ll_len && ll_len == f->ll_len && memcmp(ll, f->ll, ll_len) == 0)
+    if (f->n < f->max && neigh_entry(h, f->ifindex, sizeof(f->ll), &dst, &ll, &ll_len) &&
+        ll_len == f->ll_len && memcmp(ll, f->ll, ll_len) == 0)
         f->out[f->n++] = pm_addr_from_v6(dst, 0);
 }
 

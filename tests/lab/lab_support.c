@@ -66,11 +66,17 @@ int run(const char *fmt, ...)
 }
 
 /* The marker is a file: each test runs in a process of its own. */
-void lab_changed(void)
+/* A marker file for the next test's fixture */
+static void mark(const char *path)
 {
-    FILE *f = fopen(lab_changed_file, "w");
+    FILE *f = fopen(path, "w");
     if (f)
         fclose(f);
+}
+
+void lab_changed(void)
+{
+    mark(lab_changed_file);
 }
 
 void lab_restored(void)
@@ -80,9 +86,7 @@ void lab_restored(void)
 
 void lab_router_knobs_changed(void)
 {
-    FILE *f = fopen(lab_knobs_file, "w");
-    if (f)
-        fclose(f);
+    mark(lab_knobs_file);
 }
 
 void lab_router_knobs_restored(void)
