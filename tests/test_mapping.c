@@ -524,21 +524,28 @@ START_TEST(allow_is_parsed_strictly)
 }
 END_TEST
 
-START_TEST(allow_never_falls_back_to_natpmp)
+/* m asked PCP, which is not there; NAT-PMP answers, but cannot serve m:
+ * m fails, and nothing is ever asked of NAT-PMP */
+static void never_natpmp(portmap_mapping *m)
 {
-    portmap_mapping *m = add_mapping(0, 10000);
     pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
 
-    ck_assert_int_eq(pm_allow_parse("198.51.100.7", &m->allow_addr, &m->allow_prefix), 0);
-    service(m, 0);
-    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
-    /* PCP is not there; NAT-PMP is, but cannot restrict who connects */
     pm_net_map_done(c, m, &gone, 5);
     pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 5);
     service(m, 5);
     ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(m->last_error, PORTMAP_ERR_UNSUPPORTED);
-    ck_assert_int_eq(starts, 1); /* nothing was ever asked of NAT-PMP */
+    ck_assert_int_eq(starts, 1);
+}
+
+START_TEST(allow_never_falls_back_to_natpmp)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    ck_assert_int_eq(pm_allow_parse("198.51.100.7", &m->allow_addr, &m->allow_prefix), 0);
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    /* PCP is not there; NAT-PMP is, but cannot restrict who connects */
+    never_natpmp(m);
     ck_assert(pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_UPNP], 32));
     ck_assert(!pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_UPNP], 24));
     ck_assert(pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_PCP], 24));
@@ -559,7 +566,6 @@ static void lan24(void)
 START_TEST(third_party_never_falls_back_to_natpmp)
 {
     portmap_mapping *m = add_mapping(0, 10000);
-    pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
 
     lan24();
     pm_addr_parse("10.77.0.9", &m->third);
@@ -567,12 +573,7 @@ START_TEST(third_party_never_falls_back_to_natpmp)
     service(m, 0);
     ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
     ck_assert_int_eq(pm_addr_eq(&m->local, &m->third), 1); /* PCP names that host */
-    pm_net_map_done(c, m, &gone, 5);
-    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 5);
-    service(m, 5);
-    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
-    ck_assert_int_eq(m->last_error, PORTMAP_ERR_UNSUPPORTED);
-    ck_assert_int_eq(starts, 1); /* nothing was ever asked of NAT-PMP */
+    never_natpmp(m);
     ck_assert_msg(strstr(m->reason, "NAT-PMP: cannot map a port for another host"), "%s",
                   m->reason);
 }
