@@ -159,7 +159,8 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
     pm_addr_fmt(&m->local, info->internal_address, sizeof(info->internal_address));
     pm_addr_fmt(&m->ext, info->external_address, sizeof(info->external_address));
     info->family = m->fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
-    if (m->fam == PM_V6 && pm_addr_is_set(&m->local))
+    /* the kind of one of our addresses: another host's is not known */
+    if (m->fam == PM_V6 && pm_addr_is_set(&m->local) && !pm_addr_is_set(&m->third))
         info->address_kind = pm_address_kind(m->local_kind);
     info->lifetime = m->lifetime;
     info->refresh_in_ms = -1;

@@ -272,7 +272,8 @@ static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
     case '6': o->family |= PORTMAP_IPV6; break;
     case 'h': *want_help = 1; break;
     case 'V': printf("portmap-cli %s\n", portmap_version()); return CLI_EX_OK;
-    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L': case 'i': case 'r': case 'I':
+    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L':
+    case 'i': case 'r': case 'I':
         return value_option(ch, arg, o);
     default: cli_usage(stderr); return CLI_EX_USAGE;
     }

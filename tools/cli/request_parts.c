@@ -33,14 +33,15 @@ static void print_event_text(const char *event, const portmap_mapping_info *i)
     int v6 = i->family == PORTMAP_IPV6;
 
     printf("%s %s ", event, cli_proto_name(i->protocol));
+    /* another host's (--internal-address): named */
     if (cli_internal_host && i->internal_address[0])
         printf("%s%s%s:", v6 ? "[" : "", i->internal_address, v6 ? "]" : "");
-    printf("%u -> %s%s%s:%u via %s, lifetime %u s", i->internal_port, v6 ? "[" : "", i->external_address[0] ? i->external_address : "?",
-           v6 ? "]" : "", i->external_port, portmap_method_name(i->method), i->lifetime);
+    printf("%u -> %s%s%s:%u via %s, lifetime %u s", i->internal_port, v6 ? "[" : "",
+           i->external_address[0] ? i->external_address : "?", v6 ? "]" : "", i->external_port,
+           portmap_method_name(i->method), i->lifetime);
     if (v6)
-        printf(" (IPv6 pinhole%s%s%s)", i->address_kind && !cli_internal_host ? " for this host's " : "",
-               cli_internal_host ? "" : portmap_address_kind_name(i->address_kind),
-               i->address_kind && !cli_internal_host ? " address" : "");
+        printf(" (IPv6 pinhole%s%s%s)", i->address_kind ? " for this host's " : "",
+               portmap_address_kind_name(i->address_kind), i->address_kind ? " address" : "");
     if (i->last_error)
         printf(" (%s)", portmap_strerror(i->last_error));
     printf("\n");
@@ -86,9 +87,10 @@ static void note_permanent(const portmap_mapping_info *i, int once)
     fprintf(stderr, "portmap-cli: the router answered UPnP error 725: it only accepts permanent "
                     "mappings; retried with a permanent one. ");
     if (once)
-        fprintf(stderr, "It will NOT expire: remove it with 'portmap-cli release %u %s' "
+        fprintf(stderr, "It will NOT expire: remove it with 'portmap-cli release %u %s%s%s' "
                         "or 'portmap-cli audit --prune'.\n", i->internal_port,
-                cli_proto_name(i->protocol));
+                cli_proto_name(i->protocol), cli_internal_host ? " --internal-address " : "",
+                cli_internal_host ? cli_internal_host : "");
     else
         fprintf(stderr, "It is deleted when portmap-cli exits.\n");
     pthread_mutex_unlock(&cli_out_lock);
