@@ -579,6 +579,39 @@ START_TEST(third_party_never_falls_back_to_natpmp)
 }
 END_TEST
 
+/* PCP refuses the other host (THIRD_PARTY: UNSUPP_OPTION): the next
+ * protocol that can map for it is asked, and its refusal too is told
+ * after PCP's. A fake NAT-PMP that could plays that protocol. */
+START_TEST(third_party_refusal_moves_on_to_the_next_protocol)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result refused = { .err = PORTMAP_ERR_UNSUPPORTED, .cannot_serve = 1 };
+    pm_result secure = { .err = PORTMAP_ERR_NOT_AUTHORIZED, .cannot_serve = 1 };
+
+    lan24();
+    fake_pmp.third_party = 1u << PM_V4;
+    pm_addr_parse("10.77.0.9", &m->third);
+    m->local = m->third;
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 5);
+    snprintf(refused.detail, sizeof(refused.detail), "no THIRD_PARTY here");
+    pm_net_map_done(c, m, &refused, 5);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
+    service(m, 6);
+    ck_assert_int_eq(starts, 2);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
+    snprintf(secure.detail, sizeof(secure.detail), "secure mode");
+    pm_net_map_done(c, m, &secure, 7);
+    service(m, 8);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(m->last_error, PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_eq(starts, 2); /* PCP is not asked again */
+    ck_assert_msg(strstr(m->reason, "PCP: no THIRD_PARTY here; NAT-PMP: secure mode"), "%s",
+                  m->reason);
+}
+END_TEST
+
 /* Not a host of our subnet, or the router: INVALID_ARGUMENT, said why,
  * before any protocol is asked; our own address is our own request */
 START_TEST(third_party_must_be_on_the_lan)
@@ -763,6 +796,7 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, allow_never_falls_back_to_natpmp);
     tcase_add_test(tc, journal_keeps_the_restriction);
     tcase_add_test(tc, third_party_never_falls_back_to_natpmp);
+    tcase_add_test(tc, third_party_refusal_moves_on_to_the_next_protocol);
     tcase_add_test(tc, third_party_must_be_on_the_lan);
     tcase_add_test(tc, journal_keys_a_third_party_mapping_by_its_host);
     tcase_add_test(tc, pinhole_uses_the_ipv6_network);

@@ -372,10 +372,11 @@ typedef struct portmap_request {
      * of a pinhole, which miniupnpd opens for the asking host only);
      * NAT-PMP cannot map for another host and is never
      * used for such a request, nor does the library ever map the port
-     * for this host instead. A router that refuses (PCP NOT_AUTHORIZED
-     * or UNSUPP_OPTION, miniupnpd's secure mode) fails the request with
-     * PORTMAP_ERR_NOT_AUTHORIZED or PORTMAP_ERR_UNSUPPORTED and the
-     * cause in words. Libraries before 0.6 refuse a request that sets it
+     * for this host instead. A protocol the router refuses it in (PCP
+     * NOT_AUTHORIZED or UNSUPP_OPTION, miniupnpd's secure mode) gives way
+     * to the next that can (method AUTO); when none can, the request
+     * fails with PORTMAP_ERR_NOT_AUTHORIZED or PORTMAP_ERR_UNSUPPORTED
+     * and each cause in words. Libraries before 0.6 refuse a request that sets it
      * (PORTMAP_ERR_INVALID_ARGUMENT: its bytes were reserved).
      */
     char internal_address[PORTMAP_ADDRSTRLEN];

@@ -325,6 +325,7 @@ static void undo_request(portmap_client *c, portmap_mapping *m)
 void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
 {
     pm_op op = m->op;
+    char prev[PM_REASON_LEN];
 
     if (r->err && (unsigned)r->err < sizeof(c->counters.errors) / sizeof(c->counters.errors[0]))
         c->counters.errors[r->err]++;
@@ -358,11 +359,19 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
         return;
     }
     m->last_error = r->err;
-    snprintf(m->reason, sizeof(m->reason), "%s%s%.140s", pm_method_label(c, m->op_method),
-             r->detail[0] ? ": " : " refused", r->detail);
+    /* after protocols that refused what m asks, their reasons first */
+    snprintf(prev, sizeof(prev), "%s", m->refused_methods ? m->reason : "");
+    snprintf(m->reason, sizeof(m->reason), "%.170s%s%s%s%.200s", prev, prev[0] ? "; " : "",
+             pm_method_label(c, m->op_method), r->detail[0] ? ": " : " refused", r->detail);
     PM_INFO(c, "%s refused port %u: %s%s%s%s", portmap_method_name(m->op_method), m->internal_port,
             portmap_strerror(r->err), r->detail[0] ? " (" : "", r->detail,
             r->detail[0] ? ")" : "");
+    if (r->cannot_serve && m->state == PORTMAP_STATE_PENDING && !m->forced) {
+        /* the next protocol in the order may serve it (pick_method);
+         * the error and reason stand should none */
+        m->refused_methods |= PORTMAP_HAVE(m->op_method);
+        return;
+    }
     if (r->protocol_gone) {
         /* (the verdict on the protocol, for every exchange in it, is the
          * caller's: pm_net_map_done) */

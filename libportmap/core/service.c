@@ -30,7 +30,9 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int *al
     for (unsigned i = 0; i < n; i++) {
         portmap_method meth = order[i];
         pm_avail a = net->avail[meth];
-        if (a == PM_AVAIL_NO || !pm_method_has_family(c, meth, m->fam))
+        /* not spoken, or it refused what m asks (m->reason says why) */
+        if (a == PM_AVAIL_NO || !pm_method_has_family(c, meth, m->fam) ||
+            (m->refused_methods & PORTMAP_HAVE(meth)))
             continue;
         if (pm_addr_is_set(&m->third) && !pm_method_third_party(c, meth, m->fam)) {
             /* it would map the port for this host, not the one named */

@@ -88,5 +88,7 @@ int pm_backend_can_serve(const pm_backend *b, const portmap_mapping *m)
 {
     if (pm_addr_is_set(&m->third) && (!b || !(b->third_party & (1u << m->fam))))
         return 0;
+    if (b && (m->refused_methods & PORTMAP_HAVE(b->method)))
+        return 0;
     return pm_backend_can_allow(b, m->allow_prefix);
 }

@@ -68,6 +68,10 @@ typedef struct pm_result {
     uint32_t lifetime;        /* granted, or for errors the retry hint (s) */
     int protocol_gone;        /* the gateway does not speak this protocol */
     int permanent;            /* granted without a lease; we own its deletion */
+    /* the protocol refused what this mapping asks of it (another host:
+     * PCP's THIRD_PARTY, UPnP's secure mode), not the port: the next
+     * protocol may serve it */
+    int cannot_serve;
     /* What the router said, in words, for the log and the caller's
      * reason (portmap_mapping_get_reason); "" when nothing to add. Held
      * in the result, not pointed to: two clients fail at once. */
@@ -107,6 +111,7 @@ struct portmap_mapping {
      * only PCP's header names our own address (pm_net.local). */
     pm_addr third;
     int cannot_third;         /* a protocol was passed over: it cannot map for another host */
+    unsigned refused_methods; /* PORTMAP_HAVE(method): it refused to serve this (cannot_serve) */
     int64_t first_deadline;   /* the first success must come before this */
     int64_t created_at;       /* verdicts older than this are asked again once */
     int reprobed;             /* it asked them again already */

@@ -248,9 +248,11 @@ static int third_party_answer(portmap_client *c, portmap_mapping *m, const pm_pc
     pm_addr_fmt(&m->third, who, sizeof(who));
     if (rsp->result == PM_PCP_UNSUPP_OPTION) {
         r->err = PORTMAP_ERR_UNSUPPORTED;
+        r->cannot_serve = 1;
         pm_result_detail(r, "the router's PCP does not support mapping for another host "
                             "(THIRD_PARTY option for %s: UNSUPP_OPTION)", who);
     } else if (rsp->result == PM_PCP_NOT_AUTHORIZED && m->op == PM_OP_MAP) {
+        r->cannot_serve = 1;
         pm_result_detail(r, "the router does not allow mapping for another host (THIRD_PARTY "
                             "option for %s: NOT_AUTHORIZED; miniupnpd: pcp_allow_thirdparty=no)",
                          who);

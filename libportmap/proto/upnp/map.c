@@ -268,8 +268,9 @@ static void add_failed_as(portmap_client *c, portmap_mapping *m, int code, int s
         snprintf(detail + n, sizeof(detail) - n, "UPnP error %d: %s", code,
                  name ? name : "unknown");
     PM_WARN(c, "upnp: port %u: %s", m->internal_port, detail);
-    if (later) {
-        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES };
+    if (later || secure) {
+        /* secure: another protocol may still map it for that host */
+        pm_result r = { .err = later ? PORTMAP_ERR_NO_RESOURCES : err, .cannot_serve = secure };
         pm_result_detail(&r, "%s", detail);
         pm_host_map_done(c, m, &r, now);
         return;

@@ -328,9 +328,10 @@ class Client:
                 router (else InvalidArgumentError, with the reason). PCP
                 (THIRD_PARTY) and UPnP-IGD can; NAT-PMP cannot and is not
                 used, never mapping this host instead (UnsupportedError
-                when nothing else can). A router that refuses (PCP
-                NOT_AUTHORIZED, UPnP secure mode) raises
-                NotAuthorizedError saying so.
+                when nothing else can). A protocol the router refuses
+                it in (PCP NOT_AUTHORIZED, UPnP secure mode) gives way to
+                the next; when none can, NotAuthorizedError (or
+                UnsupportedError) says why.
 
         Returns the Mapping once the router holds it. Raises a PortmapError
         subclass when it failed: NoGatewayError, GatewayTimeoutError,
