@@ -25,7 +25,7 @@ _portmap_cli()
         return
         ;;
     --lifetime | --external-port | --description | --allow | --gateway | --timeout | --via | \
-        --listen | --ports)
+        --listen | --ports | --internal-address)
         return
         ;;
     esac
@@ -34,7 +34,7 @@ _portmap_cli()
         case ${words[i]} in
         # an option's value is not a command or an argument
         --protocol | --lifetime | --external-port | --description | --allow | --gateway | \
-            --timeout | --via | --listen | --interface | --ports | --cacert)
+            --timeout | --via | --listen | --interface | --ports | --cacert | --internal-address)
             ((i++))
             ;;
         -*) ;;
@@ -46,14 +46,16 @@ _portmap_cli()
     if [[ $cur == -* ]]; then
         local opts
         case $cmd in
-        request) opts="$router --lifetime --external-port --description --allow --once" ;;
-        release | discover | external-ip | cleanup) opts=$router ;;
+        request) opts="$router --lifetime --external-port --description --allow --once
+                       --internal-address" ;;
+        release) opts="$router --internal-address" ;;
+        discover | external-ip | cleanup) opts=$router ;;
         list) opts="$router --ports" ;;
         audit) opts="$router --prune --ports" ;;
         check) opts="$router --external-port --via --cacert" ;;
         serve-check) opts="--listen" ;;
         *) opts="$router --lifetime --external-port --description --allow --once --prune --via
-                 --cacert --listen --ports" ;;
+                 --cacert --listen --ports --internal-address" ;;
         esac
         COMPREPLY=($(compgen -W "$opts $always" -- "$cur"))
         return

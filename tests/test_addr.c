@@ -266,6 +266,35 @@ START_TEST(not_external_addresses)
 }
 END_TEST
 
+/* The subnet test behind portmap_request.internal_address */
+START_TEST(in_prefix)
+{
+    pm_addr lan = parsed("10.77.0.2"), v6 = parsed("2001:db8:77::2");
+    pm_addr x;
+
+    x = parsed("10.77.0.9");
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 24), 1);
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 32), 0);
+    x = parsed("10.77.1.9");
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 24), 0);
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 23), 1);  /* 10.77.0.0/23 */
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 0), 1);
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 33), 0);  /* no such prefix */
+    x = parsed("10.77.0.130");
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 25), 0);  /* the 25th bit differs */
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 24), 1);
+    x = parsed("2001:db8:77::abcd");
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &v6, 64), 1);
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &v6, 120), 0);
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &lan, 0), 0);   /* the other family */
+    x = parsed("2001:db8:78::2");
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &v6, 47), 0);   /* 0x77 and 0x78 part at bit 45 */
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &v6, 44), 1);
+    x = (pm_addr){ 0 };
+    ck_assert_int_eq(pm_addr_in_prefix(&x, &x, 0), 0);     /* none is in nothing */
+}
+END_TEST
+
 static Suite *addr_suite(void)
 {
     Suite *s = suite_create("addr");
@@ -278,6 +307,7 @@ static Suite *addr_suite(void)
     tcase_add_test(tc, pcp_form_round_trip);
     tcase_add_test(tc, v6_fitness);
     tcase_add_test(tc, not_external_addresses);
+    tcase_add_test(tc, in_prefix);
     suite_add_tcase(s, tc);
     return s;
 }

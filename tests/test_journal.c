@@ -581,6 +581,56 @@ START_TEST(default_dir_honours_portmap_state_dir)
 }
 END_TEST
 
+/* A mapping made for another host of the LAN: kept under that host's
+ * address (the key), and its orphans are ours, the maker's (by) */
+START_TEST(another_hosts_entry_is_keyed_by_it_and_claimed_by_us)
+{
+    owner o = start_owner();
+    pm_journal_entry e = entry4(3074, o.pid), got, out[2];
+    pm_addr gw = addr("10.77.0.1"), me = addr("10.77.0.2"), other = addr("10.77.0.9");
+
+    e.local = other;
+    e.by = me;
+    ck_assert_int_eq(pm_journal_put(dir, &e), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 3074, &other, &got), 0);
+    ck_assert_int_eq(pm_addr_eq(&got.by, &me), 1);
+    ck_assert_int_eq(pm_addr_eq(pm_journal_owner(&got), &me), 1);
+    /* this host's own entry of the port is another key */
+    ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 3074, &me, &got), 0);
+    ck_assert_int_eq(pm_journal_has_local(dir, &me), 1);
+    end_owner(&o);
+    /* orphans of our address: it is among them, not left as not ours */
+    ck_assert_uint_eq(pm_journal_orphan_methods(dir, &gw, &me), PCP_ONLY);
+    ck_assert_uint_eq(pm_journal_orphan_methods(dir, &gw, &other), 0);
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &other, PCP_ONLY, getpid(), out, 2), 0);
+    ck_assert_uint_eq(pm_journal_claim_orphans(dir, &gw, &me, PCP_ONLY, getpid(), out, 2), 1);
+    ck_assert_int_eq(pm_addr_eq(&out[0].local, &other), 1);
+    ck_assert_int_eq(pm_addr_eq(&out[0].by, &me), 1);
+}
+END_TEST
+
+/* A line of 0.5 (no 13th field) is this host's own; a bad by is malformed */
+START_TEST(by_field_is_optional_and_checked)
+{
+    pm_journal_entry *all;
+    size_t n;
+
+    write_journal("v1 1 17 27015 27015 10.77.0.1 10.77.0.2 0102030405060708090a0b0c 0 0 0 - -\n"
+                  "v1 1 17 27016 27016 10.77.0.1 10.77.0.9 0102030405060708090a0b0c 0 0 0 - - "
+                  "10.77.0.2\n"
+                  "v1 1 17 27017 27017 10.77.0.1 10.77.0.9 0102030405060708090a0b0c 0 0 0 - - "
+                  "nonsense\n"
+                  "v1 1 17 27018 27018 10.77.0.1 10.77.0.9 0102030405060708090a0b0c 0 0 0 - - "
+                  "2001:db8::2\n");
+    ck_assert_int_eq(pm_journal_list(dir, &all, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(all[0].by.family, 0);
+    ck_assert_uint_eq(all[1].internal_port, 27016);
+    ck_assert_int_eq(all[1].by.family, AF_INET);
+    free(all);
+}
+END_TEST
+
 static Suite *journal_suite(void)
 {
     Suite *s = suite_create("journal");
@@ -609,6 +659,8 @@ static Suite *journal_suite(void)
     tcase_add_test(own, claim_sees_through_a_recycled_pid);
     tcase_add_test(own, claim_matches_the_gateways_zone);
     tcase_add_test(own, claim_drops_expired_unheld_entries);
+    tcase_add_test(own, another_hosts_entry_is_keyed_by_it_and_claimed_by_us);
+    tcase_add_test(tc, by_field_is_optional_and_checked);
     suite_add_tcase(s, own);
     return s;
 }

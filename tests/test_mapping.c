@@ -524,25 +524,143 @@ START_TEST(allow_is_parsed_strictly)
 }
 END_TEST
 
-START_TEST(allow_never_falls_back_to_natpmp)
+/* m asked PCP, which is not there; NAT-PMP answers, but cannot serve m:
+ * m fails, and nothing is ever asked of NAT-PMP */
+static void never_natpmp(portmap_mapping *m)
 {
-    portmap_mapping *m = add_mapping(0, 10000);
     pm_result gone = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
 
-    ck_assert_int_eq(pm_allow_parse("198.51.100.7", &m->allow_addr, &m->allow_prefix), 0);
-    service(m, 0);
-    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
-    /* PCP is not there; NAT-PMP is, but cannot restrict who connects */
     pm_net_map_done(c, m, &gone, 5);
     pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 5);
     service(m, 5);
     ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
     ck_assert_int_eq(m->last_error, PORTMAP_ERR_UNSUPPORTED);
-    ck_assert_int_eq(starts, 1); /* nothing was ever asked of NAT-PMP */
+    ck_assert_int_eq(starts, 1);
+}
+
+START_TEST(allow_never_falls_back_to_natpmp)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    ck_assert_int_eq(pm_allow_parse("198.51.100.7", &m->allow_addr, &m->allow_prefix), 0);
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    /* PCP is not there; NAT-PMP is, but cannot restrict who connects */
+    never_natpmp(m);
     ck_assert(pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_UPNP], 32));
     ck_assert(!pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_UPNP], 24));
     ck_assert(pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_PCP], 24));
     ck_assert(!pm_backend_can_allow(pm_backends_default[PORTMAP_METHOD_NATPMP], 32));
+}
+END_TEST
+
+/* Our link's subnet as the engine reads it with the route: 10.77.0.0/24 */
+static void lan24(void)
+{
+    c->net[PM_V4].lan[0] = c->net[PM_V4].local;
+    c->net[PM_V4].lan_len[0] = 24;
+    c->net[PM_V4].n_lan = 1;
+}
+
+/* A mapping for another host of the LAN never falls back to NAT-PMP,
+ * which would map the port for this host instead */
+START_TEST(third_party_never_falls_back_to_natpmp)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+
+    lan24();
+    pm_addr_parse("10.77.0.9", &m->third);
+    m->local = m->third;
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(pm_addr_eq(&m->local, &m->third), 1); /* PCP names that host */
+    never_natpmp(m);
+    ck_assert_msg(strstr(m->reason, "NAT-PMP: cannot map a port for another host"), "%s",
+                  m->reason);
+}
+END_TEST
+
+/* PCP refuses the other host (THIRD_PARTY: UNSUPP_OPTION): the next
+ * protocol that can map for it is asked, and its refusal too is told
+ * after PCP's. A fake NAT-PMP that could plays that protocol. */
+START_TEST(third_party_refusal_moves_on_to_the_next_protocol)
+{
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_result refused = { .err = PORTMAP_ERR_UNSUPPORTED, .cannot_serve = 1 };
+    pm_result secure = { .err = PORTMAP_ERR_NOT_AUTHORIZED, .cannot_serve = 1 };
+
+    lan24();
+    fake_pmp.third_party = 1u << PM_V4;
+    pm_addr_parse("10.77.0.9", &m->third);
+    m->local = m->third;
+    service(m, 0);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    pm_net_probe_done(c, PM_V4, PORTMAP_METHOD_NATPMP, PM_AVAIL_YES, NULL, 5);
+    snprintf(refused.detail, sizeof(refused.detail), "no THIRD_PARTY here");
+    pm_net_map_done(c, m, &refused, 5);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_PENDING);
+    service(m, 6);
+    ck_assert_int_eq(starts, 2);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_NATPMP);
+    snprintf(secure.detail, sizeof(secure.detail), "secure mode");
+    pm_net_map_done(c, m, &secure, 7);
+    service(m, 8);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+    ck_assert_int_eq(m->last_error, PORTMAP_ERR_NOT_AUTHORIZED);
+    ck_assert_int_eq(starts, 2); /* PCP is not asked again */
+    ck_assert_msg(strstr(m->reason, "PCP: no THIRD_PARTY here; NAT-PMP: secure mode"), "%s",
+                  m->reason);
+}
+END_TEST
+
+/* Not a host of our subnet, or the router: INVALID_ARGUMENT, said why,
+ * before any protocol is asked; our own address is our own request */
+START_TEST(third_party_must_be_on_the_lan)
+{
+    static const struct {
+        const char *addr;
+        const char *why;
+    } cases[] = {
+        { "10.78.0.9", "is not on this host's LAN (10.77.0.0/24)" },
+        { "10.77.0.1", "is the router itself" },
+    };
+
+    lan24();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        portmap_mapping *m = add_mapping(0, 10000);
+        pm_addr_parse(cases[i].addr, &m->third);
+        m->local = m->third;
+        service(m, 0);
+        ck_assert_int_eq(m->state, PORTMAP_STATE_FAILED);
+        ck_assert_int_eq(m->last_error, PORTMAP_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(m->reason, cases[i].why), "%s: %s", cases[i].addr, m->reason);
+        pm_mapping_unlink(c, m);
+    }
+    ck_assert_int_eq(starts, 0);
+    {
+        portmap_mapping *m = add_mapping(0, 10000);
+        pm_addr_parse("10.77.0.2", &m->third);
+        service(m, 0);
+        ck_assert_int_eq(pm_addr_is_set(&m->third), 0);
+        ck_assert_int_eq(starts, 1);
+    }
+}
+END_TEST
+
+/* The journal keeps another host's mapping under that host, by us */
+START_TEST(journal_keys_a_third_party_mapping_by_its_host)
+{
+    pm_journal_entry e;
+    portmap_mapping *m = add_mapping(0, 10000);
+    pm_addr host;
+
+    lan24();
+    pm_addr_parse("10.77.0.9", &host);
+    m->third = m->local = host;
+    service(m, 0);
+    reply_ok(m, 27015, 60, 0);
+    ck_assert_int_ne(pm_journal_find(dir, PORTMAP_UDP, 27015, &c->net[PM_V4].local, &e), 0);
+    ck_assert_int_eq(pm_journal_find(dir, PORTMAP_UDP, 27015, &host, &e), 0);
+    ck_assert_int_eq(pm_addr_eq(&e.by, &c->net[PM_V4].local), 1);
 }
 END_TEST
 
@@ -677,6 +795,10 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, allow_is_parsed_strictly);
     tcase_add_test(tc, allow_never_falls_back_to_natpmp);
     tcase_add_test(tc, journal_keeps_the_restriction);
+    tcase_add_test(tc, third_party_never_falls_back_to_natpmp);
+    tcase_add_test(tc, third_party_refusal_moves_on_to_the_next_protocol);
+    tcase_add_test(tc, third_party_must_be_on_the_lan);
+    tcase_add_test(tc, journal_keys_a_third_party_mapping_by_its_host);
     tcase_add_test(tc, pinhole_uses_the_ipv6_network);
     tcase_add_test(tc, epoch_reset_is_per_family);
     tcase_add_test(tc, twin_events_go_through_the_handle);

@@ -81,6 +81,60 @@ START_TEST(encode_filter_and_limits)
 }
 END_TEST
 
+/* RFC 6887 13.1: THIRD_PARTY carries the host mapped for, first of the
+ * options (a server that does not know it stops there, 7.3) */
+START_TEST(encode_third_party)
+{
+    pm_pcp_request r = { .opcode = PM_PCP_OP_MAP, .n_filters = 1, .third_party = 1 };
+    uint8_t buf[PM_PCP_MAX_MSG];
+    struct in_addr a;
+
+    inet_pton(AF_INET, "10.77.0.7", &a);
+    pm_pcp_addr_from_ipv4(r.third_party_addr, a.s_addr);
+    ck_assert_uint_eq(pm_pcp_encode_request(&r, buf, sizeof(buf)), 60 + 20 + 24);
+    ck_assert_uint_eq(buf[60], PM_PCP_OPT_THIRD_PARTY);
+    ck_assert_uint_eq(buf[61], 0);
+    ck_assert_uint_eq((buf[62] << 8) | buf[63], 16);
+    ck_assert_mem_eq(buf + 64, r.third_party_addr, 16);
+    ck_assert_uint_eq(buf[80], PM_PCP_OPT_FILTER);
+    /* a buffer with room for all but the option */
+    ck_assert_uint_eq(pm_pcp_encode_request(&r, buf, 60 + 24 + 19), 0);
+    /* without it, nothing is added */
+    r.third_party = 0;
+    ck_assert_uint_eq(pm_pcp_encode_request(&r, buf, sizeof(buf)), 60 + 24);
+    ck_assert_uint_eq(buf[60], PM_PCP_OPT_FILTER);
+}
+END_TEST
+
+/* The reply's THIRD_PARTY: its address, which must be the one asked for */
+START_TEST(decode_third_party)
+{
+    uint8_t b[128];
+    pm_pcp_response r;
+    size_t len = make_map_reply(b, 0, 60, 1, 1, 1, "11.77.0.1");
+    uint8_t host[16];
+    struct in_addr a;
+
+    inet_pton(AF_INET, "10.77.0.7", &a);
+    pm_pcp_addr_from_ipv4(host, a.s_addr);
+    memset(b + len, 0, 20);
+    b[len] = PM_PCP_OPT_THIRD_PARTY;
+    b[len + 3] = 16;
+    memcpy(b + len + 4, host, 16);
+    ck_assert_int_eq(pm_pcp_decode_response(b, len + 20, &r), PM_PCP_DECODE_OK);
+    ck_assert_int_eq(r.third_party, 1);
+    ck_assert_mem_eq(r.third_party_addr, host, 16);
+    /* without the option: none */
+    ck_assert_int_eq(pm_pcp_decode_response(b, len, &r), PM_PCP_DECODE_OK);
+    ck_assert_int_eq(r.third_party, 0);
+    /* a length other than 16 is malformed, cut short too */
+    b[len + 3] = 12;
+    ck_assert_int_eq(pm_pcp_decode_response(b, len + 16, &r), PM_PCP_DECODE_BAD_OPTION);
+    b[len + 3] = 16;
+    ck_assert_int_eq(pm_pcp_decode_response(b, len + 16, &r), PM_PCP_DECODE_BAD_OPTION);
+}
+END_TEST
+
 START_TEST(decode_success)
 {
     uint8_t b[64];
@@ -191,6 +245,8 @@ static Suite *pcp_wire_suite(void)
 
     tcase_add_test(tc, encode_map_layout);
     tcase_add_test(tc, encode_filter_and_limits);
+    tcase_add_test(tc, encode_third_party);
+    tcase_add_test(tc, decode_third_party);
     tcase_add_test(tc, decode_success);
     tcase_add_test(tc, decode_truncated);
     tcase_add_test(tc, decode_error_without_payload);

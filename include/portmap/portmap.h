@@ -363,7 +363,27 @@ typedef struct portmap_request {
      * only: with IPV6 in family it must be NULL.
      */
     portmap_family family;
-    uint8_t reserved[52];
+    /*
+     * Since API 0.6: map the port for another host of the LAN instead of
+     * this one: its address, IPv4 for a NAT mapping, IPv6 for a pinhole
+     * (family IPV6; both families at once cannot name one host). ""
+     * (the default) = this host. It must be on the subnet of the
+     * interface towards the router and not the router itself; otherwise
+     * the request fails with PORTMAP_ERR_INVALID_ARGUMENT and
+     * portmap_mapping_get_reason() says why. PCP sends it as a
+     * THIRD_PARTY option, UPnP-IGD as NewInternalClient (InternalClient
+     * of a pinhole, which miniupnpd opens for the asking host only);
+     * NAT-PMP cannot map for another host and is never
+     * used for such a request, nor does the library ever map the port
+     * for this host instead. A protocol the router refuses it in (PCP
+     * NOT_AUTHORIZED or UNSUPP_OPTION, miniupnpd's secure mode) gives way
+     * to the next that can (method AUTO); when none can, the request
+     * fails with PORTMAP_ERR_NOT_AUTHORIZED or PORTMAP_ERR_UNSUPPORTED
+     * and each cause in words. Libraries before 0.6 refuse a request that sets it
+     * (PORTMAP_ERR_INVALID_ARGUMENT: its bytes were reserved).
+     */
+    char internal_address[PORTMAP_ADDRSTRLEN];
+    uint8_t reserved[6];
 } portmap_request;
 
 /* Fill r with defaults (all zero but protocol = UDP). */
@@ -446,6 +466,18 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
                                      uint16_t internal_port, portmap_method method, int timeout_ms);
 
 /*
+ * portmap_release_port() for a mapping made for another host of the LAN
+ * (portmap_request.internal_address): internal_address names that host
+ * (IPv4 or IPv6; NULL or "" = this host, as portmap_release_port()). The
+ * journal's entry for that host and port gives the protocol and what
+ * deleting it needs; without one, only UPnP-IGD, which can tell whom an
+ * entry maps to, deletes it. Blocks at most timeout_ms. Since API 0.6.
+ */
+PORTMAP_API int portmap_release_port_for(portmap_client *c, const char *internal_address,
+                                         portmap_transport protocol, uint16_t internal_port,
+                                         portmap_method method, int timeout_ms);
+
+/*
  * Release now, and wait for, the mappings on the current router that
  * processes which have since died left behind (see keep_orphans). Blocks
  * at most timeout_ms. *released (may be NULL) gets how many went; entries
@@ -483,7 +515,9 @@ typedef struct portmap_router_entry {
     int enabled;
     int ours;                  /* internal_client is this host's address */
     /* ours and held by a running process on this host, per the journal
-     * of libportmap's clients (pid and process start time checked) */
+     * of libportmap's clients (pid and process start time checked); since
+     * 0.6 also an entry this host made for another host of the LAN
+     * (portmap_request.internal_address; ours is 0) while held */
     int held;
     /* 1: an IPv6 firewall pinhole (portmap_router_pinholes()): no
      * translation, external_port is internal_port (since 0.5) */
@@ -511,7 +545,8 @@ PORTMAP_API void portmap_router_entries_free(portmap_router_entry *entries);
  * a process that died), since neither UPnP-IGD's WANIPv6FirewallControl
  * nor PCP has a request that lists a router's pinholes. Pinholes whose
  * lease has run out and nobody holds are left out. Each entry has ipv6
- * set, ours set, internal_client the IPv6 address the pinhole is for and
+ * set, ours set (0 for one made from here for another host),
+ * internal_client the IPv6 address the pinhole is for and
  * lease the seconds left. Reads the journal only: never waits for the
  * network. Free with portmap_router_entries_free(); delete one that is
  * this host's current address's with portmap_release_port(). (since 0.5)
@@ -526,12 +561,14 @@ PORTMAP_API int portmap_router_pinholes(portmap_client *c, portmap_router_entry 
  * router's table cannot be read (portmap_router_mappings() answers
  * PORTMAP_ERR_UNSUPPORTED there). Held ones and ones left by
  * `request --once` or by a process that died; those whose lease has run
- * out and that nobody holds are left out. Each entry has ours set,
- * internal_client the address the mapping is for, external_port the one
+ * out and that nobody holds are left out. Each entry has ours set (0 for
+ * one made from here for another host), internal_client the address the
+ * mapping is for, external_port the one
  * the router granted, description the protocol that made it (pcp,
  * natpmp, upnp) and lease the seconds left. Reads the journal only: never
  * waits for the network. Free with portmap_router_entries_free(); delete
- * one with portmap_release_port(). (since 0.5)
+ * one with portmap_release_port(), another host's with
+ * portmap_release_port_for(). (since 0.6)
  */
 PORTMAP_API int portmap_journal_mappings(portmap_client *c, portmap_router_entry **out,
                                          size_t *count);

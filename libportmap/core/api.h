@@ -50,11 +50,12 @@ int pm_api_probe_and_wait(portmap_client *c, unsigned fams, unsigned asked, unsi
                           int64_t deadline);
 int pm_api_discover(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline);
 
-/* release.c */
+/* release.c; third: the other host of the LAN the entry maps to, or
+ * NULL for this host's (a journal entry's own by says so too) */
 portmap_mapping *pm_api_start_delete(portmap_client *c, int fam, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method,
-                                     const pm_journal_entry *e, const char *allow,
-                                     int verify_owner, int64_t deadline);
+                                     const pm_journal_entry *e, const pm_addr *third,
+                                     const char *allow, int verify_owner, int64_t deadline);
 int pm_api_finish_delete(portmap_client *c, portmap_mapping *m, int64_t deadline);
 int pm_api_delete_on_router(portmap_client *c, int fam, portmap_transport protocol,
                             uint16_t internal_port, portmap_method method,

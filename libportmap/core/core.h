@@ -97,6 +97,10 @@ void pm_events_drop(portmap_client *c);
 /* c's backend for method serves fam / can restrict to /prefix */
 int pm_method_has_family(const portmap_client *c, portmap_method method, int fam);
 int pm_method_can_allow(const portmap_client *c, portmap_method method, uint8_t prefix);
+/* Can method map a port for another host of fam's LAN? Can it serve m
+ * (its host and its remote restriction)? */
+int pm_method_third_party(const portmap_client *c, portmap_method method, int fam);
+int pm_method_can_serve(const portmap_client *c, portmap_method method, const portmap_mapping *m);
 /* "PCP", "NAT-PMP", "UPnP-IGD": a protocol's name in a sentence */
 const char *pm_method_label(const portmap_client *c, portmap_method m);
 int pm_net_all_probes_done(const portmap_client *c, int fam);
@@ -134,6 +138,10 @@ void pm_net_who_answered(const portmap_client *c, int fam, char *buf, size_t len
  * leaves out those that cannot honour it. */
 void pm_net_reason(const portmap_client *c, int fam, portmap_method only, uint8_t allow_prefix,
                    char *buf, size_t len);
+/* The same for a request that names another host (third): protocols
+ * that cannot map for one say so */
+void pm_net_reason_third(const portmap_client *c, int fam, portmap_method only,
+                         uint8_t allow_prefix, int third, char *buf, size_t len);
 /* The public name of a kind of IPv6 address: the same order, from 1 */
 static inline portmap_address_kind pm_address_kind(pm_v6_kind k)
 {

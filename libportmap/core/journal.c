@@ -269,14 +269,19 @@ static void addr_text(const pm_addr *a, char *buf, size_t len)
 static int parse_line(const char *line, pm_journal_entry *e)
 {
     char gw[64], local[64], nonce[2 * PM_JOURNAL_NONCE_LEN + 1], allow[40] = "-", pinhole[8] = "-";
+    char by[64] = "-";
     unsigned method, proto, iport, eport;
-    int n = sscanf(line, "v1 %u %u %u %u %63s %63s %24s %ld %llu %" SCNd64 " %39s %7s", &method,
-                   &proto, &iport, &eport, gw, local, nonce, &e->pid, &e->start_time,
-                   &e->expires_unix, allow, pinhole);
+    int n = sscanf(line, "v1 %u %u %u %u %63s %63s %24s %ld %llu %" SCNd64 " %39s %7s %63s",
+                   &method, &proto, &iport, &eport, gw, local, nonce, &e->pid, &e->start_time,
+                   &e->expires_unix, allow, pinhole, by);
 
     /* fields came later: the remote restriction (11), the UPnP pinhole
-     * id (12); older lines have fewer */
+     * id (12), our address for another host's mapping (13); older lines
+     * have fewer */
     if (n < 10)
+        return -1;
+    memset(&e->by, 0, sizeof(e->by));
+    if (strcmp(by, "-") != 0 && pm_addr_parse(by, &e->by) != 0)
         return -1;
     e->has_pinhole = strcmp(pinhole, "-") != 0;
     if (e->has_pinhole) {
@@ -296,7 +301,7 @@ static int parse_line(const char *line, pm_journal_entry *e)
     e->internal_port = (uint16_t)iport;
     e->external_port = (uint16_t)eport;
     if (pm_addr_parse(gw, &e->gateway) != 0 || pm_addr_parse(local, &e->local) != 0 ||
-        e->gateway.family != e->local.family)
+        e->gateway.family != e->local.family || (e->by.family && e->by.family != e->local.family))
         return -1;
     return strlen(nonce) == 2 * PM_JOURNAL_NONCE_LEN ? hex_decode(nonce, e->nonce, PM_JOURNAL_NONCE_LEN) : -1;
 }
@@ -304,16 +309,18 @@ static int parse_line(const char *line, pm_journal_entry *e)
 static void format_line(FILE *f, const pm_journal_entry *e)
 {
     char gw[PM_ADDR_TEXT], local[PM_ADDR_TEXT], nonce[2 * PM_JOURNAL_NONCE_LEN + 1];
-    char allow[PORTMAP_ADDRSTRLEN + 4], pinhole[8] = "-";
+    char allow[PORTMAP_ADDRSTRLEN + 4], pinhole[8] = "-", by[PM_ADDR_TEXT] = "-";
     addr_text(&e->gateway, gw, sizeof(gw));
+    if (e->by.family)
+        addr_text(&e->by, by, sizeof(by));
     addr_text(&e->local, local, sizeof(local));
     hex_encode(e->nonce, PM_JOURNAL_NONCE_LEN, nonce);
     pm_allow_str(e->allow_addr, e->allow_prefix, allow, sizeof(allow));
     if (e->has_pinhole)
         snprintf(pinhole, sizeof(pinhole), "%u", e->pinhole_id);
-    fprintf(f, "v1 %u %u %u %u %s %s %s %ld %llu %" PRId64 " %s %s\n", (unsigned)e->method,
+    fprintf(f, "v1 %u %u %u %u %s %s %s %ld %llu %" PRId64 " %s %s %s\n", (unsigned)e->method,
             (unsigned)e->proto, e->internal_port, e->external_port, gw, local, nonce, e->pid,
-            e->start_time, e->expires_unix, allow[0] ? allow : "-", pinhole);
+            e->start_time, e->expires_unix, allow[0] ? allow : "-", pinhole, by);
 }
 
 /* The shortest line format_line writes is about 90 bytes: a buffer of
@@ -585,7 +592,7 @@ static int find_entry(const char *dir, portmap_transport proto, uint16_t port, i
     if (rc == 0) {
         rc = PM_JOURNAL_ERR;
         for (size_t i = 0; i < n && rc != 0; i++) {
-            if (any_port ? pm_addr_eq(&all[i].local, local)
+            if (any_port ? pm_addr_eq(pm_journal_owner(&all[i]), local)
                          : same_key(&all[i], proto, port, local)) {
                 if (out)
                     *out = all[i];
@@ -619,7 +626,7 @@ unsigned pm_journal_orphan_methods(const char *dir, const pm_addr *gateway, cons
     if (pm_journal_list(dir, &all, &n) == 0)
         for (size_t i = 0; i < n; i++)
             if (owner_dead(&all[i]) && pm_addr_eq(&all[i].gateway, gateway) &&
-                pm_addr_eq(&all[i].local, local))
+                pm_addr_eq(pm_journal_owner(&all[i]), local))
                 methods |= PORTMAP_HAVE(all[i].method);
     free(all);
     return methods;
@@ -646,7 +653,7 @@ size_t pm_journal_claim_orphans(const char *dir, const pm_addr *gateway, const p
             continue;
         }
         if (got < max && owner_dead(e) && pm_addr_eq(&e->gateway, gateway) &&
-            pm_addr_eq(&e->local, local) && (methods & PORTMAP_HAVE(e->method))) {
+            pm_addr_eq(pm_journal_owner(e), local) && (methods & PORTMAP_HAVE(e->method))) {
             out[got++] = *e;
             e->pid = pid;
             e->start_time = my_start;

@@ -33,7 +33,16 @@ typedef struct pm_journal_entry {
     uint8_t allow_prefix;
     int has_pinhole;          /* UPnP IPv6: the pinhole's UniqueID, to delete it */
     uint16_t pinhole_id;
+    /* A mapping for another host of the LAN (local is that host): our own
+     * address, which made it and whose orphans it is among; else unset */
+    pm_addr by;
 } pm_journal_entry;
+
+/* The address of ours whose mapping e is: by for another host's, else local */
+static inline const pm_addr *pm_journal_owner(const pm_journal_entry *e)
+{
+    return e->by.family ? &e->by : &e->local;
+}
 
 /* The calls' errors: 0 is success (for find: found) */
 #define PM_JOURNAL_ERR (-1)    /* I/O, the lock's wait ran out, memory; find: not found */
@@ -60,7 +69,7 @@ int pm_journal_detach_pid(const char *dir, long pid);
 int pm_journal_list(const char *dir, pm_journal_entry **out, size_t *n);
 /* 1 when the process that wrote e still runs (same pid and start time). */
 int pm_journal_entry_held(const pm_journal_entry *e);
-/* 1 when some entry is of our address local */
+/* 1 when some entry is of our address local (made from it, for whatever host) */
 int pm_journal_has_local(const char *dir, const pm_addr *local);
 /* PORTMAP_HAVE(method) of each method that entries for gateway and local
  * whose process has died were made through; 0 when none (or unreadable). */

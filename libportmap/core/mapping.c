@@ -86,6 +86,9 @@ static void journal_update(portmap_client *c, portmap_mapping *m, int64_t now)
     };
     if (m->internal)
         return;
+    /* another host's: its orphans are ours, by the address we made it from */
+    if (pm_addr_is_set(&m->third))
+        e.by = pm_net_of(c, m)->local;
     memcpy(e.nonce, m->nonce, sizeof(e.nonce));
     e.expires_unix = (int64_t)time(NULL) + (m->expires_at - now) / 1000;
     /* a permanent lease is written before MAPPED is told (jqueue.c) */
@@ -108,7 +111,8 @@ void pm_mapping_fail(portmap_client *c, portmap_mapping *m, portmap_error err)
     m->last_error = err;
     m->refresh_at = m->retry_at = PM_NEVER;
     if (!m->reason[0] && (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED))
-        pm_net_reason(c, m->fam, m->forced, m->allow_prefix, m->reason, sizeof(m->reason));
+        pm_net_reason_third(c, m->fam, m->forced, m->allow_prefix, pm_addr_is_set(&m->third),
+                            m->reason, sizeof(m->reason));
     if (!m->reason[0] && err == PORTMAP_ERR_TIMEOUT)
         snprintf(m->reason, sizeof(m->reason), "%s answered the router's probe but not the "
                  "request within the timeout", pm_method_label(c, m->op_method));
@@ -215,7 +219,7 @@ int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t no
         m->expires_at = PM_NEVER;
         m->retry_at = now;
         m->backoff_ms = 0;
-        m->local = pm_net_of(c, m)->local;
+        m->local = pm_mapping_client(c, m);
         m->local_kind = pm_net_of(c, m)->local_kind;
         m->has_pinhole = 0; /* the old router's */
         m->rediscover = 1;
@@ -321,6 +325,7 @@ static void undo_request(portmap_client *c, portmap_mapping *m)
 void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result *r, int64_t now)
 {
     pm_op op = m->op;
+    char prev[PM_REASON_LEN];
 
     if (r->err && (unsigned)r->err < sizeof(c->counters.errors) / sizeof(c->counters.errors[0]))
         c->counters.errors[r->err]++;
@@ -354,11 +359,19 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
         return;
     }
     m->last_error = r->err;
-    snprintf(m->reason, sizeof(m->reason), "%s%s%.140s", pm_method_label(c, m->op_method),
-             r->detail[0] ? ": " : " refused", r->detail);
+    /* after protocols that refused what m asks, their reasons first */
+    snprintf(prev, sizeof(prev), "%s", m->refused_methods ? m->reason : "");
+    snprintf(m->reason, sizeof(m->reason), "%.170s%s%s%s%.200s", prev, prev[0] ? "; " : "",
+             pm_method_label(c, m->op_method), r->detail[0] ? ": " : " refused", r->detail);
     PM_INFO(c, "%s refused port %u: %s%s%s%s", portmap_method_name(m->op_method), m->internal_port,
             portmap_strerror(r->err), r->detail[0] ? " (" : "", r->detail,
             r->detail[0] ? ")" : "");
+    if (r->cannot_serve && m->state == PORTMAP_STATE_PENDING && !m->forced) {
+        /* the next protocol in the order may serve it (pick_method);
+         * the error and reason stand should none */
+        m->refused_methods |= PORTMAP_HAVE(m->op_method);
+        return;
+    }
     if (r->protocol_gone) {
         /* (the verdict on the protocol, for every exchange in it, is the
          * caller's: pm_net_map_done) */

@@ -47,6 +47,10 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
     /* checked by portmap_request_mapping(); internal callers pass it as read */
     if (pm_allow_parse(r->allow, &m->allow_addr, &m->allow_prefix) != 0)
         m->allow_addr = m->allow_prefix = 0;
+    /* checked by portmap_request_mapping() too; "" is this host */
+    if (memchr(r->internal_address, '\0', sizeof(r->internal_address)) && r->internal_address[0] &&
+        pm_addr_parse(r->internal_address, &m->third) == 0)
+        m->local = m->third;
     m->first_deadline = now + PM_MAX(timeout - PM_VERDICT_LEAD_MS, 1);
     m->cb = r->callback;
     m->user = r->user;
@@ -155,7 +159,8 @@ void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping
     pm_addr_fmt(&m->local, info->internal_address, sizeof(info->internal_address));
     pm_addr_fmt(&m->ext, info->external_address, sizeof(info->external_address));
     info->family = m->fam == PM_V6 ? PORTMAP_IPV6 : PORTMAP_IPV4;
-    if (m->fam == PM_V6 && pm_addr_is_set(&m->local))
+    /* the kind of one of our addresses: another host's is not known */
+    if (m->fam == PM_V6 && pm_addr_is_set(&m->local) && !pm_addr_is_set(&m->third))
         info->address_kind = pm_address_kind(m->local_kind);
     info->lifetime = m->lifetime;
     info->refresh_in_ms = -1;

@@ -303,6 +303,28 @@ static int read_route(portmap_client *c, int fam, pm_addr *gw, pm_addr *local, p
     return 0;
 }
 
+/* The subnets of net's link, for requests naming another host of it: the
+ * interface's own (a gateway set by hand leaves it unknown: then those
+ * of the addresses that are our local one) */
+static void read_lan(pm_net *net)
+{
+    pm_addr a[PM_LAN_MAX];
+    uint8_t len[PM_LAN_MAX];
+    int n = pm_route_prefixes(net->ifname, pm_fam_af(net->fam), a, len, PM_LAN_MAX);
+
+    net->n_lan = 0;
+    for (int i = 0; i < n; i++) {
+        /* link-local subnets are every link's: no host to name there */
+        if (pm_addr_is_link_local(&a[i]) || (!net->ifname[0] && !pm_addr_eq(&a[i], &net->local)))
+            continue;
+        net->lan[net->n_lan] = a[i];
+        net->lan_len[net->n_lan++] = len[i];
+    }
+    n = net->fam == PM_V6 && net->ifname[0]
+            ? pm_route_router_addrs(&net->gateway, net->ifname, net->rtr_addrs, PM_LAN_MAX) : 0;
+    net->n_rtr_addrs = n > 0 ? (unsigned)n : 0;
+}
+
 int pm_net_refresh_route(portmap_client *c, int fam, int64_t now)
 {
     pm_net *net = &c->net[fam];
@@ -339,6 +361,7 @@ int pm_net_refresh_route(portmap_client *c, int fam, int64_t now)
     net->local = local;
     net->local_kind = kind;
     snprintf(net->ifname, sizeof(net->ifname), "%s", ifname);
+    read_lan(net);
     net->route_ok = 1;
     listen_all(c, fam);
     return 0;

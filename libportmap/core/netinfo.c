@@ -19,6 +19,18 @@ int pm_method_can_allow(const portmap_client *c, portmap_method method, uint8_t 
     return pm_backend_can_allow(pm_backend_of(c, method), prefix);
 }
 
+int pm_method_third_party(const portmap_client *c, portmap_method method, int fam)
+{
+    const pm_backend *b = pm_backend_of(c, method);
+
+    return b && (b->third_party & (1u << fam)) != 0;
+}
+
+int pm_method_can_serve(const portmap_client *c, portmap_method method, const portmap_mapping *m)
+{
+    return pm_backend_can_serve(pm_backend_of(c, method), m);
+}
+
 const char *pm_method_label(const portmap_client *c, portmap_method m)
 {
     const pm_backend *b = pm_backend_of(c, m);
@@ -101,6 +113,12 @@ static void no_route_reason(const portmap_client *c, int fam, char *buf, size_t 
 void pm_net_reason(const portmap_client *c, int fam, portmap_method only, uint8_t allow_prefix,
                    char *buf, size_t len)
 {
+    pm_net_reason_third(c, fam, only, allow_prefix, 0, buf, len);
+}
+
+void pm_net_reason_third(const portmap_client *c, int fam, portmap_method only,
+                         uint8_t allow_prefix, int third, char *buf, size_t len)
+{
     const pm_net *net = &c->net[fam];
     char gw[PM_ADDR_TEXT + 20];
     size_t n;
@@ -119,7 +137,10 @@ void pm_net_reason(const portmap_client *c, int fam, portmap_method only, uint8_
         const char *label = pm_method_label(c, meth);
         if ((only && meth != only) || !pm_method_has_family(c, meth, fam))
             continue;
-        if (!pm_method_can_allow(c, meth, allow_prefix))
+        if (third && !pm_method_third_party(c, meth, fam))
+            n += (size_t)snprintf(buf + n, len - n, "%s%s: cannot map a port for another host",
+                                  parts++ ? "; " : "", label);
+        else if (!pm_method_can_allow(c, meth, allow_prefix))
             n += (size_t)snprintf(buf + n, len - n, "%s%s: cannot restrict who connects",
                                   parts++ ? "; " : "", label);
         else if (net->avail[meth] == PM_AVAIL_NO)

@@ -36,6 +36,8 @@ static void release_one(portmap_client *c, const pm_journal_entry *e, int64_t no
                       (pm_backend_of(c, e->method)->delete_checks_owner & (1u << m->fam));
     m->method = m->op_method = e->method;
     m->local = e->local; /* a pinhole's id is asked again: see delete_on_router() */
+    if (e->by.family)
+        m->third = e->local; /* another host's: PCP names it again (THIRD_PARTY) */
     m->ext_port = e->external_port;
     m->allow_addr = e->allow_addr;
     m->allow_prefix = e->allow_prefix;

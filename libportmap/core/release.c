@@ -33,8 +33,8 @@ static int owner_checked(portmap_client *c, portmap_method method, int fam)
  */
 portmap_mapping *pm_api_start_delete(portmap_client *c, int fam, portmap_transport protocol,
                                      uint16_t internal_port, portmap_method method,
-                                     const pm_journal_entry *e, const char *allow,
-                                     int verify_owner, int64_t deadline)
+                                     const pm_journal_entry *e, const pm_addr *third,
+                                     const char *allow, int verify_owner, int64_t deadline)
 {
     portmap_request r;
     portmap_mapping *m;
@@ -52,7 +52,11 @@ portmap_mapping *pm_api_start_delete(portmap_client *c, int fam, portmap_transpo
     m->handle_dropped = 1;
     m->verify_owner = verify_owner;
     m->method = m->op_method = method;
-    m->local = c->net[fam].local;
+    if (e && e->by.family)
+        third = &e->local;
+    if (third && pm_addr_is_set(third))
+        m->third = *third; /* owner checks compare with it, PCP names it */
+    m->local = pm_mapping_client(c, m);
     if (e) {
         m->ext_port = e->external_port;
         memcpy(m->nonce, e->nonce, sizeof(m->nonce));
@@ -86,8 +90,8 @@ int pm_api_delete_on_router(portmap_client *c, int fam, portmap_transport protoc
                             const pm_journal_entry *e, const char *allow, int verify_owner,
                             int64_t deadline)
 {
-    portmap_mapping *m = pm_api_start_delete(c, fam, protocol, internal_port, method, e, allow,
-                                      verify_owner, deadline);
+    portmap_mapping *m = pm_api_start_delete(c, fam, protocol, internal_port, method, e, NULL,
+                                             allow, verify_owner, deadline);
 
     return m ? pm_api_finish_delete(c, m, deadline) : PORTMAP_ERR_NO_MEMORY;
 }
@@ -115,7 +119,8 @@ static portmap_method release_method(portmap_client *c, int fam, portmap_method 
  * error. Lock held. */
 static int start_release_fam(portmap_client *c, int fam, portmap_transport protocol,
                              uint16_t internal_port, portmap_method method,
-                             const pm_journal_entry *e, int64_t deadline, portmap_mapping **out)
+                             const pm_journal_entry *e, const pm_addr *third, int64_t deadline,
+                             portmap_mapping **out)
 {
     char allow[PORTMAP_ADDRSTRLEN + 4] = "";
 
@@ -123,7 +128,8 @@ static int start_release_fam(portmap_client *c, int fam, portmap_transport proto
     method = release_method(c, fam, method, e, deadline);
     if (method == PORTMAP_METHOD_AUTO)
         return c->stopping ? PORTMAP_ERR_CANCELLED : PORTMAP_ERR_NO_GATEWAY;
-    if (!pm_method_has_family(c, method, fam))
+    if (!pm_method_has_family(c, method, fam) ||
+        (third && !pm_method_third_party(c, method, fam)))
         return PORTMAP_ERR_UNSUPPORTED;
     if (e && e->method != method)
         e = NULL; /* its nonce and port are of another protocol */
@@ -140,46 +146,48 @@ static int start_release_fam(portmap_client *c, int fam, portmap_transport proto
         pm_net_probe_all(c, fam, pm_now_ms(), deadline, PM_PROBE_RETRY);
     /* Without a journal entry the port may be nobody's or another host's:
      * UPnP asks the router whom it maps to before deleting anything. */
-    *out = pm_api_start_delete(c, fam, protocol, internal_port, method, e, e ? allow : NULL, !e,
-                        deadline);
+    *out = pm_api_start_delete(c, fam, protocol, internal_port, method, e, third,
+                               e ? allow : NULL, !e, deadline);
     return *out ? PORTMAP_OK : PORTMAP_ERR_NO_MEMORY;
 }
 
-/* The outcome of fam's delete, and the journal kept in step. Lock held. */
-static int end_release_fam(portmap_client *c, int fam, portmap_transport protocol,
-                           uint16_t internal_port, int found, portmap_mapping *m, int64_t deadline)
+/* The outcome of a family's delete, and the journal kept in step (key:
+ * the host of its entry). Lock held. */
+static int end_release_fam(portmap_client *c, portmap_transport protocol, uint16_t internal_port,
+                           const pm_addr *key, int found, portmap_mapping *m, int64_t deadline)
 {
     int rc = pm_api_finish_delete(c, m, deadline);
 
     if (rc == PORTMAP_OK || rc == PORTMAP_ERR_NOT_AUTHORIZED || !found) {
-        pm_jq_remove(c, protocol, internal_port, &c->net[fam].local);
+        pm_jq_remove(c, protocol, internal_port, key);
         pm_engine_wake(c);
     }
     return rc;
 }
 
-PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
-                                     uint16_t internal_port, portmap_method method, int timeout_ms)
+/* portmap_release_port(_for): third NULL for this host's port, else the
+ * other host's, whose family alone is looked at. */
+static int release_port(portmap_client *c, const pm_addr *third, portmap_transport protocol,
+                        uint16_t internal_port, portmap_method method, int timeout_ms)
 {
     pm_journal_entry e[PM_FAMS];
     portmap_mapping *del[PM_FAMS] = { NULL };
     int rcs[PM_FAMS] = { PORTMAP_ERR_NOT_FOUND, PORTMAP_ERR_NOT_FOUND };
     int found[PM_FAMS] = { 0 };
+    pm_addr key[PM_FAMS];
     int64_t deadline;
     unsigned fams;
     int rc;
 
-    if (!c || internal_port == 0 || (protocol != PORTMAP_TCP && protocol != PORTMAP_UDP) ||
-        (unsigned)method >= PORTMAP_METHOD_COUNT)
-        return PORTMAP_ERR_INVALID_ARGUMENT;
     if ((rc = pm_api_enter(c)) != PORTMAP_OK)
         return rc;
     deadline = pm_now_ms() + pm_api_timeout(c, timeout_ms);
-    fams = pm_api_journal_fams(c, pm_now_ms());
+    fams = third ? 1u << pm_af_fam(third->family) : pm_api_journal_fams(c, pm_now_ms());
     for (int fam = 0; fam < PM_FAMS; fam++) {
         if (!(fams & (1u << fam)) || pm_net_refresh_route(c, fam, pm_now_ms()) != 0)
             continue;
-        pm_addr local = c->net[fam].local;
+        /* the journal's key: the host the entry maps to */
+        pm_addr local = key[fam] = third ? *third : c->net[fam].local;
         pm_api_journal_barrier(c, deadline);
         pthread_mutex_unlock(&c->lock);
         found[fam] = pm_journal_find(c->state_dir, protocol, internal_port, &local, &e[fam]) == 0;
@@ -190,7 +198,8 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
      * IPv6 pinhole of the port goes too when the journal has one. Both
      * deletes go out at once and are waited for together. */
     for (int fam = 0; fam < PM_FAMS; fam++) {
-        int wanted = fam == PM_V4 ? found[PM_V4] || !found[PM_V6] : found[PM_V6];
+        int wanted = third ? (fams & (1u << fam)) != 0
+                   : fam == PM_V4 ? found[PM_V4] || !found[PM_V6] : found[PM_V6];
         if (!wanted)
             continue;
         if (!c->net[fam].route_ok) {
@@ -198,11 +207,11 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
             continue;
         }
         rcs[fam] = start_release_fam(c, fam, protocol, internal_port, method,
-                                     found[fam] ? &e[fam] : NULL, deadline, &del[fam]);
+                                     found[fam] ? &e[fam] : NULL, third, deadline, &del[fam]);
     }
     for (int fam = 0; fam < PM_FAMS; fam++)
         if (del[fam])
-            rcs[fam] = end_release_fam(c, fam, protocol, internal_port, found[fam], del[fam],
+            rcs[fam] = end_release_fam(c, protocol, internal_port, &key[fam], found[fam], del[fam],
                                        deadline);
     /* the first family's error, unless it had nothing to release */
     rc = rcs[PM_V4] == PORTMAP_ERR_NOT_FOUND ? rcs[PM_V6] : rcs[PM_V4];
@@ -211,6 +220,36 @@ PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protoc
     pm_api_journal_barrier(c, deadline); /* the journal in step before the caller knows */
     pm_api_leave(c);
     return rc;
+}
+
+static int release_args_ok(portmap_client *c, portmap_transport protocol, uint16_t internal_port,
+                           portmap_method method)
+{
+    return c && internal_port != 0 && (protocol == PORTMAP_TCP || protocol == PORTMAP_UDP) &&
+           (unsigned)method < PORTMAP_METHOD_COUNT;
+}
+
+PORTMAP_API int portmap_release_port(portmap_client *c, portmap_transport protocol,
+                                     uint16_t internal_port, portmap_method method, int timeout_ms)
+{
+    if (!release_args_ok(c, protocol, internal_port, method))
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    return release_port(c, NULL, protocol, internal_port, method, timeout_ms);
+}
+
+PORTMAP_API int portmap_release_port_for(portmap_client *c, const char *internal_address,
+                                         portmap_transport protocol, uint16_t internal_port,
+                                         portmap_method method, int timeout_ms)
+{
+    pm_addr third;
+
+    if (!release_args_ok(c, protocol, internal_port, method))
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    if (!internal_address || !internal_address[0])
+        return release_port(c, NULL, protocol, internal_port, method, timeout_ms);
+    if (strchr(internal_address, '%') || pm_addr_parse(internal_address, &third) != 0)
+        return PORTMAP_ERR_INVALID_ARGUMENT;
+    return release_port(c, &third, protocol, internal_port, method, timeout_ms);
 }
 
 /* Delete the n orphans of e at once (UPnP's exchanges are paced by the
@@ -229,7 +268,7 @@ static int release_batch(portmap_client *c, int fam, const pm_journal_entry *e, 
         /* a UPnP entry may have been reused by another host since: ask
          * first (a pinhole's id is ours alone) */
         m[i] = pm_api_start_delete(c, fam, e[i].proto, e[i].internal_port, e[i].method, &e[i],
-                                   allow, owner_checked(c, e[i].method, fam), deadline);
+                                   NULL, allow, owner_checked(c, e[i].method, fam), deadline);
     }
     for (size_t i = 0; i < n; i++) {
         int drc = m[i] ? pm_api_finish_delete(c, m[i], deadline) : PORTMAP_ERR_NO_MEMORY;

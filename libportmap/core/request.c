@@ -19,6 +19,32 @@ static int method_allowed(portmap_client *c, portmap_method m)
     return 1;
 }
 
+/* Whether r's internal_address, when set, can name another host of the
+ * LAN: an address of the request's one family that a host can have.
+ * Whether it is on our subnet is known once the route is read
+ * (service.c). *third gets it (unset for ""). */
+static int third_party_valid(const portmap_request *r, pm_addr *third)
+{
+    const char *s = r->internal_address;
+
+    memset(third, 0, sizeof(*third));
+    if (!memchr(s, '\0', sizeof(r->internal_address)))
+        return 0;
+    if (!s[0])
+        return 1;
+    if (strchr(s, '%') || pm_addr_parse(s, third) != 0)
+        return 0;
+    if (third->family == AF_INET)
+        /* loopback, 0/8, multicast, broadcast...: no host of a LAN */
+        return r->family != PORTMAP_IPV6 && r->family != PORTMAP_IPV4_IPV6 &&
+               !pm_addr_not_external(third->u.v4);
+    /* IPv6: unspecified, loopback, multicast and link-local name no host
+     * a pinhole can open to */
+    return r->family == PORTMAP_IPV6 && third->u.v6[0] != 0xff && !pm_addr_is_link_local(third) &&
+           !IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)third->u.v6) &&
+           !IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)third->u.v6);
+}
+
 /* Make the request's mapping, and for both families its IPv6 twin. */
 static portmap_mapping *new_handle(portmap_client *c, const portmap_request *r)
 {
@@ -68,6 +94,7 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
     portmap_mapping *m;
     uint32_t allow_addr;
     uint8_t allow_prefix;
+    pm_addr third;
 
     if (out)
         *out = NULL;
@@ -75,7 +102,8 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
         (r->protocol != PORTMAP_TCP && r->protocol != PORTMAP_UDP) ||
         !method_allowed(c, r->method) || !pm_all_zero(r->reserved, sizeof(r->reserved)) ||
         (unsigned)r->family > PORTMAP_IPV4_IPV6 ||
-        pm_allow_parse(r->allow, &allow_addr, &allow_prefix) != 0)
+        pm_allow_parse(r->allow, &allow_addr, &allow_prefix) != 0 ||
+        !third_party_valid(r, &third))
         return PORTMAP_ERR_INVALID_ARGUMENT;
     /* allow names IPv4 peers: it has no meaning for a pinhole */
     if ((r->family & PORTMAP_IPV6) && allow_prefix)
@@ -85,13 +113,19 @@ PORTMAP_API int portmap_request_mapping(portmap_client *c, const portmap_request
     if (r->family == PORTMAP_IPV6 && r->method != PORTMAP_METHOD_AUTO &&
         !pm_method_has_family(c, r->method, PM_V6))
         return PORTMAP_ERR_UNSUPPORTED;
+    /* NAT-PMP maps for the asking host only: never this host instead */
+    if (pm_addr_is_set(&third) && r->method != PORTMAP_METHOD_AUTO &&
+        !pm_method_third_party(c, r->method, third.family == AF_INET6 ? PM_V6 : PM_V4))
+        return PORTMAP_ERR_UNSUPPORTED;
     pthread_mutex_lock(&c->lock);
     if (c->stopping) {
         pthread_mutex_unlock(&c->lock);
         return PORTMAP_ERR_CANCELLED;
     }
     for (portmap_mapping *o = c->mappings; o; o = o->next) {
+        pm_addr o_third = o->third;
         if (!o->handle_dropped && o->proto == r->protocol && o->internal_port == r->internal_port &&
+            pm_addr_eq(&o_third, &third) &&
             o->state != PORTMAP_STATE_FAILED && o->state != PORTMAP_STATE_RELEASED &&
             o->state != PORTMAP_STATE_RELEASING) {
             /* Two handles for one router entry would release each other's. */

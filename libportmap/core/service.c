@@ -30,8 +30,18 @@ static portmap_method pick_method(portmap_client *c, portmap_mapping *m, int *al
     for (unsigned i = 0; i < n; i++) {
         portmap_method meth = order[i];
         pm_avail a = net->avail[meth];
-        if (a == PM_AVAIL_NO || !pm_method_has_family(c, meth, m->fam))
+        /* not spoken, or it refused what m asks (m->reason says why) */
+        if (a == PM_AVAIL_NO || !pm_method_has_family(c, meth, m->fam) ||
+            (m->refused_methods & PORTMAP_HAVE(meth)))
             continue;
+        if (pm_addr_is_set(&m->third) && !pm_method_third_party(c, meth, m->fam)) {
+            /* it would map the port for this host, not the one named */
+            if (!m->cannot_third)
+                PM_INFO(c, "port %u: %s cannot map a port for another host; not using it",
+                        m->internal_port, pm_method_label(c, meth));
+            m->cannot_third = 1;
+            continue;
+        }
         if (!pm_method_can_allow(c, meth, m->allow_prefix)) {
             /* open to everyone is not what was asked: never this one */
             if (!m->cannot_allow)
@@ -61,7 +71,7 @@ static portmap_method answered_method(portmap_client *c, const portmap_mapping *
     for (unsigned i = 0; i < c->n_order; i++) {
         portmap_method meth = c->order[i];
         if (net->avail[meth] == PM_AVAIL_YES && pm_method_has_family(c, meth, m->fam) &&
-            pm_method_can_allow(c, meth, m->allow_prefix))
+            pm_method_can_serve(c, meth, m))
             return meth;
     }
     return PORTMAP_METHOD_AUTO;
@@ -142,6 +152,73 @@ static int retry_old_verdicts(portmap_client *c, portmap_mapping *m, int64_t now
     return 1;
 }
 
+/* "10.77.0.0/24": the first subnet of ours on the link, for a reason */
+static void lan_net(const pm_net *net, char *buf, size_t len)
+{
+    pm_addr a = net->n_lan ? net->lan[0] : net->local;
+    unsigned bits = net->n_lan ? net->lan_len[0] : a.family == AF_INET6 ? 128u : 32u;
+    uint8_t *p = a.family == AF_INET6 ? a.u.v6 : (uint8_t *)&a.u.v4;
+    unsigned size = a.family == AF_INET6 ? 16u : 4u;
+    char text[INET6_ADDRSTRLEN];
+
+    for (unsigned i = 0; i < size; i++)
+        if (i * 8 >= bits)
+            p[i] = 0;
+        else if (i * 8 + 8 > bits)
+            p[i] &= (uint8_t)(0xff << (8 - bits % 8));
+    pm_addr_fmt(&a, text, sizeof(text));
+    snprintf(buf, len, "%s/%u", text, bits);
+}
+
+/* The router's own address: the gateway's (without its zone), or for
+ * IPv6 another of the router's, as the neighbour table knows them */
+static int third_is_router(const pm_net *net, const pm_addr *a)
+{
+    if (a->family == AF_INET)
+        return pm_addr_eq(a, &net->gateway);
+    if (net->gateway.family == AF_INET6 && !memcmp(a->u.v6, net->gateway.u.v6, 16))
+        return 1;
+    for (unsigned i = 0; i < net->n_rtr_addrs; i++)
+        if (!memcmp(a->u.v6, net->rtr_addrs[i].u.v6, 16))
+            return 1;
+    return 0;
+}
+
+/*
+ * A request for another host (m->third), now that its network is known:
+ * that host must be on our link's subnets, where the router can reach
+ * it, and not the router. Our own address is this host's request. 0 when
+ * it failed m.
+ */
+static int third_party_on_lan(portmap_client *c, portmap_mapping *m)
+{
+    pm_net *net = pm_net_of(c, m);
+    char who[PM_ADDR_TEXT], lan[PM_ADDR_TEXT];
+
+    if (!pm_addr_is_set(&m->third))
+        return 1;
+    if (pm_addr_eq(&m->third, &net->local)) {
+        m->third = (pm_addr){ 0 };
+        return 1;
+    }
+    pm_addr_fmt(&m->third, who, sizeof(who));
+    if (third_is_router(net, &m->third)) {
+        snprintf(m->reason, sizeof(m->reason), "the internal address %s is the router itself, "
+                 "not a host behind it", who);
+        pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
+        return 0;
+    }
+    for (unsigned i = 0; i < net->n_lan; i++)
+        if (pm_addr_in_prefix(&m->third, &net->lan[i], net->lan_len[i]))
+            return 1;
+    lan_net(net, lan, sizeof(lan));
+    snprintf(m->reason, sizeof(m->reason), "the internal address %s is not on this host's LAN "
+             "(%s%s%s): the router maps ports only to hosts on its own link", who, lan,
+             net->ifname[0] ? " on " : "", net->ifname);
+    pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
+    return 0;
+}
+
 /* m's first request goes out in meth: its turn at the router has come. */
 static void start_request(portmap_client *c, portmap_mapping *m, portmap_method meth, int64_t now)
 {
@@ -149,7 +226,7 @@ static void start_request(portmap_client *c, portmap_mapping *m, portmap_method 
 
     c->inflight[m->fam]++;
     m->op_method = meth;
-    m->local = net->local;
+    m->local = pm_mapping_client(c, m);
     m->local_kind = net->local_kind;
     m->retry_at = PM_NEVER;
     pm_mapping_start_op(c, m, PM_OP_MAP, now);
@@ -182,7 +259,7 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
             answered |= net->avail[i] == PM_AVAIL_YES;
             usable |= net->avail[i] == PM_AVAIL_YES &&
-                      pm_method_can_allow(c, (portmap_method)i, m->allow_prefix);
+                      pm_method_can_serve(c, (portmap_method)i, m);
         }
         /* the router answered only in protocols that cannot honour allow */
         pm_mapping_fail(c, m, m->last_error        ? m->last_error
@@ -207,12 +284,15 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         pm_mapping_fail(c, m, PORTMAP_ERR_NO_GATEWAY);
         return;
     }
+    if (!third_party_on_lan(c, m))
+        return;
     meth = pick_method(c, m, &all_no);
     if (all_no && retry_old_verdicts(c, m, now))
         return; /* the pass starts the probes and comes back */
     if (all_no) {
         pm_mapping_fail(c, m, m->last_error ? m->last_error
-                         : m->forced || m->cannot_allow ? PORTMAP_ERR_UNSUPPORTED
+                         : m->forced || m->cannot_allow || m->cannot_third
+                             ? PORTMAP_ERR_UNSUPPORTED
                                                         : PORTMAP_ERR_NO_GATEWAY);
         return;
     }
@@ -236,8 +316,10 @@ int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now)
     portmap_method meth;
     int all_no;
 
-    /* what service_pending would find before it picks a protocol */
+    /* what service_pending would find before it picks a protocol; another
+     * host's request is checked against the LAN by the engine first */
     if (m->state != PORTMAP_STATE_PENDING || m->op != PM_OP_NONE || m->held ||
+        pm_addr_is_set(&m->third) ||
         m->retry_at != PM_NEVER || now >= m->first_deadline || !net->route_ok ||
         c->route_dirty || c->inflight[m->fam] >= PM_INFLIGHT_MAX)
         return 0;
@@ -282,6 +364,8 @@ static int rediscovered(portmap_client *c, portmap_mapping *m, int64_t now, int6
         return 0;
     }
     m->rediscover = 0;
+    if (!third_party_on_lan(c, m))
+        return 0; /* the other host is not on the new network: failed */
     meth = pick_method(c, m, &all_no);
     if (!all_no && meth != PORTMAP_METHOD_AUTO)
         m->op_method = meth;

@@ -73,6 +73,31 @@ static int wait_table(portmap_client *c, portmap_method method, int64_t deadline
                                                       : PORTMAP_ERR_UNSUPPORTED;
 }
 
+/* held: the journal (read once) names the entry, made from our address
+ * local (for this host, or for the other host it maps to), and its
+ * process runs */
+static void mark_held(portmap_client *c, uint32_t local, portmap_router_entry *e, size_t n)
+{
+    pm_addr mine = pm_addr_from_v4(local);
+    pm_journal_entry *j = NULL;
+    size_t nj = 0;
+
+    if (pm_journal_list(c->state_dir, &j, &nj) != 0) {
+        pm_jq_check_refusal(c);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pm_addr client;
+        if (pm_addr_parse(e[i].internal_client, &client) != 0)
+            continue;
+        for (size_t k = 0; k < nj; k++)
+            if (j[k].proto == e[i].protocol && j[k].internal_port == e[i].internal_port &&
+                pm_addr_eq(&j[k].local, &client) && pm_addr_eq(pm_journal_owner(&j[k]), &mine))
+                e[i].held = pm_journal_entry_held(&j[k]);
+    }
+    free(j);
+}
+
 PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry **out,
                                         size_t *count, int timeout_ms)
 {
@@ -104,12 +129,8 @@ PORTMAP_API int portmap_router_mappings(portmap_client *c, portmap_router_entry 
     /* The exchanges run here, without the lock: the engine goes on. */
     rc = b->table_list(ctl, local, deadline, out, count);
     b->table_close(ctl);
-    for (size_t i = 0; rc == PORTMAP_OK && i < *count; i++) {
-        portmap_router_entry *e = &(*out)[i];
-        pm_addr mine = pm_addr_from_v4(local);
-        e->held = e->ours && pm_journal_held(c->state_dir, e->protocol, e->internal_port, &mine);
-        pm_jq_check_refusal(c);
-    }
+    if (rc == PORTMAP_OK)
+        mark_held(c, local, *out, *count);
     return rc;
 }
 
@@ -167,7 +188,7 @@ static int journal_entry(const pm_journal_entry *j, int family, const pm_addr *g
                                                             (int64_t)UINT32_MAX)
                                           : 0;
     e->enabled = 1;
-    e->ours = 1;
+    e->ours = !j->by.family; /* else made from here for another host */
     e->held = held;
     e->ipv6 = family == AF_INET6;
     return 1;

@@ -83,3 +83,12 @@ void pm_host_unavailable(portmap_client *c, int fam, portmap_method method, int6
     va_end(ap);
     c->host->probe_done(c, fam, method, PM_AVAIL_NO, why, now);
 }
+
+int pm_backend_can_serve(const pm_backend *b, const portmap_mapping *m)
+{
+    if (pm_addr_is_set(&m->third) && (!b || !(b->third_party & (1u << m->fam))))
+        return 0;
+    if (b && (m->refused_methods & PORTMAP_HAVE(b->method)))
+        return 0;
+    return pm_backend_can_allow(b, m->allow_prefix);
+}

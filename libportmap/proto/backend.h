@@ -42,6 +42,9 @@
 #define PM_WHY_REFUSED_SSDP PM_WHY_REFUSED " (nothing listens on port 1900 for SSDP)"
 #define PM_WHY_UNREACHABLE "the router is unreachable (no answer to ARP or neighbour discovery)"
 
+/* Subnets of our own on the router's link kept for each family */
+#define PM_LAN_MAX 8
+
 /* What a client knows about one protocol at the current gateway. */
 typedef enum pm_avail {
     PM_AVAIL_UNKNOWN = 0,
@@ -65,6 +68,10 @@ typedef struct pm_result {
     uint32_t lifetime;        /* granted, or for errors the retry hint (s) */
     int protocol_gone;        /* the gateway does not speak this protocol */
     int permanent;            /* granted without a lease; we own its deletion */
+    /* the protocol refused what this mapping asks of it (another host:
+     * PCP's THIRD_PARTY, UPnP's secure mode), not the port: the next
+     * protocol may serve it */
+    int cannot_serve;
     /* What the router said, in words, for the log and the caller's
      * reason (portmap_mapping_get_reason); "" when nothing to add. Held
      * in the result, not pointed to: two clients fail at once. */
@@ -98,6 +105,13 @@ struct portmap_mapping {
     uint32_t allow_addr;      /* network order; with allow_prefix 0: anyone */
     uint8_t allow_prefix;     /* 0-32 */
     int cannot_allow;         /* a protocol was passed over for allow */
+    /* The other host of the LAN the mapping is for (portmap_request.
+     * internal_address), unset for this host. Once set, local is it:
+     * the internal client everywhere, journal and owner checks too;
+     * only PCP's header names our own address (pm_net.local). */
+    pm_addr third;
+    int cannot_third;         /* a protocol was passed over: it cannot map for another host */
+    unsigned refused_methods; /* PORTMAP_HAVE(method): it refused to serve this (cannot_serve) */
     int64_t first_deadline;   /* the first success must come before this */
     int64_t created_at;       /* verdicts older than this are asked again once */
     int reprobed;             /* it asked them again already */
@@ -167,6 +181,16 @@ typedef struct pm_net {
     pm_addr local;
     pm_v6_kind local_kind;    /* IPv6: the kind of address picked for local */
     char ifname[16];
+    /* The subnets of our addresses on that link (read with the route):
+     * the hosts a mapping may be made for (portmap_request.
+     * internal_address) */
+    pm_addr lan[PM_LAN_MAX];
+    uint8_t lan_len[PM_LAN_MAX];
+    unsigned n_lan;
+    /* IPv6: the router's addresses besides the gateway's link-local one,
+     * as the neighbour table knows them (nobody maps ports to them) */
+    pm_addr rtr_addrs[PM_LAN_MAX];
+    unsigned n_rtr_addrs;
     pm_avail avail[PORTMAP_METHOD_COUNT];
     int64_t probe_started[PORTMAP_METHOD_COUNT];
     int64_t probe_rtt[PORTMAP_METHOD_COUNT];   /* how long its answer took */
@@ -309,6 +333,9 @@ struct pm_backend {
     const char *label;        /* "PCP": in sentences for the caller */
     unsigned families;        /* 1u << PM_V4 | 1u << PM_V6 */
     pm_allow_kind allow;
+    /* Families in which it can map a port for another host of the LAN
+     * (PCP THIRD_PARTY, UPnP NewInternalClient): 1u << PM_V4 ... */
+    unsigned third_party;
     /* The router's port it is served on: protocols on one port share the
      * router's refusal (ICMP port unreachable) of it. */
     uint16_t port;
@@ -405,6 +432,9 @@ void pm_backend_state_drop(portmap_client *c, portmap_method method);
 /* Does method serve family fam? restrict the remote side to /prefix? */
 int pm_backend_has_family(const pm_backend *b, int fam);
 int pm_backend_can_allow(const pm_backend *b, uint8_t prefix);
+/* Can b map m's port, whoever it is for (m->third) and whoever may
+ * connect (m->allow_prefix)? */
+int pm_backend_can_serve(const pm_backend *b, const portmap_mapping *m);
 
 /*
  * What core lends to backends. Engine thread, lock held. A backend
@@ -502,6 +532,12 @@ static inline portmap_mapping *pm_ops_mappings(const portmap_client *c, portmap_
 static inline portmap_mapping *pm_mapping_handle(portmap_mapping *m)
 {
     return m->handle ? m->handle : m;
+}
+
+/* The host m maps for: the other host it names, else ours on its net */
+static inline pm_addr pm_mapping_client(const portmap_client *c, const portmap_mapping *m)
+{
+    return pm_addr_is_set(&m->third) ? m->third : c->net[m->fam].local;
 }
 
 static inline pm_net *pm_net_of(portmap_client *c, const portmap_mapping *m)

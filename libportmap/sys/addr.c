@@ -44,6 +44,24 @@ int pm_addr_eq(const pm_addr *a, const pm_addr *b)
     return 1; /* both unset */
 }
 
+int pm_addr_in_prefix(const pm_addr *a, const pm_addr *net, unsigned prefix)
+{
+    const uint8_t *x, *y;
+    unsigned bits = a->family == AF_INET6 ? 128 : 32;
+
+    if (a->family != net->family || !a->family || prefix > bits)
+        return 0;
+    x = a->family == AF_INET6 ? a->u.v6 : (const uint8_t *)&a->u.v4;
+    y = net->family == AF_INET6 ? net->u.v6 : (const uint8_t *)&net->u.v4;
+    if (memcmp(x, y, prefix / 8) != 0)
+        return 0;
+    if (prefix % 8) {
+        uint8_t mask = (uint8_t)(0xff << (8 - prefix % 8));
+        return (x[prefix / 8] & mask) == (y[prefix / 8] & mask);
+    }
+    return 1;
+}
+
 int pm_addr_is_link_local(const pm_addr *a)
 {
     return a->family == AF_INET6 && a->u.v6[0] == 0xfe && (a->u.v6[1] & 0xc0) == 0x80;

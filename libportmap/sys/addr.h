@@ -43,6 +43,9 @@ pm_addr pm_addr_from_v6(const uint8_t v6[16], uint32_t scope);
 int pm_addr_is_set(const pm_addr *a);
 /* Same family, bytes and zone. */
 int pm_addr_eq(const pm_addr *a, const pm_addr *b);
+/* Whether a is in net/prefix (same family; the bits past prefix of
+ * either are ignored). */
+int pm_addr_in_prefix(const pm_addr *a, const pm_addr *net, unsigned prefix);
 /* IPv6 fe80::/10 */
 int pm_addr_is_link_local(const pm_addr *a);
 

@@ -270,6 +270,53 @@ int pm_route_local6(uint32_t ifindex, pm_addr *local, pm_v6_kind *kind)
     return 0;
 }
 
+typedef struct prefixes {
+    uint32_t ifindex;
+    int family;
+    pm_addr *addr;
+    uint8_t *len;
+    unsigned n, max;
+} prefixes;
+
+static void on_prefix(const struct nlmsghdr *h, void *arg)
+{
+    prefixes *p = arg;
+    const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+    int len = (int)IFA_PAYLOAD(h);
+    size_t alen = p->family == AF_INET6 ? 16 : 4;
+    const uint8_t *addr = NULL;
+
+    if (h->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != p->family ||
+        (p->ifindex && ifa->ifa_index != p->ifindex) || p->n >= p->max)
+        return;
+    /* IFA_LOCAL is ours on a point-to-point link, where IFA_ADDRESS is
+     * the peer's; elsewhere the two are one */
+    for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
+        if ((a->rta_type == IFA_LOCAL || (a->rta_type == IFA_ADDRESS && !addr)) &&
+            RTA_PAYLOAD(a) == alen)
+            addr = RTA_DATA(a);
+    if (!addr)
+        return;
+    if (p->family == AF_INET6) {
+        p->addr[p->n] = pm_addr_from_v6(addr, 0);
+    } else {
+        uint32_t v4;
+        memcpy(&v4, addr, 4);
+        p->addr[p->n] = pm_addr_from_v4(v4);
+    }
+    p->len[p->n++] = ifa->ifa_prefixlen;
+}
+
+int pm_route_prefixes(const char *ifname, int family, pm_addr *addr, uint8_t *len, unsigned max)
+{
+    prefixes p = { .ifindex = ifname && ifname[0] ? if_nametoindex(ifname) : 0,
+                   .family = family, .addr = addr, .len = len, .max = max };
+
+    if ((ifname && ifname[0] && !p.ifindex) || nl_dump(RTM_GETADDR, family, on_prefix, &p) != 0)
+        return -1;
+    return (int)p.n;
+}
+
 typedef struct neigh_find {
     uint32_t ifindex;
     uint8_t addr[2][16];
@@ -277,27 +324,38 @@ typedef struct neigh_find {
     size_t ll_len[2];
 } neigh_find;
 
-static void on_neigh(const struct nlmsghdr *h, void *arg)
+/* A usable entry of ifindex's IPv6 neighbour table: its address and
+ * link-layer address (at most max bytes). 0 for any other message. */
+static int neigh_entry(const struct nlmsghdr *h, uint32_t ifindex, size_t max, const uint8_t **dst,
+                       const uint8_t **ll, size_t *ll_len)
 {
-    neigh_find *f = arg;
     const struct ndmsg *nd = NLMSG_DATA(h);
     int len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
-    const uint8_t *dst = NULL, *ll = NULL;
-    size_t ll_len = 0;
 
+    *dst = *ll = NULL;
+    *ll_len = 0;
     if (h->nlmsg_type != RTM_NEWNEIGH || nd->ndm_family != AF_INET6 ||
-        (uint32_t)nd->ndm_ifindex != f->ifindex || (nd->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)))
-        return;
+        (uint32_t)nd->ndm_ifindex != ifindex || (nd->ndm_state & (NUD_FAILED | NUD_INCOMPLETE)))
+        return 0;
     for (const struct rtattr *a = (const struct rtattr *)((const char *)nd + NLMSG_ALIGN(sizeof(*nd)));
          RTA_OK(a, len); a = RTA_NEXT(a, len)) {
         if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 16)
-            dst = RTA_DATA(a);
-        else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) <= sizeof(f->ll[0])) {
-            ll = RTA_DATA(a);
-            ll_len = RTA_PAYLOAD(a);
+            *dst = RTA_DATA(a);
+        else if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) <= max) {
+            *ll = RTA_DATA(a);
+            *ll_len = RTA_PAYLOAD(a);
         }
     }
-    if (!dst || !ll || !ll_len)
+    return *dst && *ll && *ll_len;
+}
+
+static void on_neigh(const struct nlmsghdr *h, void *arg)
+{
+    neigh_find *f = arg;
+    const uint8_t *dst, *ll;
+    size_t ll_len;
+
+    if (!neigh_entry(h, f->ifindex, sizeof(f->ll[0]), &dst, &ll, &ll_len))
         return;
     for (int i = 0; i < 2; i++) {
         if (memcmp(dst, f->addr[i], 16) == 0) {
@@ -305,6 +363,43 @@ static void on_neigh(const struct nlmsghdr *h, void *arg)
             f->ll_len[i] = ll_len;
         }
     }
+}
+
+typedef struct neigh_same {
+    uint32_t ifindex;
+    uint8_t ll[32];
+    size_t ll_len;
+    pm_addr *out;
+    unsigned n, max;
+} neigh_same;
+
+static void on_neigh_same(const struct nlmsghdr *h, void *arg)
+{
+    neigh_same *f = arg;
+    const uint8_t *dst, *ll;
+    size_t ll_len;
+
+    if (f->n < f->max && neigh_entry(h, f->ifindex, sizeof(f->ll), &dst, &ll, &ll_len) &&
+        ll_len == f->ll_len && memcmp(ll, f->ll, ll_len) == 0)
+        f->out[f->n++] = pm_addr_from_v6(dst, 0);
+}
+
+int pm_route_router_addrs(const pm_addr *gateway, const char *ifname, pm_addr *out, unsigned max)
+{
+    neigh_find g = { .ifindex = if_nametoindex(ifname) };
+    neigh_same f = { .ifindex = g.ifindex, .out = out, .max = max };
+
+    if (!g.ifindex || gateway->family != AF_INET6)
+        return -1;
+    memcpy(g.addr[0], gateway->u.v6, 16);
+    memset(g.addr[1], 0xff, 16); /* matches no neighbour */
+    if (nl_dump(RTM_GETNEIGH, AF_INET6, on_neigh, &g) != 0 || !g.ll_len[0])
+        return -1;
+    memcpy(f.ll, g.ll[0], g.ll_len[0]);
+    f.ll_len = g.ll_len[0];
+    if (nl_dump(RTM_GETNEIGH, AF_INET6, on_neigh_same, &f) != 0)
+        return -1;
+    return (int)f.n;
 }
 
 int pm_route_same_router(const pm_addr *gateway, const pm_addr *addr, const char *ifname)

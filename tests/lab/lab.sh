@@ -74,6 +74,9 @@
 #:        lab.sh exec lan|rtr|wan|lan2|rtr2|isp CMD...
 #:        lab.sh log
 #:        lab.sh spoofer up|down        (a second LAN host, <P>-lan2)
+#:        lab.sh host2 up|down          (<P>-lan2 as an ordinary LAN host:
+#:                                      default routes via the router, for
+#:                                      a service mapped for it)
 #:        lab.sh router2 up [--profile P] (a second router, <P>-rtr2;
 #:                                      default: the first one's profile)
 #:        lab.sh router2 down           (moves the LAN host back first)
@@ -96,6 +99,11 @@
 #:   with yes the PCP/NAT-PMP epoch is the host uptime and does NOT drop when
 #:   the router restarts, use no to get an epoch that restarts at 0).  The
 #:   values given to `up` are remembered for router-start/router-restart.
+#:   Per router start, not remembered (a test restarts the router with them
+#:   and without them again): LAB_SECURE_MODE (yes: miniupnpd maps UPnP
+#:   ports only to the host asking), LAB_PCP_THIRDPARTY (no: PCP's
+#:   THIRD_PARTY option, a mapping for another LAN host, is refused with
+#:   UNSUPP_OPTION; yes allows it).
 set -euo pipefail
 
 LAB_PREFIX=${LAB_PREFIX:-pm}
@@ -131,6 +139,17 @@ yes | no) ;;
 	exit 2
 	;;
 esac
+SECURE_MODE=${LAB_SECURE_MODE:-yes}
+PCP_THIRDPARTY=${LAB_PCP_THIRDPARTY:-no}
+for v in "$SECURE_MODE" "$PCP_THIRDPARTY"; do
+	case $v in
+	yes | no) ;;
+	*)
+		echo "lab.sh: LAB_SECURE_MODE and LAB_PCP_THIRDPARTY must be yes or no" >&2
+		exit 2
+		;;
+	esac
+done
 READY_TIMEOUT=10 # seconds
 
 NS_LAN=$LAB_PREFIX-lan
@@ -561,7 +580,8 @@ http_port=$HTTP_PORT
 enable_natpmp=$natpmp
 enable_upnp=$upnp
 force_igd_desc_v1=$igdv1
-secure_mode=yes
+secure_mode=$SECURE_MODE
+pcp_allow_thirdparty=$PCP_THIRDPARTY
 system_uptime=$SYSTEM_UPTIME
 notify_interval=60
 clean_ruleset_interval=600
@@ -968,6 +988,14 @@ spoofer_up() {
 	ip -n "$NS_LAN2" route add 224.0.0.0/4 dev lan0
 }
 
+# The second LAN host as an ordinary one (a console, a NAS): a service
+# there answers the WAN host through a mapping made for it by the first.
+host2_up() {
+	spoofer_up
+	ip -n "$NS_LAN2" route add default via "$LAN_RTR_IP" dev lan0
+	ip -n "$NS_LAN2" -6 route add default via "$LAN6_RTR_LL" dev lan0
+}
+
 lan_at() {
 	if [ -f "$LAN_AT" ]; then cat "$LAN_AT"; else echo rtr; fi
 }
@@ -1186,6 +1214,14 @@ spoofer)
 	[ $# -eq 1 ] || usage
 	case $1 in
 	up) spoofer_up ;;
+	down) spoofer_down ;;
+	*) usage ;;
+	esac
+	;;
+host2)
+	[ $# -eq 1 ] || usage
+	case $1 in
+	up) host2_up ;;
 	down) spoofer_down ;;
 	*) usage ;;
 	esac

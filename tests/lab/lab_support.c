@@ -15,6 +15,7 @@
 const char *lab, *probe, *cli, *game_server, *event_pipe, *spoof;
 char lab_state_dir[] = "/tmp/pm-lab-state-XXXXXX";
 static char lab_changed_file[64];
+static char lab_knobs_file[64];
 
 wait_events lab_events = WAIT_EVENTS_INIT;
 
@@ -36,6 +37,7 @@ int lab_setup(void)
         return -1;
     setenv("PORTMAP_STATE_DIR", lab_state_dir, 1);
     snprintf(lab_changed_file, sizeof(lab_changed_file), "%s/lab-changed", lab_state_dir);
+    snprintf(lab_knobs_file, sizeof(lab_knobs_file), "%s/router-knobs", lab_state_dir);
     return 0;
 }
 
@@ -76,11 +78,17 @@ int run(const char *fmt, ...)
 }
 
 /* The marker is a file: each test runs in a process of its own. */
-void lab_changed(void)
+/* A marker file for the next test's fixture */
+static void mark(const char *path)
 {
-    FILE *f = fopen(lab_changed_file, "w");
+    FILE *f = fopen(path, "w");
     if (f)
         fclose(f);
+}
+
+void lab_changed(void)
+{
+    mark(lab_changed_file);
 }
 
 void lab_restored(void)
@@ -88,8 +96,22 @@ void lab_restored(void)
     unlink(lab_changed_file);
 }
 
+void lab_router_knobs_changed(void)
+{
+    mark(lab_knobs_file);
+}
+
+void lab_router_knobs_restored(void)
+{
+    unlink(lab_knobs_file);
+}
+
 static void tidy_lab(void)
 {
+    if (access(lab_knobs_file, F_OK) == 0) {
+        run("'%s' router-restart", lab);
+        lab_router_knobs_restored();
+    }
     if (access(lab_changed_file, F_OK) != 0)
         return;
     run("'%s' loss 0; '%s' spoofer down; '%s' router2 down; '%s' cgnat off; '%s' hairpin on",

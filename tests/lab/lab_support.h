@@ -49,6 +49,11 @@ TCase *lab_tcase(Suite *s, int upnp_only);
  * once, and the next test's fixture puts the lab back instead. */
 void lab_changed(void);
 void lab_restored(void);
+/* The router restarted with other settings (LAB_SECURE_MODE,
+ * LAB_PCP_THIRDPARTY) until restored: the next test's fixture restarts
+ * it with the lab's own otherwise. */
+void lab_router_knobs_changed(void);
+void lab_router_knobs_restored(void);
 
 /* system() of a printf-formatted command; its exit code, -1 if killed */
 int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -114,5 +119,6 @@ Suite *lab_roam_suite(int upnp_only);
 Suite *lab_pinhole_suite(int upnp_only);
 Suite *lab_signals_suite(int upnp_only);
 Suite *lab_check_suite(int upnp_only);
+Suite *lab_thirdparty_suite(int upnp_only);
 
 #endif

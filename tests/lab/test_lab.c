@@ -10,8 +10,8 @@
  *
  * Environment: LAB (path of lab.sh), LAB_PROBE (lab-probe), PORTMAP_CLI,
  * GAME_SERVER and EVENT_PIPE (the examples), LAB_SPOOF (lab-spoof),
- * LAB_PROFILE (full, upnp-only, igdv1; pmp-only and none run lab_cli and
- * lab_check alone).
+ * LAB_PROFILE (full, upnp-only, igdv1; pmp-only and none run lab_cli, lab_check
+ * and lab_thirdparty alone).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -28,6 +28,7 @@ static SRunner *runner(int upnp_only)
     if (lab_router() == LAB_PMP || lab_router() == LAB_NONE) {
         sr = srunner_create(lab_cli_suite(upnp_only));
         srunner_add_suite(sr, lab_check_suite(upnp_only));
+        srunner_add_suite(sr, lab_thirdparty_suite(upnp_only));
         return sr;
     }
     sr = srunner_create(lab_map_suite(upnp_only));
@@ -40,6 +41,7 @@ static SRunner *runner(int upnp_only)
     srunner_add_suite(sr, lab_pinhole_suite(upnp_only));
     srunner_add_suite(sr, lab_signals_suite(upnp_only));
     srunner_add_suite(sr, lab_check_suite(upnp_only));
+    srunner_add_suite(sr, lab_thirdparty_suite(upnp_only));
     return sr;
 }
 

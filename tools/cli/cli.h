@@ -44,6 +44,7 @@ enum {
     CLI_O_INTERFACE = 1u << 13,
     CLI_O_PORTS = 1u << 14,
     CLI_O_CACERT = 1u << 15,
+    CLI_O_INTERNAL = 1u << 16,   /* --internal-address */
 };
 /* What every command that asks the router takes. -v, -h and --version go
  * with any command. */
@@ -62,6 +63,8 @@ typedef struct cli_options {
     const char *listen;      /* serve-check: ADDR[:PORT] */
     const char *cacert;      /* check --via https://: the CAs to trust instead of the system's */
     const char *interface;   /* the router behind this interface (its default route's gateway) */
+    const char *internal;    /* request, release: the other LAN host mapped for; NULL this one */
+    portmap_family internal_family; /* IPV4 or IPV6: internal's */
     uint16_t ports_lo, ports_hi; /* list, audit: only these external ports; 0: all */
     int timeout_s;
     int once;
@@ -95,6 +98,10 @@ typedef struct cli_command {
 /* output.c */
 extern pthread_mutex_t cli_out_lock; /* stdout and stderr lines, shared with the engine thread */
 extern int cli_json_mode;
+
+/* request: the other LAN host the mappings are for (--internal-address),
+ * named in each event; NULL: this host */
+extern const char *cli_internal_host;
 
 void cli_json_string(FILE *f, const char *s);
 const char *cli_json_bool(int b);

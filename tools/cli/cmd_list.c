@@ -111,26 +111,30 @@ static void print_entry(const portmap_router_entry *e, int journal)
         cli_json_string(stdout, e->internal_client);
         printf(",\"internal_port\":%u,\"description\":", e->internal_port);
         cli_json_string(stdout, e->description);
-        printf(",\"lease\":%u,\"enabled\":%s,\"family\":\"%s\",\"ours\":%s,\"source\":\"%s\"}\n",
-               e->lease, cli_json_bool(e->enabled), e->ipv6 ? "ipv6" : "ipv4",
-               cli_json_bool(e->ours), source(e, journal));
+        printf(",\"lease\":%u,\"enabled\":%s,\"held\":%s,\"family\":\"%s\",\"ours\":%s,"
+               "\"source\":\"%s\"}\n", e->lease, cli_json_bool(e->enabled), cli_json_bool(e->held),
+               e->ipv6 ? "ipv6" : "ipv4", cli_json_bool(e->ours), source(e, journal));
         return;
     }
     if (journal && !e->ipv6) {
-        printf("%s %5u -> %s:%u  lease %u  made with %s  (this host%s, from the journal)\n",
+        printf("%s %5u -> %s:%u  lease %u  made with %s  (%s%s, from the journal)\n",
                cli_proto_name(e->protocol), e->external_port, e->internal_client,
-               e->internal_port, e->lease, e->description, e->held ? ", held" : "");
+               e->internal_port, e->lease, e->description,
+               e->ours ? "this host" : "for another host, from here", e->held ? ", held" : "");
         return;
     }
+    /* not ours yet held: made from here for that host (--internal-address) */
     if (e->ipv6) {
-        printf("%s pinhole [%s]:%u  lease %u  opened with %s  (this host%s)\n",
+        printf("%s pinhole [%s]:%u  lease %u  opened with %s  (%s%s)\n",
                cli_proto_name(e->protocol), e->internal_client, e->internal_port, e->lease,
-               e->description, e->held ? ", held" : "");
+               e->description, e->ours ? "this host" : "for another host, from here",
+               e->held ? ", held" : "");
         return;
     }
     printf("%s %5u -> %s:%u  lease %s%u  %s%s\n", cli_proto_name(e->protocol), e->external_port,
            e->internal_client, e->internal_port, e->lease ? "" : "permanent ", e->lease,
-           e->description, e->ours ? "  (this host)" : "");
+           e->description, e->ours ? "  (this host)"
+                           : e->held ? "  (for another host, held here)" : "");
 }
 
 int cli_cmd_list(const cli_options *o, const cli_pair *pairs, int n)
@@ -169,7 +173,8 @@ static int assess(const cli_options *o, const portmap_router_entry *e, finding *
     f->stale = e->ours && !e->held &&
                (o->ports_lo || !cli_locally_bound(e->protocol, e->internal_port));
     f->permanent = e->lease == 0 && !e->ipv6; /* a pinhole's lease is the journal's */
-    f->other_host = !e->ours;
+    /* a mapping a process here holds for another host was asked for */
+    f->other_host = !e->ours && !e->held;
     f->risky = risky_service(e->protocol, e->external_port)
                    ? risky_service(e->protocol, e->external_port)
                    : risky_service(e->protocol, e->internal_port);

@@ -8,8 +8,18 @@
 /* Why a release found nothing to do it with, in words. */
 static int explain_release(portmap_client *c, const cli_options *o, int rc, const cli_pair *pr)
 {
+    int v6 = o->internal_family == PORTMAP_IPV6;
     char why[512] = "";
 
+    if (o->internal && rc == PORTMAP_ERR_UNSUPPORTED)
+        return cli_fail(cli_exit_code_for(rc), "release of %s %s%s%s:%u: %s cannot map or "
+                        "release ports of another host", cli_proto_name(pr->proto), v6 ? "[" : "",
+                        o->internal, v6 ? "]" : "", pr->port, cli_methods_tried(o->method));
+    if (o->internal && rc == PORTMAP_ERR_NOT_FOUND)
+        return cli_fail(cli_exit_code_for(rc), "release of %s %s%s%s:%u: no mapping made from "
+                        "this host for that host and port (the journal has none, and the router "
+                        "did not name one)", cli_proto_name(pr->proto), v6 ? "[" : "", o->internal,
+                        v6 ? "]" : "", pr->port);
     if (rc == PORTMAP_ERR_NO_GATEWAY || rc == PORTMAP_ERR_UNSUPPORTED || rc == PORTMAP_ERR_TIMEOUT)
         portmap_discover_reason(c, o->family == PORTMAP_IPV6 ? PORTMAP_IPV6 : PORTMAP_IPV4, why,
                                 sizeof(why));
@@ -17,14 +27,24 @@ static int explain_release(portmap_client *c, const cli_options *o, int rc, cons
                     pr->port, portmap_strerror(rc), why[0] ? ": " : "", why);
 }
 
-static void print_released(const cli_pair *pr)
+static void print_released(const cli_options *o, const cli_pair *pr)
 {
     pthread_mutex_lock(&cli_out_lock);
-    if (cli_json_mode)
-        printf("{\"event\":\"released\",\"protocol\":\"%s\",\"internal_port\":%u}\n",
+    if (cli_json_mode) {
+        printf("{\"event\":\"released\",\"protocol\":\"%s\",\"internal_port\":%u",
                cli_proto_name(pr->proto), pr->port);
-    else
+        if (o->internal) {
+            printf(",\"internal_address\":");
+            cli_json_string(stdout, o->internal);
+        }
+        printf("}\n");
+    } else if (o->internal) {
+        printf("released %s %s%s%s:%u\n", cli_proto_name(pr->proto),
+               o->internal_family == PORTMAP_IPV6 ? "[" : "", o->internal,
+               o->internal_family == PORTMAP_IPV6 ? "]" : "", pr->port);
+    } else {
         printf("released %s %u\n", cli_proto_name(pr->proto), pr->port);
+    }
     pthread_mutex_unlock(&cli_out_lock);
 }
 
@@ -36,9 +56,10 @@ int cli_cmd_release(const cli_options *o, const cli_pair *pairs, int n)
     (void)n;
     if ((rc = cli_open_client(o, &c, 1)) != 0)
         return rc;
-    rc = portmap_release_port(c, pairs[0].proto, pairs[0].port, o->method, o->timeout_s * 1000);
+    rc = portmap_release_port_for(c, o->internal, pairs[0].proto, pairs[0].port, o->method,
+                                  o->timeout_s * 1000);
     if (rc == PORTMAP_OK)
-        print_released(&pairs[0]);
+        print_released(o, &pairs[0]);
     else
         rc = explain_release(c, o, rc, &pairs[0]);
     portmap_close(&c);

@@ -66,6 +66,8 @@ static int wait_all(const cli_options *o, portmap_mapping *const *m, int n)
 /* The family a request asks for: -4/-6, else both where they work. */
 static portmap_family request_family(const cli_options *o)
 {
+    if (o->internal)
+        return o->internal_family; /* one host, one family */
     if (o->family != PORTMAP_FAMILY_DEFAULT)
         return o->family;
     /* --allow names IPv4 peers and NAT-PMP has no IPv6 */
@@ -116,6 +118,15 @@ static int refused_request(const cli_options *o, const portmap_request *r, int r
 
     if (rc == PORTMAP_ERR_INVALID_ARGUMENT && o->allow && (r->family & PORTMAP_IPV6))
         return cli_fail(CLI_EX_USAGE, "--allow takes IPv4 peers only: use it with -4");
+    if (rc == PORTMAP_ERR_UNSUPPORTED && o->internal)
+        return cli_fail(cli_exit_code_for(rc), "%s %u: --internal-address %s: %s cannot map a "
+                        "port for another host (it maps only for the host that asks); PCP "
+                        "(THIRD_PARTY) or UPnP-IGD can", proto, r->internal_port, o->internal,
+                        cli_methods_tried(o->method));
+    if (rc == PORTMAP_ERR_INVALID_ARGUMENT && o->internal)
+        return cli_fail(CLI_EX_USAGE, "%s %u: --internal-address %s: not an address a %s "
+                        "request can map for", proto, r->internal_port, o->internal,
+                        r->family == PORTMAP_IPV6 ? "IPv6" : "IPv4");
     if (rc == PORTMAP_ERR_UNSUPPORTED && r->family == PORTMAP_IPV6)
         return cli_fail(cli_exit_code_for(rc), "-6: %s has no IPv6; use PCP or UPnP-IGD",
                         cli_methods_tried(o->method));
@@ -141,6 +152,8 @@ static int start_requests(const cli_options *o, portmap_client *c, const cli_pai
         r.lifetime = o->lifetime;
         r.description = o->description;
         r.allow = o->allow;
+        if (o->internal)
+            snprintf(r.internal_address, sizeof(r.internal_address), "%s", o->internal);
         r.method = o->method;
         r.family = request_family(o);
         r.callback = on_event;
@@ -198,6 +211,17 @@ int cli_cmd_request(const cli_options *o, const cli_pair *pairs, int n)
     portmap_mapping *m[CLI_MAX_PAIRS] = { NULL };
     int rc, sig;
 
+    /* one host has one address: its family is the request's */
+    if (o->internal && o->family != PORTMAP_FAMILY_DEFAULT && o->family != o->internal_family)
+        return cli_fail(CLI_EX_USAGE, "--internal-address %s is an IPv%d address: %s asks for "
+                        "the other family", o->internal,
+                        o->internal_family == PORTMAP_IPV6 ? 6 : 4,
+                        o->family == PORTMAP_IPV4_IPV6 ? "-4 -6" : o->family == PORTMAP_IPV4
+                                                                  ? "-4" : "-6");
+    if (o->internal && o->allow && o->internal_family == PORTMAP_IPV6)
+        return cli_fail(CLI_EX_USAGE, "--allow takes IPv4 peers only: it cannot go with an IPv6 "
+                        "--internal-address");
+    cli_internal_host = o->internal;
     if ((rc = cli_open_client(o, &c, !o->once)) != 0)
         return rc;
     cli_hold_on_signal();

@@ -19,12 +19,16 @@ static const cli_command cli_commands[] = {
                 "and exit: the leases then run out by themselves.\n"
                 "With --allow ADDR[/PREFIX] only that host or network may connect (PCP,\n"
                 "or UPnP-IGD for one host; never falls back to open-to-all).\n"
+                "With --internal-address ADDR the ports are mapped for another host of\n"
+                "this LAN (PCP THIRD_PARTY or UPnP-IGD; NAT-PMP cannot, and the port is\n"
+                "never mapped for this host instead).\n"
                 "Options: --protocol, --lifetime, --external-port (one port only),\n"
-                "--description, --allow, --gateway, --timeout, --once, --json, -v.\n",
+                "--description, --allow, --internal-address, --gateway, --timeout,\n"
+                "--once, --json, -v.\n",
         .max_pairs = CLI_MAX_PAIRS,
         .bad_args = "usage: portmap-cli request PORT tcp|udp [PORT tcp|udp ...] [options]",
         .options = CLI_O_ROUTER | CLI_O_LIFETIME | CLI_O_EXTERNAL_PORT | CLI_O_DESCRIPTION | CLI_O_ALLOW |
-                   CLI_O_ONCE,
+                   CLI_O_ONCE | CLI_O_INTERNAL,
         .run = cli_cmd_request,
     },
     {
@@ -32,10 +36,11 @@ static const cli_command cli_commands[] = {
         .synopsis = "release PORT PROTO",
         .summary = "release this host's mapping of PORT",
         .help = "usage: portmap-cli release PORT tcp|udp [--protocol P] [options]\n"
-                "Release this host's mapping of PORT, e.g. one left by request --once.\n",
+                "Release this host's mapping of PORT, e.g. one left by request --once;\n"
+                "with --internal-address ADDR the one made for that other host.\n",
         .max_pairs = 1,
         .bad_args = "usage: portmap-cli release PORT tcp|udp [options]",
-        .options = CLI_O_ROUTER,
+        .options = CLI_O_ROUTER | CLI_O_INTERNAL,
         .run = cli_cmd_release,
     },
     {
@@ -169,6 +174,7 @@ void cli_usage(FILE *f)
           "  --external-port N            external port to suggest\n"
           "  --description TEXT           description stored on the router\n"
           "  --allow ADDR[/PREFIX]        only this remote host or network may connect\n"
+          "  --internal-address ADDR      request, release: for this other host of the LAN\n"
           "  -4, -6                       IPv4 mapping, IPv6 firewall pinhole; both if both\n"
           "                               given (default: both where the network has them)\n"
           "  --gateway ADDR               gateway to use instead of the default route's\n"

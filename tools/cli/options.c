@@ -123,6 +123,29 @@ static int valid_allow(const char *s)
     return bits == 32 || (ntohl(a.s_addr) & (0xffffffffu >> bits)) == 0;
 }
 
+/* --internal-address: a host of the LAN, IPv4 or IPv6 without a zone
+ * (the library checks that it is on our subnet and not the router once
+ * it knows the network). Its family, or DEFAULT when it is none. */
+static portmap_family internal_family(const char *s)
+{
+    unsigned char v6[16];
+    struct in_addr a;
+
+    if (inet_pton(AF_INET, s, &a) == 1) {
+        uint32_t h = ntohl(a.s_addr);
+        /* 0/8, loopback, multicast, 240/4, broadcast: no host of a LAN */
+        if ((h >> 24) == 0 || (h >> 24) == 127 || (h >> 28) >= 0xe || (h >> 16) == 0xa9fe)
+            return PORTMAP_FAMILY_DEFAULT;
+        return PORTMAP_IPV4;
+    }
+    if (inet_pton(AF_INET6, s, v6) != 1 || v6[0] == 0xff ||
+        (v6[0] == 0xfe && (v6[1] & 0xc0) == 0x80) ||
+        IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)v6) ||
+        IN6_IS_ADDR_LOOPBACK((struct in6_addr *)v6))
+        return PORTMAP_FAMILY_DEFAULT;
+    return PORTMAP_IPV6;
+}
+
 /* The options that take a value: CLI_CONTINUE, or the usage error. */
 static int value_option(int ch, const char *arg, cli_options *o)
 {
@@ -179,6 +202,14 @@ static int value_option(int ch, const char *arg, cli_options *o)
             return cli_fail(CLI_EX_USAGE, "--cacert: cannot read '%s': %s", arg, strerror(errno));
         o->cacert = arg;
         break;
+    case 'I':
+        o->internal_family = internal_family(arg);
+        if (!o->internal_family)
+            return cli_fail(CLI_EX_USAGE, "--internal-address takes the IPv4 or IPv6 address of "
+                            "another host of this LAN (not loopback, multicast, link-local or a "
+                            "name), not '%s'", arg);
+        o->internal = arg;
+        break;
     case 'i':
         if (!if_nametoindex(arg))
             return cli_fail(CLI_EX_USAGE, "--interface: this host has no interface '%s'", arg);
@@ -222,6 +253,7 @@ static const struct {
     { '4', CLI_O_FAMILY, "-4" },             { '6', CLI_O_FAMILY, "-6" },
     { 'i', CLI_O_INTERFACE, "--interface" }, { 'r', CLI_O_PORTS, "--ports" },
     { 'A', CLI_O_CACERT, "--cacert" },
+    { 'I', CLI_O_INTERNAL, "--internal-address" },
 };
 
 #define CLI_NOPTION_BITS (sizeof(cli_option_bits) / sizeof(cli_option_bits[0]))
@@ -249,8 +281,8 @@ static int one_option(int ch, const char *arg, cli_options *o, int *want_help)
     case '6': o->family |= PORTMAP_IPV6; break;
     case 'h': *want_help = 1; break;
     case 'V': printf("portmap-cli %s\n", portmap_version()); return CLI_EX_OK;
-    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L': case 'i': case 'r':
-    case 'A':
+    case 'p': case 'l': case 'e': case 'g': case 'd': case 'a': case 't': case 'c': case 'L':
+    case 'i': case 'r': case 'A': case 'I':
         return value_option(ch, arg, o);
     default: cli_usage(stderr); return CLI_EX_USAGE;
     }
@@ -276,6 +308,7 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int *want_help)
         { "cacert", required_argument, NULL, 'A' },
         { "listen", required_argument, NULL, 'L' },
         { "interface", required_argument, NULL, 'i' },
+        { "internal-address", required_argument, NULL, 'I' },
         { "ports", required_argument, NULL, 'r' },
         { "once", no_argument, NULL, 'o' },
         { "prune", no_argument, NULL, 'P' },

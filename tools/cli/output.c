@@ -12,6 +12,7 @@
 
 pthread_mutex_t cli_out_lock = PTHREAD_MUTEX_INITIALIZER;
 int cli_json_mode;
+const char *cli_internal_host;
 static int cli_status_shown; /* a status line is on the terminal */
 
 void cli_json_string(FILE *f, const char *s)

@@ -32,9 +32,13 @@ static void print_event_text(const char *event, const portmap_mapping_info *i)
 {
     int v6 = i->family == PORTMAP_IPV6;
 
-    printf("%s %s %u -> %s%s%s:%u via %s, lifetime %u s", event, cli_proto_name(i->protocol),
-           i->internal_port, v6 ? "[" : "", i->external_address[0] ? i->external_address : "?",
-           v6 ? "]" : "", i->external_port, portmap_method_name(i->method), i->lifetime);
+    printf("%s %s ", event, cli_proto_name(i->protocol));
+    /* another host's (--internal-address): named */
+    if (cli_internal_host && i->internal_address[0])
+        printf("%s%s%s:", v6 ? "[" : "", i->internal_address, v6 ? "]" : "");
+    printf("%u -> %s%s%s:%u via %s, lifetime %u s", i->internal_port, v6 ? "[" : "",
+           i->external_address[0] ? i->external_address : "?", v6 ? "]" : "", i->external_port,
+           portmap_method_name(i->method), i->lifetime);
     if (v6)
         printf(" (IPv6 pinhole%s%s%s)", i->address_kind ? " for this host's " : "",
                portmap_address_kind_name(i->address_kind), i->address_kind ? " address" : "");
@@ -83,9 +87,10 @@ static void note_permanent(const portmap_mapping_info *i, int once)
     fprintf(stderr, "portmap-cli: the router answered UPnP error 725: it only accepts permanent "
                     "mappings; retried with a permanent one. ");
     if (once)
-        fprintf(stderr, "It will NOT expire: remove it with 'portmap-cli release %u %s' "
+        fprintf(stderr, "It will NOT expire: remove it with 'portmap-cli release %u %s%s%s' "
                         "or 'portmap-cli audit --prune'.\n", i->internal_port,
-                cli_proto_name(i->protocol));
+                cli_proto_name(i->protocol), cli_internal_host ? " --internal-address " : "",
+                cli_internal_host ? cli_internal_host : "");
     else
         fprintf(stderr, "It is deleted when portmap-cli exits.\n");
     pthread_mutex_unlock(&cli_out_lock);
@@ -175,6 +180,12 @@ static void hint(const cli_options *o, const cli_parts *p, int f)
     else if (strstr(part_reason(p, f), "(see SECURITY.md)"))
         cli_fail(0, "hint: the router points elsewhere than its own address; libportmap will "
                     "not follow (see SECURITY.md)");
+    else if (o->internal && err == PORTMAP_ERR_UNSUPPORTED)
+        cli_fail(0, "hint: mapping for another host needs PCP (THIRD_PARTY) or UPnP-IGD; NAT-PMP "
+                    "maps only for the host that asks");
+    else if (o->internal && err == PORTMAP_ERR_NOT_AUTHORIZED)
+        cli_fail(0, "hint: the router's settings decide whether one host may map ports for "
+                    "another (miniupnpd: secure_mode, pcp_allow_thirdparty)");
     else if (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED)
         cli_fail(0, "hint: is %s enabled on the router?", cli_methods_tried(o->method));
 }

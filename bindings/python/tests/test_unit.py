@@ -475,10 +475,12 @@ class RequestStruct(unittest.TestCase):
         self.c = portmap.Client(gateway=support.FAKE_GW, state_dir=tmp.name)
         self.addCleanup(self.c.close)
         self.seen: List[Tuple[int, int, bytes, Optional[bytes]]] = []
+        self.hosts: List[bytes] = []
 
         def fake(ptr: object, r: object, out: object) -> int:
             req = ctypes.cast(r, ctypes.POINTER(_native.Request)).contents
             self.seen.append((req.family, req.internal_port, bytes(req.reserved), req.allow))
+            self.hosts.append(req.internal_address)
             return int(portmap.ErrorCode.NO_MEMORY)
 
         class Lib:
@@ -493,7 +495,7 @@ class RequestStruct(unittest.TestCase):
         with self.assertRaises(PortmapError):
             self.c.request(40000 + len(self.seen), **kw)  # type: ignore[arg-type]
         family, _, reserved, _ = self.seen[-1]
-        self.assertEqual(reserved, bytes(52), "reserved bytes must stay zero")
+        self.assertEqual(reserved, bytes(6), "reserved bytes must stay zero")
         return family
 
     def test_family_in_the_request(self) -> None:
@@ -505,6 +507,29 @@ class RequestStruct(unittest.TestCase):
         self.assertEqual(self.family_sent(family=portmap.Family.DEFAULT), 1)
         self.assertEqual(self.family_sent(family="ipv4", allow="198.51.100.7"), 1)
         self.assertEqual(self.seen[-1][3], b"198.51.100.7")
+
+    def test_internal_address_in_the_request(self) -> None:
+        import ipaddress
+
+        self.assertEqual(self.family_sent(), 0)
+        self.assertEqual(self.hosts[-1], b"")  # this host
+        self.assertEqual(self.family_sent(internal_address="192.168.1.23"), 0)
+        self.assertEqual(self.hosts[-1], b"192.168.1.23")
+        self.assertEqual(self.family_sent(internal_address=ipaddress.ip_address("192.168.1.24")), 0)
+        self.assertEqual(self.hosts[-1], b"192.168.1.24")
+        # an IPv6 host makes the request a pinhole of its address
+        self.assertEqual(self.family_sent(internal_address="2001:db8::23"), 2)
+        self.assertEqual(self.hosts[-1], b"2001:db8::23")
+        self.assertEqual(self.family_sent(internal_address="2001:db8::23", family="ipv6"), 2)
+        n = len(self.seen)
+        for bad in ("not-an-address", "127.0.0.1", "224.0.0.1", "fe80::1", "0.0.0.0", "::1"):
+            with self.assertRaises(portmap.InvalidArgumentError, msg=bad):
+                self.c.request(40100, internal_address=bad)
+        with self.assertRaisesRegex(portmap.InvalidArgumentError, "one host, one family"):
+            self.c.request(40100, internal_address="192.168.1.23", family="both")
+        with self.assertRaises(TypeError):
+            self.c.request(40100, internal_address=1234)  # type: ignore[arg-type]
+        self.assertEqual(len(self.seen), n, "a bad internal_address never reaches the library")
 
 
 class Lifecycle(unittest.TestCase):

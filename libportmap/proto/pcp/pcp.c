@@ -72,7 +72,15 @@ static void build_map(portmap_client *c, const portmap_mapping *m, pm_pcp_reques
     memset(req, 0, sizeof(*req));
     req->opcode = PM_PCP_OP_MAP;
     req->lifetime = m->op_lifetime;
-    pm_addr_to_pcp(local, req->client_addr);
+    if (pm_addr_is_set(&m->third)) {
+        /* the header names the sender (our own address, which the router
+         * checks against the source); the option the host mapped for */
+        pm_addr_to_pcp(&pm_net_of(c, m)->local, req->client_addr);
+        req->third_party = 1;
+        pm_addr_to_pcp(&m->third, req->third_party_addr);
+    } else {
+        pm_addr_to_pcp(local, req->client_addr);
+    }
     memcpy(req->nonce, m->nonce, sizeof(req->nonce));
     req->protocol = (uint8_t)m->proto;
     req->internal_port = m->internal_port;
@@ -226,6 +234,42 @@ static portmap_mapping *find_mapping(portmap_client *c, int fam, const pm_pcp_re
     return NULL;
 }
 
+/*
+ * The answer to a MAP for another host (THIRD_PARTY): a refusal of the
+ * option is told as such (the mapping is never made for us instead), a
+ * success must name that host. 0: the reply is not for m after all.
+ */
+static int third_party_answer(portmap_client *c, portmap_mapping *m, const pm_pcp_response *rsp,
+                              pm_result *r)
+{
+    char who[PM_ADDR_TEXT];
+    uint8_t want[16];
+
+    pm_addr_fmt(&m->third, who, sizeof(who));
+    if (rsp->result == PM_PCP_UNSUPP_OPTION) {
+        r->err = PORTMAP_ERR_UNSUPPORTED;
+        r->cannot_serve = 1;
+        pm_result_detail(r, "the router's PCP does not support mapping for another host "
+                            "(THIRD_PARTY option for %s: UNSUPP_OPTION)", who);
+    } else if (rsp->result == PM_PCP_NOT_AUTHORIZED && m->op == PM_OP_MAP) {
+        r->cannot_serve = 1;
+        pm_result_detail(r, "the router does not allow mapping for another host (THIRD_PARTY "
+                            "option for %s: NOT_AUTHORIZED; miniupnpd: pcp_allow_thirdparty=no)",
+                         who);
+    }
+    if (rsp->result != PM_PCP_SUCCESS)
+        return 1;
+    /* RFC 6887 13.1: the success echoes the option with the same host */
+    pm_addr_to_pcp(&m->third, want);
+    if (!rsp->third_party || memcmp(rsp->third_party_addr, want, 16) != 0) {
+        c->counters.dropped_malformed++;
+        PM_WARN(c, "pcp: ignored a success reply for port %u of %s without its THIRD_PARTY "
+                   "option", m->internal_port, who);
+        return 0;
+    }
+    return 1;
+}
+
 static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *rsp, int64_t now)
 {
     portmap_mapping *m;
@@ -248,6 +292,8 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
     r.lifetime = rsp->lifetime;
     if (rsp->result != PM_PCP_SUCCESS)
         pm_result_detail(&r, "%s (result %u)", pm_pcp_result_name(rsp->result), rsp->result);
+    if (pm_addr_is_set(&m->third) && !third_party_answer(c, m, rsp, &r))
+        return;
     if (r.err == PORTMAP_ERR_NO_RESOURCES && m->op == PM_OP_DELETE && !m->lease_cut) {
         /* miniupnpd's answer to a delete of a mapping it does not hold
          * (RFC 6887 would say SUCCESS): gone already, not a full router */
@@ -451,6 +497,7 @@ const pm_backend pm_backend_pcp = {
     .label = "PCP",
     .families = 1u << PM_V4 | 1u << PM_V6,
     .allow = PM_ALLOW_PREFIX,
+    .third_party = 1u << PM_V4 | 1u << PM_V6, /* THIRD_PARTY */
     .port = PM_PCP_SERVER_PORT,
     .check_by_renewal = 1,
     .map_tells_external = 1,

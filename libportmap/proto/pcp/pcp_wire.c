@@ -71,7 +71,8 @@ size_t pm_pcp_encode_request(const pm_pcp_request *req, uint8_t *buf, size_t cap
     if (req->n_filters > PM_PCP_MAX_FILTERS)
         return 0;
     if (req->opcode == PM_PCP_OP_MAP)
-        need += PM_PCP_MAP_LEN + (req->prefer_failure ? 4 : 0) + req->n_filters * 24u;
+        need += PM_PCP_MAP_LEN + (req->third_party ? 20 : 0) + (req->prefer_failure ? 4 : 0) +
+                req->n_filters * 24u;
     if (cap < need)
         return 0;
 
@@ -91,6 +92,10 @@ size_t pm_pcp_encode_request(const pm_pcp_request *req, uint8_t *buf, size_t cap
     memcpy(buf + off + 20, req->external_addr, 16);
     off += PM_PCP_MAP_LEN;
 
+    /* THIRD_PARTY first: a server that does not know it stops there
+     * (UNSUPP_OPTION, RFC 6887 7.3), before any other option */
+    if (req->third_party)
+        off += put_option(buf + off, PM_PCP_OPT_THIRD_PARTY, req->third_party_addr, 16);
     if (req->prefer_failure)
         off += put_option(buf + off, PM_PCP_OPT_PREFER_FAILURE, NULL, 0);
     for (unsigned i = 0; i < req->n_filters; i++) {
@@ -129,6 +134,8 @@ static pm_pcp_decode_status decode_options(const uint8_t *buf, size_t off, size_
         case PM_PCP_OPT_THIRD_PARTY:
             if (olen != 16)
                 return PM_PCP_DECODE_BAD_OPTION;
+            if (!out->third_party)
+                memcpy(out->third_party_addr, buf + off + 4, 16);
             out->third_party = 1;
             break;
         case PM_PCP_OPT_PREFER_FAILURE:

@@ -67,6 +67,10 @@ typedef struct pm_pcp_request {
     int prefer_failure;
     unsigned n_filters;
     pm_pcp_filter filters[PM_PCP_MAX_FILTERS];
+    /* THIRD_PARTY (RFC 6887 13.1): the mapping is for this other host's
+     * address, not client_addr's */
+    int third_party;
+    uint8_t third_party_addr[16];
 } pm_pcp_request;
 
 /* A decoded response. */
@@ -84,6 +88,7 @@ typedef struct pm_pcp_response {
     uint8_t external_addr[16];
     unsigned n_filters;        /* FILTER options seen (up to the max) */
     int third_party;           /* a THIRD_PARTY option was present */
+    uint8_t third_party_addr[16]; /* its address (the first one's) */
 } pm_pcp_response;
 
 typedef enum pm_pcp_decode_status {

@@ -243,29 +243,44 @@ static portmap_error map_upnp_error(int code, int *retry_later)
 }
 
 /* The add failed for good with code: the caller is told the code, its
- * name and the router's own words for it. */
-static void add_failed(portmap_client *c, portmap_mapping *m, int code, int64_t now)
+ * name and the router's own words for it. secure: the refusal is of a
+ * mapping for another host (606, or 718 for a free port). */
+static void add_failed_as(portmap_client *c, portmap_mapping *m, int code, int secure, int64_t now)
 {
     upnp_xchg *x = m->op_data;
     const char *name = strupnperror(code);
     portmap_error err;
     char detail[PM_REASON_LEN];
+    char who[PM_ADDR_TEXT];
     int later;
+    size_t n;
 
-    err = map_upnp_error(code, &later);
+    err = secure ? PORTMAP_ERR_NOT_AUTHORIZED : map_upnp_error(code, &later);
+    if (secure)
+        later = 0;
+    pm_addr_fmt(&m->local, who, sizeof(who));
+    n = secure ? (size_t)snprintf(detail, sizeof(detail), "mapping for %s refused: "
+                                  UPNP_SECURE_MODE "; ", who) : 0;
     if (x->fault[0] && (!name || strcmp(x->fault, name) != 0))
-        snprintf(detail, sizeof(detail), "UPnP error %d: %s; the router said \"%s\"", code,
-                 name ? name : "unknown", x->fault);
+        snprintf(detail + n, sizeof(detail) - n, "UPnP error %d: %s; the router said \"%s\"",
+                 code, name ? name : "unknown", x->fault);
     else
-        snprintf(detail, sizeof(detail), "UPnP error %d: %s", code, name ? name : "unknown");
+        snprintf(detail + n, sizeof(detail) - n, "UPnP error %d: %s", code,
+                 name ? name : "unknown");
     PM_WARN(c, "upnp: port %u: %s", m->internal_port, detail);
-    if (later) {
-        pm_result r = { .err = PORTMAP_ERR_NO_RESOURCES };
+    if (later || secure) {
+        /* secure: another protocol may still map it for that host */
+        pm_result r = { .err = later ? PORTMAP_ERR_NO_RESOURCES : err, .cannot_serve = secure };
         pm_result_detail(&r, "%s", detail);
         pm_host_map_done(c, m, &r, now);
         return;
     }
     pm_upnp_done(c, m, err, detail, now);
+}
+
+static void add_failed(portmap_client *c, portmap_mapping *m, int code, int64_t now)
+{
+    add_failed_as(c, m, code, 0, now);
 }
 
 /* The port asked for is another host's (718, 729, or 501 said so): the
@@ -299,15 +314,22 @@ static void handle_add_error(portmap_client *c, portmap_mapping *m, int code, in
         pm_upnp_send_step(c, m, now);
         return;
     }
+    if (code == 606 && pm_addr_is_set(&m->third)) {
+        add_failed_as(c, m, code, 1, now);
+        return;
+    }
+    /* For another host, a 718 is either a port taken or secure mode's
+     * refusal of that host: whose the port is tells which */
     if ((code == 718 || code == 729) && m->state == PORTMAP_STATE_PENDING &&
-        x->conflicts < MAX_CONFLICT_TRIES) {
+        x->conflicts < MAX_CONFLICT_TRIES && (!pm_addr_is_set(&m->third) || code == 729)) {
         try_another_port(c, m, code, now);
         return;
     }
     /* Some routers answer 501 (Action Failed) for a port another host
      * holds: a conflict if the router says the port is another's. */
-    if (code == 501 && x->step == X_ADD && m->state == PORTMAP_STATE_PENDING &&
-        x->conflicts < MAX_CONFLICT_TRIES) {
+    if ((code == 501 || code == 718) && m->state == PORTMAP_STATE_PENDING &&
+        (code == 718 || x->step == X_ADD) && x->conflicts < MAX_CONFLICT_TRIES) {
+        x->conflict_code = code;
         x->step = X_CONFLICT;
         pm_upnp_send_step(c, m, now);
         return;
@@ -407,9 +429,10 @@ static void handle_reply(portmap_client *c, portmap_mapping *m, int64_t now)
         char mine[PM_ADDR_TEXT];
         pm_addr_fmt(&m->local, mine, sizeof(mine));
         if (code == 0 && value[0] && strcmp(value, mine) != 0)
-            try_another_port(c, m, 501, now);
-        else /* free, ours, or not said: the 501 was something else */
-            add_failed(c, m, 501, now);
+            try_another_port(c, m, x->conflict_code, now);
+        else /* free, ours, or not said: the error was something else */
+            add_failed_as(c, m, x->conflict_code,
+                          x->conflict_code == 718 && pm_addr_is_set(&m->third), now);
         break;
     }
     case X_DELETE:

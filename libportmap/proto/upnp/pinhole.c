@@ -49,13 +49,22 @@ void pm_upnp_first_pinhole_step(portmap_mapping *m, upnp_xchg *x)
 static void pinhole_failed(portmap_client *c, portmap_mapping *m, const char *action, int code,
                            int64_t now)
 {
-    char detail[128];
     const char *why = NULL;
-    portmap_error err = pm_upnp_pinhole_error(code, &why);
+    pm_result r = { .err = pm_upnp_pinhole_error(code, &why) };
+    char who[PM_ADDR_TEXT];
 
-    snprintf(detail, sizeof(detail), "%s: UPnP error %d: %s", action, code, why ? why : "?");
-    PM_WARN(c, "upnp: IPv6 port %u: %s", m->internal_port, detail);
-    pm_upnp_done(c, m, err, detail, now);
+    if (code == 606 && pm_addr_is_set(&m->third)) {
+        /* another protocol (PCP) may still open it for that host */
+        pm_addr_fmt(&m->third, who, sizeof(who));
+        r.err = PORTMAP_ERR_NOT_AUTHORIZED;
+        r.cannot_serve = 1;
+        pm_result_detail(&r, "pinhole for %s refused: " UPNP_PINHOLE_OWN "; %s: UPnP error %d",
+                         who, action, code);
+    } else {
+        pm_result_detail(&r, "%s: UPnP error %d: %s", action, code, why ? why : "?");
+    }
+    PM_WARN(c, "upnp: IPv6 port %u: %s", m->internal_port, r.detail);
+    pm_host_map_done(c, m, &r, now);
 }
 
 void pm_upnp_pinhole_reply(portmap_client *c, portmap_mapping *m, int code,

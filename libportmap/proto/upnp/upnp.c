@@ -235,6 +235,9 @@ const pm_backend pm_backend_upnp = {
     .label = "UPnP-IGD",
     .families = 1u << PM_V4 | 1u << PM_V6,
     .allow = PM_ALLOW_HOST, /* NewRemoteHost: one host or anyone */
+    /* NewInternalClient, a pinhole's InternalClient: any host (unless
+     * the router allows only the asking one: secure mode) */
+    .third_party = 1u << PM_V4 | 1u << PM_V6,
     .port = SSDP_PORT,
     /* IPv4: whom the external port maps to is asked; IPv6: a pinhole is
      * found by our own address */

@@ -96,6 +96,7 @@ typedef struct upnp_xchg {
     uint16_t try_port;
     uint32_t lease;
     unsigned conflicts;
+    int conflict_code;         /* the add's error X_CONFLICT asks about (501, 718) */
     int tried_lease0, tried_same_port;
     char fault[80];            /* the router's words for the last add's fault */
     int64_t retry_at;          /* after a failed exchange; PM_NEVER none */
@@ -103,6 +104,16 @@ typedef struct upnp_xchg {
 } upnp_xchg;
 
 extern const pm_backend pm_backend_upnp;
+
+/* miniupnpd's secure mode (secure_mode=yes) maps ports only to the host
+ * asking (error 606 or 718): the words for a request naming another */
+#define UPNP_SECURE_MODE "the router allows mappings only for the asking host (secure mode)"
+/* WANIPv6FirewallControl without a security policy (miniupnpd whatever
+ * its secure_mode) opens pinholes only for the asking host */
+#define UPNP_PINHOLE_OWN                                                                          \
+    "the router opens pinholes only for the asking host (secure mode, or no security policy "    \
+    "for other hosts, as in miniupnpd)"
+
 
 /* m has a UPnP exchange under way (m->op_data is its upnp_xchg). */
 static inline int pm_upnp_op_active(const portmap_mapping *m)

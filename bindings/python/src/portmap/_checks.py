@@ -111,6 +111,28 @@ def _allow_arg(value: Any) -> bytes:
     return text.encode("ascii")
 
 
+def _internal_address_arg(value: Any) -> "tuple[bytes, Family]":
+    """Another host of the LAN (``internal_address=``): an IPv4 or IPv6
+    address a host can have, and the family it makes the request of."""
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        addr: Union[ipaddress.IPv4Address, ipaddress.IPv6Address] = value
+    elif isinstance(value, str):
+        try:
+            addr = ipaddress.ip_address(value)
+        except ValueError as e:
+            raise _invalid(f"internal_address must be an IPv4 or IPv6 address: {e}") from None
+    else:
+        raise TypeError(
+            f"internal_address must be a str or an ipaddress address, not {type(value).__name__}"
+        )
+    if addr.is_loopback or addr.is_multicast or addr.is_link_local or addr.is_unspecified or (
+        addr.version == 4 and (int(addr) >> 24 == 0 or addr.is_reserved)
+    ):
+        raise _invalid(f"internal_address={addr} names no host of a LAN")
+    fam = Family.IPV6 if addr.version == 6 else Family.IPV4
+    return str(addr).encode("ascii"), fam
+
+
 def _gateway_arg(value: Any) -> bytes:
     """An IPv4 or IPv6 address; a link-local IPv6 one may carry its zone."""
     if not isinstance(value, str):

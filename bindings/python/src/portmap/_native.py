@@ -128,7 +128,8 @@ class Request(Structure):
         ("user", c_void_p),
         ("allow", c_char_p),
         ("family", c_enum),
-        ("reserved", c_uint8 * 52),
+        ("internal_address", c_char * ADDRSTRLEN),
+        ("reserved", c_uint8 * 6),
     ]
 
 
@@ -198,6 +199,7 @@ PROTOTYPES = {
     "portmap_mapping_renew": (c_int, [c_void_p]),
     "portmap_mapping_release": (c_int, [POINTER(c_void_p), c_int]),
     "portmap_release_port": (c_int, [c_void_p, c_enum, c_uint16, c_enum, c_int]),
+    "portmap_release_port_for": (c_int, [c_void_p, c_char_p, c_enum, c_uint16, c_enum, c_int]),
     "portmap_cleanup": (c_int, [c_void_p, c_int, POINTER(c_uint)]),
     "portmap_sync_journal": (c_int, [c_void_p, c_int]),
     "portmap_get_counters": (c_int, [c_void_p, POINTER(Counters)]),

@@ -17,6 +17,7 @@ _discovery (Client's discovery and router-table methods).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import weakref
@@ -44,6 +45,7 @@ from ._callbacks import _on_mapping_event as _on_mapping_event, _routes as _rout
 from ._checks import _INT_MAX as _INT_MAX, _U32_MAX as _U32_MAX, FamilyLike as FamilyLike
 from ._checks import LogLevelLike as LogLevelLike, MethodLike as MethodLike
 from ._checks import TransportLike as TransportLike, _allow_arg as _allow_arg, _c_level as _c_level
+from ._checks import _internal_address_arg as _internal_address_arg
 from ._checks import _c_level_from_logging as _c_level_from_logging, _family_arg as _family_arg
 from ._checks import _gateway_arg as _gateway_arg, _int_arg as _int_arg, _invalid as _invalid
 from ._checks import _ms as _ms, _parse_enum as _parse_enum, _raise_for as _raise_for
@@ -281,8 +283,10 @@ class Client:
         wait: bool = True,
         allow: Any = None,
         family: Optional[FamilyLike] = None,
+        internal_address: Optional[Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address]] = None,
     ) -> Mapping:
-        """Map ``port`` (on this host) through the router.
+        """Map ``port`` (on this host, or on ``internal_address``) through
+        the router.
 
         Args:
             port: the internal port, 1-65535.
@@ -316,6 +320,18 @@ class Client:
                 network has it, whose ``info(family=...)`` tells each
                 part's state; it is returned when either part is mapped,
                 once neither is pending. A Family member works too.
+            internal_address: map the port for another host of the LAN
+                instead of this one (API 0.6): its IPv4 address (a NAT
+                mapping) or IPv6 address (a pinhole; family then defaults
+                to ``"ipv6"``), a str or an ``ipaddress`` address. It must
+                be on this host's subnet towards the router and not the
+                router (else InvalidArgumentError, with the reason). PCP
+                (THIRD_PARTY) and UPnP-IGD can; NAT-PMP cannot and is not
+                used, never mapping this host instead (UnsupportedError
+                when nothing else can). A protocol the router refuses
+                it in (PCP NOT_AUTHORIZED, UPnP secure mode) gives way to
+                the next; when none can, NotAuthorizedError (or
+                UnsupportedError) says why.
 
         Returns the Mapping once the router holds it. Raises a PortmapError
         subclass when it failed: NoGatewayError, GatewayTimeoutError,
@@ -326,7 +342,8 @@ class Client:
                 ErrorCode.WOULD_DEADLOCK, "request(wait=True) inside a callback: use wait=False"
             )
         mapping = self._start_request(
-            port, transport, external_port, lifetime, description, protocol, timeout, allow, family
+            port, transport, external_port, lifetime, description, protocol, timeout, allow, family,
+            internal_address,
         )
         if not wait:
             return mapping
@@ -348,12 +365,14 @@ class Client:
         timeout: Optional[float] = None,
         allow: Any = None,
         family: Optional[FamilyLike] = None,
+        internal_address: Optional[Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address]] = None,
     ) -> Mapping:
         """``request()`` for asyncio: the same arguments, awaited without
         blocking the event loop. Cancelling the task drops the request."""
         loop = asyncio.get_running_loop()
         mapping = self._start_request(
-            port, transport, external_port, lifetime, description, protocol, timeout, allow, family
+            port, transport, external_port, lifetime, description, protocol, timeout, allow, family,
+            internal_address,
         )
         fut: "asyncio.Future[None]" = loop.create_future()
         mapping._add_waiter(loop, fut)
@@ -378,11 +397,23 @@ class Client:
         timeout: Any,
         allow: Any,
         family: Any = None,
+        internal_address: Any = None,
     ) -> Mapping:
         port = _int_arg(port, "port", 1, 65535)
         proto = _parse_enum(Transport, transport, "transport")
         method = _parse_enum(Method, protocol, "protocol")
         fam = Family.IPV4 if family is None else _family_arg(family)
+        host = None
+        if internal_address is not None:
+            host, host_fam = _internal_address_arg(internal_address)
+            if family is not None and fam != host_fam:
+                raise _invalid(
+                    f"internal_address={internal_address} is an {host_fam.name} address: "
+                    f"family={fam.name.lower()} cannot name it (one host, one family)"
+                )
+            fam = host_fam
+            if family is None and fam == Family.IPV6:
+                family = fam  # the address decides
         if allow is not None and fam & Family.IPV6:
             raise _invalid(f"allow names IPv4 peers: with family={fam} it must be None (use family='ipv4')")
         r = _native.Request()
@@ -401,6 +432,8 @@ class Client:
             r.family = int(fam)
         if allow is not None:
             r.allow = _allow_arg(allow)
+        if host is not None:
+            r.internal_address = host
         timeout_s = self._timeout_s
         if timeout is not None:
             r.timeout_ms = _ms(timeout, "timeout")
@@ -425,6 +458,8 @@ class Client:
             self._forget(key)
             if rc == ErrorCode.BAD_STATE:
                 context += ": this client already holds it"
+            elif rc == ErrorCode.UNSUPPORTED and host is not None:
+                context += ": NAT-PMP cannot map a port for another host (use pcp, upnp or auto)"
             elif rc == ErrorCode.UNSUPPORTED and fam == Family.IPV6:
                 context += ": NAT-PMP has no IPv6 (use pcp, upnp or auto)"
             _raise_for(rc, context)
@@ -448,17 +483,21 @@ class Client:
         *,
         protocol: MethodLike = "auto",
         timeout: Optional[float] = None,
+        internal_address: Optional[Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address]] = None,
     ) -> None:
         """Release a mapping of this host that this client does not hold,
         e.g. one left by ``portmap-cli request --once``
-        (``portmap_release_port``). Blocks up to ``timeout`` seconds."""
+        (``portmap_release_port``); with ``internal_address``, the one
+        made for that other host of the LAN (``portmap_release_port_for``).
+        Blocks up to ``timeout`` seconds."""
         port = _int_arg(port, "port", 1, 65535)
         proto = _parse_enum(Transport, transport, "transport")
         method = _parse_enum(Method, protocol, "protocol")
         ms = 0 if timeout is None else _ms(timeout, "timeout")
-        context = f"release {port}/{proto}"
+        host = None if internal_address is None else _internal_address_arg(internal_address)[0]
+        context = f"release {port}/{proto}" + (f" of {host.decode()}" if host else "")
         with self._gate.use(context) as ptr:
-            rc = _lib.portmap_release_port(ptr, int(proto), port, int(method), ms)
+            rc = _lib.portmap_release_port_for(ptr, host, int(proto), port, int(method), ms)
         _raise_for(rc, context)
 
     def cleanup(self, *, timeout: Optional[float] = None) -> int:
