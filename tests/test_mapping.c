@@ -769,12 +769,191 @@ START_TEST(twin_events_go_through_the_handle)
 }
 END_TEST
 
+/* The engine's pass goes by the timer heap: holding many mappings, a pass
+ * renews those due and touches no other, and the deadline it returns is
+ * the next one's; a reply (a kick) brings its mapping into the next pass. */
+START_TEST(pass_touches_only_what_is_due)
+{
+    enum { N = 40 };
+    portmap_mapping *m[N];
+    int64_t d = PM_NEVER, first = PM_NEVER;
+    int due = 0, before;
+
+    for (int i = 0; i < N; i++) {
+        m[i] = add_mapping(0, 10000);
+        m[i]->internal_port = (uint16_t)(20000 + i);
+    }
+    pm_engine_pass(c, 0, &d);
+    ck_assert_int_eq(starts, N);
+    ck_assert_uint_eq(c->n_watch, N); /* pending: serviced every pass */
+    for (int i = 0; i < N; i++)
+        reply_ok(m[i], (uint16_t)(30000 + i), 60, 20 + i * 100); /* leases 100 ms apart */
+    d = PM_NEVER;
+    pm_engine_pass(c, 4000, &d);
+    ck_assert_uint_eq(c->n_watch, 0);
+    ck_assert_uint_eq(c->timers.n, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(m[i]->state, PORTMAP_STATE_MAPPED);
+        first = PM_MIN(first, m[i]->refresh_at);
+    }
+    ck_assert_int_eq(d, first);
+    for (int i = 0; i < N; i++)
+        due += m[i]->refresh_at == first;
+
+    /* just before: nothing is serviced */
+    before = starts;
+    d = PM_NEVER;
+    pm_engine_pass(c, first - 1, &d);
+    ck_assert_int_eq(starts, before);
+    ck_assert_int_eq(d, first);
+    for (int i = 0; i < N; i++)
+        ck_assert_uint_ne(m[i]->pass, c->pass);
+
+    /* at the first deadline: those due renew, the others are not touched */
+    d = PM_NEVER;
+    pm_engine_pass(c, first, &d);
+    ck_assert_int_eq(starts, before + due);
+    for (int i = 0; i < N; i++) {
+        int is_due = m[i]->refresh_at == first;
+        ck_assert_int_eq(m[i]->op != PM_OP_NONE, is_due);
+        ck_assert_int_eq(m[i]->pass == c->pass, is_due);
+    }
+    ck_assert_uint_eq(c->n_ops[PORTMAP_METHOD_PCP], (unsigned)due);
+
+    /* the renewal's reply kicks it: the next pass re-arms it at its new
+     * refresh, and the exchange list is empty again */
+    for (int i = 0; i < N; i++)
+        if (m[i]->op != PM_OP_NONE)
+            reply_ok(m[i], (uint16_t)(30000 + i), 60, first + 10);
+    ck_assert_int_eq(pm_heap_top(&c->timers)->key, 0);
+    d = PM_NEVER;
+    pm_engine_pass(c, first + 10, &d);
+    ck_assert_uint_eq(c->n_ops[PORTMAP_METHOD_PCP], 0);
+    ck_assert_int_gt(pm_heap_top(&c->timers)->key, first + 10);
+    ck_assert_int_eq(d, pm_heap_top(&c->timers)->key);
+    ck_assert_uint_eq(c->timers.n, N);
+    drop_events();
+}
+END_TEST
+
+/* Renewals due together go out PM_INFLIGHT_MAX at a time, the others as
+ * answers come (a thousand at once overflow a router's socket buffer),
+ * each at the latest PM_TURN_WAIT_MS after it was due. */
+START_TEST(renewals_due_together_take_turns)
+{
+    enum { N = PM_INFLIGHT_MAX + 20 };
+    portmap_mapping *m[N];
+    int64_t d = PM_NEVER, at = PM_NEVER;
+    int under_way = 0, waiting = 0;
+
+    for (int i = 0; i < N; i++) {
+        m[i] = add_mapping(0, 10000);
+        m[i]->internal_port = (uint16_t)(20000 + i);
+    }
+    pm_engine_pass(c, 0, &d);
+    ck_assert_int_eq(starts, PM_INFLIGHT_MAX); /* first requests: the same window */
+    for (int i = 0; i < N; i++)
+        if (m[i]->op != PM_OP_NONE)
+            reply_ok(m[i], (uint16_t)(30000 + i), 60, 20);
+    d = PM_NEVER;
+    pm_engine_pass(c, 20, &d);
+    for (int i = 0; i < N; i++)
+        if (m[i]->op != PM_OP_NONE)
+            reply_ok(m[i], (uint16_t)(30000 + i), 60, 20);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(m[i]->state, PORTMAP_STATE_MAPPED);
+        m[i]->refresh_at = 40000; /* all due at once */
+        pm_mapping_kick(c, m[i]);
+    }
+    d = PM_NEVER;
+    pm_engine_pass(c, 40000, &d);
+    for (int i = 0; i < N; i++) {
+        under_way += m[i]->op != PM_OP_NONE;
+        waiting += m[i]->waits_turn;
+    }
+    ck_assert_int_eq(under_way, PM_INFLIGHT_MAX);
+    ck_assert_int_eq(waiting, N - PM_INFLIGHT_MAX);
+    ck_assert_int_eq(d, 40000 + PM_TURN_WAIT_MS);
+    /* answers make room: the ones waiting go in the next pass */
+    for (int i = 0; i < N && at == PM_NEVER; i++)
+        if (m[i]->op != PM_OP_NONE)
+            at = i;
+    for (int i = 0; i < 10; i++)
+        reply_ok(m[at + i], (uint16_t)(30000 + at + i), 60, 40010);
+    d = PM_NEVER;
+    pm_engine_pass(c, 40010, &d);
+    under_way = waiting = 0;
+    for (int i = 0; i < N; i++) {
+        under_way += m[i]->op != PM_OP_NONE;
+        waiting += m[i]->waits_turn;
+    }
+    ck_assert_int_eq(under_way, PM_INFLIGHT_MAX);
+    ck_assert_int_eq(waiting, N - PM_INFLIGHT_MAX - 10);
+    /* the longest wait is bounded: every one goes then */
+    d = PM_NEVER;
+    pm_engine_pass(c, 40000 + PM_TURN_WAIT_MS, &d);
+    waiting = 0;
+    for (int i = 0; i < N; i++)
+        waiting += m[i]->waits_turn || (m[i]->op == PM_OP_NONE && m[i]->refresh_at <= 40000);
+    ck_assert_int_eq(waiting, 0);
+
+    /* releases asked for together take turns too */
+    for (int i = 0; i < N; i++)
+        if (m[i]->op != PM_OP_NONE)
+            reply_ok(m[i], (uint16_t)(30000 + i), 60, 41500);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(pm_mapping_start_release(c, m[i], 50000, 41600), 1);
+    under_way = waiting = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(m[i]->state, PORTMAP_STATE_RELEASING);
+        under_way += m[i]->op == PM_OP_DELETE;
+        waiting += m[i]->waits_turn;
+    }
+    ck_assert_int_eq(under_way, PM_INFLIGHT_MAX);
+    ck_assert_int_eq(waiting, N - PM_INFLIGHT_MAX);
+    d = PM_NEVER;
+    pm_engine_pass(c, 41700, &d); /* no room yet: they wait, still releasing */
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(m[i]->state, PORTMAP_STATE_RELEASING);
+    ck_assert_int_eq(d, 41600 + PM_TURN_WAIT_MS);
+    d = PM_NEVER;
+    pm_engine_pass(c, 41600 + PM_TURN_WAIT_MS, &d);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(m[i]->op, PM_OP_DELETE);
+    drop_events();
+}
+END_TEST
+
+/* The lost mappings are counted (a reply's look for them is skipped when
+ * none is), and the count follows every way in and out of LOST. */
+START_TEST(lost_mappings_are_counted)
+{
+    portmap_mapping *a = add_mapping(0, 10000), *b = add_mapping(0, 10000);
+    int64_t d = PM_NEVER;
+
+    pm_engine_pass(c, 0, &d);
+    reply_ok(a, 30000, 60, 20);
+    reply_ok(b, 30001, 60, 20);
+    ck_assert_uint_eq(c->n_lost[PM_V4], 0);
+    pm_net_router_reset(c, PM_V4, PORTMAP_METHOD_PCP, 1, 100);
+    ck_assert_uint_eq(c->n_lost[PM_V4], 2);
+    reply_ok(a, 30000, 60, 200);
+    ck_assert_uint_eq(c->n_lost[PM_V4], 1);
+    pm_mapping_fail(c, b, PORTMAP_ERR_REFUSED);
+    ck_assert_uint_eq(c->n_lost[PM_V4], 0);
+    drop_events();
+}
+END_TEST
+
 static Suite *mapping_suite(void)
 {
     Suite *s = suite_create("mapping");
     TCase *tc = tcase_create("state_machine");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, first_request_goes_out_with_the_probe);
+    tcase_add_test(tc, pass_touches_only_what_is_due);
+    tcase_add_test(tc, lost_mappings_are_counted);
+    tcase_add_test(tc, renewals_due_together_take_turns);
     tcase_add_test(tc, success_maps_and_schedules_refresh);
     tcase_add_test(tc, changed_port_is_reported);
     tcase_add_test(tc, unanswered_renewal_means_lost_once_then_restored);

@@ -75,8 +75,42 @@ int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m);
 void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
                       void *arg);
 void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info);
+/* m's reason in words (portmap_mapping_get_reason), "" when none. */
+static inline const char *pm_mapping_reason(const portmap_mapping *m)
+{
+    return m->reason ? m->reason : "";
+}
+void pm_mapping_set_reason(portmap_mapping *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void pm_mapping_clear_reason(portmap_mapping *m);
+/* Drop m's held success (the hold is over or superseded). */
+void pm_mapping_drop_held(portmap_mapping *m);
 /* Free every mapping still listed (the client is being freed). */
 void pm_mappings_free_all(portmap_client *c);
+
+/* The engine's indexes of the listed mappings, so that a round costs what
+ * is due, not what is held: each mapping's next deadline in a timer heap
+ * (c->timers), those whose state depends on the network's (pending
+ * requests, held successes...) in a list serviced every pass (c->watch),
+ * the exchanges under way per method (c->ops), the lost ones counted
+ * (c->n_lost). A mapping changed outside its own service (a reply, a
+ * reset, a release, a renewal asked for) is kicked: its pass comes in
+ * the engine's next round. */
+void pm_mapping_kick(portmap_client *c, portmap_mapping *m);
+/* After m's service: its next deadline (PM_NEVER: none); watch: serviced
+ * every pass instead. */
+void pm_mapping_schedule(portmap_client *c, portmap_mapping *m, int64_t next, int watch);
+/* The watched mappings, each held (unref each, free the array); NULL and
+ * *n 0 when none (or out of memory: the next pass tries again). */
+portmap_mapping **pm_watch_list(portmap_client *c, size_t *n);
+/* Every change of state goes through here: the lost ones are counted. */
+void pm_mapping_set_state(portmap_client *c, portmap_mapping *m, portmap_state s);
+/* m's exchange (m->op_method) starts / ends: listed and counted. */
+void pm_ops_add(portmap_client *c, portmap_mapping *m);
+void pm_ops_remove(portmap_client *c, portmap_mapping *m);
+/* pm_host.each_op */
+void pm_ops_each(portmap_client *c, portmap_method method,
+                 void (*fn)(portmap_client *, portmap_mapping *, void *), void *arg);
 
 /* ---- events.c ---- */
 
@@ -171,6 +205,10 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
  * for m, by deadline. Returns 0 when it is released or releasing already. */
 int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now);
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m);
+/* m (RELEASING) sends its delete now, or once there is room at the router
+ * (waits_turn, serviced every pass), PM_TURN_WAIT_MS at the latest. */
+#define PM_TURN_WAIT_MS 1000
+void pm_mapping_start_delete(portmap_client *c, portmap_mapping *m, int64_t now);
 /* m's exchange waits on a protocol the router turned out not to speak:
  * a pending request moves on to the next protocol, a release ends. */
 void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m);
@@ -200,6 +238,10 @@ void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int6
  * woken to take it into its timers and poll set. 1 when started; 0 when
  * the pass is to decide (no answer yet, probes to make, a full window). */
 int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now);
+/* m's service depends on more than its own deadlines (the network's
+ * verdicts, the exchanges under way, the external address): it is to be
+ * serviced every pass, not only when its deadline comes or it is kicked. */
+int pm_mapping_watched(const portmap_mapping *m);
 
 /* ---- net.c: the one writer of the network state ---- */
 
@@ -272,8 +314,9 @@ static inline void pm_unlock_and_wake(portmap_client *c)
     if (due)
         pthread_cond_broadcast(&c->cond);
 }
-/* One pass over the mappings and what they asked for, as the engine does
- * each round (no I/O but sends; the tests drive it with their clock). */
+/* One pass over the mappings that are due, kicked or watched and what
+ * they asked for, as the engine does each round (no I/O but sends; the
+ * tests drive it with their clock). */
 void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline);
 /* Stop every exchange: the client closes. */
 void pm_engine_cancel_all(portmap_client *c);

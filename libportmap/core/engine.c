@@ -2,11 +2,14 @@
  * The engine thread: one per client. It sleeps in poll() until a socket
  * is readable, a timer is due or a public call wakes it, so holding many
  * mappings costs no wake-ups between their deadlines. Each round: a pass
- * over the mappings (the state machine), what the pass asked for (routes,
+ * over the mappings that are due (a timer heap keyed on each one's next
+ * deadline), were kicked (a reply, a reset) or are watched (pending
+ * requests) and nothing else: the state machine; what it asked for (routes,
  * probes), the orphans' journal claims and the journal writes without the
  * lock, the callbacks without the lock, then poll.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -68,32 +71,72 @@ static void dispatch_backends(portmap_client *c, size_t first, size_t n, int64_t
     }
 }
 
-typedef struct service_ctx {
-    int64_t now;
-    int64_t *deadline;
-} service_ctx;
-
-static void service_one(portmap_client *c, portmap_mapping *m, void *arg)
+/* m's service, then its place in the indexes: its next deadline in the
+ * timer heap, or in the list serviced every pass. The caller holds a
+ * reference: m may be unlinked here. */
+static void service_one(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
 {
-    service_ctx *s = arg;
+    int64_t next = PM_NEVER;
 
-    pm_mapping_service(c, m, s->now, s->deadline);
-    if (m->op != PM_OP_NONE)
-        c->ops_mask |= PORTMAP_HAVE(m->op_method);
+    m->pass = c->pass;
+    pm_mapping_service(c, m, now, &next);
     /* Finished mappings stay listed while the caller holds the handle,
      * so portmap_close() can free every handle. */
     if ((m->state == PORTMAP_STATE_RELEASED || m->state == PORTMAP_STATE_FAILED) &&
-        m->handle_dropped && !(m->twin && pm_mapping_listed(c, m->twin)))
+        m->handle_dropped && !(m->twin && pm_mapping_listed(c, m->twin))) {
         pm_mapping_unlink(c, m);
+        return;
+    }
+    pm_mapping_schedule(c, m, next, pm_mapping_watched(m));
+    *deadline = PM_MIN(*deadline, next);
 }
 
-/* The exchanges under way at each family's router, before the pass
- * starts more (service_pending keeps the count as it does). */
-static void count_inflight(portmap_client *c)
+static portmap_mapping *of_timer(pm_heap_node *x)
 {
-    memset(c->inflight, 0, sizeof(c->inflight));
-    for (portmap_mapping *m = c->mappings; m; m = m->next)
-        c->inflight[m->fam] += m->op != PM_OP_NONE;
+    return (portmap_mapping *)((char *)x - offsetof(portmap_mapping, timer));
+}
+
+/* One pass: the watched mappings, then those whose deadline has come or
+ * that were kicked; each at most once. One kicked again after its turn
+ * (by another's service) keeps its place for the next pass. */
+static void service_due(portmap_client *c, int64_t now, int64_t *deadline)
+{
+    portmap_mapping **watched, *again = NULL;
+    pm_heap_node *x;
+    size_t n;
+
+    c->pass++;
+    watched = pm_watch_list(c, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (watched[i]->in_list && watched[i]->pass != c->pass)
+            service_one(c, watched[i], now, deadline);
+        pm_mapping_unref(watched[i]);
+    }
+    free(watched);
+    while ((x = pm_heap_top(&c->timers)) && x->key <= now) {
+        portmap_mapping *m = of_timer(x);
+        pm_heap_remove(&c->timers, x);
+        if (m->pass == c->pass) {
+            if (!m->again) { /* kicked again while waiting: once */
+                m->again = 1;
+                m->again_next = again;
+                again = m;
+            }
+            continue;
+        }
+        pm_mapping_ref(m);
+        service_one(c, m, now, deadline);
+        pm_mapping_unref(m);
+    }
+    while (again) {
+        portmap_mapping *m = again;
+        again = m->again_next;
+        m->again_next = NULL;
+        m->again = 0;
+        pm_heap_set(&c->timers, &m->timer, m->timer.key);
+    }
+    if ((x = pm_heap_top(&c->timers)))
+        *deadline = PM_MIN(*deadline, x->key);
 }
 
 static int run_wants(portmap_client *c, int64_t now)
@@ -107,8 +150,6 @@ static int run_wants(portmap_client *c, int64_t now)
 
 void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
 {
-    service_ctx ctx = { now, deadline };
-
     if (c->route_dirty) {
         c->route_dirty = 0;
         for (int fam = 0; fam < PM_FAMS; fam++)
@@ -120,9 +161,7 @@ void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
             pm_net_end_probes(c, fam, now, deadline);
             pm_net_run_checks(c, fam, now, deadline);
         }
-        c->ops_mask = 0; /* recounted by the pass */
-        count_inflight(c);
-        pm_mappings_each(c, service_one, &ctx);
+        service_due(c, now, deadline);
         if (!run_wants(c, now))
             return;
     }
@@ -183,10 +222,10 @@ void pm_engine_cancel_all(portmap_client *c)
             continue;
         if (m->state == PORTMAP_STATE_PENDING) {
             m->last_error = PORTMAP_ERR_CANCELLED;
-            m->state = PORTMAP_STATE_FAILED;
+            pm_mapping_set_state(c, m, PORTMAP_STATE_FAILED);
             pm_event_queue(c, m, PORTMAP_EVENT_FAILED);
         }
-        m->state = PORTMAP_STATE_RELEASED;
+        pm_mapping_set_state(c, m, PORTMAP_STATE_RELEASED);
         pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
     }
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)

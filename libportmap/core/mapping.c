@@ -38,7 +38,7 @@ static const pm_retx_params retx_scout = { 1000, 2000, 0, 0 };
  * the lease); in it the time is put on a grid of 1/16 of the lease, at
  * most PM_REFRESH_GRID_MS, so that the mappings a client made around the
  * same time are renewed in one round of the engine, not one round (and one
- * pass over every mapping) each. Clients' grids differ with their clocks,
+ * wake-up) each. Clients' grids differ with their clocks,
  * so the jitter between hosts stays.
  */
 int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, uint32_t lifetime,
@@ -60,12 +60,15 @@ int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, 
 
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
 {
-    m->held = 0; /* a new exchange or a cancellation supersedes it */
+    pm_mapping_drop_held(m); /* a new exchange or a cancellation supersedes it */
+    pm_mapping_kick(c, m); /* what it waited on is over: its pass decides */
     if (m->op == PM_OP_NONE)
         return;
-    const pm_backend *b = pm_backend_of(c, m->op_method);
+    /* the backend the exchange started in */
+    const pm_backend *b = pm_backend_of(c, m->op_listed ? m->op_listed : m->op_method);
     if (b)
         b->stop(c, m);
+    pm_ops_remove(c, m);
     m->op = PM_OP_NONE;
 }
 
@@ -107,26 +110,30 @@ static void journal_drop(portmap_client *c, portmap_mapping *m)
 void pm_mapping_fail(portmap_client *c, portmap_mapping *m, portmap_error err)
 {
     pm_mapping_stop_op(c, m);
-    m->state = PORTMAP_STATE_FAILED;
+    pm_mapping_set_state(c, m, PORTMAP_STATE_FAILED);
     m->last_error = err;
     m->refresh_at = m->retry_at = PM_NEVER;
-    if (!m->reason[0] && (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED))
+    if (!pm_mapping_reason(m)[0] &&
+        (err == PORTMAP_ERR_NO_GATEWAY || err == PORTMAP_ERR_UNSUPPORTED)) {
+        char why[PM_REASON_LEN];
         pm_net_reason_third(c, m->fam, m->forced, m->allow_prefix, pm_addr_is_set(&m->third),
-                            m->reason, sizeof(m->reason));
-    if (!m->reason[0] && err == PORTMAP_ERR_TIMEOUT)
-        snprintf(m->reason, sizeof(m->reason), "%s answered the router's probe but not the "
+                            why, sizeof(why));
+        pm_mapping_set_reason(m, "%s", why);
+    }
+    if (!pm_mapping_reason(m)[0] && err == PORTMAP_ERR_TIMEOUT)
+        pm_mapping_set_reason(m, "%s answered the router's probe but not the "
                  "request within the timeout", pm_method_label(c, m->op_method));
     journal_drop(c, m);
     PM_WARN(c, "%s %s/%u failed: %s%s%s", m->fam == PM_V6 ? "IPv6 pinhole" : "mapping",
             m->proto == PORTMAP_TCP ? "tcp" : "udp", m->internal_port, portmap_strerror(err),
-            m->reason[0] ? ": " : "", m->reason);
+            pm_mapping_reason(m)[0] ? ": " : "", pm_mapping_reason(m));
     pm_event_queue(c, m, PORTMAP_EVENT_FAILED);
 }
 
 void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_error err)
 {
     pm_mapping_stop_op(c, m);
-    m->state = PORTMAP_STATE_RELEASED;
+    pm_mapping_set_state(c, m, PORTMAP_STATE_RELEASED);
     m->release_done = 1;
     m->release_err = err;
     m->last_error = err; /* the RELEASED event tells whether the router confirmed */
@@ -142,13 +149,18 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
     pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
 }
 
-/* m is the first lost mapping of its router and protocol in the list. */
-static int is_scout(const portmap_client *c, const portmap_mapping *m)
+/* m is its router and protocol's scout: the first of their lost mappings
+ * to ask, until it is lost no more (kept, not looked for among them). */
+static int is_scout(portmap_client *c, const portmap_mapping *m)
 {
-    for (const portmap_mapping *o = c->mappings; o; o = o->next)
-        if (o->fam == m->fam && o->method == m->method && o->state == PORTMAP_STATE_LOST)
-            return o == m;
-    return 0;
+    portmap_mapping **scout;
+
+    if ((unsigned)m->method >= PORTMAP_METHOD_COUNT)
+        return 0;
+    scout = &c->scout[m->fam][m->method];
+    if (!*scout || (*scout)->state != PORTMAP_STATE_LOST || (*scout)->method != m->method)
+        *scout = (portmap_mapping *)m;
+    return *scout == m;
 }
 
 /*
@@ -177,7 +189,7 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
     m->op = op;
     m->op_sent = 0;
     m->op_started = now;
-    c->ops_mask |= PORTMAP_HAVE(m->op_method);
+    pm_ops_add(c, m);
     m->op_lifetime = op == PM_OP_DELETE ? 0 : m->want_lifetime;
     if (m->state == PORTMAP_STATE_PENDING) {
         m->op_deadline = m->first_deadline;
@@ -207,6 +219,7 @@ void pm_mapping_start_op(portmap_client *c, portmap_mapping *m, pm_op op, int64_
 
 int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t now)
 {
+    pm_mapping_kick(c, m);
     switch (m->state) {
     case PORTMAP_STATE_PENDING:
         /* asked of the old gateway from the old address: picked again */
@@ -215,7 +228,7 @@ int pm_mapping_network_changed(portmap_client *c, portmap_mapping *m, int64_t no
     case PORTMAP_STATE_MAPPED:
     case PORTMAP_STATE_LOST:
         pm_mapping_stop_op(c, m);
-        m->state = PORTMAP_STATE_LOST;
+        pm_mapping_set_state(c, m, PORTMAP_STATE_LOST);
         m->expires_at = PM_NEVER;
         m->retry_at = now;
         m->backoff_ms = 0;
@@ -258,8 +271,8 @@ static void on_success(portmap_client *c, portmap_mapping *m, const pm_result *r
     m->retry_at = PM_NEVER;
     m->backoff_ms = 0;
     m->last_error = PORTMAP_OK;
-    m->reason[0] = '\0';
-    m->state = PORTMAP_STATE_MAPPED;
+    pm_mapping_clear_reason(m);
+    pm_mapping_set_state(c, m, PORTMAP_STATE_MAPPED);
     /* The journal names the mapping, not its lease: plain renewals do not
      * rewrite it. */
     if (!m->journaled || moved)
@@ -327,6 +340,7 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
     pm_op op = m->op;
     char prev[PM_REASON_LEN];
 
+    pm_mapping_kick(c, m);
     if (r->err && (unsigned)r->err < sizeof(c->counters.errors) / sizeof(c->counters.errors[0]))
         c->counters.errors[r->err]++;
     /* a refusal that ends the mapping (not one retried with the same
@@ -340,7 +354,7 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
         if (r->err)
             PM_WARN(c, "release of port %u: %s%s%s", m->internal_port, portmap_strerror(r->err),
                     r->detail[0] ? ": " : "", r->detail);
-        snprintf(m->reason, sizeof(m->reason), "%s", r->err ? r->detail : "");
+        pm_mapping_set_reason(m, "%s", r->err ? r->detail : "");
         pm_mapping_set_released(c, m, r->err);
         return;
     }
@@ -349,10 +363,13 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
     /* IPv6 has no translation: the pinhole's outside address is ours */
     if (r->err == PORTMAP_OK && op == PM_OP_MAP && m->fam == PM_V4 && !pm_addr_is_set(&r->ext) &&
         !pm_ext_addr_known(c)) {
-        m->held = 1;
-        m->held_until = now + PM_HOLD_FOR_ADDR_MS;
-        m->held_result = *r;
-        return;
+        /* out of memory: told now, without the address */
+        if ((m->held_result = malloc(sizeof(*r)))) {
+            m->held = 1;
+            m->held_until = now + PM_HOLD_FOR_ADDR_MS;
+            *m->held_result = *r;
+            return;
+        }
     }
     if (r->err == PORTMAP_OK) {
         on_success(c, m, r, now);
@@ -360,9 +377,10 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
     }
     m->last_error = r->err;
     /* after protocols that refused what m asks, their reasons first */
-    snprintf(prev, sizeof(prev), "%s", m->refused_methods ? m->reason : "");
-    snprintf(m->reason, sizeof(m->reason), "%.170s%s%s%s%.200s", prev, prev[0] ? "; " : "",
-             pm_method_label(c, m->op_method), r->detail[0] ? ": " : " refused", r->detail);
+    snprintf(prev, sizeof(prev), "%s", m->refused_methods ? pm_mapping_reason(m) : "");
+    pm_mapping_set_reason(m, "%.170s%s%s%s%.200s", prev, prev[0] ? "; " : "",
+                          pm_method_label(c, m->op_method), r->detail[0] ? ": " : " refused",
+                          r->detail);
     PM_INFO(c, "%s refused port %u: %s%s%s%s", portmap_method_name(m->op_method), m->internal_port,
             portmap_strerror(r->err), r->detail[0] ? " (" : "", r->detail,
             r->detail[0] ? ")" : "");
@@ -377,7 +395,7 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
          * caller's: pm_net_map_done) */
         if (m->state == PORTMAP_STATE_PENDING) {
             m->last_error = PORTMAP_OK; /* let the next protocol decide */
-            m->reason[0] = '\0';
+            pm_mapping_clear_reason(m);
             if (m->forced)
                 pm_mapping_fail(c, m, PORTMAP_ERR_UNSUPPORTED);
             return;
@@ -393,7 +411,7 @@ void pm_mapping_on_result(portmap_client *c, portmap_mapping *m, const pm_result
         m->ext_port = 0;
         if (m->state == PORTMAP_STATE_MAPPED) {
             /* the port is someone else's now: peers cannot reach us */
-            m->state = PORTMAP_STATE_LOST;
+            pm_mapping_set_state(c, m, PORTMAP_STATE_LOST);
             m->expires_at = PM_NEVER;
             if (!m->lost_reported) {
                 m->lost_reported = 1;
@@ -419,7 +437,7 @@ void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
         break;
     case PORTMAP_STATE_MAPPED:
         /* The lease ran out while renewals went unanswered. */
-        m->state = PORTMAP_STATE_LOST;
+        pm_mapping_set_state(c, m, PORTMAP_STATE_LOST);
         m->last_error = PORTMAP_ERR_TIMEOUT;
         m->expires_at = PM_NEVER;
         if (!m->lost_reported) {
@@ -440,6 +458,24 @@ void pm_mapping_on_timeout(portmap_client *c, portmap_mapping *m, int64_t now)
     }
 }
 
+/* Releases asked for together (a client closing with a thousand) go out
+ * as renewals do (service.c): up to PM_INFLIGHT_MAX under way at the
+ * router, the others as answers come, each at the latest PM_TURN_WAIT_MS
+ * after it was asked for. */
+void pm_mapping_start_delete(portmap_client *c, portmap_mapping *m, int64_t now)
+{
+    if (!m->waits_turn) {
+        m->waits_turn = 1;
+        m->turn_since = now;
+    }
+    if (c->n_ops_fam[m->fam] >= PM_INFLIGHT_MAX && now < m->turn_since + PM_TURN_WAIT_MS) {
+        pm_mapping_kick(c, m); /* its pass waits with it (pm_mapping_watched) */
+        return;
+    }
+    m->waits_turn = 0;
+    pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+}
+
 int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t deadline, int64_t now)
 {
     /* a pending request that has not left (e.g. UPnP still looking for
@@ -448,6 +484,7 @@ int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t dead
     int on_router = m->state == PORTMAP_STATE_MAPPED || m->state == PORTMAP_STATE_LOST ||
                     (m->state == PORTMAP_STATE_PENDING && in_flight);
 
+    pm_mapping_kick(c, m); /* released, or its handle dropped: its pass decides */
     if (m->state == PORTMAP_STATE_RELEASING || m->state == PORTMAP_STATE_RELEASED)
         return 0;
     if (m->state == PORTMAP_STATE_PENDING) {
@@ -456,27 +493,29 @@ int pm_mapping_start_release(portmap_client *c, portmap_mapping *m, int64_t dead
         portmap_method tried = m->op_method;
         pm_mapping_stop_op(c, m);
         m->last_error = PORTMAP_ERR_CANCELLED;
-        m->state = PORTMAP_STATE_FAILED;
+        pm_mapping_set_state(c, m, PORTMAP_STATE_FAILED);
         pm_event_queue(c, m, PORTMAP_EVENT_FAILED);
         if (in_flight) {
-            m->state = PORTMAP_STATE_RELEASING;
+            pm_mapping_set_state(c, m, PORTMAP_STATE_RELEASING);
             m->op_deadline = deadline;
             m->method = m->op_method = tried;
-            pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+            m->waits_turn = 0; /* a renewal's wait is not the delete's */
+            pm_mapping_start_delete(c, m, now);
             return 1;
         }
     }
     if (!on_router) {
         pm_mapping_stop_op(c, m);
-        m->state = PORTMAP_STATE_RELEASED;
+        pm_mapping_set_state(c, m, PORTMAP_STATE_RELEASED);
         m->release_done = 1;
         pm_event_queue(c, m, PORTMAP_EVENT_RELEASED);
         return 1;
     }
-    m->state = PORTMAP_STATE_RELEASING;
+    pm_mapping_set_state(c, m, PORTMAP_STATE_RELEASING);
     m->op_deadline = deadline;
     m->op_method = m->method;
-    pm_mapping_start_op(c, m, PM_OP_DELETE, now);
+    m->waits_turn = 0; /* a renewal's wait is not the delete's */
+    pm_mapping_start_delete(c, m, now);
     return 1;
 }
 
@@ -484,32 +523,33 @@ void pm_mapping_protocol_gone(portmap_client *c, portmap_mapping *m)
 {
     pm_net *net = pm_net_of(c, m);
 
+    pm_mapping_kick(c, m);
     if (m->state == PORTMAP_STATE_PENDING) {
         pm_mapping_stop_op(c, m);
         if (m->forced) {
             m->last_error = PORTMAP_ERR_UNSUPPORTED;
-            snprintf(m->reason, sizeof(m->reason), "%s: %s", pm_method_label(c, m->op_method),
+            pm_mapping_set_reason(m, "%s: %s", pm_method_label(c, m->op_method),
                      net->why[m->op_method]);
         }
         return;
     }
     if (m->state == PORTMAP_STATE_RELEASING) {
-        snprintf(m->reason, sizeof(m->reason), "%s: %s", pm_method_label(c, m->op_method),
+        pm_mapping_set_reason(m, "%s: %s", pm_method_label(c, m->op_method),
                  net->why[m->op_method]);
-        PM_WARN(c, "release of port %u: %s", m->internal_port, m->reason);
+        PM_WARN(c, "release of port %u: %s", m->internal_port, pm_mapping_reason(m));
         pm_mapping_set_released(c, m, PORTMAP_ERR_UNSUPPORTED);
     }
 }
 
 int pm_mapping_router_reset(portmap_client *c, portmap_mapping *m, int64_t retry_at)
 {
-    (void)c;
     if (m->state != PORTMAP_STATE_MAPPED)
         return 0;
+    pm_mapping_kick(c, m);
     /* A renewal under way (often the one whose reply told the reset) is
      * kept: its success re-creates the mapping (RESTORED); the others are
      * made again after retry_at. */
-    m->state = PORTMAP_STATE_LOST;
+    pm_mapping_set_state(c, m, PORTMAP_STATE_LOST);
     m->retry_at = retry_at;
     m->lost_reported = 1;
     m->remap_after_reset = 1;

@@ -3,6 +3,7 @@
  * the client's list and whoever waits on them (reference counts), and
  * described to the caller (portmap_mapping_info).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,13 @@ PORTMAP_API void portmap_request_init(portmap_request *r)
 
 portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int64_t now)
 {
-    portmap_mapping *m = calloc(1, sizeof(*m));
+    portmap_mapping *m;
     int timeout = r->timeout_ms > 0 ? r->timeout_ms : c->s.timeout_ms;
 
+    /* room for its timer now: arming it never fails later */
+    if (pm_heap_reserve(&c->timers, c->n_listed + 1) != 0)
+        return NULL;
+    m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
     if (pm_random_bytes(m->nonce, sizeof(m->nonce)) != 0) {
@@ -67,6 +72,15 @@ void pm_mapping_ref(portmap_mapping *m)
     m->refs++;
 }
 
+/* What a mapping owns besides itself. */
+static void free_mapping(portmap_mapping *m)
+{
+    free(m->op_data);
+    free(m->reason);
+    free(m->held_result);
+    free(m);
+}
+
 void pm_mapping_unref(portmap_mapping *m)
 {
     if (--m->refs > 0)
@@ -77,8 +91,31 @@ void pm_mapping_unref(portmap_mapping *m)
         m->twin->cb = NULL;
         pm_mapping_unref(m->twin);
     }
-    free(m->op_data);
-    free(m);
+    free_mapping(m);
+}
+
+void pm_mapping_set_reason(portmap_mapping *m, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!m->reason && !(m->reason = malloc(PM_REASON_LEN)))
+        return; /* out of memory: the error code alone */
+    va_start(ap, fmt);
+    vsnprintf(m->reason, PM_REASON_LEN, fmt, ap);
+    va_end(ap);
+}
+
+void pm_mapping_clear_reason(portmap_mapping *m)
+{
+    free(m->reason);
+    m->reason = NULL;
+}
+
+void pm_mapping_drop_held(portmap_mapping *m)
+{
+    m->held = 0;
+    free(m->held_result);
+    m->held_result = NULL;
 }
 
 int pm_mapping_listed(const portmap_client *c, const portmap_mapping *m)
@@ -92,6 +129,42 @@ void pm_mapping_link(portmap_client *c, portmap_mapping *m)
     m->next = c->mappings;
     m->in_list = 1;
     c->mappings = m;
+    c->n_listed++;
+    if (m->state == PORTMAP_STATE_LOST && !m->lost_counted) {
+        m->lost_counted = 1;
+        c->n_lost[m->fam]++;
+    }
+    pm_mapping_kick(c, m);
+}
+
+static void watch_remove(portmap_client *c, portmap_mapping *m)
+{
+    if (!m->watched)
+        return;
+    if (m->watch_prev)
+        m->watch_prev->watch_next = m->watch_next;
+    else
+        c->watch = m->watch_next;
+    if (m->watch_next)
+        m->watch_next->watch_prev = m->watch_prev;
+    m->watch_next = m->watch_prev = NULL;
+    m->watched = 0;
+    c->n_watch--;
+}
+
+/* Out of every index: it is unlisted. */
+static void forget(portmap_client *c, portmap_mapping *m)
+{
+    pm_heap_remove(&c->timers, &m->timer);
+    watch_remove(c, m);
+    pm_ops_remove(c, m);
+    if (m->lost_counted) {
+        m->lost_counted = 0;
+        c->n_lost[m->fam]--;
+    }
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
+        if (c->scout[m->fam][i] == m)
+            c->scout[m->fam][i] = NULL;
 }
 
 void pm_mapping_unlink(portmap_client *c, portmap_mapping *m)
@@ -103,10 +176,122 @@ void pm_mapping_unlink(portmap_client *c, portmap_mapping *m)
             *pp = m->next;
             m->next = NULL;
             m->in_list = 0;
+            c->n_listed--;
+            forget(c, m);
             pm_mapping_unref(m); /* the list's reference */
             return;
         }
     }
+}
+
+void pm_mapping_kick(portmap_client *c, portmap_mapping *m)
+{
+    if (m->in_list)
+        pm_heap_set(&c->timers, &m->timer, 0);
+}
+
+void pm_mapping_schedule(portmap_client *c, portmap_mapping *m, int64_t next, int watch)
+{
+    if (!m->in_list)
+        return;
+    if (watch && !m->watched) {
+        m->watch_prev = NULL;
+        m->watch_next = c->watch;
+        if (c->watch)
+            c->watch->watch_prev = m;
+        c->watch = m;
+        m->watched = 1;
+        c->n_watch++;
+    } else if (!watch) {
+        watch_remove(c, m);
+    }
+    if (watch || next == PM_NEVER)
+        pm_heap_remove(&c->timers, &m->timer);
+    else
+        pm_heap_set(&c->timers, &m->timer, next);
+}
+
+portmap_mapping **pm_watch_list(portmap_client *c, size_t *n)
+{
+    portmap_mapping **v = c->n_watch ? malloc(c->n_watch * sizeof(*v)) : NULL;
+
+    *n = 0;
+    for (portmap_mapping *m = c->watch; m && v; m = m->watch_next) {
+        pm_mapping_ref(m);
+        v[(*n)++] = m;
+    }
+    return v;
+}
+
+void pm_mapping_set_state(portmap_client *c, portmap_mapping *m, portmap_state s)
+{
+    int lost = s == PORTMAP_STATE_LOST && m->in_list;
+
+    if (m->lost_counted && !lost)
+        c->n_lost[m->fam]--;
+    else if (!m->lost_counted && lost)
+        c->n_lost[m->fam]++;
+    m->lost_counted = lost;
+    m->state = s;
+}
+
+void pm_ops_add(portmap_client *c, portmap_mapping *m)
+{
+    portmap_method k = m->op_method;
+
+    pm_ops_remove(c, m);
+    if ((unsigned)k >= PORTMAP_METHOD_COUNT || k == PORTMAP_METHOD_AUTO)
+        k = PORTMAP_METHOD_AUTO; /* listed under no backend, but counted */
+    m->op_prev = NULL;
+    m->op_next = c->ops[k];
+    if (c->ops[k])
+        c->ops[k]->op_prev = m;
+    c->ops[k] = m;
+    m->op_listed = k;
+    c->n_ops[k]++;
+    c->n_ops_fam[m->fam]++;
+}
+
+void pm_ops_remove(portmap_client *c, portmap_mapping *m)
+{
+    portmap_method k = m->op_listed;
+
+    if (!m->op_next && !m->op_prev && c->ops[k] != m)
+        return;
+    if (m->op_prev)
+        m->op_prev->op_next = m->op_next;
+    else
+        c->ops[k] = m->op_next;
+    if (m->op_next)
+        m->op_next->op_prev = m->op_prev;
+    m->op_next = m->op_prev = NULL;
+    m->op_listed = PORTMAP_METHOD_AUTO;
+    c->n_ops[k]--;
+    c->n_ops_fam[m->fam]--;
+}
+
+void pm_ops_each(portmap_client *c, portmap_method method,
+                 void (*fn)(portmap_client *, portmap_mapping *, void *), void *arg)
+{
+    portmap_mapping **v;
+    size_t n = 0;
+
+    if ((unsigned)method >= PORTMAP_METHOD_COUNT || !c->n_ops[method])
+        return;
+    /* a copy, each held: fn may end any exchange, the list changes */
+    v = malloc(c->n_ops[method] * sizeof(*v));
+    if (!v)
+        return; /* the next round tries again */
+    for (portmap_mapping *m = c->ops[method]; m; m = m->op_next) {
+        pm_mapping_ref(m);
+        v[n++] = m;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->op != PM_OP_NONE && v[i]->op_listed == method)
+            fn(c, v[i], arg);
+        pm_mapping_unref(v[i]);
+    }
+    free(v);
 }
 
 void pm_mappings_each(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
@@ -135,17 +320,20 @@ void pm_mappings_free_all(portmap_client *c)
     for (m = c->mappings; m; m = m->next) {
         /* a twin already done is held by its handle alone */
         if (m->twin && !m->twin->in_list) {
-            free(m->twin->op_data);
-            free(m->twin);
+            free_mapping(m->twin);
             m->twin = NULL;
         }
     }
     for (m = c->mappings; m; m = next) {
         next = m->next;
-        free(m->op_data);
-        free(m);
+        free_mapping(m);
     }
     c->mappings = NULL;
+    c->watch = NULL;
+    c->n_listed = 0;
+    memset(c->ops, 0, sizeof(c->ops));
+    memset(c->scout, 0, sizeof(c->scout));
+    pm_heap_free(&c->timers);
 }
 
 void pm_mapping_fill_info(const portmap_mapping *m, int64_t now, portmap_mapping_info *info)

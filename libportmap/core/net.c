@@ -35,8 +35,10 @@ static void hurry(portmap_client *c, int fam, portmap_method method, int64_t now
             (method && m->method != method))
             continue;
         at = now + (int64_t)(pm_rand_unit(&c->rng) * PM_HURRY_SPREAD_MS);
-        if (at < m->refresh_at)
+        if (at < m->refresh_at) {
             m->refresh_at = at;
+            pm_mapping_kick(c, m);
+        }
     }
 }
 
@@ -110,6 +112,8 @@ static void retry_one_lost(portmap_client *c, int fam, portmap_method meth, int6
 {
     portmap_mapping *one = NULL;
 
+    if (!c->n_lost[fam])
+        return;
     for (portmap_mapping *m = c->mappings; m && !one; m = m->next)
         if (m->fam == fam && m->method == meth && m->state == PORTMAP_STATE_LOST)
             one = m;
@@ -126,6 +130,9 @@ static void retry_one_lost(portmap_client *c, int fam, portmap_method meth, int6
 static void restart_lost(portmap_client *c, int fam, portmap_method meth,
                          const portmap_mapping *except, int64_t now)
 {
+    /* after every reply: the lost ones are counted, not looked for */
+    if (!c->n_lost[fam])
+        return;
     for (portmap_mapping *m = c->mappings; m; m = m->next) {
         if (m == except || m->fam != fam || m->method != meth || m->state != PORTMAP_STATE_LOST)
             continue;
@@ -154,8 +161,10 @@ static void check_router(portmap_client *c, int fam, int64_t now)
             if (m->fam == fam && m->method == meth && m->state == PORTMAP_STATE_MAPPED &&
                 (!soonest || m->refresh_at < soonest->refresh_at))
                 soonest = m;
-        if (soonest && soonest->op == PM_OP_NONE)
+        if (soonest && soonest->op == PM_OP_NONE) {
             soonest->refresh_at = now; /* an exchange under way tells it already */
+            pm_mapping_kick(c, soonest);
+        }
     }
 }
 
@@ -579,4 +588,5 @@ const pm_host pm_host_engine = {
     .set_external = pm_net_set_external,
     .external_pending = external_pending,
     .each_mapping = pm_mappings_each,
+    .each_op = pm_ops_each,
 };

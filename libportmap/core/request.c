@@ -195,7 +195,7 @@ PORTMAP_API int portmap_mapping_get_reason(portmap_mapping *m, portmap_family fa
     pthread_mutex_lock(&m->c->lock);
     p = family == PORTMAP_FAMILY_DEFAULT ? m : part_of(m, family);
     if (p) {
-        snprintf(buf, len, "%s", p->reason);
+        snprintf(buf, len, "%s", pm_mapping_reason(p));
         rc = PORTMAP_OK;
     }
     pthread_mutex_unlock(&m->c->lock);
@@ -271,6 +271,7 @@ static int renew_one(portmap_mapping *m)
     } else if (m->state != PORTMAP_STATE_PENDING) {
         return PORTMAP_ERR_BAD_STATE;
     }
+    pm_mapping_kick(m->c, m);
     return PORTMAP_OK;
 }
 

@@ -203,8 +203,8 @@ static int third_party_on_lan(portmap_client *c, portmap_mapping *m)
     }
     pm_addr_fmt(&m->third, who, sizeof(who));
     if (third_is_router(net, &m->third)) {
-        snprintf(m->reason, sizeof(m->reason), "the internal address %s is the router itself, "
-                 "not a host behind it", who);
+        pm_mapping_set_reason(m, "the internal address %s is the router itself, "
+                              "not a host behind it", who);
         pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
         return 0;
     }
@@ -212,9 +212,9 @@ static int third_party_on_lan(portmap_client *c, portmap_mapping *m)
         if (pm_addr_in_prefix(&m->third, &net->lan[i], net->lan_len[i]))
             return 1;
     lan_net(net, lan, sizeof(lan));
-    snprintf(m->reason, sizeof(m->reason), "the internal address %s is not on this host's LAN "
-             "(%s%s%s): the router maps ports only to hosts on its own link", who, lan,
-             net->ifname[0] ? " on " : "", net->ifname);
+    pm_mapping_set_reason(m, "the internal address %s is not on this host's LAN "
+                          "(%s%s%s): the router maps ports only to hosts on its own link", who,
+                          lan, net->ifname[0] ? " on " : "", net->ifname);
     pm_mapping_fail(c, m, PORTMAP_ERR_INVALID_ARGUMENT);
     return 0;
 }
@@ -224,7 +224,6 @@ static void start_request(portmap_client *c, portmap_mapping *m, portmap_method 
 {
     pm_net *net = pm_net_of(c, m);
 
-    c->inflight[m->fam]++;
     m->op_method = meth;
     m->local = pm_mapping_client(c, m);
     m->local_kind = net->local_kind;
@@ -300,9 +299,10 @@ static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, 
         *deadline = PM_MIN(*deadline, PM_MIN(now + 100, m->first_deadline));
         return;
     }
-    if (c->inflight[m->fam] >= PM_INFLIGHT_MAX) {
+    if (c->n_ops_fam[m->fam] >= PM_INFLIGHT_MAX) {
         /* the router has enough to answer: an answer's round (or a
-         * timeout's) brings this one's turn */
+         * timeout's) brings this one's turn (a pending request is
+         * serviced every pass) */
         *deadline = PM_MIN(*deadline, m->first_deadline);
         return;
     }
@@ -321,7 +321,7 @@ int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now)
     if (m->state != PORTMAP_STATE_PENDING || m->op != PM_OP_NONE || m->held ||
         pm_addr_is_set(&m->third) ||
         m->retry_at != PM_NEVER || now >= m->first_deadline || !net->route_ok ||
-        c->route_dirty || c->inflight[m->fam] >= PM_INFLIGHT_MAX)
+        c->route_dirty || c->n_ops_fam[m->fam] >= PM_INFLIGHT_MAX)
         return 0;
     meth = pick_method(c, m, &all_no);
     b = pm_backend_of(c, meth);
@@ -343,10 +343,10 @@ static int service_held(portmap_client *c, portmap_mapping *m, int64_t now, int6
         *deadline = PM_MIN(*deadline, m->held_until);
         return 1;
     }
-    r = m->held_result;
+    r = *m->held_result;
     if (c->ext_addr)
         r.ext = pm_addr_from_v4(c->ext_addr);
-    m->held = 0;
+    pm_mapping_drop_held(m);
     pm_mapping_on_result(c, m, &r, now);
     return 0; /* the state it led to has its own deadline (the refresh) */
 }
@@ -372,6 +372,44 @@ static int rediscovered(portmap_client *c, portmap_mapping *m, int64_t now, int6
     return 1;
 }
 
+/*
+ * Renewals due together (NAT-PMP's all at half the lease, PCP's on one
+ * grid point) go out as first requests do, up to PM_INFLIGHT_MAX under
+ * way at the router, the others as answers come: a thousand at once
+ * overflow its socket buffer, and each one dropped would wait out a
+ * resend. A renewal waits its turn at most PM_TURN_WAIT_MS (exchanges
+ * that do not end, a lost mapping's, must not hold renewals back): 1
+ * when it may go now.
+ */
+static int renewal_turn(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
+{
+    int64_t latest = m->refresh_at + PM_TURN_WAIT_MS;
+
+    if (c->n_ops_fam[m->fam] < PM_INFLIGHT_MAX || now >= latest)
+        return 1;
+    m->waits_turn = 1; /* serviced every pass until then */
+    *deadline = PM_MIN(*deadline, latest);
+    return 0;
+}
+
+int pm_mapping_watched(const portmap_mapping *m)
+{
+    switch (m->state) {
+    case PORTMAP_STATE_PENDING:
+        return 1;
+    case PORTMAP_STATE_LOST:
+        return m->held || (m->rediscover && m->op == PM_OP_NONE);
+    case PORTMAP_STATE_MAPPED:
+        return m->held || m->waits_turn;
+    case PORTMAP_STATE_RELEASING:
+        return m->held || (m->waits_turn && m->op == PM_OP_NONE);
+    default:
+        /* a finished one whose handle is dropped waits for its twin to
+         * be unlisted before it is (see the engine's service_one) */
+        return m->handle_dropped;
+    }
+}
+
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
 {
     if (service_held(c, m, now, deadline))
@@ -381,6 +419,9 @@ void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int6
         service_pending(c, m, now, deadline);
         break;
     case PORTMAP_STATE_MAPPED:
+        m->waits_turn = 0;
+        if (m->op == PM_OP_NONE && now >= m->refresh_at && !renewal_turn(c, m, now, deadline))
+            break;
         if (m->op == PM_OP_NONE && now >= m->refresh_at) {
             m->op_method = m->method;
             pm_mapping_start_op(c, m, PM_OP_MAP, now);
@@ -410,6 +451,12 @@ void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int6
         pm_mapping_start_op(c, m, PM_OP_MAP, now);
         break;
     case PORTMAP_STATE_RELEASING:
+        if (m->waits_turn && m->op == PM_OP_NONE && now < m->op_deadline)
+            pm_mapping_start_delete(c, m, now);
+        if (m->waits_turn && m->op == PM_OP_NONE && now < m->op_deadline) {
+            *deadline = PM_MIN(*deadline, PM_MIN(m->op_deadline, m->turn_since + PM_TURN_WAIT_MS));
+            break;
+        }
         if (m->op == PM_OP_NONE || now >= m->op_deadline)
             pm_mapping_set_released(c, m, m->op == PM_OP_NONE ? PORTMAP_OK : PORTMAP_ERR_TIMEOUT);
         else

@@ -25,6 +25,7 @@
 
 #include "sys/addr.h"
 #include "sys/clock.h"
+#include "sys/heap.h"
 #include "sys/log.h"
 #include "sys/retx.h"
 #include "sys/util.h"
@@ -85,6 +86,20 @@ struct portmap_mapping {
     portmap_client *c;
     struct portmap_mapping *next;
     int in_list;              /* linked in c->mappings (next is meaningful) */
+    /* The engine's indexes (core/mappings.c), so that a round touches
+     * only the mappings it has to: timer, its next deadline in
+     * c->timers; watch_*, in c->watch while its state depends on the
+     * network's (serviced every pass); op_*, in c->ops[op_listed] while an
+     * exchange is under way; pass, the pass that last serviced it. */
+    pm_heap_node timer;
+    struct portmap_mapping *watch_next, *watch_prev;
+    int watched;
+    struct portmap_mapping *op_next, *op_prev;
+    portmap_method op_listed; /* AUTO: in no exchange list */
+    int lost_counted;         /* counted in c->n_lost */
+    unsigned pass;
+    struct portmap_mapping *again_next; /* kicked after its pass: the next one's */
+    int again;
     int refs;                 /* caller handle + engine list + waiters */
     int handle_dropped;       /* the caller released or the client closed */
     int internal;             /* made by the library itself (external-ip probe) */
@@ -130,12 +145,17 @@ struct portmap_mapping {
     uint32_t lifetime;
     int64_t expires_at;       /* monotonic ms; PM_NEVER when not mapped */
     int64_t refresh_at;       /* next renewal; PM_NEVER when none */
+    int waits_turn;           /* a renewal or delete due, waiting for room at the router */
+    int64_t turn_since;       /* a delete: since when */
     int64_t retry_at;         /* next attempt after a failure; PM_NEVER none */
     int64_t backoff_ms;
     int lost_reported;
     int no_route;             /* failed for want of a route of its family */
     portmap_error last_error;
-    char reason[PM_REASON_LEN]; /* last_error in words, "" when none */
+    /* last_error in words: a PM_REASON_LEN buffer made when there is one
+     * to give (pm_mapping_set_reason), NULL else; a mapping that is doing
+     * well carries none */
+    char *reason;
     uint32_t renewals;
     int ever_mapped;
     int journaled;
@@ -145,7 +165,7 @@ struct portmap_mapping {
      * nobody is told "mapped" without the address to give to peers. */
     int held;
     int64_t held_until;
-    pm_result held_result;
+    pm_result *held_result;   /* made while held */
 
     /* the exchange under way */
     pm_op op;
@@ -157,6 +177,8 @@ struct portmap_mapping {
     pm_retx retx;
     uint8_t nonce[PM_NONCE_LEN];
     void *op_data;            /* backend-owned per-exchange data */
+    /* the exchange's own timer (its resends), in its backend's heap */
+    pm_heap_node op_timer;
     int permanent;            /* the router only took lease 0 (UPnP 725/402) */
     int verify_owner;         /* delete only if the router says it is ours */
     int remap_after_reset;    /* lost in a router reset: counted when made again */
@@ -262,11 +284,12 @@ struct portmap_client {
     int ext_pending;          /* an external-address query is under way */
     portmap_counters counters;
     portmap_mapping *mappings;
-    /* PORTMAP_HAVE(method) of every exchange under way, as of the engine's
-     * last pass over the mappings plus those started since: a backend
-     * with none skips its own passes, so holding many mappings costs
-     * nothing per round but the engine's one pass. */
-    unsigned ops_mask;
+    /* The exchanges under way, each method's in a list of its own (linked
+     * through op_next) and counted, by method and by family: a backend
+     * looks through its own exchanges, not every mapping held. */
+    portmap_mapping *ops[PORTMAP_METHOD_COUNT];
+    unsigned n_ops[PORTMAP_METHOD_COUNT];
+    unsigned n_ops_fam[PM_FAMS];
     pm_rng rng;               /* for jitter only; nonces come from getrandom */
 
     /* ---- the engine's own (core/): backends never touch these ---- */
@@ -283,10 +306,17 @@ struct portmap_client {
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
-    /* first requests may go out while fewer than PM_INFLIGHT_MAX exchanges
-     * are under way at a family's router (counted by the engine's pass;
-     * a request started since, on a caller's thread too, adds itself) */
-    unsigned inflight[PM_FAMS];
+    /* The engine's indexes of the mappings (core/mappings.c): their next
+     * deadlines; those serviced every pass (pending ones...); the lost
+     * ones counted, and the one of each router and protocol that asks at
+     * the scout's pace; the pass under way. */
+    pm_heap timers;
+    size_t n_listed;          /* the timers' room is kept for each of them */
+    portmap_mapping *watch;
+    unsigned n_watch;
+    unsigned n_lost[PM_FAMS];
+    portmap_mapping *scout[PM_FAMS][PORTMAP_METHOD_COUNT];
+    unsigned pass;
     /* the engine's polls, and those that could not wait: for work queued
      * (events, journal), or for a timer that was due when the round's
      * pass ran, which a pass that acts on every due timer never leaves (a
@@ -469,6 +499,10 @@ struct pm_host {
     /* Call fn for each mapping; fn may end the current one's exchange. */
     void (*each_mapping)(portmap_client *c, void (*fn)(portmap_client *, portmap_mapping *, void *),
                          void *arg);
+    /* Call fn for each mapping with an exchange of method under way when
+     * called; fn may end any exchange (those ended are skipped). */
+    void (*each_op)(portmap_client *c, portmap_method method,
+                    void (*fn)(portmap_client *, portmap_mapping *, void *), void *arg);
 };
 
 static inline void pm_host_heard(portmap_client *c, int fam, portmap_method m, int64_t now)
@@ -516,16 +550,29 @@ static inline void pm_host_each_mapping(portmap_client *c,
     c->host->each_mapping(c, fn, arg);
 }
 
-/* May mappings have an exchange of this method under way (see ops_mask)? */
+static inline void pm_host_each_op(portmap_client *c, portmap_method method,
+                                   void (*fn)(portmap_client *, portmap_mapping *, void *),
+                                   void *arg)
+{
+    c->host->each_op(c, method, fn, arg);
+}
+
+/* Has any mapping an exchange of this method under way? */
 static inline int pm_ops_maybe(const portmap_client *c, portmap_method m)
 {
-    return (c->ops_mask & PORTMAP_HAVE(m)) != 0;
+    return c->n_ops[m] != 0;
 }
-/* The mappings for a backend to look through for its exchanges: NULL
- * when none can be under way. */
+/* The mappings for a backend to look through for its exchanges (all of
+ * them, through next): NULL when none is under way. */
 static inline portmap_mapping *pm_ops_mappings(const portmap_client *c, portmap_method m)
 {
     return pm_ops_maybe(c, m) ? c->mappings : NULL;
+}
+/* The first of method's exchanges under way; the others through op_next.
+ * A loop that may end exchanges uses pm_host_each_op instead. */
+static inline portmap_mapping *pm_ops_first(const portmap_client *c, portmap_method m)
+{
+    return c->ops[m];
 }
 
 /* The caller's handle of m: m itself, or for a twin the handle holding it */

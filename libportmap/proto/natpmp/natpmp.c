@@ -1,10 +1,13 @@
 /*
- * NAT-PMP client backend (RFC 6886) over libnatpmp.
+ * NAT-PMP client backend (RFC 6886): the probe and the router's checks
+ * (opcode 0) over libnatpmp, the mapping exchanges on sockets shared by
+ * the exchanges started together (batch.c: a renewal is a send, not a
+ * socket, a connect and a close, and a thousand of them one flow of the
+ * router's per batch, not a thousand).
  *
- * libnatpmp keeps one pending request per natpmp_t, so every exchange
- * gets its own natpmp_t (and its own UDP socket, connected to the
- * gateway, on a fresh ephemeral port: a spoofer must guess the port too).
- * libnatpmp builds and resends the requests; the replies we read and
+ * Every socket is connected to the gateway, on a fresh ephemeral port (a
+ * spoofer must guess the port too: for a mapping's exchange, the port of
+ * its batch, which lives as long as the batch). The replies we read and
  * validate ourselves with pm_natpmp_decode(): the Debian libnatpmp neither
  * checks the length nor that a mapping reply answers the pending request,
  * and it keeps retransmitting after an error reply.
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "proto/backend.h"
+#include "proto/natpmp/batch.h"
 #include "proto/natpmp/natpmp.h"
 #include "proto/natpmp/natpmp_wire.h"
 #include "sys/epoch.h"
@@ -40,6 +44,7 @@ typedef struct pmp_state {
     pm_epoch epoch;          /* the server's, from replies to our requests */
     int ann_fd;              /* 224.0.0.1:5350, or -1 */
     int checking;            /* the probe is a check of a router that answered */
+    pmp_sock *current;       /* the mapping exchanges' socket being filled */
 } pmp_state;
 
 static void xchg_close(pmp_xchg *x);
@@ -58,6 +63,7 @@ static void pmp_state_free(void *p)
     pmp_state *st = p;
 
     xchg_close(&st->probe);
+    pm_pmp_forget_current(&st->current);
     if (st->ann_fd >= 0)
         close(st->ann_fd);
     free(st);
@@ -109,43 +115,34 @@ static void note_retry(pmp_xchg *x, int64_t now)
         x->retry_at = PM_NEVER;
 }
 
+/* What initnatpmp() does for a given gateway, with the socket made
+ * non-blocking and close-on-exec at once: two fcntl() calls fewer for
+ * each exchange (a renewal is one), and no descriptor left to a child
+ * the caller spawns. */
 static int xchg_open(portmap_client *c, pmp_xchg *x)
 {
+    struct sockaddr_in gw = { .sin_family = AF_INET, .sin_port = htons(PM_NATPMP_SERVER_PORT),
+                              .sin_addr.s_addr = pm_gw4(c) };
+
     xchg_close(x);
-    if (initnatpmp(&x->n, 1, pm_gw4(c)) != 0)
+    memset(&x->n, 0, sizeof(x->n));
+    x->n.s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (x->n.s < 0)
         return -1;
+    x->n.gateway = gw.sin_addr.s_addr;
+    if (connect(x->n.s, (struct sockaddr *)&gw, sizeof(gw)) < 0) {
+        close(x->n.s);
+        return -1;
+    }
     x->open = 1;
     return 0;
 }
 
 static int pmp_start(portmap_client *c, portmap_mapping *m, int64_t now)
 {
-    pmp_xchg *x = m->op_data;
-    uint16_t ext = m->ext_port ? m->ext_port : m->want_ext_port;
+    pmp_state *st = m->fam == PM_V4 ? state(c) : NULL; /* RFC 6886 has no IPv6 */
 
-    if (m->fam != PM_V4)
-        return -1;
-    if (!x) {
-        x = calloc(1, sizeof(*x));
-        if (!x)
-            return -1;
-        m->op_data = x;
-    }
-    if (xchg_open(c, x) != 0)
-        return -1;
-    x->opcode = m->proto == PORTMAP_UDP ? NATPMP_PROTOCOL_UDP : NATPMP_PROTOCOL_TCP;
-    x->internal_port = m->internal_port;
-    /* RFC 6886 3.4: a delete names the internal port, external port 0. */
-    if (m->op == PM_OP_DELETE)
-        ext = 0;
-    c->counters.requests_sent++;
-    if (sendnewportmappingrequest(&x->n, x->opcode, m->internal_port, ext, m->op_lifetime) < 0) {
-        note_retry(x, now);
-        return -1;
-    }
-    m->op_sent = 1;
-    note_retry(x, now);
-    return 0;
+    return st ? pm_pmp_map_start(c, &st->current, m, now) : -1;
 }
 
 /* m's request may have made a mapping though no true answer came (lost,
@@ -165,11 +162,8 @@ static void pmp_abandon(portmap_client *c, portmap_mapping *m)
 
 static void pmp_stop(portmap_client *c, portmap_mapping *m)
 {
-    pmp_xchg *x = m->op_data;
-    (void)c;
-    if (x)
-        xchg_close(x);
-    free(x);
+    pm_pmp_map_stop(c, m);
+    free(m->op_data);
     m->op_data = NULL;
 }
 
@@ -218,15 +212,13 @@ static void pmp_check(portmap_client *c, int fam, int64_t now)
 static int pmp_op_active(const portmap_mapping *m)
 {
     return m->op != PM_OP_NONE && m->op_method == PORTMAP_METHOD_NATPMP && m->op_data &&
-           ((pmp_xchg *)m->op_data)->open;
+           ((pmp_map *)m->op_data)->sock;
 }
 
 static size_t pmp_count(portmap_client *c)
 {
-    size_t n = 2; /* the probe's socket, the announcements' */
-    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_NATPMP); m; m = m->next)
-        n += pmp_op_active(m);
-    return n;
+    /* the probe's socket, the announcements', at most one per exchange */
+    return 2 + c->n_ops[PORTMAP_METHOD_NATPMP];
 }
 
 static size_t add_one(pmp_xchg *x, struct pollfd *fds, size_t i, size_t max, int64_t *deadline)
@@ -247,10 +239,7 @@ static size_t pmp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max,
         n += add_one(&st->probe, fds, n, max, deadline);
     if (st && st->ann_fd >= 0 && n < max)
         fds[n++] = (struct pollfd){ .fd = st->ann_fd, .events = POLLIN };
-    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_NATPMP); m; m = m->next)
-        if (pmp_op_active(m))
-            n += add_one(m->op_data, fds, n, max, deadline);
-    return n;
+    return n + pm_pmp_map_pollfds(c, fds + n, max - n, deadline);
 }
 
 static portmap_error map_result(uint16_t code, int *gone)
@@ -416,42 +405,36 @@ static void probe_step(portmap_client *c, pmp_state *st, int readable, int64_t n
     pm_natpmp_probe_reply(c, &rep, now);
 }
 
-static void mapping_step(portmap_client *c, pmp_state *st, portmap_mapping *m, int readable,
-                         int64_t now)
+void pm_pmp_on_refused(portmap_client *c, portmap_mapping *m, int rx, int64_t now)
 {
-    pmp_xchg *x = m->op_data;
-    pm_natpmp_reply rep;
-    natpmpresp_t resp;
-    int rx = readable ? next_reply(c, st, x, &rep) : RX_NONE;
+    pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
 
-    if (rx == RX_REFUSED || rx == RX_UNREACHABLE) {
-        if (m->state == PORTMAP_STATE_PENDING) {
-            pm_result r = { .err = PORTMAP_ERR_UNSUPPORTED, .protocol_gone = 1 };
-            pm_result_detail(&r, "%s", rx == RX_REFUSED ? PM_WHY_REFUSED_5351 : PM_WHY_UNREACHABLE);
-            pm_host_map_done(c, m, &r, now);
-        }
+    if (m->state != PORTMAP_STATE_PENDING)
         return; /* held mappings: the router may be restarting; keep trying */
-    }
-    if (rx == RX_NONE && now < x->retry_at)
-        return;
-    if (rx == RX_NONE) {
-        switch (lib_step(c, x, &resp, now)) {
-        case 0:
-            return;
-        case -1:
-            /* libnatpmp's nine tries are spent; start over while the
-             * mapping's own deadline allows. */
-            if (pmp_start(c, m, now) != 0)
-                x->retry_at = now + 1000;
-            return;
-        }
-        from_lib(x, &resp, &rep);
-    }
+    pm_result_detail(&r, "%s", rx == 1 ? PM_WHY_REFUSED_5351 : PM_WHY_UNREACHABLE);
+    pm_host_map_done(c, m, &r, now);
+}
+
+void pm_pmp_on_reply(portmap_client *c, portmap_mapping *m, const pm_natpmp_reply *rep,
+                     int64_t now)
+{
+    pmp_state *st = state_if_any(c);
+
     /* The engine holds a success without the address until it is known;
      * make sure opcode 0 is being asked. */
-    if (rep.result == 0 && !c->ext_addr && !c->ext_addr_at && (!st || !st->probe.open))
+    if (rep->result == 0 && !c->ext_addr && !c->ext_addr_at && (!st || !st->probe.open))
         pmp_probe(c, PM_V4, now);
-    pm_natpmp_mapping_reply(c, m, &rep, now);
+    pm_natpmp_mapping_reply(c, m, rep, now);
+}
+
+void pm_pmp_on_unmatched(portmap_client *c, ssize_t len)
+{
+    pmp_state *st = state_if_any(c);
+
+    if (st)
+        st->dropped++;
+    c->counters.dropped_unmatched++;
+    PM_DEBUG(c, "natpmp: dropped a malformed or unrelated reply (%zd bytes)", len);
 }
 
 /*
@@ -505,11 +488,8 @@ static void read_announcements(portmap_client *c, pmp_state *st, int64_t now)
 
 static void dispatch_one(portmap_client *c, portmap_mapping *m, void *arg)
 {
-    pm_dispatch *d = arg;
-
     if (pmp_op_active(m))
-        mapping_step(c, state_if_any(c), m,
-                     pm_revents(d, ((pmp_xchg *)m->op_data)->n.s) != 0, d->now);
+        pm_pmp_map_step(c, m, arg);
 }
 
 static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_t now)
@@ -522,7 +502,7 @@ static void pmp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_
     if (st && pm_revents(&d, st->ann_fd))
         read_announcements(c, st, now);
     if (pm_ops_maybe(c, PORTMAP_METHOD_NATPMP))
-        pm_host_each_mapping(c, dispatch_one, &d);
+        pm_host_each_op(c, PORTMAP_METHOD_NATPMP, dispatch_one, &d);
 }
 
 static void pmp_reset(portmap_client *c, int fam)

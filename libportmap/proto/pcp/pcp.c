@@ -106,7 +106,8 @@ static int pcp_start(portmap_client *c, portmap_mapping *m, int64_t now)
     pm_pcp_request req;
 
     (void)now;
-    if (!st)
+    /* indexed and timed before it leaves: a failed send is resent */
+    if (!st || pm_pcp_xchg_add(c, m) != 0)
         return -1;
     build_map(c, m, &req);
     if (send_request(c, st, &req) != 0)
@@ -134,8 +135,7 @@ static void pcp_abandon(portmap_client *c, portmap_mapping *m)
 
 static void pcp_stop(portmap_client *c, portmap_mapping *m)
 {
-    (void)c;
-    (void)m; /* nothing per exchange: the nonce stays with the mapping */
+    pm_pcp_xchg_remove(c, m); /* the nonce stays with the mapping */
 }
 
 static int pcp_probe(portmap_client *c, int fam, int64_t now)
@@ -180,9 +180,7 @@ static size_t pcp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max,
         fds[n++] = (struct pollfd){ .fd = st->fd, .events = POLLIN };
         fds[n++] = (struct pollfd){ .fd = st->ann_fd, .events = POLLIN };
     }
-    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next)
-        if (pcp_op_active(m))
-            *deadline = PM_MIN(*deadline, m->retx.next_ms);
+    *deadline = PM_MIN(*deadline, pm_pcp_xchg_due(c));
     return n;
 }
 
@@ -216,6 +214,7 @@ static void pcp_gone(portmap_client *c, pcp_state *st, int64_t now, const char *
     st->probing = 0;
     if (c->net[st->fam].avail[PORTMAP_METHOD_PCP] == PM_AVAIL_PROBING)
         pm_host_unavailable(c, st->fam, PORTMAP_METHOD_PCP, now, "%s", why);
+    /* Rare: every mapping (the list stays while exchanges end) */
     for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
         /* Held mappings keep trying: a refusal while the router restarts
          * must not make us give them up. */
@@ -226,12 +225,7 @@ static void pcp_gone(portmap_client *c, pcp_state *st, int64_t now, const char *
 
 static portmap_mapping *find_mapping(portmap_client *c, int fam, const pm_pcp_response *rsp)
 {
-    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
-        if (pcp_op_active(m) && m->fam == fam && memcmp(m->nonce, rsp->nonce, PM_NONCE_LEN) == 0 &&
-            rsp->protocol == (uint8_t)m->proto && rsp->internal_port == m->internal_port)
-            return m;
-    }
-    return NULL;
+    return pm_pcp_xchg_find(c, fam, rsp->nonce, rsp->protocol, rsp->internal_port);
 }
 
 /*
@@ -433,12 +427,21 @@ static void run_timers(portmap_client *c, pcp_state *st, int64_t now)
         c->counters.retransmissions++;
         send_request(c, st, &req);
     }
-    for (portmap_mapping *m = pm_ops_mappings(c, PORTMAP_METHOD_PCP); m; m = m->next) {
+}
+
+/* The exchanges whose resend is due, and those only. */
+static void resend_due(portmap_client *c, int64_t now)
+{
+    portmap_mapping *m;
+
+    while ((m = pm_pcp_xchg_next(c, now))) {
+        pcp_state *st = pm_pcp_state_if_any(c, m->fam);
         pm_pcp_request req;
-        if (!pcp_op_active(m) || m->fam != st->fam || now < m->retx.next_ms)
+        if (!st || !pcp_op_active(m))
             continue;
         if (!pm_retx_advance(&m->retx, now, pm_rand_unit, &c->rng))
             continue; /* exhausted: the mapping's deadline ends it */
+        pm_pcp_xchg_rearm(c, m);
         build_map(c, m, &req);
         c->counters.retransmissions++;
         if (send_request(c, st, &req) == 0)
@@ -468,6 +471,7 @@ static void pcp_dispatch(portmap_client *c, struct pollfd *fds, size_t n, int64_
 {
     for (int fam = 0; fam < PM_FAMS && pm_backend_state_if_any(c, PORTMAP_METHOD_PCP); fam++)
         dispatch_one(c, pm_pcp_state_if_any(c, fam), fds, n, now);
+    resend_due(c, now);
 }
 
 static void pcp_reset(portmap_client *c, int fam)

@@ -50,6 +50,7 @@ void pm_pcp_state_free(void *p)
 
     for (int f = 0; f < PM_FAMS; f++)
         pm_pcp_close_fam(&all->fam[f]);
+    pm_pcp_xchg_free(all);
     free(all);
 }
 
