@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <natpmp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,7 +16,7 @@
 #define PMP_FIRST_RT_MS 250
 
 struct pmp_sock {
-    int fd;
+    natpmp_t nat;            /* its socket (nat.s) and gateway: libnatpmp sends on it */
     unsigned n;              /* exchanges on it */
     portmap_mapping *member[PM_PMP_BATCH];
     struct pollfd *pfd;      /* its entry in this round's poll set */
@@ -31,10 +32,12 @@ static pmp_sock *sock_new(portmap_client *c)
 
     if (!s)
         return NULL;
-    s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&gw, sizeof(gw)) < 0) {
-        if (s->fd >= 0)
-            close(s->fd);
+    /* initnatpmp()'s socket, made non-blocking and close-on-exec at once */
+    s->nat.gateway = gw.sin_addr.s_addr;
+    s->nat.s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->nat.s < 0 || connect(s->nat.s, (struct sockaddr *)&gw, sizeof(gw)) < 0) {
+        if (s->nat.s >= 0)
+            close(s->nat.s);
         free(s);
         return NULL;
     }
@@ -47,7 +50,7 @@ static void sock_free_if_unused(pmp_sock *s)
         return;
     if (s->current && *s->current == s)
         *s->current = NULL;
-    close(s->fd);
+    closenatpmp(&s->nat);
     free(s);
 }
 
@@ -87,7 +90,11 @@ static int send_req(portmap_client *c, pmp_map *x, int64_t now)
     x->tries++;
     x->retry_at = now + rt;
     c->counters.requests_sent++;
-    return send(x->sock->fd, x->req, x->len, 0) < 0 ? -1 : 0;
+    /* libnatpmp builds and sends it; its one pending request per natpmp_t
+     * is of no use here (the socket's exchanges are ours to time and
+     * match), so each send is a new request of the socket's natpmp_t */
+    return sendnewportmappingrequest(&x->sock->nat, x->opcode, x->internal_port, x->external_port,
+                                     x->lifetime) < 0 ? -1 : 0;
 }
 
 int pm_pmp_map_start(portmap_client *c, pmp_sock **current, portmap_mapping *m, int64_t now)
@@ -114,7 +121,8 @@ int pm_pmp_map_start(portmap_client *c, pmp_sock **current, portmap_mapping *m, 
     /* RFC 6886 3.4: a delete names the internal port, external port 0 */
     if (m->op == PM_OP_DELETE)
         ext = 0;
-    x->len = pm_natpmp_encode_map(x->req, x->opcode, m->internal_port, ext, m->op_lifetime);
+    x->external_port = ext;
+    x->lifetime = m->op_lifetime;
     x->tries = 0;
     if (send_req(c, x, now) != 0)
         return -1;
@@ -152,7 +160,7 @@ size_t pm_pmp_map_pollfds(portmap_client *c, struct pollfd *fds, size_t max, int
         *deadline = PM_MIN(*deadline, x->retry_at);
         if (x->sock->pfd || n >= max)
             continue;
-        fds[n] = (struct pollfd){ .fd = x->sock->fd, .events = POLLIN };
+        fds[n] = (struct pollfd){ .fd = x->sock->nat.s, .events = POLLIN };
         x->sock->pfd = &fds[n++];
     }
     return n;
@@ -207,7 +215,7 @@ static void drain(portmap_client *c, pmp_sock *s, int64_t now)
         uint8_t buf[1104];
         pm_natpmp_reply rep;
         portmap_mapping *m;
-        ssize_t n = recv(s->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+        ssize_t n = recv(s->nat.s, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
         if (n < 0 && (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH)) {
             refused(c, s, errno == ECONNREFUSED ? 1 : 2, now);
             continue;
@@ -233,7 +241,7 @@ void pm_pmp_map_step(portmap_client *c, portmap_mapping *m, const pm_dispatch *d
     if (!s)
         return;
     /* read once a round for all on it: the entry is spent once read */
-    if (s->pfd && s->pfd >= d->fds && s->pfd < d->fds + d->n && s->pfd->fd == s->fd &&
+    if (s->pfd && s->pfd >= d->fds && s->pfd < d->fds + d->n && s->pfd->fd == s->nat.s &&
         s->pfd->revents) {
         s->pfd->revents = 0;
         drain(c, s, d->now); /* may end m's exchange, and free s */

@@ -7,8 +7,11 @@
  * connected to the gateway, closed when its last exchange ends, so a
  * spoofer still has to guess a port that lives only as long as its
  * batch. A reply is matched by its opcode and internal port among the
- * exchanges of the socket it came on. Resends keep libnatpmp's pace
- * (250 ms, doubling, nine sends, then over again).
+ * exchanges of the socket it came on. libnatpmp builds and sends each
+ * request on the socket's natpmp_t; its resend state is per natpmp_t, so
+ * resends are timed here, at libnatpmp's pace (250 ms, doubling, nine
+ * sends, then over again). Replies are read and checked with
+ * pm_natpmp_decode(), as everywhere in this backend.
  */
 #ifndef PM_PROTO_NATPMP_BATCH_H
 #define PM_PROTO_NATPMP_BATCH_H
@@ -24,10 +27,10 @@ typedef struct pmp_sock pmp_sock;
 typedef struct pmp_map {
     pmp_sock *sock;          /* NULL: not under way */
     unsigned slot;           /* its place among the socket's exchanges */
-    uint8_t req[12];
-    size_t len;
-    uint8_t opcode;          /* 1 udp, 2 tcp */
+    uint8_t opcode;          /* 1 udp, 2 tcp (libnatpmp's NATPMP_PROTOCOL_*) */
     uint16_t internal_port;
+    uint16_t external_port;  /* asked for; 0 in a delete */
+    uint32_t lifetime;
     int tries;               /* sends of this request */
     int64_t retry_at;
 } pmp_map;

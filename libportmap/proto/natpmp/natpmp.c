@@ -1,6 +1,7 @@
 /*
- * NAT-PMP client backend (RFC 6886): the probe and the router's checks
- * (opcode 0) over libnatpmp, the mapping exchanges on sockets shared by
+ * NAT-PMP client backend (RFC 6886) over libnatpmp, which builds and
+ * sends every request: the probe and the router's checks (opcode 0) each
+ * on a natpmp_t of their own, the mapping exchanges on sockets shared by
  * the exchanges started together (batch.c: a renewal is a send, not a
  * socket, a connect and a close, and a thousand of them one flow of the
  * router's per batch, not a thousand).
