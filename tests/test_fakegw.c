@@ -24,7 +24,9 @@ static int scenario;
 static atomic_int map_count;      /* MAP requests seen by the gateway's thread */
 
 enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
-       S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH, S_PLAIN, S_DROP_FIRST };
+       S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH, S_PLAIN, S_DROP_FIRST, S_PCP_SILENT };
+/* S_PCP_SILENT: NAT-PMP answers, PCP says nothing (a router whose ICMP
+ * refusals of PCP rate limiting holds back looks the same) */
 /* S_DROP_FIRST: the first MAP request for this port is lost */
 #define DROPPED_PORT 7301
 static atomic_int dropped_port_maps; /* MAP requests for it seen, the lost one too */
@@ -87,7 +89,7 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
     int count;
     (void)user;
 
-    if (scenario == S_SILENT)
+    if (scenario == S_SILENT || (scenario == S_PCP_SILENT && req[0] != 0))
         return;
     if (req[0] == 0) {
         answer_natpmp(g, req, len);
@@ -415,6 +417,41 @@ START_TEST(natpmp_only_server_gets_natpmp)
     ck_assert_int_eq(portmap_discover(client, &d, 0, 1000), PORTMAP_OK);
     ck_assert_uint_eq(d.methods, PORTMAP_HAVE(PORTMAP_METHOD_NATPMP));
     ck_assert_int_eq(d.preferred, PORTMAP_METHOD_NATPMP);
+    finish();
+}
+END_TEST
+
+/* The external address is known once NAT-PMP told it: a protocol still
+ * silent then is not waited for (its silent grace, 1 s after its probe
+ * began, is how long the old code took). */
+START_TEST(external_ip_does_not_wait_for_a_silent_protocol)
+{
+    char addr[64];
+    int64_t t0;
+
+    start(S_PCP_SILENT);
+    t0 = now_ms();
+    ck_assert_int_eq(portmap_external_ip(client, addr, sizeof(addr), 3000), PORTMAP_OK);
+    ck_assert_str_eq(addr, "198.51.100.7");
+    ck_assert_int_lt(now_ms() - t0, 500);
+    ck_assert_int_ge(atomic_load(&gw.pcp_requests), 1); /* PCP was asked, and is silent */
+    finish();
+}
+END_TEST
+
+/* With no orphan in the journal, cleanup has nothing to wait for once
+ * the router answered in some protocol (NAT-PMP here): PCP's silence is
+ * not waited out. */
+START_TEST(cleanup_does_not_wait_for_a_silent_protocol)
+{
+    unsigned released = 99;
+    int64_t t0;
+
+    start(S_PCP_SILENT);
+    t0 = now_ms();
+    ck_assert_int_eq(portmap_cleanup(client, 3000, &released), PORTMAP_OK);
+    ck_assert_uint_eq(released, 0);
+    ck_assert_int_lt(now_ms() - t0, 500);
     finish();
 }
 END_TEST
@@ -1112,6 +1149,8 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, no_resources_is_retried);
     tcase_add_test(tc, mapped_is_told_before_the_journal_write);
     tcase_add_test(tc, natpmp_only_server_gets_natpmp);
+    tcase_add_test(tc, external_ip_does_not_wait_for_a_silent_protocol);
+    tcase_add_test(tc, cleanup_does_not_wait_for_a_silent_protocol);
     tcase_add_test(tc, router_table_without_upnp_is_unsupported);
     tcase_add_test(tc, journal_mappings_without_upnp);
     tcase_add_test(tc, router_table_without_a_router_is_no_gateway);

@@ -48,6 +48,11 @@ unsigned pm_api_journal_fams(portmap_client *c, int64_t now);
  * wait; the verdict is the families in asked. */
 int pm_api_probe_and_wait(portmap_client *c, unsigned fams, unsigned asked, unsigned flags,
                           int64_t deadline);
+/* The same, ending the wait as soon as enough(c, arg) (lock held) says
+ * what the caller needs is known, before every probe has its verdict */
+typedef int (*pm_api_enough_fn)(const portmap_client *c, const void *arg);
+int pm_api_probe_and_wait_for(portmap_client *c, unsigned fams, unsigned asked, unsigned flags,
+                              int64_t deadline, pm_api_enough_fn enough, const void *arg);
 int pm_api_discover(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline);
 
 /* release.c; third: the other host of the LAN the entry maps to, or

@@ -77,10 +77,18 @@ unsigned pm_api_journal_fams(portmap_client *c, int64_t now)
     return has ? fams | 1u << PM_V6 : fams;
 }
 
-/* Probe the families in fams (bits 1 << PM_V4, 1 << PM_V6) at once and
- * wait; the verdict is the families in asked. Lock held. */
 int pm_api_probe_and_wait(portmap_client *c, unsigned fams, unsigned asked, unsigned flags,
                           int64_t deadline)
+{
+    return pm_api_probe_and_wait_for(c, fams, asked, flags, deadline, NULL, NULL);
+}
+
+/* Probe the families in fams (bits 1 << PM_V4, 1 << PM_V6) at once and
+ * wait until every probe has its verdict, or enough(c, arg) says the
+ * caller's answer is known; the verdict is the families in asked. Lock
+ * held. */
+int pm_api_probe_and_wait_for(portmap_client *c, unsigned fams, unsigned asked, unsigned flags,
+                              int64_t deadline, pm_api_enough_fn enough, const void *arg)
 {
     int64_t now = pm_now_ms();
     unsigned routed = 0;
@@ -106,6 +114,8 @@ int pm_api_probe_and_wait(portmap_client *c, unsigned fams, unsigned asked, unsi
         pending = (routed & (1u << PM_V4)) && c->ext_pending;
         for (int fam = 0; fam < PM_FAMS; fam++)
             pending |= (routed & (1u << fam)) && !pm_net_all_probes_done(c, fam);
+        if (pending && enough && enough(c, arg))
+            pending = 0;
     } while (pending && !c->stopping && !c->closed && pm_api_wait_until(c, deadline));
     if (c->stopping || c->closed)
         return PORTMAP_ERR_CANCELLED;
@@ -121,13 +131,19 @@ int pm_api_probe_and_wait(portmap_client *c, unsigned fams, unsigned asked, unsi
  * processes left are released like their NAT mappings, once the IPv6
  * router has answered: IPv6 is probed too when the journal holds some of
  * this host, without deciding the verdict. */
-int pm_api_discover(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline)
+static int discover_for(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline,
+                        pm_api_enough_fn enough, const void *arg)
 {
     unsigned probe = fams;
 
     if (!c->s.keep_orphans && (fams & (1u << PM_V4)))
         probe |= pm_api_journal_fams(c, pm_now_ms()) & (1u << PM_V6);
-    return pm_api_probe_and_wait(c, probe, fams, flags, deadline);
+    return pm_api_probe_and_wait_for(c, probe, fams, flags, deadline, enough, arg);
+}
+
+int pm_api_discover(portmap_client *c, unsigned fams, unsigned flags, int64_t deadline)
+{
+    return discover_for(c, fams, flags, deadline, NULL, NULL);
 }
 
 PORTMAP_API int portmap_discover(portmap_client *c, portmap_discovery *out, unsigned flags,
@@ -184,6 +200,15 @@ static portmap_method mapping_tells(const portmap_client *c)
     return PORTMAP_METHOD_AUTO;
 }
 
+/* The address is known once a protocol told it since the call began:
+ * a protocol still silent then (ICMP refusals held back by rate limiting
+ * make a closed port look silent) would tell the same router's address,
+ * so it is not waited for. */
+static int address_told(const portmap_client *c, const void *arg)
+{
+    return c->ext_addr && c->ext_addr_at >= *(const int64_t *)arg && !c->ext_pending;
+}
+
 PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, int timeout_ms)
 {
     int64_t start, deadline;
@@ -197,7 +222,7 @@ PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, in
     start = pm_now_ms();
     deadline = start + pm_api_timeout(c, timeout_ms);
     /* A fresh probe: NAT-PMP's opcode 0 tells the address directly. */
-    rc = pm_api_discover(c, 1u << PM_V4, PORTMAP_DISCOVER_FRESH, deadline);
+    rc = discover_for(c, 1u << PM_V4, PORTMAP_DISCOVER_FRESH, deadline, address_told, &start);
     if (rc == PORTMAP_OK && (c->ext_addr_at < start || !c->ext_addr) &&
         mapping_tells(c) != PORTMAP_METHOD_AUTO) {
         /* Only a protocol with no question for it answered (PCP), or the

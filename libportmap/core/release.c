@@ -329,6 +329,25 @@ static void expect_orphans(portmap_client *c, unsigned fams)
     }
 }
 
+/* Cleanup knows what to do once the protocols its orphans were made
+ * through have each answered or been found missing, and the router has
+ * answered in some protocol (else there is no gateway): a protocol still
+ * silent then has no orphan to release, however long it takes. */
+static int orphans_protocols_known(const portmap_client *c, const void *arg)
+{
+    int answered = 0;
+
+    (void)arg;
+    for (int fam = 0; fam < PM_FAMS; fam++)
+        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
+            if ((c->net[fam].expected & PORTMAP_HAVE(i)) &&
+                c->net[fam].avail[i] == PM_AVAIL_PROBING)
+                return 0;
+            answered |= c->net[fam].avail[i] == PM_AVAIL_YES;
+        }
+    return answered;
+}
+
 PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released)
 {
     unsigned done = 0;
@@ -345,7 +364,7 @@ PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *rel
     deadline = pm_now_ms() + pm_api_timeout(c, timeout_ms);
     fams = pm_api_journal_fams(c, pm_now_ms());
     expect_orphans(c, fams);
-    rc = pm_api_probe_and_wait(c, fams, fams, 0, deadline);
+    rc = pm_api_probe_and_wait_for(c, fams, fams, 0, deadline, orphans_protocols_known, NULL);
     for (int k = 0; rc == PORTMAP_OK && k < PM_FAMS * PORTMAP_METHOD_COUNT; k++) {
         int fam = k / PORTMAP_METHOD_COUNT, meth = k % PORTMAP_METHOD_COUNT;
         if (meth == PORTMAP_METHOD_AUTO || c->net[fam].avail[meth] != PM_AVAIL_YES)
