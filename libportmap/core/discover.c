@@ -47,7 +47,7 @@ void pm_api_fill_discovery(portmap_client *c, int fam, portmap_discovery *out)
         out->double_nat = c->double_nat;
 }
 
-static int any_answered(portmap_client *c, int fam)
+static int any_answered(const portmap_client *c, int fam)
 {
     for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
         if (c->net[fam].avail[i] == PM_AVAIL_YES)
@@ -200,13 +200,16 @@ static portmap_method mapping_tells(const portmap_client *c)
     return PORTMAP_METHOD_AUTO;
 }
 
-/* The address is known once a protocol told it since the call began:
+/* The address is known once a protocol that answered the fresh probe
+ * told it since the call began (an address of the same millisecond from
+ * an earlier answer is not enough: the protocols' verdicts were reset):
  * a protocol still silent then (ICMP refusals held back by rate limiting
  * make a closed port look silent) would tell the same router's address,
  * so it is not waited for. */
 static int address_told(const portmap_client *c, const void *arg)
 {
-    return c->ext_addr && c->ext_addr_at >= *(const int64_t *)arg && !c->ext_pending;
+    return c->ext_addr && c->ext_addr_at >= *(const int64_t *)arg && !c->ext_pending &&
+           any_answered(c, PM_V4);
 }
 
 PORTMAP_API int portmap_external_ip(portmap_client *c, char *buf, size_t len, int timeout_ms)
