@@ -553,12 +553,14 @@ START_TEST(allow_never_falls_back_to_natpmp)
 }
 END_TEST
 
-/* Our link's subnet as the engine reads it with the route: 10.77.0.0/24 */
+/* Our link's subnet as the engine reads it for such a request (already
+ * read here: the test has no netlink of its own): 10.77.0.0/24 */
 static void lan24(void)
 {
     c->net[PM_V4].lan[0] = c->net[PM_V4].local;
     c->net[PM_V4].lan_len[0] = 24;
     c->net[PM_V4].n_lan = 1;
+    c->net[PM_V4].lan_read = 1;
 }
 
 /* A mapping for another host of the LAN never falls back to NAT-PMP,

@@ -137,6 +137,9 @@ int pm_method_third_party(const portmap_client *c, portmap_method method, int fa
 int pm_method_can_serve(const portmap_client *c, portmap_method method, const portmap_mapping *m);
 /* "PCP", "NAT-PMP", "UPnP-IGD": a protocol's name in a sentence */
 const char *pm_method_label(const portmap_client *c, portmap_method m);
+/* Read the subnets of net's link and the router's other addresses (for
+ * a request naming another host), once per route read */
+void pm_net_read_lan(pm_net *net);
 int pm_net_all_probes_done(const portmap_client *c, int fam);
 /* The first protocol, in the client's order, that a router of ours (of
  * either family) answered; AUTO when none has. */

@@ -314,8 +314,10 @@ static int read_route(portmap_client *c, int fam, pm_addr *gw, pm_addr *local, p
 
 /* The subnets of net's link, for requests naming another host of it: the
  * interface's own (a gateway set by hand leaves it unknown: then those
- * of the addresses that are our local one) */
-static void read_lan(pm_net *net)
+ * of the addresses that are our local one). Two netlink dumps: read only
+ * for such a request, once per route read, not on every client's way to
+ * its first mapping. */
+void pm_net_read_lan(pm_net *net)
 {
     pm_addr a[PM_LAN_MAX];
     uint8_t len[PM_LAN_MAX];
@@ -332,6 +334,7 @@ static void read_lan(pm_net *net)
     n = net->fam == PM_V6 && net->ifname[0]
             ? pm_route_router_addrs(&net->gateway, net->ifname, net->rtr_addrs, PM_LAN_MAX) : 0;
     net->n_rtr_addrs = n > 0 ? (unsigned)n : 0;
+    net->lan_read = 1;
 }
 
 int pm_net_refresh_route(portmap_client *c, int fam, int64_t now)
@@ -370,7 +373,7 @@ int pm_net_refresh_route(portmap_client *c, int fam, int64_t now)
     net->local = local;
     net->local_kind = kind;
     snprintf(net->ifname, sizeof(net->ifname), "%s", ifname);
-    read_lan(net);
+    net->lan_read = 0; /* read when a request for another host needs it */
     net->route_ok = 1;
     listen_all(c, fam);
     return 0;

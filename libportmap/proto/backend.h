@@ -203,9 +203,9 @@ typedef struct pm_net {
     pm_addr local;
     pm_v6_kind local_kind;    /* IPv6: the kind of address picked for local */
     char ifname[16];
-    /* The subnets of our addresses on that link (read with the route):
-     * the hosts a mapping may be made for (portmap_request.
-     * internal_address) */
+    /* The subnets of our addresses on that link (read after the route,
+     * when a request names another host: lan_read): the hosts a mapping
+     * may be made for (portmap_request.internal_address) */
     pm_addr lan[PM_LAN_MAX];
     uint8_t lan_len[PM_LAN_MAX];
     unsigned n_lan;
@@ -213,6 +213,7 @@ typedef struct pm_net {
      * as the neighbour table knows them (nobody maps ports to them) */
     pm_addr rtr_addrs[PM_LAN_MAX];
     unsigned n_rtr_addrs;
+    int lan_read;             /* lan and rtr_addrs read since the route (pm_net_read_lan) */
     pm_avail avail[PORTMAP_METHOD_COUNT];
     int64_t probe_started[PORTMAP_METHOD_COUNT];
     int64_t probe_rtt[PORTMAP_METHOD_COUNT];   /* how long its answer took */
