@@ -138,7 +138,8 @@ int pm_method_can_serve(const portmap_client *c, portmap_method method, const po
 /* "PCP", "NAT-PMP", "UPnP-IGD": a protocol's name in a sentence */
 const char *pm_method_label(const portmap_client *c, portmap_method m);
 /* Read the subnets of net's link and the router's other addresses (for
- * a request naming another host), once per route read */
+ * a request naming another host): the engine's pass, once per route read
+ * after a request did (portmap_client.lan_wanted) */
 void pm_net_read_lan(pm_net *net);
 int pm_net_all_probes_done(const portmap_client *c, int fam);
 /* The first protocol, in the client's order, that a router of ours (of

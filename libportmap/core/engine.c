@@ -160,6 +160,9 @@ void pm_engine_pass(portmap_client *c, int64_t now, int64_t *deadline)
         for (int fam = 0; fam < PM_FAMS; fam++) {
             pm_net_end_probes(c, fam, now, deadline);
             pm_net_run_checks(c, fam, now, deadline);
+            /* a request named another host: its LAN check needs the subnets */
+            if (c->lan_wanted && c->net[fam].route_ok && !c->net[fam].lan_read)
+                pm_net_read_lan(&c->net[fam]);
         }
         service_due(c, now, deadline);
         if (!run_wants(c, now))

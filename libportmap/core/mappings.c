@@ -54,8 +54,10 @@ portmap_mapping *pm_mapping_new(portmap_client *c, const portmap_request *r, int
         m->allow_addr = m->allow_prefix = 0;
     /* checked by portmap_request_mapping() too; "" is this host */
     if (memchr(r->internal_address, '\0', sizeof(r->internal_address)) && r->internal_address[0] &&
-        pm_addr_parse(r->internal_address, &m->third) == 0)
+        pm_addr_parse(r->internal_address, &m->third) == 0) {
         m->local = m->third;
+        c->lan_wanted = 1; /* the engine reads the LAN's subnets for its check */
+    }
     m->first_deadline = now + PM_MAX(timeout - PM_VERDICT_LEAD_MS, 1);
     m->cb = r->callback;
     m->user = r->user;

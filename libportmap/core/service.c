@@ -197,8 +197,6 @@ static int third_party_on_lan(portmap_client *c, portmap_mapping *m)
 
     if (!pm_addr_is_set(&m->third))
         return 1;
-    if (!net->lan_read)
-        pm_net_read_lan(net);
     if (pm_addr_eq(&m->third, &net->local)) {
         m->third = (pm_addr){ 0 };
         return 1;

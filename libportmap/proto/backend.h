@@ -203,9 +203,9 @@ typedef struct pm_net {
     pm_addr local;
     pm_v6_kind local_kind;    /* IPv6: the kind of address picked for local */
     char ifname[16];
-    /* The subnets of our addresses on that link (read after the route,
-     * when a request names another host: lan_read): the hosts a mapping
-     * may be made for (portmap_request.internal_address) */
+    /* The subnets of our addresses on that link (read by the engine after
+     * the route once a request named another host: lan_read, lan_wanted):
+     * the hosts a mapping may be made for (portmap_request.internal_address) */
     pm_addr lan[PM_LAN_MAX];
     uint8_t lan_len[PM_LAN_MAX];
     unsigned n_lan;
@@ -307,6 +307,7 @@ struct portmap_client {
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
+    int lan_wanted;           /* a request named another host: the engine reads the LAN */
     /* The engine's indexes of the mappings (core/mappings.c): their next
      * deadlines; those serviced every pass (pending ones...); the lost
      * ones counted, and the one of each router and protocol that asks at
