@@ -132,10 +132,7 @@ void pm_mapping_link(portmap_client *c, portmap_mapping *m)
     m->in_list = 1;
     c->mappings = m;
     c->n_listed++;
-    if (m->state == PORTMAP_STATE_LOST && !m->lost_counted) {
-        m->lost_counted = 1;
-        c->n_lost[m->fam]++;
-    }
+    pm_mapping_set_state(c, m, m->state); /* counted if lost */
     pm_mapping_kick(c, m);
 }
 
@@ -160,10 +157,7 @@ static void forget(portmap_client *c, portmap_mapping *m)
     pm_heap_remove(&c->timers, &m->timer);
     watch_remove(c, m);
     pm_ops_remove(c, m);
-    if (m->lost_counted) {
-        m->lost_counted = 0;
-        c->n_lost[m->fam]--;
-    }
+    pm_mapping_set_state(c, m, m->state); /* unlisted: no longer counted lost */
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++)
         if (c->scout[m->fam][i] == m)
             c->scout[m->fam][i] = NULL;

@@ -335,17 +335,13 @@ static void expect_orphans(portmap_client *c, unsigned fams)
  * silent then has no orphan to release, however long it takes. */
 static int orphans_protocols_known(const portmap_client *c, const void *arg)
 {
-    int answered = 0;
-
     (void)arg;
     for (int fam = 0; fam < PM_FAMS; fam++)
-        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
+        for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
             if ((c->net[fam].expected & PORTMAP_HAVE(i)) &&
                 c->net[fam].avail[i] == PM_AVAIL_PROBING)
                 return 0;
-            answered |= c->net[fam].avail[i] == PM_AVAIL_YES;
-        }
-    return answered;
+    return pm_net_first_answered(c) != PORTMAP_METHOD_AUTO;
 }
 
 PORTMAP_API int portmap_cleanup(portmap_client *c, int timeout_ms, unsigned *released)
