@@ -5,48 +5,25 @@
  * case runs the real executable (PORTMAP_CLI) and fails it on a timeout.
  */
 #include <check.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
+#include "capture.h"
 #include "check_main.h"
 
-/* Run a shell command line; its exit code and its output (both streams). */
-static int run(char *out, size_t len, const char *fmt, ...)
-{
-    char cmd[1024];
-    size_t n = 0;
-    va_list ap;
-    FILE *p;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    /* timeout: a usage error that went on to ask a router would hang here */
-    snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " 2>&1");
-    p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    out[0] = '\0';
-    while (n < len - 1 && fgets(out + n, (int)(len - n), p))
-        n = strlen(out);
-    st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
+/* timeout: a usage error that went on to ask a router would hang here */
 #define CLI "timeout 5 '" PORTMAP_CLI "' "
 
 START_TEST(unknown_command_is_named)
 {
     char out[4096];
 
-    ck_assert_int_eq(run(out, sizeof(out), CLI "bogus"), 2);
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI "bogus"), 2);
     ck_assert_msg(!strncmp(out, "portmap-cli: unknown command 'bogus'\nusage: ", 44), "%s", out);
-    ck_assert_int_eq(run(out, sizeof(out), CLI "bogus --help"), 2);
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI "bogus --help"), 2);
     ck_assert_msg(strstr(out, "unknown command 'bogus'"), "%s", out);
-    ck_assert_int_eq(run(out, sizeof(out), CLI ""), 2); /* no command: the usage alone */
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI ""), 2); /* no command: the usage alone */
     ck_assert_msg(!strncmp(out, "usage: ", 7), "%s", out);
 }
 END_TEST
@@ -55,13 +32,13 @@ START_TEST(help_command)
 {
     char out[4096];
 
-    ck_assert_int_eq(run(out, sizeof(out), CLI "help audit"), 0);
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI "help audit"), 0);
     ck_assert_msg(!strncmp(out, "usage: portmap-cli audit [--prune]", 34), "%s", out);
-    ck_assert_int_eq(run(out, sizeof(out), CLI "help"), 0);
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI "help"), 0);
     ck_assert_msg(strstr(out, "commands:") && strstr(out, "serve-check"), "%s", out);
-    ck_assert_int_eq(run(out, sizeof(out), CLI "help bogus"), 2);
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI "help bogus"), 2);
     ck_assert_msg(strstr(out, "unknown command 'bogus'"), "%s", out);
-    ck_assert_int_eq(run(out, sizeof(out), CLI "check --help"), 0);
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI "check --help"), 0);
     ck_assert_msg(strstr(out, "--via CHECKER"), "%s", out);
 }
 END_TEST
@@ -87,7 +64,7 @@ START_TEST(options_of_other_commands_refused)
     char out[4096];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = run(out, sizeof(out), CLI "%s", cases[i][0]);
+        int rc = capture_run(out, sizeof(out), CLI "%s", cases[i][0]);
         ck_assert_msg(rc == 2 && strstr(out, cases[i][1]), "%s: exit %d: %s", cases[i][0], rc, out);
     }
 }
@@ -97,7 +74,7 @@ START_TEST(port_twice_in_a_request)
 {
     char out[4096];
 
-    ck_assert_int_eq(run(out, sizeof(out), CLI "request 80 tcp 81 udp 80 tcp --once"), 2);
+    ck_assert_int_eq(capture_run(out, sizeof(out), CLI "request 80 tcp 81 udp 80 tcp --once"), 2);
     ck_assert_msg(strstr(out, "'80 tcp' is given twice"), "%s", out);
 }
 END_TEST
@@ -107,7 +84,7 @@ START_TEST(completion_per_command)
 {
     char out[4096];
 
-    ck_assert_int_eq(run(out, sizeof(out),
+    ck_assert_int_eq(capture_run(out, sizeof(out),
                          "bash -c 'source \"" COMPLETION "\"; "
                          "c() { COMPREPLY=(); COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); "
                          "_portmap_cli; echo \"${COMPREPLY[*]}\"; }; "

@@ -24,9 +24,13 @@ static int scenario;
 static atomic_int map_count;      /* MAP requests seen by the gateway's thread */
 
 enum { S_NOT_AUTH, S_NO_RES_THEN_OK, S_PMP_ONLY, S_SPOOF, S_CHANGE, S_SILENT, S_PMP_REFUSED, S_PMP_SLOW_ADDR,
-       S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH, S_PLAIN, S_DROP_FIRST, S_PCP_SILENT };
+       S_EPOCH_BACK, S_FILTER, S_FORGED_EPOCH, S_PLAIN, S_DROP_FIRST, S_PCP_SILENT, S_SLOW_PORT };
 /* S_PCP_SILENT: NAT-PMP answers, PCP says nothing (a router whose ICMP
  * refusals of PCP rate limiting holds back looks the same) */
+/* S_SLOW_PORT: the MAP requests for SLOW_PORT are answered SLOW_MS late
+ * (the gateway's thread sleeps first: the others wait with it) */
+#define SLOW_PORT 7303
+#define SLOW_MS 300
 /* S_DROP_FIRST: the first MAP request for this port is lost */
 #define DROPPED_PORT 7301
 static atomic_int dropped_port_maps; /* MAP requests for it seen, the lost one too */
@@ -186,6 +190,13 @@ static void handler(fakegw *g, const uint8_t *req, size_t len, void *user)
         }
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch,
                                                   (uint16_t)(6000 + count), "198.51.100.7"));
+        break;
+    case S_SLOW_PORT:
+        if (((req[40] << 8) | req[41]) == SLOW_PORT)
+            usleep(SLOW_MS * 1000);
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch,
+                                                  (uint16_t)(((req[40] << 8) | req[41]) + 1000),
+                                                  "198.51.100.7"));
         break;
     case S_DROP_FIRST:
         if (((req[40] << 8) | req[41]) == DROPPED_PORT &&
@@ -1140,6 +1151,62 @@ START_TEST(known_router_request_is_retransmitted_by_the_engine)
 }
 END_TEST
 
+/* A caller waiting for a request sent from its thread reads the reply
+ * itself: its wait ends while the engine is still busy in a callback
+ * (the old way, the engine read the reply and then woke the caller: a
+ * second wake-up, and no answer at all while the engine was busy). The
+ * events stay the engine's: MAPPED comes once it is free. */
+START_TEST(waiting_caller_reads_its_reply)
+{
+    portmap_request r;
+    portmap_mapping *first = NULL, *m = NULL;
+    portmap_mapping_info info;
+
+    atomic_store(&engine_held, 0);
+    atomic_store(&let_engine_go, 0);
+    start(S_PLAIN);
+    portmap_request_init(&r);
+    r.internal_port = 7300;
+    r.callback = on_mapped_hold;
+    ck_assert_int_eq(portmap_request_mapping(client, &r, &first), PORTMAP_OK);
+    ck_assert_int_eq(portmap_mapping_wait(first, 0, NULL), PORTMAP_OK);
+    ck_assert(wait_until(engine_is_held, NULL, 5000));
+    m = request(7302);
+    ck_assert_int_eq(portmap_mapping_wait(m, 2000, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_uint_eq(info.external_port, 8302);
+    ck_assert_int_eq(seen(PORTMAP_EVENT_MAPPED), 0); /* the engine is still held */
+    atomic_store(&let_engine_go, 1);
+    ck_assert(expect_event_within(&rec, PORTMAP_EVENT_MAPPED, 1, 2000));
+    finish();
+}
+END_TEST
+
+static int mapped(void *arg)
+{
+    portmap_mapping_info info;
+
+    return portmap_mapping_get_info(arg, &info) == PORTMAP_OK &&
+           info.state == PORTMAP_STATE_MAPPED;
+}
+
+/* A caller that stops waiting before the reply comes gives its socket
+ * back: the engine reads the late reply (and one more wait reads the
+ * next). */
+START_TEST(late_reply_after_the_wait_is_read_by_the_engine)
+{
+    portmap_mapping *m;
+
+    start(S_SLOW_PORT);
+    ck_assert_int_eq(portmap_mapping_wait(request(7300), 0, NULL), PORTMAP_OK);
+    m = request(SLOW_PORT);
+    ck_assert_int_eq(portmap_mapping_wait(m, SLOW_MS / 3, NULL), PORTMAP_ERR_TIMEOUT);
+    ck_assert_msg(wait_until(mapped, m, 3 * SLOW_MS), "the late reply was left unread");
+    ck_assert_int_eq(portmap_mapping_wait(request(7304), 2000, NULL), PORTMAP_OK);
+    finish();
+}
+END_TEST
+
 static Suite *fakegw_suite(void)
 {
     Suite *s = suite_create("fakegw");
@@ -1169,6 +1236,8 @@ static Suite *fakegw_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, known_router_request_leaves_without_the_engine);
     tcase_add_test(tc, known_router_request_is_retransmitted_by_the_engine);
+    tcase_add_test(tc, waiting_caller_reads_its_reply);
+    tcase_add_test(tc, late_reply_after_the_wait_is_read_by_the_engine);
     suite_add_tcase(s, tc);
     tc = tcase_create("ipv6");
     tcase_set_timeout(tc, 30);

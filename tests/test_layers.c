@@ -228,10 +228,11 @@ static const layer layers[] = {
     { "core_orphans.c", 39, "orphans" },
     { "core_engine.c", 40, "engine" },
     { "core_client.c", 41, "client" },
-    { "core_discover.c", 42, "discover" },
-    { "core_request.c", 43, "request" },
-    { "core_release.c", 44, "release" },
-    { "core_table.c", 45, "table" },
+    { "core_reader.c", 42, "reader" },
+    { "core_discover.c", 43, "discover" },
+    { "core_request.c", 44, "request" },
+    { "core_release.c", 45, "release" },
+    { "core_table.c", 46, "table" },
 };
 
 static const layer *layer_of(const char *member)

@@ -9,7 +9,9 @@
  * to the I/O: a request on a router that has already answered in PCP,
  * and a release, send their first datagram from the calling
  * thread (under the lock, without waiting); the engine still owns the
- * exchange (retransmissions, the reply, the events). Blocking functions (portmap_discover,
+ * exchange (retransmissions, the events). A caller blocked in
+ * portmap_mapping_wait() while a PCP exchange of the mapping is under way
+ * reads its reply itself (one reply, one wake-up). Blocking functions (portmap_discover,
  * portmap_external_ip, portmap_mapping_wait, portmap_release_port,
  * portmap_cleanup, portmap_router_mappings, portmap_router_delete and
  * portmap_mapping_release with a timeout) always honour their timeout.

@@ -86,6 +86,8 @@ void pm_client_free(portmap_client *c)
         close(c->wake_fd);
     if (c->nl_fd >= 0)
         close(c->nl_fd);
+    if (c->reader_efd >= 0)
+        close(c->reader_efd);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c->events);
@@ -117,7 +119,7 @@ int pm_client_new(portmap_client **out, const portmap_settings *s,
     if (!c)
         return PORTMAP_ERR_NO_MEMORY;
     c->s = *s;
-    c->wake_fd = c->nl_fd = -1;
+    c->wake_fd = c->nl_fd = c->reader_efd = -1;
     if (!c->s.default_lifetime)
         c->s.default_lifetime = PM_DEFAULT_LIFETIME;
     if (!c->s.timeout_ms)
@@ -263,7 +265,7 @@ PORTMAP_API int portmap_close(portmap_client **pc)
     pm_engine_wake(c);
     wait_released(c, now + c->s.close_timeout_ms);
     c->stopping = 1;
-    pthread_cond_broadcast(&c->cond);
+    pm_wake_waiters(c);
     pm_engine_wake(c);
     pthread_mutex_unlock(&c->lock);
 

@@ -15,13 +15,17 @@
  *   orphans.c   releasing what dead processes left on the router
  *   engine.c    the engine thread: poll, dispatch, the state machine's
  *               wants, journal writes and callbacks without the lock
- *   client.c, discover.c, request.c, release.c, table.c: the public API
+ *   client.c    the client's life, and waiting in a public call
+ *   reader.c    a caller waiting for its mapping reads the reply itself
+ *   discover.c, request.c, release.c, table.c: the public API
  *
  * Everything here runs with the client lock held unless it says
  * otherwise.
  */
 #ifndef PM_CORE_H
 #define PM_CORE_H
+
+#include <unistd.h>
 
 #include "core/journal.h"
 #include "proto/backend.h"
@@ -287,6 +291,27 @@ int pm_net_run_wants(portmap_client *c, int fam, int64_t now);
  * processes), found on fam's router through method. */
 void pm_orphans_release(portmap_client *c, const pm_journal_entry *e, size_t n, int64_t now);
 
+/* ---- the reader (reader.c): a caller that reads its replies ---- */
+
+/* The eventfd that wakes the caller reading its replies, -1 when none
+ * reads (lock held: read it before the lock is dropped). */
+static inline int pm_reader_efd(const portmap_client *c)
+{
+    return c->reader ? c->reader_efd : -1;
+}
+/* Wake the reader of efd (pm_reader_efd's; -1: none). No lock needed:
+ * the eventfd lives as long as the client. */
+static inline void pm_reader_wake(int efd)
+{
+    uint64_t one = 1;
+    ssize_t n;
+
+    if (efd < 0)
+        return;
+    n = write(efd, &one, sizeof(one));
+    (void)n; /* EAGAIN: a wake-up is pending already */
+}
+
 /* ---- engine.c ---- */
 
 void pm_engine_wake(portmap_client *c);
@@ -303,20 +328,24 @@ static inline int pm_engine_on_thread(const portmap_client *c)
  * of both, on the way from a reply to its waiter. */
 static inline void pm_wake_waiters(portmap_client *c)
 {
-    if (pm_engine_on_thread(c))
+    if (pm_engine_on_thread(c)) {
         c->wake_due = 1;
-    else
+    } else {
         pthread_cond_broadcast(&c->cond);
+        pm_reader_wake(pm_reader_efd(c));
+    }
 }
 /* Drop the lock, then wake the callers pm_wake_waiters told of. */
 static inline void pm_unlock_and_wake(portmap_client *c)
 {
-    int due = c->wake_due;
+    int due = c->wake_due, efd = due ? pm_reader_efd(c) : -1;
 
     c->wake_due = 0;
     pthread_mutex_unlock(&c->lock);
-    if (due)
+    if (due) {
         pthread_cond_broadcast(&c->cond);
+        pm_reader_wake(efd);
+    }
 }
 /* One pass over the mappings that are due, kicked or watched and what
  * they asked for, as the engine does each round (no I/O but sends; the

@@ -34,6 +34,38 @@ void pm_engine_wake(portmap_client *c)
     (void)n; /* EAGAIN means a wake-up is already pending */
 }
 
+static int reader_fd(const portmap_client *c, int fd)
+{
+    for (unsigned i = 0; i < c->n_reader_fds; i++)
+        if (c->reader_fds[i] == fd)
+            return 1;
+    return 0;
+}
+
+/* A caller reads these sockets (reader.c): the engine neither polls them
+ * (poll skips a negative fd) nor reads them, or both threads would wake
+ * on a reply and the engine, taking the lock first, would hand it to the
+ * caller with a second wake-up. The reader wakes the engine when it
+ * leaves. */
+static void mask_reader_fds(portmap_client *c, struct pollfd *fds, size_t n)
+{
+    for (size_t i = 0; c->reader && i < n; i++) {
+        if (fds[i].fd >= 0 && reader_fd(c, fds[i].fd)) {
+            fds[i].fd = -1;
+            c->reader_masked = 1;
+        }
+    }
+}
+
+/* A set polled before the reader came: what it says of the reader's
+ * sockets is the reader's. */
+static void drop_reader_results(portmap_client *c, struct pollfd *fds, size_t n)
+{
+    for (size_t i = 0; c->reader && i < n; i++)
+        if (fds[i].revents && reader_fd(c, fds[i].fd))
+            fds[i].revents = 0;
+}
+
 static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_backend)
 {
     size_t need = 2, n = 0;
@@ -58,11 +90,13 @@ static size_t build_pollset(portmap_client *c, int64_t *deadline, size_t *first_
             continue;
         n += c->backends[i]->add_pollfds(c, c->pfds + n, c->cap_pfds - n, deadline);
     }
+    mask_reader_fds(c, c->pfds + *first_backend, n - *first_backend);
     return n;
 }
 
 static void dispatch_backends(portmap_client *c, size_t first, size_t n, int64_t now)
 {
+    drop_reader_results(c, c->pfds + first, n - first);
     /* Each backend finds its own descriptors in the set: it added them in
      * order, and the count it adds is stable while the lock is held. */
     for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
@@ -237,20 +271,6 @@ void pm_engine_cancel_all(portmap_client *c)
                 c->backends[i]->reset(c, fam);
 }
 
-/* The time left until deadline (monotonic ms), at most 10 minutes. To
- * the deadline itself: a timeout in whole ms from now would wake up to a
- * millisecond after it, since now is already past pm_now_ms(). */
-static struct timespec until(int64_t deadline)
-{
-    struct timespec now;
-    int64_t ns;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    ns = deadline * 1000000 - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-    ns = PM_MIN(PM_MAX(ns, 0), (int64_t)600 * 1000000000);
-    return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
-}
-
 /* The round's events (MAPPED...) first, then the journal writes, in
  * batches of a few rounds (pm_jq_due): the caller is not kept waiting
  * for the journal's flock and store. Writes that must precede the events
@@ -301,7 +321,7 @@ void *pm_engine_main(void *arg)
             deadline = 0; /* queued while the lock was dropped */
         n = build_pollset(c, &deadline, &first);
         if (deadline != PM_NEVER)
-            ts = until(deadline);
+            ts = pm_timespec_until(deadline);
         count_poll(c, deadline, round_now);
         c->wake_due = 1; /* every round: whatever changed, waiters look */
         pm_unlock_and_wake(c);
@@ -319,10 +339,12 @@ void *pm_engine_main(void *arg)
     pm_jq_run(c, 1);
     pm_events_deliver(c);
     PM_DEBUG(c, "engine: %llu polls; without a wait: %llu for work queued, %llu for a timer "
-                "already due", (unsigned long long)c->polls, (unsigned long long)c->polls_for_work,
-             (unsigned long long)c->polls_overdue);
+                "already due; replies read by a waiting caller: %llu",
+             (unsigned long long)c->polls, (unsigned long long)c->polls_for_work,
+             (unsigned long long)c->polls_overdue, (unsigned long long)c->read_by_waiter);
     c->closed = 1;
     pthread_cond_broadcast(&c->cond);
+    pm_reader_wake(pm_reader_efd(c));
     pthread_mutex_unlock(&c->lock);
     return NULL;
 }

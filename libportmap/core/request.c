@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/api.h"
+#include "core/reader.h"
 
 
 static int method_allowed(portmap_client *c, portmap_method m)
@@ -218,6 +218,7 @@ static int result_of(const portmap_mapping *m, int stopping)
 
 PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap_mapping_info *info)
 {
+    pm_reader rd = { .n = 0 };
     portmap_client *c;
     int64_t deadline;
     int rc;
@@ -237,8 +238,9 @@ PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap
     while ((m->state == PORTMAP_STATE_PENDING ||
             (m->twin && m->twin->state == PORTMAP_STATE_PENDING)) &&
            !c->stopping && !c->closed)
-        if (!pm_api_wait_until(c, deadline))
+        if (!pm_reader_wait(c, m, &rd, deadline))
             break;
+    pm_reader_leave(c, &rd);
     rc = result_of(m, c->stopping);
     /* both families: either one mapped will do */
     if (rc != PORTMAP_OK && m->twin && result_of(m->twin, c->stopping) == PORTMAP_OK)

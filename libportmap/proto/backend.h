@@ -304,6 +304,16 @@ struct portmap_client {
     int closed;               /* engine has exited */
     int waiters;              /* threads blocked in a public call */
     int wake_due;             /* they are to be woken when the engine drops the lock */
+    /* A caller in portmap_mapping_wait() reading its replies' sockets
+     * itself (core/reader.c): while reader is set, reader_fds are its and
+     * the engine neither polls nor reads them (reader_masked: its poll
+     * set left one out, and it is to be woken when the reader leaves);
+     * reader_efd wakes the reader where waiters are woken. */
+    int reader;
+    int reader_fds[PM_FAMS];
+    unsigned n_reader_fds;
+    int reader_efd;           /* -1 until a caller first reads */
+    int reader_masked;
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
@@ -324,6 +334,7 @@ struct portmap_client {
      * pass ran, which a pass that acts on every due timer never leaves (a
      * busy loop); the debug log tells them at close */
     uint64_t polls, polls_for_work, polls_overdue;
+    uint64_t read_by_waiter;  /* replies a waiting caller read (reader.c) */
     unsigned fams_used;       /* 1 << PM_V6: IPv6 was asked for; probed from then on */
     /* events queued under the lock, delivered without it */
     struct pm_event *events;
@@ -421,8 +432,14 @@ struct pm_backend {
     size_t (*add_pollfds)(portmap_client *c, struct pollfd *fds, size_t max, int64_t *deadline);
     /* Count of poll entries add_pollfds may add (for sizing). */
     size_t (*count_pollfds)(portmap_client *c);
-    /* Handle readiness of its entries and timers due at now. */
+    /* Handle readiness of its entries and timers due at now. Also runs
+     * on a caller's thread (lock held), for reply_fd's sockets. */
     void (*dispatch)(portmap_client *c, struct pollfd *fds, size_t n, int64_t now);
+    /* Optional. The socket m's reply will come on, when a caller waiting
+     * for m may read it itself, or -1: a datagram socket that add_pollfds
+     * adds and dispatch reads until it would block (PCP's socket of m's
+     * family while m's exchange is under way). */
+    int (*reply_fd)(portmap_client *c, const portmap_mapping *m);
     /* fam's gateway changed or the client closes: drop its sockets and
      * state of that family (its epoch and announcement sockets with
      * them). */

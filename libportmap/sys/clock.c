@@ -6,12 +6,26 @@
 #include <time.h>
 
 #include "sys/clock.h"
+#include "sys/util.h"
 
 int64_t pm_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* To the deadline itself: a timeout in whole ms from now would wake up to
+ * a millisecond after it, since now is already past pm_now_ms(). */
+struct timespec pm_timespec_until(int64_t deadline)
+{
+    struct timespec now;
+    int64_t ns;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ns = deadline * 1000000 - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+    ns = PM_MIN(PM_MAX(ns, 0), (int64_t)600 * 1000000000);
+    return (struct timespec){ .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
 }
 
 int pm_random_bytes(void *buf, size_t len)

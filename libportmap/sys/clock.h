@@ -7,9 +7,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* CLOCK_MONOTONIC in ms. */
 int64_t pm_now_ms(void);
+/* The time left until deadline (pm_now_ms() scale) for ppoll(), at
+ * least 0 and at most 10 minutes. */
+struct timespec pm_timespec_until(int64_t deadline);
 /* getrandom(): nonces. 0, or -1 when the kernel gives none. */
 int pm_random_bytes(void *buf, size_t len);
 

@@ -14,16 +14,16 @@
 #include <libgen.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "lab_support.h"
 
 #define CHECKER "11.77.0.2:8491"
@@ -115,31 +115,6 @@ static void checker_stop(void)
         waitpid(checker_pids[i], &st, 0);
         checker_pids[i] = 0;
     }
-}
-
-/* A shell command's exit code and its output (stdout and stderr) */
-static int shell(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int shell(char *out, size_t len, const char *fmt, ...)
-{
-    char cmd[2048];
-    size_t n = 0;
-    va_list ap;
-    FILE *p;
-    int st;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd) - 8, fmt, ap);
-    va_end(ap);
-    strcat(cmd, " 2>&1");
-    ck_assert_ptr_nonnull(p = popen(cmd, "r"));
-    out[0] = '\0';
-    while (n < len - 1 && fgets(out + n, (int)(len - n), p))
-        n = strlen(out);
-    while (fgets(cmd, sizeof(cmd), p))
-        ;
-    st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* The outside check's JSON line and exit code. */
@@ -424,16 +399,16 @@ START_TEST(check_https_untrusted)
     https_start("normal", 8443);
     tls_file(ca, sizeof(ca), "ca.pem");
     tls_file(other, sizeof(other), "other-ca.pem");
-    rc = shell(out, sizeof(out), "'%s' check 27311 tcp --via " HTTPS_CHECKER, cli);
+    rc = capture_run(out, sizeof(out), "'%s' check 27311 tcp --via " HTTPS_CHECKER, cli);
     ck_assert_msg(rc == 6 && strstr(out, "TLS certificate was refused") &&
                       strstr(out, "the port was not checked") && strstr(out, "--cacert FILE") &&
                       !strstr(out, "closed") && !strstr(out, "filtered"), "exit %d: %s", rc, out);
-    rc = shell(out, sizeof(out), "SSL_CERT_FILE='%s' CURL_CA_BUNDLE='%s' '%s' check 27311 tcp "
+    rc = capture_run(out, sizeof(out), "SSL_CERT_FILE='%s' CURL_CA_BUNDLE='%s' '%s' check 27311 tcp "
                "--via " HTTPS_CHECKER " --json", ca, ca, cli);
     ck_assert_msg(rc == 6 && strstr(out, "{\"error\":") && strstr(out, "TLS certificate was "
                                                                        "refused"),
                   "exit %d: %s", rc, out);
-    rc = shell(out, sizeof(out), "'%s' check 27311 tcp --via " HTTPS_CHECKER " --cacert '%s'",
+    rc = capture_run(out, sizeof(out), "'%s' check 27311 tcp --via " HTTPS_CHECKER " --cacert '%s'",
                cli, other);
     ck_assert_msg(rc == 6 && strstr(out, "TLS certificate was refused") &&
                       strstr(out, "not signed by a CA in --cacert"), "exit %d: %s", rc, out);
@@ -442,14 +417,14 @@ START_TEST(check_https_untrusted)
      * hold each call up by a second or two, its ICMP errors rate-limited */
     ck_assert_int_lt(now_ms() - t0, 12000);
     /* usage errors, before anything is asked */
-    rc = shell(out, sizeof(out), "'%s' check 27311 tcp --via " HTTPS_CHECKER
+    rc = capture_run(out, sizeof(out), "'%s' check 27311 tcp --via " HTTPS_CHECKER
                " --cacert /nonexistent/ca.pem", cli);
     ck_assert_msg(rc == 2 && strstr(out, "--cacert: cannot read '/nonexistent/ca.pem'"),
                   "exit %d: %s", rc, out);
-    rc = shell(out, sizeof(out), "'%s' check 27311 tcp --via " CHECKER " --cacert '%s'", cli, ca);
+    rc = capture_run(out, sizeof(out), "'%s' check 27311 tcp --via " CHECKER " --cacert '%s'", cli, ca);
     ck_assert_msg(rc == 2 && strstr(out, "--cacert is for an https:// checker"), "exit %d: %s",
                   rc, out);
-    rc = shell(out, sizeof(out), "'%s' list --cacert '%s'", cli, ca);
+    rc = capture_run(out, sizeof(out), "'%s' list --cacert '%s'", cli, ca);
     ck_assert_msg(rc == 2 && strstr(out, "--cacert is not an option of list"), "exit %d: %s", rc,
                   out);
     checker_stop();
@@ -469,15 +444,15 @@ START_TEST(check_https_bad_checkers)
     https_start("http500", 8445);
     https_start("silent", 8446);
     tls_file(ca, sizeof(ca), "ca.pem");
-    rc = shell(out, sizeof(out), "'%s' check 27315 tcp --via https://11.77.0.2:8444 --cacert '%s'",
+    rc = capture_run(out, sizeof(out), "'%s' check 27315 tcp --via https://11.77.0.2:8444 --cacert '%s'",
                cli, ca);
     ck_assert_msg(rc == 6 && strstr(out, "the checker's answer is not echoip's"), "exit %d: %s", rc,
                   out);
-    rc = shell(out, sizeof(out), "'%s' check 27315 tcp --via https://11.77.0.2:8445 --cacert '%s'",
+    rc = capture_run(out, sizeof(out), "'%s' check 27315 tcp --via https://11.77.0.2:8445 --cacert '%s'",
                cli, ca);
     ck_assert_msg(rc == 6 && strstr(out, "the checker answered HTTP 500"), "exit %d: %s", rc, out);
     t0 = now_ms();
-    rc = shell(out, sizeof(out), "'%s' check 27315 tcp --via https://11.77.0.2:8446 --cacert '%s' "
+    rc = capture_run(out, sizeof(out), "'%s' check 27315 tcp --via https://11.77.0.2:8446 --cacert '%s' "
                "--timeout 1", cli, ca);
     took = now_ms() - t0;
     ck_assert_msg(rc == 6 && strstr(out, "the checker did not answer within 8 s"), "exit %d: %s",
@@ -498,11 +473,11 @@ START_TEST(check_no_network)
     int rc;
 
     tls_file(ca, sizeof(ca), "ca.pem");
-    rc = shell(out, sizeof(out), "unshare -n '%s' check 27313 tcp --via " HTTPS_CHECKER
+    rc = capture_run(out, sizeof(out), "unshare -n '%s' check 27313 tcp --via " HTTPS_CHECKER
                " --cacert '%s'", cli, ca);
     ck_assert_msg(rc == 6 && strstr(out, "cannot reach the checker") &&
                       strstr(out, "Network is unreachable"), "exit %d: %s", rc, out);
-    rc = shell(out, sizeof(out), "unshare -n '%s' check 27313 tcp --via " CHECKER, cli);
+    rc = capture_run(out, sizeof(out), "unshare -n '%s' check 27313 tcp --via " CHECKER, cli);
     ck_assert_msg(rc == 6 && strstr(out, "cannot reach the checker") &&
                       strstr(out, "Network is unreachable"), "exit %d: %s", rc, out);
     ck_assert_int_lt(now_ms() - t0, 2000);

@@ -184,6 +184,13 @@ static size_t pcp_add_pollfds(portmap_client *c, struct pollfd *fds, size_t max,
     return n;
 }
 
+static int pcp_reply_fd(portmap_client *c, const portmap_mapping *m)
+{
+    pcp_state *st = pm_pcp_state_if_any(c, m->fam);
+
+    return st && pcp_op_active(m) ? st->fd : -1;
+}
+
 static portmap_error map_result_code(unsigned code, int *gone)
 {
     *gone = 0;
@@ -516,6 +523,7 @@ const pm_backend pm_backend_pcp = {
     .add_pollfds = pcp_add_pollfds,
     .count_pollfds = pcp_count,
     .dispatch = pcp_dispatch,
+    .reply_fd = pcp_reply_fd,
     .reset = pcp_reset,
     .abandon = pcp_abandon,
 };
