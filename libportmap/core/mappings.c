@@ -4,6 +4,7 @@
  * described to the caller (portmap_mapping_info).
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,16 +208,27 @@ void pm_mapping_schedule(portmap_client *c, portmap_mapping *m, int64_t next, in
         pm_heap_set(&c->timers, &m->timer, next);
 }
 
-portmap_mapping **pm_watch_list(portmap_client *c, size_t *n)
+/* A copy of the list of count mappings from head, linked through the
+ * pointer at next_off, each held: the list may change while the copy is
+ * walked (the caller unrefs each and frees it). NULL when empty or out of
+ * memory. */
+static portmap_mapping **held_copy(portmap_mapping *head, size_t next_off, size_t count,
+                                   size_t *n)
 {
-    portmap_mapping **v = c->n_watch ? malloc(c->n_watch * sizeof(*v)) : NULL;
+    portmap_mapping **v = count ? malloc(count * sizeof(*v)) : NULL;
 
     *n = 0;
-    for (portmap_mapping *m = c->watch; m && v; m = m->watch_next) {
+    for (portmap_mapping *m = head; m && v && *n < count;
+         m = *(portmap_mapping **)((char *)m + next_off)) {
         pm_mapping_ref(m);
         v[(*n)++] = m;
     }
     return v;
+}
+
+portmap_mapping **pm_watch_list(portmap_client *c, size_t *n)
+{
+    return held_copy(c->watch, offsetof(portmap_mapping, watch_next), c->n_watch, n);
 }
 
 void pm_mapping_set_state(portmap_client *c, portmap_mapping *m, portmap_state s)
@@ -272,16 +284,11 @@ void pm_ops_each(portmap_client *c, portmap_method method,
     portmap_mapping **v;
     size_t n = 0;
 
-    if ((unsigned)method >= PORTMAP_METHOD_COUNT || !c->n_ops[method])
+    if ((unsigned)method >= PORTMAP_METHOD_COUNT)
         return;
-    /* a copy, each held: fn may end any exchange, the list changes */
-    v = malloc(c->n_ops[method] * sizeof(*v));
-    if (!v)
-        return; /* the next round tries again */
-    for (portmap_mapping *m = c->ops[method]; m; m = m->op_next) {
-        pm_mapping_ref(m);
-        v[n++] = m;
-    }
+    /* fn may end any exchange: the list changes (out of memory: the next
+     * round tries again) */
+    v = held_copy(c->ops[method], offsetof(portmap_mapping, op_next), c->n_ops[method], &n);
     for (size_t i = 0; i < n; i++) {
         if (v[i]->op != PM_OP_NONE && v[i]->op_listed == method)
             fn(c, v[i], arg);
