@@ -694,7 +694,12 @@ END_TEST
 
 /* ---- IPv6: the gateway on [::1]:5351, pinholes instead of NAT ---- */
 
-enum { S6_OK, S6_MAPPED_EXT, S6_SPOOF, S6_MISMATCH, S6_NOT_AUTH, S6_EPOCH_BACK, S6_NO_DELETE };
+enum { S6_OK, S6_MAPPED_EXT, S6_SPOOF, S6_MISMATCH, S6_NOT_AUTH, S6_EPOCH_BACK, S6_NO_DELETE,
+       S6_PORT_ZERO };
+/* S6_PORT_ZERO: success with external port 0, as miniupnpd 2.3.1 answers
+ * a MAP for a pinhole it holds already (made with another nonce, e.g. by
+ * an earlier `portmap-cli request --once`): it renews it and leaves the
+ * port unset */
 
 /* every PCP MAP request the IPv6 gateway saw, deletes included */
 static uint8_t reqs6[16][60];
@@ -760,6 +765,9 @@ static void handler6(fakegw *g, const uint8_t *req, size_t len, void *user)
         break;
     case S6_NOT_AUTH:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 2, 0, g->epoch, 0, "::"));
+        break;
+    case S6_PORT_ZERO:
+        fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, 600, g->epoch, 0, "::1"));
         break;
     case S6_EPOCH_BACK:
         fakegw_reply(g, out, fakegw_pcp_map_reply(out, req, 0, iport == 7010 ? 2 : 600,
@@ -843,6 +851,27 @@ START_TEST(ipv6_map_goes_out_unmapped)
     ck_assert_uint_eq((req[40] << 8) | req[41], 7100);
     ck_assert_mem_eq(req + 44, any, 16);              /* no preference: ::, not ::ffff:0.0.0.0 */
     ck_assert_int_eq(atomic_load(&gw.natpmp_requests), 0);
+    finish();
+}
+END_TEST
+
+/* A pinhole has no translation: its external port is the internal one,
+ * which the request suggests, and a success that leaves the port unset
+ * (miniupnpd renewing a pinhole another nonce made) names it too: the
+ * old code took it for inconsistent, dropped it and timed out. */
+START_TEST(ipv6_success_without_a_port_is_the_internal_port)
+{
+    portmap_mapping_info info;
+    uint8_t req[60];
+
+    start6(S6_PORT_ZERO);
+    portmap_mapping *m = request6(7105, PORTMAP_IPV6, PORTMAP_METHOD_AUTO, 0);
+    ck_assert_int_eq(portmap_mapping_wait(m, 2000, &info), PORTMAP_OK);
+    ck_assert_uint_eq(info.external_port, 7105);
+    ck_assert_str_eq(info.external_address, "::1");
+    ck_assert(req6(0, req));
+    ck_assert_uint_eq((req[42] << 8) | req[43], 7105); /* suggested: the internal port */
+    ck_assert(!logged("inconsistent"));
     finish();
 }
 END_TEST
@@ -1250,6 +1279,7 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, ipv6_release_sends_lifetime_0_with_the_nonce);
     tcase_add_test(tc, ipv6_refused_delete_cuts_the_lease);
     tcase_add_test(tc, ipv6_both_families_without_ipv4);
+    tcase_add_test(tc, ipv6_success_without_a_port_is_the_internal_port);
     tcase_add_test(tc, ipv6_natpmp_and_allow_are_refused);
     suite_add_tcase(s, tc);
     return s;

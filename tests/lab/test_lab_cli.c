@@ -36,6 +36,26 @@ END_TEST
 START_TEST(cli_natpmp_once) { cli_once_then_release("natpmp", 27051); }
 END_TEST
 
+/* A user runs the same --once command again (the mappings of the first
+ * run are still there): both families are mapped again at once. The
+ * router renews a pinhole it holds and answers without its port
+ * (miniupnpd 2.3.1): the second run waited out its timeout for the IPv6
+ * half and said "no IPv6 pinhole". */
+START_TEST(cli_request_once_again)
+{
+    char out[4096];
+
+    for (int run = 0; run < 2; run++) {
+        ck_assert_int_eq(cli_all(out, sizeof(out), "request 27056 udp 27057 tcp --once"), 0);
+        ck_assert_msg(strstr(out, "[2001:db8:77:1::2]:27056") &&
+                      strstr(out, "[2001:db8:77:1::2]:27057") && !strstr(out, "no IPv6"),
+                      "run %d: %s", run + 1, out);
+    }
+    ck_assert_int_eq(cli_run(out, sizeof(out), "release 27056 udp"), 0);
+    ck_assert_int_eq(cli_run(out, sizeof(out), "release 27057 tcp"), 0);
+}
+END_TEST
+
 START_TEST(cli_holds_until_sigint)
 {
     char line[1024];
@@ -621,6 +641,7 @@ Suite *lab_cli_suite(int upnp_only)
     }
     if (lab_router() == LAB_PMP) {
         tcase_add_test(tc, cli_pcp_once);
+        tcase_add_test(tc, cli_request_once_again);
         tcase_add_test(tc, cli_natpmp_once);
         tcase_add_test(tc, cli_no_gateway_error);
         tcase_add_test(tc, cli_list_audit_from_journal);
@@ -634,6 +655,7 @@ Suite *lab_cli_suite(int upnp_only)
     tcase_add_test(tc, cli_pcp_once);
     tcase_add_test(tc, cli_natpmp_once);
     tcase_add_test(tc, cli_upnp_once);
+    tcase_add_test(tc, cli_request_once_again);
     tcase_add_test(tc, cli_holds_until_sigint);
     tcase_add_test(tc, cli_holds_several_until_sigterm);
     tcase_add_test(tc, cli_audit_and_prune);

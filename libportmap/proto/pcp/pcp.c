@@ -84,8 +84,12 @@ static void build_map(portmap_client *c, const portmap_mapping *m, pm_pcp_reques
     memcpy(req->nonce, m->nonce, sizeof(req->nonce));
     req->protocol = (uint8_t)m->proto;
     req->internal_port = m->internal_port;
-    /* Renewals and deletes name what we hold; first requests suggest. */
+    /* Renewals and deletes name what we hold; first requests suggest: a
+     * pinhole's is its internal port (no translation), which miniupnpd
+     * 2.3.1 echoes when it renews a pinhole another nonce made */
     req->external_port = m->ext_port ? m->ext_port : m->want_ext_port;
+    if (!req->external_port && m->fam == PM_V6)
+        req->external_port = m->internal_port;
     /* no preference is the family's all-zero address (RFC 6887 11.1):
      * ::ffff:0.0.0.0 for IPv4, :: for IPv6, which the memset left */
     if (m->fam == PM_V4 || pm_addr_is_set(&m->ext))
@@ -331,16 +335,19 @@ static void handle_map(portmap_client *c, pcp_state *st, const pm_pcp_response *
                    "and the router?)", m->internal_port, local);
     }
     if (r.err == PORTMAP_OK && m->op == PM_OP_MAP) {
-        /* the external address is of the family asked for */
-        if (pm_pcp_addr_is_ipv4(rsp->external_addr) != (st->fam == PM_V4) ||
-            rsp->external_port == 0 || rsp->lifetime == 0) {
+        /* the external address is of the family asked for; a pinhole's
+         * port is the internal one, whatever the reply left unset */
+        uint16_t ext_port = rsp->external_port || st->fam == PM_V4 ? rsp->external_port
+                                                                   : m->internal_port;
+        if (pm_pcp_addr_is_ipv4(rsp->external_addr) != (st->fam == PM_V4) || ext_port == 0 ||
+            rsp->lifetime == 0) {
             st->dropped++;
             c->counters.dropped_malformed++;
             PM_WARN(c, "pcp: ignored an inconsistent success reply for port %u", m->internal_port);
             return;
         }
         r.ext = pm_addr_from_pcp(rsp->external_addr, 0);
-        r.ext_port = rsp->external_port;
+        r.ext_port = ext_port;
     }
     /* RFC 6887 13.3: a server that applies a FILTER returns it */
     if (m->allow_prefix && r.err == PORTMAP_OK && rsp->n_filters == 0)
