@@ -226,6 +226,11 @@ int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, 
                                 int64_t now, double unit_rand);
 /* Ask the engine to probe fam's protocols (PM_PROBE_* what) by deadline */
 void pm_mapping_want_probe(portmap_client *c, int fam, unsigned what, int64_t deadline);
+/* The same, right after m's first request went out in behind: the probes
+ * of protocols on another port of the router wait for its answer
+ * (pm_net_probe_behind) */
+void pm_mapping_want_probe_behind(portmap_client *c, int fam, unsigned what, int64_t deadline,
+                                  portmap_method behind);
 /* The end states: FAILED with err (and the reason in words), RELEASED */
 void pm_mapping_fail(portmap_client *c, portmap_mapping *m, portmap_error err);
 void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_error err);
@@ -255,6 +260,18 @@ extern const pm_host pm_host_engine;
  * address forgets what the old router spoke. */
 int pm_net_refresh_route(portmap_client *c, int fam, int64_t now);
 void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what);
+/*
+ * pm_net_probe_all right after a first request went out in behind: the
+ * protocols served on another port of the router are held (PROBING,
+ * nothing sent) until behind has answered or been refused, at most
+ * PM_PROBE_HOLD_MS. A router serves its sockets in its own order
+ * (miniupnpd reads SSDP before PCP): four M-SEARCHes that land with the
+ * request would be answered first. On a router that does not speak
+ * behind, its refusal (ICMP) ends the hold; a silent one costs the hold.
+ */
+#define PM_PROBE_HOLD_MS 4
+void pm_net_probe_behind(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what,
+                         portmap_method behind);
 void pm_net_heard(portmap_client *c, int fam, portmap_method method, int64_t now);
 /* The verdict on method at fam's router; why (NO only) in words. */
 void pm_net_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,

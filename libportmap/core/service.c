@@ -231,9 +231,11 @@ static void start_request(portmap_client *c, portmap_mapping *m, portmap_method 
     pm_mapping_start_op(c, m, PM_OP_MAP, now);
     /* Then probe whatever nobody has asked yet. The mapping's request goes
      * first because a router answers in turn: a fresh client maps in one
-     * round trip, not behind its own probes. A probe that cannot even
-     * start ends this request's exchange (pm_mapping_protocol_gone). */
-    pm_mapping_want_probe(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline);
+     * round trip, not behind its own probes, and the probes on another
+     * port of the router wait for meth's answer (pm_net_probe_behind). A
+     * probe that cannot even start ends this request's exchange
+     * (pm_mapping_protocol_gone). */
+    pm_mapping_want_probe_behind(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline, meth);
 }
 
 static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)

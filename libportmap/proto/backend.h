@@ -246,6 +246,17 @@ typedef struct pm_net {
     int want_route;
     int want_probe;           /* 0: none; else 1 + PM_PROBE_* */
     int64_t want_probe_deadline;
+    /* the probes wanted follow a first request in this protocol (AUTO:
+     * none, or several asks of the pass that disagree) */
+    portmap_method want_behind;
+    /* Probes held behind a first request (PORTMAP_HAVE bits; PROBING,
+     * nothing sent yet): those on another port of the router, which may
+     * serve that port first (miniupnpd's loop reads SSDP before PCP). They
+     * go once held_behind answered or was refused, or at held_until. */
+    unsigned held;
+    portmap_method held_behind;
+    int64_t held_until;
+    int listen_due;           /* the route was read: listen for announcements */
     int pcp_version;
     int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
     char upnp_service[48];    /* e.g. "WANIPConnection:2", "WANIPv6FirewallControl:1" */
