@@ -190,7 +190,7 @@ static int64_t pass(int64_t now)
 /* A fresh client's first request (PCP): its SSDP search, which a router
  * may serve before the PCP request (miniupnpd reads SSDP first), waits
  * for PCP's answer; the probes on PCP's port (PCP, NAT-PMP: behind the
- * request in the router's socket) go with it. The search goes a round
+ * request in the router's socket) go with it. The search goes rounds
  * after the answer's, not in front of the caller it wakes. */
 START_TEST(ssdp_search_waits_for_the_first_requests_answer)
 {
@@ -210,20 +210,21 @@ START_TEST(ssdp_search_waits_for_the_first_requests_answer)
     ck_assert_int_eq(upnp_probes, 0);
     reply_ok(m, 27015, 60, 2);
     ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
-    ck_assert_int_eq(pass(2), 3);
-    ck_assert_int_eq(upnp_probes, 0);
+    ck_assert_int_eq(pass(2), 4);
     pass(3);
+    ck_assert_int_eq(upnp_probes, 0);
+    pass(4);
     ck_assert_int_eq(upnp_probes, 1);
     /* its time counts from its search */
-    ck_assert_int_eq(c->net[PM_V4].probe_started[PORTMAP_METHOD_UPNP], 3);
-    pass(4);
+    ck_assert_int_eq(c->net[PM_V4].probe_started[PORTMAP_METHOD_UPNP], 4);
+    pass(5);
     ck_assert_int_eq(upnp_probes, 1);
 }
 END_TEST
 
 /* A router that keeps PCP silent (a firewall drops it, or its ICMP is
  * rate limited) costs the search PM_PROBE_HOLD_MS, no more; one that
- * refuses it (ICMP) a round. */
+ * refuses it (ICMP) 2 ms at most. */
 START_TEST(ssdp_search_waits_a_few_ms_at_most)
 {
     portmap_mapping *m;
@@ -248,7 +249,32 @@ START_TEST(ssdp_search_waits_a_few_ms_at_most)
     ck_assert_int_eq(upnp_probes, 1);
     pm_net_probe_failed(c, PM_V4, PORTMAP_METHOD_PCP, 100, "%s", PM_WHY_REFUSED_5351);
     pass(101);
+    ck_assert_int_eq(upnp_probes, 1);
+    pass(102);
     ck_assert_int_eq(upnp_probes, 2);
+}
+END_TEST
+
+/* A fresh client's first request (its route read when it opened, the
+ * router not yet asked) leaves from the caller's thread, as one on a
+ * router that answered does; the engine's pass probes after it. */
+START_TEST(fresh_request_leaves_at_once)
+{
+    portmap_mapping *m;
+
+    with_upnp();
+    m = add_mapping(0, 10000);
+    fake_pcp.start_sends = 1;
+    ck_assert_int_eq(pm_mapping_start_at_once(c, m, 0), 1);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(probes + upnp_probes, 0);
+    pass(0);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(probes, 2);
+    ck_assert_int_eq(upnp_probes, 0); /* behind the request, as from the pass */
+    pass(PM_PROBE_HOLD_MS);
+    ck_assert_int_eq(upnp_probes, 1);
 }
 END_TEST
 
@@ -1086,6 +1112,7 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, first_request_goes_out_with_the_probe);
     tcase_add_test(tc, ssdp_search_waits_for_the_first_requests_answer);
     tcase_add_test(tc, listeners_open_after_the_first_request);
+    tcase_add_test(tc, fresh_request_leaves_at_once);
     tcase_add_test(tc, ssdp_search_waits_a_few_ms_at_most);
     tcase_add_test(tc, discovery_sends_a_held_search_at_once);
     tcase_add_test(tc, pass_touches_only_what_is_due);

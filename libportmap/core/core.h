@@ -239,13 +239,15 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
 
 /* m's part of the engine's pass at now; lowers *deadline to its next. */
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline);
-/* A new request m on a router that has answered in a protocol whose start
- * sends the request itself (pm_backend.start_sends, PCP): started now, on the
- * caller's thread, as the engine's pass would start it, so the request
- * does not wait for the engine to wake up. The engine owns the exchange
- * from there (retransmissions, the reply, the deadline) and is to be
- * woken to take it into its timers and poll set. 1 when started; 0 when
- * the pass is to decide (no answer yet, probes to make, a full window). */
+/* A new request m whose protocol (the pass's pick: one that answered, or
+ * the first not refused) sends the request itself in start
+ * (pm_backend.start_sends, PCP): started now, on the caller's thread, as
+ * the engine's pass would start it, so the request does not wait for the
+ * engine to wake up. The engine owns the exchange from there
+ * (retransmissions, the reply, the deadline, the probes it asked for)
+ * and is to be woken to take it into its timers and poll set. 1 when
+ * started; 0 when the pass is to decide (no route read yet, a full
+ * window, another host's request). */
 int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now);
 /* m's service depends on more than its own deadlines (the network's
  * verdicts, the exchanges under way, the external address): it is to be

@@ -434,10 +434,13 @@ static void release_held(portmap_client *c, int fam, int64_t now)
     }
 }
 
-/* When the held probes go: a round after the one in which the request's
- * protocol answered or was refused (that round wakes the caller waiting
- * for the mapping: the searches are not sent in front of it), or when
- * the hold is over. */
+/* When the held probes go: once the request's protocol answered or was
+ * refused, or the hold is over. Not in the round that read the answer,
+ * which wakes the caller waiting for the mapping: the searches are not
+ * sent in front of it. A round takes well under a millisecond, and two
+ * on the millisecond clock are at least one. */
+#define PM_HELD_AFTER_MS 2
+
 static int64_t held_release_at(const portmap_client *c, int fam)
 {
     const pm_net *net = &c->net[fam];
@@ -445,9 +448,9 @@ static int64_t held_release_at(const portmap_client *c, int fam)
     int64_t at = net->held_until;
 
     if (net->avail[behind] == PM_AVAIL_YES || net->avail[behind] == PM_AVAIL_NO)
-        at = PM_MIN(at, net->verdict_at[behind] + 1);
+        at = PM_MIN(at, net->verdict_at[behind] + PM_HELD_AFTER_MS);
     if (net->heard_at[behind])
-        at = PM_MIN(at, net->heard_at[behind] + 1);
+        at = PM_MIN(at, net->heard_at[behind] + PM_HELD_AFTER_MS);
     return at;
 }
 

@@ -401,12 +401,13 @@ struct pm_backend {
     void (*state_free)(void *state);
     /* Send the first datagram of m's exchange (m->op, m->op_lifetime).
      * Also runs on a caller's thread (lock held): a release, and with
-     * start_sends a request on a router that answered. */
+     * start_sends a new request (pm_mapping_start_at_once). */
     int (*start)(portmap_client *c, portmap_mapping *m, int64_t now);
-    /* start() sends the request itself, a datagram on a socket the engine
-     * polls already (PCP; not UPnP's connections, nor NAT-PMP's socket of
-     * each exchange): a request on a router that answered in it is sent
-     * from the caller's thread at once, its reply read as soon as it comes. */
+    /* start() sends the request itself, a datagram on the one socket the
+     * engine polls for the protocol (PCP; not UPnP's connections, nor
+     * NAT-PMP's socket of each exchange): a new request in it is sent from
+     * the caller's thread at once, its reply read as soon as it comes (the
+     * engine, woken, polls the socket made for a first one). */
     int start_sends;
     /* Forget m's exchange (done, timed out or cancelled). */
     void (*stop)(portmap_client *c, portmap_mapping *m);
