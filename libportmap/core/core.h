@@ -265,13 +265,18 @@ void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline,
 /*
  * pm_net_probe_all right after a first request went out in behind: the
  * protocols served on another port of the router are held (PROBING,
- * nothing sent) until behind has answered or been refused, at most
- * PM_PROBE_HOLD_MS. A router serves its sockets in its own order
- * (miniupnpd reads SSDP before PCP): four M-SEARCHes that land with the
- * request would be answered first. On a router that does not speak
- * behind, its refusal (ICMP) ends the hold; a silent one costs the hold.
+ * nothing sent) for PM_PROBE_HOLD_MS, 1-2 ms on the millisecond clock. A
+ * router serves its sockets in its own order (miniupnpd reads SSDP
+ * before PCP): four M-SEARCHes that land with the request would be
+ * answered first; once it has read the request (a wake-up, well within
+ * the hold) they wait their turn behind it, and a router that answers
+ * in a millisecond has answered. Not until behind is answered or
+ * refused: a router that keeps it silent (a firewall, or the kernel's
+ * rate limit on ICMP refusals, as the lab's UPnP-only router under
+ * repeated requests) would cost UPnP the longer wait, and a refusal
+ * that comes within 2 ms saves at most one.
  */
-#define PM_PROBE_HOLD_MS 4
+#define PM_PROBE_HOLD_MS 2
 void pm_net_probe_behind(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what,
                          portmap_method behind);
 void pm_net_heard(portmap_client *c, int fam, portmap_method method, int64_t now);

@@ -434,26 +434,6 @@ static void release_held(portmap_client *c, int fam, int64_t now)
     }
 }
 
-/* When the held probes go: once the request's protocol answered or was
- * refused, or the hold is over. Not in the round that read the answer,
- * which wakes the caller waiting for the mapping: the searches are not
- * sent in front of it. A round takes well under a millisecond, and two
- * on the millisecond clock are at least one. */
-#define PM_HELD_AFTER_MS 2
-
-static int64_t held_release_at(const portmap_client *c, int fam)
-{
-    const pm_net *net = &c->net[fam];
-    portmap_method behind = net->held_behind;
-    int64_t at = net->held_until;
-
-    if (net->avail[behind] == PM_AVAIL_YES || net->avail[behind] == PM_AVAIL_NO)
-        at = PM_MIN(at, net->verdict_at[behind] + PM_HELD_AFTER_MS);
-    if (net->heard_at[behind])
-        at = PM_MIN(at, net->heard_at[behind] + PM_HELD_AFTER_MS);
-    return at;
-}
-
 void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what)
 {
     pm_net_probe_behind(c, fam, now, deadline, what, PORTMAP_METHOD_AUTO);
@@ -486,7 +466,6 @@ void pm_net_probe_behind(portmap_client *c, int fam, int64_t now, int64_t deadli
         started = 1;
         if (pm_backend_has_family(b, fam) && held_back(c, meth, behind)) {
             net->held |= PORTMAP_HAVE(meth);
-            net->held_behind = behind;
             continue;
         }
         send_probe(c, fam, meth, now);
@@ -533,10 +512,10 @@ void pm_net_end_probes(portmap_client *c, int fam, int64_t now, int64_t *deadlin
 {
     pm_net *net = &c->net[fam];
 
-    if (net->held && now >= held_release_at(c, fam))
+    if (net->held && now >= net->held_until)
         release_held(c, fam, now);
     else if (net->held)
-        *deadline = PM_MIN(*deadline, held_release_at(c, fam));
+        *deadline = PM_MIN(*deadline, net->held_until);
     for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
         int64_t silent;
         if (net->avail[i] != PM_AVAIL_PROBING || (net->held & PORTMAP_HAVE(i)))

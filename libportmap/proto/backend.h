@@ -252,9 +252,8 @@ typedef struct pm_net {
     /* Probes held behind a first request (PORTMAP_HAVE bits; PROBING,
      * nothing sent yet): those on another port of the router, which may
      * serve that port first (miniupnpd's loop reads SSDP before PCP). They
-     * go once held_behind answered or was refused, or at held_until. */
+     * go at held_until (pm_net_probe_behind). */
     unsigned held;
-    portmap_method held_behind;
     int64_t held_until;
     int listen_due;           /* the route was read: listen for announcements */
     int pcp_version;
