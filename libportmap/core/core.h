@@ -265,18 +265,18 @@ void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline,
 /*
  * pm_net_probe_all right after a first request went out in behind: the
  * protocols served on another port of the router are held (PROBING,
- * nothing sent) for PM_PROBE_HOLD_MS, 1-2 ms on the millisecond clock. A
- * router serves its sockets in its own order (miniupnpd reads SSDP
+ * nothing sent) until the millisecond clock ticks (PM_PROBE_HOLD_MS: up
+ * to 1 ms). A router serves its sockets in its own order (miniupnpd reads SSDP
  * before PCP): four M-SEARCHes that land with the request would be
  * answered first; once it has read the request (a wake-up, well within
- * the hold) they wait their turn behind it, and a router that answers
- * in a millisecond has answered. Not until behind is answered or
- * refused: a router that keeps it silent (a firewall, or the kernel's
- * rate limit on ICMP refusals, as the lab's UPnP-only router under
- * repeated requests) would cost UPnP the longer wait, and a refusal
- * that comes within 2 ms saves at most one.
+ * the hold, mostly) they wait their turn behind it. Not until behind is
+ * answered or refused: a router that keeps it silent (a firewall, or the
+ * kernel's rate limit on ICMP refusals, as the lab's UPnP-only router
+ * under repeated requests) would cost UPnP that longer wait. Measured
+ * (bench_ab fresh, bench_mapped upnp): 2 ms cut the full router's p90
+ * a little more, but cost UPnP-only 1.9 ms where 1 costs 0.6-0.9.
  */
-#define PM_PROBE_HOLD_MS 2
+#define PM_PROBE_HOLD_MS 1
 void pm_net_probe_behind(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what,
                          portmap_method behind);
 void pm_net_heard(portmap_client *c, int fam, portmap_method method, int64_t now);
