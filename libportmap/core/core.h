@@ -226,8 +226,8 @@ int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, 
                                 int64_t now, double unit_rand);
 /* Ask the engine to probe fam's protocols (PM_PROBE_* what) by deadline */
 void pm_mapping_want_probe(portmap_client *c, int fam, unsigned what, int64_t deadline);
-/* The same, right after m's first request went out in behind: the probes
- * of protocols on another port of the router wait for its answer
+/* The same, right after a first request went out in behind: the probes
+ * of protocols on another port of the router are held a moment behind it
  * (pm_net_probe_behind) */
 void pm_mapping_want_probe_behind(portmap_client *c, int fam, unsigned what, int64_t deadline,
                                   portmap_method behind);
@@ -266,15 +266,16 @@ void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline,
  * pm_net_probe_all right after a first request went out in behind: the
  * protocols served on another port of the router are held (PROBING,
  * nothing sent) until the millisecond clock ticks (PM_PROBE_HOLD_MS: up
- * to 1 ms). A router serves its sockets in its own order (miniupnpd reads SSDP
- * before PCP): four M-SEARCHes that land with the request would be
- * answered first; once it has read the request (a wake-up, well within
- * the hold, mostly) they wait their turn behind it. Not until behind is
- * answered or refused: a router that keeps it silent (a firewall, or the
- * kernel's rate limit on ICMP refusals, as the lab's UPnP-only router
- * under repeated requests) would cost UPnP that longer wait. Measured
- * (bench_ab fresh, bench_mapped upnp): 2 ms cut the full router's p90
- * a little more, but cost UPnP-only 1.9 ms where 1 costs 0.6-0.9.
+ * to 1 ms). A router serves its sockets in its own order (miniupnpd
+ * reads SSDP before PCP): four M-SEARCHes that land with the request
+ * would be answered first; once it has read the request (a wake-up,
+ * mostly well within the hold) they wait their turn behind it. Not until
+ * behind is answered or refused: a router that keeps it silent (a
+ * firewall, or the kernel's rate limit on ICMP refusals, as the lab's
+ * UPnP-only router under repeated requests) would cost UPnP that longer
+ * wait. Measured (bench_ab fresh, bench_mapped upnp): 2 ms cut the full
+ * router's p90 a little more, but cost UPnP-only 1.9 ms where 1 costs
+ * 0.6-0.9 (bench/RESULTS.md).
  */
 #define PM_PROBE_HOLD_MS 1
 void pm_net_probe_behind(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what,

@@ -232,7 +232,7 @@ static void start_request(portmap_client *c, portmap_mapping *m, portmap_method 
     /* Then probe whatever nobody has asked yet. The mapping's request goes
      * first because a router answers in turn: a fresh client maps in one
      * round trip, not behind its own probes, and the probes on another
-     * port of the router wait for meth's answer (pm_net_probe_behind). A
+     * port of the router are held a moment (pm_net_probe_behind). A
      * probe that cannot even start ends this request's exchange
      * (pm_mapping_protocol_gone). */
     pm_mapping_want_probe_behind(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline, meth);
