@@ -53,4 +53,19 @@ int64_t bench_thread_cpu_ns(pid_t tid);
 /* voluntary and involuntary context switches of the thread. */
 int bench_thread_switches(pid_t tid, long *vol, long *invol);
 
+/* Every timed item starts after this much quiet (bench_mapped.c says why) */
+#define BENCH_SETTLE_MS 20
+
+/* bench_bare.c: a UDP socket connected to ip:port (-1 on failure); a
+ * datagram within ms (-1 when none); big-endian stores */
+int bench_udp_to(const char *ip, int port);
+ssize_t bench_recv_wait(int fd, uint8_t *buf, size_t cap, int ms);
+void bench_put16(uint8_t *p, unsigned v);
+void bench_put32(uint8_t *p, uint32_t v);
+/* One bare PCP MAP round trip to gw for UDP port (ms, -1 on failure),
+ * from the socket's creation to the success; with probes, the datagrams
+ * of a fresh client's probes follow the MAP. The mapping is deleted
+ * afterwards, untimed. */
+double bench_bare_pcp(const char *gw, unsigned port, int probes);
+
 #endif

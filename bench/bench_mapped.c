@@ -31,14 +31,13 @@
 
 #define PORT_BASE 30000
 #define REPLY_WAIT_MS 3000
-#define SETTLE_MS 20
 
 /* Every timed item starts after the same quiet time: how long the CPUs
  * have idled changes how fast a sleeping thread wakes up (tens of us on
  * a VM), which at a 0.2 ms round trip is no noise to leave to chance. */
 static void settle(void)
 {
-    usleep(SETTLE_MS * 1000);
+    usleep(BENCH_SETTLE_MS * 1000);
 }
 
 /* ---- libportmap ---- */
@@ -117,127 +116,6 @@ static lib_result lib_warm(unsigned port)
 
 /* ---- bare exchanges, no library ---- */
 
-static int udp_to(const char *ip, int port)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-    inet_pton(AF_INET, ip, &sa.sin_addr);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static ssize_t recv_wait(int fd, uint8_t *buf, size_t cap, int ms)
-{
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    if (poll(&p, 1, ms) <= 0)
-        return -1;
-    return recv(fd, buf, cap, 0);
-}
-
-static void put16(uint8_t *p, unsigned v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v >> 16);
-    put16(p + 2, v & 0xffff);
-}
-
-/* RFC 6887 11.1 MAP request for UDP, IPv4 addresses as ::ffff:a.b.c.d. */
-static void pcp_map(uint8_t out[60], const uint8_t nonce[12], unsigned port, uint32_t lifetime)
-{
-    struct in_addr me;
-
-    memset(out, 0, 60);
-    out[0] = 2;
-    out[1] = 1;
-    put32(out + 4, lifetime);
-    inet_pton(AF_INET, BENCH_LAN_IP, &me);
-    out[18] = out[19] = 0xff;
-    memcpy(out + 20, &me, 4);
-    memcpy(out + 24, nonce, 12);
-    out[36] = 17;
-    put16(out + 40, port);
-    put16(out + 42, port);
-    out[54] = out[55] = 0xff; /* suggested external address ::ffff:0.0.0.0 */
-}
-
-/* What a fresh client sends right after its first MAP: a PCP ANNOUNCE,
- * a NAT-PMP address request and the SSDP searches for IGD v2 and v1,
- * each to the router and to the multicast group. */
-static void send_probes(int pcp_fd, const char *gw)
-{
-    uint8_t announce[24] = { 2, 0 }, addr_req[2] = { 0, 0 };
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(1900) };
-    struct in_addr me;
-    int pmp = udp_to(gw, 5351), ssdp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    char msg[256];
-
-    inet_pton(AF_INET, BENCH_LAN_IP, &me);
-    announce[18] = announce[19] = 0xff;
-    memcpy(announce + 20, &me, 4);
-    if (send(pcp_fd, announce, sizeof(announce), 0) < 0 || pmp < 0 ||
-        send(pmp, addr_req, sizeof(addr_req), 0) < 0 || ssdp < 0)
-        fprintf(stderr, "bench_mapped: a probe could not be sent\n");
-    for (int v = 2; v >= 1 && ssdp >= 0; v--) {
-        for (int mc = 0; mc < 2; mc++) {
-            const char *host = mc ? "239.255.255.250" : gw;
-            int len = snprintf(msg, sizeof(msg), "M-SEARCH * HTTP/1.1\r\nHOST: %s:1900\r\n"
-                               "MAN: \"ssdp:discover\"\r\nMX: 2\r\nST: urn:schemas-upnp-org:"
-                               "device:InternetGatewayDevice:%d\r\n\r\n", host, v);
-            inet_pton(AF_INET, host, &to.sin_addr);
-            sendto(ssdp, msg, (size_t)len, 0, (struct sockaddr *)&to, sizeof(to));
-        }
-    }
-    if (pmp >= 0)
-        close(pmp);
-    if (ssdp >= 0)
-        close(ssdp);
-}
-
-/* One PCP MAP round trip, from the socket's creation to a matching
- * success; with probes, the probes of a fresh client follow the MAP. The
- * mapping is deleted afterwards, untimed. */
-static double bare_pcp(const char *gw, unsigned port, int probes)
-{
-    uint8_t req[60], rsp[1100], nonce[12];
-    double t0, t = -1;
-    ssize_t n;
-    int fd;
-
-    if (getrandom(nonce, sizeof(nonce), 0) != sizeof(nonce))
-        return -1;
-    pcp_map(req, nonce, port, 3600);
-    settle();
-    t0 = bench_now_ms();
-    fd = udp_to(gw, 5351);
-    if (fd < 0 || send(fd, req, sizeof(req), 0) != sizeof(req))
-        goto out;
-    if (probes)
-        send_probes(fd, gw);
-    while ((n = recv_wait(fd, rsp, sizeof(rsp), REPLY_WAIT_MS)) > 0) {
-        if (n >= 60 && rsp[1] == 0x81 && !memcmp(rsp + 24, nonce, 12)) { /* not the ANNOUNCE's */
-            if (rsp[3] == 0)
-                t = bench_now_ms() - t0;
-            break;
-        }
-    }
-    pcp_map(req, nonce, port, 0);
-    if (send(fd, req, sizeof(req), 0) == sizeof(req))
-        recv_wait(fd, rsp, sizeof(rsp), REPLY_WAIT_MS);
-out:
-    if (fd >= 0)
-        close(fd);
-    return t;
-}
-
 /* NAT-PMP: the public address request and the mapping request go out
  * together (two sockets); timed until both answered. With known_addr,
  * the mapping request alone. */
@@ -247,13 +125,13 @@ static double bare_natpmp(const char *gw, unsigned port, int known_addr)
     int fa, fm, got = known_addr ? 1 : 0;
     double t0, t = -1;
 
-    put16(map_req + 4, port);
-    put16(map_req + 6, port);
-    put32(map_req + 8, 3600);
+    bench_put16(map_req + 4, port);
+    bench_put16(map_req + 6, port);
+    bench_put32(map_req + 8, 3600);
     settle();
     t0 = bench_now_ms();
-    fa = udp_to(gw, 5351);
-    fm = udp_to(gw, 5351);
+    fa = bench_udp_to(gw, 5351);
+    fm = bench_udp_to(gw, 5351);
     if (fa < 0 || fm < 0 || (!known_addr && send(fa, addr_req, 2, 0) != 2) ||
         send(fm, map_req, 12, 0) != 12)
         goto out;
@@ -268,10 +146,10 @@ static double bare_natpmp(const char *gw, unsigned port, int known_addr)
         }
     }
     t = bench_now_ms() - t0;
-    put32(map_req + 8, 0);
-    put16(map_req + 6, 0);
+    bench_put32(map_req + 8, 0);
+    bench_put16(map_req + 6, 0);
     if (send(fm, map_req, 12, 0) == 12)
-        recv_wait(fm, rsp, sizeof(rsp), REPLY_WAIT_MS);
+        bench_recv_wait(fm, rsp, sizeof(rsp), REPLY_WAIT_MS);
 out:
     if (fa >= 0)
         close(fa);
@@ -385,7 +263,7 @@ static double bare_upnp(const char *gw, unsigned port)
         close(fd);
         return -1;
     }
-    n = recv_wait(fd, (uint8_t *)buf, sizeof(buf) - 1, REPLY_WAIT_MS);
+    n = bench_recv_wait(fd, (uint8_t *)buf, sizeof(buf) - 1, REPLY_WAIT_MS);
     close(fd);
     if (n <= 0)
         return -1;
@@ -556,16 +434,16 @@ static int time_to_mapped(const char *mode, int runs)
 
         /* interleaved, so drift on the machine hits all alike */
         if (is_pcp) {
-            v[C_BARE_PROBES][i] = bare_pcp(BENCH_RTR_IP, port + 5, 1);
+            v[C_BARE_PROBES][i] = bench_bare_pcp(BENCH_RTR_IP, port + 5, 1);
             rc |= check("bare exchange with probes", i, v[C_BARE_PROBES][i], 0);
         }
-        v[C_BARE][i] = is_pcp ? bare_pcp(BENCH_RTR_IP, port, 0)
+        v[C_BARE][i] = is_pcp ? bench_bare_pcp(BENCH_RTR_IP, port, 0)
                      : is_upnp ? bare_upnp(BENCH_RTR_IP, port) : bare_natpmp(BENCH_RTR_IP, port, 0);
         rc |= check("bare exchange", i, v[C_BARE][i], 0);
         lr = lib_fresh(port + 1, 0);
         v[C_FRESH][i] = lr.ms;
         rc |= check("libportmap (fresh client)", i, lr.ms, lr.err);
-        v[C_BARE_WARM][i] = is_pcp ? bare_pcp(BENCH_RTR_IP, port + 2, 0)
+        v[C_BARE_WARM][i] = is_pcp ? bench_bare_pcp(BENCH_RTR_IP, port + 2, 0)
                           : is_upnp ? bare_upnp_warm(BENCH_RTR_IP, port + 2)
                           : bare_natpmp(BENCH_RTR_IP, port + 2, 1);
         rc |= check("bare exchange (router known)", i, v[C_BARE_WARM][i], 0);

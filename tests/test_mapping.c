@@ -38,8 +38,23 @@ static size_t fake_count(portmap_client *c) { return 0; }
 static void fake_dispatch(portmap_client *c, struct pollfd *f, size_t n, int64_t now) {}
 static void fake_reset(portmap_client *c, int fam) {}
 
-/* PCP's and NAT-PMP's capabilities and lease policy, no I/O */
-static pm_backend fake_pcp, fake_pmp;
+static int upnp_probes;
+static int fake_upnp_probe(portmap_client *c, int fam, int64_t now)
+{
+    upnp_probes++;
+    return 0;
+}
+
+static int listens, starts_at_listen;
+static void fake_listen(portmap_client *c, int fam)
+{
+    listens++;
+    starts_at_listen = starts;
+}
+
+/* PCP's and NAT-PMP's capabilities and lease policy, no I/O; UPnP's for
+ * the tests that add it (with_upnp) */
+static pm_backend fake_pcp, fake_pmp, fake_upnp;
 static const pm_backend *table[PORTMAP_METHOD_COUNT];
 
 static void make_fake(pm_backend *f, portmap_method m)
@@ -84,7 +99,7 @@ static void setup(void)
     c->rng.s[0] = 1;
     c->rng.s[1] = 2;
     memset(epochs, 0, sizeof(epochs));
-    starts = probes = 0;
+    starts = probes = upnp_probes = listens = starts_at_listen = 0;
 }
 
 static void drop_events(void)
@@ -155,6 +170,129 @@ static void service(portmap_mapping *m, int64_t now)
     for (int fam = 0; fam < PM_FAMS; fam++)
         pm_net_run_wants(c, fam, now);
 }
+
+/* The client speaks UPnP too, last in its order */
+static void with_upnp(void)
+{
+    make_fake(&fake_upnp, PORTMAP_METHOD_UPNP);
+    fake_upnp.probe = fake_upnp_probe;
+    c->backends[PORTMAP_METHOD_UPNP] = &fake_upnp;
+    c->order[c->n_order++] = PORTMAP_METHOD_UPNP;
+}
+
+static int64_t pass(int64_t now)
+{
+    int64_t d = PM_NEVER;
+    pm_engine_pass(c, now, &d);
+    return d;
+}
+
+/* A fresh client's first request (PCP): its SSDP search, which a router
+ * may serve before the PCP request (miniupnpd reads SSDP first), waits
+ * PM_PROBE_HOLD_MS, whatever PCP does meanwhile; the probes on PCP's
+ * port (PCP, NAT-PMP: behind the request in the router's socket) go
+ * with it. */
+START_TEST(ssdp_search_waits_behind_the_first_request)
+{
+    portmap_mapping *m;
+
+    with_upnp();
+    m = add_mapping(0, 10000);
+    ck_assert_int_eq(pass(0), PM_PROBE_HOLD_MS);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(probes, 2);
+    ck_assert_int_eq(upnp_probes, 0);
+    /* discovery is under way for it all the same */
+    ck_assert_int_eq(c->net[PM_V4].avail[PORTMAP_METHOD_UPNP], PM_AVAIL_PROBING);
+    ck_assert_int_eq(pm_net_all_probes_done(c, PM_V4), 0);
+    reply_ok(m, 27015, 60, PM_PROBE_HOLD_MS - 1);
+    ck_assert_int_eq(m->state, PORTMAP_STATE_MAPPED);
+    pass(PM_PROBE_HOLD_MS - 1);
+    ck_assert_int_eq(upnp_probes, 0);
+    pass(PM_PROBE_HOLD_MS);
+    ck_assert_int_eq(upnp_probes, 1);
+    /* its time counts from its search */
+    ck_assert_int_eq(c->net[PM_V4].probe_started[PORTMAP_METHOD_UPNP], PM_PROBE_HOLD_MS);
+    pass(PM_PROBE_HOLD_MS + 1);
+    ck_assert_int_eq(upnp_probes, 1);
+}
+END_TEST
+
+/* A router that keeps PCP silent (a firewall drops it, or its ICMP is
+ * rate limited) costs the search PM_PROBE_HOLD_MS, no more. */
+START_TEST(ssdp_search_waits_a_few_ms_at_most)
+{
+    portmap_mapping *m;
+
+    with_upnp();
+    m = add_mapping(0, 10000);
+    pass(0);
+    pass(PM_PROBE_HOLD_MS - 1);
+    ck_assert_int_eq(upnp_probes, 0);
+    pass(PM_PROBE_HOLD_MS);
+    ck_assert_int_eq(upnp_probes, 1);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+}
+END_TEST
+
+/* A fresh client's first request (its route read when it opened, the
+ * router not yet asked) leaves from the caller's thread, as one on a
+ * router that answered does; the engine's pass probes after it. */
+START_TEST(fresh_request_leaves_at_once)
+{
+    portmap_mapping *m;
+
+    with_upnp();
+    m = add_mapping(0, 10000);
+    fake_pcp.start_sends = 1;
+    ck_assert_int_eq(pm_mapping_start_at_once(c, m, 0), 1);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(m->op_method, PORTMAP_METHOD_PCP);
+    ck_assert_int_eq(probes + upnp_probes, 0);
+    pass(0);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(probes, 2);
+    ck_assert_int_eq(upnp_probes, 0); /* behind the request, as from the pass */
+    pass(PM_PROBE_HOLD_MS);
+    ck_assert_int_eq(upnp_probes, 1);
+}
+END_TEST
+
+/* A discovery asked while the search waits (no request in front of it)
+ * sends it at once. */
+START_TEST(discovery_sends_a_held_search_at_once)
+{
+    with_upnp();
+    add_mapping(0, 10000);
+    pass(0);
+    ck_assert_int_eq(upnp_probes, 0);
+    pm_net_probe_all(c, PM_V4, 1, 2000, PM_PROBE_RETRY);
+    ck_assert_int_eq(upnp_probes, 1);
+    pass(PM_PROBE_HOLD_MS);
+    ck_assert_int_eq(upnp_probes, 1);
+}
+END_TEST
+
+/* The routes read for a first request: the request goes out before the
+ * announcement listeners open their sockets and join their groups. */
+START_TEST(listeners_open_after_the_first_request)
+{
+    pm_net *net = &c->net[PM_V4];
+
+    fake_pcp.listen = fake_listen;
+    c->gateway_override = strdup("127.0.0.1");
+    net->route_ok = 0;
+    net->route_read_at = 0;
+    memset(&net->gateway, 0, sizeof(net->gateway));
+    add_mapping(10, 10000)->created_at = 10;
+    pass(10);
+    ck_assert_int_eq(net->route_ok, 1);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(listens, 1);
+    ck_assert_int_eq(starts_at_listen, 1);
+}
+END_TEST
 
 START_TEST(first_request_goes_out_with_the_probe)
 {
@@ -953,6 +1091,11 @@ static Suite *mapping_suite(void)
     TCase *tc = tcase_create("state_machine");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, first_request_goes_out_with_the_probe);
+    tcase_add_test(tc, ssdp_search_waits_behind_the_first_request);
+    tcase_add_test(tc, listeners_open_after_the_first_request);
+    tcase_add_test(tc, fresh_request_leaves_at_once);
+    tcase_add_test(tc, ssdp_search_waits_a_few_ms_at_most);
+    tcase_add_test(tc, discovery_sends_a_held_search_at_once);
     tcase_add_test(tc, pass_touches_only_what_is_due);
     tcase_add_test(tc, lost_mappings_are_counted);
     tcase_add_test(tc, renewals_due_together_take_turns);

@@ -411,6 +411,41 @@ START_TEST(who_answered_in_words)
 }
 END_TEST
 
+/* A client just opened knows its router before any request: the engine's
+ * first round reads the route, so a first request's datagram has no
+ * route read in front of it. */
+START_TEST(route_is_read_when_the_client_opens)
+{
+    portmap_settings set;
+    portmap_client *oc = NULL;
+    char odir[64];
+    int64_t until;
+    int ok = 0;
+
+    strcpy(odir, "/tmp/pm-netinfo-open-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(odir));
+    portmap_default_settings(&set);
+    set.state_dir = odir;
+    set.gateway = "127.0.0.1";
+    ck_assert_int_eq(portmap_open(&oc, &set), PORTMAP_OK);
+    until = pm_now_ms() + 2000;
+    while (!ok && pm_now_ms() < until) {
+        pthread_mutex_lock(&oc->lock);
+        ok = oc->net[PM_V4].route_ok;
+        pthread_mutex_unlock(&oc->lock);
+        if (!ok)
+            usleep(1000);
+    }
+    portmap_close(&oc);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", odir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    ck_assert_int_eq(ok, 1);
+}
+END_TEST
+
 static Suite *netinfo_suite(void)
 {
     Suite *s = suite_create("netinfo");
@@ -430,6 +465,7 @@ static Suite *netinfo_suite(void)
     tcase_add_test(ans, first_answered_is_of_the_clients_protocols);
     tcase_add_test(ans, silent_deadline_once_another_answered);
     tcase_add_test(ans, silent_deadline_when_only_refused);
+    tcase_add_test(ans, route_is_read_when_the_client_opens);
     suite_add_tcase(s, ans);
 
     tcase_add_checked_fixture(why, setup, teardown);

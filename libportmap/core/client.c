@@ -173,6 +173,10 @@ PORTMAP_API int portmap_open(portmap_client **out, const portmap_settings *s)
         return PORTMAP_ERR_INVALID_ARGUMENT;
     if ((rc = pm_client_new(&c, s, NULL, 0)) != PORTMAP_OK)
         return rc;
+    /* The engine's first round reads the IPv4 route (netlink tells it of
+     * changes from then on): a first request finds the router known and
+     * its datagram leaves without a route read in front of it. */
+    c->route_dirty = 1;
     if (pthread_create(&c->thread, NULL, pm_engine_main, c) != 0) {
         pm_client_free(c);
         return PORTMAP_ERR_SYSTEM;

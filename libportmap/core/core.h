@@ -230,6 +230,11 @@ int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, 
                                 int64_t now, double unit_rand);
 /* Ask the engine to probe fam's protocols (PM_PROBE_* what) by deadline */
 void pm_mapping_want_probe(portmap_client *c, int fam, unsigned what, int64_t deadline);
+/* The same, right after a first request went out in behind: the probes
+ * of protocols on another port of the router are held a moment behind it
+ * (pm_net_probe_behind) */
+void pm_mapping_want_probe_behind(portmap_client *c, int fam, unsigned what, int64_t deadline,
+                                  portmap_method behind);
 /* The end states: FAILED with err (and the reason in words), RELEASED */
 void pm_mapping_fail(portmap_client *c, portmap_mapping *m, portmap_error err);
 void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_error err);
@@ -238,13 +243,15 @@ void pm_mapping_set_released(portmap_client *c, portmap_mapping *m, portmap_erro
 
 /* m's part of the engine's pass at now; lowers *deadline to its next. */
 void pm_mapping_service(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline);
-/* A new request m on a router that has answered in a protocol whose start
- * sends the request itself (pm_backend.start_sends, PCP): started now, on the
- * caller's thread, as the engine's pass would start it, so the request
- * does not wait for the engine to wake up. The engine owns the exchange
- * from there (retransmissions, the reply, the deadline) and is to be
- * woken to take it into its timers and poll set. 1 when started; 0 when
- * the pass is to decide (no answer yet, probes to make, a full window). */
+/* A new request m whose protocol (the pass's pick: one that answered, or
+ * the first not refused) sends the request itself in start
+ * (pm_backend.start_sends, PCP): started now, on the caller's thread, as
+ * the engine's pass would start it, so the request does not wait for the
+ * engine to wake up. The engine owns the exchange from there
+ * (retransmissions, the reply, the deadline, the probes it asked for)
+ * and is to be woken to take it into its timers and poll set. 1 when
+ * started; 0 when the pass is to decide (no route read yet, a full
+ * window, another host's request). */
 int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now);
 /* m's service depends on more than its own deadlines (the network's
  * verdicts, the exchanges under way, the external address): it is to be
@@ -259,6 +266,24 @@ extern const pm_host pm_host_engine;
  * address forgets what the old router spoke. */
 int pm_net_refresh_route(portmap_client *c, int fam, int64_t now);
 void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what);
+/*
+ * pm_net_probe_all right after a first request went out in behind: the
+ * protocols served on another port of the router are held (PROBING,
+ * nothing sent) until the millisecond clock ticks (PM_PROBE_HOLD_MS: up
+ * to 1 ms). A router serves its sockets in its own order (miniupnpd
+ * reads SSDP before PCP): four M-SEARCHes that land with the request
+ * would be answered first; once it has read the request (a wake-up,
+ * mostly well within the hold) they wait their turn behind it. Not until
+ * behind is answered or refused: a router that keeps it silent (a
+ * firewall, or the kernel's rate limit on ICMP refusals, as the lab's
+ * UPnP-only router under repeated requests) would cost UPnP that longer
+ * wait. Measured (bench_ab fresh, bench_mapped upnp): 2 ms cut the full
+ * router's p90 a little more, but cost UPnP-only 1.9 ms where 1 costs
+ * 0.6-0.9 (bench/RESULTS.md).
+ */
+#define PM_PROBE_HOLD_MS 1
+void pm_net_probe_behind(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what,
+                         portmap_method behind);
 void pm_net_heard(portmap_client *c, int fam, portmap_method method, int64_t now);
 /* The verdict on method at fam's router; why (NO only) in words. */
 void pm_net_probe_done(portmap_client *c, int fam, portmap_method method, pm_avail result,

@@ -558,8 +558,17 @@ int pm_mapping_router_reset(portmap_client *c, portmap_mapping *m, int64_t retry
 
 void pm_mapping_want_probe(portmap_client *c, int fam, unsigned what, int64_t deadline)
 {
+    pm_mapping_want_probe_behind(c, fam, what, deadline, PORTMAP_METHOD_AUTO);
+}
+
+void pm_mapping_want_probe_behind(portmap_client *c, int fam, unsigned what, int64_t deadline,
+                                  portmap_method behind)
+{
     pm_net *net = &c->net[fam];
 
+    /* held behind a request only when every ask of the pass says so */
+    net->want_behind = !net->want_probe || net->want_behind == behind ? behind
+                                                                       : PORTMAP_METHOD_AUTO;
     /* the widest ask of the pass, by the latest deadline */
     if (!net->want_probe || (unsigned)net->want_probe - 1 < what)
         net->want_probe = (int)what + 1;

@@ -201,24 +201,44 @@ static void router_restarted(portmap_client *c, int fam, portmap_method method, 
     hurry(c, fam, method, now);
 }
 
+/* Every backend listens to the router's announcements, whichever the
+ * client uses: a restart announced in one protocol is a restart. */
+static void listen_all(portmap_client *c, int fam)
+{
+    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
+        const pm_backend *b = c->backends[i];
+        if (b && b->listen && pm_backend_has_family(b, fam))
+            b->listen(c, fam);
+    }
+}
+
 int pm_net_run_wants(portmap_client *c, int fam, int64_t now)
 {
     pm_net *net = &c->net[fam];
-    int did = 0;
+    int did = 0, read = 0;
 
     if (net->want_route) {
         net->want_route = 0;
         pm_net_refresh_route(c, fam, now);
-        did = 1;
+        did = read = 1;
     }
     if (net->want_probe) {
         unsigned what = (unsigned)net->want_probe - 1;
         int64_t deadline = net->want_probe_deadline;
+        portmap_method behind = net->want_behind;
         net->want_probe = 0;
         net->want_probe_deadline = 0;
+        net->want_behind = PORTMAP_METHOD_AUTO;
         if (net->route_ok)
-            pm_net_probe_all(c, fam, now, deadline, what);
+            pm_net_probe_behind(c, fam, now, deadline, what, behind);
         did = 1;
+    }
+    if (net->listen_due && net->route_ok && !read) {
+        /* a pass after the route's read, after its probes: a first
+         * request's datagrams go before the listeners' sockets and group
+         * joins */
+        net->listen_due = 0;
+        listen_all(c, fam);
     }
     return did;
 }
@@ -239,6 +259,7 @@ static void forget_gateway(portmap_client *c, int fam, int64_t now)
     memset(net->heard_at, 0, sizeof(net->heard_at));
     memset(net->verdict_at, 0, sizeof(net->verdict_at));
     net->refused = PORTMAP_METHOD_AUTO;
+    net->held = 0;
     memset(net->why, 0, sizeof(net->why));
     net->orphans_claimed = net->orphans_due = 0;
     net->pcp_version = 0;
@@ -251,17 +272,6 @@ static void forget_gateway(portmap_client *c, int fam, int64_t now)
             remap |= pm_mapping_network_changed(c, m, now);
     if (remap)
         pm_net_probe_all(c, fam, now, now + c->s.timeout_ms, PM_PROBE_UNKNOWN);
-}
-
-/* Every backend listens to the router's announcements, whichever the
- * client uses: a restart announced in one protocol is a restart. */
-static void listen_all(portmap_client *c, int fam)
-{
-    for (int i = 0; i < PORTMAP_METHOD_COUNT; i++) {
-        const pm_backend *b = c->backends[i];
-        if (b && b->listen && pm_backend_has_family(b, fam))
-            b->listen(c, fam);
-    }
 }
 
 /* The family's gateway and our address towards it, now. */
@@ -375,7 +385,7 @@ int pm_net_refresh_route(portmap_client *c, int fam, int64_t now)
     snprintf(net->ifname, sizeof(net->ifname), "%s", ifname);
     net->lan_read = 0; /* read when a request for another host needs it */
     net->route_ok = 1;
-    listen_all(c, fam);
+    net->listen_due = 1; /* the engine's pass, after what it sends (pm_net_run_wants) */
     return 0;
 }
 
@@ -390,11 +400,56 @@ static int wants_probe(pm_avail a, unsigned what)
     }
 }
 
+/* Whether meth's probe waits behind a first request in behind: it is
+ * served on another port of the router. */
+static int held_back(const portmap_client *c, portmap_method meth, portmap_method behind)
+{
+    const pm_backend *b = pm_backend_of(c, meth), *r = pm_backend_of(c, behind);
+
+    return behind != PORTMAP_METHOD_AUTO && meth != behind && b && r && b->port != r->port;
+}
+
+static void send_probe(portmap_client *c, int fam, portmap_method meth, int64_t now)
+{
+    const pm_backend *b = c->backends[meth];
+
+    if (!pm_backend_has_family(b, fam))
+        pm_net_probe_failed(c, fam, meth, now, "not spoken over IPv%d", fam == PM_V6 ? 6 : 4);
+    else if (b->probe(c, fam, now) != 0)
+        pm_net_probe_failed(c, fam, meth, now, "could not send (no socket)");
+}
+
+/* The held probes go now; their time starts with their datagrams. */
+static void release_held(portmap_client *c, int fam, int64_t now)
+{
+    pm_net *net = &c->net[fam];
+    unsigned held = net->held;
+
+    net->held = 0;
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
+        if (!(held & PORTMAP_HAVE(i)) || net->avail[i] != PM_AVAIL_PROBING || !c->backends[i])
+            continue;
+        net->probe_started[i] = now;
+        send_probe(c, fam, (portmap_method)i, now);
+    }
+}
+
 void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what)
+{
+    pm_net_probe_behind(c, fam, now, deadline, what, PORTMAP_METHOD_AUTO);
+}
+
+void pm_net_probe_behind(portmap_client *c, int fam, int64_t now, int64_t deadline, unsigned what,
+                         portmap_method behind)
 {
     pm_net *net = &c->net[fam];
     int started = 0, busy = !pm_net_all_probes_done(c, fam);
+    unsigned held;
 
+    /* asked with no request in front: nothing waits any more */
+    if (net->held && behind == PORTMAP_METHOD_AUTO)
+        release_held(c, fam, now);
+    held = net->held;
     for (unsigned i = 0; i < c->n_order; i++) {
         portmap_method meth = c->order[i];
         const pm_backend *b = c->backends[meth];
@@ -409,15 +464,18 @@ void pm_net_probe_all(portmap_client *c, int fam, int64_t now, int64_t deadline,
         net->heard_at[meth] = 0;
         net->why[meth][0] = '\0';
         started = 1;
-        if (!pm_backend_has_family(b, fam))
-            pm_net_probe_failed(c, fam, meth, now, "not spoken over IPv%d", fam == PM_V6 ? 6 : 4);
-        else if (b->probe(c, fam, now) != 0)
-            pm_net_probe_failed(c, fam, meth, now, "could not send (no socket)");
+        if (pm_backend_has_family(b, fam) && held_back(c, meth, behind)) {
+            net->held |= PORTMAP_HAVE(meth);
+            continue;
+        }
+        send_probe(c, fam, meth, now);
     }
     /* A probe runs its full course whoever asked: a caller that waits a
      * millisecond (a hint for a message) must not turn a router that
      * answers in 5 ms into a verdict of "unavailable" for everyone. */
     deadline = PM_MAX(deadline, now + c->s.timeout_ms);
+    if (net->held && !held)
+        net->held_until = now + PM_PROBE_HOLD_MS;
     if (started && !busy) {
         net->probe_deadline = deadline;
         net->refused = PORTMAP_METHOD_AUTO; /* of the round before */
@@ -454,9 +512,13 @@ void pm_net_end_probes(portmap_client *c, int fam, int64_t now, int64_t *deadlin
 {
     pm_net *net = &c->net[fam];
 
+    if (net->held && now >= net->held_until)
+        release_held(c, fam, now);
+    else if (net->held)
+        *deadline = PM_MIN(*deadline, net->held_until);
     for (int i = 1; i < PORTMAP_METHOD_COUNT; i++) {
         int64_t silent;
-        if (net->avail[i] != PM_AVAIL_PROBING)
+        if (net->avail[i] != PM_AVAIL_PROBING || (net->held & PORTMAP_HAVE(i)))
             continue;
         silent = pm_net_silent_deadline(c, fam, (portmap_method)i);
         if (now >= net->probe_deadline && net->why[i][0]) {

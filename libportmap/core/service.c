@@ -231,9 +231,11 @@ static void start_request(portmap_client *c, portmap_mapping *m, portmap_method 
     pm_mapping_start_op(c, m, PM_OP_MAP, now);
     /* Then probe whatever nobody has asked yet. The mapping's request goes
      * first because a router answers in turn: a fresh client maps in one
-     * round trip, not behind its own probes. A probe that cannot even
-     * start ends this request's exchange (pm_mapping_protocol_gone). */
-    pm_mapping_want_probe(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline);
+     * round trip, not behind its own probes, and the probes on another
+     * port of the router are held a moment (pm_net_probe_behind). A
+     * probe that cannot even start ends this request's exchange
+     * (pm_mapping_protocol_gone). */
+    pm_mapping_want_probe_behind(c, m->fam, PM_PROBE_UNKNOWN, m->first_deadline, meth);
 }
 
 static void service_pending(portmap_client *c, portmap_mapping *m, int64_t now, int64_t *deadline)
@@ -323,10 +325,12 @@ int pm_mapping_start_at_once(portmap_client *c, portmap_mapping *m, int64_t now)
         m->retry_at != PM_NEVER || now >= m->first_deadline || !net->route_ok ||
         c->route_dirty || c->n_ops_fam[m->fam] >= PM_INFLIGHT_MAX)
         return 0;
+    /* A fresh client's first request too (the router not yet asked: the
+     * engine read the route when the client opened): its probes follow
+     * from the engine's pass (start_request's want). */
     meth = pick_method(c, m, &all_no);
     b = pm_backend_of(c, meth);
-    if (all_no || meth == PORTMAP_METHOD_AUTO || net->avail[meth] != PM_AVAIL_YES || !b ||
-        !b->start_sends)
+    if (all_no || meth == PORTMAP_METHOD_AUTO || !b || !b->start_sends)
         return 0;
     start_request(c, m, meth, now);
     return 1;

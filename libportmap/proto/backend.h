@@ -246,6 +246,16 @@ typedef struct pm_net {
     int want_route;
     int want_probe;           /* 0: none; else 1 + PM_PROBE_* */
     int64_t want_probe_deadline;
+    /* the probes wanted follow a first request in this protocol (AUTO:
+     * none, or several asks of the pass that disagree) */
+    portmap_method want_behind;
+    /* Probes held behind a first request (PORTMAP_HAVE bits; PROBING,
+     * nothing sent yet): those on another port of the router, which may
+     * serve that port first (miniupnpd's loop reads SSDP before PCP). They
+     * go at held_until (pm_net_probe_behind). */
+    unsigned held;
+    int64_t held_until;
+    int listen_due;           /* the route was read: listen for announcements */
     int pcp_version;
     int upnp_version;         /* IGD service version, 1 or 2; 0 unknown */
     char upnp_service[48];    /* e.g. "WANIPConnection:2", "WANIPv6FirewallControl:1" */
@@ -401,12 +411,13 @@ struct pm_backend {
     void (*state_free)(void *state);
     /* Send the first datagram of m's exchange (m->op, m->op_lifetime).
      * Also runs on a caller's thread (lock held): a release, and with
-     * start_sends a request on a router that answered. */
+     * start_sends a new request (pm_mapping_start_at_once). */
     int (*start)(portmap_client *c, portmap_mapping *m, int64_t now);
-    /* start() sends the request itself, a datagram on a socket the engine
-     * polls already (PCP; not UPnP's connections, nor NAT-PMP's socket of
-     * each exchange): a request on a router that answered in it is sent
-     * from the caller's thread at once, its reply read as soon as it comes. */
+    /* start() sends the request itself, a datagram on the one socket the
+     * engine polls for the protocol (PCP; not UPnP's connections, nor
+     * NAT-PMP's socket of each exchange): a new request in it is sent from
+     * the caller's thread at once, its reply read as soon as it comes (the
+     * engine, woken, polls the socket made for a first one). */
     int start_sends;
     /* Forget m's exchange (done, timed out or cancelled). */
     void (*stop)(portmap_client *c, portmap_mapping *m);
