@@ -294,6 +294,29 @@ START_TEST(listeners_open_after_the_first_request)
 }
 END_TEST
 
+/* portmap_open() has the route read at once, but sends nothing until a
+ * request or a discovery asks: no group joins for the announcements. */
+START_TEST(an_idle_client_does_not_listen)
+{
+    pm_net *net = &c->net[PM_V4];
+
+    fake_pcp.listen = fake_listen;
+    c->gateway_override = strdup("127.0.0.1");
+    net->route_ok = 0;
+    memset(&net->gateway, 0, sizeof(net->gateway));
+    c->route_dirty = 1; /* as portmap_open() leaves it */
+    pass(10);
+    pass(20);
+    ck_assert_int_eq(net->route_ok, 1);
+    ck_assert_int_eq(listens, 0);
+    add_mapping(30, 10000)->created_at = 30;
+    pass(30);
+    ck_assert_int_eq(starts, 1);
+    ck_assert_int_eq(listens, 1);
+    ck_assert_int_eq(starts_at_listen, 1);
+}
+END_TEST
+
 START_TEST(first_request_goes_out_with_the_probe)
 {
     portmap_mapping *m = add_mapping(0, 10000);
@@ -1093,6 +1116,7 @@ static Suite *mapping_suite(void)
     tcase_add_test(tc, first_request_goes_out_with_the_probe);
     tcase_add_test(tc, ssdp_search_waits_behind_the_first_request);
     tcase_add_test(tc, listeners_open_after_the_first_request);
+    tcase_add_test(tc, an_idle_client_does_not_listen);
     tcase_add_test(tc, fresh_request_leaves_at_once);
     tcase_add_test(tc, ssdp_search_waits_a_few_ms_at_most);
     tcase_add_test(tc, discovery_sends_a_held_search_at_once);

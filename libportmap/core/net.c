@@ -212,6 +212,15 @@ static void listen_all(portmap_client *c, int fam)
     }
 }
 
+/* Whether fam's router has been asked anything: a protocol's probe. */
+static int asked(const pm_net *net)
+{
+    for (int i = 1; i < PORTMAP_METHOD_COUNT; i++)
+        if (net->avail[i] != PM_AVAIL_UNKNOWN)
+            return 1;
+    return 0;
+}
+
 int pm_net_run_wants(portmap_client *c, int fam, int64_t now)
 {
     pm_net *net = &c->net[fam];
@@ -233,10 +242,11 @@ int pm_net_run_wants(portmap_client *c, int fam, int64_t now)
             pm_net_probe_behind(c, fam, now, deadline, what, behind);
         did = 1;
     }
-    if (net->listen_due && net->route_ok && !read) {
+    if (net->listen_due && net->route_ok && !read && asked(net)) {
         /* a pass after the route's read, after its probes: a first
          * request's datagrams go before the listeners' sockets and group
-         * joins */
+         * joins; and none before a discovery or a request asks for the
+         * router (a group join is a datagram: portmap_open() sends none) */
         net->listen_due = 0;
         listen_all(c, fam);
     }
