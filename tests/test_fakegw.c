@@ -1126,23 +1126,33 @@ static int gateway_maps(void *arg)
     return atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests) >= *(int *)arg;
 }
 
-START_TEST(known_router_request_leaves_without_the_engine)
+/* A client that has mapped port 7300 (the router known), its engine
+ * held in that mapping's MAPPED callback until let_engine_go; *r is left
+ * a request for the test to reuse. */
+static void engine_held_by_a_callback(portmap_request *r)
 {
-    int want;
-    portmap_request r;
-    portmap_mapping *first = NULL, *m = NULL;
-    portmap_mapping_info info;
+    portmap_mapping *first = NULL;
 
     atomic_store(&engine_held, 0);
     atomic_store(&let_engine_go, 0);
     start(S_PLAIN);
-    portmap_request_init(&r);
-    r.internal_port = 7300;
-    r.callback = on_mapped_hold;
-    ck_assert_int_eq(portmap_request_mapping(client, &r, &first), PORTMAP_OK);
+    portmap_request_init(r);
+    r->internal_port = 7300;
+    r->callback = on_mapped_hold;
+    ck_assert_int_eq(portmap_request_mapping(client, r, &first), PORTMAP_OK);
     ck_assert_int_eq(portmap_mapping_wait(first, 0, NULL), PORTMAP_OK);
     /* the engine is in the callback now, or about to be */
     ck_assert(wait_until(engine_is_held, NULL, 5000));
+}
+
+START_TEST(known_router_request_leaves_without_the_engine)
+{
+    int want;
+    portmap_request r;
+    portmap_mapping *m = NULL;
+    portmap_mapping_info info;
+
+    engine_held_by_a_callback(&r);
     want = atomic_load(&gw.pcp_requests) + atomic_load(&gw.natpmp_requests) + 1;
     r.internal_port = 7302;
     r.callback = NULL;
@@ -1188,18 +1198,10 @@ END_TEST
 START_TEST(waiting_caller_reads_its_reply)
 {
     portmap_request r;
-    portmap_mapping *first = NULL, *m = NULL;
+    portmap_mapping *m = NULL;
     portmap_mapping_info info;
 
-    atomic_store(&engine_held, 0);
-    atomic_store(&let_engine_go, 0);
-    start(S_PLAIN);
-    portmap_request_init(&r);
-    r.internal_port = 7300;
-    r.callback = on_mapped_hold;
-    ck_assert_int_eq(portmap_request_mapping(client, &r, &first), PORTMAP_OK);
-    ck_assert_int_eq(portmap_mapping_wait(first, 0, NULL), PORTMAP_OK);
-    ck_assert(wait_until(engine_is_held, NULL, 5000));
+    engine_held_by_a_callback(&r);
     m = request(7302);
     ck_assert_int_eq(portmap_mapping_wait(m, 2000, &info), PORTMAP_OK);
     ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
