@@ -322,7 +322,7 @@ void pm_orphans_release(portmap_client *c, const pm_journal_entry *e, size_t n, 
  * reads (lock held: read it before the lock is dropped). */
 static inline int pm_reader_efd(const portmap_client *c)
 {
-    return c->reader ? c->reader_efd : -1;
+    return c->n_reader_fds ? c->reader_efd : -1;
 }
 /* Wake the reader of efd (pm_reader_efd's; -1: none). No lock needed:
  * the eventfd lives as long as the client. */

@@ -49,7 +49,7 @@ static int reader_fd(const portmap_client *c, int fd)
  * leaves. */
 static void mask_reader_fds(portmap_client *c, struct pollfd *fds, size_t n)
 {
-    for (size_t i = 0; c->reader && i < n; i++) {
+    for (size_t i = 0; c->n_reader_fds && i < n; i++) {
         if (fds[i].fd >= 0 && reader_fd(c, fds[i].fd)) {
             fds[i].fd = -1;
             c->reader_masked = 1;
@@ -61,7 +61,7 @@ static void mask_reader_fds(portmap_client *c, struct pollfd *fds, size_t n)
  * sockets is the reader's. */
 static void drop_reader_results(portmap_client *c, struct pollfd *fds, size_t n)
 {
-    for (size_t i = 0; c->reader && i < n; i++)
+    for (size_t i = 0; c->n_reader_fds && i < n; i++)
         if (fds[i].revents && reader_fd(c, fds[i].fd))
             fds[i].revents = 0;
 }

@@ -61,8 +61,7 @@ static void drain_efd(portmap_client *c)
 /* Take the reader's place with rd's sockets, or update them. */
 static void take(portmap_client *c, pm_reader *rd)
 {
-    c->reader = 1;
-    c->n_reader_fds = rd->n;
+    c->n_reader_fds = rd->n; /* at least one: the reader's place is taken */
     for (unsigned i = 0; i < rd->n; i++)
         c->reader_fds[i] = rd->fds[i].fd;
     rd->reading = 1;
@@ -95,7 +94,6 @@ void pm_reader_leave(portmap_client *c, pm_reader *rd)
     if (!rd->reading)
         return;
     rd->reading = 0;
-    c->reader = 0;
     c->n_reader_fds = 0;
     /* the engine's poll set left the sockets out: it polls them again */
     if (c->reader_masked) {
@@ -112,7 +110,7 @@ int pm_reader_wait(portmap_client *c, portmap_mapping *m, pm_reader *rd, int64_t
     rd->n = 0;
     add_part(c, m, rd);
     add_part(c, m->twin, rd);
-    if (!rd->n || rd->failed || (c->reader && !rd->reading) || !c->thread_started ||
+    if (!rd->n || rd->failed || (c->n_reader_fds && !rd->reading) || !c->thread_started ||
         !have_efd(c)) {
         pm_reader_leave(c, rd);
         return pm_api_wait_until(c, deadline);

@@ -315,13 +315,12 @@ struct portmap_client {
     int waiters;              /* threads blocked in a public call */
     int wake_due;             /* they are to be woken when the engine drops the lock */
     /* A caller in portmap_mapping_wait() reading its replies' sockets
-     * itself (core/reader.c): while reader is set, reader_fds are its and
-     * the engine neither polls nor reads them (reader_masked: its poll
-     * set left one out, and it is to be woken when the reader leaves);
-     * reader_efd wakes the reader where waiters are woken. */
-    int reader;
+     * itself (core/reader.c): while n_reader_fds is not 0, reader_fds are
+     * its and the engine neither polls nor reads them (reader_masked: its
+     * poll set left one out, and it is to be woken when the reader
+     * leaves); reader_efd wakes the reader where waiters are woken. */
     int reader_fds[PM_FAMS];
-    unsigned n_reader_fds;
+    unsigned n_reader_fds;    /* 0: no caller reads */
     int reader_efd;           /* -1 until a caller first reads */
     int reader_masked;
     char *gateway_override;
