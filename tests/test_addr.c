@@ -108,6 +108,37 @@ START_TEST(text_forms)
 }
 END_TEST
 
+/* pm_addr_str formats by hand: every octet width, and inet_ntop's
+ * answer for random addresses; a buffer too short gets "" */
+START_TEST(ipv4_text_as_inet_ntop)
+{
+    static const char *const fixed[] = { "0.0.0.0", "255.255.255.255", "10.77.0.1",
+                                         "1.22.103.9", "100.10.1.0" };
+    char got[INET_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+    uint32_t x = 2463534242u;
+    struct in_addr a;
+
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        ck_assert_int_eq(inet_pton(AF_INET, fixed[i], &a), 1);
+        pm_addr_str(a.s_addr, got, sizeof(got));
+        ck_assert_str_eq(got, fixed[i]);
+    }
+    for (int i = 0; i < 10000; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        a.s_addr = x;
+        pm_addr_str(x, got, sizeof(got));
+        ck_assert_ptr_nonnull(inet_ntop(AF_INET, &a, want, sizeof(want)));
+        ck_assert_str_eq(got, want);
+    }
+    a.s_addr = htonl(0x0a4d0001); /* 10.77.0.1: 10 bytes with its NUL */
+    pm_addr_str(a.s_addr, got, 10);
+    ck_assert_str_eq(got, "10.77.0.1");
+    memset(got, 'x', sizeof(got));
+    pm_addr_str(a.s_addr, got, 9);
+    ck_assert_str_eq(got, "");
+}
+END_TEST
+
 START_TEST(equality)
 {
     pm_addr a = parsed("fe80::1%1"), b = parsed("fe80::1%2"), c = parsed("fe80::1%1");
@@ -302,6 +333,7 @@ static Suite *addr_suite(void)
     tcase_add_test(tc, parse_either_family);
     tcase_add_test(tc, parse_zones);
     tcase_add_test(tc, text_forms);
+    tcase_add_test(tc, ipv4_text_as_inet_ntop);
     tcase_add_test(tc, equality);
     tcase_add_test(tc, sockaddr_round_trip);
     tcase_add_test(tc, pcp_form_round_trip);

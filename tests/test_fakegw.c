@@ -246,6 +246,37 @@ static int seen(portmap_event ev)
 
 static portmap_client *client;
 
+/* The engine's closing statistics line ("engine: N polls; ..."), from
+ * the debug log of a client opened while log_stats is set. */
+static int log_stats;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static char stats_line[512];
+
+static void on_stats_log(void *user, portmap_log_level level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    if (strncmp(msg, "engine: ", 8))
+        return;
+    pthread_mutex_lock(&stats_lock);
+    snprintf(stats_line, sizeof(stats_line), "%s", msg);
+    pthread_mutex_unlock(&stats_lock);
+}
+
+/* The count logged after what, or -1. */
+static long logged_stat(const char *what)
+{
+    const char *at;
+    long n = -1;
+
+    pthread_mutex_lock(&stats_lock);
+    at = strstr(stats_line, what);
+    if (at)
+        n = strtol(at + strlen(what), NULL, 10);
+    pthread_mutex_unlock(&stats_lock);
+    return n;
+}
+
 static void start(int s)
 {
     portmap_settings st;
@@ -269,6 +300,11 @@ static void start(int s)
     st.timeout_ms = 3000;
     st.state_dir = dir;
     st.close_timeout_ms = 500;
+    if (log_stats) {
+        stats_line[0] = '\0';
+        st.log_callback = on_stats_log;
+        st.log_level = PORTMAP_LOG_DEBUG;
+    }
     ck_assert_int_eq(portmap_open(&client, &st), PORTMAP_OK);
 }
 
@@ -1190,6 +1226,30 @@ START_TEST(known_router_request_is_retransmitted_by_the_engine)
 }
 END_TEST
 
+/* A fresh client's caller waits for a MAP whose first request is lost:
+ * the engine meanwhile probes the other protocols and resends the MAP,
+ * none of which changes what the caller polls. It is not woken for them
+ * (each wake-up of a thread for nothing costs a CPU the reply may be
+ * waiting for), and still reads its reply. */
+START_TEST(waiting_caller_sleeps_through_the_engines_rounds)
+{
+    portmap_mapping_info info;
+    portmap_counters k;
+
+    log_stats = 1;
+    start(S_DROP_FIRST);
+    log_stats = 0;
+    ck_assert_int_eq(portmap_mapping_wait(request(DROPPED_PORT), 5000, &info), PORTMAP_OK);
+    ck_assert_int_eq(info.state, PORTMAP_STATE_MAPPED);
+    ck_assert_int_eq(atomic_load(&dropped_port_maps), 2);
+    ck_assert_int_eq(portmap_get_counters(client, &k), PORTMAP_OK);
+    ck_assert_uint_ge(k.retransmissions, 1);
+    finish();
+    ck_assert_int_ge(logged_stat("replies read by a waiting caller: "), 1);
+    ck_assert_int_eq(logged_stat("its wake-ups: "), 0);
+}
+END_TEST
+
 /* A caller waiting for a request sent from its thread reads the reply
  * itself: its wait ends while the engine is still busy in a callback
  * (the old way, the engine read the reply and then woke the caller: a
@@ -1269,6 +1329,7 @@ static Suite *fakegw_suite(void)
     tcase_add_test(tc, known_router_request_is_retransmitted_by_the_engine);
     tcase_add_test(tc, waiting_caller_reads_its_reply);
     tcase_add_test(tc, late_reply_after_the_wait_is_read_by_the_engine);
+    tcase_add_test(tc, waiting_caller_sleeps_through_the_engines_rounds);
     suite_add_tcase(s, tc);
     tc = tcase_create("ipv6");
     tcase_set_timeout(tc, 30);

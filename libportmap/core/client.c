@@ -120,6 +120,7 @@ int pm_client_new(portmap_client **out, const portmap_settings *s,
         return PORTMAP_ERR_NO_MEMORY;
     c->s = *s;
     c->wake_fd = c->nl_fd = c->reader_efd = -1;
+    c->pid = (long)getpid();
     if (!c->s.default_lifetime)
         c->s.default_lifetime = PM_DEFAULT_LIFETIME;
     if (!c->s.timeout_ms)

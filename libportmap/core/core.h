@@ -324,6 +324,32 @@ static inline int pm_reader_efd(const portmap_client *c)
 {
     return c->n_reader_fds ? c->reader_efd : -1;
 }
+/* Whether the reader's wait is to be looked at again (lock held): the
+ * sockets it would poll now are not those it polls (its mapping's
+ * exchange ended or moved to another protocol, a socket was replaced),
+ * or the client stops. Anything else leaves it asleep: a wake-up of a
+ * thread for nothing costs a CPU the router's reply may be waiting for. */
+static inline int pm_reader_stale(const portmap_client *c)
+{
+    int fds[PM_FAMS];
+    const pm_backend *bs[PM_FAMS];
+    unsigned n;
+
+    if (c->stopping || c->closed || !c->reader_m)
+        return 1;
+    n = pm_backend_reply_fds(c, c->reader_m, fds, bs);
+    if (n != c->n_reader_fds)
+        return 1;
+    for (unsigned i = 0; i < n; i++)
+        if (fds[i] != c->reader_fds[i])
+            return 1;
+    return 0;
+}
+/* pm_reader_efd when the reader is to be woken, else -1 (lock held) */
+static inline int pm_reader_efd_if_stale(const portmap_client *c)
+{
+    return c->n_reader_fds && pm_reader_stale(c) ? c->reader_efd : -1;
+}
 /* Wake the reader of efd (pm_reader_efd's; -1: none). No lock needed:
  * the eventfd lives as long as the client. */
 static inline void pm_reader_wake(int efd)
@@ -357,13 +383,14 @@ static inline void pm_wake_waiters(portmap_client *c)
         c->wake_due = 1;
     } else {
         pthread_cond_broadcast(&c->cond);
-        pm_reader_wake(pm_reader_efd(c));
+        if (!c->reader_dispatching)
+            pm_reader_wake(pm_reader_efd_if_stale(c));
     }
 }
 /* Drop the lock, then wake the callers pm_wake_waiters told of. */
 static inline void pm_unlock_and_wake(portmap_client *c)
 {
-    int due = c->wake_due, efd = due ? pm_reader_efd(c) : -1;
+    int due = c->wake_due, efd = due ? pm_reader_efd_if_stale(c) : -1;
 
     c->wake_due = 0;
     pthread_mutex_unlock(&c->lock);

@@ -224,7 +224,7 @@ static void claim_orphans(portmap_client *c, int64_t now)
             if (!e)
                 return;
             pm_unlock_and_wake(c);
-            n = pm_journal_claim_orphans(c->state_dir, &gw, &local, methods, (long)getpid(), e,
+            n = pm_journal_claim_orphans(c->state_dir, &gw, &local, methods, c->pid, e,
                                          PM_ORPHANS_MAX);
             pm_jq_check_refusal(c);
             pthread_mutex_lock(&c->lock);
@@ -339,9 +339,10 @@ void *pm_engine_main(void *arg)
     pm_jq_run(c, 1);
     pm_events_deliver(c);
     PM_DEBUG(c, "engine: %llu polls; without a wait: %llu for work queued, %llu for a timer "
-                "already due; replies read by a waiting caller: %llu",
+                "already due; replies read by a waiting caller: %llu, its wake-ups: %llu",
              (unsigned long long)c->polls, (unsigned long long)c->polls_for_work,
-             (unsigned long long)c->polls_overdue, (unsigned long long)c->read_by_waiter);
+             (unsigned long long)c->polls_overdue, (unsigned long long)c->read_by_waiter,
+             (unsigned long long)c->reader_woken);
     c->closed = 1;
     pthread_cond_broadcast(&c->cond);
     pm_reader_wake(pm_reader_efd(c));

@@ -81,7 +81,7 @@ static void journal_update(portmap_client *c, portmap_mapping *m, int64_t now)
         .external_port = m->ext_port,
         .gateway = pm_net_of(c, m)->gateway,
         .local = m->local,
-        .pid = (long)getpid(),
+        .pid = c->pid,
         .allow_addr = m->allow_addr,
         .allow_prefix = m->allow_prefix,
         .has_pinhole = m->has_pinhole,

@@ -15,10 +15,19 @@
  * the events and schedule the mappings it touched: callbacks stay on the
  * engine thread.
  *
- * The reader is woken where condition-variable waiters are (core.h's
- * pm_wake_waiters, the engine's every round, close) through an eventfd
- * it polls with its sockets; every round of the engine thus lets it look
- * again at which sockets are its (a reset socket, a protocol given up).
+ * The reader is woken through an eventfd it polls with its sockets, where
+ * condition-variable waiters are woken (core.h's pm_wake_waiters, the
+ * engine's every round, close) but only when its wait is stale: the
+ * sockets it would poll now differ from those it polls (its exchange
+ * ended, moved to another protocol, a socket was replaced) or the client
+ * stops. The engine's probes of a fresh client's other protocols change
+ * nothing of its wait, and each of their rounds woke it for nothing (two
+ * wake-ups before the reply on the lab router; on two CPUs, a CPU the
+ * router's reply may be waiting for).
+ *
+ * The reader wakes the engine for what it dispatched after it drops the
+ * lock (pm_reader_done, or before it polls again): woken before, the
+ * engine only blocks on the lock the reader holds.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,22 +35,14 @@
 
 #include "core/reader.h"
 
-/* Add the socket of m's reply, if a caller may read it. */
-static void add_part(portmap_client *c, const portmap_mapping *m, pm_reader *rd)
+/* The sockets a reader of m polls: m's and its twin's. */
+static void parts_of(const portmap_client *c, const portmap_mapping *m, pm_reader *rd)
 {
-    const pm_backend *b;
-    int fd;
+    int fds[PM_FAMS];
 
-    if (!m || m->state != PORTMAP_STATE_PENDING || m->op == PM_OP_NONE || rd->n == PM_FAMS)
-        return;
-    b = pm_backend_of(c, m->op_method);
-    if (!b || !b->reply_fd || (fd = b->reply_fd(c, m)) < 0)
-        return;
+    rd->n = pm_backend_reply_fds(c, m, fds, rd->b);
     for (unsigned i = 0; i < rd->n; i++)
-        if (rd->fds[i].fd == fd)
-            return;
-    rd->fds[rd->n] = (struct pollfd){ .fd = fd, .events = POLLIN };
-    rd->b[rd->n++] = b;
+        rd->fds[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 }
 
 static int have_efd(portmap_client *c)
@@ -59,16 +60,17 @@ static void drain_efd(portmap_client *c)
 }
 
 /* Take the reader's place with rd's sockets, or update them. */
-static void take(portmap_client *c, pm_reader *rd)
+static void take(portmap_client *c, const portmap_mapping *m, pm_reader *rd)
 {
     c->n_reader_fds = rd->n; /* at least one: the reader's place is taken */
     for (unsigned i = 0; i < rd->n; i++)
         c->reader_fds[i] = rd->fds[i].fd;
+    c->reader_m = m;
     rd->reading = 1;
 }
 
 /* What the poll found, dispatched by each backend once, as the engine
- * would; then the engine is woken for the events and timers. */
+ * would; the engine is to be woken for the events and timers. */
 static void dispatch(portmap_client *c, pm_reader *rd)
 {
     int64_t now = pm_now_ms();
@@ -78,6 +80,7 @@ static void dispatch(portmap_client *c, pm_reader *rd)
         any |= rd->fds[i].revents != 0;
     if (!any)
         return;
+    c->reader_dispatching = 1;
     for (unsigned i = 0; i < rd->n; i++) {
         int seen = 0;
         for (unsigned j = 0; j < i; j++)
@@ -85,8 +88,9 @@ static void dispatch(portmap_client *c, pm_reader *rd)
         if (!seen)
             rd->b[i]->dispatch(c, rd->fds, rd->n, now);
     }
+    c->reader_dispatching = 0;
     c->read_by_waiter++;
-    pm_engine_wake(c);
+    rd->wake_engine = 1;
 }
 
 void pm_reader_leave(portmap_client *c, pm_reader *rd)
@@ -95,11 +99,19 @@ void pm_reader_leave(portmap_client *c, pm_reader *rd)
         return;
     rd->reading = 0;
     c->n_reader_fds = 0;
+    c->reader_m = NULL;
     /* the engine's poll set left the sockets out: it polls them again */
     if (c->reader_masked) {
         c->reader_masked = 0;
-        pm_engine_wake(c);
+        rd->wake_engine = 1;
     }
+}
+
+void pm_reader_done(portmap_client *c, pm_reader *rd)
+{
+    if (rd->wake_engine)
+        pm_engine_wake(c);
+    rd->wake_engine = 0;
 }
 
 int pm_reader_wait(portmap_client *c, portmap_mapping *m, pm_reader *rd, int64_t deadline)
@@ -107,28 +119,30 @@ int pm_reader_wait(portmap_client *c, portmap_mapping *m, pm_reader *rd, int64_t
     struct timespec ts;
     unsigned n;
 
-    rd->n = 0;
-    add_part(c, m, rd);
-    add_part(c, m->twin, rd);
+    parts_of(c, m, rd);
     if (!rd->n || rd->failed || (c->n_reader_fds && !rd->reading) || !c->thread_started ||
         !have_efd(c)) {
         pm_reader_leave(c, rd);
+        pm_reader_done(c, rd); /* the engine is to do what was read */
         return pm_api_wait_until(c, deadline);
     }
     if (pm_now_ms() >= deadline)
         return 0;
-    take(c, rd);
+    take(c, m, rd);
     drain_efd(c); /* under the lock: a wake-up from now on is seen */
     n = rd->n;
     rd->fds[n] = (struct pollfd){ .fd = c->reader_efd, .events = POLLIN };
     ts = pm_timespec_until(deadline);
     pthread_mutex_unlock(&c->lock);
+    pm_reader_done(c, rd);
     if (ppoll(rd->fds, n + 1, &ts, NULL) < 0) {
         rd->failed = errno != EINTR; /* not to be retried at once, again and again */
         for (unsigned i = 0; i < n; i++)
             rd->fds[i].revents = 0;
     }
     pthread_mutex_lock(&c->lock);
+    if (rd->fds[n].revents)
+        c->reader_woken++;
     dispatch(c, rd);
     return pm_now_ms() < deadline;
 }

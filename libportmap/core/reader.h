@@ -13,6 +13,7 @@ typedef struct pm_reader {
     unsigned n;
     int reading;              /* this caller is c's reader */
     int failed;               /* ppoll failed: wait as the others do */
+    int wake_engine;          /* it dispatched or left: the engine is to be woken */
 } pm_reader;
 
 /* pm_api_wait_until for m (and its twin): wait for a change or the
@@ -22,5 +23,9 @@ typedef struct pm_reader {
 int pm_reader_wait(portmap_client *c, portmap_mapping *m, pm_reader *rd, int64_t deadline);
 /* The wait is over: give the sockets back to the engine. Lock held. */
 void pm_reader_leave(portmap_client *c, pm_reader *rd);
+/* Wake the engine if what rd did asks for it: as late as may be (woken
+ * while the lock is held for long, it would only wait for the lock): on
+ * the way out, last before the unlock; before a wait, after it. */
+void pm_reader_done(portmap_client *c, pm_reader *rd);
 
 #endif

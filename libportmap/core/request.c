@@ -256,6 +256,9 @@ PORTMAP_API int portmap_mapping_wait(portmap_mapping *m, int timeout_ms, portmap
 out:
     if (info)
         pm_mapping_fill_info(m, pm_now_ms(), info);
+    /* last before the unlock (after it, close() may free c): the engine
+     * woken now mostly finds the lock free */
+    pm_reader_done(c, &rd);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

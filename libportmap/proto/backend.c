@@ -92,3 +92,28 @@ int pm_backend_can_serve(const pm_backend *b, const portmap_mapping *m)
         return 0;
     return pm_backend_can_allow(b, m->allow_prefix);
 }
+
+static unsigned add_reply_fd(const portmap_client *c, const portmap_mapping *m, int *fds,
+                             const pm_backend **bs, unsigned n)
+{
+    const pm_backend *b;
+    int fd;
+
+    if (!m || m->state != PORTMAP_STATE_PENDING || m->op == PM_OP_NONE || n == PM_FAMS)
+        return n;
+    b = pm_backend_of(c, m->op_method);
+    if (!b || !b->reply_fd || (fd = b->reply_fd((portmap_client *)c, m)) < 0)
+        return n;
+    for (unsigned i = 0; i < n; i++)
+        if (fds[i] == fd)
+            return n;
+    fds[n] = fd;
+    bs[n] = b;
+    return n + 1;
+}
+
+unsigned pm_backend_reply_fds(const portmap_client *c, const portmap_mapping *m,
+                              int fds[PM_FAMS], const pm_backend *bs[PM_FAMS])
+{
+    return add_reply_fd(c, m->twin, fds, bs, add_reply_fd(c, m, fds, bs, 0));
+}

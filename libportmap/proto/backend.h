@@ -318,11 +318,17 @@ struct portmap_client {
      * itself (core/reader.c): while n_reader_fds is not 0, reader_fds are
      * its and the engine neither polls nor reads them (reader_masked: its
      * poll set left one out, and it is to be woken when the reader
-     * leaves); reader_efd wakes the reader where waiters are woken. */
+     * leaves); reader_efd wakes the reader when what it polls or waits
+     * for changed (pm_reader_stale), reader_m is the mapping it waits for
+     * and reader_dispatching says the lock holder is the reader itself,
+     * dispatching what it read (it wakes nobody's eventfd: not its own). */
     int reader_fds[PM_FAMS];
     unsigned n_reader_fds;    /* 0: no caller reads */
     int reader_efd;           /* -1 until a caller first reads */
     int reader_masked;
+    int reader_dispatching;
+    const portmap_mapping *reader_m;
+    long pid;                 /* getpid() at open: the journal's owner (a syscall each) */
     char *gateway_override;
     char *state_dir;
     int route_dirty;          /* netlink said something changed */
@@ -344,6 +350,7 @@ struct portmap_client {
      * busy loop); the debug log tells them at close */
     uint64_t polls, polls_for_work, polls_overdue;
     uint64_t read_by_waiter;  /* replies a waiting caller read (reader.c) */
+    uint64_t reader_woken;    /* times its eventfd woke a waiting caller (reader.c) */
     unsigned fams_used;       /* 1 << PM_V6: IPv6 was asked for; probed from then on */
     /* events queued under the lock, delivered without it */
     struct pm_event *events;
@@ -494,6 +501,11 @@ int pm_backend_can_allow(const pm_backend *b, uint8_t prefix);
 /* Can b map m's port, whoever it is for (m->third) and whoever may
  * connect (m->allow_prefix)? */
 int pm_backend_can_serve(const pm_backend *b, const portmap_mapping *m);
+/* The sockets whose replies a caller waiting for m may read itself
+ * (pm_backend.reply_fd): those of m's and its twin's exchanges under way,
+ * each once, with their backends in bs. Returns how many (<= PM_FAMS). */
+unsigned pm_backend_reply_fds(const portmap_client *c, const portmap_mapping *m,
+                              int fds[PM_FAMS], const pm_backend *bs[PM_FAMS]);
 
 /*
  * What core lends to backends. Engine thread, lock held. A backend

@@ -206,10 +206,25 @@ const char *pm_v6_kind_name(pm_v6_kind k)
     }
 }
 
+/* Without inet_ntop: glibc's goes through sprintf, and every mapping's
+ * info (and event) carries its external address as text. */
 void pm_addr_str(uint32_t addr_be, char *buf, size_t len)
 {
-    struct in_addr a = { .s_addr = addr_be };
-    if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len) && len)
+    const uint8_t *b = (const uint8_t *)&addr_be;
+    char tmp[INET_ADDRSTRLEN], *p = tmp;
+
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 3 ? '.' : '\0';
+    }
+    if ((size_t)(p - tmp) <= len)
+        memcpy(buf, tmp, (size_t)(p - tmp));
+    else if (len)
         buf[0] = '\0';
 }
 

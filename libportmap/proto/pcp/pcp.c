@@ -428,6 +428,11 @@ static void read_socket(portmap_client *c, pcp_state *st, int64_t now)
             continue;
         }
         pm_pcp_handle(c, st->fam, buf, (size_t)n, now);
+        /* A waiting caller reads its reply and goes: a recv that finds
+         * nothing more is a syscall on its way back; what else came is
+         * still there for its next poll, or the engine's. */
+        if (c->reader_dispatching)
+            return;
     }
 }
 
