@@ -350,6 +350,14 @@ START_TEST(success_maps_and_schedules_refresh)
     ck_assert_int_eq(pm_backends_default[PORTMAP_METHOD_NATPMP]->refresh_delay_ms(60, 0.9), 30000);
     ck_assert_int_eq(pm_backends_default[PORTMAP_METHOD_PCP]->refresh_delay_ms(64, 0.0), 32000);
     ck_assert_int_eq(pm_backends_default[PORTMAP_METHOD_PCP]->refresh_delay_ms(64, 1.0), 40000);
+    /* on the grid (1 s here) and in the window, whatever the draw: those
+     * made around the same time are renewed together */
+    for (int i = 0; i <= 16; i++) {
+        int64_t at = pm_mapping_refresh_time(c, PORTMAP_METHOD_PCP, 60, 12345, i / 16.0);
+        ck_assert_int_eq(at % 1000, 0);
+        ck_assert_int_ge(at, 12345 + 30000);
+        ck_assert_int_le(at, 12345 + 37500);
+    }
     /* renewal happens at refresh_at, no earlier */
     starts = 0;
     service(m, m->refresh_at - 1);

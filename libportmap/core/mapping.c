@@ -38,24 +38,30 @@ static const pm_retx_params retx_scout = { 1000, 2000, 0, 0 };
  * the lease); in it the time is put on a grid of 1/16 of the lease, at
  * most PM_REFRESH_GRID_MS, so that the mappings a client made around the
  * same time are renewed in one round of the engine, not one round (and one
- * wake-up) each. Clients' grids differ with their clocks,
- * so the jitter between hosts stays.
+ * wake-up) each. A time whose grid point falls before the window goes to
+ * the next point (left where it was, a third of a 20 s lease's renewals
+ * went out one by one). Clients' grids differ with their clocks, so the
+ * jitter between hosts stays.
  */
 int64_t pm_mapping_refresh_time(const portmap_client *c, portmap_method method, uint32_t lifetime,
                                 int64_t now, double unit_rand)
 {
     const pm_backend *b = pm_backend_of(c, method);
     int64_t (*delay)(uint32_t, double) = b && b->refresh_delay_ms ? b->refresh_delay_ms : NULL;
-    int64_t at, earliest;
+    int64_t at, earliest, latest, on_grid;
 
     /* without a policy of its own: at half the lease */
     at = now + (delay ? delay(lifetime, unit_rand) : (int64_t)lifetime * 500);
     earliest = now + (delay ? delay(lifetime, 0.0) : (int64_t)lifetime * 500);
+    latest = now + (delay ? delay(lifetime, 1.0) : (int64_t)lifetime * 500);
     int64_t grid = PM_MIN((int64_t)lifetime * 1000 / 16, PM_REFRESH_GRID_MS);
 
-    if (grid <= 0 || at - at % grid < earliest)
+    if (grid <= 0)
         return at;
-    return at - at % grid;
+    on_grid = at - at % grid;
+    if (on_grid < earliest)
+        on_grid += grid;
+    return on_grid <= latest ? on_grid : at;
 }
 
 void pm_mapping_stop_op(portmap_client *c, portmap_mapping *m)
