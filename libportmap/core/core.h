@@ -345,10 +345,13 @@ static inline int pm_reader_stale(const portmap_client *c)
             return 1;
     return 0;
 }
-/* pm_reader_efd when the reader is to be woken, else -1 (lock held) */
+/* pm_reader_efd when the reader is to be woken, else -1 (lock held).
+ * Never while the reader itself dispatches what it read: it looks at its
+ * wait again on its way back. */
 static inline int pm_reader_efd_if_stale(const portmap_client *c)
 {
-    return c->n_reader_fds && pm_reader_stale(c) ? c->reader_efd : -1;
+    return c->n_reader_fds && !c->reader_dispatching && pm_reader_stale(c) ? c->reader_efd
+                                                                           : -1;
 }
 /* Wake the reader of efd (pm_reader_efd's; -1: none). No lock needed:
  * the eventfd lives as long as the client. */
@@ -383,8 +386,7 @@ static inline void pm_wake_waiters(portmap_client *c)
         c->wake_due = 1;
     } else {
         pthread_cond_broadcast(&c->cond);
-        if (!c->reader_dispatching)
-            pm_reader_wake(pm_reader_efd_if_stale(c));
+        pm_reader_wake(pm_reader_efd_if_stale(c));
     }
 }
 /* Drop the lock, then wake the callers pm_wake_waiters told of. */
